@@ -1,0 +1,1 @@
+//! Italian public-administration rules (see issue 3).
