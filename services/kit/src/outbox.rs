@@ -1,0 +1,215 @@
+//! The outbox relay: publishes committed events to JetStream, then marks them.
+//!
+//! Rows are taken in commit order with `FOR UPDATE SKIP LOCKED`, so relays of several
+//! replicas share the work without publishing a row twice at the same time. Each event
+//! is published with `Nats-Msg-Id` = its id and marked only after JetStream acknowledged
+//! it: if the relay dies between the ack and the mark, the next pass publishes it again
+//! and the stream drops the duplicate; if it dies before publishing, the next pass
+//! publishes it. Nothing is lost, nothing reaches the stream twice.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{self, context::PublishAckFuture};
+use bytes::Bytes;
+use sqlx::Row;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    backoff::Backoff,
+    config::SubjectPrefix,
+    events::EventRecord,
+    uow::{Db, SqlTimestamp},
+};
+
+/// How many events one pass publishes at most (all in flight together).
+pub const BATCH: i64 = 256;
+
+/// A relay failure; the relay retries with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Reading or marking the outbox failed.
+    #[error("outbox database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Publishing failed before any ack.
+    #[error("publishing to JetStream failed: {0}")]
+    Publish(String),
+}
+
+/// The relay of one service.
+#[derive(Debug)]
+pub struct Relay {
+    db: Db,
+    js: jetstream::Context,
+    prefix: SubjectPrefix,
+    source: String,
+    bell: Arc<Notify>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RelayPass {
+    /// Events acknowledged by JetStream and marked published.
+    pub published: usize,
+    /// Of those, how many JetStream recognised as re-sends and dropped.
+    pub duplicates: usize,
+}
+
+impl Relay {
+    pub(crate) fn new(
+        db: Db,
+        js: jetstream::Context,
+        prefix: SubjectPrefix,
+        service: &str,
+    ) -> Self {
+        Self {
+            bell: db.outbox_bell(),
+            db,
+            js,
+            prefix,
+            source: format!("//sportello/{service}"),
+        }
+    }
+
+    /// Publishes up to [`BATCH`] pending events and marks those JetStream acknowledged.
+    pub async fn run_once(&self) -> Result<RelayPass, RelayError> {
+        let mut tx = self.db.pool().begin().await?;
+        let rows = sqlx::query(
+            "select id, event_type, aggregate_kind, aggregate_id, aggregate_version, municipality,
+                    data_type, payload, traceparent, occurred_at
+             from outbox where published_at is null
+             order by seq limit $1 for update skip locked",
+        )
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(RelayPass::default());
+        }
+
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            records.push(EventRecord {
+                id: row.try_get("id")?,
+                source: self.source.clone(),
+                event_type: row.try_get("event_type")?,
+                time: row.try_get::<SqlTimestamp, _>("occurred_at")?.to_jiff(),
+                aggregate_kind: row.try_get("aggregate_kind")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+                aggregate_version: row.try_get("aggregate_version")?,
+                municipality: row.try_get("municipality")?,
+                data_type: row.try_get("data_type")?,
+                data: Bytes::from(row.try_get::<Vec<u8>, _>("payload")?),
+                traceparent: row.try_get("traceparent")?,
+            });
+        }
+
+        // Send them all, then collect the acks: one round trip's latency per batch.
+        let mut pending: Vec<(Uuid, PublishAckFuture)> = Vec::with_capacity(records.len());
+        let mut send_error = None;
+        for record in &records {
+            let subject = self.prefix.subject(&record.event_type);
+            let message = jetstream::message::PublishMessage::build()
+                .payload(record.data.clone())
+                .headers(record.headers());
+            match self.js.send_publish(subject, message).await {
+                Ok(ack) => pending.push((record.id, ack)),
+                Err(error) => {
+                    send_error = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+        let mut acked = Vec::with_capacity(pending.len());
+        let mut pass = RelayPass::default();
+        let mut ack_error = None;
+        for (id, ack) in pending {
+            match ack.await {
+                Ok(ack) => {
+                    acked.push(id);
+                    pass.duplicates += usize::from(ack.duplicate);
+                }
+                Err(error) => {
+                    ack_error.get_or_insert_with(|| error.to_string());
+                }
+            }
+        }
+
+        if !acked.is_empty() {
+            sqlx::query("update outbox set published_at = $2 where id = any($1)")
+                .bind(&acked)
+                .bind(SqlTimestamp::from(self.db.clock().now()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        pass.published = acked.len();
+        metrics::counter!("sportello_outbox_published_total").increment(acked.len() as u64);
+
+        match send_error.or(ack_error) {
+            Some(error) if pass.published == 0 => Err(RelayError::Publish(error)),
+            Some(error) => {
+                tracing::warn!(%error, published = pass.published, "some events were not acknowledged; they will be retried");
+                Ok(pass)
+            }
+            None => Ok(pass),
+        }
+    }
+
+    /// Age of the oldest unpublished event, for the outbox-lag gauge.
+    pub async fn lag(&self) -> Result<Duration, sqlx::Error> {
+        let oldest: Option<SqlTimestamp> =
+            sqlx::query_scalar("select min(occurred_at) from outbox where published_at is null")
+                .fetch_one(self.db.pool())
+                .await?;
+        Ok(oldest
+            .map(|t| {
+                let age = self.db.clock().now().duration_since(t.to_jiff());
+                Duration::try_from(age).unwrap_or_default()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Publishes until the outbox is empty, then waits for a commit's bell or the poll
+    /// interval (rows written by other replicas); on failure, retries with backoff.
+    pub async fn run(self: Arc<Self>, poll: Duration, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        loop {
+            let wait = match self.run_once().await {
+                Ok(pass) if pass.published as i64 == BATCH => {
+                    backoff.reset();
+                    continue;
+                }
+                Ok(_) => {
+                    backoff.reset();
+                    None
+                }
+                Err(error) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "outbox relay pass failed");
+                    Some(delay)
+                }
+            };
+            if let Ok(lag) = self.lag().await {
+                metrics::gauge!("sportello_outbox_lag_seconds").set(lag.as_secs_f64());
+            }
+            let sleep = tokio::time::sleep(wait.unwrap_or(poll));
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.bell.notified(), if wait.is_none() => {}
+                () = sleep => {}
+            }
+        }
+        // Last pass: publish what was committed before shutdown, if NATS allows.
+        match tokio::time::timeout(Duration::from_secs(5), self.run_once()).await {
+            Ok(Ok(pass)) if pass.published > 0 => {
+                tracing::info!(published = pass.published, "outbox flushed at shutdown");
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "outbox not flushed at shutdown; it will be on restart")
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! A service's life: start (database, migrations, NATS), serve (gRPC with health and
+//! reflection, metrics, optional HTTP, background workers), and stop in a fixed order.
+//!
+//! Shutdown order, on SIGTERM/SIGINT or when the caller's token is cancelled:
+//! 1. readiness turns NOT_SERVING, so load balancers stop sending new calls;
+//! 2. consumers stop pulling messages (the one in hand is finished and acknowledged);
+//! 3. the gRPC and HTTP servers stop accepting and drain in-flight requests;
+//! 4. the outbox relay makes a last pass, timers and purge stop, metrics stop;
+//! 5. telemetry is flushed ([`main`] does it after [`Running::wait`]); the process exits 0.
+
+use std::{
+    collections::HashMap, future::Future, net::SocketAddr, process::ExitCode, sync::Arc,
+    time::Duration,
+};
+
+use async_nats::jetstream;
+use sqlx::migrate::Migrator;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::{
+    Clock,
+    config::{ConfigError, DefaultPorts, Env, ServiceConfig, WorkerMode},
+    db::{self, DbError},
+    inbox::{Consumer, ConsumerSpec, EventHandler},
+    janitor::Janitor,
+    nats::{self, DEAD_LETTER_STREAM, NatsUrlError, StreamSpec},
+    outbox::Relay,
+    server::{self, Api, health_names},
+    telemetry::{self, TelemetryError},
+    timers::{TimerHandler, TimerWorker},
+    uow::Db,
+};
+
+/// What makes a service itself: its name (also its schema and its subjects' first
+/// token), ports, migrations and streams.
+#[derive(Debug)]
+pub struct ServiceSpec {
+    /// `registry`, `routing`, …
+    pub name: &'static str,
+    /// Default ports.
+    pub ports: DefaultPorts,
+    /// The service's own migrations (`sqlx::migrate!()`).
+    pub migrator: &'static Migrator,
+    /// The streams it owns (it publishes on their subjects).
+    pub streams: &'static [StreamSpec],
+    /// Whether it serves HTTP besides gRPC (the gateway).
+    pub serves_http: bool,
+}
+
+impl ServiceSpec {
+    /// Reads the common configuration with this service's default ports.
+    pub fn config_from_env(&self, env: &Env) -> Result<ServiceConfig, ConfigError> {
+        ServiceConfig::from_env(env, self.ports)
+    }
+}
+
+/// Why a service could not start. Each message is one line an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A port is taken or not allowed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database is unreachable or a migration failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// `NATS_URL` is malformed.
+    #[error(transparent)]
+    Nats(#[from] NatsUrlError),
+    /// The OTLP exporter could not be built.
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    /// The reflection service could not be built from the descriptors.
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// A service-specific start-up step failed.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The sockets a service serves on, bound before it starts so the real ports are known
+/// (tests bind port 0).
+#[derive(Debug)]
+pub struct Listeners {
+    /// gRPC.
+    pub grpc: TcpListener,
+    /// Prometheus metrics.
+    pub metrics: TcpListener,
+    /// HTTP, for services that serve it.
+    pub http: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the configured ports.
+    pub async fn bind(spec: &ServiceSpec, config: &ServiceConfig) -> Result<Self, StartError> {
+        let host = config.listen_host;
+        Ok(Self {
+            grpc: bind(SocketAddr::new(host, config.grpc_port)).await?,
+            metrics: bind(SocketAddr::new(host, config.metrics_port)).await?,
+            http: if spec.serves_http {
+                Some(bind(SocketAddr::new(host, config.http_port)).await?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Binds port 0 everywhere on 127.0.0.1 (tests).
+    pub async fn ephemeral(spec: &ServiceSpec) -> Result<Self, StartError> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Ok(Self {
+            grpc: bind(any).await?,
+            metrics: bind(any).await?,
+            http: if spec.serves_http {
+                Some(bind(any).await?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// A started service, before it serves: add timer handlers and consumers, then
+/// [`Service::serve`].
+pub struct Service {
+    spec: &'static ServiceSpec,
+    config: ServiceConfig,
+    db: Db,
+    nats: async_nats::Client,
+    js: jetstream::Context,
+    timer_handlers: HashMap<String, Arc<dyn TimerHandler>>,
+    consumers: Vec<Arc<Consumer>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("name", &self.spec.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a starting service waits for PostgreSQL before giving up.
+const DATABASE_PATIENCE: Duration = Duration::from_secs(30);
+
+impl Service {
+    /// Connects to PostgreSQL (waiting up to 30 s for it), migrates the service's schema,
+    /// and connects to NATS in the background.
+    pub async fn start(
+        spec: &'static ServiceSpec,
+        config: ServiceConfig,
+    ) -> Result<Self, StartError> {
+        crate::metrics::install();
+        let pool = db::connect(
+            &config.database_url,
+            spec.name,
+            config.database_max_connections,
+            DATABASE_PATIENCE,
+        )
+        .await?;
+        db::migrate(&pool, spec.name, spec.migrator).await?;
+        let nats = nats::connect(&config.nats_url, &format!("sportello-{}", spec.name)).await?;
+        let js = jetstream::new(nats.clone());
+        tracing::info!(service = spec.name, "database ready, schema migrated");
+        Ok(Self {
+            spec,
+            db: Db::new(pool, config.clock.clone()),
+            config,
+            nats,
+            js,
+            timer_handlers: HashMap::new(),
+            consumers: Vec::new(),
+        })
+    }
+
+    /// The database handle.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.config.clock
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// The NATS client (for live, non-durable subscriptions such as a display board's).
+    pub fn nats(&self) -> &async_nats::Client {
+        &self.nats
+    }
+
+    /// Fires timers of `kind` with `handler`.
+    pub fn on_timer(&mut self, kind: &str, handler: impl TimerHandler) {
+        self.timer_handlers
+            .insert(kind.to_owned(), Arc::new(handler));
+    }
+
+    /// Consumes events with `handler`.
+    pub fn consume(&mut self, spec: ConsumerSpec, handler: impl EventHandler) {
+        self.consumers.push(Arc::new(Consumer::new(
+            spec,
+            self.spec.name,
+            self.db.clone(),
+            self.js.clone(),
+            self.config.subject_prefix.clone(),
+            Arc::new(handler),
+        )));
+    }
+
+    /// Serves `api` on `listeners` until `shutdown` is cancelled.
+    pub async fn serve(
+        self,
+        api: Api,
+        listeners: Listeners,
+        shutdown: CancellationToken,
+    ) -> Result<Running, StartError> {
+        let Self {
+            spec,
+            config,
+            db,
+            js,
+            timer_handlers,
+            consumers,
+            ..
+        } = self;
+        let (routes, names, health, http) = api.finish()?;
+        health
+            .set_service_status(health_names::LIVENESS, ServingStatus::Serving)
+            .await;
+        server::set_readiness(&health, &names, ServingStatus::Serving).await;
+
+        let addr = |l: &TcpListener| {
+            l.local_addr().map_err(|source| StartError::Bind {
+                addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                source,
+            })
+        };
+        let grpc_addr = addr(&listeners.grpc)?;
+        let metrics_addr = addr(&listeners.metrics)?;
+        let http_addr = listeners.http.as_ref().map(addr).transpose()?;
+
+        let workers = Workers {
+            relay: Arc::new(Relay::new(
+                db.clone(),
+                js.clone(),
+                config.subject_prefix.clone(),
+                spec.name,
+            )),
+            timers: Arc::new(TimerWorker::new(db.clone(), timer_handlers)),
+            janitor: Arc::new(Janitor::new(db.clone(), config.retention)),
+            consumers,
+        };
+
+        // Streams: set up in the background, retried while NATS is away.
+        let stream_configs: Vec<_> = spec
+            .streams
+            .iter()
+            .chain([&DEAD_LETTER_STREAM])
+            .map(|s| nats::stream_config(&config.subject_prefix, s, config.stream_replicas))
+            .collect();
+        let (streams_ready_tx, streams_ready) = watch::channel(false);
+        let background = CancellationToken::new();
+        {
+            let js = js.clone();
+            let token = background.clone();
+            tokio::spawn(async move {
+                if nats::ensure_streams(&js, &stream_configs, &token).await {
+                    let _ = streams_ready_tx.send(true);
+                }
+            });
+        }
+
+        let consumer_token = CancellationToken::new();
+        let mut consumer_tasks = Vec::new();
+        let mut worker_tasks = Vec::new();
+        if config.workers == WorkerMode::Background {
+            for consumer in &workers.consumers {
+                consumer_tasks.push(tokio::spawn(consumer.clone().run(consumer_token.clone())));
+            }
+            worker_tasks.push(tokio::spawn(
+                workers
+                    .relay
+                    .clone()
+                    .run(config.outbox_poll_interval, background.clone()),
+            ));
+            worker_tasks.push(tokio::spawn(
+                workers
+                    .timers
+                    .clone()
+                    .run(Duration::from_secs(1), background.clone()),
+            ));
+            worker_tasks.push(tokio::spawn(
+                workers.janitor.clone().run(background.clone()),
+            ));
+        }
+        worker_tasks.push(tokio::spawn(watch_readiness(
+            db.clone(),
+            health.clone(),
+            names.clone(),
+            background.clone(),
+        )));
+        worker_tasks.push(tokio::spawn(serve_http(
+            listeners.metrics,
+            crate::metrics::router(),
+            background.clone(),
+        )));
+
+        let stop_servers = CancellationToken::new();
+        let trace = tower_http::trace::TraceLayer::new_for_grpc().make_span_with(grpc_span);
+        let grpc_task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .layer(trace)
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listeners.grpc)
+                        .with_nodelay(Some(true)),
+                    stop_servers.clone().cancelled_owned(),
+                ),
+        );
+        let http_task = match (http, listeners.http) {
+            (Some(router), Some(listener)) => Some(tokio::spawn(serve_http(
+                listener,
+                router,
+                stop_servers.clone(),
+            ))),
+            _ => None,
+        };
+        tracing::info!(service = spec.name, %grpc_addr, %metrics_addr, http = ?http_addr, "serving");
+
+        let health_for_stop = health.clone();
+        let done = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            tracing::info!(service = spec.name, "shutting down");
+            server::set_readiness(&health_for_stop, &names, ServingStatus::NotServing).await;
+            consumer_token.cancel();
+            for task in consumer_tasks {
+                let _ = task.await;
+            }
+            stop_servers.cancel();
+            match grpc_task.await {
+                Ok(Err(error)) => tracing::error!(%error, "gRPC server stopped with an error"),
+                Err(error) => tracing::error!(%error, "gRPC server task failed"),
+                Ok(Ok(())) => {}
+            }
+            if let Some(task) = http_task {
+                let _ = task.await;
+            }
+            background.cancel();
+            for task in worker_tasks {
+                let _ = task.await;
+            }
+            tracing::info!(service = spec.name, "stopped");
+        });
+
+        Ok(Running {
+            grpc_addr,
+            metrics_addr,
+            http_addr,
+            workers,
+            health,
+            streams_ready,
+            db,
+            done,
+        })
+    }
+}
+
+fn grpc_span(request: &http::Request<tonic::body::Body>) -> tracing::Span {
+    let span = tracing::info_span!("grpc", method = %request.uri().path());
+    let parent = crate::propagation::extract_from_headers(request.headers());
+    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+    span
+}
+
+async fn serve_http(listener: TcpListener, router: axum::Router, stop: CancellationToken) {
+    let router = router.layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+        |request: &http::Request<axum::body::Body>| {
+            let span = tracing::info_span!("http", method = %request.method(), path = %request.uri().path());
+            let parent = crate::propagation::extract_from_headers(request.headers());
+            let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+            span
+        },
+    ));
+    if let Err(error) = axum::serve(listener, router)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+    {
+        tracing::error!(%error, "HTTP server stopped with an error");
+    }
+}
+
+/// Readiness follows the database: checked every 5 s.
+async fn watch_readiness(
+    db: Db,
+    health: HealthReporter,
+    names: Vec<&'static str>,
+    stop: CancellationToken,
+) {
+    let mut ready = true;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            () = stop.cancelled() => return,
+        }
+        let ping = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("select 1").execute(db.pool()),
+        )
+        .await;
+        let now_ready = matches!(ping, Ok(Ok(_)));
+        if now_ready != ready && !stop.is_cancelled() {
+            ready = now_ready;
+            if ready {
+                tracing::info!("database reachable again: ready");
+            } else {
+                tracing::warn!("database unreachable: not ready");
+            }
+            let status = if ready {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            server::set_readiness(&health, &names, status).await;
+        }
+    }
+}
+
+/// The background workers of a running service, which tests step by hand.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    /// The outbox relay.
+    pub relay: Arc<Relay>,
+    /// The timer worker.
+    pub timers: Arc<TimerWorker>,
+    /// The purge worker.
+    pub janitor: Arc<Janitor>,
+    /// The event consumers, in the order they were added.
+    pub consumers: Vec<Arc<Consumer>>,
+}
+
+/// A serving service.
+#[derive(Debug)]
+pub struct Running {
+    /// Where gRPC is served.
+    pub grpc_addr: SocketAddr,
+    /// Where `/metrics` is served.
+    pub metrics_addr: SocketAddr,
+    /// Where HTTP is served, for services that serve it.
+    pub http_addr: Option<SocketAddr>,
+    /// The workers (stepped by tests in [`WorkerMode::Manual`]).
+    pub workers: Workers,
+    /// The health reporter.
+    pub health: HealthReporter,
+    streams_ready: watch::Receiver<bool>,
+    db: Db,
+    done: JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits until the service's streams exist (tests wait before publishing).
+    pub async fn streams_ready(&self) {
+        let mut ready = self.streams_ready.clone();
+        let _ = ready.wait_for(|ready| *ready).await;
+    }
+
+    /// The database handle (tests inspect state through it).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Waits until the service has stopped.
+    pub async fn wait(self) {
+        if let Err(error) = self.done.await {
+            tracing::error!(%error, "shutdown task failed");
+        }
+    }
+}
+
+/// Runs a service binary: configuration, telemetry, listeners, signals, and the exit code.
+/// A configuration error prints one line naming the variable and exits 2; a start-up
+/// failure prints one line and exits 1; a clean shutdown exits 0.
+pub async fn main<C, Parse, Start, Fut>(
+    spec: &'static ServiceSpec,
+    parse: Parse,
+    start: Start,
+) -> ExitCode
+where
+    C: AsRef<ServiceConfig>,
+    Parse: FnOnce(&Env) -> Result<C, ConfigError>,
+    Start: FnOnce(C, Listeners, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<Running, StartError>>,
+{
+    let program = format!("sportello-{}", spec.name);
+    let config = match parse(&Env::from_process()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{program}: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let common = config.as_ref();
+    let mut telemetry = match telemetry::init(
+        spec.name,
+        common.log_format,
+        common.otlp_endpoint.as_deref(),
+    ) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("{program}: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let listeners = match Listeners::bind(spec, common).await {
+        Ok(listeners) => listeners,
+        Err(error) => {
+            eprintln!("{program}: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    match start(config, listeners, shutdown).await {
+        Ok(running) => {
+            running.wait().await;
+            telemetry.shutdown();
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "start-up failed");
+            eprintln!("{program}: {error}");
+            telemetry.shutdown();
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    shutdown.cancel();
+}
+
+impl AsRef<ServiceConfig> for ServiceConfig {
+    fn as_ref(&self) -> &ServiceConfig {
+        self
+    }
+}

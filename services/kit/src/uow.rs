@@ -1,0 +1,279 @@
+//! A unit of work: one PostgreSQL transaction in which a service changes its state,
+//! writes the events that describe the change (the outbox), schedules or cancels timers
+//! and records idempotency keys — all committed together or not at all.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use sportello_proto::Event;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::{
+    ServiceError,
+    clock::Clock,
+    domain::{IdempotencyKey, MunicipalityCode},
+};
+
+/// Timestamps in and out of PostgreSQL.
+pub type SqlTimestamp = jiff_sqlx::Timestamp;
+
+/// A service's database handle: the pool, the clock, and the relay's wake-up bell.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: PgPool,
+    clock: Clock,
+    outbox_bell: Arc<Notify>,
+}
+
+impl Db {
+    pub(crate) fn new(pool: PgPool, clock: Clock) -> Self {
+        Self {
+            pool,
+            clock,
+            outbox_bell: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The pool, for reads outside a unit of work.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The service's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Rung after every commit that wrote events, so the relay publishes at once.
+    pub(crate) fn outbox_bell(&self) -> Arc<Notify> {
+        self.outbox_bell.clone()
+    }
+
+    /// Runs `work` in a unit of work made safe to retry by an optional idempotency key:
+    /// the first call with a key does the work and stores its response in the same
+    /// transaction; a later call with the same key and the same request returns that
+    /// response and changes nothing. `fingerprint` is the request without its key.
+    pub async fn idempotent<Resp, Work>(
+        &self,
+        operation: &str,
+        key: Option<IdempotencyKey>,
+        fingerprint: &impl Message,
+        work: Work,
+    ) -> Result<Resp, ServiceError>
+    where
+        Resp: Message + Default,
+        Work: for<'u> FnOnce(&'u mut UnitOfWork) -> BoxFuture<'u, Result<Resp, ServiceError>>,
+    {
+        let mut uow = self.begin().await?;
+        if let Some(key) = key
+            && let Claim::Replay(bytes) = uow
+                .claim_idempotency_key(operation, key, fingerprint)
+                .await?
+        {
+            return Resp::decode(bytes.as_slice()).map_err(ServiceError::internal);
+        }
+        let response = work(&mut uow).await?;
+        if let Some(key) = key {
+            uow.record_response(operation, key, &response).await?;
+        }
+        uow.commit().await?;
+        Ok(response)
+    }
+
+    /// Starts a unit of work.
+    pub async fn begin(&self) -> Result<UnitOfWork, sqlx::Error> {
+        Ok(UnitOfWork {
+            tx: self.pool.begin().await?,
+            now: self.clock.now(),
+            emitted: 0,
+            bell: self.outbox_bell.clone(),
+        })
+    }
+}
+
+/// The aggregate an event is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Aggregate<'a> {
+    /// `<service>.<entity>`, e.g. `registry.street`.
+    pub kind: &'a str,
+    /// The record's id.
+    pub id: &'a str,
+    /// The record's version after the change (1 for a new record).
+    pub version: i64,
+    /// The municipality it belongs to.
+    pub municipality: MunicipalityCode,
+}
+
+/// A replayed response, or the go-ahead to do the work.
+#[derive(Debug)]
+pub enum Claim {
+    /// First time this key is seen: do the work, then [`UnitOfWork::record_response`].
+    Fresh,
+    /// The key was used before for the same request: this was its response.
+    Replay(Vec<u8>),
+}
+
+/// One transaction. Dropping it without [`UnitOfWork::commit`] rolls everything back.
+#[derive(Debug)]
+pub struct UnitOfWork {
+    tx: Transaction<'static, Postgres>,
+    now: Timestamp,
+    emitted: usize,
+    bell: Arc<Notify>,
+}
+
+impl UnitOfWork {
+    /// The connection, for the service's own queries.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// "Now", read once from the clock when the unit of work began, so every row it
+    /// writes carries the same instant.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Writes `event` to the outbox; it is published after the commit. Returns its id.
+    pub async fn emit<E: Event>(
+        &mut self,
+        event: &E,
+        aggregate: Aggregate<'_>,
+    ) -> Result<Uuid, sqlx::Error> {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "insert into outbox (id, event_type, aggregate_kind, aggregate_id, aggregate_version,
+                                 municipality, data_type, payload, traceparent, occurred_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(E::TYPE)
+        .bind(aggregate.kind)
+        .bind(aggregate.id)
+        .bind(aggregate.version)
+        .bind(aggregate.municipality.as_str())
+        .bind(E::full_name())
+        .bind(event.encode_to_vec())
+        .bind(crate::propagation::current_traceparent())
+        .bind(SqlTimestamp::from(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        self.emitted += 1;
+        Ok(id)
+    }
+
+    /// Schedules a durable timer of `kind` for `key` (unique per kind) at `due_at`.
+    /// Scheduling an existing, unfired timer again moves it.
+    pub async fn schedule_timer(
+        &mut self,
+        kind: &str,
+        key: &str,
+        due_at: Timestamp,
+        payload: serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "insert into timers (id, kind, key, due_at, payload, created_at)
+             values ($1, $2, $3, $4, $5, $6)
+             on conflict (kind, key) do update
+               set due_at = excluded.due_at, payload = excluded.payload,
+                   cancelled_at = null, attempts = 0, last_error = null
+               where timers.fired_at is null",
+        )
+        .bind(Uuid::now_v7())
+        .bind(kind)
+        .bind(key)
+        .bind(SqlTimestamp::from(due_at))
+        .bind(sqlx::types::Json(payload))
+        .bind(SqlTimestamp::from(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Cancels a pending timer. Returns whether one was pending.
+    pub async fn cancel_timer(&mut self, kind: &str, key: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "update timers set cancelled_at = $3
+             where kind = $1 and key = $2 and fired_at is null and cancelled_at is null",
+        )
+        .bind(kind)
+        .bind(key)
+        .bind(SqlTimestamp::from(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Claims an idempotency key for `operation`. `request` is the request without its
+    /// key; reusing a key for a different request is refused naming `idempotency_key`.
+    ///
+    /// A concurrent call with the same key waits here until the first commits, then
+    /// replays its response; if the first rolled back, the second does the work.
+    pub async fn claim_idempotency_key(
+        &mut self,
+        operation: &str,
+        key: IdempotencyKey,
+        request: &impl Message,
+    ) -> Result<Claim, ServiceError> {
+        let hash = Sha256::digest(request.encode_to_vec()).to_vec();
+        let inserted = sqlx::query(
+            "insert into idempotency_keys (operation, key, request_hash, created_at)
+             values ($1, $2, $3, $4) on conflict do nothing",
+        )
+        .bind(operation)
+        .bind(key.uuid())
+        .bind(&hash)
+        .bind(SqlTimestamp::from(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Claim::Fresh);
+        }
+        let (stored_hash, response): (Vec<u8>, Option<Vec<u8>>) = sqlx::query_as(
+            "select request_hash, response from idempotency_keys where operation = $1 and key = $2",
+        )
+        .bind(operation)
+        .bind(key.uuid())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        if stored_hash != hash {
+            return Err(ServiceError::invalid_field(
+                "idempotency_key",
+                "was already used for a different request",
+            ));
+        }
+        response
+            .map(Claim::Replay)
+            .ok_or_else(|| ServiceError::internal("idempotency key committed without a response"))
+    }
+
+    /// Stores the response of a call made under a fresh idempotency key.
+    pub async fn record_response(
+        &mut self,
+        operation: &str,
+        key: IdempotencyKey,
+        response: &impl Message,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("update idempotency_keys set response = $3 where operation = $1 and key = $2")
+            .bind(operation)
+            .bind(key.uuid())
+            .bind(response.encode_to_vec())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Commits, then wakes the relay if events were written.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        if self.emitted > 0 {
+            self.bell.notify_one();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! A minimal service built from the kit alone, for the kit's own tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use futures::future::BoxFuture;
+use sportello_kit::{
+    Aggregate, DefaultPorts, EventRecord, HandlerError, ServiceSpec, StreamSpec, UnitOfWork,
+    testing::TestContext,
+};
+use sportello_proto::registry::v1::StreetRegistered;
+use uuid::Uuid;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
+
+/// Publishes `registry.*` events (borrowing the registry's event messages) into its stream.
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "kittest",
+    ports: DefaultPorts {
+        grpc: 0,
+        metrics: 0,
+        http: 0,
+    },
+    migrator: &MIGRATOR,
+    streams: &[StreamSpec {
+        part: "kittest",
+        subjects: &["registry.>"],
+    }],
+    serves_http: false,
+};
+
+pub async fn context() -> TestContext {
+    TestContext::new(&[&SPEC]).await
+}
+
+/// Emits one `StreetRegistered` event for a new aggregate and commits. Returns the event id.
+pub async fn emit_one(uow: &mut UnitOfWork, code: &str) -> Uuid {
+    let id = Uuid::now_v7().to_string();
+    uow.emit(
+        &StreetRegistered {
+            street_id: id.clone(),
+            municipality_istat_code: "011015".into(),
+            street_code: code.into(),
+        },
+        Aggregate {
+            kind: "registry.street",
+            id: &id,
+            version: 1,
+            municipality: "011015".parse().unwrap(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Records each event it handles as an effect; fails for street codes starting "FAIL".
+pub struct RecordingHandler;
+
+impl sportello_kit::EventHandler for RecordingHandler {
+    fn handle<'a>(
+        &'a self,
+        uow: &'a mut UnitOfWork,
+        event: &'a EventRecord,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let street: StreetRegistered = event.decode()?;
+            if street.street_code.starts_with("FAIL") {
+                return Err(HandlerError::Retry(sportello_kit::ServiceError::new(
+                    sportello_kit::ErrorKind::Unavailable,
+                    "the downstream office is closed",
+                )));
+            }
+            sqlx::query("insert into effects (source, event_id, note) values ('consumer', $1, $2)")
+                .bind(event.id)
+                .bind(&street.street_code)
+                .execute(uow.conn())
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+pub async fn count_effects(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from effects")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Every message currently in a stream, oldest first.
+pub async fn stream_messages(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+) -> Vec<async_nats::jetstream::Message> {
+    use futures::StreamExt;
+    let stream = js.get_stream(stream).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1000)
+        .messages()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(message) = batch.next().await {
+        out.push(message.unwrap());
+    }
+    out
+}

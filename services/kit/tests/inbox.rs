@@ -1,0 +1,148 @@
+//! Idempotent consumers, the delivery limit and the dead-letter subject.
+
+mod common;
+
+use std::time::Duration;
+
+use sportello_kit::{Api, ConsumerSpec, inbox::Outcome, testing::TestService};
+
+static CONSUMER: ConsumerSpec = ConsumerSpec {
+    name: "effects",
+    stream_part: "kittest",
+    subjects: &["registry.street.registered"],
+    max_deliver: 3,
+    ack_wait: Duration::from_secs(30),
+    retry_delay: Duration::ZERO,
+};
+
+async fn start(ctx: &sportello_kit::testing::TestContext) -> TestService {
+    TestService::start(
+        &common::SPEC,
+        ctx.config.clone(),
+        |config, listeners, shutdown| async move {
+            let mut service = sportello_kit::Service::start(&common::SPEC, config).await?;
+            service.consume(CONSUMER.clone(), common::RecordingHandler);
+            service.serve(Api::new(), listeners, shutdown).await
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_redelivered_event_changes_nothing() {
+    let ctx = common::context().await;
+    let service = start(&ctx).await;
+    let mut uow = service.running.db().begin().await.unwrap();
+    let event_id = common::emit_one(&mut uow, "PRIONE").await;
+    uow.commit().await.unwrap();
+    service.running.workers.relay.run_once().await.unwrap();
+
+    // Deliver the same event a second time, past JetStream's de-duplication (as after a
+    // lost ack, or a re-send outside the duplicate window).
+    let js = async_nats::jetstream::new(ctx.nats().await);
+    let original = common::stream_messages(&js, &ctx.config.subject_prefix.stream("kittest")).await;
+    let mut headers = original[0].headers.clone().unwrap();
+    headers.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        "a-different-message-id",
+    );
+    js.publish_with_headers(
+        original[0].subject.clone(),
+        headers,
+        original[0].payload.clone(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+
+    let consumer = &service.running.workers.consumers[0];
+    let outcomes = consumer.run_once(10).await.unwrap();
+    assert_eq!(outcomes, [Outcome::Applied, Outcome::Duplicate]);
+    assert_eq!(common::count_effects(service.running.db().pool()).await, 1);
+    let recorded: uuid::Uuid = sqlx::query_scalar("select event_id from effects")
+        .fetch_one(service.running.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(recorded, event_id);
+    assert!(
+        consumer.run_once(10).await.unwrap().is_empty(),
+        "both deliveries were acknowledged"
+    );
+}
+
+#[tokio::test]
+async fn an_event_that_keeps_failing_is_dead_lettered_after_the_delivery_limit() {
+    let ctx = common::context().await;
+    let service = start(&ctx).await;
+    let mut uow = service.running.db().begin().await.unwrap();
+    let event_id = common::emit_one(&mut uow, "FAIL-1").await;
+    uow.commit().await.unwrap();
+    service.running.workers.relay.run_once().await.unwrap();
+
+    let consumer = &service.running.workers.consumers[0];
+    let mut outcomes = Vec::new();
+    // A nak'd message comes back after a server round trip: poll until it is dead-lettered.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while outcomes.last() != Some(&Outcome::DeadLettered) && tokio::time::Instant::now() < deadline
+    {
+        let got = consumer.run_once(1).await.unwrap();
+        if got.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        outcomes.extend(got);
+    }
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::DeadLettered
+        ]
+    );
+    assert_eq!(
+        common::count_effects(service.running.db().pool()).await,
+        0,
+        "nothing half-applied"
+    );
+
+    let js = async_nats::jetstream::new(ctx.nats().await);
+    let letters =
+        common::stream_messages(&js, &ctx.config.subject_prefix.stream("deadletter")).await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        letters[0].subject.as_str(),
+        ctx.config
+            .subject_prefix
+            .subject("deadletter.kittest.effects")
+    );
+    let letter = <sportello_proto::common::v1::DeadLetter as prost::Message>::decode(
+        letters[0].payload.clone(),
+    )
+    .unwrap();
+    assert_eq!(letter.deliveries, 3);
+    assert_eq!(letter.reason, "the downstream office is closed");
+    assert_eq!(letter.event.unwrap().id, event_id.to_string());
+}
+
+#[tokio::test]
+async fn a_malformed_message_is_dead_lettered_at_once() {
+    let ctx = common::context().await;
+    let service = start(&ctx).await;
+    let js = async_nats::jetstream::new(ctx.nats().await);
+    js.publish(
+        ctx.config
+            .subject_prefix
+            .subject("registry.street.registered"),
+        "not an event".into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let outcomes = service.running.workers.consumers[0]
+        .run_once(10)
+        .await
+        .unwrap();
+    assert_eq!(outcomes, [Outcome::DeadLettered]);
+}

@@ -1,0 +1,5 @@
+//! The street gazetteer (stradario).
+
+pub mod domain;
+pub mod grpc;
+pub mod store;
