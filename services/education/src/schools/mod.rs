@@ -1,0 +1,5 @@
+//! Schools and nurseries.
+
+pub mod domain;
+pub mod grpc;
+pub mod store;

@@ -1,0 +1,41 @@
+//! URP (ufficio relazioni con il pubblico): information requests, complaints and reports,
+//! the forms catalogue and satisfaction feedback, answered on the service charter's clock;
+//! access-to-documents and FOIA requests on their statutory terms.
+//!
+//! Layout: each area is a module with its `domain` (request parsing), `store` (SQL) and
+//! `grpc` (the tonic service).
+
+pub mod feedback;
+
+use sportello_kit::{
+    Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
+    StreamSpec,
+};
+use sportello_proto::urp::v1::feedback_service_server::FeedbackServiceServer;
+use tokio_util::sync::CancellationToken;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The URP service's name, ports, migrations and stream.
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "urp",
+    ports: DefaultPorts { grpc: 50056, metrics: 9106, http: 0 },
+    migrator: &MIGRATOR,
+    streams: &[StreamSpec { part: "urp", subjects: &["urp.>"] }],
+    serves_http: false,
+};
+
+/// Starts the URP service on `listeners` until `shutdown` is cancelled.
+pub async fn start(
+    config: ServiceConfig,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<Running, StartError> {
+    let service = Service::start(&SPEC, config).await?;
+    let feedback = feedback::grpc::FeedbackDesk::new(service.db().clone());
+    let api = Api::new().grpc(FeedbackServiceServer::with_interceptor(
+        feedback,
+        sportello_kit::require_call_context,
+    ));
+    service.serve(api, listeners, shutdown).await
+}
