@@ -62,6 +62,17 @@ pub enum Outcome {
     ProceedWithout,
 }
 
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::SilenceAssent => "silence-assent",
+            Outcome::Breach => "breach of the duty to decide",
+            Outcome::ControlsLapsed => "power to prohibit lapses",
+            Outcome::ProceedWithout => "requester may proceed without it",
+        })
+    }
+}
+
 /// Settings of a computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClockOptions {
@@ -254,6 +265,13 @@ pub fn deadline(
         if !allowed(&procedure, stop) {
             return Err(ClockError::NotAllowed { kind, procedure: procedure.id() });
         }
+        if let Stop::SuapIntegration { .. } = stop {
+            // The window is a term too: it ends on a working day (art. 155 c.p.c.).
+            let window_end = calendar.roll_forward(add_days(received, 30)?);
+            if from > window_end {
+                return Err(ClockError::IntegrationTooLate { from, window_end });
+            }
+        }
         let due_so_far = calendar.roll_forward(add_days(term_end(calendar, anchor, term)?, extension)?);
         if from > due_so_far {
             return Err(ClockError::AfterExpiry { kind, from, due: due_so_far });
@@ -309,10 +327,6 @@ pub fn deadline(
                     Stop::SuapIntegration { .. } => {
                         if std::mem::replace(&mut integ_seen, true) {
                             return Err(ClockError::OnlyOnce { kind, citation: stop.citation() });
-                        }
-                        let window_end = add_days(received, 30)?;
-                        if from > window_end {
-                            return Err(ClockError::IntegrationTooLate { from, window_end });
                         }
                         Term::Days(30)
                     }
@@ -374,7 +388,7 @@ pub fn deadline(
     let span = days_between(anchor, nominal);
     let warn_raw = add_days(anchor, span * i64::from(options.warning_percent) / 100)?;
     let warning = calendar.working_day_on_or_before(warn_raw).max(anchor);
-    steps.push(format!("outcome on expiry: {outcome:?}"));
+    steps.push(format!("outcome on expiry: {outcome}"));
 
     Ok(Deadline {
         procedure: procedure.id(),
