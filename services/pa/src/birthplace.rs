@@ -132,11 +132,7 @@ impl Birthplace {
 }
 
 fn parse_date(s: &str) -> Option<Date> {
-    if s.is_empty() {
-        None
-    } else {
-        s.parse().ok()
-    }
+    if s.is_empty() { None } else { s.parse().ok() }
 }
 
 /// The whole table, sorted by code then start date; parsed on first use.
@@ -194,7 +190,9 @@ pub fn by_istat(istat: &str) -> Option<&'static Birthplace> {
 /// only those existing on `date`. A name may be followed by its province, `"Spezia (SP)"`.
 pub fn find_by_name(name: &str, date: Option<Date>) -> Vec<&'static Birthplace> {
     let (name, province) = match name.trim().rsplit_once('(') {
-        Some((n, p)) if p.ends_with(')') => (n, Some(p.trim_end_matches(')').trim().to_uppercase())),
+        Some((n, p)) if p.ends_with(')') => {
+            (n, Some(p.trim_end_matches(')').trim().to_uppercase()))
+        }
         _ => (name, None),
     };
     let key = fold_name(name);
@@ -209,7 +207,11 @@ pub fn find_by_name(name: &str, date: Option<Date>) -> Vec<&'static Birthplace> 
 /// Lowercase ASCII letters and digits only, accents folded.
 pub(crate) fn fold_name(s: &str) -> String {
     s.chars()
-        .flat_map(|c| crate::fiscal_code::fold_letter(c).chars().collect::<Vec<_>>())
+        .flat_map(|c| {
+            crate::fiscal_code::fold_letter(c)
+                .chars()
+                .collect::<Vec<_>>()
+        })
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect()
@@ -248,14 +250,25 @@ mod tests {
         assert_eq!(by_istat("058091").unwrap().code.as_str(), "H501");
         let found = find_by_name("la spezia", None);
         assert_eq!(found.len(), 1);
-        assert_eq!(find_by_name("Genova (GE)", Some(date(1990, 1, 1)))[0].code.as_str(), "D969");
+        assert_eq!(
+            find_by_name("Genova (GE)", Some(date(1990, 1, 1)))[0]
+                .code
+                .as_str(),
+            "D969"
+        );
         assert!(all().len() > 15_000);
     }
 
     #[test]
     fn belfiore_shape() {
         assert_eq!("e463".parse::<BelfioreCode>().unwrap().as_str(), "E463");
-        assert!(matches!("E46".parse::<BelfioreCode>(), Err(BelfioreError::Length(3))));
-        assert!(matches!("1463".parse::<BelfioreCode>(), Err(BelfioreError::Shape(_))));
+        assert!(matches!(
+            "E46".parse::<BelfioreCode>(),
+            Err(BelfioreError::Length(3))
+        ));
+        assert!(matches!(
+            "1463".parse::<BelfioreCode>(),
+            Err(BelfioreError::Shape(_))
+        ));
     }
 }

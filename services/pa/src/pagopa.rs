@@ -98,7 +98,11 @@ fn digits(what: &'static str, s: &str, max: usize) -> Result<String, NoticeError
         return Err(NoticeError::NotNumeric(what));
     }
     if s.len() > max {
-        return Err(NoticeError::TooLong { what, found: s.len(), max });
+        return Err(NoticeError::TooLong {
+            what,
+            found: s.len(),
+            max,
+        });
     }
     // Shorter inputs are left-padded: "1" as a 13-digit base is 0000000000001.
     Ok(format!("{s:0>max$}"))
@@ -167,7 +171,11 @@ impl NoticeNumber {
     /// The IUV: 15 digits for aux 0 (base and check), 17 for the others.
     pub fn iuv(&self) -> Iuv {
         let s = self.as_str();
-        Iuv(if self.aux_digit() == 0 { s[3..].to_string() } else { s[1..].to_string() })
+        Iuv(if self.aux_digit() == 0 {
+            s[3..].to_string()
+        } else {
+            s[1..].to_string()
+        })
     }
 }
 
@@ -182,7 +190,10 @@ impl FromStr for NoticeNumber {
         let mut b = [0u8; 18];
         for (i, c) in compact.iter().enumerate() {
             if !c.is_ascii_digit() {
-                return Err(NoticeError::NotDigit { position: i + 1, found: *c });
+                return Err(NoticeError::NotDigit {
+                    position: i + 1,
+                    found: *c,
+                });
             }
             b[i] = *c as u8;
         }
@@ -223,7 +234,9 @@ impl Serialize for NoticeNumber {
 
 impl<'de> Deserialize<'de> for NoticeNumber {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -240,14 +253,28 @@ mod tests {
         assert_eq!(n.segregation_code(), Some("01"));
         assert_eq!(n.iuv().as_str(), "01000000000000144");
         assert_eq!(n.iuv_base(), "0000000000001");
-        assert_eq!(NoticeNumber::build_aux3("47", "12345").unwrap().as_str(), "347000000001234592");
+        assert_eq!(
+            NoticeNumber::build_aux3("47", "12345").unwrap().as_str(),
+            "347000000001234592"
+        );
         let z = NoticeNumber::build_aux0("01", "1234567890123").unwrap();
         assert_eq!(z.as_str(), "001123456789012313");
         assert_eq!(z.iuv().as_str(), "123456789012313");
         assert_eq!(z.application_code(), Some("01"));
-        assert_eq!(NoticeNumber::build_aux2("123456789012345").unwrap().as_str(), "212345678901234544");
+        assert_eq!(
+            NoticeNumber::build_aux2("123456789012345")
+                .unwrap()
+                .as_str(),
+            "212345678901234544"
+        );
         // Aux 1 has no check digits: any 17 digits.
-        assert_eq!("100000000000000001".parse::<NoticeNumber>().unwrap().check(), None);
+        assert_eq!(
+            "100000000000000001"
+                .parse::<NoticeNumber>()
+                .unwrap()
+                .check(),
+            None
+        );
         // Spaces as printed on a notice.
         assert!("3010 0000 0000 0001 44".parse::<NoticeNumber>().is_ok());
     }
@@ -256,11 +283,22 @@ mod tests {
     fn errors_say_what_is_wrong() {
         let e = |s: &str| s.parse::<NoticeNumber>().unwrap_err().to_string();
         assert_eq!(e("301000000000000145"), "check digits are 45, expected 44");
-        assert_eq!(e("401000000000000144"), "aux digit 4 is not one of 0, 1, 2, 3");
-        assert_eq!(e("3010000000000001"), "a notice number has 18 digits, found 16 characters");
-        assert_eq!(e("30100000000000014x"), "character 18 must be a digit, found 'x'");
         assert_eq!(
-            NoticeNumber::build_aux3("1", "12345678901234").unwrap_err().to_string(),
+            e("401000000000000144"),
+            "aux digit 4 is not one of 0, 1, 2, 3"
+        );
+        assert_eq!(
+            e("3010000000000001"),
+            "a notice number has 18 digits, found 16 characters"
+        );
+        assert_eq!(
+            e("30100000000000014x"),
+            "character 18 must be a digit, found 'x'"
+        );
+        assert_eq!(
+            NoticeNumber::build_aux3("1", "12345678901234")
+                .unwrap_err()
+                .to_string(),
             "IUV base has 14 digits, at most 13"
         );
         assert_eq!(

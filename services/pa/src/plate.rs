@@ -71,7 +71,9 @@ pub enum PlateError {
     #[error("letter {0} is never used on current plates (I, O, Q and U are excluded)")]
     ExcludedLetter(char),
     /// No Italian shape matches.
-    #[error("{0} matches no Italian plate shape (AA000AA, AA00000, province + serial); mark foreign plates as CC:PLATE")]
+    #[error(
+        "{0} matches no Italian plate shape (AA000AA, AA00000, province + serial); mark foreign plates as CC:PLATE"
+    )]
     Unrecognised(String),
     /// The foreign country code is not 1-3 letters.
     #[error("country code {0} is not 1-3 letters")]
@@ -107,11 +109,17 @@ fn compact(s: &str) -> Result<String, PlateError> {
         }
         out.push(u);
     }
-    if out.is_empty() { Err(PlateError::Empty) } else { Ok(out) }
+    if out.is_empty() {
+        Err(PlateError::Empty)
+    } else {
+        Ok(out)
+    }
 }
 
 fn shape(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_digit() { '0' } else { 'A' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_digit() { '0' } else { 'A' })
+        .collect()
 }
 
 fn check_current_letters(s: &str) -> Result<(), PlateError> {
@@ -122,8 +130,11 @@ fn check_current_letters(s: &str) -> Result<(), PlateError> {
 }
 
 fn old_serial_ok(serial: &str) -> bool {
-    let letters: Vec<usize> =
-        serial.char_indices().filter(|(_, c)| c.is_ascii_uppercase()).map(|(i, _)| i).collect();
+    let letters: Vec<usize> = serial
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_uppercase())
+        .map(|(i, _)| i)
+        .collect();
     match letters.as_slice() {
         [] => (1..=6).contains(&serial.len()),
         // One letter, in the positions the provincial series used (A12345, 1A2345,
@@ -138,14 +149,18 @@ impl FromStr for Plate {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some((country, reg)) = s.split_once(':') {
             let country = country.trim().to_ascii_uppercase();
-            if !(1..=3).contains(&country.len()) || !country.chars().all(|c| c.is_ascii_uppercase()) {
+            if !(1..=3).contains(&country.len()) || !country.chars().all(|c| c.is_ascii_uppercase())
+            {
                 return Err(PlateError::Country(country));
             }
             let text = compact(reg)?;
             if text.len() > 10 {
                 return Err(PlateError::ForeignShape(text));
             }
-            return Ok(Plate { text, kind: PlateKind::Foreign { country } });
+            return Ok(Plate {
+                text,
+                kind: PlateKind::Foreign { country },
+            });
         }
         let text = compact(s)?;
         let kind = match shape(&text).as_str() {
@@ -165,7 +180,9 @@ impl FromStr for Plate {
                 let prov_len = if text.starts_with("ROMA") { 4 } else { 2 };
                 let (prov, serial) = text.split_at(prov_len.min(text.len()));
                 if OLD_PROVINCES.contains(prov) && old_serial_ok(serial) {
-                    PlateKind::OldProvincial { province: prov.to_string() }
+                    PlateKind::OldProvincial {
+                        province: prov.to_string(),
+                    }
                 } else {
                     return Err(PlateError::Unrecognised(text));
                 }
@@ -207,21 +224,55 @@ mod tests {
 
     #[test]
     fn old_provincial() {
-        assert_eq!(kind("SP 123456"), PlateKind::OldProvincial { province: "SP".into() });
-        assert_eq!(kind("MI A12345"), PlateKind::OldProvincial { province: "MI".into() });
-        assert_eq!(kind("ROMA 1A2345"), PlateKind::OldProvincial { province: "ROMA".into() });
+        assert_eq!(
+            kind("SP 123456"),
+            PlateKind::OldProvincial {
+                province: "SP".into()
+            }
+        );
+        assert_eq!(
+            kind("MI A12345"),
+            PlateKind::OldProvincial {
+                province: "MI".into()
+            }
+        );
+        assert_eq!(
+            kind("ROMA 1A2345"),
+            PlateKind::OldProvincial {
+                province: "ROMA".into()
+            }
+        );
         // SP 12345 is a La Spezia plate, not a motorcycle: SP is a province.
-        assert_eq!(kind("SP12345"), PlateKind::OldProvincial { province: "SP".into() });
+        assert_eq!(
+            kind("SP12345"),
+            PlateKind::OldProvincial {
+                province: "SP".into()
+            }
+        );
         assert!("RM 123456".parse::<Plate>().is_err());
         assert!("SP AB1234".parse::<Plate>().is_err());
     }
 
     #[test]
     fn foreign_must_be_marked() {
-        assert_eq!(kind("CH:ZH 123456"), PlateKind::Foreign { country: "CH".into() });
-        assert_eq!("d:M-AB 1234".parse::<Plate>().unwrap().to_string(), "D:MAB1234");
-        assert!(matches!("1234 ABC".parse::<Plate>(), Err(PlateError::Unrecognised(_))));
-        assert!(matches!("CHE1:ZH1".parse::<Plate>(), Err(PlateError::Country(_))));
+        assert_eq!(
+            kind("CH:ZH 123456"),
+            PlateKind::Foreign {
+                country: "CH".into()
+            }
+        );
+        assert_eq!(
+            "d:M-AB 1234".parse::<Plate>().unwrap().to_string(),
+            "D:MAB1234"
+        );
+        assert!(matches!(
+            "1234 ABC".parse::<Plate>(),
+            Err(PlateError::Unrecognised(_))
+        ));
+        assert!(matches!(
+            "CHE1:ZH1".parse::<Plate>(),
+            Err(PlateError::Country(_))
+        ));
         assert_eq!("".parse::<Plate>(), Err(PlateError::Empty));
         assert_eq!("AB#123".parse::<Plate>(), Err(PlateError::BadChar('#')));
     }

@@ -71,9 +71,10 @@ impl PartitaIva {
     /// The provincial office code (digits 8-10): 001-100 for the provinces; 120, 121,
     /// 888 and 999 have special uses (the agency's `UCheckNum` accepts these).
     pub fn office_code(&self) -> u16 {
-        self.0[7..10].iter().fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0'))
+        self.0[7..10]
+            .iter()
+            .fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0'))
     }
-
 }
 
 impl FromStr for PartitaIva {
@@ -81,7 +82,11 @@ impl FromStr for PartitaIva {
     /// Parses eleven digits; surrounding spaces and an `IT` prefix are accepted.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let s = s.strip_prefix("IT").or_else(|| s.strip_prefix("it")).unwrap_or(s).trim();
+        let s = s
+            .strip_prefix("IT")
+            .or_else(|| s.strip_prefix("it"))
+            .unwrap_or(s)
+            .trim();
         let n = s.chars().count();
         if n != 11 {
             return Err(VatError::Length(n));
@@ -89,14 +94,19 @@ impl FromStr for PartitaIva {
         let mut b = [0u8; 11];
         for (i, c) in s.chars().enumerate() {
             if !c.is_ascii_digit() {
-                return Err(VatError::NotDigit { position: i + 1, found: c });
+                return Err(VatError::NotDigit {
+                    position: i + 1,
+                    found: c,
+                });
             }
             b[i] = c as u8;
         }
         if b[..7].iter().all(|&c| c == b'0') {
             return Err(VatError::ZeroSerial);
         }
-        let office = b[7..10].iter().fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0'));
+        let office = b[7..10]
+            .iter()
+            .fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0'));
         // The agency's UCheckNum (and python-stdnum) accept only these for VAT numbers;
         // other ranges are provisional fiscal codes of people, not VAT numbers.
         if !matches!(office, 1..=100 | 120 | 121 | 888 | 999) {
@@ -136,7 +146,9 @@ impl Serialize for PartitaIva {
 
 impl<'de> Deserialize<'de> for PartitaIva {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -158,11 +170,17 @@ mod tests {
             "00743110158".parse::<PartitaIva>().unwrap_err().to_string(),
             "check digit is 8, expected 7"
         );
-        assert_eq!("0074311015".parse::<PartitaIva>().unwrap_err(), VatError::Length(10));
+        assert_eq!(
+            "0074311015".parse::<PartitaIva>().unwrap_err(),
+            VatError::Length(10)
+        );
         assert_eq!(
             "0074311015A".parse::<PartitaIva>().unwrap_err().to_string(),
             "character 11 must be a digit, found 'A'"
         );
-        assert_eq!("00000000000".parse::<PartitaIva>().unwrap_err(), VatError::ZeroSerial);
+        assert_eq!(
+            "00000000000".parse::<PartitaIva>().unwrap_err(),
+            VatError::ZeroSerial
+        );
     }
 }

@@ -13,7 +13,11 @@ use sportello_pa::fiscal_code::{self, Declared, Person};
 use sportello_pa::{BelfioreCode, CodiceFiscale, NoticeNumber, PartitaIva, Plate, Sex, birthplace};
 
 #[derive(Parser, Debug)]
-#[command(name = "sportello-pa", version, about = "Italian public-administration rules: fiscal codes, VAT numbers, pagoPA notices, plates, calendar, deadlines. Prints JSON; exit 0 valid, 1 invalid, 2 usage error.")]
+#[command(
+    name = "sportello-pa",
+    version,
+    about = "Italian public-administration rules: fiscal codes, VAT numbers, pagoPA notices, plates, calendar, deadlines. Prints JSON; exit 0 valid, 1 invalid, 2 usage error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -227,8 +231,15 @@ fn resolve_birthplace(s: &str, date: Option<Date>) -> Result<BelfioreCode, Strin
         [one] => Ok(*one),
         [] => Err(format!("no municipality or country named {s}")),
         many => {
-            let list: Vec<String> = found.iter().map(|b| format!("{} {} ({})", b.code, b.name, b.province)).collect();
-            Err(format!("{s} is ambiguous ({} codes): {}; give the code or \"Name (PR)\"", many.len(), list.join(", ")))
+            let list: Vec<String> = found
+                .iter()
+                .map(|b| format!("{} {} ({})", b.code, b.name, b.province))
+                .collect();
+            Err(format!(
+                "{s} is ambiguous ({} codes): {}; give the code or \"Name (PR)\"",
+                many.len(),
+                list.join(", ")
+            ))
         }
     }
 }
@@ -254,20 +265,36 @@ fn build_calendar(args: &CalendarArgs) -> Result<Calendar, String> {
         }
     }
     for &date in &args.closures {
-        cal = cal.with_closure(Closure { date, name: "Chiusura straordinaria".into(), moves_deadlines: false });
+        cal = cal.with_closure(Closure {
+            date,
+            name: "Chiusura straordinaria".into(),
+            moves_deadlines: false,
+        });
     }
     Ok(cal.with_saturday_rollover(args.saturday_rollover))
 }
 
 fn fiscal_code(cmd: FiscalCodeCmd) -> u8 {
     match cmd {
-        FiscalCodeCmd::Check { code, today: t, surname, name, sex, birth_date, birthplace } => {
+        FiscalCodeCmd::Check {
+            code,
+            today: t,
+            surname,
+            name,
+            sex,
+            birth_date,
+            birthplace,
+        } => {
             let cf = match code.parse::<CodiceFiscale>() {
                 Ok(cf) => cf,
                 Err(e) => return invalid("fiscal_code", &code, e),
             };
             let t = t.unwrap_or_else(today);
-            let place = match birthplace.as_deref().map(|b| resolve_birthplace(b, birth_date)).transpose() {
+            let place = match birthplace
+                .as_deref()
+                .map(|b| resolve_birthplace(b, birth_date))
+                .transpose()
+            {
                 Ok(p) => p,
                 Err(e) => return usage(e),
             };
@@ -281,26 +308,43 @@ fn fiscal_code(cmd: FiscalCodeCmd) -> u8 {
             let decoded = cf.decode(t);
             let mut warnings: Vec<Value> = cf.warnings(t).into_iter().map(Value::from).collect();
             let mismatches = cf.compare(&declared);
-            warnings.extend(
-                mismatches
-                    .iter()
-                    .map(|m| Value::from(format!("{}: code has {}, declared data give {}", m.field, m.in_code, m.declared))),
-            );
+            warnings.extend(mismatches.iter().map(|m| {
+                Value::from(format!(
+                    "{}: code has {}, declared data give {}",
+                    m.field, m.in_code, m.declared
+                ))
+            }));
             emit(&json!({
                 "kind": "fiscal_code", "input": code, "valid": true, "decoded": decoded,
                 "mismatches": mismatches, "warnings": warnings,
             }));
             VALID
         }
-        FiscalCodeCmd::Encode { surname, name, sex, birth_date, birthplace } => {
+        FiscalCodeCmd::Encode {
+            surname,
+            name,
+            sex,
+            birth_date,
+            birthplace,
+        } => {
             let place = match resolve_birthplace(&birthplace, Some(birth_date)) {
                 Ok(p) => p,
                 Err(e) => return usage(e),
             };
-            let person = Person { surname: &surname, name: &name, sex, birth_date, birthplace: place };
+            let person = Person {
+                surname: &surname,
+                name: &name,
+                sex,
+                birth_date,
+                birthplace: place,
+            };
             match fiscal_code::encode(&person) {
                 Ok(cf) => {
-                    let variants: Vec<String> = cf.omocodia_variants().iter().map(|v| v.to_string()).collect();
+                    let variants: Vec<String> = cf
+                        .omocodia_variants()
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect();
                     emit(&json!({
                         "kind": "fiscal_code", "code": cf.to_string(), "person": person,
                         "birthplace": birthplace::at(place, birth_date),
@@ -321,7 +365,12 @@ fn notice(cmd: NoticeCmd) -> u8 {
             let r = number.parse::<NoticeNumber>();
             (number, r)
         }
-        NoticeCmd::Build { aux, segregation, application, base } => {
+        NoticeCmd::Build {
+            aux,
+            segregation,
+            application,
+            base,
+        } => {
             let r = match aux {
                 3 => match segregation {
                     Some(s) => NoticeNumber::build_aux3(&s, &base),
@@ -332,7 +381,11 @@ fn notice(cmd: NoticeCmd) -> u8 {
                     None => return usage("aux 0 needs --application"),
                 },
                 2 => NoticeNumber::build_aux2(&base),
-                other => return usage(format!("cannot build aux {other}: use 3, 0 or 2 (aux 1 has no check digits)")),
+                other => {
+                    return usage(format!(
+                        "cannot build aux {other}: use 3, 0 or 2 (aux 1 has no check digits)"
+                    ));
+                }
             };
             (base, r)
         }
@@ -372,10 +425,21 @@ fn deadline(args: DeadlineArgs) -> u8 {
     let procedure = match (&args.procedure, args.days, args.months) {
         (Some(p), _, _) => match Procedure::from_id(p) {
             Some(p) => p,
-            None => return usage(format!("unknown procedure {p}; one of {}", Procedure::IDS.join(", "))),
+            None => {
+                return usage(format!(
+                    "unknown procedure {p}; one of {}",
+                    Procedure::IDS.join(", ")
+                ));
+            }
         },
-        (None, Some(d), _) => Procedure::Generic { term: Term::Days(d), silence_assent: args.silence_assent },
-        (None, None, Some(m)) => Procedure::Generic { term: Term::Months(m), silence_assent: args.silence_assent },
+        (None, Some(d), _) => Procedure::Generic {
+            term: Term::Days(d),
+            silence_assent: args.silence_assent,
+        },
+        (None, None, Some(m)) => Procedure::Generic {
+            term: Term::Months(m),
+            silence_assent: args.silence_assent,
+        },
         (None, None, None) => return usage("give --days N, --months N or --procedure NAME"),
     };
     let mut stops = Vec::new();
@@ -397,16 +461,27 @@ fn deadline(args: DeadlineArgs) -> u8 {
         };
         match Stop::from_kind(kind, from, until) {
             Some(s) => stops.push(s),
-            None => return usage(format!("unknown suspension kind {kind}; one of {}", Stop::KIND_IDS.join(", "))),
+            None => {
+                return usage(format!(
+                    "unknown suspension kind {kind}; one of {}",
+                    Stop::KIND_IDS.join(", ")
+                ));
+            }
         }
     }
-    let options = ClockOptions { warning_percent: args.warning_percent };
+    let options = ClockOptions {
+        warning_percent: args.warning_percent,
+    };
     match clock::deadline(&cal, procedure, start, &stops, options) {
         Ok(d) => {
-            emit(&json!({ "kind": "deadline", "valid": true, "municipality": cal.municipality, "deadline": d }));
+            emit(
+                &json!({ "kind": "deadline", "valid": true, "municipality": cal.municipality, "deadline": d }),
+            );
             VALID
         }
-        Err(clock::ClockError::WarningPercent(p)) => usage(format!("warning percent {p} is not 1-99")),
+        Err(clock::ClockError::WarningPercent(p)) => {
+            usage(format!("warning percent {p} is not 1-99"))
+        }
         Err(e) => invalid("deadline", &args.start, e),
     }
 }

@@ -55,23 +55,39 @@ pub fn national_holidays(year: i16) -> Vec<NationalHoliday> {
     ];
     let mut out: Vec<NationalHoliday> = fixed
         .iter()
-        .filter_map(|&(m, d, name)| Date::new(year, m, d).ok().map(|date| NationalHoliday { date, name }))
+        .filter_map(|&(m, d, name)| {
+            Date::new(year, m, d)
+                .ok()
+                .map(|date| NationalHoliday { date, name })
+        })
         .collect();
-    if year >= 2026 {
-        if let Ok(date) = Date::new(year, 10, 4) {
-            out.push(NationalHoliday { date, name: "San Francesco d'Assisi, patrono d'Italia" });
-        }
+    if year >= 2026
+        && let Ok(date) = Date::new(year, 10, 4)
+    {
+        out.push(NationalHoliday {
+            date,
+            name: "San Francesco d'Assisi, patrono d'Italia",
+        });
     }
-    if year == 2011 {
-        // One-off holiday for the 150th anniversary of unification.
-        if let Ok(date) = Date::new(2011, 3, 17) {
-            out.push(NationalHoliday { date, name: "150° anniversario dell'Unità d'Italia" });
-        }
+    // One-off holiday for the 150th anniversary of unification.
+    if year == 2011
+        && let Ok(date) = Date::new(2011, 3, 17)
+    {
+        out.push(NationalHoliday {
+            date,
+            name: "150° anniversario dell'Unità d'Italia",
+        });
     }
     let e = easter(year);
-    out.push(NationalHoliday { date: e, name: "Pasqua" });
+    out.push(NationalHoliday {
+        date: e,
+        name: "Pasqua",
+    });
     if let Ok(monday) = e.tomorrow() {
-        out.push(NationalHoliday { date: monday, name: "Lunedì dell'Angelo" });
+        out.push(NationalHoliday {
+            date: monday,
+            name: "Lunedì dell'Angelo",
+        });
     }
     out.sort_by_key(|h| h.date);
     out
@@ -79,7 +95,9 @@ pub fn national_holidays(year: i16) -> Vec<NationalHoliday> {
 
 /// The national holiday on `date`, if any (Sundays excluded).
 pub fn national_holiday(date: Date) -> Option<NationalHoliday> {
-    national_holidays(date.year()).into_iter().find(|h| h.date == date)
+    national_holidays(date.year())
+        .into_iter()
+        .find(|h| h.date == date)
 }
 
 /// Sundays are public holidays for every legal purpose.
@@ -95,7 +113,14 @@ mod tests {
     #[test]
     fn easter_dates() {
         // Published Easter dates.
-        for (y, m, d) in [(2024, 3, 31), (2025, 4, 20), (2026, 4, 5), (2027, 3, 28), (2019, 4, 21), (2038, 4, 25)] {
+        for (y, m, d) in [
+            (2024, 3, 31),
+            (2025, 4, 20),
+            (2026, 4, 5),
+            (2027, 3, 28),
+            (2019, 4, 21),
+            (2038, 4, 25),
+        ] {
             assert_eq!(easter(y), date(y, m, d), "{y}");
         }
     }

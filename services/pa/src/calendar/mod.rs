@@ -166,16 +166,17 @@ impl Calendar {
                 moves_deadlines: true,
             });
         }
-        if let Some((m, d, name, moves)) = &self.patron {
-            if date.month() == *m && date.day() == *d {
-                out.push(Entry {
-                    date,
-                    name: name.clone(),
-                    kind: EntryKind::Patron,
-                    office_closed: true,
-                    moves_deadlines: *moves,
-                });
-            }
+        if let Some((m, d, name, moves)) = &self.patron
+            && date.month() == *m
+            && date.day() == *d
+        {
+            out.push(Entry {
+                date,
+                name: name.clone(),
+                kind: EntryKind::Patron,
+                office_closed: true,
+                moves_deadlines: *moves,
+            });
         }
         for c in self.closures.iter().filter(|c| c.date == date) {
             out.push(Entry {
@@ -191,13 +192,21 @@ impl Calendar {
 
     /// Every special day of a year, in date order (Sundays not listed).
     pub fn entries(&self, year: i16) -> Vec<Entry> {
-        let mut days: Vec<Date> = holidays::national_holidays(year).into_iter().map(|h| h.date).collect();
-        if let Some((m, d, _, _)) = &self.patron {
-            if let Ok(date) = Date::new(year, *m, *d) {
-                days.push(date);
-            }
+        let mut days: Vec<Date> = holidays::national_holidays(year)
+            .into_iter()
+            .map(|h| h.date)
+            .collect();
+        if let Some((m, d, _, _)) = &self.patron
+            && let Ok(date) = Date::new(year, *m, *d)
+        {
+            days.push(date);
         }
-        days.extend(self.closures.iter().filter(|c| c.date.year() == year).map(|c| c.date));
+        days.extend(
+            self.closures
+                .iter()
+                .filter(|c| c.date.year() == year)
+                .map(|c| c.date),
+        );
         days.sort();
         days.dedup();
         days.into_iter().flat_map(|d| self.entries_on(d)).collect()
@@ -311,7 +320,12 @@ mod tests {
     fn saturday_rollover_is_a_setting() {
         let sat = date(2026, 5, 30);
         assert_eq!(Calendar::national().roll_forward(sat), sat);
-        assert_eq!(Calendar::national().with_saturday_rollover(true).roll_forward(sat), date(2026, 6, 1));
+        assert_eq!(
+            Calendar::national()
+                .with_saturday_rollover(true)
+                .roll_forward(sat),
+            date(2026, 6, 1)
+        );
         // Monday 1 June is fine; Tuesday 2 June is the Republic's day.
     }
 }

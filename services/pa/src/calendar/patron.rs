@@ -24,15 +24,39 @@ pub struct PatronDay {
     pub saint: &'static str,
 }
 
-const fn p(istat: &'static str, municipality: &'static str, month: i8, day: i8, saint: &'static str) -> PatronDay {
-    PatronDay { istat, municipality, month, day, saint }
+const fn p(
+    istat: &'static str,
+    municipality: &'static str,
+    month: i8,
+    day: i8,
+    saint: &'static str,
+) -> PatronDay {
+    PatronDay {
+        istat,
+        municipality,
+        month,
+        day,
+        saint,
+    }
 }
 
 /// The table, by ISTAT code.
 pub static PATRON_DAYS: &[PatronDay] = &[
     // Liguria: the four provincial capitals.
-    p("008031", "Imperia", 11, 26, "San Leonardo da Porto Maurizio"),
-    p("009056", "Savona", 3, 18, "Nostra Signora della Misericordia"),
+    p(
+        "008031",
+        "Imperia",
+        11,
+        26,
+        "San Leonardo da Porto Maurizio",
+    ),
+    p(
+        "009056",
+        "Savona",
+        3,
+        18,
+        "Nostra Signora della Misericordia",
+    ),
     p("010025", "Genova", 6, 24, "San Giovanni Battista"),
     p("011015", "La Spezia", 3, 19, "San Giuseppe"),
     // The largest cities.
@@ -82,7 +106,10 @@ mod tests {
     fn codes_match_the_municipality_table() {
         for p in PATRON_DAYS {
             let b = crate::birthplace::by_istat(p.istat).unwrap_or_else(|| panic!("{}", p.istat));
-            assert_eq!(crate::birthplace::fold_name(b.name), crate::birthplace::fold_name(p.municipality));
+            assert_eq!(
+                crate::birthplace::fold_name(b.name),
+                crate::birthplace::fold_name(p.municipality)
+            );
             assert!(jiff::civil::Date::new(2024, p.month, p.day).is_ok());
         }
     }

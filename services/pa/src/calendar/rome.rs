@@ -74,6 +74,9 @@ mod tests {
         assert_eq!(hours_in_day(date(2026, 3, 29)).unwrap(), 23);
         assert_eq!(hours_in_day(date(2026, 10, 25)).unwrap(), 25);
         assert_eq!(hours_in_day(date(2026, 6, 1)).unwrap(), 24);
-        assert_eq!(start_of_day(date(2026, 7, 1)).unwrap().to_string(), "2026-06-30T22:00:00Z");
+        assert_eq!(
+            start_of_day(date(2026, 7, 1)).unwrap().to_string(),
+            "2026-06-30T22:00:00Z"
+        );
     }
 }

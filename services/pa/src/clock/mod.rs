@@ -82,7 +82,9 @@ pub struct ClockOptions {
 
 impl Default for ClockOptions {
     fn default() -> Self {
-        ClockOptions { warning_percent: 80 }
+        ClockOptions {
+            warning_percent: 80,
+        }
     }
 }
 
@@ -136,7 +138,9 @@ pub enum ClockError {
         due: Date,
     },
     /// A SUAP integration asked after the 30-day window.
-    #[error("integration requested on {from}, after the 30-day window ended on {window_end} (DPR 160/2010 art. 7 c. 1)")]
+    #[error(
+        "integration requested on {from}, after the 30-day window ended on {window_end} (DPR 160/2010 art. 7 c. 1)"
+    )]
     IntegrationTooLate {
         /// Day of the request.
         from: Date,
@@ -196,7 +200,8 @@ pub struct Waiting {
 }
 
 fn add_days(d: Date, n: i64) -> Result<Date, ClockError> {
-    d.checked_add(jiff::Span::new().days(n)).map_err(|_| ClockError::OutOfRange)
+    d.checked_add(jiff::Span::new().days(n))
+        .map_err(|_| ClockError::OutOfRange)
 }
 
 fn days_between(a: Date, b: Date) -> i64 {
@@ -218,7 +223,10 @@ fn allowed(procedure: &Procedure, stop: &Stop) -> bool {
     use Procedure as P;
     match stop {
         Stop::InformationRequest { .. } | Stop::ReasonsAgainst { .. } => {
-            matches!(procedure, P::Generic { .. } | P::ResidenceCheck | P::SuapOrdinary)
+            matches!(
+                procedure,
+                P::Generic { .. } | P::ResidenceCheck | P::SuapOrdinary
+            )
         }
         Stop::SciaConformOrder { .. } => matches!(procedure, P::Scia | P::SciaBuilding),
         Stop::SuapIntegration { .. } => matches!(procedure, P::SuapOrdinary),
@@ -248,22 +256,32 @@ pub fn deadline(
     let mut extension: i64 = 0;
     let mut paused_until: Option<Date> = None;
     let mut outcome = procedure.outcome();
-    let mut steps = vec![format!("received {received}; term {term} ({})", procedure.citation())];
+    let mut steps = vec![format!(
+        "received {received}; term {term} ({})",
+        procedure.citation()
+    )];
     let (mut info_seen, mut instr_seen, mut integ_seen) = (false, false, false);
 
     for stop in &stops {
         let kind = stop.kind_id();
         let from = stop.from();
         if from < received {
-            return Err(ClockError::BeforeReceipt { kind, from, received });
+            return Err(ClockError::BeforeReceipt {
+                kind,
+                from,
+                received,
+            });
         }
-        if let Some(until) = stop.until() {
-            if until < from {
-                return Err(ClockError::EndsBeforeStart { kind, from, until });
-            }
+        if let Some(until) = stop.until()
+            && until < from
+        {
+            return Err(ClockError::EndsBeforeStart { kind, from, until });
         }
         if !allowed(&procedure, stop) {
-            return Err(ClockError::NotAllowed { kind, procedure: procedure.id() });
+            return Err(ClockError::NotAllowed {
+                kind,
+                procedure: procedure.id(),
+            });
         }
         if let Stop::SuapIntegration { .. } = stop {
             // The window is a term too: it ends on a working day (art. 155 c.p.c.).
@@ -272,9 +290,14 @@ pub fn deadline(
                 return Err(ClockError::IntegrationTooLate { from, window_end });
             }
         }
-        let due_so_far = calendar.roll_forward(add_days(term_end(calendar, anchor, term)?, extension)?);
+        let due_so_far =
+            calendar.roll_forward(add_days(term_end(calendar, anchor, term)?, extension)?);
         if from > due_so_far {
-            return Err(ClockError::AfterExpiry { kind, from, due: due_so_far });
+            return Err(ClockError::AfterExpiry {
+                kind,
+                from,
+                due: due_so_far,
+            });
         }
 
         // Suspensions: returns the resumption day.
@@ -289,11 +312,17 @@ pub fn deadline(
         match *stop {
             Stop::InformationRequest { until, .. } => {
                 if std::mem::replace(&mut info_seen, true) {
-                    return Err(ClockError::OnlyOnce { kind, citation: stop.citation() });
+                    return Err(ClockError::OnlyOnce {
+                        kind,
+                        citation: stop.citation(),
+                    });
                 }
                 let cap = add_days(from, 30)?;
                 let resume = until.map_or(cap, |u| u.min(cap));
-                suspend(resume, format!("information requested {from}, clock resumes {resume}"));
+                suspend(
+                    resume,
+                    format!("information requested {from}, clock resumes {resume}"),
+                );
             }
             Stop::ReasonsAgainst { until, .. } => {
                 let window_end = add_days(from, 10)?;
@@ -308,7 +337,9 @@ pub fn deadline(
                     Some(obs) => format!(
                         "10-bis notice {from}, observations {obs} after the window: clock resumes {resume}"
                     ),
-                    None => format!("10-bis notice {from}, no observations, clock resumes {resume}"),
+                    None => {
+                        format!("10-bis notice {from}, no observations, clock resumes {resume}")
+                    }
                 };
                 suspend(resume, note);
                 if procedure == Procedure::ResidenceCheck && outcome == Outcome::SilenceAssent {
@@ -326,15 +357,25 @@ pub fn deadline(
                     Stop::SciaConformOrder { .. } => procedure.term(),
                     Stop::SuapIntegration { .. } => {
                         if std::mem::replace(&mut integ_seen, true) {
-                            return Err(ClockError::OnlyOnce { kind, citation: stop.citation() });
+                            return Err(ClockError::OnlyOnce {
+                                kind,
+                                citation: stop.citation(),
+                            });
                         }
                         Term::Days(30)
                     }
                     _ => {
                         if std::mem::replace(&mut instr_seen, true) {
-                            return Err(ClockError::OnlyOnce { kind, citation: stop.citation() });
+                            return Err(ClockError::OnlyOnce {
+                                kind,
+                                citation: stop.citation(),
+                            });
                         }
-                        if procedure == Procedure::Opinion { Term::Days(15) } else { Term::Days(30) }
+                        if procedure == Procedure::Opinion {
+                            Term::Days(15)
+                        } else {
+                            Term::Days(30)
+                        }
                     }
                 };
                 match until {
@@ -349,7 +390,10 @@ pub fn deadline(
                         ));
                     }
                     None => {
-                        steps.push(format!("{kind} {from}: clock stopped until answered ({})", stop.citation()));
+                        steps.push(format!(
+                            "{kind} {from}: clock stopped until answered ({})",
+                            stop.citation()
+                        ));
                         return Ok(Deadline {
                             procedure: procedure.id(),
                             rule: procedure.citation(),
@@ -357,7 +401,11 @@ pub fn deadline(
                             term,
                             counting_from: anchor,
                             suspended_days: extension,
-                            waiting: Some(Waiting { kind, since: from, rule: stop.citation() }),
+                            waiting: Some(Waiting {
+                                kind,
+                                since: from,
+                                rule: stop.citation(),
+                            }),
                             nominal: None,
                             due: None,
                             warning: None,
@@ -407,7 +455,12 @@ pub fn deadline(
 }
 
 fn describe_non_day(calendar: &Calendar, d: Date) -> String {
-    let names: Vec<String> = calendar.entries_on(d).into_iter().filter(|e| e.moves_deadlines).map(|e| e.name).collect();
+    let names: Vec<String> = calendar
+        .entries_on(d)
+        .into_iter()
+        .filter(|e| e.moves_deadlines)
+        .map(|e| e.name)
+        .collect();
     if !names.is_empty() {
         format!("{d} is {}", names.join(" / "))
     } else {
@@ -440,27 +493,48 @@ mod tests {
     use jiff::civil::date;
 
     fn due(p: Procedure, received: Date, stops: &[Stop]) -> Date {
-        deadline(&Calendar::for_municipality("011015"), p, received, stops, ClockOptions::default())
-            .unwrap()
-            .due
-            .unwrap()
+        deadline(
+            &Calendar::for_municipality("011015"),
+            p,
+            received,
+            stops,
+            ClockOptions::default(),
+        )
+        .unwrap()
+        .due
+        .unwrap()
     }
 
     #[test]
     fn generic_thirty_days() {
-        let g = Procedure::Generic { term: Term::Days(30), silence_assent: false };
+        let g = Procedure::Generic {
+            term: Term::Days(30),
+            silence_assent: false,
+        };
         // 2 March 2026 + 30 = 1 April (Wednesday).
         assert_eq!(due(g, date(2026, 3, 2), &[]), date(2026, 4, 1));
     }
 
     #[test]
     fn information_request_is_capped_and_once_only() {
-        let g = Procedure::Generic { term: Term::Days(30), silence_assent: false };
-        let s = Stop::InformationRequest { from: date(2026, 3, 10), until: None };
+        let g = Procedure::Generic {
+            term: Term::Days(30),
+            silence_assent: false,
+        };
+        let s = Stop::InformationRequest {
+            from: date(2026, 3, 10),
+            until: None,
+        };
         // +30 days: 1 April -> 1 May (holiday) -> 2 May (Saturday, no roll-over).
         assert_eq!(due(g, date(2026, 3, 2), &[s]), date(2026, 5, 2));
-        let err = deadline(&Calendar::national(), g, date(2026, 3, 2), &[s, s], ClockOptions::default())
-            .unwrap_err();
+        let err = deadline(
+            &Calendar::national(),
+            g,
+            date(2026, 3, 2),
+            &[s, s],
+            ClockOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ClockError::OnlyOnce { .. }));
     }
 
@@ -470,7 +544,10 @@ mod tests {
             &Calendar::national(),
             Procedure::Scia,
             date(2026, 3, 2),
-            &[Stop::SciaConformOrder { from: date(2026, 3, 20), until: None }],
+            &[Stop::SciaConformOrder {
+                from: date(2026, 3, 20),
+                until: None,
+            }],
             ClockOptions::default(),
         )
         .unwrap();

@@ -62,7 +62,10 @@ impl Procedure {
     /// Parses an identifier; `generic` gets the default 30 days.
     pub fn from_id(id: &str) -> Option<Procedure> {
         Some(match id {
-            "generic" => Procedure::Generic { term: Term::Days(30), silence_assent: false },
+            "generic" => Procedure::Generic {
+                term: Term::Days(30),
+                silence_assent: false,
+            },
             "residence_registration" => Procedure::ResidenceRegistration,
             "residence_check" => Procedure::ResidenceCheck,
             "scia" => Procedure::Scia,
@@ -106,8 +109,14 @@ impl Procedure {
     /// What happens when the term expires with no decision.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Procedure::Generic { silence_assent: true, .. } => Outcome::SilenceAssent,
-            Procedure::Generic { silence_assent: false, .. } => Outcome::Breach,
+            Procedure::Generic {
+                silence_assent: true,
+                ..
+            } => Outcome::SilenceAssent,
+            Procedure::Generic {
+                silence_assent: false,
+                ..
+            } => Outcome::Breach,
             Procedure::ResidenceRegistration => Outcome::Breach,
             Procedure::ResidenceCheck => Outcome::SilenceAssent,
             Procedure::Scia | Procedure::SciaBuilding => Outcome::ControlsLapsed,
@@ -120,18 +129,26 @@ impl Procedure {
     /// The rule that sets the term, for display and audit.
     pub fn citation(&self) -> &'static str {
         match self {
-            Procedure::Generic { .. } => "L. 241/1990 art. 2 c. 2 (30 days unless a rule sets another term)",
-            Procedure::ResidenceRegistration => "DL 5/2012 art. 5 c. 3: registration within 2 working days",
+            Procedure::Generic { .. } => {
+                "L. 241/1990 art. 2 c. 2 (30 days unless a rule sets another term)"
+            }
+            Procedure::ResidenceRegistration => {
+                "DL 5/2012 art. 5 c. 3: registration within 2 working days"
+            }
             Procedure::ResidenceCheck => {
                 "DL 5/2012 art. 5 c. 3: checks within 45 days, then silence-assent unless a 10-bis notice was sent"
             }
             Procedure::Scia => "L. 241/1990 art. 19 c. 3: controls within 60 days of receipt",
-            Procedure::SciaBuilding => "L. 241/1990 art. 19 c. 6-bis: building SCIA, controls within 30 days",
+            Procedure::SciaBuilding => {
+                "L. 241/1990 art. 19 c. 6-bis: building SCIA, controls within 30 days"
+            }
             Procedure::SuapOrdinary => {
                 "DPR 160/2010 art. 7 c. 1-2: integration within 30 days of receipt; decision within 30 days"
             }
             Procedure::Opinion => "L. 241/1990 art. 16 c. 1: opinions within 20 days",
-            Procedure::Assent { sensitive: false } => "L. 241/1990 art. 17-bis c. 1: assent within 30 days",
+            Procedure::Assent { sensitive: false } => {
+                "L. 241/1990 art. 17-bis c. 1: assent within 30 days"
+            }
             Procedure::Assent { sensitive: true } => {
                 "L. 241/1990 art. 17-bis c. 3: environment, landscape, heritage, health: 90 days"
             }

@@ -69,8 +69,13 @@ impl Stop {
     }
 
     /// All kind identifiers.
-    pub const KIND_IDS: &'static [&'static str] =
-        &["information", "reasons-against", "scia-conform", "integration", "instruction"];
+    pub const KIND_IDS: &'static [&'static str] = &[
+        "information",
+        "reasons-against",
+        "scia-conform",
+        "integration",
+        "instruction",
+    ];
 
     /// Builds a stop from its identifier and dates.
     pub fn from_kind(kind: &str, from: Date, until: Option<Date>) -> Option<Stop> {

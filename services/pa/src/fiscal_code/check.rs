@@ -25,7 +25,11 @@ pub(crate) fn check_char(first15: &[u8]) -> u8 {
         .enumerate()
         .map(|(i, &c)| {
             // Positions count from 1, so index 0 is an odd position.
-            if i % 2 == 0 { ODD[index(c) as usize] } else { index(c) }
+            if i % 2 == 0 {
+                ODD[index(c) as usize]
+            } else {
+                index(c)
+            }
         })
         .sum();
     b'A' + (sum % 26) as u8

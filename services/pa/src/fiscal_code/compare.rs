@@ -43,7 +43,11 @@ impl CodiceFiscale {
         let mut out = Vec::new();
         let mut push = |field, in_code: String, declared: String| {
             if in_code != declared {
-                out.push(Mismatch { field, in_code, declared });
+                out.push(Mismatch {
+                    field,
+                    in_code,
+                    declared,
+                });
             }
         };
         if let Some(s) = declared.surname {
@@ -59,12 +63,26 @@ impl CodiceFiscale {
         }
         if let Some(d) = declared.birth_date {
             // Compare what the code can hold: two year digits, month and day.
-            let in_code = format!("{:02}-{:02}-{:02}", self.birth_yy(), self.birth_month(), self.birth_day());
-            let decl = format!("{:02}-{:02}-{:02}", d.year().rem_euclid(100), d.month(), d.day());
+            let in_code = format!(
+                "{:02}-{:02}-{:02}",
+                self.birth_yy(),
+                self.birth_month(),
+                self.birth_day()
+            );
+            let decl = format!(
+                "{:02}-{:02}-{:02}",
+                d.year().rem_euclid(100),
+                d.month(),
+                d.day()
+            );
             push("birth_date", in_code, decl);
         }
         if let Some(p) = declared.birthplace {
-            push("birthplace", self.birthplace_code().to_string(), p.to_string());
+            push(
+                "birthplace",
+                self.birthplace_code().to_string(),
+                p.to_string(),
+            );
         }
         out
     }
@@ -97,7 +115,14 @@ mod tests {
         };
         let m = cf.compare(&wrong);
         assert_eq!(m.len(), 2);
-        assert_eq!(m[0], Mismatch { field: "name", in_code: "MRA".into(), declared: "MRC".into() });
+        assert_eq!(
+            m[0],
+            Mismatch {
+                field: "name",
+                in_code: "MRA".into(),
+                declared: "MRC".into()
+            }
+        );
         assert_eq!(m[1].field, "birth_date");
     }
 }

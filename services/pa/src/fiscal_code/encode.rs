@@ -105,17 +105,29 @@ mod tests {
     use jiff::civil::date;
 
     fn code(surname: &str, name: &str, sex: Sex, d: Date, place: &str) -> String {
-        encode(&Person { surname, name, sex, birth_date: d, birthplace: place.parse().unwrap() })
-            .unwrap()
-            .to_string()
+        encode(&Person {
+            surname,
+            name,
+            sex,
+            birth_date: d,
+            birthplace: place.parse().unwrap(),
+        })
+        .unwrap()
+        .to_string()
     }
 
     // Every expected code below was computed with python-codicefiscale 0.12.1
     // (`codicefiscale.encode`), not written from memory.
     #[test]
     fn worked_examples() {
-        assert_eq!(code("Rossi", "Mario", Sex::Male, date(1985, 12, 10), "A562"), "RSSMRA85T10A562S");
-        assert_eq!(code("Rossi", "Maria", Sex::Female, date(1990, 3, 19), "E463"), "RSSMRA90C59E463G");
+        assert_eq!(
+            code("Rossi", "Mario", Sex::Male, date(1985, 12, 10), "A562"),
+            "RSSMRA85T10A562S"
+        );
+        assert_eq!(
+            code("Rossi", "Maria", Sex::Female, date(1990, 3, 19), "E463"),
+            "RSSMRA90C59E463G"
+        );
     }
 
     #[test]

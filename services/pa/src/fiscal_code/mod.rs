@@ -73,7 +73,9 @@ pub enum FiscalCodeError {
         found: char,
     },
     /// A digit (or an omocodia letter) was required.
-    #[error("character {position} must be a digit or one of LMNPQRSTUV (omocodia), found '{found}'")]
+    #[error(
+        "character {position} must be a digit or one of LMNPQRSTUV (omocodia), found '{found}'"
+    )]
     ExpectedDigit {
         /// 1-based position.
         position: usize,
@@ -145,7 +147,11 @@ impl CodiceFiscale {
     /// Digits in omocodic positions, with substitution letters turned back into digits.
     fn digit_at(&self, i: usize) -> u8 {
         let c = self.0[i];
-        if c.is_ascii_digit() { c - b'0' } else { omocodia::digit_for(c).map_or(0, |d| d - b'0') }
+        if c.is_ascii_digit() {
+            c - b'0'
+        } else {
+            omocodia::digit_for(c).map_or(0, |d| d - b'0')
+        }
     }
 
     /// The code with every omocodia letter turned back into its digit and the check
@@ -163,8 +169,10 @@ impl CodiceFiscale {
 
     /// How many digits were replaced by letters.
     pub fn omocodia_level(&self) -> u8 {
-        omocodia::POSITIONS_RIGHT_TO_LEFT.iter().filter(|&&p| self.0[p].is_ascii_uppercase()).count()
-            as u8
+        omocodia::POSITIONS_RIGHT_TO_LEFT
+            .iter()
+            .filter(|&&p| self.0[p].is_ascii_uppercase())
+            .count() as u8
     }
 
     /// The seven variants the agency would issue, in order (level 1 to 7), built from
@@ -194,7 +202,11 @@ impl CodiceFiscale {
 
     /// Sex: women have 40 added to the day of birth.
     pub fn sex(&self) -> Sex {
-        if self.raw_day() > 40 { Sex::Female } else { Sex::Male }
+        if self.raw_day() > 40 {
+            Sex::Female
+        } else {
+            Sex::Male
+        }
     }
 
     fn raw_day(&self) -> u8 {
@@ -209,7 +221,10 @@ impl CodiceFiscale {
 
     /// Month of birth, 1-12.
     pub fn birth_month(&self) -> u8 {
-        MONTH_LETTERS.iter().position(|&m| m == self.0[8]).map_or(1, |i| i as u8 + 1)
+        MONTH_LETTERS
+            .iter()
+            .position(|&m| m == self.0[8])
+            .map_or(1, |i| i as u8 + 1)
     }
 
     /// Last two digits of the year of birth.
@@ -231,12 +246,19 @@ impl CodiceFiscale {
             .filter_map(|y| Date::new(y, m, d).ok())
             .filter(|date| *date <= today);
         // Parsing guarantees the day exists in at least one of the two centuries.
-        candidates.next().unwrap_or_else(|| Date::new(this_century - 100 + yy, m, 1).unwrap_or(today))
+        candidates
+            .next()
+            .unwrap_or_else(|| Date::new(this_century - 100 + yy, m, 1).unwrap_or(today))
     }
 
     /// Birthplace code (positions 12-15, omocodia letters decoded).
     pub fn birthplace_code(&self) -> BelfioreCode {
-        let b = [self.0[11], b'0' + self.digit_at(12), b'0' + self.digit_at(13), b'0' + self.digit_at(14)];
+        let b = [
+            self.0[11],
+            b'0' + self.digit_at(12),
+            b'0' + self.digit_at(13),
+            b'0' + self.digit_at(14),
+        ];
         BelfioreCode::from_bytes_unchecked(b)
     }
 
@@ -268,7 +290,9 @@ impl CodiceFiscale {
         if rows.is_empty() {
             w.push(format!("birthplace code {code} is not in the table"));
         } else if !rows.iter().any(|b| b.covers(date)) {
-            w.push(format!("birthplace code {code} is not recorded as existing on {date}"));
+            w.push(format!(
+                "birthplace code {code} is not recorded as existing on {date}"
+            ));
         }
         if !omocodia::is_standard_order(&self.0) {
             w.push("omocodia letters are not in the agency's right-to-left order".to_string());
@@ -282,7 +306,7 @@ fn days_in_month(month: u8, yy: u8) -> u8 {
         2 => {
             // Either 19yy or 20yy (or 18yy…): a year ending in a multiple of 4 is a leap
             // year in one of the centuries (2000 is), so 29 February can be valid.
-            if yy % 4 == 0 { 29 } else { 28 }
+            if yy.is_multiple_of(4) { 29 } else { 28 }
         }
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -305,10 +329,18 @@ impl FromStr for CodiceFiscale {
             let letter_pos = matches!(i, 0..=5 | 8 | 11 | 15);
             if letter_pos {
                 if !c.is_ascii_uppercase() {
-                    return Err(FiscalCodeError::ExpectedLetter { position: i + 1, found: c });
+                    return Err(FiscalCodeError::ExpectedLetter {
+                        position: i + 1,
+                        found: c,
+                    });
                 }
-            } else if !(c.is_ascii_digit() || (c.is_ascii() && omocodia::digit_for(c as u8).is_some())) {
-                return Err(FiscalCodeError::ExpectedDigit { position: i + 1, found: c });
+            } else if !(c.is_ascii_digit()
+                || (c.is_ascii() && omocodia::digit_for(c as u8).is_some()))
+            {
+                return Err(FiscalCodeError::ExpectedDigit {
+                    position: i + 1,
+                    found: c,
+                });
             }
             b[i] = c as u8;
         }
@@ -326,7 +358,10 @@ impl FromStr for CodiceFiscale {
         }
         let expected = check::check_char(&b[..15]);
         if expected != b[15] {
-            return Err(FiscalCodeError::Check { found: b[15] as char, expected: expected as char });
+            return Err(FiscalCodeError::Check {
+                found: b[15] as char,
+                expected: expected as char,
+            });
         }
         Ok(cf)
     }
@@ -443,16 +478,34 @@ mod tests {
     fn errors_say_what_is_wrong() {
         let e = |s: &str| s.parse::<CodiceFiscale>().unwrap_err().to_string();
         assert_eq!(e("RSSMRA85T10A562K"), "check character is K, expected S");
-        assert_eq!(e("RSSMRA85X10A562S"), "month letter X is not one of ABCDEHLMPRST");
-        assert_eq!(e("RSSMRA85T10A562"), "a fiscal code has 16 characters, found 15");
-        assert_eq!(e("RSSMRA85T35A562S"), "day 35 is not 01-31 (men) or 41-71 (women)");
-        assert_eq!(e("RSSMRA85B30A562S"), "day 30 does not exist in month 2 (year ending in 85)");
-        assert_eq!(e("RSSMR185T10A562S"), "character 6 must be a letter, found '1'");
+        assert_eq!(
+            e("RSSMRA85X10A562S"),
+            "month letter X is not one of ABCDEHLMPRST"
+        );
+        assert_eq!(
+            e("RSSMRA85T10A562"),
+            "a fiscal code has 16 characters, found 15"
+        );
+        assert_eq!(
+            e("RSSMRA85T35A562S"),
+            "day 35 is not 01-31 (men) or 41-71 (women)"
+        );
+        assert_eq!(
+            e("RSSMRA85B30A562S"),
+            "day 30 does not exist in month 2 (year ending in 85)"
+        );
+        assert_eq!(
+            e("RSSMR185T10A562S"),
+            "character 6 must be a letter, found '1'"
+        );
         assert_eq!(
             e("RSSMRA8AT10A562S"),
             "character 8 must be a digit or one of LMNPQRSTUV (omocodia), found 'A'"
         );
-        assert_eq!(e("RSSMRA85T10A562SÈ"), "a fiscal code has 16 characters, found 17");
+        assert_eq!(
+            e("RSSMRA85T10A562SÈ"),
+            "a fiscal code has 16 characters, found 17"
+        );
     }
 
     #[test]

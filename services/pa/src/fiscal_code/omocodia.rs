@@ -11,7 +11,10 @@ pub(crate) const LETTERS: &[u8; 10] = b"LMNPQRSTUV";
 
 /// The digit a substitution letter stands for.
 pub(crate) fn digit_for(letter: u8) -> Option<u8> {
-    LETTERS.iter().position(|&l| l == letter).map(|d| b'0' + d as u8)
+    LETTERS
+        .iter()
+        .position(|&l| l == letter)
+        .map(|d| b'0' + d as u8)
 }
 
 /// The letter standing for a digit.
@@ -22,9 +25,14 @@ pub(crate) fn letter_for(digit: u8) -> u8 {
 /// Whether the substituted positions follow the agency's right-to-left order: every
 /// substituted position must have all positions to its right substituted too.
 pub(crate) fn is_standard_order(code: &[u8; 16]) -> bool {
-    let substituted: Vec<bool> =
-        POSITIONS_RIGHT_TO_LEFT.iter().map(|&p| code[p].is_ascii_uppercase()).collect();
+    let substituted: Vec<bool> = POSITIONS_RIGHT_TO_LEFT
+        .iter()
+        .map(|&p| code[p].is_ascii_uppercase())
+        .collect();
     // Once a position is a digit, no later (more to the left) one may be a letter.
-    let first_digit = substituted.iter().position(|s| !s).unwrap_or(substituted.len());
+    let first_digit = substituted
+        .iter()
+        .position(|s| !s)
+        .unwrap_or(substituted.len());
     substituted[first_digit..].iter().all(|s| !s)
 }
