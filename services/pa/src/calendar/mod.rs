@@ -157,7 +157,11 @@ impl Calendar {
     /// Every special day on `date` (a patron day may fall on a national holiday).
     pub fn entries_on(&self, date: Date) -> Vec<Entry> {
         let mut out = Vec::new();
-        if let Some(h) = holidays::national_holiday(date) {
+        // Two national holidays can share a day (Easter and 25 April in 2038).
+        for h in holidays::national_holidays(date.year())
+            .into_iter()
+            .filter(|h| h.date == date)
+        {
             out.push(Entry {
                 date,
                 name: h.name.to_string(),
@@ -292,6 +296,16 @@ mod tests {
         assert!(c.moves_deadline(date(2026, 3, 19)));
         assert!(Calendar::national().is_working_day(date(2026, 3, 19)));
         assert_eq!(c.entries(2026).len(), 14);
+    }
+
+    #[test]
+    fn holidays_sharing_a_day_are_both_listed() {
+        let names: Vec<String> = Calendar::national()
+            .entries_on(date(2038, 4, 25))
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["Festa della Liberazione", "Pasqua"]);
     }
 
     #[test]
