@@ -1,1 +1,28 @@
-//! Italian public-administration rules (see issue 3).
+//! Italian public-administration rules as pure functions, for every Sportello service.
+//!
+//! * [`fiscal_code`]: the personal fiscal code (parse, decode, encode, omocodia, compare);
+//! * [`birthplace`]: Belfiore codes of municipalities (ceased ones too) and countries;
+//! * [`vat`]: the VAT number (*partita IVA*);
+//! * [`pagopa`]: pagoPA notice numbers and IUVs;
+//! * [`plate`]: vehicle plates;
+//! * [`calendar`]: national holidays, patron days, closures, working days, Europe/Rome;
+//! * [`clock`]: statutory terms with suspensions and interruptions.
+//!
+//! Nothing here does I/O or reads the clock: "today" is always a parameter, so every
+//! answer is a function of its inputs and every test is reproducible.
+
+pub mod birthplace;
+pub mod calendar;
+pub mod clock;
+pub mod fiscal_code;
+pub mod pagopa;
+pub mod plate;
+pub mod vat;
+
+pub use birthplace::{BelfioreCode, Birthplace};
+pub use calendar::Calendar;
+pub use clock::{ClockOptions, Deadline, Outcome, Procedure, Stop, Term, deadline};
+pub use fiscal_code::{CodiceFiscale, Sex};
+pub use pagopa::{Iuv, NoticeNumber};
+pub use plate::{Plate, PlateKind};
+pub use vat::PartitaIva;
