@@ -12,7 +12,8 @@ chmod 755 "$WORK"
 NATS_PID=
 cleanup() {
   local status=$?
-  [ -n "$NATS_PID" ] && kill "$NATS_PID" 2>/dev/null && wait "$NATS_PID" 2>/dev/null
+  set +e
+  if [ -n "$NATS_PID" ]; then kill "$NATS_PID" 2>/dev/null; wait "$NATS_PID" 2>/dev/null; fi
   pg_stop "$WORK/pg"
   rm -rf "$WORK"
   exit $status

@@ -1,1 +1,9 @@
-//! End-to-end tests live in `tests/`; this crate has no library code of its own.
+//! Helpers for Sportello's end-to-end tests: the whole stack started in-process against
+//! the private PostgreSQL and NATS of `make test`, and a gRPC client that knows nothing
+//! but what reflection tells it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod dynamic;
+pub mod http;
+pub mod stack;

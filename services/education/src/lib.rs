@@ -19,9 +19,16 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// The education service's name, ports, migrations and stream.
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "education",
-    ports: DefaultPorts { grpc: 50053, metrics: 9103, http: 0 },
+    ports: DefaultPorts {
+        grpc: 50053,
+        metrics: 9103,
+        http: 0,
+    },
     migrator: &MIGRATOR,
-    streams: &[StreamSpec { part: "education", subjects: &["education.>"] }],
+    streams: &[StreamSpec {
+        part: "education",
+        subjects: &["education.>"],
+    }],
     serves_http: false,
 };
 

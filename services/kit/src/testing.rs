@@ -286,6 +286,30 @@ impl TestService {
     }
 }
 
+/// A way to spoil one field of a valid request, and the field the error must name.
+pub type Spoil<R> = (&'static str, fn(&mut R));
+
+/// Checks that each spoiled copy of `valid` is refused with INVALID_ARGUMENT naming the
+/// spoiled field, and that `valid` itself parses.
+pub fn assert_each_bad_field_is_named<R: Clone, T>(
+    valid: &R,
+    parse: impl Fn(&R) -> Result<T, crate::ServiceError>,
+    spoils: &[Spoil<R>],
+) {
+    assert!(parse(valid).is_ok(), "the valid request parses");
+    for (field, spoil) in spoils {
+        let mut bad = valid.clone();
+        spoil(&mut bad);
+        match parse(&bad) {
+            Ok(_) => panic!("a request with a bad {field} was accepted"),
+            Err(error) => {
+                assert_eq!(error.kind(), crate::ErrorKind::InvalidArgument, "{error}");
+                assert_eq!(error.violations()[0].field, *field, "{error}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -1,5 +1,7 @@
 //! Idempotent consumers, the delivery limit and the dead-letter subject.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::Duration;

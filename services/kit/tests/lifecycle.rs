@@ -1,5 +1,7 @@
 //! Start, health, reflection, idempotency keys, purge and shutdown of a kit service.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! The transactional outbox and its relay, against a real PostgreSQL and JetStream.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use sportello_kit::{Api, testing::TestService};

@@ -1,5 +1,7 @@
 //! Durable timers fired by the service's clock, never by sleeping.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use futures::future::BoxFuture;

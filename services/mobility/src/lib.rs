@@ -20,9 +20,16 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// The mobility service's name, ports, migrations and stream.
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "mobility",
-    ports: DefaultPorts { grpc: 50055, metrics: 9105, http: 0 },
+    ports: DefaultPorts {
+        grpc: 50055,
+        metrics: 9105,
+        http: 0,
+    },
     migrator: &MIGRATOR,
-    streams: &[StreamSpec { part: "mobility", subjects: &["mobility.>"] }],
+    streams: &[StreamSpec {
+        part: "mobility",
+        subjects: &["mobility.>"],
+    }],
     serves_http: false,
 };
 

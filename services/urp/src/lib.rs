@@ -19,9 +19,16 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// The URP service's name, ports, migrations and stream.
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "urp",
-    ports: DefaultPorts { grpc: 50056, metrics: 9106, http: 0 },
+    ports: DefaultPorts {
+        grpc: 50056,
+        metrics: 9106,
+        http: 0,
+    },
     migrator: &MIGRATOR,
-    streams: &[StreamSpec { part: "urp", subjects: &["urp.>"] }],
+    streams: &[StreamSpec {
+        part: "urp",
+        subjects: &["urp.>"],
+    }],
     serves_http: false,
 };
 

@@ -55,7 +55,10 @@ impl TryFrom<&RegisterSchoolRequest> for NewSchool {
         let address = request.address.clone().unwrap_or_default();
         let postal_code = address.postal_code.trim();
         if postal_code.len() != 5 || !postal_code.chars().all(|c| c.is_ascii_digit()) {
-            return Err(ServiceError::invalid_field("address.postal_code", "must be five digits"));
+            return Err(ServiceError::invalid_field(
+                "address.postal_code",
+                "must be five digits",
+            ));
         }
         Ok(Self {
             municipality: domain::parse_field(
@@ -106,17 +109,16 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(&str, fn(&mut RegisterSchoolRequest)); 5] = [
-            ("school_code", |r| r.school_code = "SPIC81".into()),
-            ("level", |r| r.level = 0),
-            ("level", |r| r.level = 99),
-            ("address.postal_code", |r| r.address = None),
-            ("name", |r| r.name.clear()),
-        ];
-        for (field, spoil) in cases {
-            let mut bad = request();
-            spoil(&mut bad);
-            assert_eq!(NewSchool::try_from(&bad).unwrap_err().violations()[0].field, field);
-        }
+        sportello_kit::testing::assert_each_bad_field_is_named(
+            &request(),
+            |r| NewSchool::try_from(r),
+            &[
+                ("school_code", |r| r.school_code = "SPIC81".into()),
+                ("level", |r| r.level = 0),
+                ("level", |r| r.level = 99),
+                ("address.postal_code", |r| r.address = None),
+                ("name", |r| r.name.clear()),
+            ],
+        );
     }
 }

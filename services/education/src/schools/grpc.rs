@@ -1,6 +1,8 @@
 //! `sportello.education.v1.SchoolService`.
 
-use sportello_kit::{Aggregate, CallContext, Db, IdempotencyKey, ServiceError, events::to_proto_timestamp};
+use sportello_kit::{
+    Aggregate, CallContext, Db, IdempotencyKey, ServiceError, events::to_proto_timestamp,
+};
 use sportello_proto::{
     common::v1::Address,
     education::v1::{
@@ -37,13 +39,18 @@ impl SchoolService for Schools {
         let school = NewSchool::try_from(&request)?;
         context.ensure_municipality(school.municipality)?;
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
-        let fingerprint = RegisterSchoolRequest { idempotency_key: String::new(), ..request };
+        let fingerprint = RegisterSchoolRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
 
         let response = self
             .db
             .idempotent("education.register_school", key, &fingerprint, |uow| {
                 Box::pin(async move {
-                    let school = store::insert(uow, school).await.map_err(ServiceError::from)?;
+                    let school = store::insert(uow, school)
+                        .await
+                        .map_err(ServiceError::from)?;
                     let id = school.id.to_string();
                     let event = SchoolRegistered {
                         school_id: id.clone(),
@@ -58,7 +65,9 @@ impl SchoolService for Schools {
                         municipality: school.school.municipality,
                     };
                     uow.emit(&event, aggregate).await?;
-                    Ok(RegisterSchoolResponse { school: Some(to_message(&school)) })
+                    Ok(RegisterSchoolResponse {
+                        school: Some(to_message(&school)),
+                    })
                 })
             })
             .await?;

@@ -42,12 +42,19 @@ pub async fn insert(uow: &mut UnitOfWork, school: NewSchool) -> Result<School, E
     .execute(uow.conn())
     .await;
     match inserted {
-        Ok(_) => Ok(School { id, school, version: 1, created_at }),
+        Ok(_) => Ok(School {
+            id,
+            school,
+            version: 1,
+            created_at,
+        }),
         Err(error)
             if db::violated_constraint(&error, db::sqlstate::UNIQUE_VIOLATION)
                 == Some("schools_code_unique") =>
         {
-            Err(EducationError::SchoolExists { school_code: school.school_code })
+            Err(EducationError::SchoolExists {
+                school_code: school.school_code,
+            })
         }
         Err(error) => Err(error.into()),
     }

@@ -1,5 +1,6 @@
 //! A minimal service built from the kit alone, for the kit's own tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code, unreachable_pub)]
 
 use futures::future::BoxFuture;

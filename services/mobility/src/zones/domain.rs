@@ -33,7 +33,9 @@ impl TryFrom<&DefineZoneRequest> for NewZone {
     fn try_from(request: &DefineZoneRequest) -> Result<Self, Self::Error> {
         let zone_code = request.zone_code.trim().to_ascii_uppercase();
         let code_ok = (1..=16).contains(&zone_code.len())
-            && zone_code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            && zone_code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !code_ok {
             return Err(ServiceError::invalid_field(
                 "zone_code",
@@ -84,16 +86,15 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(&str, fn(&mut DefineZoneRequest)); 4] = [
-            ("zone_code", |r| r.zone_code = "ZTL CENTRO".into()),
-            ("kind", |r| r.kind = 0),
-            ("name", |r| r.name.clear()),
-            ("permit_quota", |r| r.permit_quota = u32::MAX),
-        ];
-        for (field, spoil) in cases {
-            let mut bad = request();
-            spoil(&mut bad);
-            assert_eq!(NewZone::try_from(&bad).unwrap_err().violations()[0].field, field);
-        }
+        sportello_kit::testing::assert_each_bad_field_is_named(
+            &request(),
+            |r| NewZone::try_from(r),
+            &[
+                ("zone_code", |r| r.zone_code = "ZTL CENTRO".into()),
+                ("kind", |r| r.kind = 0),
+                ("name", |r| r.name.clear()),
+                ("permit_quota", |r| r.permit_quota = u32::MAX),
+            ],
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! `sportello.mobility.v1.ZoneService`.
 
-use sportello_kit::{Aggregate, CallContext, Db, IdempotencyKey, ServiceError, events::to_proto_timestamp};
+use sportello_kit::{
+    Aggregate, CallContext, Db, IdempotencyKey, ServiceError, events::to_proto_timestamp,
+};
 use sportello_proto::mobility::v1::{
     DefineZoneRequest, DefineZoneResponse, Zone as ZoneMessage, ZoneDefined,
     zone_service_server::ZoneService,
@@ -34,7 +36,10 @@ impl ZoneService for Zones {
         let zone = NewZone::try_from(&request)?;
         context.ensure_municipality(zone.municipality)?;
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
-        let fingerprint = DefineZoneRequest { idempotency_key: String::new(), ..request };
+        let fingerprint = DefineZoneRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
 
         let response = self
             .db
@@ -55,7 +60,9 @@ impl ZoneService for Zones {
                         municipality: zone.zone.municipality,
                     };
                     uow.emit(&event, aggregate).await?;
-                    Ok(DefineZoneResponse { zone: Some(to_message(&zone)) })
+                    Ok(DefineZoneResponse {
+                        zone: Some(to_message(&zone)),
+                    })
                 })
             })
             .await?;

@@ -38,12 +38,20 @@ pub async fn insert(uow: &mut UnitOfWork, zone: NewZone) -> Result<Zone, Mobilit
     .execute(uow.conn())
     .await;
     match inserted {
-        Ok(_) => Ok(Zone { id, zone, version: 1, created_at }),
+        Ok(_) => Ok(Zone {
+            id,
+            zone,
+            version: 1,
+            created_at,
+        }),
         Err(error)
             if db::violated_constraint(&error, db::sqlstate::UNIQUE_VIOLATION)
                 == Some("zones_code_unique") =>
         {
-            Err(MobilityError::ZoneExists { municipality: zone.municipality, zone_code: zone.zone_code })
+            Err(MobilityError::ZoneExists {
+                municipality: zone.municipality,
+                zone_code: zone.zone_code,
+            })
         }
         Err(error) => Err(error.into()),
     }

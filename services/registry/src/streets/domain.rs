@@ -77,20 +77,18 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(&str, fn(&mut RegisterStreetRequest)); 5] = [
-            ("municipality_istat_code", |r| {
-                r.municipality_istat_code = "11015".into()
-            }),
-            ("street_code", |r| r.street_code = "via del prione".into()),
-            ("qualifier", |r| r.qualifier = " ".into()),
-            ("name", |r| r.name = "x".repeat(121)),
-            ("postal_code", |r| r.postal_code = "1912".into()),
-        ];
-        for (field, spoil) in cases {
-            let mut bad = request();
-            spoil(&mut bad);
-            let error = NewStreet::try_from(&bad).unwrap_err();
-            assert_eq!(error.violations()[0].field, field);
-        }
+        sportello_kit::testing::assert_each_bad_field_is_named(
+            &request(),
+            |r| NewStreet::try_from(r),
+            &[
+                ("municipality_istat_code", |r| {
+                    r.municipality_istat_code = "11015".into()
+                }),
+                ("street_code", |r| r.street_code = "via del prione".into()),
+                ("qualifier", |r| r.qualifier = " ".into()),
+                ("name", |r| r.name = "x".repeat(121)),
+                ("postal_code", |r| r.postal_code = "1912".into()),
+            ],
+        );
     }
 }

@@ -32,7 +32,9 @@ pub fn is_service_code(code: &str) -> bool {
         && !rest.is_empty()
         && code.len() <= 64
         && rest.iter().all(|p| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         })
 }
 
@@ -98,18 +100,17 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(&str, fn(&mut SubmitFeedbackRequest)); 5] = [
-            ("service_code", |r| r.service_code = "Registry".into()),
-            ("channel", |r| r.channel = 0),
-            ("rating", |r| r.rating = 0),
-            ("rating", |r| r.rating = 6),
-            ("comment", |r| r.comment = "a".repeat(2_001)),
-        ];
-        for (field, spoil) in cases {
-            let mut bad = request();
-            spoil(&mut bad);
-            assert_eq!(NewFeedback::try_from(&bad).unwrap_err().violations()[0].field, field);
-        }
+        sportello_kit::testing::assert_each_bad_field_is_named(
+            &request(),
+            |r| NewFeedback::try_from(r),
+            &[
+                ("service_code", |r| r.service_code = "Registry".into()),
+                ("channel", |r| r.channel = 0),
+                ("rating", |r| r.rating = 0),
+                ("rating", |r| r.rating = 6),
+                ("comment", |r| r.comment = "a".repeat(2_001)),
+            ],
+        );
     }
 
     #[test]

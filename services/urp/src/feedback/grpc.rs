@@ -34,7 +34,10 @@ impl FeedbackService for FeedbackDesk {
         let feedback = NewFeedback::try_from(&request)?;
         context.ensure_municipality(feedback.municipality)?;
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
-        let fingerprint = SubmitFeedbackRequest { idempotency_key: String::new(), ..request };
+        let fingerprint = SubmitFeedbackRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
 
         let response = self
             .db
@@ -51,10 +54,16 @@ impl FeedbackService for FeedbackDesk {
                         channel: f.channel as i32,
                         rating: u32::try_from(f.rating).unwrap_or_default(),
                     };
-                    let aggregate =
-                        Aggregate { kind: "urp.feedback", id: &id, version: 1, municipality: f.municipality };
+                    let aggregate = Aggregate {
+                        kind: "urp.feedback",
+                        id: &id,
+                        version: 1,
+                        municipality: f.municipality,
+                    };
                     uow.emit(&event, aggregate).await?;
-                    Ok(SubmitFeedbackResponse { feedback: Some(to_message(&saved)) })
+                    Ok(SubmitFeedbackResponse {
+                        feedback: Some(to_message(&saved)),
+                    })
                 })
             })
             .await?;

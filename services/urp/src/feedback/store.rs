@@ -34,5 +34,9 @@ pub async fn insert(uow: &mut UnitOfWork, feedback: NewFeedback) -> Result<Feedb
     .bind(SqlTimestamp::from(created_at))
     .execute(uow.conn())
     .await?;
-    Ok(Feedback { id, feedback, created_at })
+    Ok(Feedback {
+        id,
+        feedback,
+        created_at,
+    })
 }

@@ -1,0 +1,5 @@
+//! Sites and their numbered counters.
+
+pub mod domain;
+pub mod grpc;
+pub mod store;

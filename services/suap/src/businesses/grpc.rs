@@ -1,0 +1,96 @@
+//! `sportello.suap.v1.BusinessService`.
+
+use sportello_kit::{
+    Aggregate, CallContext, Db, IdempotencyKey, ServiceError, events::to_proto_timestamp,
+};
+use sportello_proto::{
+    common::v1::Address,
+    suap::v1::{
+        Business as BusinessMessage, BusinessRegistered, RegisterBusinessRequest,
+        RegisterBusinessResponse, business_service_server::BusinessService,
+    },
+};
+use tonic::{Request, Response, Status};
+
+use super::{domain::NewBusiness, store};
+
+/// The businesses' gRPC service.
+#[derive(Debug, Clone)]
+pub struct Businesses {
+    db: Db,
+}
+
+impl Businesses {
+    /// Serves businesses from `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[tonic::async_trait]
+impl BusinessService for Businesses {
+    #[tracing::instrument(skip_all)]
+    async fn register_business(
+        &self,
+        request: Request<RegisterBusinessRequest>,
+    ) -> Result<Response<RegisterBusinessResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let business = NewBusiness::try_from(&request)?;
+        context.ensure_municipality(business.municipality)?;
+        let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
+        let fingerprint = RegisterBusinessRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
+
+        let response = self
+            .db
+            .idempotent("suap.register_business", key, &fingerprint, |uow| {
+                Box::pin(async move {
+                    let saved = store::insert(uow, business)
+                        .await
+                        .map_err(ServiceError::from)?;
+                    let id = saved.id.to_string();
+                    // A sole trader's name and VAT number identify a person: ids only.
+                    let event = BusinessRegistered {
+                        business_id: id.clone(),
+                        municipality_istat_code: saved.business.municipality.to_string(),
+                        ateco_code: saved.business.ateco_code.clone(),
+                    };
+                    let aggregate = Aggregate {
+                        kind: "suap.business",
+                        id: &id,
+                        version: saved.version,
+                        municipality: saved.business.municipality,
+                    };
+                    uow.emit(&event, aggregate).await?;
+                    Ok(RegisterBusinessResponse {
+                        business: Some(to_message(&saved)),
+                    })
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+}
+
+fn to_message(saved: &store::Business) -> BusinessMessage {
+    let b = &saved.business;
+    BusinessMessage {
+        id: saved.id.to_string(),
+        municipality_istat_code: b.municipality.to_string(),
+        vat_number: b.vat_number.as_str().to_owned(),
+        legal_name: b.legal_name.clone(),
+        ateco_code: b.ateco_code.clone(),
+        registered_office: Some(Address {
+            street_name: b.street_name.clone(),
+            house_number: b.house_number.clone(),
+            postal_code: b.postal_code.clone(),
+            municipality_istat_code: b.office_municipality.to_string(),
+            ..Default::default()
+        }),
+        version: u64::try_from(saved.version).unwrap_or_default(),
+        create_time: Some(to_proto_timestamp(saved.created_at)),
+    }
+}

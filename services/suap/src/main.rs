@@ -1,0 +1,7 @@
+//! `sportello-suap`: the one-stop shop for productive activities (SUAP).
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let spec = &sportello_suap::SPEC;
+    sportello_kit::main(spec, |env| spec.config_from_env(env), sportello_suap::start).await
+}

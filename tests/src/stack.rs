@@ -1,0 +1,127 @@
+//! All seven services, started in-process on port 0.
+
+use sportello_gateway::config::{GatewayConfig, PEERS, Peer};
+use sportello_kit::{
+    CallContext, ServiceSpec,
+    testing::{TestContext, TestService},
+};
+
+/// Every service's spec, gateway last.
+pub const SPECS: [&ServiceSpec; 7] = [
+    &sportello_routing::SPEC,
+    &sportello_registry::SPEC,
+    &sportello_education::SPEC,
+    &sportello_suap::SPEC,
+    &sportello_mobility::SPEC,
+    &sportello_urp::SPEC,
+    &sportello_gateway::SPEC,
+];
+
+/// The running stack.
+#[derive(Debug)]
+pub struct Stack {
+    /// The test context (database, NATS prefix, clock).
+    pub ctx: TestContext,
+    /// The six domain services, in [`PEERS`] order.
+    pub services: Vec<(&'static str, TestService)>,
+    /// The gateway.
+    pub gateway: TestService,
+}
+
+impl Stack {
+    /// Starts every service on one fresh database and one NATS prefix.
+    pub async fn start() -> Self {
+        let ctx = TestContext::new(&SPECS).await;
+        let config = ctx.config.clone();
+        // Boxed: six service start-ups side by side make a large future.
+        let (routing, registry, education, suap, mobility, urp) = Box::pin(async {
+            tokio::join!(
+                TestService::start(
+                    &sportello_routing::SPEC,
+                    config.clone(),
+                    sportello_routing::start
+                ),
+                TestService::start(
+                    &sportello_registry::SPEC,
+                    config.clone(),
+                    sportello_registry::start
+                ),
+                TestService::start(
+                    &sportello_education::SPEC,
+                    config.clone(),
+                    sportello_education::start
+                ),
+                TestService::start(&sportello_suap::SPEC, config.clone(), sportello_suap::start),
+                TestService::start(
+                    &sportello_mobility::SPEC,
+                    config.clone(),
+                    sportello_mobility::start
+                ),
+                TestService::start(&sportello_urp::SPEC, config.clone(), sportello_urp::start),
+            )
+        })
+        .await;
+        let services = vec![
+            ("routing", routing),
+            ("registry", registry),
+            ("education", education),
+            ("suap", suap),
+            ("mobility", mobility),
+            ("urp", urp),
+        ];
+        let peers = PEERS
+            .iter()
+            .map(|(name, _)| {
+                let service = &services
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .expect("every peer started")
+                    .1;
+                Peer {
+                    name,
+                    url: service.grpc_url(),
+                }
+            })
+            .collect();
+        let gateway = TestService::start(
+            &sportello_gateway::SPEC,
+            GatewayConfig {
+                service: config,
+                peers,
+            },
+            sportello_gateway::start,
+        )
+        .await;
+        Self {
+            ctx,
+            services,
+            gateway,
+        }
+    }
+
+    /// A service by name (the gateway included).
+    pub fn service(&self, name: &str) -> &TestService {
+        if name == "gateway" {
+            return &self.gateway;
+        }
+        &self
+            .services
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("known service")
+            .1
+    }
+
+    /// Every service, gateway last.
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, &TestService)> {
+        self.services
+            .iter()
+            .map(|(n, s)| (*n, s))
+            .chain([("gateway", &self.gateway)])
+    }
+}
+
+/// A call context for tests: a department system acting for an operator of La Spezia.
+pub fn context(purpose: &str) -> CallContext {
+    CallContext::new("e2e-tests", "operator:op-1", "011015", purpose).expect("valid context")
+}
