@@ -11,6 +11,8 @@
 //! - [`nats`], [`events`], [`outbox`], [`inbox`]: JetStream streams, the transactional
 //!   outbox and its relay, idempotent consumers with a dead-letter subject;
 //! - [`clock`] and [`timers`]: an injectable clock and durable timers;
+//! - [`pseudonym`]: the pseudonymous `requester_ref` that stands for a person outside
+//!   the service that owns their data;
 //! - [`janitor`]: purge of old rows;
 //! - [`server`] and [`service`]: the gRPC server with health and reflection, metrics,
 //!   graceful shutdown, and [`main`] for a service binary;
@@ -30,6 +32,7 @@ pub mod metrics;
 pub mod nats;
 pub mod outbox;
 pub mod propagation;
+pub mod pseudonym;
 pub mod server;
 pub mod service;
 pub mod telemetry;
@@ -46,6 +49,7 @@ pub use error::{ErrorKind, FieldViolation, ServiceError};
 pub use events::EventRecord;
 pub use inbox::{ConsumerSpec, EventHandler, HandlerError};
 pub use nats::StreamSpec;
+pub use pseudonym::{PseudonymKey, RequesterRef};
 pub use server::Api;
 pub use service::{Listeners, Running, Service, ServiceSpec, StartError, main};
 pub use timers::{Timer, TimerHandler};
