@@ -1,4 +1,4 @@
-//! Routing's error table.
+//! Routing's error table: every failure of routing, and the kind callers see.
 
 use sportello_kit::{ErrorKind, MunicipalityCode, ServiceError};
 
@@ -13,6 +13,15 @@ pub enum RoutingError {
         /// The site's code.
         code: String,
     },
+    /// No such site.
+    #[error("site not found")]
+    SiteNotFound,
+    /// The record changed since the caller read it.
+    #[error("the {what} was changed by someone else: read it again")]
+    StaleVersion {
+        /// What kind of record.
+        what: &'static str,
+    },
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -20,11 +29,15 @@ pub enum RoutingError {
 
 impl From<RoutingError> for ServiceError {
     fn from(error: RoutingError) -> Self {
+        let kind = match &error {
+            RoutingError::Db(_) => ErrorKind::Internal,
+            RoutingError::SiteExists { .. } => ErrorKind::AlreadyExists,
+            RoutingError::SiteNotFound => ErrorKind::NotFound,
+            RoutingError::StaleVersion { .. } => ErrorKind::Aborted,
+        };
         match error {
-            RoutingError::SiteExists { .. } => {
-                ServiceError::new(ErrorKind::AlreadyExists, error.to_string())
-            }
             RoutingError::Db(db) => db.into(),
+            other => ServiceError::new(kind, other.to_string()),
         }
     }
 }

@@ -1,7 +1,89 @@
 //! A site to open, parsed from its request once at the edge.
 
 use sportello_kit::{MunicipalityCode, ServiceError, domain};
-use sportello_proto::routing::v1::CreateSiteRequest;
+use sportello_proto::routing::v1::{CreateSiteRequest, SiteSettings as SettingsMessage};
+
+/// How a site calls tickets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteSettings {
+    /// Minutes after which an ordinary ticket may not be passed by a later priority one.
+    pub priority_bound_minutes: i16,
+    /// Calls before a ticket may be marked a no-show.
+    pub no_show_after_calls: i16,
+    /// Service groups served; empty means all.
+    pub service_groups: Vec<String>,
+}
+
+impl Default for SiteSettings {
+    fn default() -> Self {
+        Self {
+            priority_bound_minutes: 20,
+            no_show_after_calls: 2,
+            service_groups: Vec::new(),
+        }
+    }
+}
+
+/// A service group code: 1-32 lowercase letters, digits or '_'.
+pub fn is_group_code(code: &str) -> bool {
+    (1..=32).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl SiteSettings {
+    /// Parses settings; fields left at 0 take the defaults. `prefix` is the field path.
+    pub fn parse(message: Option<&SettingsMessage>, prefix: &str) -> Result<Self, ServiceError> {
+        let defaults = Self::default();
+        let Some(message) = message else {
+            return Ok(defaults);
+        };
+        let bound = match message.priority_bound_minutes {
+            0 => defaults.priority_bound_minutes,
+            n @ 1..=240 => n as i16,
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    format!("{prefix}.priority_bound_minutes"),
+                    "must be 1 to 240",
+                ));
+            }
+        };
+        let calls = match message.no_show_after_calls {
+            0 => defaults.no_show_after_calls,
+            n @ 1..=9 => n as i16,
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    format!("{prefix}.no_show_after_calls"),
+                    "must be 1 to 9",
+                ));
+            }
+        };
+        if let Some(bad) = message.service_groups.iter().find(|g| !is_group_code(g)) {
+            return Err(ServiceError::invalid_field(
+                format!("{prefix}.service_groups"),
+                format!("{bad:?} is not a service group code"),
+            ));
+        }
+        let mut groups = message.service_groups.clone();
+        groups.sort();
+        groups.dedup();
+        Ok(Self {
+            priority_bound_minutes: bound,
+            no_show_after_calls: calls,
+            service_groups: groups,
+        })
+    }
+
+    /// As a message.
+    pub fn to_message(&self) -> SettingsMessage {
+        SettingsMessage {
+            priority_bound_minutes: u32::try_from(self.priority_bound_minutes).unwrap_or_default(),
+            no_show_after_calls: u32::try_from(self.no_show_after_calls).unwrap_or_default(),
+            service_groups: self.service_groups.clone(),
+        }
+    }
+}
 
 /// A site as routing records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +102,8 @@ pub struct NewSite {
     pub postal_code: String,
     /// Counters, numbered 1..=counter_count.
     pub counter_count: i16,
+    /// How it calls tickets.
+    pub settings: SiteSettings,
 }
 
 impl TryFrom<&CreateSiteRequest> for NewSite {
@@ -60,6 +144,7 @@ impl TryFrom<&CreateSiteRequest> for NewSite {
             house_number: domain::required_text("address.house_number", &address.house_number, 12)?,
             postal_code: postal_code.to_owned(),
             counter_count,
+            settings: SiteSettings::parse(request.settings.as_ref(), "settings")?,
         })
     }
 }
@@ -83,6 +168,7 @@ mod tests {
             }),
             counter_count: 8,
             idempotency_key: String::new(),
+            settings: None,
         }
     }
 
@@ -102,6 +188,24 @@ mod tests {
                 ("counter_count", |r| r.counter_count = 100),
                 ("address.postal_code", |r| r.address = None),
                 ("name", |r| r.name.clear()),
+                ("settings.priority_bound_minutes", |r| {
+                    r.settings = Some(SettingsMessage {
+                        priority_bound_minutes: 241,
+                        ..Default::default()
+                    })
+                }),
+                ("settings.no_show_after_calls", |r| {
+                    r.settings = Some(SettingsMessage {
+                        no_show_after_calls: 10,
+                        ..Default::default()
+                    })
+                }),
+                ("settings.service_groups", |r| {
+                    r.settings = Some(SettingsMessage {
+                        service_groups: vec!["A".into()],
+                        ..Default::default()
+                    })
+                }),
             ],
         );
     }
