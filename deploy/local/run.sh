@@ -48,6 +48,14 @@ if [ -z "${NATS_URL:-}" ]; then
   export NATS_URL="nats://127.0.0.1:$NATS_PORT"
 fi
 
+# The pseudonymisation secret (requester_ref = keyed hash of the fiscal code): one per
+# local installation, kept with its data so references stay stable across runs.
+if [ -z "${PSEUDONYM_KEY:-}" ]; then
+  [ -s "$STATE/pseudonym.key" ] || python3 -c 'import secrets; print(secrets.token_hex(32))' >"$STATE/pseudonym.key"
+  PSEUDONYM_KEY=$(cat "$STATE/pseudonym.key")
+  export PSEUDONYM_KEY
+fi
+
 say "building the services ($PROFILE)"
 cargo_flags=(--locked --bins)
 [ "$PROFILE" = release ] && cargo_flags+=(--release)
