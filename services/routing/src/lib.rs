@@ -5,14 +5,19 @@
 //! Layout: each area is a module with its `domain` (request parsing), `store` (SQL) and
 //! `grpc` (the tonic service); [`error`] is the service's one error table.
 
+pub mod domain;
 pub mod error;
+pub mod protocol;
 pub mod sites;
 
+use sportello_kit::require_call_context;
 use sportello_kit::{
     Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
     StreamSpec,
 };
-use sportello_proto::routing::v1::site_service_server::SiteServiceServer;
+use sportello_proto::routing::v1::{
+    protocol_service_server::ProtocolServiceServer, site_service_server::SiteServiceServer,
+};
 use tokio_util::sync::CancellationToken;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -47,10 +52,15 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
     let service = Service::start(&SPEC, config).await?;
-    let sites = sites::grpc::Sites::new(service.db().clone());
-    let api = Api::new().grpc(SiteServiceServer::with_interceptor(
-        sites,
-        sportello_kit::require_call_context,
-    ));
+    let db = service.db().clone();
+    let api = Api::new()
+        .grpc(SiteServiceServer::with_interceptor(
+            sites::grpc::Sites::new(db.clone()),
+            require_call_context,
+        ))
+        .grpc(ProtocolServiceServer::with_interceptor(
+            protocol::grpc::Register::new(db.clone()),
+            require_call_context,
+        ));
     service.serve(api, listeners, shutdown).await
 }
