@@ -109,6 +109,8 @@ create table cases (
     called_at       timestamptz,
     outcome_code    text        check (outcome_code ~ '^[a-z0-9_]{1,40}$'),
     closed_at       timestamptz,
+    -- Seconds the operator spent in wrap-up after completing it.
+    wrap_up_seconds integer     check (wrap_up_seconds >= 0),
     version         bigint      not null default 1 check (version > 0),
     check (status <> 'called' or (operator_id is not null and counter_number is not null)),
     check ((status in ('completed', 'no_show', 'cancelled')) = (closed_at is not null)),
@@ -120,6 +122,7 @@ create index cases_waiting on cases (site_id, service_group, arrival_at) where s
 create index cases_open_by_site on cases (site_id, status) where closed_at is null;
 create index cases_ticket on cases (ticket_id, ticket_position);
 create index cases_recent_calls on cases (site_id, called_at desc) where called_at is not null;
+create index cases_operator_completed on cases (operator_id, closed_at desc) where status = 'completed';
 
 create table case_history (
     case_id uuid        not null references cases (id),
