@@ -22,6 +22,11 @@ else
 	deploy/local/test.sh $(CARGO) test --workspace --locked --no-fail-fast
 endif
 
+.PHONY: bench
+bench: ## Benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
+	$(CARGO) bench --locked -p sportello-routing --bench decision
+	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench e2e
+
 .PHONY: build
 build: ## Build every service (debug)
 	$(CARGO) build --workspace --locked

@@ -46,6 +46,9 @@ pub fn stream_config(prefix: &SubjectPrefix, spec: &StreamSpec, replicas: usize)
         max_age: EVENT_RETENTION,
         duplicate_window: DUPLICATE_WINDOW,
         num_replicas: replicas,
+        // The relay publishes each outbox batch as one atomic batch (NATS 2.12+): one
+        // write and one fsync for the batch instead of one per event.
+        allow_atomic_publish: true,
         ..Default::default()
     }
 }
