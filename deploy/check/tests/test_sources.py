@@ -171,3 +171,39 @@ class Schemas(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(shutil.which("nats-server"), "nats-server is not on PATH (make deploy-check puts it there)")
+class NatsConfiguration(unittest.TestCase):
+    def objects(self) -> list[dict]:
+        nats = ROOT / "deploy/base/nats"
+        sts = yaml.safe_load((nats / "statefulset.yaml").read_text())
+        patch = yaml.safe_load((nats / "user-passwords.yaml").read_text())
+        sts["spec"]["template"]["spec"]["containers"][0]["env"] += patch["spec"]["template"]["spec"]["containers"][0]["env"]
+        config = {
+            "kind": "ConfigMap",
+            "metadata": {"name": "nats-config-abcde12345"},
+            "data": {n: (nats / n).read_text() for n in ("nats.conf", "auth.conf")},
+        }
+        return [sts, config]
+
+    def test_the_configuration_is_accepted(self):
+        self.assertEqual(natsconf.check(self.objects(), shutil.which("nats-server")), [])
+
+    def test_a_password_the_servers_do_not_get(self):
+        objects = self.objects()
+        env = objects[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+        env[:] = [e for e in env if e["name"] != "NATS_PASSWORD_URP"]
+        self.assertIn(
+            "StatefulSet/nats: the configuration uses $NATS_PASSWORD_URP, the container does not set it",
+            natsconf.check(objects, shutil.which("nats-server")),
+        )
+
+    def test_no_fsync_and_a_broken_file(self):
+        objects = self.objects()
+        data = objects[1]["data"]
+        data["nats.conf"] = data["nats.conf"].replace("sync_interval: always", "sync_interval: 2m")
+        data["auth.conf"] = data["auth.conf"].replace("accounts {", "accounts {{", 1)
+        found = natsconf.check(objects, shutil.which("nats-server"))
+        self.assertIn("nats.conf: JetStream must fsync every write (sync_interval: always)", found)
+        self.assertTrue(any(p.startswith("nats-server -t rejects") for p in found), found)
