@@ -16,6 +16,8 @@ run: ## The whole stack on this machine (private PostgreSQL and NATS unless DATA
 
 .PHONY: test
 test: lint deploy-check ## Everything CI checks: lint, deploy-check, then the whole suite against a private, throw-away PostgreSQL and NATS
+	# The service binaries too: tests run them to check how they fail on bad configuration.
+	$(CARGO) build --workspace --bins --locked
 ifeq ($(NEXTEST),yes)
 	deploy/local/test.sh $(CARGO) nextest run --workspace --locked --no-fail-fast
 else

@@ -252,6 +252,9 @@ pub struct ServiceConfig {
     pub database_url: String,
     /// Pool size (`DATABASE_MAX_CONNECTIONS`, default 10).
     pub database_max_connections: u32,
+    /// How long a starting service waits for PostgreSQL (`DATABASE_CONNECT_TIMEOUT`,
+    /// default 30s): it may be starting beside the service.
+    pub database_connect_timeout: Duration,
     /// NATS server URL(s), comma-separated (`NATS_URL`).
     pub nats_url: String,
     /// Subject and stream prefix (`NATS_SUBJECT_PREFIX`, default `sportello`).
@@ -320,6 +323,8 @@ impl ServiceConfig {
                  (make run sets it for the local stack)",
             )?,
             database_max_connections: max_connections,
+            database_connect_timeout: env
+                .duration_or("DATABASE_CONNECT_TIMEOUT", Duration::from_secs(30))?,
             nats_url: env.required(
                 "NATS_URL",
                 "set it to the NATS server URL, e.g. nats://host:4222 \

@@ -155,11 +155,8 @@ impl std::fmt::Debug for Service {
     }
 }
 
-/// How long a starting service waits for PostgreSQL before giving up.
-const DATABASE_PATIENCE: Duration = Duration::from_secs(30);
-
 impl Service {
-    /// Connects to PostgreSQL (waiting up to 30 s for it), migrates the service's schema,
+    /// Connects to PostgreSQL (waiting for it up to `DATABASE_CONNECT_TIMEOUT`), migrates the service's schema,
     /// and connects to NATS in the background.
     pub async fn start(
         spec: &'static ServiceSpec,
@@ -170,7 +167,7 @@ impl Service {
             &config.database_url,
             spec.name,
             config.database_max_connections,
-            DATABASE_PATIENCE,
+            config.database_connect_timeout,
         )
         .await?;
         db::migrate(&pool, spec.name, spec.migrator).await?;
@@ -541,13 +538,13 @@ where
     match start(config, listeners, shutdown).await {
         Ok(running) => {
             running.wait().await;
-            telemetry.shutdown();
+            telemetry.shutdown().await;
             ExitCode::SUCCESS
         }
         Err(error) => {
             tracing::error!(%error, "start-up failed");
             eprintln!("{program}: {error}");
-            telemetry.shutdown();
+            telemetry.shutdown().await;
             ExitCode::from(1)
         }
     }

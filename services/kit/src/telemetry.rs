@@ -22,19 +22,28 @@ pub struct TelemetryGuard {
 }
 
 impl TelemetryGuard {
-    /// Exports what is buffered and stops the exporter.
-    pub fn shutdown(&mut self) {
-        if let Some(provider) = self.provider.take()
-            && let Err(error) = provider.shutdown()
-        {
-            tracing::warn!(%error, "trace export did not shut down cleanly");
+    /// Exports what is buffered and stops the exporter. The exporter runs on the Tokio
+    /// runtime, so the blocking shutdown waits on a blocking thread while the runtime
+    /// keeps running it.
+    pub async fn shutdown(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            match tokio::task::spawn_blocking(move || provider.shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "trace export did not shut down cleanly"),
+                Err(error) => tracing::warn!(%error, "trace export shutdown task failed"),
+            }
         }
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        self.shutdown();
+        // Shut down with `shutdown().await`; outside a runtime a blocking one still works.
+        if let Some(provider) = self.provider.take()
+            && tokio::runtime::Handle::try_current().is_err()
+        {
+            let _ = provider.shutdown();
+        }
     }
 }
 
@@ -64,7 +73,14 @@ pub fn init(
             .with_endpoint(endpoint)
             .build()
             .map_err(|e| TelemetryError(e.to_string()))?;
-        builder = builder.with_batch_exporter(exporter);
+        // The batch processor that runs on the Tokio runtime: the default one exports from
+        // its own thread with a blocking executor, where tonic has no reactor to run on.
+        let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+            exporter,
+            opentelemetry_sdk::runtime::Tokio,
+        )
+        .build();
+        builder = builder.with_span_processor(processor);
     }
     let provider = builder.build();
     let tracer = provider.tracer("sportello");

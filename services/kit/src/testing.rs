@@ -202,6 +202,7 @@ impl TestContext {
         let config = ServiceConfig {
             database_url,
             database_max_connections: 5,
+            database_connect_timeout: std::time::Duration::from_secs(10),
             nats_url: required_var(NATS_URL_VAR),
             subject_prefix: unique_prefix(),
             stream_replicas: 1,

@@ -152,6 +152,24 @@ async fn events_wait_in_the_outbox_while_nats_is_unreachable() {
         .await
         .unwrap();
     assert_eq!(pending, 1, "the event waits in the outbox");
+    // And the service still serves: readiness follows the database, not NATS.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "readiness".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status();
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
     shutdown.cancel();
     running.wait().await;
 }

@@ -1,0 +1,99 @@
+//! The service binaries themselves: bad configuration ends with one line naming the
+//! problem and a non-zero exit, never a panic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{path::PathBuf, process::Command};
+
+const SERVICES: [&str; 7] = [
+    "routing",
+    "registry",
+    "education",
+    "suap",
+    "mobility",
+    "urp",
+    "gateway",
+];
+
+/// `target/<profile>/sportello-<name>`, built by the same `cargo test`/`nextest` run.
+fn binary(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let profile_dir = deps.parent().and_then(|d| d.parent()).unwrap();
+    let path = profile_dir.join(format!("sportello-{name}"));
+    assert!(
+        path.exists(),
+        "{} is built with the workspace: run the tests with `make test`",
+        path.display()
+    );
+    path
+}
+
+fn run(name: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = Command::new(binary(name))
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_missing_database_url_is_one_line_and_exit_2() {
+    for name in SERVICES {
+        let (code, stderr) = run(name, &[("NATS_URL", "nats://127.0.0.1:4222")]);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+        assert!(
+            stderr.contains("DATABASE_URL is not set"),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn an_invalid_port_is_named() {
+    for name in SERVICES {
+        let (code, stderr) = run(
+            name,
+            &[
+                ("DATABASE_URL", "postgres://u:secret@127.0.0.1:1/db"),
+                ("NATS_URL", "nats://127.0.0.1:1"),
+                ("GRPC_PORT", "65536"),
+            ],
+        );
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert_eq!(
+            stderr.trim(),
+            format!(
+                "sportello-{name}: configuration error: GRPC_PORT=\"65536\" is invalid: not a port number (0-65535)"
+            )
+        );
+        assert!(!stderr.contains("secret"), "no credentials echoed");
+    }
+}
+
+#[test]
+fn an_unreachable_database_ends_with_one_line_and_exit_1() {
+    let (code, stderr) = run(
+        "urp",
+        &[
+            ("DATABASE_URL", "postgres://sportello@127.0.0.1:1/sportello"),
+            ("DATABASE_CONNECT_TIMEOUT", "2s"),
+            ("NATS_URL", "nats://127.0.0.1:1"),
+            ("GRPC_PORT", "0"),
+            ("METRICS_PORT", "0"),
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "off"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("sportello-urp: cannot reach PostgreSQL within 2s"),
+        "{stderr}"
+    );
+}
