@@ -4,17 +4,33 @@
 //!
 //! Layout: each area of the registry is a module with its `domain` (request parsing
 //! into domain types), `store` (SQL) and `grpc` (the tonic service); [`error`] is the
-//! registry's one error table.
+//! registry's one error table, [`source`] the seam the register is read through (the
+//! local database, or in real life ANPR), [`audit`] the log every read of personal data
+//! writes to.
 
+pub mod audit;
+pub mod config;
+pub mod domain;
 pub mod error;
+pub mod records;
+pub mod residents;
+pub mod source;
+pub mod state;
 pub mod streets;
 
+use std::sync::Arc;
+
 use sportello_kit::{
-    Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
-    StreamSpec,
+    Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
+    require_call_context,
 };
-use sportello_proto::registry::v1::street_service_server::StreetServiceServer;
+use sportello_proto::registry::v1::{
+    resident_service_server::ResidentServiceServer, street_service_server::StreetServiceServer,
+};
 use tokio_util::sync::CancellationToken;
+
+pub use config::{IntoRegistryConfig, RegistryConfig};
+pub use state::Registry;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -36,15 +52,29 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 
 /// Starts the registry on `listeners` until `shutdown` is cancelled.
 pub async fn start(
-    config: ServiceConfig,
+    config: impl IntoRegistryConfig,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let service = Service::start(&SPEC, config).await?;
+    let config = config.into_registry_config()?;
+    let service = Service::start(&SPEC, config.service.clone()).await?;
+    let registry = Registry {
+        db: service.db().clone(),
+        source: Arc::new(source::LocalSource::new(service.db().pool().clone())),
+        pseudonym_key: config.pseudonym_key.clone(),
+        seal_key: config.seal_key.clone(),
+        verify_url: config.verify_url.as_str().into(),
+    };
     let streets = streets::grpc::Streets::new(service.db().clone());
-    let api = Api::new().grpc(StreetServiceServer::with_interceptor(
-        streets,
-        sportello_kit::require_call_context,
-    ));
+    let residents = residents::grpc::Residents::new(registry.clone());
+    let api = Api::new()
+        .grpc(StreetServiceServer::with_interceptor(
+            streets,
+            require_call_context,
+        ))
+        .grpc(ResidentServiceServer::with_interceptor(
+            residents,
+            require_call_context,
+        ));
     service.serve(api, listeners, shutdown).await
 }
