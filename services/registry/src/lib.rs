@@ -12,6 +12,7 @@ pub mod audit;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod facts;
 pub mod records;
 pub mod residents;
 pub mod source;
@@ -25,7 +26,8 @@ use sportello_kit::{
     require_call_context,
 };
 use sportello_proto::registry::v1::{
-    resident_service_server::ResidentServiceServer, street_service_server::StreetServiceServer,
+    fact_service_server::FactServiceServer, resident_service_server::ResidentServiceServer,
+    street_service_server::StreetServiceServer,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +69,7 @@ pub async fn start(
     };
     let streets = streets::grpc::Streets::new(service.db().clone());
     let residents = residents::grpc::Residents::new(registry.clone());
+    let facts = facts::grpc::Facts::new(registry.clone());
     let api = Api::new()
         .grpc(StreetServiceServer::with_interceptor(
             streets,
@@ -74,6 +77,10 @@ pub async fn start(
         ))
         .grpc(ResidentServiceServer::with_interceptor(
             residents,
+            require_call_context,
+        ))
+        .grpc(FactServiceServer::with_interceptor(
+            facts,
             require_call_context,
         ));
     service.serve(api, listeners, shutdown).await
