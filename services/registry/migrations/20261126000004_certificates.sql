@@ -9,6 +9,9 @@ create table certificates (
                            'residence', 'family_status', 'birth', 'citizenship', 'existence',
                            'residence_family')),
     resident_id        uuid        not null references residents (id),
+    -- Everyone the certificate names (the person, and a family certificate's members):
+    -- each later read of it is audited as a read of their data.
+    disclosed          uuid[]      not null check (cardinality(disclosed) > 0),
     use_text           text        not null check (length(use_text) between 1 and 200),
     exemption_code     text,
     stamp_duty_cents   integer     not null check (stamp_duty_cents >= 0),

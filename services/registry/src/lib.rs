@@ -9,6 +9,7 @@
 //! writes to.
 
 pub mod audit;
+pub mod certificates;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -26,8 +27,8 @@ use sportello_kit::{
     require_call_context,
 };
 use sportello_proto::registry::v1::{
-    fact_service_server::FactServiceServer, resident_service_server::ResidentServiceServer,
-    street_service_server::StreetServiceServer,
+    certificate_service_server::CertificateServiceServer, fact_service_server::FactServiceServer,
+    resident_service_server::ResidentServiceServer, street_service_server::StreetServiceServer,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -70,6 +71,7 @@ pub async fn start(
     let streets = streets::grpc::Streets::new(service.db().clone());
     let residents = residents::grpc::Residents::new(registry.clone());
     let facts = facts::grpc::Facts::new(registry.clone());
+    let certificates = certificates::grpc::Certificates::new(registry.clone());
     let api = Api::new()
         .grpc(StreetServiceServer::with_interceptor(
             streets,
@@ -81,6 +83,10 @@ pub async fn start(
         ))
         .grpc(FactServiceServer::with_interceptor(
             facts,
+            require_call_context,
+        ))
+        .grpc(CertificateServiceServer::with_interceptor(
+            certificates,
             require_call_context,
         ));
     service.serve(api, listeners, shutdown).await
