@@ -19,6 +19,7 @@ pub mod residents;
 pub mod source;
 pub mod state;
 pub mod streets;
+pub mod synth;
 
 use std::sync::Arc;
 
