@@ -22,6 +22,10 @@ else
 	deploy/local/test.sh $(CARGO) test --workspace --locked --no-fail-fast
 endif
 
+.PHONY: bench-registry
+bench-registry: ## Registry: certificate issuing p50/p99 (PDF included) against a private PostgreSQL holding the synthetic La Spezia
+	deploy/local/test.sh $(CARGO) bench -p sportello-registry --bench issue --locked
+
 .PHONY: build
 build: ## Build every service (debug)
 	$(CARGO) build --workspace --locked
