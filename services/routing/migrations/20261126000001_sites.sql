@@ -14,6 +14,6 @@ create table sites (
 
 create table counters (
     site_id uuid     not null references sites (id),
-    number  smallint not null check (number between 1 and 99),
+    number  smallint not null check (number between 1 and 999),
     primary key (site_id, number)
 );

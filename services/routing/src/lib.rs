@@ -3,17 +3,31 @@
 //! also the protocol register, since every case passes through here.
 //!
 //! Layout: each area is a module with its `domain` (request parsing), `store` (SQL) and
-//! `grpc` (the tonic service); [`error`] is the service's one error table.
+//! `grpc` (the tonic service); [`dispatch`] decides in memory who is called next and
+//! claims in PostgreSQL; [`error`] is routing's one error table.
 
+pub mod cases;
+pub mod catalogue;
+pub mod config;
+pub mod dispatch;
+pub mod domain;
 pub mod error;
+pub mod operators;
+pub mod protocol;
 pub mod sites;
 
 use sportello_kit::{
-    Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
-    StreamSpec,
+    Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
+    require_call_context,
 };
-use sportello_proto::routing::v1::site_service_server::SiteServiceServer;
+use sportello_proto::routing::v1::{
+    case_service_server::CaseServiceServer, catalogue_service_server::CatalogueServiceServer,
+    operator_service_server::OperatorServiceServer, protocol_service_server::ProtocolServiceServer,
+    site_service_server::SiteServiceServer,
+};
 use tokio_util::sync::CancellationToken;
+
+pub use crate::config::RoutingConfig;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -42,15 +56,65 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 
 /// Starts routing on `listeners` until `shutdown` is cancelled.
 pub async fn start(
-    config: ServiceConfig,
+    config: impl Into<RoutingConfig>,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let service = Service::start(&SPEC, config).await?;
-    let sites = sites::grpc::Sites::new(service.db().clone());
-    let api = Api::new().grpc(SiteServiceServer::with_interceptor(
-        sites,
-        sportello_kit::require_call_context,
+    let config = config.into();
+    let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    let db = service.db().clone();
+    let other = |e: &dyn std::fmt::Display| StartError::Other(e.to_string());
+    for municipality in &config.seed_municipalities {
+        catalogue::seed::apply(&db, *municipality)
+            .await
+            .map_err(|e| other(&e))?;
+    }
+    let cache = catalogue::cache::CatalogueCache::new(db.clone());
+
+    // Decide in memory: this replica's view of the waiting cases, loaded now and kept
+    // current from the routing stream.
+    let dispatcher = dispatch::Dispatcher::default();
+    dispatcher.reload(&db).await.map_err(|e| other(&e))?;
+    tokio::spawn(dispatch::sync::follow(
+        dispatcher.clone(),
+        cache.clone(),
+        db.clone(),
+        service.nats().clone(),
+        config.service.subject_prefix.clone(),
+        shutdown.clone(),
     ));
+    service.on_timer(
+        operators::presence::HEARTBEAT_TIMER,
+        operators::presence::HeartbeatCheck {
+            timeout: config.heartbeat_timeout,
+        },
+    );
+
+    let flow = cases::Flow {
+        db: db.clone(),
+        dispatcher,
+        catalogue: cache.clone(),
+    };
+    let api = Api::new()
+        .grpc(CaseServiceServer::with_interceptor(
+            cases::grpc::Cases::new(flow),
+            require_call_context,
+        ))
+        .grpc(OperatorServiceServer::with_interceptor(
+            operators::grpc::Operators::new(db.clone(), config.heartbeat_timeout),
+            require_call_context,
+        ))
+        .grpc(SiteServiceServer::with_interceptor(
+            sites::grpc::Sites::new(db.clone()),
+            require_call_context,
+        ))
+        .grpc(CatalogueServiceServer::with_interceptor(
+            catalogue::grpc::CatalogueApi::new(db.clone(), cache),
+            require_call_context,
+        ))
+        .grpc(ProtocolServiceServer::with_interceptor(
+            protocol::grpc::Register::new(db),
+            require_call_context,
+        ));
     service.serve(api, listeners, shutdown).await
 }

@@ -2,11 +2,6 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let spec = &sportello_routing::SPEC;
-    sportello_kit::main(
-        spec,
-        |env| spec.config_from_env(env),
-        sportello_routing::start,
-    )
-    .await
+    use sportello_routing::{RoutingConfig, SPEC, start};
+    sportello_kit::main(&SPEC, RoutingConfig::from_env, start).await
 }

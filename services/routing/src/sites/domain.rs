@@ -123,8 +123,8 @@ impl TryFrom<&CreateSiteRequest> for NewSite {
         }
         let counter_count = i16::try_from(request.counter_count)
             .ok()
-            .filter(|n| (1..=99).contains(n))
-            .ok_or_else(|| ServiceError::invalid_field("counter_count", "must be 1 to 99"))?;
+            .filter(|n| (1..=999).contains(n))
+            .ok_or_else(|| ServiceError::invalid_field("counter_count", "must be 1 to 999"))?;
         let address = request.address.clone().unwrap_or_default();
         let postal_code = address.postal_code.trim();
         if postal_code.len() != 5 || !postal_code.chars().all(|c| c.is_ascii_digit()) {
@@ -185,7 +185,7 @@ mod tests {
             &[
                 ("code", |r| r.code = "Palazzo Civico".into()),
                 ("counter_count", |r| r.counter_count = 0),
-                ("counter_count", |r| r.counter_count = 100),
+                ("counter_count", |r| r.counter_count = 1000),
                 ("address.postal_code", |r| r.address = None),
                 ("name", |r| r.name.clear()),
                 ("settings.priority_bound_minutes", |r| {

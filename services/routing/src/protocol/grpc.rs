@@ -1,0 +1,194 @@
+//! `sportello.routing.v1.ProtocolService`.
+
+use sportello_kit::{
+    Aggregate, CallContext, Db, IdempotencyKey, ServiceError, domain, events::to_proto_timestamp,
+};
+use sportello_proto::routing::v1::{
+    ExportRegisterRequest, ExportRegisterResponse, GetRegistrationRequest, GetRegistrationResponse,
+    ProtocolRegistered, ProtocolVoided, RegisterIncomingRequest, RegisterIncomingResponse,
+    Registration as RegistrationMessage, VoidRegistrationRequest, VoidRegistrationResponse,
+    protocol_service_server::ProtocolService,
+};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::{
+    csv,
+    domain::{Incoming, formatted_number},
+    store::{self, Registration},
+};
+use crate::error::RoutingError;
+
+/// The register's gRPC service.
+#[derive(Debug, Clone)]
+pub struct Register {
+    db: Db,
+}
+
+impl Register {
+    /// Keeps the register in `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    async fn visible(&self, context: &CallContext, id: Uuid) -> Result<Registration, ServiceError> {
+        let registration = store::get(self.db.pool(), id).await?;
+        context.ensure_municipality(registration.incoming.municipality)?;
+        Ok(registration)
+    }
+}
+
+fn aggregate_id(registration: &Registration) -> String {
+    registration.id.to_string()
+}
+
+#[tonic::async_trait]
+impl ProtocolService for Register {
+    #[tracing::instrument(skip_all)]
+    async fn register_incoming(
+        &self,
+        request: Request<RegisterIncomingRequest>,
+    ) -> Result<Response<RegisterIncomingResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let incoming = Incoming::try_from(&request)?;
+        context.ensure_municipality(incoming.municipality)?;
+        let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
+        let fingerprint = RegisterIncomingRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
+
+        let response = self
+            .db
+            .idempotent("routing.register_incoming", key, &fingerprint, |uow| {
+                Box::pin(async move {
+                    let registration = store::register(uow, incoming).await?;
+                    let id = aggregate_id(&registration);
+                    // The subject stays out of the event: it may name people.
+                    let event = ProtocolRegistered {
+                        registration_id: id.clone(),
+                        municipality_istat_code: registration.incoming.municipality.to_string(),
+                        year: u32::try_from(registration.year).unwrap_or_default(),
+                        number: u64::try_from(registration.number).unwrap_or_default(),
+                        kind: registration.incoming.kind as i32,
+                        case_id: registration
+                            .incoming
+                            .case_id
+                            .map(|c| c.to_string())
+                            .unwrap_or_default(),
+                    };
+                    let aggregate = Aggregate {
+                        kind: "routing.registration",
+                        id: &id,
+                        version: 1,
+                        municipality: registration.incoming.municipality,
+                    };
+                    uow.emit(&event, aggregate).await?;
+                    Ok(RegisterIncomingResponse {
+                        registration: Some(to_message(&registration)),
+                    })
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_registration(
+        &self,
+        request: Request<GetRegistrationRequest>,
+    ) -> Result<Response<GetRegistrationResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let id = domain::parse_field("registration_id", &request.get_ref().registration_id)?;
+        let registration = self.visible(&context, id).await?;
+        Ok(Response::new(GetRegistrationResponse {
+            registration: Some(to_message(&registration)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn void_registration(
+        &self,
+        request: Request<VoidRegistrationRequest>,
+    ) -> Result<Response<VoidRegistrationResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let id = domain::parse_field("registration_id", &request.registration_id)?;
+        let reason = domain::required_text("reason", &request.reason, 500)?;
+        self.visible(&context, id).await?;
+
+        let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
+        let registration = store::void(&mut uow, id, &reason).await?;
+        let aggregate_id = aggregate_id(&registration);
+        let event = ProtocolVoided {
+            registration_id: aggregate_id.clone(),
+            municipality_istat_code: registration.incoming.municipality.to_string(),
+            year: u32::try_from(registration.year).unwrap_or_default(),
+            number: u64::try_from(registration.number).unwrap_or_default(),
+        };
+        let aggregate = Aggregate {
+            kind: "routing.registration",
+            id: &aggregate_id,
+            version: 2,
+            municipality: registration.incoming.municipality,
+        };
+        uow.emit(&event, aggregate)
+            .await
+            .map_err(ServiceError::from)?;
+        uow.commit().await.map_err(ServiceError::from)?;
+        Ok(Response::new(VoidRegistrationResponse {
+            registration: Some(to_message(&registration)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_register(
+        &self,
+        request: Request<ExportRegisterRequest>,
+    ) -> Result<Response<ExportRegisterResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let municipality =
+            domain::parse_field("municipality_istat_code", &request.municipality_istat_code)?;
+        context.ensure_municipality(municipality)?;
+        let day: jiff::civil::Date = request
+            .day
+            .parse()
+            .map_err(|_| RoutingError::invalid("day", "must be a date, YYYY-MM-DD"))?;
+        let registrations = store::day(self.db.pool(), municipality.as_str(), day).await?;
+        Ok(Response::new(ExportRegisterResponse {
+            csv: csv::render(&registrations),
+            registrations: registrations.iter().map(to_message).collect(),
+        }))
+    }
+}
+
+/// A registration as a message.
+pub fn to_message(r: &Registration) -> RegistrationMessage {
+    RegistrationMessage {
+        id: r.id.to_string(),
+        municipality_istat_code: r.incoming.municipality.to_string(),
+        year: u32::try_from(r.year).unwrap_or_default(),
+        number: u64::try_from(r.number).unwrap_or_default(),
+        formatted_number: formatted_number(r.number),
+        register_time: Some(to_proto_timestamp(r.registered_at)),
+        kind: r.incoming.kind as i32,
+        sender_ref: r.incoming.sender_ref.clone(),
+        subject: r.incoming.subject.clone(),
+        document_sha256: r.incoming.document_sha256.clone(),
+        channel: r.incoming.channel as i32,
+        case_id: r
+            .incoming
+            .case_id
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        voided: r.voided.is_some(),
+        void_reason: r
+            .voided
+            .as_ref()
+            .map(|(_, why)| why.clone())
+            .unwrap_or_default(),
+        void_time: r.voided.as_ref().map(|(at, _)| to_proto_timestamp(*at)),
+    }
+}

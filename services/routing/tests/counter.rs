@@ -1,0 +1,444 @@
+//! The counter flow end to end: tickets, call next with its explanation, recall,
+//! no-show, park and resume, transfer keeping the place, multi-service tickets, complete.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Desk, FAMILY, INFO, RESIDENCE, SCHOOL, as_operator, settings};
+use sportello_proto::routing::v1::{
+    CallTicketRequest, CaseStatus, DecisionReason, GetCaseRequest, ListQueuesRequest,
+    ListRecentCallsRequest, MarkNoShowRequest, ParkRequest, Presence, PriorityCategory,
+    RecallRequest, ResumeRequest, Tier, TransferRequest,
+};
+use tonic::Code;
+
+const ANAGRAFE: &[(&str, u32)] = &[("anagrafe", 3), ("urp", 1)];
+
+#[tokio::test]
+async fn a_kiosk_ticket_is_called_served_and_completed() {
+    let mut desk = Desk::open(4, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 3).await;
+    let ticket = desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    assert_eq!(ticket.ticket.as_ref().unwrap().label, "A001");
+    assert_eq!(ticket.people_ahead, 0);
+    desk.wait(4);
+
+    let call = desk.call_next("m.rossi").await.unwrap();
+    let case = call.case.unwrap();
+    assert_eq!(
+        (case.ticket_label.as_str(), call.counter_number),
+        ("A001", 3)
+    );
+    let decision = call.decision.unwrap();
+    assert_eq!(decision.reason(), DecisionReason::Fifo);
+    assert_eq!(decision.waited_minutes, 4);
+    assert!(
+        decision.explanation.contains("A001"),
+        "{}",
+        decision.explanation
+    );
+
+    desk.wait(3);
+    let done = desk.complete("m.rossi", &case.id, "issued").await.unwrap();
+    assert_eq!(done.case.unwrap().status(), CaseStatus::Completed);
+    assert!(done.next_call.is_none());
+    let operator = desk.presence("m.rossi", Presence::Available).await.unwrap();
+    assert_eq!(operator.presence(), Presence::Available);
+
+    let wrap_up: Option<i32> =
+        sqlx::query_scalar("select wrap_up_seconds from routing.cases where id = $1::uuid")
+            .bind(&case.id)
+            .fetch_one(desk.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        wrap_up,
+        Some(0),
+        "wrap-up time is tracked (the clock did not move)"
+    );
+
+    let history = desk
+        .cases
+        .get_case(common::request(GetCaseRequest {
+            case_id: case.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .history;
+    let statuses: Vec<_> = history.iter().map(|h| h.status()).collect();
+    assert_eq!(
+        statuses,
+        [
+            CaseStatus::Waiting,
+            CaseStatus::Called,
+            CaseStatus::Completed
+        ]
+    );
+    assert_eq!(history[1].actor, "operator:m.rossi");
+
+    let calls = desk
+        .cases
+        .list_recent_calls(common::request(ListRecentCallsRequest {
+            site_id: desk.site_id.clone(),
+            limit: 5,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .calls;
+    assert_eq!(
+        (calls[0].ticket_label.as_str(), calls[0].counter_number),
+        ("A001", 3)
+    );
+
+    // ticket.issued, case.opened, presence x1 (available) before; called, busy, completed, wrap-up, available after.
+    let published = desk
+        .routing
+        .running
+        .workers
+        .relay
+        .run_once()
+        .await
+        .unwrap()
+        .published;
+    assert!(published >= 7, "every transition is an event ({published})");
+}
+
+#[tokio::test]
+async fn ticket_numbers_restart_each_rome_day_per_site_and_letter() {
+    let mut desk = Desk::open(2, settings(20, 2)).await;
+    let labels = [
+        desk.ticket(&[RESIDENCE], PriorityCategory::None).await,
+        desk.ticket(&[FAMILY], PriorityCategory::None).await,
+        desk.ticket(&[SCHOOL], PriorityCategory::None).await,
+    ]
+    .map(|t| t.ticket.unwrap().label);
+    assert_eq!(labels, ["A001", "A002", "B001"]);
+    // TEST_START is 09:30 in Rome; 15 hours later it is 00:30 the next day.
+    desk.wait(15 * 60);
+    assert_eq!(
+        desk.ticket(&[RESIDENCE], PriorityCategory::None)
+            .await
+            .ticket
+            .unwrap()
+            .label,
+        "A001"
+    );
+}
+
+#[tokio::test]
+async fn priority_goes_first_but_never_passes_an_ordinary_ticket_past_the_bound() {
+    let mut desk = Desk::open(2, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 1).await;
+    let ordinary = desk.ticket(&[RESIDENCE], PriorityCategory::None).await; // A001 at 0'
+    desk.wait(5);
+    let priority = desk
+        .ticket(&[RESIDENCE], PriorityCategory::Disability)
+        .await; // A002 at 5'
+    desk.wait(1);
+    let call = desk.call_next("m.rossi").await.unwrap();
+    assert_eq!(
+        call.case.as_ref().unwrap().ticket_label,
+        "A002",
+        "priority first within the bound"
+    );
+    assert_eq!(
+        call.decision.unwrap().reason(),
+        DecisionReason::PriorityFirst
+    );
+    desk.complete("m.rossi", &call.case.unwrap().id, "issued")
+        .await
+        .unwrap();
+
+    desk.wait(15); // A001 has now waited 21 minutes.
+    desk.ticket(&[RESIDENCE], PriorityCategory::Pregnancy).await; // A003 at 21'
+    let call = desk.call_next("m.rossi").await.unwrap();
+    assert_eq!(
+        call.case.as_ref().unwrap().id,
+        ordinary.cases[0].id,
+        "past the bound: A001 before the later priority ticket"
+    );
+    let decision = call.decision.unwrap();
+    assert_eq!(decision.reason(), DecisionReason::BoundReached);
+    assert_eq!((decision.waited_minutes, decision.bound_minutes), (21, 20));
+    assert!(priority.cases[0].priority_category() == PriorityCategory::Disability);
+}
+
+#[tokio::test]
+async fn a_transfer_keeps_the_place_in_the_other_queue() {
+    let mut desk = Desk::open(3, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, &[("anagrafe", 3)], 1)
+        .await;
+    desk.operator("l.bianchi", Tier::InfoDesk, &[("urp", 2)], 2)
+        .await;
+    let first = desk.ticket(&[RESIDENCE], PriorityCategory::None).await; // A001 at 0'
+    desk.wait(2);
+    let info = desk.ticket(&[INFO], PriorityCategory::None).await; // E001 at 2'
+    desk.wait(2);
+
+    let call = desk.call_next("m.rossi").await.unwrap();
+    let case_id = call.case.unwrap().id;
+    assert_eq!(case_id, first.cases[0].id);
+    // The citizen needs general information instead: to the URP queue, keeping 0'.
+    let moved = desk
+        .cases
+        .transfer(as_operator(
+            "m.rossi",
+            TransferRequest {
+                operator_id: "m.rossi".into(),
+                case_id: case_id.clone(),
+                to_service_group: "informazioni".into(),
+                to_service_code: INFO.into(),
+                reason: "chiede informazioni generali".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        (moved.status(), moved.service_group.as_str()),
+        (CaseStatus::Waiting, "informazioni")
+    );
+    assert_eq!(
+        moved.arrival_time, first.cases[0].arrival_time,
+        "the original arrival time"
+    );
+    let operator = desk
+        .operators
+        .get_operator(common::request(
+            sportello_proto::routing::v1::GetOperatorRequest {
+                operator_id: "m.rossi".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operator
+        .unwrap();
+    assert_eq!(operator.presence(), Presence::Available);
+
+    let call = desk.call_next("l.bianchi").await.unwrap();
+    assert_eq!(
+        call.case.unwrap().id,
+        case_id,
+        "the transferred ticket goes before E001, which came later"
+    );
+    assert_eq!(info.ticket.unwrap().label, "E001");
+}
+
+#[tokio::test]
+async fn a_no_show_comes_only_after_the_configured_number_of_calls() {
+    let mut desk = Desk::open(2, settings(20, 3)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 1).await;
+    desk.ticket(&[RESIDENCE, FAMILY], PriorityCategory::None)
+        .await;
+    let case_id = desk.call_next("m.rossi").await.unwrap().case.unwrap().id;
+    let no_show = MarkNoShowRequest {
+        operator_id: "m.rossi".into(),
+        case_id: case_id.clone(),
+    };
+    let recall = RecallRequest {
+        operator_id: "m.rossi".into(),
+        case_id: case_id.clone(),
+    };
+
+    let early = desk
+        .cases
+        .mark_no_show(as_operator("m.rossi", no_show.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(
+        early.message().contains("called 1 of 3 times"),
+        "{}",
+        early.message()
+    );
+    for expected in [2, 3] {
+        let call = desk
+            .cases
+            .recall(as_operator("m.rossi", recall.clone()))
+            .await
+            .unwrap()
+            .into_inner()
+            .call
+            .unwrap();
+        assert_eq!(call.case.unwrap().call_count, expected);
+    }
+    let limit = desk
+        .cases
+        .recall(as_operator("m.rossi", recall))
+        .await
+        .unwrap_err();
+    assert_eq!(limit.code(), Code::FailedPrecondition);
+
+    let case = desk
+        .cases
+        .mark_no_show(as_operator("m.rossi", no_show))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(case.status(), CaseStatus::NoShow);
+    let rest: Vec<String> =
+        sqlx::query_scalar("select status from routing.cases where id <> $1::uuid")
+            .bind(&case_id)
+            .fetch_all(desk.pool())
+            .await
+            .unwrap();
+    assert_eq!(rest, ["no_show"], "the ticket's other service goes with it");
+    assert!(
+        desk.call_next("m.rossi").await.is_none(),
+        "the operator is free again"
+    );
+}
+
+#[tokio::test]
+async fn a_parked_case_is_resumed_later_and_the_operator_serves_others_meanwhile() {
+    let mut desk = Desk::open(2, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 1).await;
+    let first = desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    let second = desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    let parked_id = desk.call_next("m.rossi").await.unwrap().case.unwrap().id;
+    assert_eq!(parked_id, first.cases[0].id);
+    let parked = desk
+        .cases
+        .park(as_operator(
+            "m.rossi",
+            ParkRequest {
+                operator_id: "m.rossi".into(),
+                case_id: parked_id.clone(),
+                reason: "va a prendere il documento".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(parked.status(), CaseStatus::Parked);
+
+    let other = desk.call_next("m.rossi").await.unwrap().case.unwrap();
+    assert_eq!(other.id, second.cases[0].id);
+    let busy = desk
+        .cases
+        .resume(as_operator(
+            "m.rossi",
+            ResumeRequest {
+                operator_id: "m.rossi".into(),
+                case_id: parked_id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(busy.code(), Code::FailedPrecondition, "one case at a time");
+    desk.complete("m.rossi", &other.id, "issued").await.unwrap();
+    let resumed = desk
+        .cases
+        .resume(as_operator(
+            "m.rossi",
+            ResumeRequest {
+                operator_id: "m.rossi".into(),
+                case_id: parked_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    assert_eq!(resumed.case.unwrap().status(), CaseStatus::Called);
+    desk.complete("m.rossi", &parked_id, "issued")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_ticket_for_several_services_is_served_at_one_counter_and_the_rest_keeps_its_place() {
+    let mut desk = Desk::open(3, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, &[("anagrafe", 1)], 1)
+        .await;
+    desk.operator("g.verdi", Tier::Polivalente, &[("servizi_educativi", 2)], 2)
+        .await;
+    let ticket = desk
+        .ticket(&[RESIDENCE, FAMILY, SCHOOL], PriorityCategory::None)
+        .await; // A001
+    desk.wait(1);
+    let later = desk.ticket(&[SCHOOL], PriorityCategory::None).await; // B001, later
+    assert_eq!(
+        ticket.cases.iter().map(|c| c.status()).collect::<Vec<_>>(),
+        [
+            CaseStatus::Waiting,
+            CaseStatus::Pending,
+            CaseStatus::Pending
+        ]
+    );
+
+    let first = desk.call_next("m.rossi").await.unwrap().case.unwrap();
+    assert_eq!(first.id, ticket.cases[0].id);
+    let done = desk.complete("m.rossi", &first.id, "issued").await.unwrap();
+    let next = done
+        .next_call
+        .expect("the family certificate at the same counter");
+    assert_eq!(next.case.as_ref().unwrap().id, ticket.cases[1].id);
+    assert_eq!(next.decision.unwrap().reason(), DecisionReason::SameTicket);
+    let done = desk
+        .complete("m.rossi", &ticket.cases[1].id, "issued")
+        .await
+        .unwrap();
+    assert!(done.next_call.is_none(), "m.rossi cannot enrol in school");
+
+    let school = desk.call_next("g.verdi").await.unwrap().case.unwrap();
+    assert_eq!(
+        school.id, ticket.cases[2].id,
+        "the enrolment keeps A001's place, ahead of B001"
+    );
+    assert_eq!(later.ticket.unwrap().label, "B001");
+}
+
+#[tokio::test]
+async fn an_operator_calls_a_specific_ticket() {
+    let mut desk = Desk::open(2, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 1).await;
+    desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    let call = desk
+        .cases
+        .call_ticket(as_operator(
+            "m.rossi",
+            CallTicketRequest {
+                operator_id: "m.rossi".into(),
+                ticket: "a002".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    assert_eq!(call.case.unwrap().ticket_label, "A002");
+    assert_eq!(
+        call.decision.unwrap().reason(),
+        DecisionReason::SpecificTicket
+    );
+    let queues = desk
+        .cases
+        .list_queues(common::request(ListQueuesRequest {
+            site_id: desk.site_id.clone(),
+            operator_id: "m.rossi".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .queues;
+    let anagrafe = queues.iter().find(|q| q.letter == "A").unwrap();
+    assert_eq!(anagrafe.waiting, 1);
+    assert!(
+        queues.iter().all(|q| q.letter == "A" || q.letter == "E"),
+        "only the queues m.rossi may serve"
+    );
+}
