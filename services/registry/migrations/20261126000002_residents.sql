@@ -81,5 +81,6 @@ create table resident_versions (
 -- At most one current state per person (every write path leaves exactly one).
 create unique index resident_versions_current on resident_versions (resident_id)
     where valid_to is null and superseded_at is null;
+create index resident_versions_resident on resident_versions (resident_id);
 create index resident_versions_family on resident_versions (family_id)
     where superseded_at is null;

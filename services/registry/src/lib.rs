@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod facts;
 pub mod records;
+pub mod residence;
 pub mod residents;
 pub mod source;
 pub mod state;
@@ -29,6 +30,7 @@ use sportello_kit::{
 };
 use sportello_proto::registry::v1::{
     certificate_service_server::CertificateServiceServer, fact_service_server::FactServiceServer,
+    residence_change_service_server::ResidenceChangeServiceServer,
     resident_service_server::ResidentServiceServer, street_service_server::StreetServiceServer,
 };
 use tokio_util::sync::CancellationToken;
@@ -61,7 +63,27 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
     let config = config.into_registry_config()?;
-    let service = Service::start(&SPEC, config.service.clone()).await?;
+    let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    let intake: Arc<dyn residence::intake::Intake> = match &config.routing_url {
+        Some(url) => Arc::new(
+            residence::intake::RoutingIntake::new(url)
+                .map_err(|e| StartError::Other(format!("ROUTING_URL: {e}")))?,
+        ),
+        None => {
+            tracing::warn!("ROUTING_URL is not set: changes of residence are unavailable");
+            Arc::new(residence::intake::Unconfigured)
+        }
+    };
+    service.on_timer(
+        residence::timers::SILENCE_TIMER,
+        residence::timers::SilenceAssent,
+    );
+    service.on_timer(
+        residence::timers::CLOSE_TIMER,
+        residence::timers::CloseCheck {
+            intake: intake.clone(),
+        },
+    );
     let registry = Registry {
         db: service.db().clone(),
         source: Arc::new(source::LocalSource::new(service.db().pool().clone())),
@@ -73,6 +95,7 @@ pub async fn start(
     let residents = residents::grpc::Residents::new(registry.clone());
     let facts = facts::grpc::Facts::new(registry.clone());
     let certificates = certificates::grpc::Certificates::new(registry.clone());
+    let residence = residence::grpc::Residence::new(registry.clone(), intake);
     let api = Api::new()
         .grpc(StreetServiceServer::with_interceptor(
             streets,
@@ -88,6 +111,10 @@ pub async fn start(
         ))
         .grpc(CertificateServiceServer::with_interceptor(
             certificates,
+            require_call_context,
+        ))
+        .grpc(ResidenceChangeServiceServer::with_interceptor(
+            residence,
             require_call_context,
         ));
     service.serve(api, listeners, shutdown).await

@@ -11,6 +11,7 @@ use sportello_kit::{
 use sportello_proto::registry::v1::{
     NewAddress, RegisterResidentRequest, RegisterStreetRequest, Relationship, Resident, Sex,
     certificate_service_client::CertificateServiceClient, fact_service_client::FactServiceClient,
+    residence_change_service_client::ResidenceChangeServiceClient,
     resident_service_client::ResidentServiceClient, street_service_client::StreetServiceClient,
 };
 use sportello_registry::RegistryConfig;
@@ -35,6 +36,23 @@ impl Harness {
         let ctx = TestContext::new(&[&sportello_registry::SPEC]).await;
         let config = RegistryConfig::with_key(ctx.config.clone(), KEY).unwrap();
         Self::start_with(ctx, config).await
+    }
+
+    /// Starts routing (with La Spezia's catalogue) and the registry calling it, on one
+    /// fresh database with one clock: nothing faked.
+    pub async fn start_with_routing() -> (Self, TestService) {
+        let ctx = TestContext::new(&[&sportello_registry::SPEC, &sportello_routing::SPEC]).await;
+        let mut routing_config = sportello_routing::RoutingConfig::from(ctx.config.clone());
+        routing_config.seed_municipalities = vec![SPEZIA.parse().unwrap()];
+        let routing = TestService::start(
+            &sportello_routing::SPEC,
+            routing_config,
+            sportello_routing::start,
+        )
+        .await;
+        let mut config = RegistryConfig::with_key(ctx.config.clone(), KEY).unwrap();
+        config.routing_url = Some(routing.grpc_url());
+        (Self::start_with(ctx, config).await, routing)
     }
 
     /// Starts the registry with `config`.
@@ -62,6 +80,10 @@ impl Harness {
 
     pub async fn facts(&self) -> FactServiceClient<Channel> {
         FactServiceClient::new(self.registry.channel().await)
+    }
+
+    pub async fn changes(&self) -> ResidenceChangeServiceClient<Channel> {
+        ResidenceChangeServiceClient::new(self.registry.channel().await)
     }
 
     pub async fn certificates(&self) -> CertificateServiceClient<Channel> {
