@@ -15,16 +15,21 @@ run: ## The whole stack on this machine (private PostgreSQL and NATS unless DATA
 	deploy/local/run.sh
 
 .PHONY: test
-test: lint ## Everything CI checks: lint, then the whole suite against a private, throw-away PostgreSQL and NATS
+test: lint deploy-check ## Everything CI checks: lint, deploy-check, then the whole suite against a private, throw-away PostgreSQL and NATS
 ifeq ($(NEXTEST),yes)
 	deploy/local/test.sh $(CARGO) nextest run --workspace --locked --no-fail-fast
 else
 	deploy/local/test.sh $(CARGO) test --workspace --locked --no-fail-fast
 endif
 
+.PHONY: bench
+bench: ## Benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
+	$(CARGO) bench --locked -p sportello-routing --bench decision
+	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench e2e
+
 .PHONY: bench-registry
-bench-registry: ## Registry: certificate issuing p50/p99 (PDF included) against a private PostgreSQL holding the synthetic La Spezia
-	deploy/local/test.sh $(CARGO) bench -p sportello-registry --bench issue --locked
+bench-registry: ## Registry: certificate issuing p50/p99 (PDF included; durable PostgreSQL) with the synthetic La Spezia loaded
+	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-registry --bench issue
 
 .PHONY: build
 build: ## Build every service (debug)
@@ -59,3 +64,31 @@ fix: ## Apply clippy's and rustfmt's fixes
 .PHONY: clean-data
 clean-data: ## Forget the local stack's data (.sportello/pg, .sportello/nats)
 	rm -rf .sportello/pg .sportello/nats .sportello/logs
+
+# --- deploy: images and Kubernetes manifests (deploy/README.md) ------------------------
+# Pinned Python tools (deploy/check/requirements.txt) in a private directory, and the npm
+# packages that carry the custom resources' API types (deploy/check/crd).
+DEPLOY_TOOLS := .sportello/tools/deploy
+DEPLOY_ENV := PATH="$(CURDIR)/$(DEPLOY_TOOLS)/bin:$$PATH" PYTHONPATH="$(CURDIR)/$(DEPLOY_TOOLS):$(CURDIR)/deploy/check" PYTHONDONTWRITEBYTECODE=1
+
+.PHONY: deploy-check
+deploy-check: $(DEPLOY_TOOLS)/.installed deploy/check/crd/node_modules/.installed ## Images and manifests, offline: checker tests, schemas, policies, the image build (SKIP_IMAGE_BUILD=1 skips it)
+	$(DEPLOY_ENV) python3 -m unittest discover --top-level-directory deploy/check --start-directory deploy/check/tests
+	$(DEPLOY_ENV) python3 -m sportello_deploy check
+ifneq ($(SKIP_IMAGE_BUILD),1)
+	@# No Docker engine here: run the Dockerfile's own build command instead.
+	cmd=$$($(DEPLOY_ENV) python3 -m sportello_deploy build-command) && echo "$$cmd" && $$cmd
+endif
+
+.PHONY: deploy-gen
+deploy-gen: $(DEPLOY_TOOLS)/.installed ## Regenerate deploy/base's per-service files from the services' source
+	$(DEPLOY_ENV) python3 -m sportello_deploy generate
+
+$(DEPLOY_TOOLS)/.installed: deploy/check/requirements.txt
+	rm -rf $(DEPLOY_TOOLS)
+	PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --target $(DEPLOY_TOOLS) -r $<
+	touch $@
+
+deploy/check/crd/node_modules/.installed: deploy/check/crd/package.json deploy/check/crd/package-lock.json
+	cd deploy/check/crd && npm ci --no-audit --no-fund --loglevel=error
+	touch $@

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command against a private, throw-away PostgreSQL and NATS on free ports:
 #   deploy/local/test.sh cargo nextest run --workspace
+# With SPORTELLO_DURABLE=1, PostgreSQL keeps its production durability (fsync on), for
+# benchmarks that must measure the real thing.
 # Exports SPORTELLO_TEST_DATABASE_URL and SPORTELLO_TEST_NATS_URL for the tests, and
 # removes both servers and their data afterwards, whatever the command's outcome.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,7 +24,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 PG_PORT=$(free_port)
-pg_start "$WORK/pg" "$PG_PORT" throwaway
+pg_start "$WORK/pg" "$PG_PORT" "$([ "${SPORTELLO_DURABLE:-}" = 1 ] && echo durable || echo throwaway)"
 NATS_PORT=$(free_port)
 nats_start "$WORK/nats" "$NATS_PORT"
 

@@ -19,6 +19,7 @@
 //! - `testing` (feature `testing`): fresh databases, isolated NATS, in-process services.
 
 pub mod backoff;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod context;

@@ -46,6 +46,9 @@ pub fn stream_config(prefix: &SubjectPrefix, spec: &StreamSpec, replicas: usize)
         max_age: EVENT_RETENTION,
         duplicate_window: DUPLICATE_WINDOW,
         num_replicas: replicas,
+        // The relay publishes each outbox batch as one atomic batch (NATS 2.12+): one
+        // write and one fsync for the batch instead of one per event.
+        allow_atomic_publish: true,
         ..Default::default()
     }
 }
@@ -58,7 +61,13 @@ pub struct NatsUrlError(String);
 /// Connects in the background: returns at once, then reconnects forever.
 pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsUrlError> {
     let service = name.to_owned();
-    async_nats::ConnectOptions::new()
+    let options = match credentials(url) {
+        Some((user, password)) => {
+            async_nats::ConnectOptions::with_user_and_password(user, password)
+        }
+        None => async_nats::ConnectOptions::new(),
+    };
+    options
         .name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)
@@ -78,6 +87,15 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsUr
         .connect(url)
         .await
         .map_err(|e| NatsUrlError(e.to_string()))
+}
+
+/// The user and password written in the URL (`nats://user:password@host:4222`), where a
+/// deployment puts each service's own NATS user. async-nats 0.51 does not use a URL's
+/// credentials by itself: without this the server refuses the connection.
+fn credentials(url: &str) -> Option<(String, String)> {
+    let addr: async_nats::ServerAddr = url.trim().parse().ok()?;
+    let user = addr.username()?.to_owned();
+    Some((user, addr.password().unwrap_or_default().to_owned()))
 }
 
 /// Creates or updates `streams`, retrying with backoff until it succeeds or `shutdown`
@@ -102,5 +120,19 @@ pub async fn ensure_streams(
         }
         tracing::info!(streams = streams.len(), "JetStream streams ready");
         return true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_the_url() {
+        assert_eq!(
+            credentials("nats://registry:s3cret@nats:4222"),
+            Some(("registry".to_owned(), "s3cret".to_owned()))
+        );
+        assert_eq!(credentials("nats://nats:4222"), None);
     }
 }

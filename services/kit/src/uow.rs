@@ -90,6 +90,7 @@ impl Db {
         Ok(UnitOfWork {
             tx: self.pool.begin().await?,
             now: self.clock.now(),
+            events: Vec::new(),
             emitted: 0,
             bell: self.outbox_bell.clone(),
         })
@@ -123,8 +124,23 @@ pub enum Claim {
 pub struct UnitOfWork {
     tx: Transaction<'static, Postgres>,
     now: Timestamp,
+    events: Vec<PendingEvent>,
     emitted: usize,
     bell: Arc<Notify>,
+}
+
+/// An event waiting for its unit of work to commit.
+#[derive(Debug)]
+struct PendingEvent {
+    id: Uuid,
+    event_type: &'static str,
+    aggregate_kind: String,
+    aggregate_id: String,
+    aggregate_version: i64,
+    municipality: String,
+    data_type: String,
+    payload: Vec<u8>,
+    traceparent: Option<String>,
 }
 
 impl UnitOfWork {
@@ -140,31 +156,81 @@ impl UnitOfWork {
     }
 
     /// Writes `event` to the outbox; it is published after the commit. Returns its id.
+    ///
+    /// Events are buffered and written together, in emission order, just before the
+    /// commit: one statement for all of a unit of work's events.
     pub async fn emit<E: Event>(
         &mut self,
         event: &E,
         aggregate: Aggregate<'_>,
     ) -> Result<Uuid, sqlx::Error> {
         let id = Uuid::now_v7();
+        self.events.push(PendingEvent {
+            id,
+            event_type: E::TYPE,
+            aggregate_kind: aggregate.kind.to_owned(),
+            aggregate_id: aggregate.id.to_owned(),
+            aggregate_version: aggregate.version,
+            municipality: aggregate.municipality.as_str().to_owned(),
+            data_type: E::full_name(),
+            payload: event.encode_to_vec(),
+            traceparent: crate::propagation::current_traceparent(),
+        });
+        Ok(id)
+    }
+
+    /// Writes the buffered events to the outbox.
+    async fn flush_events(&mut self) -> Result<(), sqlx::Error> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.events);
+        let mut ids = Vec::with_capacity(events.len());
+        let mut types = Vec::with_capacity(events.len());
+        let mut kinds = Vec::with_capacity(events.len());
+        let mut aggregate_ids = Vec::with_capacity(events.len());
+        let mut versions = Vec::with_capacity(events.len());
+        let mut municipalities = Vec::with_capacity(events.len());
+        let mut data_types = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        let mut traceparents = Vec::with_capacity(events.len());
+        for e in events {
+            ids.push(e.id);
+            types.push(e.event_type);
+            kinds.push(e.aggregate_kind);
+            aggregate_ids.push(e.aggregate_id);
+            versions.push(e.aggregate_version);
+            municipalities.push(e.municipality);
+            data_types.push(e.data_type);
+            payloads.push(e.payload);
+            traceparents.push(e.traceparent);
+        }
         sqlx::query(
             "insert into outbox (id, event_type, aggregate_kind, aggregate_id, aggregate_version,
                                  municipality, data_type, payload, traceparent, occurred_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             select id, event_type, aggregate_kind, aggregate_id, aggregate_version,
+                    municipality, data_type, payload, traceparent, $10
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                         $6::text[], $7::text[], $8::bytea[], $9::text[])
+                  with ordinality as e(id, event_type, aggregate_kind, aggregate_id,
+                                       aggregate_version, municipality, data_type, payload,
+                                       traceparent, position)
+             order by position",
         )
-        .bind(id)
-        .bind(E::TYPE)
-        .bind(aggregate.kind)
-        .bind(aggregate.id)
-        .bind(aggregate.version)
-        .bind(aggregate.municipality.as_str())
-        .bind(E::full_name())
-        .bind(event.encode_to_vec())
-        .bind(crate::propagation::current_traceparent())
+        .bind(&ids)
+        .bind(&types)
+        .bind(&kinds)
+        .bind(&aggregate_ids)
+        .bind(&versions)
+        .bind(&municipalities)
+        .bind(&data_types)
+        .bind(&payloads)
+        .bind(&traceparents)
         .bind(SqlTimestamp::from(self.now))
         .execute(&mut *self.tx)
         .await?;
-        self.emitted += 1;
-        Ok(id)
+        self.emitted += ids.len();
+        Ok(())
     }
 
     /// Schedules a durable timer of `kind` for `key` (unique per kind) at `due_at`.
@@ -269,7 +335,8 @@ impl UnitOfWork {
     }
 
     /// Commits, then wakes the relay if events were written.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.flush_events().await?;
         self.tx.commit().await?;
         if self.emitted > 0 {
             self.bell.notify_one();

@@ -31,6 +31,7 @@ async fn an_event_committed_but_never_published_is_published_after_a_restart_onc
     let second = start(ctx.config.clone()).await;
     let pass = second.running.workers.relay.run_once().await.unwrap();
     assert_eq!(pass.published, 1);
+    assert!(pass.atomic, "published as an atomic batch");
     assert_eq!(
         second
             .running

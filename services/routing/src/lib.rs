@@ -70,6 +70,7 @@ pub async fn start(
             .map_err(|e| other(&e))?;
     }
     let cache = catalogue::cache::CatalogueCache::new(db.clone());
+    let site_cache = sites::cache::SiteCache::new(db.clone());
 
     // Decide in memory: this replica's view of the waiting cases, loaded now and kept
     // current from the routing stream.
@@ -78,6 +79,7 @@ pub async fn start(
     tokio::spawn(dispatch::sync::follow(
         dispatcher.clone(),
         cache.clone(),
+        site_cache.clone(),
         db.clone(),
         service.nats().clone(),
         config.service.subject_prefix.clone(),
@@ -94,6 +96,7 @@ pub async fn start(
         db: db.clone(),
         dispatcher,
         catalogue: cache.clone(),
+        sites: site_cache.clone(),
     };
     let api = Api::new()
         .grpc(CaseServiceServer::with_interceptor(
@@ -105,7 +108,7 @@ pub async fn start(
             require_call_context,
         ))
         .grpc(SiteServiceServer::with_interceptor(
-            sites::grpc::Sites::new(db.clone()),
+            sites::grpc::Sites::new(db.clone(), site_cache),
             require_call_context,
         ))
         .grpc(CatalogueServiceServer::with_interceptor(

@@ -138,6 +138,7 @@ async fn a_replica_killed_after_claiming_and_before_replying_double_assigns_noth
         db: db.clone(),
         dispatcher: sportello_routing::dispatch::Dispatcher::default(),
         catalogue: sportello_routing::catalogue::cache::CatalogueCache::new(db.clone()),
+        sites: sportello_routing::sites::cache::SiteCache::new(db.clone()),
     };
     let context =
         sportello_kit::CallContext::new("gateway", "operator:m.rossi", "011015", "counter.serve")

@@ -90,13 +90,15 @@ impl Flow {
         operator_id: &str,
     ) -> Result<CallNextResponse, ServiceError> {
         ensure_acting_as(context, operator_id)?;
-        let operator = operators::store::get(self.db.pool(), operator_id).await?;
+        let (operator, held) =
+            operators::store::get_with_held_case(self.db.pool(), operator_id).await?;
         context.ensure_municipality(operator.profile.municipality)?;
         let (site_id, _) = operator.seat()?;
-        let site = sites::store::get(self.db.pool(), site_id).await?;
+        let site = self.sites.get(site_id).await?;
         let settings = &site.site.settings;
         // A retry after a lost reply: the operator already holds the case it called.
-        if let Some(held) = store::held_by(self.db.pool(), operator_id).await? {
+        if let Some(held) = held {
+            let held = store::get(self.db.pool(), held).await?;
             let decision = events::decision(
                 DecisionReason::Unspecified,
                 Some(&held),
@@ -213,7 +215,7 @@ impl Flow {
         .await?;
         uow.commit().await?;
         self.dispatcher.apply(&case);
-        tracing::info!(case_id = %case.id, counter, reason = reason.as_str_name(), "case called");
+        tracing::debug!(case_id = %case.id, counter, reason = reason.as_str_name(), "case called");
         Ok(Some(case))
     }
 
@@ -264,7 +266,7 @@ impl Flow {
         {
             return Err(RoutingError::LacksSkill(head.service_code.clone()).into());
         }
-        let site = sites::store::get(self.db.pool(), site_id).await?;
+        let site = self.sites.get(site_id).await?;
         let Some(case) = self
             .claim(
                 context,
@@ -300,7 +302,7 @@ impl Flow {
         let mut uow = self.db.begin().await?;
         let operator = lock_operator(&mut uow, context, operator_id).await?;
         let mut case = lock_held(&mut uow, &operator, case_id).await?;
-        let settings = site_settings(&mut uow, &case).await?;
+        let settings = self.site_settings(&case).await?;
         if case.call_count >= settings.no_show_after_calls {
             return Err(RoutingError::RecallLimit(settings.no_show_after_calls).into());
         }
@@ -338,7 +340,7 @@ impl Flow {
         let mut uow = self.db.begin().await?;
         let operator = lock_operator(&mut uow, context, operator_id).await?;
         let mut case = lock_held(&mut uow, &operator, case_id).await?;
-        let settings = site_settings(&mut uow, &case).await?;
+        let settings = self.site_settings(&case).await?;
         if case.call_count < settings.no_show_after_calls {
             return Err(RoutingError::NoShowTooEarly {
                 calls: case.call_count,
@@ -505,7 +507,7 @@ impl Flow {
         let mut case = lock_held(&mut uow, &operator, case_id).await?;
         let catalogue = self.catalogue.get(case.municipality).await?;
         let (group, service) = transfer_target(&catalogue, to_group, to_service)?;
-        let settings = site_settings(&mut uow, &case).await?;
+        let settings = self.site_settings(&case).await?;
         if !settings.service_groups.is_empty() && !settings.service_groups.contains(&group) {
             return Err(RoutingError::GroupNotServed(group).into());
         }
@@ -693,14 +695,16 @@ fn transfer_target<'c>(
     }
 }
 
-/// The settings of the case's site.
-async fn site_settings(
-    uow: &mut UnitOfWork,
-    case: &Case,
-) -> Result<sites::domain::SiteSettings, RoutingError> {
-    match case.site_id {
-        Some(site) => Ok(sites::store::get(uow.conn(), site).await?.site.settings),
-        None => Ok(sites::domain::SiteSettings::default()),
+impl Flow {
+    /// The settings of the case's site.
+    async fn site_settings(
+        &self,
+        case: &Case,
+    ) -> Result<sites::domain::SiteSettings, RoutingError> {
+        match case.site_id {
+            Some(site) => Ok(self.sites.get(site).await?.site.settings.clone()),
+            None => Ok(sites::domain::SiteSettings::default()),
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Opening cases from any channel, and issuing kiosk tickets.
 
-use sportello_kit::{CallContext, IdempotencyKey, ServiceError, UnitOfWork};
+use std::sync::Arc;
+
+use sportello_kit::{CallContext, IdempotencyKey, ServiceError};
 use sportello_proto::{
     common::v1::Channel,
     routing::v1::{
@@ -20,7 +22,7 @@ use crate::{
     catalogue::{cache::Catalogue, domain::ServiceType},
     domain::Stored,
     error::RoutingError,
-    sites,
+    sites::{self, cache::SiteCache},
 };
 
 /// A service that may be requested through `channel`.
@@ -44,12 +46,12 @@ fn offered<'c>(
 
 /// Checks the site belongs to the caller's municipality and serves `group`.
 async fn site_serving(
-    uow: &mut UnitOfWork,
+    sites: &SiteCache,
     context: &CallContext,
     site_id: Uuid,
     groups: &[&str],
-) -> Result<sites::store::Site, ServiceError> {
-    let site = sites::store::get(uow.conn(), site_id).await?;
+) -> Result<Arc<sites::store::Site>, ServiceError> {
+    let site = sites.get(site_id).await?;
     context.ensure_municipality(site.site.municipality)?;
     let served = &site.site.settings.service_groups;
     if let Some(group) = groups
@@ -73,20 +75,19 @@ impl Flow {
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let catalogue = self.catalogue.get(new.municipality).await?;
         let service = offered(&catalogue, &new.service_code, new.channel)?.clone();
+        if let Some(site_id) = new.site_id {
+            site_serving(&self.sites, context, site_id, &[service.group.as_str()]).await?;
+        }
         let fingerprint = OpenCaseRequest {
             idempotency_key: String::new(),
             ..request
         };
         let actor = context.actor().to_owned();
-        let context = context.clone();
 
         let response = self
             .db
             .idempotent("routing.open_case", key, &fingerprint, |uow| {
                 Box::pin(async move {
-                    if let Some(site_id) = new.site_id {
-                        site_serving(uow, &context, site_id, &[service.group.as_str()]).await?;
-                    }
                     let now = uow.now();
                     let case = Case {
                         id: Uuid::now_v7(),
@@ -150,19 +151,18 @@ impl Flow {
             .map(|code| offered(&catalogue, code, Channel::Counter).cloned())
             .collect::<Result<Vec<_>, _>>()?;
         let letter = catalogue.group(&services[0].group)?.letter.clone();
+        let groups: Vec<&str> = services.iter().map(|s| s.group.as_str()).collect();
+        site_serving(&self.sites, context, new.site_id, &groups).await?;
         let fingerprint = IssueTicketRequest {
             idempotency_key: String::new(),
             ..request
         };
         let actor = context.actor().to_owned();
-        let context = context.clone();
 
         let response = self
             .db
             .idempotent("routing.issue_ticket", key, &fingerprint, |uow| {
                 Box::pin(async move {
-                    let groups: Vec<&str> = services.iter().map(|s| s.group.as_str()).collect();
-                    site_serving(uow, &context, new.site_id, &groups).await?;
                     let ticket = tickets::issue(
                         uow,
                         municipality.as_str(),

@@ -17,7 +17,7 @@ pub mod tickets;
 
 use sportello_kit::Db;
 
-use crate::{catalogue::cache::CatalogueCache, dispatch::Dispatcher};
+use crate::{catalogue::cache::CatalogueCache, dispatch::Dispatcher, sites::cache::SiteCache};
 
 /// What the case flow needs: the database, this replica's dispatcher and catalogue.
 #[derive(Debug, Clone)]
@@ -28,4 +28,6 @@ pub struct Flow {
     pub dispatcher: Dispatcher,
     /// This replica's catalogue.
     pub catalogue: CatalogueCache,
+    /// This replica's sites.
+    pub sites: SiteCache,
 }

@@ -8,7 +8,7 @@ use sportello_proto::{
 use uuid::Uuid;
 
 use super::{Flow, domain::Case, store, tickets};
-use crate::{dispatch, operators, sites};
+use crate::{dispatch, operators};
 
 /// Page size when the client does not say, and the most it may ask.
 const DEFAULT_PAGE: i64 = 50;
@@ -80,7 +80,7 @@ impl Flow {
         statuses: &[CaseStatus],
         page: Option<&PageRequest>,
     ) -> Result<(Vec<Case>, PageResponse), ServiceError> {
-        let site = sites::store::get(self.db.pool(), site_id).await?;
+        let site = self.sites.get(site_id).await?;
         context.ensure_municipality(site.site.municipality)?;
         let size = match page.map_or(0, |p| p.page_size) {
             0 => DEFAULT_PAGE,
@@ -113,7 +113,7 @@ impl Flow {
         site_id: Uuid,
         operator_id: &str,
     ) -> Result<Vec<QueueStatus>, ServiceError> {
-        let site = sites::store::get(self.db.pool(), site_id).await?;
+        let site = self.sites.get(site_id).await?;
         context.ensure_municipality(site.site.municipality)?;
         let catalogue = self.catalogue.get(site.site.municipality).await?;
         let served = &site.site.settings.service_groups;
@@ -161,7 +161,7 @@ impl Flow {
         site_id: Uuid,
         limit: u32,
     ) -> Result<Vec<RecentCall>, ServiceError> {
-        let site = sites::store::get(self.db.pool(), site_id).await?;
+        let site = self.sites.get(site_id).await?;
         context.ensure_municipality(site.site.municipality)?;
         let limit = match limit {
             0 => 10,

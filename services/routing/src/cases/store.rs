@@ -182,7 +182,8 @@ pub async fn save(
     Ok(case)
 }
 
-/// Calls a case if it is still waiting: the one statement that decides races.
+/// Calls a case if it is still waiting, with its history line: the one statement that
+/// decides races.
 /// `None` when someone else got it first (or it left the queue).
 pub async fn claim(
     uow: &mut UnitOfWork,
@@ -198,13 +199,18 @@ pub async fn claim(
              update cases set status = 'called', operator_id = $2, counter_number = $3,
                  call_count = call_count + 1, called_at = $4, version = version + 1
              where id = $1 and status = 'waiting'
-             returning *)
+             returning *),
+         logged as (
+             insert into case_history (case_id, seq, status, at, actor, reason)
+             select id, version, 'called', $4, $5, $6 from claimed)
          select {COLUMNS} from claimed c left join tickets t on t.id = c.ticket_id"
     )))
     .bind(id)
     .bind(operator_id)
     .bind(counter)
     .bind(now)
+    .bind(actor)
+    .bind(reason)
     .fetch_optional(uow.conn())
     .await;
     let row = match row {
@@ -221,7 +227,6 @@ pub async fn claim(
     };
     let Some(row) = row else { return Ok(None) };
     let case = from_row(&row)?;
-    history(uow, &case, actor, reason).await?;
     Ok(Some(case))
 }
 

@@ -3,13 +3,9 @@
 //! Loaded per municipality on first use; dropped when this replica changes it, when
 //! another replica's `routing.catalogue.changed` event arrives, or after a minute.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use sportello_kit::{Db, MunicipalityCode};
+use sportello_kit::{Db, MunicipalityCode, cache::ReplicaCache};
 
 use super::{
     domain::{ServiceGroup, ServiceType},
@@ -42,17 +38,11 @@ impl Catalogue {
     }
 }
 
-/// How long a cached catalogue is trusted without news.
-const FRESH_FOR: Duration = Duration::from_secs(60);
-
-/// A cached catalogue and when it was loaded.
-type Entry = (Instant, Arc<Catalogue>);
-
 /// The per-replica cache.
 #[derive(Debug, Clone)]
 pub struct CatalogueCache {
     db: Db,
-    entries: Arc<RwLock<HashMap<MunicipalityCode, Entry>>>,
+    catalogues: ReplicaCache<MunicipalityCode, Catalogue>,
 }
 
 impl CatalogueCache {
@@ -60,7 +50,7 @@ impl CatalogueCache {
     pub fn new(db: Db) -> Self {
         Self {
             db,
-            entries: Arc::default(),
+            catalogues: ReplicaCache::new(Duration::from_secs(60)),
         }
     }
 
@@ -69,31 +59,23 @@ impl CatalogueCache {
         &self,
         municipality: MunicipalityCode,
     ) -> Result<Arc<Catalogue>, RoutingError> {
-        if let Ok(entries) = self.entries.read()
-            && let Some((loaded, catalogue)) = entries.get(&municipality)
-            && loaded.elapsed() < FRESH_FOR
-        {
-            return Ok(catalogue.clone());
-        }
-        let services = store::list_types(self.db.pool(), municipality).await?;
-        let groups = store::list_groups(self.db.pool(), municipality).await?;
-        let catalogue = Arc::new(Catalogue {
-            services: services
-                .into_iter()
-                .map(|(s, _)| (s.code.clone(), Arc::new(s)))
-                .collect(),
-            groups: groups.into_iter().map(|g| (g.code.clone(), g)).collect(),
-        });
-        if let Ok(mut entries) = self.entries.write() {
-            entries.insert(municipality, (Instant::now(), catalogue.clone()));
-        }
-        Ok(catalogue)
+        self.catalogues
+            .get_or_load(&municipality, || async {
+                let services = store::list_types(self.db.pool(), municipality).await?;
+                let groups = store::list_groups(self.db.pool(), municipality).await?;
+                Ok(Catalogue {
+                    services: services
+                        .into_iter()
+                        .map(|(s, _)| (s.code.clone(), Arc::new(s)))
+                        .collect(),
+                    groups: groups.into_iter().map(|g| (g.code.clone(), g)).collect(),
+                })
+            })
+            .await
     }
 
     /// Forgets a municipality's catalogue; the next read loads it again.
     pub fn invalidate(&self, municipality: MunicipalityCode) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.remove(&municipality);
-        }
+        self.catalogues.invalidate(&municipality);
     }
 }

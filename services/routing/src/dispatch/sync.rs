@@ -5,7 +5,7 @@
 //! each event to one replica only. On (re)subscribing it starts a little before "now",
 //! then reloads the waiting cases from PostgreSQL: whatever committed before the reload
 //! is in the reload, whatever committed after is in the subscription, and versions make
-//! the overlap harmless. Catalogue events drop the replica's cached catalogue.
+//! the overlap harmless. Catalogue and site events drop the replica's cached copies.
 
 use std::time::{Duration, SystemTime};
 
@@ -13,11 +13,11 @@ use async_nats::jetstream::{self, consumer::DeliverPolicy};
 use futures::StreamExt;
 use prost::Message;
 use sportello_kit::{Db, backoff::Backoff, config::SubjectPrefix};
-use sportello_proto::routing::v1::{CaseOpened, CatalogueChanged};
+use sportello_proto::routing::v1::{CaseOpened, CatalogueChanged, SiteUpdated};
 use tokio_util::sync::CancellationToken;
 
 use super::Dispatcher;
-use crate::{cases::domain::Case, catalogue::cache::CatalogueCache};
+use crate::{cases::domain::Case, catalogue::cache::CatalogueCache, sites::cache::SiteCache};
 
 /// How far before "now" a subscription starts, to cover clock skew between this host and
 /// the NATS server.
@@ -27,6 +27,7 @@ const OVERLAP: Duration = Duration::from_secs(30);
 pub async fn follow(
     dispatcher: Dispatcher,
     cache: CatalogueCache,
+    sites: SiteCache,
     db: Db,
     nats: async_nats::Client,
     prefix: SubjectPrefix,
@@ -51,7 +52,7 @@ pub async fn follow(
                         () = shutdown.cancelled() => return,
                     };
                     match next {
-                        Some(Ok(message)) => apply(&dispatcher, &cache, &prefix, &message),
+                        Some(Ok(message)) => apply(&dispatcher, &cache, &sites, &prefix, &message),
                         Some(Err(error)) => {
                             tracing::warn!(%error, "routing stream subscription failed; resubscribing");
                             break;
@@ -85,6 +86,7 @@ async fn subscribe(
             filter_subjects: vec![
                 prefix.subject("case.>"),
                 prefix.subject("routing.catalogue.>"),
+                prefix.subject("routing.site.>"),
             ],
             deliver_policy: DeliverPolicy::ByStartTime {
                 start_time: start.into(),
@@ -98,6 +100,7 @@ async fn subscribe(
 fn apply(
     dispatcher: &Dispatcher,
     cache: &CatalogueCache,
+    sites: &SiteCache,
     prefix: &SubjectPrefix,
     message: &jetstream::Message,
 ) {
@@ -111,6 +114,12 @@ fn apply(
         {
             Some(Ok(case)) => dispatcher.apply(&case),
             _ => tracing::warn!(%subject, "undecodable case event ignored"),
+        }
+    } else if subject.starts_with(&prefix.subject("routing.site.")) {
+        if let Ok(updated) = SiteUpdated::decode(message.payload.clone())
+            && let Ok(site) = updated.site_id.parse()
+        {
+            sites.invalidate(site);
         }
     } else if let Ok(changed) = CatalogueChanged::decode(message.payload.clone())
         && let Ok(municipality) = changed.municipality_istat_code.parse()

@@ -55,6 +55,23 @@ pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Operator, RoutingE
     Ok(from_row(&row)?)
 }
 
+/// One operator, and the case they hold at a counter, if any (one round trip for the
+/// start of every call).
+pub async fn get_with_held_case(
+    db: impl PgExecutor<'_>,
+    id: &str,
+) -> Result<(Operator, Option<Uuid>), RoutingError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS}, (select c.id from cases c where c.operator_id = o.id and c.status = 'called') as held
+         from operators o where o.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(RoutingError::OperatorNotFound)?;
+    Ok((from_row(&row)?, row.try_get("held")?))
+}
+
 /// One operator, locked: their actions happen one at a time.
 pub async fn lock(uow: &mut UnitOfWork, id: &str) -> Result<Operator, RoutingError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(

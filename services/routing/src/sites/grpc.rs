@@ -23,12 +23,13 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct Sites {
     db: Db,
+    cache: super::cache::SiteCache,
 }
 
 impl Sites {
-    /// Serves sites from `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// Serves sites from `db`, keeping this replica's `cache` current.
+    pub fn new(db: Db, cache: super::cache::SiteCache) -> Self {
+        Self { db, cache }
     }
 
     /// A site the caller may see (same municipality), or NOT_FOUND.
@@ -148,6 +149,7 @@ impl SiteService for Sites {
             .await
             .map_err(ServiceError::from)?;
         uow.commit().await.map_err(ServiceError::from)?;
+        self.cache.invalidate(site.id);
         Ok(Response::new(UpdateSiteSettingsResponse {
             site: Some(to_message(&site)),
         }))

@@ -1,0 +1,209 @@
+"""Reading the Rust source, the Dockerfile, the NATS permissions and the schema checks."""
+
+from __future__ import annotations
+
+import copy
+import pathlib
+import shutil
+import tempfile
+import unittest
+
+import yaml
+
+from sportello_deploy import dockerfile, generate, natsconf, schemas, source
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+SERVICES = source.read_services(ROOT)
+DOCKERFILE = (ROOT / "deploy/Dockerfile").read_text()
+
+LIB_RS = """
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "canteen",
+    ports: DefaultPorts {
+        grpc: 50099,
+        metrics: 9199,
+        http: 0,
+    },
+    migrator: &MIGRATOR,
+    streams: &[StreamSpec {
+        part: "canteen",
+        subjects: &["canteen.>", "meal.>"],
+    }],
+    serves_http: false,
+};
+"""
+CARGO = '[package]\nname = "sportello-canteen"\n\n[[bin]]\nname = "sportello-canteen"\npath = "src/main.rs"\n'
+CONSUMER_RS = """
+const ENROLMENTS: ConsumerSpec = ConsumerSpec::new("enrolments", "routing", &["case.completed"]);
+"""
+
+
+class ReadingTheSource(unittest.TestCase):
+    def test_the_seven_services(self):
+        self.assertEqual(
+            sorted(SERVICES), ["education", "gateway", "mobility", "registry", "routing", "suap", "urp"]
+        )
+        self.assertEqual(SERVICES["routing"].ports, {"grpc": 50051, "metrics": 9101})
+        self.assertEqual(SERVICES["gateway"].ports, {"grpc": 50057, "metrics": 9107, "http": 8080})
+        self.assertEqual(SERVICES["urp"].binary, "sportello-urp")
+        self.assertIn("case.>", SERVICES["routing"].streams[0].subjects)
+
+    def test_a_spec_and_its_consumers(self):
+        svc = source.parse_spec(LIB_RS, CARGO, [LIB_RS, CONSUMER_RS], "canteen")
+        self.assertEqual((svc.grpc, svc.metrics, svc.serves_http), (50099, 9199, False))
+        self.assertEqual(svc.streams[0].name("sportello"), "SPORTELLO_CANTEEN")
+        self.assertEqual([c.durable for c in svc.consumers], ["canteen-enrolments"])
+
+    def test_a_consumer_the_reader_cannot_see_is_an_error(self):
+        odd = 'let spec = ConsumerSpec::new(NAME, "routing", &["case.>"]);'
+        with self.assertRaises(source.SourceError):
+            source.parse_spec(LIB_RS, CARGO, [odd], "canteen")
+
+    def test_spec_without_ports_is_an_error(self):
+        with self.assertRaises(source.SourceError):
+            source.parse_spec(LIB_RS.replace("ports: DefaultPorts", "ports: PORTS, _x: X"), CARGO, [], "x")
+
+
+class TheDockerfile(unittest.TestCase):
+    def test_agrees_with_the_source(self):
+        self.assertEqual(dockerfile.check(DOCKERFILE, SERVICES), [])
+        self.assertEqual(dockerfile.build_command(DOCKERFILE), "cargo build --release --locked --bins")
+
+    def test_exposed_port_drift(self):
+        text = DOCKERFILE.replace("EXPOSE 50053 9103", "EXPOSE 50053 9100")
+        self.assertIn(
+            "Dockerfile stage education: EXPOSE [9100, 50053], the source listens on [9103, 50053]",
+            dockerfile.check(text, SERVICES),
+        )
+
+    def test_wrong_entrypoint(self):
+        text = DOCKERFILE.replace('ENTRYPOINT ["/usr/local/bin/sportello-suap"]', 'ENTRYPOINT ["/usr/local/bin/sportello-urp"]')
+        self.assertTrue(any(p.startswith("Dockerfile stage suap: ENTRYPOINT") for p in dockerfile.check(text, SERVICES)))
+
+    def test_root_user(self):
+        text = DOCKERFILE.replace("USER 65532:65532", "USER 0")
+        self.assertIn("Dockerfile stage routing: runs as root (no USER, or USER 0)", dockerfile.check(text, SERVICES))
+
+    def test_missing_stage_and_other_build(self):
+        text = DOCKERFILE.replace("AS mobility", "AS mobilita").replace("--locked --bins", "--bins")
+        found = dockerfile.check(text, SERVICES)
+        self.assertIn("Dockerfile: no stage `AS mobility`", found)
+        self.assertTrue(any("CI expects" in p for p in found), found)
+
+
+class NatsPermissions(unittest.TestCase):
+    def test_a_service_may_touch_only_its_own_subjects(self):
+        publish, subscribe = generate.nats_permissions(SERVICES["registry"], SERVICES)
+        self.assertIn("sportello.registry.>", publish)
+        self.assertIn("sportello.deadletter.registry.>", publish)
+        self.assertIn("$JS.API.STREAM.UPDATE.SPORTELLO_REGISTRY", publish)
+        self.assertNotIn("sportello.case.>", publish)
+        self.assertFalse(any("SPORTELLO_ROUTING" in s for s in publish), publish)
+        self.assertEqual(subscribe, ["_INBOX.>"])
+
+    def test_a_consumer_reads_only_through_its_own_durable(self):
+        svc = source.parse_spec(LIB_RS, CARGO, [CONSUMER_RS], "canteen")
+        publish, _ = generate.nats_permissions(svc, SERVICES)
+        self.assertIn("$JS.API.CONSUMER.MSG.NEXT.SPORTELLO_ROUTING.canteen-enrolments", publish)
+        self.assertIn("$JS.ACK.SPORTELLO_ROUTING.canteen-enrolments.>", publish)
+        self.assertFalse(any(s.startswith("$JS.API.STREAM.UPDATE.SPORTELLO_ROUTING") for s in publish))
+        self.assertNotIn("sportello.case.>", publish)
+
+    def test_variables_of_the_config(self):
+        text = 'password: $NATS_PASSWORD_X # $NOT_THIS\nroutes: [\n  $NATS_ROUTE_0\n]\nname: "$NOR_THIS"\n'
+        self.assertEqual(natsconf.referenced_variables(text), {"NATS_PASSWORD_X", "NATS_ROUTE_0"})
+
+
+class Generation(unittest.TestCase):
+    def test_a_new_service_makes_the_manifests_stale(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = pathlib.Path(tmp)
+            for lib in ROOT.glob("services/*/src/lib.rs"):
+                crate = lib.parent.parent
+                shutil.copytree(crate / "src", root / crate.relative_to(ROOT) / "src")
+                shutil.copy(crate / "Cargo.toml", root / crate.relative_to(ROOT) / "Cargo.toml")
+            generate.write(root)
+            self.assertEqual(generate.stale(root), [])
+            (root / "services/canteen/src").mkdir(parents=True)
+            (root / "services/canteen/src/lib.rs").write_text(LIB_RS)
+            (root / "services/canteen/Cargo.toml").write_text(CARGO)
+            stale = generate.stale(root)
+            self.assertIn("deploy/base/services/canteen.yaml is stale: run `make deploy-gen`", stale)
+            self.assertIn("deploy/base/nats/auth.conf is stale: run `make deploy-gen`", stale)
+
+
+class Schemas(unittest.TestCase):
+    def deployment(self) -> dict:
+        docs = yaml.safe_load_all(generate.service_manifests(SERVICES["urp"], SERVICES))
+        return next(d for d in docs if d and d["kind"] == "Deployment")
+
+    def test_a_generated_deployment_is_valid(self):
+        self.assertEqual(schemas.validate_builtin([self.deployment()]), [])
+
+    def test_an_unknown_field_is_rejected(self):
+        d = self.deployment()
+        d["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+        found = schemas.validate_builtin([d])
+        self.assertTrue(found and all("readinesProbe" in p for p in found), found)
+
+    def test_a_wrong_type_is_rejected(self):
+        d = self.deployment()
+        d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = "45s"
+        self.assertTrue(schemas.validate_builtin([d]))
+
+    @unittest.skipUnless(shutil.which("node"), "node is not installed")
+    def test_custom_resources(self):
+        cluster = yaml.safe_load((ROOT / "deploy/base/postgres/cluster.yaml").read_text())
+        self.assertEqual(schemas.validate_custom([cluster]), ([], []))
+        typo = copy.deepcopy(cluster)
+        typo["spec"]["instancez"] = 3
+        problems, _ = schemas.validate_custom([typo])
+        self.assertTrue(any("instancez" in p for p in problems), problems)
+        wrong = copy.deepcopy(cluster)
+        wrong["spec"]["primaryUpdateStrategy"] = "whenever"
+        problems, _ = schemas.validate_custom([wrong])
+        self.assertTrue(problems, "an enum violation must be reported")
+        store = {"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore", "metadata": {"name": "s"}}
+        problems, skipped = schemas.validate_custom([store])
+        self.assertEqual(problems, [])
+        self.assertTrue(skipped and "skipped" in skipped[0], skipped)
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+@unittest.skipUnless(shutil.which("nats-server"), "nats-server is not on PATH (make deploy-check puts it there)")
+class NatsConfiguration(unittest.TestCase):
+    def objects(self) -> list[dict]:
+        nats = ROOT / "deploy/base/nats"
+        sts = yaml.safe_load((nats / "statefulset.yaml").read_text())
+        patch = yaml.safe_load((nats / "user-passwords.yaml").read_text())
+        sts["spec"]["template"]["spec"]["containers"][0]["env"] += patch["spec"]["template"]["spec"]["containers"][0]["env"]
+        config = {
+            "kind": "ConfigMap",
+            "metadata": {"name": "nats-config-abcde12345"},
+            "data": {n: (nats / n).read_text() for n in ("nats.conf", "auth.conf")},
+        }
+        return [sts, config]
+
+    def test_the_configuration_is_accepted(self):
+        self.assertEqual(natsconf.check(self.objects(), shutil.which("nats-server")), [])
+
+    def test_a_password_the_servers_do_not_get(self):
+        objects = self.objects()
+        env = objects[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+        env[:] = [e for e in env if e["name"] != "NATS_PASSWORD_URP"]
+        self.assertIn(
+            "StatefulSet/nats: the configuration uses $NATS_PASSWORD_URP, the container does not set it",
+            natsconf.check(objects, shutil.which("nats-server")),
+        )
+
+    def test_no_fsync_and_a_broken_file(self):
+        objects = self.objects()
+        data = objects[1]["data"]
+        data["nats.conf"] = data["nats.conf"].replace("sync_interval: always", "sync_interval: 2m")
+        data["auth.conf"] = data["auth.conf"].replace("accounts {", "accounts {{", 1)
+        found = natsconf.check(objects, shutil.which("nats-server"))
+        self.assertIn("nats.conf: JetStream must fsync every write (sync_interval: always)", found)
+        self.assertTrue(any(p.startswith("nats-server -t rejects") for p in found), found)
