@@ -208,14 +208,13 @@ pub const PERSON_COLUMNS: &str = "r.id, r.municipality, r.fiscal_code, r.request
      v.relationship, v.house_number, v.destination, v.fiscal_code_warnings,
      s.id as street_id, s.street_code, s.qualifier, s.name as street_name, s.postal_code";
 
-fn bad(column: &str, raw: &str) -> sqlx::Error {
-    // The value is not echoed: it may be personal data.
-    let _ = raw;
+/// A value the registry did not write. It is not echoed: it may be personal data.
+fn bad(column: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected value in column {column}").into())
 }
 
 fn parse<T: std::str::FromStr>(column: &str, raw: &str) -> Result<T, sqlx::Error> {
-    raw.parse().map_err(|_| bad(column, raw))
+    raw.parse().map_err(|_| bad(column))
 }
 
 fn day(row: &PgRow, column: &str) -> Result<Option<Day>, sqlx::Error> {
@@ -245,13 +244,13 @@ pub fn person_from_row(row: &PgRow) -> Result<Person, sqlx::Error> {
 }
 
 fn state_from_row(row: &PgRow, version_id: Uuid) -> Result<PersonState, sqlx::Error> {
-    let required = |column: &str, value: Option<Day>| value.ok_or_else(|| bad(column, ""));
+    let required = |column: &str, value: Option<Day>| value.ok_or_else(|| bad(column));
     let cause: String = row.try_get("cause")?;
     let sex: String = row.try_get("sex")?;
     let birthplace: String = row.try_get("birthplace_code")?;
     let citizenship: String = row.try_get("citizenship")?;
     let status: String = row.try_get("status")?;
-    let status = ResidentStatus::from_db(&status).ok_or_else(|| bad("status", &status))?;
+    let status = ResidentStatus::from_db(&status).ok_or_else(|| bad("status"))?;
     let home = match (
         row.try_get::<Option<Uuid>, _>("family_id")?,
         row.try_get::<Option<String>, _>("relationship")?,
@@ -260,7 +259,7 @@ fn state_from_row(row: &PgRow, version_id: Uuid) -> Result<PersonState, sqlx::Er
         (Some(family_id), Some(relationship), Some(street_id)) => Some(Home {
             family_id: FamilyId(family_id),
             relationship: Relationship::from_db(&relationship)
-                .ok_or_else(|| bad("relationship", &relationship))?,
+                .ok_or_else(|| bad("relationship"))?,
             address: Address {
                 street_id,
                 street_code: row.try_get("street_code")?,
@@ -277,7 +276,7 @@ fn state_from_row(row: &PgRow, version_id: Uuid) -> Result<PersonState, sqlx::Er
         valid_from: required("valid_from", day(row, "valid_from")?)?,
         valid_to: day(row, "valid_to")?,
         recorded_at: row.try_get::<SqlTimestamp, _>("recorded_at")?.to_jiff(),
-        cause: Cause::from_db(&cause).ok_or_else(|| bad("cause", &cause))?,
+        cause: Cause::from_db(&cause).ok_or_else(|| bad("cause"))?,
         follows: row.try_get("follows_version_id")?,
         residence_change_id: row
             .try_get::<Option<Uuid>, _>("residence_change_id")?
@@ -288,8 +287,7 @@ fn state_from_row(row: &PgRow, version_id: Uuid) -> Result<PersonState, sqlx::Er
             sex: parse("sex", &sex)?,
             birth_date: required("birth_date", day(row, "birth_date")?)?,
             birthplace: parse("birthplace_code", &birthplace)?,
-            citizenship: Citizenship::by_iso(&citizenship)
-                .ok_or_else(|| bad("citizenship", &citizenship))?,
+            citizenship: Citizenship::by_iso(&citizenship).ok_or_else(|| bad("citizenship"))?,
         },
         status,
         home,

@@ -9,7 +9,7 @@
 use futures::future::BoxFuture;
 use sportello_kit::{MunicipalityCode, RequesterRef};
 use sportello_pa::CodiceFiscale;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::{
     domain::{Day, FamilyId, ResidentId},
@@ -163,7 +163,7 @@ impl RegistrySource for LocalSource {
     fn history(&self, id: ResidentId) -> BoxFuture<'_, Result<Option<History>, RegistryError>> {
         Box::pin(async move {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "select {PERSON_COLUMNS}, (v.valid_to is null) as current
+                "select {PERSON_COLUMNS}
                  from residents r
                  left join resident_versions v on v.resident_id = r.id and v.superseded_at is null
                  left join streets s on s.id = v.street_id
@@ -173,23 +173,17 @@ impl RegistrySource for LocalSource {
             .bind(id.0)
             .fetch_all(&self.pool)
             .await?;
-            let mut states = Vec::with_capacity(rows.len());
             let mut person: Option<Person> = None;
+            let mut states = Vec::with_capacity(rows.len());
             for row in &rows {
                 let mut read = person_from_row(row)?;
-                let current: Option<bool> = row.try_get("current")?;
-                if let Some(state) = read.state.take() {
-                    if current == Some(true) {
-                        read.state = Some(state.clone());
-                        person = Some(read);
-                    } else if person.is_none() {
-                        person = Some(read);
-                    }
-                    states.push(state);
-                } else {
-                    person.get_or_insert(read);
-                }
+                states.extend(read.state.take());
+                person.get_or_insert(read);
             }
+            let person = person.map(|mut person| {
+                person.state = states.iter().find(|s| s.valid_to.is_none()).cloned();
+                person
+            });
             Ok(person.map(|person| History { person, states }))
         })
     }
