@@ -29,6 +29,10 @@ bench: ## Benchmarks (release build; a durable private PostgreSQL and NATS); fig
 	$(CARGO) bench --locked -p sportello-routing --bench decision
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench e2e
 
+.PHONY: bench-registry
+bench-registry: ## Registry: certificate issuing p50/p99 (PDF included; durable PostgreSQL) with the synthetic La Spezia loaded
+	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-registry --bench issue
+
 .PHONY: build
 build: ## Build every service (debug)
 	$(CARGO) build --workspace --locked

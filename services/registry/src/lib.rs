@@ -4,17 +4,39 @@
 //!
 //! Layout: each area of the registry is a module with its `domain` (request parsing
 //! into domain types), `store` (SQL) and `grpc` (the tonic service); [`error`] is the
-//! registry's one error table.
+//! registry's one error table, [`source`] the seam the register is read through (the
+//! local database, or in real life ANPR), [`audit`] the log every read of personal data
+//! writes to.
 
+pub mod audit;
+pub mod certificates;
+pub mod config;
+pub mod domain;
 pub mod error;
+pub mod facts;
+pub mod records;
+pub mod residence;
+pub mod residents;
+pub mod source;
+pub mod state;
 pub mod streets;
+pub mod synth;
+
+use std::sync::Arc;
 
 use sportello_kit::{
-    Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
-    StreamSpec,
+    Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
+    require_call_context,
 };
-use sportello_proto::registry::v1::street_service_server::StreetServiceServer;
+use sportello_proto::registry::v1::{
+    certificate_service_server::CertificateServiceServer, fact_service_server::FactServiceServer,
+    residence_change_service_server::ResidenceChangeServiceServer,
+    resident_service_server::ResidentServiceServer, street_service_server::StreetServiceServer,
+};
 use tokio_util::sync::CancellationToken;
+
+pub use config::{IntoRegistryConfig, RegistryConfig};
+pub use state::Registry;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -36,15 +58,64 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 
 /// Starts the registry on `listeners` until `shutdown` is cancelled.
 pub async fn start(
-    config: ServiceConfig,
+    config: impl IntoRegistryConfig,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let service = Service::start(&SPEC, config).await?;
+    let config = config.into_registry_config()?;
+    let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    let intake: Arc<dyn residence::intake::Intake> = match &config.routing_url {
+        Some(url) => Arc::new(
+            residence::intake::RoutingIntake::new(url)
+                .map_err(|e| StartError::Other(format!("ROUTING_URL: {e}")))?,
+        ),
+        None => {
+            tracing::warn!("ROUTING_URL is not set: changes of residence are unavailable");
+            Arc::new(residence::intake::Unconfigured)
+        }
+    };
+    service.on_timer(
+        residence::timers::SILENCE_TIMER,
+        residence::timers::SilenceAssent,
+    );
+    service.on_timer(
+        residence::timers::CLOSE_TIMER,
+        residence::timers::CloseCheck {
+            intake: intake.clone(),
+        },
+    );
+    let registry = Registry {
+        db: service.db().clone(),
+        source: Arc::new(source::LocalSource::new(service.db().pool().clone())),
+        pseudonym_key: config.pseudonym_key.clone(),
+        seal_key: config.seal_key.clone(),
+        verify_url: config.verify_url.as_str().into(),
+    };
     let streets = streets::grpc::Streets::new(service.db().clone());
-    let api = Api::new().grpc(StreetServiceServer::with_interceptor(
-        streets,
-        sportello_kit::require_call_context,
-    ));
+    let residents = residents::grpc::Residents::new(registry.clone());
+    let facts = facts::grpc::Facts::new(registry.clone());
+    let certificates = certificates::grpc::Certificates::new(registry.clone());
+    let residence = residence::grpc::Residence::new(registry.clone(), intake);
+    let api = Api::new()
+        .grpc(StreetServiceServer::with_interceptor(
+            streets,
+            require_call_context,
+        ))
+        .grpc(ResidentServiceServer::with_interceptor(
+            residents,
+            require_call_context,
+        ))
+        .grpc(FactServiceServer::with_interceptor(
+            facts,
+            require_call_context,
+        ))
+        .grpc(CertificateServiceServer::with_interceptor(
+            certificates,
+            require_call_context,
+        ))
+        .grpc(ResidenceChangeServiceServer::with_interceptor(
+            residence,
+            require_call_context,
+        ));
     service.serve(api, listeners, shutdown).await
 }

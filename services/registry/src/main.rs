@@ -2,10 +2,9 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let spec = &sportello_registry::SPEC;
     sportello_kit::main(
-        spec,
-        |env| spec.config_from_env(env),
+        &sportello_registry::SPEC,
+        sportello_registry::RegistryConfig::from_env,
         sportello_registry::start,
     )
     .await

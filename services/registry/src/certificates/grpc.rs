@@ -1,0 +1,386 @@
+//! `sportello.registry.v1.CertificateService`.
+
+use sha2::{Digest, Sha256};
+use sportello_kit::{
+    Aggregate, CallContext, IdempotencyKey, MunicipalityCode, ServiceError, domain as kit,
+    events::to_proto_timestamp,
+};
+use sportello_proto::{
+    common::v1::Money,
+    registry::v1::{
+        Certificate as CertificateMessage, CertificateIssued, GetCertificateRequest,
+        GetCertificateResponse, IssueCertificateRequest, IssueCertificateResponse,
+        ListStampDutyExemptionsRequest, ListStampDutyExemptionsResponse, StampDutyExemption,
+        VerifyCertificateRequest, VerifyCertificateResponse,
+        certificate_service_server::CertificateService, issue_certificate_request::Person,
+    },
+};
+use tonic::{Request, Response, Status};
+
+use super::{
+    code::VerificationCode,
+    compose::{Facts, compose},
+    kind::CertificateType,
+    pdf,
+    stamp::{self, Charges, Exemption},
+    store::{self, Certificate},
+};
+use crate::{
+    audit::{self, Access, RecordKind},
+    domain::{CertificateId, ResidentId},
+    error::RegistryError,
+    residents::domain::parse_fiscal_code,
+    source::PersonKey,
+    state::Registry,
+};
+
+/// The certificates' gRPC service.
+#[derive(Debug, Clone)]
+pub struct Certificates {
+    registry: Registry,
+}
+
+impl Certificates {
+    /// Issues and verifies certificates from `registry`.
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
+    }
+
+    fn message(&self, c: &Certificate) -> CertificateMessage {
+        let euros = |cents: i32| Money {
+            currency_code: "EUR".into(),
+            amount_minor: i64::from(cents),
+        };
+        CertificateMessage {
+            id: c.id.to_string(),
+            municipality_istat_code: c.municipality.to_string(),
+            r#type: c.kind.to_proto() as i32,
+            resident_id: c.resident_id.to_string(),
+            verification_code: c.code.to_string(),
+            verification_url: format!("{}/{}", self.registry.verify_url, c.code.as_str()),
+            issue_time: Some(to_proto_timestamp(c.issued_at)),
+            valid_until: c.valid_until.map(|d| d.to_string()).unwrap_or_default(),
+            r#use: c.use_text.clone(),
+            stamp_duty: Some(euros(c.stamp_duty_cents)),
+            exemption: c
+                .exemption_code
+                .as_deref()
+                .and_then(stamp::by_code)
+                .map(exemption_message),
+            fees: Some(euros(c.fees_cents)),
+            content_sha256: hex(&c.content_sha256),
+        }
+    }
+}
+
+fn exemption_message(e: &Exemption) -> StampDutyExemption {
+    StampDutyExemption {
+        code: e.code.into(),
+        r#use: e.use_text.into(),
+        rule: e.rule.into(),
+        fees_waived: e.fees_waived,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A request to issue, parsed.
+struct Issue {
+    municipality: MunicipalityCode,
+    key: PersonKey,
+    field: &'static str,
+    kind: CertificateType,
+    charges: Charges,
+    use_text: String,
+}
+
+impl Issue {
+    fn parse(request: &IssueCertificateRequest) -> Result<Self, ServiceError> {
+        let municipality: MunicipalityCode =
+            kit::parse_field("municipality_istat_code", &request.municipality_istat_code)?;
+        let (key, field) = match &request.person {
+            Some(Person::ResidentId(raw)) => (
+                PersonKey::Id(ResidentId::parse("resident_id", raw)?),
+                "resident_id",
+            ),
+            Some(Person::FiscalCode(raw)) => (
+                PersonKey::FiscalCode(municipality, parse_fiscal_code("fiscal_code", raw)?),
+                "fiscal_code",
+            ),
+            Some(Person::RequesterRef(raw)) => (
+                PersonKey::RequesterRef(kit::parse_field("requester_ref", raw.trim())?),
+                "requester_ref",
+            ),
+            None => {
+                return Err(ServiceError::invalid_field(
+                    "person",
+                    "is required: a resident_id, fiscal_code or requester_ref",
+                ));
+            }
+        };
+        let kind = CertificateType::from_proto("type", request.r#type)?;
+        let charges = Charges::parse("exemption_code", &request.exemption_code)?;
+        let use_text = match (request.r#use.trim(), charges.exemption) {
+            ("", Some(exemption)) => exemption.use_text.to_owned(),
+            ("", None) => {
+                return Err(ServiceError::invalid_field(
+                    "use",
+                    "is required: the use the certificate is for",
+                ));
+            }
+            (text, _) => kit::required_text("use", text, 120)?,
+        };
+        Ok(Self {
+            municipality,
+            key,
+            field,
+            kind,
+            charges,
+            use_text,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl CertificateService for Certificates {
+    #[tracing::instrument(skip_all, fields(caller, certificate_type))]
+    async fn issue_certificate(
+        &self,
+        request: Request<IssueCertificateRequest>,
+    ) -> Result<Response<IssueCertificateResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let issue = Issue::parse(&request)?;
+        let span = tracing::Span::current();
+        span.record("caller", context.caller());
+        span.record("certificate_type", issue.kind.as_db());
+        context.ensure_municipality(issue.municipality)?;
+
+        let registry = &self.registry;
+        let today = registry.today();
+        let person = registry
+            .find_person(&context, &issue.key, today, issue.field)
+            .await?;
+        let state = person.state.clone().ok_or(RegistryError::NotFound {
+            field: issue.field,
+            what: "the person is not in the register today",
+        })?;
+        if !issue.kind.allowed_for(state.status) {
+            return Err(ServiceError::invalid_field(
+                "type",
+                format!(
+                    "{} cannot be issued for a person who is {}",
+                    issue.kind.words(),
+                    state.status.words()
+                ),
+            )
+            .into());
+        }
+        let family = match (&state.home, issue.kind.lists_family()) {
+            (Some(home), true) => Some(
+                registry
+                    .source
+                    .family(home.family_id, today)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .ok_or(RegistryError::Conflict(
+                        "the record changed meanwhile; retry",
+                    ))?,
+            ),
+            _ => None,
+        };
+
+        let code = VerificationCode::random();
+        let issued_at = registry.db.clock().now();
+        let valid_until = issue.kind.valid_until(today);
+        let document = compose(&Facts {
+            kind: issue.kind,
+            municipality: issue.municipality,
+            person: &person,
+            state: &state,
+            family: family.as_ref(),
+            charges: issue.charges,
+            use_text: &issue.use_text,
+            issued_at,
+            valid_until,
+            code: &code,
+            verify_url: &registry.verify_url,
+        });
+        let pdf = pdf::render(&document).map_err(ServiceError::internal)?;
+        let mut certificate = Certificate {
+            id: CertificateId::new(),
+            municipality: issue.municipality,
+            code,
+            kind: issue.kind,
+            resident_id: person.id,
+            disclosed: family
+                .as_ref()
+                .map_or_else(|| vec![person.id], |f| f.member_ids()),
+            use_text: issue.use_text,
+            exemption_code: issue.charges.exemption.map(|e| e.code.to_owned()),
+            stamp_duty_cents: issue.charges.stamp_duty_cents,
+            fees_cents: issue.charges.fees_cents,
+            issued_at,
+            valid_until,
+            content_sha256: Sha256::digest(&pdf).into(),
+            seal: [0; 32],
+            pdf,
+        };
+        certificate.seal = certificate.compute_seal(&registry.seal_key);
+
+        let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
+        let fingerprint = IssueCertificateRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
+        let message = self.message(&certificate);
+        let requester_ref = person.requester_ref.to_string();
+        let response = registry
+            .db
+            .idempotent("registry.issue_certificate", key, &fingerprint, |uow| {
+                Box::pin(async move {
+                    // The audit row and the certificate commit together: no certificate
+                    // leaves without its read being recorded.
+                    let now = uow.now();
+                    audit::record(
+                        uow.conn(),
+                        &context,
+                        now,
+                        Access {
+                            action: "certificate.issue",
+                            record_kind: RecordKind::Certificate,
+                            record_id: certificate.id.0,
+                            disclosed: &certificate.disclosed,
+                        },
+                    )
+                    .await?;
+                    store::insert(uow.conn(), &certificate, context.caller(), context.actor())
+                        .await?;
+                    let id = certificate.id.to_string();
+                    uow.emit(
+                        &CertificateIssued {
+                            certificate_id: id.clone(),
+                            r#type: certificate.kind.to_proto() as i32,
+                            resident_id: certificate.resident_id.to_string(),
+                            requester_ref,
+                            stamp_duty_exempt: certificate.exemption_code.is_some(),
+                        },
+                        Aggregate {
+                            kind: "registry.certificate",
+                            id: &id,
+                            version: 1,
+                            municipality: certificate.municipality,
+                        },
+                    )
+                    .await?;
+                    Ok(IssueCertificateResponse {
+                        certificate: Some(message),
+                        pdf: certificate.pdf,
+                    })
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn get_certificate(
+        &self,
+        request: Request<GetCertificateRequest>,
+    ) -> Result<Response<GetCertificateResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let id = CertificateId::parse("certificate_id", &request.get_ref().certificate_id)?;
+        let certificate = store::by_id(self.registry.db.pool(), id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or(RegistryError::NotFound {
+                field: "certificate_id",
+                what: "no certificate with this id",
+            })?;
+        context.ensure_municipality(certificate.municipality)?;
+        self.registry
+            .audit(
+                &context,
+                Access {
+                    action: "certificate.get",
+                    record_kind: RecordKind::Certificate,
+                    record_id: id.0,
+                    disclosed: &certificate.disclosed,
+                },
+            )
+            .await?;
+        Ok(Response::new(GetCertificateResponse {
+            certificate: Some(self.message(&certificate)),
+            pdf: certificate.pdf,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn verify_certificate(
+        &self,
+        request: Request<VerifyCertificateRequest>,
+    ) -> Result<Response<VerifyCertificateResponse>, Status> {
+        let context = CallContext::of(&request)?;
+        tracing::Span::current().record("caller", context.caller());
+        let request = request.get_ref();
+        let code = VerificationCode::parse("verification_code", &request.verification_code)?;
+        let document_hash = match request.document_sha256.trim() {
+            "" => None,
+            raw if raw.len() == 64 && raw.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Some(raw.to_ascii_lowercase())
+            }
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "document_sha256",
+                    "must be 64 hex digits when given",
+                )
+                .into());
+            }
+        };
+        let Some(certificate) = store::by_code(self.registry.db.pool(), &code)
+            .await
+            .map_err(ServiceError::from)?
+        else {
+            return Ok(Response::new(VerifyCertificateResponse {
+                authentic: false,
+                reason: "no certificate was issued with this code".into(),
+                ..Default::default()
+            }));
+        };
+        let content_sha256 = hex(&certificate.content_sha256);
+        let reason = if !certificate.intact(&self.registry.seal_key) {
+            tracing::error!(certificate_id = %certificate.id, "stored certificate fails its seal");
+            "the stored certificate was altered after issue"
+        } else if document_hash.as_ref().is_some_and(|h| *h != content_sha256) {
+            "the document's content differs from the certificate issued with this code"
+        } else {
+            ""
+        };
+        let today = self.registry.today();
+        Ok(Response::new(VerifyCertificateResponse {
+            authentic: reason.is_empty(),
+            reason: reason.into(),
+            r#type: certificate.kind.to_proto() as i32,
+            municipality_istat_code: certificate.municipality.to_string(),
+            issue_time: Some(to_proto_timestamp(certificate.issued_at)),
+            valid_until: certificate
+                .valid_until
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            expired: certificate.valid_until.is_some_and(|d| d < today),
+            content_sha256,
+        }))
+    }
+
+    async fn list_stamp_duty_exemptions(
+        &self,
+        _request: Request<ListStampDutyExemptionsRequest>,
+    ) -> Result<Response<ListStampDutyExemptionsResponse>, Status> {
+        Ok(Response::new(ListStampDutyExemptionsResponse {
+            exemptions: stamp::EXEMPTIONS.iter().map(exemption_message).collect(),
+        }))
+    }
+}

@@ -1,0 +1,162 @@
+//! The certificate types, whom each may be issued for, and how long each is valid.
+
+use jiff::ToSpan;
+use sportello_kit::ServiceError;
+use sportello_proto::registry::v1::CertificateType as Wire;
+
+use crate::domain::{Day, ResidentStatus};
+
+/// What a certificate certifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CertificateType {
+    /// Residence.
+    Residence,
+    /// Family status (stato di famiglia).
+    FamilyStatus,
+    /// Registry birth certificate (certificato anagrafico di nascita).
+    Birth,
+    /// Citizenship.
+    Citizenship,
+    /// Existence (esistenza in vita).
+    Existence,
+    /// Residence and family status together.
+    ResidenceFamily,
+}
+
+impl CertificateType {
+    const ALL: [(Self, &'static str, Wire); 6] = [
+        (Self::Residence, "residence", Wire::Residence),
+        (Self::FamilyStatus, "family_status", Wire::FamilyStatus),
+        (Self::Birth, "birth", Wire::Birth),
+        (Self::Citizenship, "citizenship", Wire::Citizenship),
+        (Self::Existence, "existence", Wire::Existence),
+        (
+            Self::ResidenceFamily,
+            "residence_family",
+            Wire::ResidenceFamily,
+        ),
+    ];
+
+    /// The database's word for it.
+    pub fn as_db(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(t, _, _)| *t == self)
+            .map_or("residence", |(_, db, _)| db)
+    }
+
+    /// From the database's word.
+    pub fn from_db(raw: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, db, _)| *db == raw)
+            .map(|(t, _, _)| *t)
+    }
+
+    /// The wire enum.
+    pub fn to_proto(self) -> Wire {
+        Self::ALL
+            .iter()
+            .find(|(t, _, _)| *t == self)
+            .map_or(Wire::Unspecified, |(_, _, w)| *w)
+    }
+
+    /// Parses the wire enum of field `field`.
+    pub fn from_proto(field: &str, raw: i32) -> Result<Self, ServiceError> {
+        let wire = Wire::try_from(raw).ok();
+        Self::ALL
+            .iter()
+            .find(|(_, _, w)| Some(*w) == wire)
+            .map(|(t, _, _)| *t)
+            .ok_or_else(|| ServiceError::invalid_field(field, "is required"))
+    }
+
+    /// Whether it may be issued for a person with `status`. Residence and family
+    /// certificates only for residents; birth, citizenship and existence also for
+    /// Italians registered abroad (AIRE). Nothing for the deceased or those who moved
+    /// away: their records are history, certified by other means.
+    pub fn allowed_for(self, status: ResidentStatus) -> bool {
+        match self {
+            Self::Residence | Self::FamilyStatus | Self::ResidenceFamily => {
+                status == ResidentStatus::Resident
+            }
+            Self::Birth | Self::Citizenship | Self::Existence => {
+                matches!(status, ResidentStatus::Resident | ResidentStatus::Aire)
+            }
+        }
+    }
+
+    /// Whether it lists the person's family.
+    pub fn lists_family(self) -> bool {
+        matches!(self, Self::FamilyStatus | Self::ResidenceFamily)
+    }
+
+    /// The last day it is valid when issued on `issued`: six months for facts that can
+    /// change, `None` (unlimited) for those that cannot (DPR 445/2000 art. 41 c. 1).
+    pub fn valid_until(self, issued: Day) -> Option<Day> {
+        match self {
+            Self::Birth => None,
+            _ => issued.checked_add(6.months()).ok(),
+        }
+    }
+
+    /// The title printed on it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Residence => "CERTIFICATO DI RESIDENZA",
+            Self::FamilyStatus => "CERTIFICATO DI STATO DI FAMIGLIA",
+            Self::Birth => "CERTIFICATO ANAGRAFICO DI NASCITA",
+            Self::Citizenship => "CERTIFICATO DI CITTADINANZA",
+            Self::Existence => "CERTIFICATO DI ESISTENZA IN VITA",
+            Self::ResidenceFamily => "CERTIFICATO DI RESIDENZA E STATO DI FAMIGLIA",
+        }
+    }
+
+    /// In words, for messages: "residence".
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Residence => "a residence certificate",
+            Self::FamilyStatus => "a family-status certificate",
+            Self::Birth => "a birth certificate",
+            Self::Citizenship => "a citizenship certificate",
+            Self::Existence => "an existence certificate",
+            Self::ResidenceFamily => "a residence and family-status certificate",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn types_round_trip_and_validity_follows_art_41() {
+        for (kind, db, wire) in CertificateType::ALL {
+            assert_eq!(CertificateType::from_db(db), Some(kind));
+            assert_eq!(
+                CertificateType::from_proto("type", wire as i32).unwrap(),
+                kind
+            );
+        }
+        let issued = date(2026, 8, 31);
+        assert_eq!(
+            CertificateType::Residence.valid_until(issued),
+            Some(date(2027, 2, 28))
+        );
+        assert_eq!(CertificateType::Birth.valid_until(issued), None);
+        assert!(CertificateType::from_proto("type", 0).is_err());
+    }
+
+    #[test]
+    fn status_decides_what_may_be_issued() {
+        use ResidentStatus::*;
+        assert!(CertificateType::Residence.allowed_for(Resident));
+        assert!(!CertificateType::Residence.allowed_for(Aire));
+        assert!(CertificateType::Existence.allowed_for(Aire));
+        for kind in CertificateType::ALL.map(|(k, _, _)| k) {
+            assert!(!kind.allowed_for(Deceased), "{kind:?}");
+            assert!(!kind.allowed_for(MovedAway), "{kind:?}");
+        }
+    }
+}

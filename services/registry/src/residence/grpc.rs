@@ -1,0 +1,486 @@
+//! `sportello.registry.v1.ResidenceChangeService`.
+
+use std::sync::Arc;
+
+use prost::Message as _;
+use sha2::{Digest, Sha256};
+use sportello_kit::{Aggregate, CallContext, Claim, Db, IdempotencyKey, ServiceError};
+use sportello_pa::calendar::rome;
+use sportello_proto::registry::v1::{
+    DeclareResidenceChangeRequest, DeclareResidenceChangeResponse, GetResidenceChangeRequest,
+    GetResidenceChangeResponse, RecordAddressCheckRequest, RecordAddressCheckResponse,
+    ResidenceChangeDeclared, ResidenceChangeReasonsAgainstSent, ResidenceChangeRecorded,
+    ResidenceChangeRejected, SendReasonsAgainstRequest, SendReasonsAgainstResponse,
+    residence_change_service_server::ResidenceChangeService,
+};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::{
+    domain::{
+        Basis, CheckResult, DeclaredChange, LegalClock, Notice, REJECTED_OUTCOME, RecordedCheck,
+    },
+    intake::{CheckCase, Declaration, Intake},
+    message::change_message,
+    store::{self, Change},
+    timers::{self, CLOSE_TIMER, CloseOrder, SILENCE_TIMER},
+};
+use crate::{
+    domain::{ResidenceChangeId, ResidentId},
+    error::RegistryError,
+    residents::store::street_id,
+    state::Registry,
+};
+
+/// The change-of-residence gRPC service.
+#[derive(Debug, Clone)]
+pub struct Residence {
+    registry: Registry,
+    intake: Arc<dyn Intake>,
+}
+
+impl Residence {
+    /// Runs changes of residence on `registry`, reaching routing through `intake`.
+    pub fn new(registry: Registry, intake: Arc<dyn Intake>) -> Self {
+        Self { registry, intake }
+    }
+
+    /// Closes the check's case right after a decision; when routing is away the close
+    /// timer, scheduled with the decision, tries again later.
+    async fn close_now(&self, change: &Change, order: &CloseOrder) {
+        let attempt = async {
+            let mut uow = self.registry.db.begin().await?;
+            timers::close(self.intake.as_ref(), &mut uow, change, order).await?;
+            uow.cancel_timer(CLOSE_TIMER, &change.id.to_string())
+                .await?;
+            uow.commit().await?;
+            Ok::<_, ServiceError>(())
+        };
+        if let Err(error) = attempt.await {
+            tracing::warn!(residence_change_id = %change.id, error = %error,
+                "closing the check's case failed; the close timer will retry");
+        }
+    }
+
+    async fn reread(&self, id: ResidenceChangeId) -> Result<Change, ServiceError> {
+        let mut conn = self
+            .registry
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(ServiceError::from)?;
+        store::get(&mut conn, id)
+            .await?
+            .ok_or_else(|| RegistryError::Conflict("the record changed meanwhile; retry").into())
+    }
+}
+
+/// The idempotent operation of a declaration.
+const DECLARE: &str = "registry.declare_residence_change";
+
+/// The stored response of an earlier call with `key`, if there was one (without doing
+/// or claiming anything: the probe's transaction is rolled back).
+async fn replay<R: prost::Message + Default>(
+    db: &Db,
+    operation: &str,
+    key: Option<IdempotencyKey>,
+    fingerprint: &impl prost::Message,
+) -> Result<Option<R>, ServiceError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let mut probe = db.begin().await?;
+    match probe
+        .claim_idempotency_key(operation, key, fingerprint)
+        .await?
+    {
+        Claim::Replay(bytes) => R::decode(bytes.as_slice())
+            .map(Some)
+            .map_err(ServiceError::internal),
+        Claim::Fresh => Ok(None),
+    }
+}
+
+/// A UUID derived from `base` and a step's name, so that a retried call repeats the very
+/// same calls to routing.
+fn derived(base: Uuid, step: &str) -> Uuid {
+    let digest = Sha256::new()
+        .chain_update(base.as_bytes())
+        .chain_update(step.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+fn not_found() -> RegistryError {
+    RegistryError::NotFound {
+        field: "residence_change_id",
+        what: "no change of residence with this id",
+    }
+}
+
+fn aggregate<'a>(change: &'a Change, id: &'a str) -> Aggregate<'a> {
+    Aggregate {
+        kind: "registry.residence_change",
+        id,
+        version: change.version,
+        municipality: change.municipality,
+    }
+}
+
+#[tonic::async_trait]
+impl ResidenceChangeService for Residence {
+    #[tracing::instrument(skip_all, fields(caller, residence_change_id))]
+    async fn declare_residence_change(
+        &self,
+        request: Request<DeclareResidenceChangeRequest>,
+    ) -> Result<Response<DeclareResidenceChangeResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let request = request.into_inner();
+        let declared = DeclaredChange::try_from(&request)?;
+        context.ensure_municipality(declared.municipality)?;
+        let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
+        let fingerprint = DeclareResidenceChangeRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
+        let registry = &self.registry;
+        // A retry of a recorded declaration answers it again before anything is checked:
+        // the family has moved since, so the checks below would refuse it.
+        if let Some(response) = replay(&registry.db, DECLARE, key, &fingerprint).await? {
+            return Ok(Response::new(response));
+        }
+
+        // Check the declaration against the register before anything is written here or
+        // in routing; the recording transaction checks again on locked rows.
+        let family = registry
+            .source
+            .family(declared.family_id, registry.today())
+            .await
+            .map_err(ServiceError::from)?
+            .filter(|f| f.municipality == declared.municipality)
+            .ok_or(RegistryError::NotFound {
+                field: "family_id",
+                what: "no family with this id has members in the register",
+            })?;
+        let street = {
+            let mut conn = registry
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(ServiceError::from)?;
+            street_id(
+                &mut conn,
+                declared.municipality,
+                &declared.address.street_code,
+            )
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| {
+                RegistryError::invalid(
+                    "address.street_code",
+                    "no street with this code in the municipality's gazetteer",
+                )
+            })?
+        };
+        let movers: Vec<ResidentId> = declared.members.iter().map(|(id, _)| *id).collect();
+        if !store::in_open_change(registry.db.pool(), &movers)
+            .await
+            .map_err(ServiceError::from)?
+            .is_empty()
+        {
+            return Err(RegistryError::Precondition(
+                "members: a member is already part of a change of residence that is not decided yet"
+                    .into(),
+            )
+            .into());
+        }
+        store::check_against_family(&declared, &family.members, street)?;
+        let reference_of = |id: ResidentId| {
+            family
+                .members
+                .iter()
+                .find(|m| m.id == id)
+                .map(|m| m.requester_ref.clone())
+        };
+        let declarant_ref = reference_of(declared.declarant).ok_or(RegistryError::Conflict(
+            "the record changed meanwhile; retry",
+        ))?;
+        let references: Vec<String> = movers
+            .iter()
+            .filter_map(|id| reference_of(*id).map(|r| r.to_string()))
+            .collect();
+
+        let id = key.map_or_else(ResidenceChangeId::new, |k| {
+            ResidenceChangeId(derived(k.uuid(), "residence_change"))
+        });
+        tracing::Span::current().record("residence_change_id", tracing::field::display(id));
+        let document_sha256 = declared
+            .document_sha256
+            .unwrap_or_else(|| Sha256::digest(fingerprint.encode_to_vec()).into());
+        let case_id = self
+            .intake
+            .open_check(
+                &context,
+                &CheckCase {
+                    municipality: declared.municipality,
+                    requester_ref: declarant_ref.clone(),
+                    channel: declared.channel,
+                    site_id: declared.site_id,
+                    idempotency_key: derived(id.0, "open_check"),
+                },
+            )
+            .await?;
+        let withdraw = |registration: Option<String>, why: String| {
+            let intake = self.intake.clone();
+            let context = context.clone();
+            let case_id = case_id.clone();
+            async move {
+                // With the client's key the client retries and the same intake is reused;
+                // without one, undo it so no case or registration is left behind.
+                if key.is_some() {
+                    return;
+                }
+                if let Err(error) = intake
+                    .withdraw(&context, &case_id, registration.as_deref(), &why)
+                    .await
+                {
+                    tracing::error!(%error, %case_id, "could not withdraw an unrecorded declaration");
+                }
+            }
+        };
+        let entry = match self
+            .intake
+            .register_declaration(
+                &context,
+                &Declaration {
+                    municipality: declared.municipality,
+                    sender_ref: declarant_ref,
+                    subject: format!(
+                        "Dichiarazione di cambio di abitazione ({} {})",
+                        movers.len(),
+                        if movers.len() == 1 {
+                            "persona"
+                        } else {
+                            "persone"
+                        }
+                    ),
+                    document_sha256: document_sha256.iter().map(|b| format!("{b:02x}")).collect(),
+                    channel: declared.channel,
+                    case_id: case_id.clone(),
+                    idempotency_key: derived(id.0, "protocol"),
+                },
+            )
+            .await
+        {
+            Ok(entry) => entry,
+            Err(error) => {
+                withdraw(None, "the declaration could not be registered".into()).await;
+                return Err(error.into());
+            }
+        };
+
+        let effective_date = rome::date_of(entry.registered_at);
+        let clock = LegalClock::of(declared.municipality, effective_date, None)
+            .map_err(ServiceError::internal)?;
+        let assent_at = clock
+            .silence_assent_on
+            .map(rome::start_of_day)
+            .transpose()
+            .map_err(ServiceError::internal)?;
+        let intake = store::Intake {
+            id,
+            protocol_registration_id: entry.id.clone(),
+            protocol_number: entry.number.clone(),
+            registered_at: entry.registered_at,
+            check_case_id: case_id.clone(),
+            clock,
+            effective_date,
+            document_sha256,
+            caller: context.caller().to_owned(),
+            actor: context.actor().to_owned(),
+            purpose: context.purpose().to_owned(),
+        };
+        let recorded = registry
+            .db
+            .idempotent(DECLARE, key, &fingerprint, |uow| {
+                Box::pin(async move {
+                    let change = store::record(uow, &declared, &intake).await?;
+                    let id = change.id.to_string();
+                    let resident_ids: Vec<String> =
+                        change.members.iter().map(|(m, _)| m.to_string()).collect();
+                    uow.emit(
+                        &ResidenceChangeDeclared {
+                            residence_change_id: id.clone(),
+                            family_id: change.family_id.to_string(),
+                            resident_ids: movers.iter().map(ToString::to_string).collect(),
+                            requester_refs: references,
+                        },
+                        Aggregate {
+                            version: 1,
+                            ..aggregate(&change, &id)
+                        },
+                    )
+                    .await?;
+                    uow.emit(
+                        &ResidenceChangeRecorded {
+                            residence_change_id: id.clone(),
+                            protocol_registration_id: change.protocol_registration_id.clone(),
+                            check_case_id: change.check_case_id.clone(),
+                            destination_family_id: change.destination_family_id.to_string(),
+                            effective_date: change.effective_date.to_string(),
+                            resident_ids,
+                        },
+                        aggregate(&change, &id),
+                    )
+                    .await?;
+                    if let Some(due) = assent_at {
+                        uow.schedule_timer(SILENCE_TIMER, &id, due, serde_json::json!({}))
+                            .await?;
+                    }
+                    Ok(DeclareResidenceChangeResponse {
+                        residence_change: Some(change_message(&change)),
+                    })
+                })
+            })
+            .await;
+        match recorded {
+            Ok(response) => Ok(Response::new(response)),
+            Err(error) => {
+                withdraw(
+                    Some(entry.id),
+                    "the declaration could not be recorded; it must be presented again".into(),
+                )
+                .await;
+                Err(error.into())
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn get_residence_change(
+        &self,
+        request: Request<GetResidenceChangeRequest>,
+    ) -> Result<Response<GetResidenceChangeResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let id = ResidenceChangeId::parse(
+            "residence_change_id",
+            &request.get_ref().residence_change_id,
+        )?;
+        let mut conn = self
+            .registry
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(ServiceError::from)?;
+        let change = store::get(&mut conn, id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(not_found)?;
+        context.ensure_municipality(change.municipality)?;
+        Ok(Response::new(GetResidenceChangeResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn send_reasons_against(
+        &self,
+        request: Request<SendReasonsAgainstRequest>,
+    ) -> Result<Response<SendReasonsAgainstResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let notice = Notice::try_from(request.get_ref())?;
+        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
+        let change = store::lock(uow.conn(), notice.id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(not_found)?;
+        context.ensure_municipality(change.municipality)?;
+        let today = rome::date_of(uow.now());
+        let clock = LegalClock::of(change.municipality, change.effective_date, Some(today))
+            .map_err(|e| RegistryError::Precondition(format!("residence_change_id: {e}")))?;
+        let change = store::notice(&mut uow, &change, &notice.reasons, clock).await?;
+        let id = change.id.to_string();
+        uow.cancel_timer(SILENCE_TIMER, &id)
+            .await
+            .map_err(ServiceError::from)?;
+        uow.emit(
+            &ResidenceChangeReasonsAgainstSent {
+                residence_change_id: id.clone(),
+            },
+            aggregate(&change, &id),
+        )
+        .await
+        .map_err(ServiceError::from)?;
+        uow.commit().await.map_err(ServiceError::from)?;
+        Ok(Response::new(SendReasonsAgainstResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn record_address_check(
+        &self,
+        request: Request<RecordAddressCheckRequest>,
+    ) -> Result<Response<RecordAddressCheckResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let check = RecordedCheck::try_from(request.get_ref())?;
+        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
+        let change = store::lock(uow.conn(), check.id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(not_found)?;
+        context.ensure_municipality(change.municipality)?;
+        let id = change.id.to_string();
+        let (change, order) = match &check.result {
+            CheckResult::Confirmed => {
+                let change = store::confirm(&mut uow, &change, Basis::Check).await?;
+                let order = CloseOrder {
+                    actor: context.actor().to_owned(),
+                    purpose: context.purpose().to_owned(),
+                    outcome: Basis::Check.outcome_code().to_owned(),
+                    reason: "the address check confirmed the declaration".to_owned(),
+                };
+                timers::confirmed(&mut uow, &change, &order).await?;
+                (change, order)
+            }
+            CheckResult::Failed(reason) => {
+                let change = store::reject(&mut uow, &change, reason).await?;
+                uow.emit(
+                    &ResidenceChangeRejected {
+                        residence_change_id: id.clone(),
+                        resident_ids: change.members.iter().map(|(m, _)| m.to_string()).collect(),
+                    },
+                    aggregate(&change, &id),
+                )
+                .await
+                .map_err(ServiceError::from)?;
+                let order = CloseOrder {
+                    actor: context.actor().to_owned(),
+                    purpose: context.purpose().to_owned(),
+                    outcome: REJECTED_OUTCOME.to_owned(),
+                    reason: reason.chars().take(200).collect(),
+                };
+                timers::order_close(&mut uow, &change, &order).await?;
+                (change, order)
+            }
+        };
+        uow.cancel_timer(SILENCE_TIMER, &id)
+            .await
+            .map_err(ServiceError::from)?;
+        uow.commit().await.map_err(ServiceError::from)?;
+        self.close_now(&change, &order).await;
+        let change = self.reread(change.id).await?;
+        Ok(Response::new(RecordAddressCheckResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+}

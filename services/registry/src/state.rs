@@ -1,0 +1,74 @@
+//! What every part of the registry's API shares: the database, the source it reads the
+//! register through, the keys, and the audited-read helpers.
+
+use std::sync::Arc;
+
+use sportello_kit::{CallContext, Db, PseudonymKey, ServiceError};
+use sportello_pa::calendar::rome;
+
+use crate::{
+    audit::{self, Access},
+    config::SealKey,
+    domain::Day,
+    error::RegistryError,
+    records::Person,
+    source::{PersonKey, RegistrySource},
+};
+
+/// The registry's shared state. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    /// The registry's database.
+    pub db: Db,
+    /// Where residents and families are read from.
+    pub source: Arc<dyn RegistrySource>,
+    /// The key behind requester_refs.
+    pub pseudonym_key: PseudonymKey,
+    /// The key that seals certificates.
+    pub seal_key: SealKey,
+    /// The public verification page, without a trailing slash.
+    pub verify_url: Arc<str>,
+}
+
+impl Registry {
+    /// Today in Europe/Rome, by the service's clock.
+    pub fn today(&self) -> Day {
+        rome::date_of(self.db.clock().now())
+    }
+
+    /// The person `key` names, as of `on`, if they are in the caller's municipality's
+    /// register; NOT_FOUND naming `field` when the register does not know them. Nothing is
+    /// disclosed yet: the caller audits before answering.
+    pub async fn find_person(
+        &self,
+        context: &CallContext,
+        key: &PersonKey,
+        on: Day,
+        field: &'static str,
+    ) -> Result<Person, ServiceError> {
+        let person = self
+            .source
+            .person(key, on)
+            .await?
+            .ok_or(RegistryError::NotFound {
+                field,
+                what: "no person with this key in the register",
+            })?;
+        context.ensure_municipality(person.municipality)?;
+        Ok(person)
+    }
+
+    /// Writes the audit row of a read; the read fails if this fails.
+    pub async fn audit(
+        &self,
+        context: &CallContext,
+        access: Access<'_>,
+    ) -> Result<(), ServiceError> {
+        audit::record(self.db.pool(), context, self.db.clock().now(), access)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, action = access.action, "audit write failed: read refused");
+                ServiceError::from(error)
+            })
+    }
+}

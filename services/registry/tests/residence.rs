@@ -1,0 +1,616 @@
+//! Change of residence end to end: the registry with routing running in-process (its
+//! protocol register and its cases are real), PostgreSQL, NATS, and the manual clock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Harness, count, operator};
+use jiff::Timestamp;
+use sportello_kit::testing::TestService;
+use sportello_proto::{
+    common::v1::{Address, Channel},
+    registry::v1::{
+        CheckOutcome, ConfirmationBasis, DeclareResidenceChangeRequest, GetFamilyRequest,
+        GetResidentHistoryRequest, GetResidentRequest, MovingMember, NewAddress,
+        RecordAddressCheckRequest, Relationship, ResidenceChange, ResidenceChangeDeclared,
+        ResidenceChangeStatus, Resident, SendReasonsAgainstRequest,
+    },
+    routing::v1::{
+        CaseStatus, CreateSiteRequest, GetCaseRequest, GetRegistrationRequest, IncomingKind, Tier,
+        case_service_client::CaseServiceClient, protocol_service_client::ProtocolServiceClient,
+        site_service_client::SiteServiceClient,
+    },
+};
+use tonic::Code;
+
+fn moving(members: &[(&Resident, Relationship)]) -> Vec<MovingMember> {
+    members
+        .iter()
+        .map(|(m, r)| MovingMember {
+            resident_id: m.id.clone(),
+            relationship: *r as i32,
+        })
+        .collect()
+}
+
+fn declaration(family: &[Resident], members: Vec<MovingMember>) -> DeclareResidenceChangeRequest {
+    DeclareResidenceChangeRequest {
+        municipality_istat_code: "011015".into(),
+        family_id: family[0].family_id.clone(),
+        declarant_id: members[0].resident_id.clone(),
+        members,
+        address: Some(NewAddress {
+            street_code: "CHIODO".into(),
+            house_number: "5".into(),
+        }),
+        channel: Channel::Web as i32,
+        document_sha256: String::new(),
+        idempotency_key: String::new(),
+        site_id: String::new(),
+    }
+}
+
+/// The Rossi family, Via Domenico Chiodo in the gazetteer, and routing.
+async fn desk() -> (Harness, TestService, Vec<Resident>) {
+    let (h, routing) = Harness::start_with_routing().await;
+    let family = h.rossi_family().await;
+    h.street("CHIODO", "Via", "Domenico Chiodo").await;
+    (h, routing, family)
+}
+
+async fn declare_whole_family(h: &Harness, family: &[Resident]) -> ResidenceChange {
+    let members = moving(&[
+        (&family[0], Relationship::Head),
+        (&family[1], Relationship::Spouse),
+        (&family[2], Relationship::Child),
+    ]);
+    h.changes()
+        .await
+        .declare_residence_change(
+            operator("residence.declare").request(declaration(family, members)),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap()
+}
+
+async fn event_types(h: &Harness) -> Vec<String> {
+    sqlx::query_scalar("select event_type from outbox where event_type like 'registry.residence_change.%' order by id")
+        .fetch_all(h.pool())
+        .await
+        .unwrap()
+}
+
+async fn routing_case(routing: &TestService, id: &str) -> sportello_proto::routing::v1::Case {
+    CaseServiceClient::new(routing.channel().await)
+        .get_case(operator("case.serve").request(GetCaseRequest { case_id: id.into() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap()
+}
+
+async fn family_now(h: &Harness, family_id: &str, as_of: &str) -> Vec<(String, String, i32)> {
+    let family = h
+        .residents()
+        .await
+        .get_family(operator("case.serve").request(GetFamilyRequest {
+            family_id: family_id.into(),
+            as_of: as_of.into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .family
+        .unwrap();
+    family
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.given_names.clone(),
+                m.address.as_ref().unwrap().street_name.clone(),
+                m.relationship,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_family_moves_its_declaration_is_registered_and_the_check_confirms_it() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    assert_eq!(change.status, ResidenceChangeStatus::Recorded as i32);
+    assert_eq!(
+        change.destination_family_id, family[0].family_id,
+        "the family moves whole"
+    );
+    assert_eq!(
+        change.effective_date, "2026-11-26",
+        "effective from the declaration"
+    );
+    assert_eq!(change.registration_due, "2026-11-30", "two working days");
+    assert_eq!(
+        change.check_due, "2027-01-11",
+        "45 days, Sunday rolled to Monday"
+    );
+    assert_eq!(change.silence_assent_date, "2027-01-12");
+    assert!(!change.protocol_number.is_empty());
+
+    // The family lives at the new address from today, and lived at the old one before.
+    let now = family_now(&h, &family[0].family_id, "").await;
+    assert!(
+        now.iter()
+            .all(|(_, street, _)| street == "Via Domenico Chiodo"),
+        "{now:?}"
+    );
+    let before = family_now(&h, &family[0].family_id, "2026-11-25").await;
+    assert!(
+        before
+            .iter()
+            .all(|(_, street, _)| street == "Via del Prione"),
+        "{before:?}"
+    );
+
+    // Routing holds the declaration in its register and the check as a tier-4 case.
+    let registration = ProtocolServiceClient::new(routing.channel().await)
+        .get_registration(operator("protocol.read").request(GetRegistrationRequest {
+            registration_id: change.protocol_registration_id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(registration.kind, IncomingKind::Declaration as i32);
+    assert_eq!(registration.case_id, change.check_case_id);
+    assert_eq!(registration.sender_ref, family[0].requester_ref);
+    assert_eq!(registration.formatted_number, change.protocol_number);
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.service_code, "registry.residence_address_check");
+    assert_eq!(case.tier, Tier::BackOffice as i32);
+    assert_eq!(case.status, CaseStatus::Waiting as i32);
+
+    // Every step is an event, with ids and references only.
+    assert_eq!(
+        event_types(&h).await,
+        [
+            "registry.residence_change.declared",
+            "registry.residence_change.recorded"
+        ]
+    );
+    let payload: Vec<u8> = sqlx::query_scalar(
+        "select payload from outbox where event_type = 'registry.residence_change.declared'",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    let declared = <ResidenceChangeDeclared as prost::Message>::decode(payload.as_slice()).unwrap();
+    assert_eq!(declared.requester_refs.len(), 3);
+    let text = String::from_utf8_lossy(&payload);
+    assert!(!text.contains("Rossi") && !text.contains(&family[0].fiscal_code));
+    let published = h.registry.running.workers.relay.run_once().await.unwrap();
+    assert!(published.published >= 2, "{published:?}");
+
+    // The municipal police find the family there.
+    let decided = h
+        .changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Confirmed as i32,
+                reason: String::new(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(decided.status, ResidenceChangeStatus::Confirmed as i32);
+    assert_eq!(decided.confirmation_basis, ConfirmationBasis::Check as i32);
+    assert!(
+        decided.check_close_time.is_some(),
+        "the case was closed in routing"
+    );
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.status, CaseStatus::Completed as i32);
+    assert_eq!(case.outcome_code, "confirmed");
+    assert_eq!(
+        event_types(&h).await.last().unwrap(),
+        "registry.residence_change.confirmed"
+    );
+
+    // Nothing is left for the timers: no silence-assent after a decision.
+    h.ctx.clock.set("2027-02-01T10:00:00Z".parse().unwrap());
+    assert_eq!(
+        h.registry.running.workers.timers.run_once().await.unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn silence_assent_confirms_the_change_on_the_day_the_clock_gives() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    let timers = &h.registry.running.workers.timers;
+
+    // 23:59 in Rome on Monday 11 January 2027, the last day of the term: not yet.
+    h.ctx
+        .clock
+        .set("2027-01-11T22:59:00Z".parse::<Timestamp>().unwrap());
+    assert_eq!(timers.run_once().await.unwrap(), 0);
+    // Midnight in Rome: the term has passed; silence-assent, then the case is closed.
+    h.ctx
+        .clock
+        .set("2027-01-11T23:00:00Z".parse::<Timestamp>().unwrap());
+    assert_eq!(timers.run_once().await.unwrap(), 2);
+
+    let now = h
+        .changes()
+        .await
+        .get_residence_change(operator("residence.read").request(
+            sportello_proto::registry::v1::GetResidenceChangeRequest {
+                residence_change_id: change.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(now.status, ResidenceChangeStatus::Confirmed as i32);
+    assert_eq!(
+        now.confirmation_basis,
+        ConfirmationBasis::SilenceAssent as i32
+    );
+    assert!(now.check_close_time.is_some());
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.outcome_code, "confirmed_by_silence_assent");
+    assert_eq!(
+        event_types(&h).await,
+        [
+            "registry.residence_change.declared",
+            "registry.residence_change.recorded",
+            "registry.residence_change.confirmed"
+        ]
+    );
+    assert_eq!(timers.run_once().await.unwrap(), 0, "fired once");
+}
+
+#[tokio::test]
+async fn a_notice_of_reasons_against_removes_silence_assent() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    h.ctx
+        .clock
+        .set("2026-12-15T09:00:00Z".parse::<Timestamp>().unwrap());
+    let noticed = h
+        .changes()
+        .await
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: change.id.clone(),
+                reasons: "al primo sopralluogo l'abitazione risultava disabitata".into(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(noticed.silence_assent_date, "");
+    assert!(noticed.reasons_against_time.is_some());
+    assert!(
+        noticed.check_due > change.check_due,
+        "the 10-bis notice suspends the term"
+    );
+    h.ctx
+        .clock
+        .set("2027-03-01T09:00:00Z".parse::<Timestamp>().unwrap());
+    assert_eq!(
+        h.registry.running.workers.timers.run_once().await.unwrap(),
+        0
+    );
+    let status: String = sqlx::query_scalar("select status from residence_changes")
+        .fetch_one(h.pool())
+        .await
+        .unwrap();
+    assert_eq!(status, "recorded", "no silence-assent after a notice");
+}
+
+#[tokio::test]
+async fn a_failed_check_restores_the_previous_state_and_records_why() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let luca = &family[2];
+    // Luca leaves to live on his own: a new family, of which he is the head.
+    let request = declaration(&family, moving(&[(luca, Relationship::Head)]));
+    let change = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_ne!(change.destination_family_id, family[0].family_id);
+    let moved = h
+        .residents()
+        .await
+        .get_resident(operator("case.serve").request(GetResidentRequest {
+            resident_id: luca.id.clone(),
+            as_of: String::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .resident
+        .unwrap();
+    assert_eq!(moved.family_id, change.destination_family_id);
+    assert_eq!(moved.relationship, Relationship::Head as i32);
+    assert_eq!(family_now(&h, &family[0].family_id, "").await.len(), 2);
+
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    let rejected = h
+        .changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)".into(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
+    assert_eq!(
+        rejected.rejection_reason,
+        "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)"
+    );
+
+    // Luca is back in his family at Via del Prione, for every day since the declaration.
+    for as_of in ["2026-11-26", ""] {
+        let members = family_now(&h, &family[0].family_id, as_of).await;
+        assert_eq!(members.len(), 3, "{as_of}: {members:?}");
+        assert!(
+            members
+                .iter()
+                .all(|(_, street, _)| street == "Via del Prione")
+        );
+        assert!(members.contains(&(
+            "Luca".into(),
+            "Via del Prione".into(),
+            Relationship::Child as i32
+        )));
+    }
+    let history = h
+        .residents()
+        .await
+        .get_resident_history(operator("case.serve").request(GetResidentHistoryRequest {
+            resident_id: luca.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .versions;
+    let causes: Vec<_> = history
+        .iter()
+        .map(|v| (v.cause, v.valid_from.as_str(), v.valid_to.as_str()))
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            (
+                sportello_proto::registry::v1::ChangeCause::Registration as i32,
+                "2020-01-01",
+                "2026-11-26"
+            ),
+            (
+                sportello_proto::registry::v1::ChangeCause::ResidenceChangeRejected as i32,
+                "2026-11-26",
+                ""
+            ),
+        ],
+        "the rejected state is kept aside (superseded), the restored one stands"
+    );
+    let superseded: i64 = sqlx::query_scalar(
+        "select count(*) from resident_versions where superseded_at is not null and cause = 'residence_change'",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    assert_eq!(superseded, 1);
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.outcome_code, "rejected");
+    assert_eq!(
+        event_types(&h).await.last().unwrap(),
+        "registry.residence_change.rejected"
+    );
+
+    // Decided: a second check is refused.
+    let again = h
+        .changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Confirmed as i32,
+                reason: String::new(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn a_counter_declaration_queues_its_check_at_the_site_and_retries_are_safe() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let site = SiteServiceClient::new(routing.channel().await)
+        .create_site(operator("site.create").request(CreateSiteRequest {
+            municipality_istat_code: "011015".into(),
+            code: "palazzo-civico".into(),
+            name: "Palazzo Civico".into(),
+            address: Some(Address {
+                street_name: "Piazza Europa".into(),
+                house_number: "1".into(),
+                postal_code: "19124".into(),
+                ..Default::default()
+            }),
+            counter_count: 4,
+            idempotency_key: String::new(),
+            settings: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .site
+        .unwrap();
+    let members = moving(&[
+        (&family[0], Relationship::Head),
+        (&family[1], Relationship::Spouse),
+        (&family[2], Relationship::Child),
+    ]);
+    let mut request = declaration(&family, members);
+    request.channel = Channel::Counter as i32;
+    request.site_id = site.id.clone();
+    request.idempotency_key = uuid::Uuid::new_v4().to_string();
+    let mut changes = h.changes().await;
+    let first = changes
+        .declare_residence_change(operator("residence.declare").request(request.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = changes
+        .declare_residence_change(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, second, "a retry answers the first declaration again");
+    let change = first.residence_change.unwrap();
+    assert_eq!(
+        routing_case(&routing, &change.check_case_id).await.site_id,
+        site.id
+    );
+    assert_eq!(count(h.pool(), "residence_changes").await, 1);
+    let registrations: i64 = sqlx::query_scalar("select count(*) from routing.registrations")
+        .fetch_one(h.pool())
+        .await
+        .unwrap();
+    assert_eq!(registrations, 1, "registered once");
+}
+
+#[tokio::test]
+async fn bad_declarations_name_the_field_and_write_nothing() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    // Anna lives in another family.
+    let mut anna = common::person(common::ANNA, "");
+    anna.address.as_mut().unwrap().house_number = "40".into();
+    let anna = h
+        .residents()
+        .await
+        .register_resident(operator("resident.register").request(anna))
+        .await
+        .unwrap()
+        .into_inner()
+        .resident
+        .unwrap();
+    let all = || {
+        moving(&[
+            (&family[0], Relationship::Head),
+            (&family[1], Relationship::Spouse),
+            (&family[2], Relationship::Child),
+        ])
+    };
+    let mut stranger = declaration(&family, all());
+    stranger.members.push(MovingMember {
+        resident_id: anna.id.clone(),
+        relationship: Relationship::Cohabitant as i32,
+    });
+    let head_leaves = declaration(&family, moving(&[(&family[0], Relationship::Head)]));
+    let mut same_address = declaration(&family, all());
+    same_address.address = Some(NewAddress {
+        street_code: "PRIONE".into(),
+        house_number: "12".into(),
+    });
+    let mut no_street = declaration(&family, all());
+    no_street.address.as_mut().unwrap().street_code = "NOWHERE".into();
+    let mut no_family = declaration(&family, all());
+    no_family.family_id = sportello_registry::domain::FamilyId::new().to_string();
+    let mut malformed = declaration(&family, all());
+    malformed.members[1].relationship = Relationship::Head as i32;
+    let mut counter_without_site = declaration(&family, all());
+    counter_without_site.channel = Channel::Counter as i32;
+
+    let mut changes = h.changes().await;
+    for (request, code, field) in [
+        (stranger, Code::InvalidArgument, "members"),
+        (head_leaves, Code::InvalidArgument, "members"),
+        (same_address, Code::InvalidArgument, "address"),
+        (no_street, Code::InvalidArgument, "address.street_code"),
+        (no_family, Code::NotFound, "family_id"),
+        (malformed, Code::InvalidArgument, "members"),
+        (counter_without_site, Code::InvalidArgument, "site_id"),
+    ] {
+        let status = changes
+            .declare_residence_change(operator("residence.declare").request(request))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), code, "{field}: {status:?}");
+        assert!(status.message().starts_with(field), "{field}: {status:?}");
+    }
+    assert_eq!(count(h.pool(), "residence_changes").await, 0);
+    assert!(event_types(&h).await.is_empty());
+    for table in ["routing.registrations", "routing.cases"] {
+        let rows: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+                .fetch_one(h.pool())
+                .await
+                .unwrap();
+        assert_eq!(rows, 0, "nothing in {table}");
+    }
+
+    // One change at a time per person.
+    declare_whole_family(&h, &family).await;
+    let twice = changes
+        .declare_residence_change(
+            operator("residence.declare").request(declaration(&family, all())),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::FailedPrecondition, "{twice:?}");
+}
+
+#[tokio::test]
+async fn without_routing_a_declaration_is_unavailable_and_nothing_is_written() {
+    let h = Harness::start().await;
+    let family = h.rossi_family().await;
+    h.street("CHIODO", "Via", "Domenico Chiodo").await;
+    let status = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(declaration(
+            &family,
+            moving(&[
+                (&family[0], Relationship::Head),
+                (&family[1], Relationship::Spouse),
+                (&family[2], Relationship::Child),
+            ]),
+        )))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(count(h.pool(), "residence_changes").await, 0);
+}
