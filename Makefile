@@ -25,7 +25,10 @@ else
 endif
 
 .PHONY: bench
-bench: ## Benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
+bench: bench-routing bench-registry ## All benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
+
+.PHONY: bench-routing
+bench-routing: ## Routing: the in-memory decision, then cases per second end to end, publish delay, CallNext latency
 	$(CARGO) bench --locked -p sportello-routing --bench decision
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench e2e
 
