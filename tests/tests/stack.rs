@@ -156,6 +156,16 @@ async fn a_client_that_never_saw_the_protos_lists_and_calls_every_service() {
         let pass = service.running.workers.relay.run_once().await.unwrap();
         assert_eq!(pass.published, 1, "{name} emitted one event");
     }
+
+    // Prometheus scrapes every service; the relay counted what it published.
+    for (name, service) in stack.all() {
+        let (status, metrics) = http::get(service.running.metrics_addr, "/metrics").await;
+        assert_eq!(status, 200, "{name}");
+        assert!(
+            metrics.contains("sportello_outbox_published_total"),
+            "{name}: {metrics}"
+        );
+    }
 }
 
 #[tokio::test]
