@@ -231,6 +231,15 @@ impl ServiceError {
         &self.violations
     }
 
+    /// The message with the chain of causes, for logs and operators' records — never for
+    /// the caller.
+    pub fn detail(&self) -> String {
+        match &self.source {
+            Some(source) => format!("{}: {}", self.message, ErrorChain(source.as_ref())),
+            None => self.message.clone(),
+        }
+    }
+
     /// Logs what the caller will not see: the cause of internal and unavailable errors.
     fn log_cause(&self) {
         if let Some(source) = &self.source {
@@ -307,6 +316,22 @@ impl From<sqlx::Error> for ServiceError {
         match error {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 Self::unavailable("the database is unavailable", error)
+            }
+            sqlx::Error::Database(ref db)
+                if matches!(
+                    db.code().as_deref(),
+                    Some(
+                        crate::db::sqlstate::SERIALIZATION_FAILURE
+                            | crate::db::sqlstate::DEADLOCK_DETECTED
+                    )
+                ) =>
+            {
+                Self {
+                    kind: ErrorKind::Aborted,
+                    message: "a concurrent change won; try again".to_owned(),
+                    violations: Vec::new(),
+                    source: Some(error.into()),
+                }
             }
             _ => Self::internal(error),
         }

@@ -5,7 +5,8 @@
 //! keeps failing is retried with a delay up to the consumer's delivery limit; then the
 //! event goes to the dead-letter subject `<prefix>.deadletter.<service>.<consumer>`
 //! (with the reason, never personal data) and is acknowledged, so one bad event cannot
-//! block the ones behind it.
+//! block the ones behind it. A failure because a dependency is down (UNAVAILABLE) is
+//! retried with a growing delay for as long as it takes, and never dead-letters an event.
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,12 +16,11 @@ use async_nats::jetstream::{
 };
 use futures::{StreamExt, future::BoxFuture};
 use sportello_proto::common::v1::DeadLetter;
-use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    ServiceError,
+    ErrorKind, ServiceError,
     backoff::Backoff,
     config::SubjectPrefix,
     events::{self, EventRecord},
@@ -36,7 +36,9 @@ pub struct ConsumerSpec {
     pub stream_part: &'static str,
     /// Relative subjects to read, e.g. `case.completed`.
     pub subjects: &'static [&'static str],
-    /// Deliveries before the event is dead-lettered.
+    /// Failed deliveries before the event is dead-lettered. Failures because a dependency
+    /// is unavailable do not count: those are retried, with a growing delay, until it is
+    /// back.
     pub max_deliver: i64,
     /// How long a delivery may take before JetStream redelivers it.
     pub ack_wait: Duration,
@@ -117,7 +119,7 @@ pub struct Consumer {
     js: jetstream::Context,
     prefix: SubjectPrefix,
     handler: Arc<dyn EventHandler>,
-    consumer: OnceCell<PullConsumer>,
+    consumer: tokio::sync::Mutex<Option<PullConsumer>>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -152,7 +154,7 @@ impl Consumer {
             js,
             prefix,
             handler,
-            consumer: OnceCell::new(),
+            consumer: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -168,34 +170,44 @@ impl Consumer {
         }
     }
 
-    async fn consumer(&self) -> Result<&PullConsumer, ConsumerError> {
-        self.consumer
-            .get_or_try_init(|| async {
-                let stream_name = self.prefix.stream(self.spec.stream_part);
-                let stream = self
-                    .js
-                    .get_stream(&stream_name)
-                    .await
-                    .map_err(|e| self.error(format!("stream {stream_name}: {e}")))?;
-                let config = pull::Config {
-                    durable_name: Some(self.durable_name()),
-                    filter_subjects: self
-                        .spec
-                        .subjects
-                        .iter()
-                        .map(|s| self.prefix.subject(s))
-                        .collect(),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: self.spec.ack_wait,
-                    max_deliver: self.spec.max_deliver,
-                    ..Default::default()
-                };
-                stream
-                    .get_or_create_consumer(&self.durable_name(), config)
-                    .await
-                    .map_err(|e| self.error(e))
-            })
+    /// The durable consumer, created or updated to the spec (a release that adds a subject
+    /// gets it). Forgotten on a stream error, so a deleted consumer is created again.
+    async fn consumer(&self) -> Result<PullConsumer, ConsumerError> {
+        let mut slot = self.consumer.lock().await;
+        if let Some(consumer) = slot.as_ref() {
+            return Ok(consumer.clone());
+        }
+        let stream_name = self.prefix.stream(self.spec.stream_part);
+        let stream = self
+            .js
+            .get_stream(&stream_name)
             .await
+            .map_err(|e| self.error(format!("stream {stream_name}: {e}")))?;
+        let config = pull::Config {
+            durable_name: Some(self.durable_name()),
+            filter_subjects: self
+                .spec
+                .subjects
+                .iter()
+                .map(|s| self.prefix.subject(s))
+                .collect(),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait: self.spec.ack_wait,
+            // JetStream never gives up on an event by itself: the limit is enforced here,
+            // where an event that could not even be dead-lettered is kept, not dropped.
+            max_deliver: -1,
+            ..Default::default()
+        };
+        let consumer = stream
+            .create_consumer(config)
+            .await
+            .map_err(|e| self.error(e))?;
+        *slot = Some(consumer.clone());
+        Ok(consumer)
+    }
+
+    async fn forget_consumer(&self) {
+        *self.consumer.lock().await = None;
     }
 
     /// Handles the messages available now, at most `max`, without waiting for more.
@@ -234,7 +246,6 @@ impl Consumer {
                     }
                 }
             };
-            backoff.reset();
             loop {
                 let next = tokio::select! {
                     next = messages.next() => next,
@@ -242,10 +253,17 @@ impl Consumer {
                 };
                 match next {
                     Some(Ok(message)) => {
+                        backoff.reset();
                         self.process(&message).await;
                     }
                     Some(Err(error)) => {
                         tracing::warn!(consumer = %self.durable_name(), %error, "consumer stream error");
+                        self.forget_consumer().await;
+                        let delay = backoff.next_delay();
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = shutdown.cancelled() => return,
+                        }
                         break;
                     }
                     None => break,
@@ -285,13 +303,28 @@ impl Consumer {
                 self.dead_letter(message, Some(&record), deliveries, &reason)
                     .await
             }
+            // A dependency that is down (the database failing over) is waited for, with a
+            // growing delay, however long it takes: it says nothing about the event.
+            Err(HandlerError::Retry(error)) if error.kind() == ErrorKind::Unavailable => {
+                let delay = self.spec.retry_delay.max(Duration::from_millis(100))
+                    * 2u32.saturating_pow(
+                        u32::try_from(deliveries.saturating_sub(1))
+                            .unwrap_or(u32::MAX)
+                            .min(12),
+                    );
+                let delay = delay.min(Duration::from_secs(300));
+                tracing::warn!(consumer = %self.durable_name(), event_id = %record.id, deliveries,
+                    error = %error.detail(), retry_in_ms = delay.as_millis() as u64, "a dependency is unavailable; will retry");
+                let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
+                Outcome::WillRetry
+            }
             Err(HandlerError::Retry(error)) if deliveries >= self.spec.max_deliver => {
                 self.dead_letter(message, Some(&record), deliveries, error.message())
                     .await
             }
             Err(HandlerError::Retry(error)) => {
                 tracing::warn!(consumer = %self.durable_name(), event_id = %record.id, deliveries,
-                    error = %error, "event handling failed; will retry");
+                    error = %error.detail(), "event handling failed; will retry");
                 let _ = message
                     .ack_with(AckKind::Nak(Some(self.spec.retry_delay)))
                     .await;
@@ -364,7 +397,8 @@ impl Consumer {
                 Outcome::DeadLettered
             }
             Err(error) => {
-                // Keep the event: it is redelivered and dead-lettered when NATS allows.
+                // Keep the event: JetStream redelivers it (there is no delivery limit on the
+                // server) and it is dead-lettered when NATS allows.
                 tracing::warn!(%error, "cannot publish dead letter; will retry");
                 let _ = message
                     .ack_with(AckKind::Nak(Some(self.spec.retry_delay)))

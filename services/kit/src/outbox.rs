@@ -1,7 +1,9 @@
 //! The outbox relay: publishes committed events to JetStream, then marks them.
 //!
-//! Rows are taken in commit order with `FOR UPDATE SKIP LOCKED`, so relays of several
-//! replicas share the work without publishing a row twice at the same time. Each event
+//! Rows are taken in insertion order with `FOR UPDATE SKIP LOCKED`, so relays of several
+//! replicas share the work without publishing a row twice at the same time. Replicas may
+//! publish their batches side by side, so one aggregate's events can reach the stream
+//! out of order: each event carries its aggregate's version for consumers to tell. Each event
 //! is published with `Nats-Msg-Id` = its id and marked only after JetStream acknowledged
 //! it: if the relay dies between the ack and the mark, the next pass publishes it again
 //! and the stream drops the duplicate; if it dies before publishing, the next pass
@@ -36,6 +38,9 @@ pub const BATCH: i64 = 256;
 
 /// How long the relay waits for an atomic batch's acknowledgement.
 const ATOMIC_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one pass may spend publishing before it gives up and rolls back.
+const PUBLISH_DEADLINE: Duration = Duration::from_secs(15);
 
 /// A relay failure; the relay retries with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +91,12 @@ impl Relay {
     }
 
     /// Publishes up to [`BATCH`] pending events and marks those JetStream acknowledged.
+    /// While NATS is disconnected it does nothing (and says so): row locks and a
+    /// transaction are never held waiting for a server that is away.
     pub async fn run_once(&self) -> Result<RelayPass, RelayError> {
+        if self.js.client().connection_state() != async_nats::connection::State::Connected {
+            return Err(RelayError::Publish("NATS is not connected".to_owned()));
+        }
         let mut tx = self.db.pool().begin().await?;
         let rows = sqlx::query(
             "select id, event_type, aggregate_kind, aggregate_id, aggregate_version, municipality,
@@ -118,21 +128,31 @@ impl Relay {
             });
         }
 
-        let (acked, pass, failure) = match self.publish_atomically(&records).await {
-            Ok(()) => (
-                records.iter().map(|r| r.id).collect(),
-                RelayPass {
-                    atomic: true,
-                    ..RelayPass::default()
-                },
-                None,
-            ),
-            Err(reason) => {
-                tracing::debug!(%reason, "atomic batch refused; publishing one by one");
-                self.publish_one_by_one(&records).await
+        let publishing = async {
+            match self.publish_atomically(&records).await {
+                Ok(()) => (
+                    records.iter().map(|r| r.id).collect(),
+                    RelayPass {
+                        atomic: true,
+                        ..RelayPass::default()
+                    },
+                    None,
+                ),
+                Err(reason) => {
+                    tracing::debug!(%reason, "atomic batch refused; publishing one by one");
+                    self.publish_one_by_one(&records).await
+                }
             }
         };
-        let mut pass = pass;
+        // A pass never holds its row locks for long: past the deadline it rolls back and
+        // the next pass tries again.
+        let Ok((acked, mut pass, failure)) =
+            tokio::time::timeout(PUBLISH_DEADLINE, publishing).await
+        else {
+            return Err(RelayError::Publish(
+                "publishing took too long; rolled back".to_owned(),
+            ));
+        };
         if !acked.is_empty() {
             sqlx::query("update outbox set published_at = $2 where id = any($1)")
                 .bind(&acked)
@@ -256,7 +276,11 @@ impl Relay {
     pub async fn run(self: Arc<Self>, poll: Duration, shutdown: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
-            let wait = match self.run_once().await {
+            let pass = tokio::select! {
+                pass = self.run_once() => pass,
+                () = shutdown.cancelled() => break,
+            };
+            let wait = match pass {
                 Ok(pass) if pass.published as i64 == BATCH => {
                     backoff.reset();
                     continue;

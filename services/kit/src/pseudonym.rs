@@ -29,7 +29,7 @@ impl FromStr for PseudonymKey {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         const HINT: &str =
             "expected at least 64 hex digits (32 random bytes), e.g. from `openssl rand -hex 32`";
-        if s.len() < 64 || !s.len().is_multiple_of(2) {
+        if !s.is_ascii() || s.len() < 64 || !s.len().is_multiple_of(2) {
             return Err(HINT);
         }
         (0..s.len())
@@ -111,6 +111,10 @@ mod tests {
     fn short_or_non_hex_keys_are_refused() {
         assert!("abcd".parse::<PseudonymKey>().is_err());
         assert!("zz".repeat(32).parse::<PseudonymKey>().is_err());
+        assert!(
+            "é".repeat(64).parse::<PseudonymKey>().is_err(),
+            "no panic on non-ASCII"
+        );
         assert!(!format!("{:?}", key()).contains("0011"));
     }
 }

@@ -313,7 +313,7 @@ impl Service {
             db.clone(),
             health.clone(),
             names.clone(),
-            background.clone(),
+            shutdown.clone(),
         )));
         worker_tasks.push(tokio::spawn(serve_http(
             listeners.metrics,
@@ -405,7 +405,8 @@ async fn serve_http(listener: TcpListener, router: axum::Router, stop: Cancellat
     }
 }
 
-/// Readiness follows the database: checked every 5 s.
+/// Readiness follows the database: checked every 5 s, until shutdown begins (from then
+/// on readiness stays NOT_SERVING, whatever the database does).
 async fn watch_readiness(
     db: Db,
     health: HealthReporter,

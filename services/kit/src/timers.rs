@@ -113,9 +113,11 @@ impl TimerWorker {
         };
         match result {
             Ok(()) => {
-                sqlx::query("update timers set fired_at = $2 where id = $1")
+                // A handler that re-armed its own timer moved `due_at`: keep it pending.
+                sqlx::query("update timers set fired_at = $2 where id = $1 and due_at = $3")
                     .bind(timer.id)
                     .bind(SqlTimestamp::from(now))
+                    .bind(SqlTimestamp::from(timer.due_at))
                     .execute(uow.conn())
                     .await?;
                 uow.commit().await?;
@@ -129,13 +131,13 @@ impl TimerWorker {
                 let delay = SignedDuration::from_mins(1i64 << attempts.clamp(0, 6));
                 let next = now.saturating_add(delay).unwrap_or(now);
                 tracing::warn!(timer_kind = %timer.kind, timer_id = %timer.id, attempts,
-                    error = %error, "timer failed; retrying later");
+                    error = %error.detail(), "timer failed; retrying later");
                 sqlx::query(
                     "update timers set attempts = $2, last_error = $3, due_at = $4 where id = $1",
                 )
                 .bind(timer.id)
                 .bind(attempts)
-                .bind(error.message())
+                .bind(error.detail())
                 .bind(SqlTimestamp::from(next))
                 .execute(self.db.pool())
                 .await?;

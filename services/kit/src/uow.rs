@@ -234,7 +234,9 @@ impl UnitOfWork {
     }
 
     /// Schedules a durable timer of `kind` for `key` (unique per kind) at `due_at`.
-    /// Scheduling an existing, unfired timer again moves it.
+    /// Scheduling the same timer again re-arms it — moves it if pending, arms it anew if
+    /// it had fired or was cancelled — so a recurring rule (a heartbeat's deadline) is one
+    /// row per key.
     pub async fn schedule_timer(
         &mut self,
         kind: &str,
@@ -247,8 +249,8 @@ impl UnitOfWork {
              values ($1, $2, $3, $4, $5, $6)
              on conflict (kind, key) do update
                set due_at = excluded.due_at, payload = excluded.payload,
-                   cancelled_at = null, attempts = 0, last_error = null
-               where timers.fired_at is null",
+                   created_at = excluded.created_at, fired_at = null, cancelled_at = null,
+                   attempts = 0, last_error = null",
         )
         .bind(Uuid::now_v7())
         .bind(kind)

@@ -123,7 +123,7 @@ async fn an_event_that_keeps_failing_is_dead_lettered_after_the_delivery_limit()
     )
     .unwrap();
     assert_eq!(letter.deliveries, 3);
-    assert_eq!(letter.reason, "the downstream office is closed");
+    assert_eq!(letter.reason, "the downstream office refuses it");
     assert_eq!(letter.event.unwrap().id, event_id.to_string());
 }
 
@@ -147,4 +147,41 @@ async fn a_malformed_message_is_dead_lettered_at_once() {
         .await
         .unwrap();
     assert_eq!(outcomes, [Outcome::DeadLettered]);
+}
+
+#[tokio::test]
+async fn an_unavailable_dependency_is_waited_for_past_the_delivery_limit() {
+    let ctx = common::context().await;
+    let service = start(&ctx).await;
+    let mut uow = service.running.db().begin().await.unwrap();
+    // Unavailable for 4 deliveries, more than the consumer's limit of 3.
+    common::emit_one(&mut uow, "DOWN-4").await;
+    uow.commit().await.unwrap();
+    service.running.workers.relay.run_once().await.unwrap();
+
+    let consumer = &service.running.workers.consumers[0];
+    let mut outcomes = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while outcomes.last() != Some(&Outcome::Applied) && tokio::time::Instant::now() < deadline {
+        let got = consumer.run_once(1).await.unwrap();
+        if got.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        outcomes.extend(got);
+    }
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::Applied
+        ]
+    );
+    assert_eq!(
+        common::count_effects(service.running.db().pool()).await,
+        1,
+        "applied once it was back"
+    );
 }

@@ -144,3 +144,26 @@ async fn a_failing_timer_is_retried_later_without_blocking_others() {
     );
     assert_eq!(common::count_effects(db.pool()).await, 2);
 }
+
+#[tokio::test]
+async fn a_fired_timer_can_be_armed_again() {
+    let ctx = common::context().await;
+    let service = start(&ctx).await;
+    let db = service.running.db();
+    let timers = &service.running.workers.timers;
+    for round in 0..3 {
+        let mut uow = db.begin().await.unwrap();
+        let due = uow.now().checked_add(SignedDuration::from_mins(1)).unwrap();
+        uow.schedule_timer("silence_assent", "operator-1", due, serde_json::json!({}))
+            .await
+            .unwrap();
+        uow.commit().await.unwrap();
+        ctx.clock.advance(SignedDuration::from_mins(1));
+        assert_eq!(
+            timers.run_once().await.unwrap(),
+            1,
+            "round {round}: armed again after firing"
+        );
+    }
+    assert_eq!(common::count_effects(db.pool()).await, 3);
+}

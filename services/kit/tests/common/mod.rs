@@ -53,6 +53,9 @@ pub async fn emit_one(uow: &mut UnitOfWork, code: &str) -> Uuid {
     .unwrap()
 }
 
+/// Deliveries of DOWN-n events so far (one test process, one counter).
+static DOWN_ATTEMPTS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 /// Records each event it handles as an effect; fails for street codes starting "FAIL".
 pub struct RecordingHandler;
 
@@ -66,8 +69,18 @@ impl sportello_kit::EventHandler for RecordingHandler {
             let street: StreetRegistered = event.decode()?;
             if street.street_code.starts_with("FAIL") {
                 return Err(HandlerError::Retry(sportello_kit::ServiceError::new(
+                    sportello_kit::ErrorKind::FailedPrecondition,
+                    "the downstream office refuses it",
+                )));
+            }
+            // DOWN-n: a dependency is unavailable for the first n deliveries.
+            if let Some(n) = street.street_code.strip_prefix("DOWN-")
+                && DOWN_ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    < n.parse().unwrap()
+            {
+                return Err(HandlerError::Retry(sportello_kit::ServiceError::new(
                     sportello_kit::ErrorKind::Unavailable,
-                    "the downstream office is closed",
+                    "the downstream database is failing over",
                 )));
             }
             sqlx::query("insert into effects (source, event_id, note) values ('consumer', $1, $2)")
