@@ -155,6 +155,19 @@ impl CallContext {
         }
     }
 
+    /// Hides a record of another municipality: for reads and actions by id, NOT_FOUND —
+    /// a caller of one municipality does not learn what exists in another.
+    pub fn ensure_visible(&self, record: MunicipalityCode) -> Result<(), crate::ServiceError> {
+        if record == self.municipality {
+            Ok(())
+        } else {
+            Err(crate::ServiceError::new(
+                crate::ErrorKind::NotFound,
+                "not found",
+            ))
+        }
+    }
+
     /// The same actor, municipality and purpose, calling onward as `caller`.
     pub fn forwarded_by(&self, caller: &str) -> Self {
         Self {

@@ -69,20 +69,39 @@ impl Db {
         Resp: Message + Default,
         Work: for<'u> FnOnce(&'u mut UnitOfWork) -> BoxFuture<'u, Result<Resp, ServiceError>>,
     {
+        self.idempotent_or_replay(operation, key, fingerprint, work)
+            .await
+            .map(|(response, _)| response)
+    }
+
+    /// [`Db::idempotent`], also saying whether the response was a replay (the work was
+    /// done by an earlier call; what it returns may be out of date).
+    pub async fn idempotent_or_replay<Resp, Work>(
+        &self,
+        operation: &str,
+        key: Option<IdempotencyKey>,
+        fingerprint: &impl Message,
+        work: Work,
+    ) -> Result<(Resp, bool), ServiceError>
+    where
+        Resp: Message + Default,
+        Work: for<'u> FnOnce(&'u mut UnitOfWork) -> BoxFuture<'u, Result<Resp, ServiceError>>,
+    {
         let mut uow = self.begin().await?;
         if let Some(key) = key
             && let Claim::Replay(bytes) = uow
                 .claim_idempotency_key(operation, key, fingerprint)
                 .await?
         {
-            return Resp::decode(bytes.as_slice()).map_err(ServiceError::internal);
+            let response = Resp::decode(bytes.as_slice()).map_err(ServiceError::internal)?;
+            return Ok((response, true));
         }
         let response = work(&mut uow).await?;
         if let Some(key) = key {
             uow.record_response(operation, key, &response).await?;
         }
         uow.commit().await?;
-        Ok(response)
+        Ok((response, false))
     }
 
     /// Starts a unit of work.
@@ -90,6 +109,7 @@ impl Db {
         Ok(UnitOfWork {
             tx: self.pool.begin().await?,
             now: self.clock.now(),
+            clock: self.clock.clone(),
             events: Vec::new(),
             emitted: 0,
             bell: self.outbox_bell.clone(),
@@ -124,6 +144,7 @@ pub enum Claim {
 pub struct UnitOfWork {
     tx: Transaction<'static, Postgres>,
     now: Timestamp,
+    clock: Clock,
     events: Vec<PendingEvent>,
     emitted: usize,
     bell: Arc<Notify>,
@@ -153,6 +174,12 @@ impl UnitOfWork {
     /// writes carries the same instant.
     pub fn now(&self) -> Timestamp {
         self.now
+    }
+
+    /// The clock, for the rare step that must read the time after waiting on a lock (a
+    /// register's number and its time must rise together).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Writes `event` to the outbox; it is published after the commit. Returns its id.

@@ -52,6 +52,8 @@ create table operators (
         check (presence in ('offline', 'available', 'busy', 'wrap_up', 'break', 'back_office')),
     presence_since   timestamptz not null,
     last_heartbeat_at timestamptz,
+    -- The case whose paperwork a wrap-up is for: its wrap-up time is recorded on it.
+    wrap_up_case_id  uuid,
     version          bigint      not null default 1,
     foreign key (site_id, counter_number) references counters (site_id, number),
     check ((site_id is null) = (counter_number is null)),

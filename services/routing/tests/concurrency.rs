@@ -15,7 +15,7 @@ use sportello_proto::routing::v1::{
 };
 
 #[tokio::test]
-async fn two_hundred_concurrent_calls_on_a_queue_of_one_hundred_cases() {
+async fn two_hundred_concurrent_calls_on_a_queue_of_one_hundred_cases_across_three_replicas() {
     let mut desk = Desk::open(200, settings(20, 2)).await;
     for n in 1..=200 {
         desk.operator(&format!("op-{n:03}"), Tier::InfoDesk, &[("anagrafe", 1)], n)
@@ -24,9 +24,16 @@ async fn two_hundred_concurrent_calls_on_a_queue_of_one_hundred_cases() {
     for _ in 0..100 {
         desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
     }
+    // Two more replicas on the same database; each starts from the waiting cases.
+    let (b, c) = tokio::join!(replica(&desk), replica(&desk));
+    let clients = [
+        desk.cases.clone(),
+        CaseServiceClient::new(b.channel().await),
+        CaseServiceClient::new(c.channel().await),
+    ];
     let mut calls = Vec::new();
     for n in 1..=200 {
-        let mut client = desk.cases.clone();
+        let mut client = clients[usize::try_from(n).unwrap() % 3].clone();
         let id = format!("op-{n:03}");
         calls.push(tokio::spawn(async move {
             client

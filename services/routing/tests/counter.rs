@@ -442,3 +442,93 @@ async fn an_operator_calls_a_specific_ticket() {
         "only the queues m.rossi may serve"
     );
 }
+
+#[tokio::test]
+async fn a_transfer_to_a_queue_alone_keeps_a_service_that_waits_there() {
+    let mut desk = Desk::open(2, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 1).await;
+    desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    let case = desk.call_next("m.rossi").await.unwrap().case.unwrap();
+    let transfer = |group: &str| TransferRequest {
+        operator_id: "m.rossi".into(),
+        case_id: case.id.clone(),
+        to_service_group: group.into(),
+        to_service_code: String::new(),
+        reason: String::new(),
+    };
+    // The residence certificate does not wait in the URP queue: the service must be named.
+    let status = desk
+        .cases
+        .transfer(as_operator("m.rossi", transfer("informazioni")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("to_service_code:"),
+        "{}",
+        status.message()
+    );
+    // Back to its own queue, keeping its place: allowed.
+    let moved = desk
+        .cases
+        .transfer(as_operator("m.rossi", transfer("anagrafe")))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        (moved.status(), moved.service_code.as_str()),
+        (CaseStatus::Waiting, RESIDENCE)
+    );
+}
+
+#[tokio::test]
+async fn closing_a_parked_case_sends_its_tickets_next_service_to_its_queue() {
+    let mut desk = Desk::open(3, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 1).await;
+    let ticket = desk
+        .ticket(&[RESIDENCE, SCHOOL, INFO], PriorityCategory::None)
+        .await;
+    let head = desk.call_next("m.rossi").await.unwrap().case.unwrap();
+    desk.cases
+        .park(as_operator(
+            "m.rossi",
+            ParkRequest {
+                operator_id: "m.rossi".into(),
+                case_id: head.id.clone(),
+                reason: String::new(),
+            },
+        ))
+        .await
+        .unwrap();
+    desk.cases
+        .close_case(common::request(
+            sportello_proto::routing::v1::CloseCaseRequest {
+                case_id: head.id.clone(),
+                outcome_code: "withdrawn".into(),
+                reason: String::new(),
+            },
+        ))
+        .await
+        .unwrap();
+    let statuses: Vec<(String, String)> =
+        sqlx::query_as("select id::text, status from routing.cases order by ticket_position")
+            .fetch_all(desk.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        statuses[0],
+        (ticket.cases[0].id.clone(), "completed".into())
+    );
+    assert_eq!(
+        statuses[1],
+        (ticket.cases[1].id.clone(), "waiting".into()),
+        "the next service queues"
+    );
+    assert_eq!(
+        statuses[2],
+        (ticket.cases[2].id.clone(), "pending".into()),
+        "the one after waits its turn"
+    );
+}

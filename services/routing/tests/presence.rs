@@ -136,3 +136,83 @@ async fn an_operator_without_a_seat_cannot_be_available() {
         .unwrap_err();
     assert_eq!(taken.code(), tonic::Code::FailedPrecondition, "{taken:?}");
 }
+
+#[tokio::test]
+async fn every_silence_turns_the_operator_offline_not_only_the_first() {
+    let mut desk = Desk::open(2, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, &[("anagrafe", 1)], 1)
+        .await;
+    let timers = desk.routing.running.workers.timers.clone();
+    for round in 0..3 {
+        desk.ctx.clock.advance(jiff::SignedDuration::from_secs(91));
+        timers.run_once().await.unwrap();
+        assert_eq!(
+            presence_of(&mut desk, "m.rossi").await,
+            Presence::Offline,
+            "round {round}"
+        );
+        // Back at work: heartbeats keep them available for a while…
+        desk.presence("m.rossi", Presence::Available).await.unwrap();
+        for _ in 0..4 {
+            desk.ctx.clock.advance(jiff::SignedDuration::from_secs(30));
+            heartbeat(&mut desk, "m.rossi").await;
+            timers.run_once().await.unwrap();
+        }
+        assert_eq!(
+            presence_of(&mut desk, "m.rossi").await,
+            Presence::Available,
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_operator_lost_while_serving_gives_the_case_back_to_its_queue() {
+    use sportello_proto::routing::v1::{CaseStatus, GetCaseRequest, PriorityCategory};
+    let mut desk = Desk::open(3, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, &[("anagrafe", 1)], 1)
+        .await;
+    let ticket = desk
+        .ticket(&[common::RESIDENCE], PriorityCategory::None)
+        .await;
+    let called = desk.call_next("m.rossi").await.unwrap().case.unwrap();
+    desk.ctx.clock.advance(jiff::SignedDuration::from_secs(91));
+    desk.routing
+        .running
+        .workers
+        .timers
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(presence_of(&mut desk, "m.rossi").await, Presence::Offline);
+
+    let case = desk
+        .cases
+        .get_case(common::request(GetCaseRequest {
+            case_id: called.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(case.status(), CaseStatus::Waiting, "back in its queue");
+    assert_eq!(
+        case.arrival_time, ticket.cases[0].arrival_time,
+        "keeping its place"
+    );
+
+    // Another operator calls it: the replica learns of it from the stream (or reloads).
+    desk.operator("p.neri", Tier::InfoDesk, &[("anagrafe", 1)], 2)
+        .await;
+    desk.routing.running.workers.relay.run_once().await.unwrap();
+    let mut again = None;
+    for _ in 0..100 {
+        again = desk.call_next("p.neri").await;
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(again.unwrap().case.unwrap().id, called.id);
+}

@@ -4,7 +4,7 @@ use sportello_kit::{CallContext, ServiceError};
 use sportello_proto::routing::v1::{CaseCancelled, CaseCompleted, CaseStatus};
 use uuid::Uuid;
 
-use super::{Flow, counter::queue_rest, domain::Case, events, store};
+use super::{Flow, counter::queue_next, domain::Case, events, store};
 use crate::{domain::Stored, error::RoutingError};
 
 impl Flow {
@@ -19,7 +19,7 @@ impl Flow {
     ) -> Result<Case, ServiceError> {
         let mut uow = self.db.begin().await?;
         let mut case = store::lock(&mut uow, case_id).await?;
-        context.ensure_municipality(case.municipality)?;
+        context.ensure_visible(case.municipality)?;
         match case.status {
             CaseStatus::Waiting | CaseStatus::Pending | CaseStatus::Parked => {}
             CaseStatus::Called => {
@@ -37,7 +37,7 @@ impl Flow {
                 .into());
             }
         }
-        let was_waiting_head = case.status == CaseStatus::Waiting;
+        let was_head = case.status != CaseStatus::Pending;
         let now = uow.now();
         case.status = CaseStatus::Completed;
         case.outcome_code = Some(outcome.to_owned());
@@ -55,9 +55,9 @@ impl Flow {
         };
         events::emit(&mut uow, &event, &case).await?;
         let queued = match case.ticket_id {
-            Some(ticket) if was_waiting_head => {
+            Some(ticket) if was_head => {
                 let rest = store::pending_of_ticket(&mut uow, ticket).await?;
-                queue_rest(&mut uow, context, rest).await?
+                queue_next(&mut uow, context, rest).await?
             }
             _ => Vec::new(),
         };
@@ -79,7 +79,7 @@ impl Flow {
     ) -> Result<Case, ServiceError> {
         let mut uow = self.db.begin().await?;
         let mut case = store::lock(&mut uow, case_id).await?;
-        context.ensure_municipality(case.municipality)?;
+        context.ensure_visible(case.municipality)?;
         if !matches!(case.status, CaseStatus::Waiting | CaseStatus::Pending) {
             return Err(RoutingError::WrongStatus {
                 status: case.status.to_db(),
@@ -87,7 +87,7 @@ impl Flow {
             }
             .into());
         }
-        let was_waiting_head = case.status == CaseStatus::Waiting;
+        let was_head = case.status != CaseStatus::Pending;
         case.status = CaseStatus::Cancelled;
         case.closed_at = Some(uow.now());
         let why = if reason.is_empty() {
@@ -105,9 +105,9 @@ impl Flow {
         )
         .await?;
         let queued = match case.ticket_id {
-            Some(ticket) if was_waiting_head => {
+            Some(ticket) if was_head => {
                 let rest = store::pending_of_ticket(&mut uow, ticket).await?;
-                queue_rest(&mut uow, context, rest).await?
+                queue_next(&mut uow, context, rest).await?
             }
             _ => Vec::new(),
         };

@@ -23,6 +23,32 @@ use crate::{
     sites,
 };
 
+/// Races a call may lose before the replica reloads its view from the database.
+const MAX_LOST_RACES: u32 = 16;
+
+/// A case chosen for a call: if the call is dropped before it settles, the case is
+/// released, so this replica can offer it again.
+struct Reservation<'d> {
+    dispatcher: &'d crate::dispatch::Dispatcher,
+    case: Uuid,
+    settled: bool,
+}
+
+impl Reservation<'_> {
+    /// The claim finished (either way); the caller updates the view itself.
+    fn settle(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.dispatcher.release(self.case);
+        }
+    }
+}
+
 /// A call as the API returns it.
 fn call_message(
     case: &Case,
@@ -100,7 +126,7 @@ impl Flow {
         if let Some(held) = held {
             let held = store::get(self.db.pool(), held).await?;
             let decision = events::decision(
-                DecisionReason::Unspecified,
+                DecisionReason::AlreadyCalled,
                 Some(&held),
                 self.db.clock().now(),
                 settings.priority_bound_minutes,
@@ -121,8 +147,14 @@ impl Flow {
         let catalogue = self.catalogue.get(operator.profile.municipality).await?;
         let lanes = dispatch::lanes_for(&operator.profile, site_id, settings, &catalogue);
         let groups = group_names(&lanes);
+        let mut lost_races = 0;
         loop {
             let now = self.db.clock().now();
+            if lost_races == MAX_LOST_RACES {
+                // The view is far behind (its subscription is down?): start again from the
+                // database rather than claim stale cases one by one.
+                self.dispatcher.reload(&self.db).await?;
+            }
             let Some(pick) = self.dispatcher.choose(&lanes, now, settings) else {
                 let decision = events::decision(
                     DecisionReason::NothingWaiting,
@@ -136,10 +168,17 @@ impl Flow {
                     decision: Some(decision),
                 });
             };
-            match self
+            // Released if this call is dropped half-way (the client went away).
+            let reservation = Reservation {
+                dispatcher: &self.dispatcher,
+                case: pick.case,
+                settled: false,
+            };
+            let claimed = self
                 .claim(context, operator_id, pick.case, pick.reason)
-                .await
-            {
+                .await;
+            reservation.settle();
+            match claimed {
                 Ok(Some(case)) => {
                     let decision = events::decision(
                         pick.reason,
@@ -158,7 +197,10 @@ impl Flow {
                     });
                 }
                 // Another operator or replica got it first: choose again.
-                Ok(None) => self.dispatcher.forget(pick.case),
+                Ok(None) => {
+                    self.dispatcher.forget(pick.case);
+                    lost_races += 1;
+                }
                 Err(error) => {
                     self.dispatcher.release(pick.case);
                     return Err(error);
@@ -197,6 +239,13 @@ impl Flow {
         else {
             return Ok(None);
         };
+        let waited = uow
+            .now()
+            .duration_since(case.arrival_at)
+            .as_secs_f64()
+            .max(0.0);
+        metrics::histogram!("sportello_routing_wait_seconds", "queue" => case.group.clone())
+            .record(waited);
         presence::change(
             &mut uow,
             operator,
@@ -506,7 +555,8 @@ impl Flow {
         let operator = lock_operator(&mut uow, context, operator_id).await?;
         let mut case = lock_held(&mut uow, &operator, case_id).await?;
         let catalogue = self.catalogue.get(case.municipality).await?;
-        let (group, service) = transfer_target(&catalogue, to_group, to_service)?;
+        let (group, service) =
+            transfer_target(&catalogue, to_group, to_service, &case.service_code)?;
         let settings = self.site_settings(&case).await?;
         if !settings.service_groups.is_empty() && !settings.service_groups.contains(&group) {
             return Err(RoutingError::GroupNotServed(group).into());
@@ -559,7 +609,7 @@ impl Flow {
         outcome: &str,
     ) -> Result<(Case, Option<Call>), ServiceError> {
         let mut uow = self.db.begin().await?;
-        let operator = lock_operator(&mut uow, context, operator_id).await?;
+        let mut operator = lock_operator(&mut uow, context, operator_id).await?;
         let mut case = lock_held(&mut uow, &operator, case_id).await?;
         let now = uow.now();
         let handling = case
@@ -618,10 +668,11 @@ impl Flow {
                     events::decision(DecisionReason::SameTicket, Some(&next), now, 0, &[]);
                 next_call = Some(call_message(&next, decision, None));
             } else {
-                queued = queue_rest(&mut uow, context, rest).await?;
+                queued = queue_next(&mut uow, context, rest).await?;
             }
         }
         if next_call.is_none() {
+            operator.wrap_up_case = Some(case.id);
             presence::change(
                 &mut uow,
                 operator,
@@ -638,33 +689,56 @@ impl Flow {
     }
 }
 
-/// The ticket's remaining services enter their own queues, keeping the ticket's place.
-pub async fn queue_rest(
+/// Puts a called case back in its queue, keeping its place (its operator is gone).
+pub async fn requeue(
+    uow: &mut UnitOfWork,
+    mut case: Case,
+    actor: &str,
+    reason: &str,
+) -> Result<Case, RoutingError> {
+    case.status = CaseStatus::Waiting;
+    case.operator_id = None;
+    case.counter_number = None;
+    let case = store::save(uow, case, actor, reason).await?;
+    events::emit(
+        uow,
+        &sportello_proto::routing::v1::CaseQueued {
+            case: Some(case.to_message()),
+        },
+        &case,
+    )
+    .await?;
+    Ok(case)
+}
+
+/// The ticket's next service (in the ticket's order) enters its own queue, keeping the
+/// ticket's place; the others stay behind it, so the citizen is never called to two
+/// counters at once.
+pub async fn queue_next(
     uow: &mut UnitOfWork,
     context: &CallContext,
     rest: Vec<Case>,
 ) -> Result<Vec<Case>, ServiceError> {
-    let mut queued = Vec::with_capacity(rest.len());
-    for mut case in rest {
-        case.status = CaseStatus::Waiting;
-        let case = store::save(
-            uow,
-            case,
-            context.actor(),
-            "queued keeping its ticket's place",
-        )
-        .await?;
-        events::emit(
-            uow,
-            &sportello_proto::routing::v1::CaseQueued {
-                case: Some(case.to_message()),
-            },
-            &case,
-        )
-        .await?;
-        queued.push(case);
-    }
-    Ok(queued)
+    let Some(mut case) = rest.into_iter().min_by_key(|c| c.ticket_position) else {
+        return Ok(Vec::new());
+    };
+    case.status = CaseStatus::Waiting;
+    let case = store::save(
+        uow,
+        case,
+        context.actor(),
+        "queued keeping its ticket's place",
+    )
+    .await?;
+    events::emit(
+        uow,
+        &sportello_proto::routing::v1::CaseQueued {
+            case: Some(case.to_message()),
+        },
+        &case,
+    )
+    .await?;
+    Ok(vec![case])
 }
 
 /// Where a transfer goes: a group, and possibly another service.
@@ -672,6 +746,7 @@ fn transfer_target<'c>(
     catalogue: &'c Catalogue,
     to_group: &str,
     to_service: &str,
+    current_service: &str,
 ) -> Result<(String, Option<&'c crate::catalogue::domain::ServiceType>), ServiceError> {
     match (to_group.is_empty(), to_service.is_empty()) {
         (true, true) => Err(ServiceError::invalid_field(
@@ -691,7 +766,22 @@ fn transfer_target<'c>(
             }
             Ok((service.group.clone(), Some(service)))
         }
-        (false, true) => Ok((catalogue.group(to_group)?.code.clone(), None)),
+        // A queue alone: the case keeps its service, which must wait in that queue —
+        // a case in a queue its service is not in could never be called.
+        (false, true) => {
+            let group = catalogue.group(to_group)?;
+            let service = catalogue.service(current_service)?;
+            if service.group != group.code {
+                return Err(ServiceError::invalid_field(
+                    "to_service_code",
+                    format!(
+                        "{current_service} waits in {}: name the service to transfer to in {to_group}",
+                        service.group
+                    ),
+                ));
+            }
+            Ok((group.code.clone(), None))
+        }
     }
 }
 

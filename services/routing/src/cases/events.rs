@@ -62,7 +62,7 @@ pub fn decision(
         DecisionReason::NothingWaiting => {
             format!("Nothing you may serve is waiting in your queues ({queues}).")
         }
-        DecisionReason::Unspecified => format!(
+        DecisionReason::AlreadyCalled | DecisionReason::Unspecified => format!(
             "{label} is already called to your counter; complete, park or transfer it first."
         ),
     };

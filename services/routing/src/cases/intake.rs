@@ -52,7 +52,7 @@ async fn site_serving(
     groups: &[&str],
 ) -> Result<Arc<sites::store::Site>, ServiceError> {
     let site = sites.get(site_id).await?;
-    context.ensure_municipality(site.site.municipality)?;
+    context.ensure_visible(site.site.municipality)?;
     let served = &site.site.settings.service_groups;
     if let Some(group) = groups
         .iter()
@@ -84,9 +84,9 @@ impl Flow {
         };
         let actor = context.actor().to_owned();
 
-        let response = self
+        let (response, replayed) = self
             .db
-            .idempotent("routing.open_case", key, &fingerprint, |uow| {
+            .idempotent_or_replay("routing.open_case", key, &fingerprint, |uow| {
                 Box::pin(async move {
                     let now = uow.now();
                     let case = Case {
@@ -129,7 +129,9 @@ impl Flow {
                 })
             })
             .await?;
-        if let Some(case) = response.case.as_ref().and_then(|c| Case::try_from(c).ok()) {
+        // A replayed reply shows the case as it was then: only fresh news goes to the view.
+        if !replayed && let Some(case) = response.case.as_ref().and_then(|c| Case::try_from(c).ok())
+        {
             self.dispatcher.apply(&case);
         }
         Ok(response)
@@ -159,9 +161,9 @@ impl Flow {
         };
         let actor = context.actor().to_owned();
 
-        let response = self
+        let (response, replayed) = self
             .db
-            .idempotent("routing.issue_ticket", key, &fingerprint, |uow| {
+            .idempotent_or_replay("routing.issue_ticket", key, &fingerprint, |uow| {
                 Box::pin(async move {
                     let ticket = tickets::issue(
                         uow,
@@ -245,7 +247,12 @@ impl Flow {
                 })
             })
             .await?;
-        for case in response.cases.iter().filter_map(|c| Case::try_from(c).ok()) {
+        for case in response
+            .cases
+            .iter()
+            .filter(|_| !replayed)
+            .filter_map(|c| Case::try_from(c).ok())
+        {
             self.dispatcher.apply(&case);
         }
         Ok(response)

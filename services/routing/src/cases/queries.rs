@@ -22,7 +22,7 @@ impl Flow {
         id: Uuid,
     ) -> Result<Case, ServiceError> {
         let case = store::get(self.db.pool(), id).await?;
-        context.ensure_municipality(case.municipality)?;
+        context.ensure_visible(case.municipality)?;
         Ok(case)
     }
 
@@ -49,7 +49,7 @@ impl Flow {
         let ticket = tickets::get(self.db.pool(), id).await?;
         let cases = store::of_ticket(self.db.pool(), id).await?;
         if let Some(first) = cases.first() {
-            context.ensure_municipality(first.municipality)?;
+            context.ensure_visible(first.municipality)?;
         }
         let ahead = match cases.iter().find(|c| c.status == CaseStatus::Waiting) {
             Some(head) => {
@@ -81,7 +81,7 @@ impl Flow {
         page: Option<&PageRequest>,
     ) -> Result<(Vec<Case>, PageResponse), ServiceError> {
         let site = self.sites.get(site_id).await?;
-        context.ensure_municipality(site.site.municipality)?;
+        context.ensure_visible(site.site.municipality)?;
         let size = match page.map_or(0, |p| p.page_size) {
             0 => DEFAULT_PAGE,
             n => i64::from(n).min(MAX_PAGE),
@@ -114,7 +114,7 @@ impl Flow {
         operator_id: &str,
     ) -> Result<Vec<QueueStatus>, ServiceError> {
         let site = self.sites.get(site_id).await?;
-        context.ensure_municipality(site.site.municipality)?;
+        context.ensure_visible(site.site.municipality)?;
         let catalogue = self.catalogue.get(site.site.municipality).await?;
         let served = &site.site.settings.service_groups;
         let mut groups: Vec<&str> = catalogue
@@ -162,7 +162,7 @@ impl Flow {
         limit: u32,
     ) -> Result<Vec<RecentCall>, ServiceError> {
         let site = self.sites.get(site_id).await?;
-        context.ensure_municipality(site.site.municipality)?;
+        context.ensure_visible(site.site.municipality)?;
         let limit = match limit {
             0 => 10,
             n => i64::from(n.min(50)),

@@ -345,21 +345,17 @@ pub async fn waiting_at_counters(db: impl PgExecutor<'_>) -> Result<Vec<Case>, R
         .collect()
 }
 
-/// Records the wrap-up time on the operator's last completed case.
+/// Records the wrap-up time on the case it was for.
 pub async fn record_wrap_up(
     uow: &mut UnitOfWork,
-    operator_id: &str,
+    case: Uuid,
     seconds: i32,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update cases set wrap_up_seconds = $2 where id = (
-             select id from cases where operator_id = $1 and status = 'completed'
-             order by closed_at desc limit 1)",
-    )
-    .bind(operator_id)
-    .bind(seconds)
-    .execute(uow.conn())
-    .await?;
+    sqlx::query("update cases set wrap_up_seconds = $2 where id = $1")
+        .bind(case)
+        .bind(seconds)
+        .execute(uow.conn())
+        .await?;
     Ok(())
 }
 

@@ -45,12 +45,29 @@ fn type_from_row(row: &PgRow) -> Result<(ServiceType, i64), sqlx::Error> {
 }
 
 /// Creates (`expected_version` 0) or replaces (the current version) a service type.
-/// Returns the new version.
+/// Returns the new version. Moving a service to another queue while some of its cases
+/// wait in the old one is refused: they would wait where nobody calls them.
 pub async fn upsert_type(
     uow: &mut UnitOfWork,
     service: &ServiceType,
     expected_version: i64,
 ) -> Result<i64, RoutingError> {
+    let stranded: i64 = sqlx::query_scalar(
+        "select count(*) from cases
+         where municipality = $1 and service_code = $2 and service_group <> $3
+           and status in ('waiting', 'pending', 'parked')",
+    )
+    .bind(service.municipality.as_str())
+    .bind(&service.code)
+    .bind(&service.group)
+    .fetch_one(uow.conn())
+    .await?;
+    if stranded > 0 {
+        return Err(RoutingError::WrongStatus {
+            status: "in use",
+            hint: "cases of this service wait in its current queue: move it when they are served",
+        });
+    }
     let channels: Vec<&str> = service.channels.iter().map(|c| c.to_db()).collect();
     let result = sqlx::query_scalar::<_, i64>(
         "insert into service_types as t (municipality, code, name, department, default_tier,

@@ -8,7 +8,7 @@
 //! on this replica choose different cases; PostgreSQL settles races between replicas.
 
 use std::{
-    collections::{BTreeSet, HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -57,7 +57,8 @@ pub struct WaitingIndex {
     cases: HashMap<Uuid, Waiting>,
     reserved: HashSet<Uuid>,
     gone: HashMap<Uuid, (i64, Instant)>,
-    last_prune: Option<Instant>,
+    burials: VecDeque<(Instant, Uuid)>,
+    per_queue: HashMap<(Uuid, Arc<str>), usize>,
 }
 
 impl WaitingIndex {
@@ -85,14 +86,15 @@ impl WaitingIndex {
         self.remove(id);
         match waiting {
             Some(case) => self.insert(case),
-            None => {
-                self.gone.insert(id, (version, Instant::now()));
-                self.prune();
-            }
+            None => self.bury(id, version),
         }
     }
 
     fn insert(&mut self, case: Waiting) {
+        *self
+            .per_queue
+            .entry((case.site, case.group.clone()))
+            .or_default() += 1;
         let key = (case.site, case.group.clone(), case.service.clone());
         let lane = self.lanes.entry(key).or_default();
         let head = (case.arrival, case.id);
@@ -110,6 +112,9 @@ impl WaitingIndex {
         let Some(case) = self.cases.remove(&id) else {
             return;
         };
+        if let Some(count) = self.per_queue.get_mut(&(case.site, case.group.clone())) {
+            *count = count.saturating_sub(1);
+        }
         let key = (case.site, case.group.clone(), case.service.clone());
         if let Some(lane) = self.lanes.get_mut(&key) {
             let head = (case.arrival, case.id);
@@ -121,15 +126,26 @@ impl WaitingIndex {
         }
     }
 
-    fn prune(&mut self) {
-        if self
-            .last_prune
-            .is_some_and(|at| at.elapsed() < Duration::from_secs(60))
-        {
-            return;
+    /// Remembers that a case left the queue at `version`.
+    fn bury(&mut self, id: Uuid, version: i64) {
+        let now = Instant::now();
+        self.gone.insert(id, (version, now));
+        self.burials.push_back((now, id));
+        // A few expired memories at a time, oldest first: never a long pause under the lock.
+        for _ in 0..8 {
+            match self.burials.front() {
+                Some((at, old)) if at.elapsed() >= FORGET_AFTER => {
+                    let old = *old;
+                    let at = *at;
+                    self.burials.pop_front();
+                    // Only if it was not buried again since.
+                    if self.gone.get(&old).is_some_and(|(_, when)| *when == at) {
+                        self.gone.remove(&old);
+                    }
+                }
+                _ => break,
+            }
         }
-        self.gone.retain(|_, (_, at)| at.elapsed() < FORGET_AFTER);
-        self.last_prune = Some(Instant::now());
     }
 
     /// Forgets a case that turned out not to be waiting (a claim found it gone), until
@@ -137,7 +153,7 @@ impl WaitingIndex {
     pub fn forget(&mut self, id: Uuid) {
         let version = self.cases.get(&id).map_or(0, |c| c.version);
         self.remove(id);
-        self.gone.insert(id, (version, Instant::now()));
+        self.bury(id, version);
     }
 
     /// Releases a reservation (the claim did not happen).
@@ -172,6 +188,24 @@ impl WaitingIndex {
         let pick = policy::pick(oldest_priority, oldest_ordinary, now, bound)?;
         self.reserved.insert(pick.case);
         Some(pick)
+    }
+
+    /// How many cases wait in a queue of a site.
+    pub fn waiting_in(&self, site: Uuid, group: &Arc<str>) -> usize {
+        self.per_queue
+            .get(&(site, group.clone()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The queue a waiting case is in.
+    pub fn queue_of(&self, id: Uuid) -> Option<(Uuid, Arc<str>)> {
+        self.cases.get(&id).map(|c| (c.site, c.group.clone()))
+    }
+
+    /// Every queue with its count, for the waiting gauge after a reload.
+    pub fn queues(&self) -> impl Iterator<Item = (&(Uuid, Arc<str>), &usize)> {
+        self.per_queue.iter()
     }
 
     /// Counts per lane, for tests and diagnostics.

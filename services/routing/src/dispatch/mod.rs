@@ -48,12 +48,21 @@ impl Dispatcher {
         }
         let mut index = self.index();
         *index = fresh;
+        for ((site, group), waiting) in index.queues() {
+            set_waiting_gauge(*site, group, *waiting);
+        }
         Ok(index.len())
     }
 
     /// Applies what is now true of a case (after this replica's commit, or from an event).
     pub fn apply(&self, case: &Case) {
-        apply_to(&mut self.index(), case);
+        let mut index = self.index();
+        let before = index.queue_of(case.id);
+        apply_to(&mut index, case);
+        let after = index.queue_of(case.id);
+        for (site, group) in before.into_iter().chain(after) {
+            set_waiting_gauge(site, &group, index.waiting_in(site, &group));
+        }
     }
 
     /// Chooses and reserves the next case for an operator at `site`.
@@ -64,7 +73,11 @@ impl Dispatcher {
         settings: &SiteSettings,
     ) -> Option<Pick<Uuid>> {
         let bound = SignedDuration::from_mins(i64::from(settings.priority_bound_minutes));
-        self.index().choose(lanes, now, bound)
+        let started = std::time::Instant::now();
+        let pick = self.index().choose(lanes, now, bound);
+        metrics::histogram!("sportello_routing_decision_seconds")
+            .record(started.elapsed().as_secs_f64());
+        pick
     }
 
     /// The claim found the case gone: forget it until newer news.
@@ -81,6 +94,12 @@ impl Dispatcher {
     pub fn waiting(&self) -> usize {
         self.index().len()
     }
+}
+
+/// The queue-length gauge, per site and queue (never per operator).
+fn set_waiting_gauge(site: Uuid, group: &Arc<str>, waiting: usize) {
+    metrics::gauge!("sportello_routing_waiting", "site" => site.to_string(), "queue" => group.to_string())
+        .set(waiting as f64);
 }
 
 fn apply_to(index: &mut WaitingIndex, case: &Case) {

@@ -64,6 +64,10 @@ pub async fn follow(
             Err(error) => {
                 let delay = backoff.next_delay();
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cannot follow the routing stream yet");
+                // Without the stream, the database is the only news of other replicas.
+                if let Err(error) = dispatcher.reload(&db).await {
+                    tracing::warn!(%error, "dispatcher reload failed");
+                }
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = shutdown.cancelled() => return,

@@ -48,6 +48,8 @@ pub struct Operator {
     pub presence_since: Timestamp,
     /// Last heartbeat.
     pub last_heartbeat_at: Option<Timestamp>,
+    /// The case whose paperwork the operator is wrapping up.
+    pub wrap_up_case: Option<Uuid>,
     /// Record version.
     pub version: i64,
 }

@@ -57,7 +57,7 @@ pub fn ensure_acting_as(context: &CallContext, operator_id: &str) -> Result<(), 
 /// Reads an operator the caller may see: same municipality.
 pub async fn visible(db: &Db, context: &CallContext, id: &str) -> Result<Operator, ServiceError> {
     let operator = store::get(db.pool(), id).await?;
-    context.ensure_municipality(operator.profile.municipality)?;
+    context.ensure_visible(operator.profile.municipality)?;
     Ok(operator)
 }
 
@@ -133,7 +133,7 @@ impl OperatorService for Operators {
 
         let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
         let mut operator = store::lock(&mut uow, &id).await?;
-        context.ensure_municipality(operator.profile.municipality)?;
+        context.ensure_visible(operator.profile.municipality)?;
         let site = sites::store::get(uow.conn(), site_id).await?;
         if site.site.municipality != operator.profile.municipality {
             return Err(RoutingError::SiteNotFound.into());
@@ -167,8 +167,14 @@ impl OperatorService for Operators {
         }
 
         let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
+        // The timer row before the operator row: the order the timer worker takes them.
+        let due = uow
+            .now()
+            .checked_add(self.heartbeat_timeout)
+            .unwrap_or(uow.now());
+        presence::schedule_check(&mut uow, &id, due).await?;
         let operator = store::lock(&mut uow, &id).await?;
-        context.ensure_municipality(operator.profile.municipality)?;
+        context.ensure_visible(operator.profile.municipality)?;
         let holding = cases::store::held_by(uow.conn(), &id).await?.is_some();
         let target = match target {
             // Back at the counter with a case still in hand: serving it.
@@ -187,13 +193,8 @@ impl OperatorService for Operators {
         };
         let operator =
             presence::change(&mut uow, operator, target, PresenceChangeReason::Operator).await?;
-        let due = uow
-            .now()
-            .checked_add(self.heartbeat_timeout)
-            .unwrap_or(uow.now());
-        presence::schedule_check(&mut uow, &id, due).await?;
         uow.commit().await.map_err(ServiceError::from)?;
-        tracing::info!(operator_id = %id, presence = target.to_db(), "presence set");
+        tracing::debug!(presence = target.to_db(), "presence set");
         Ok(Response::new(SetPresenceResponse {
             operator: Some(self.message(&operator).await?),
         }))
@@ -209,9 +210,10 @@ impl OperatorService for Operators {
         ensure_acting_as(&context, &id)?;
         let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
         let now = uow.now();
-        let presence = store::heartbeat(&mut uow, &id, now).await?;
+        // The timer row before the operator row: the order the timer worker takes them.
         let due = now.checked_add(self.heartbeat_timeout).unwrap_or(now);
         presence::schedule_check(&mut uow, &id, due).await?;
+        let presence = store::heartbeat(&mut uow, &id, now).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         // Ask for the next beat well within the timeout: a third of it.
         let next = u32::try_from(self.heartbeat_timeout.as_secs() / 3)

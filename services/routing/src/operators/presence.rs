@@ -33,7 +33,9 @@ pub async fn change(
     let wrap_up_seconds = if from == Presence::WrapUp {
         let seconds = now.duration_since(operator.presence_since).as_secs().max(0);
         let seconds = i32::try_from(seconds).unwrap_or(i32::MAX);
-        cases::store::record_wrap_up(uow, &operator.profile.id, seconds).await?;
+        if let Some(case) = operator.wrap_up_case.take() {
+            cases::store::record_wrap_up(uow, case, seconds).await?;
+        }
         u32::try_from(seconds).unwrap_or_default()
     } else {
         0
@@ -102,11 +104,26 @@ impl TimerHandler for HeartbeatCheck {
             let timeout = SignedDuration::try_from(self.timeout).unwrap_or(SignedDuration::MAX);
             let silent_since = operator
                 .last_heartbeat_at
-                .unwrap_or(operator.presence_since);
+                .unwrap_or(operator.presence_since)
+                .max(operator.presence_since);
             if uow.now().duration_since(silent_since) < timeout {
+                // Still alive: check again when this silence would reach the timeout.
+                let due = silent_since.checked_add(timeout).unwrap_or(timer.due_at);
+                schedule_check(uow, &operator.profile.id, due).await?;
                 return Ok(());
             }
-            tracing::info!(operator_id = %operator.profile.id, "heartbeat lost: operator offline");
+            // A case in hand goes back to its queue keeping its place: a citizen is never
+            // left called to the counter of an operator who is gone.
+            if let Some(case) = cases::store::held_by(uow.conn(), &operator.profile.id).await? {
+                cases::counter::requeue(
+                    uow,
+                    case,
+                    "system:heartbeat",
+                    "operator offline: heartbeat lost",
+                )
+                .await?;
+            }
+            tracing::info!("heartbeat lost: operator offline");
             change(
                 uow,
                 operator,

@@ -14,7 +14,7 @@ use crate::{
 
 const COLUMNS: &str =
     "id, municipality, display_name, tier, department, skills, site_id, counter_number,
-    presence, presence_since, last_heartbeat_at, version";
+    presence, presence_since, last_heartbeat_at, wrap_up_case_id, version";
 
 fn from_row(row: &PgRow) -> Result<Operator, sqlx::Error> {
     let municipality: String = row.try_get("municipality")?;
@@ -39,6 +39,7 @@ fn from_row(row: &PgRow) -> Result<Operator, sqlx::Error> {
         last_heartbeat_at: row
             .try_get::<Option<SqlTimestamp>, _>("last_heartbeat_at")?
             .map(SqlTimestamp::to_jiff),
+        wrap_up_case: row.try_get("wrap_up_case_id")?,
         version: row.try_get("version")?,
     })
 }
@@ -143,7 +144,7 @@ pub async fn save(uow: &mut UnitOfWork, mut operator: Operator) -> Result<Operat
         .map_or((None, None), |(s, c)| (Some(s), Some(c)));
     let result = sqlx::query(
         "update operators set site_id = $3, counter_number = $4, presence = $5, presence_since = $6,
-             last_heartbeat_at = $7, version = version + 1
+             last_heartbeat_at = $7, wrap_up_case_id = $8, version = version + 1
          where id = $1 and version = $2",
     )
     .bind(&operator.profile.id)
@@ -153,6 +154,7 @@ pub async fn save(uow: &mut UnitOfWork, mut operator: Operator) -> Result<Operat
     .bind(operator.presence.to_db())
     .bind(SqlTimestamp::from(operator.presence_since))
     .bind(operator.last_heartbeat_at.map(SqlTimestamp::from))
+    .bind(operator.wrap_up_case)
     .execute(uow.conn())
     .await;
     match result {
@@ -176,8 +178,7 @@ pub async fn save(uow: &mut UnitOfWork, mut operator: Operator) -> Result<Operat
     }
 }
 
-/// Records a heartbeat without taking the operator's lock (heartbeats must never wait
-/// behind a call in progress).
+/// Records a heartbeat: one short update of the operator's row.
 pub async fn heartbeat(
     uow: &mut UnitOfWork,
     id: &str,

@@ -7,12 +7,18 @@ use crate::domain::Stored;
 
 const HEADER: &str = "numero,anno,data_ora,tipo,mittente,oggetto,impronta_sha256,canale,pratica,annullata,data_annullamento,motivo_annullamento";
 
-/// Quotes a field when it holds a comma, a quote or a line break.
+/// Quotes a field when it holds a comma, a quote or a line break; a field a spreadsheet
+/// would run as a formula (`=`, `+`, `-`, `@`, tab) is prefixed with `'` and stays text.
 fn field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
-        text.to_owned()
+        text
     }
 }
 
@@ -58,5 +64,7 @@ mod tests {
         assert_eq!(field("Cambio di residenza"), "Cambio di residenza");
         assert_eq!(field("Via Roma, 1"), "\"Via Roma, 1\"");
         assert_eq!(field("detto \"il Moro\""), "\"detto \"\"il Moro\"\"\"");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
     }
 }

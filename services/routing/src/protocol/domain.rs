@@ -31,6 +31,13 @@ pub struct Incoming {
 /// A sender reference: 1-64 letters, digits or `_ . : -` (a requester_ref, a business
 /// id, an office code).
 fn parse_sender_ref(raw: &str) -> Result<String, ServiceError> {
+    // A fiscal code is a person, not a reference: send its requester_ref instead.
+    if raw.parse::<sportello_pa::CodiceFiscale>().is_ok() {
+        return Err(ServiceError::invalid_field(
+            "sender_ref",
+            "is a fiscal code: send the person's requester_ref, never the code itself",
+        ));
+    }
     let ok = (1..=64).contains(&raw.len())
         && raw
             .chars()
@@ -121,6 +128,7 @@ mod tests {
             &[
                 ("kind", |r| r.kind = 0),
                 ("sender_ref", |r| r.sender_ref = "Mario Rossi".into()),
+                ("sender_ref", |r| r.sender_ref = "RSSMRA80A01H501U".into()),
                 ("subject", |r| r.subject.clear()),
                 ("document_sha256", |r| r.document_sha256 = "abc".into()),
                 ("channel", |r| r.channel = 0),

@@ -33,7 +33,7 @@ impl Register {
 
     async fn visible(&self, context: &CallContext, id: Uuid) -> Result<Registration, ServiceError> {
         let registration = store::get(self.db.pool(), id).await?;
-        context.ensure_municipality(registration.incoming.municipality)?;
+        context.ensure_visible(registration.incoming.municipality)?;
         Ok(registration)
     }
 }

@@ -65,8 +65,17 @@ pub async fn register(
     incoming: Incoming,
 ) -> Result<Registration, RoutingError> {
     use crate::domain::Stored;
-    let registered_at = uow.now();
-    let year = i32::from(rome::date_of(registered_at).year());
+    if let Some(case) = incoming.case_id {
+        let owner: Option<String> =
+            sqlx::query_scalar("select municipality from cases where id = $1")
+                .bind(case)
+                .fetch_optional(uow.conn())
+                .await?;
+        if owner.as_deref() != Some(incoming.municipality.as_str()) {
+            return Err(RoutingError::CaseNotFound);
+        }
+    }
+    let year = i32::from(rome::date_of(uow.now()).year());
     let number: i64 = sqlx::query_scalar(
         "insert into protocol_counters (municipality, year, last_number) values ($1, $2, 1)
          on conflict (municipality, year)
@@ -77,6 +86,8 @@ pub async fn register(
     .bind(year)
     .fetch_one(uow.conn())
     .await?;
+    // Read after the counter's lock: a later number never carries an earlier time.
+    let registered_at = uow.clock().now().max(uow.now());
     let id = Uuid::now_v7();
     let inserted = sqlx::query(
         "insert into registrations (id, municipality, year, number, registered_at, kind, sender_ref,

@@ -35,7 +35,7 @@ impl Sites {
     /// A site the caller may see (same municipality), or NOT_FOUND.
     async fn visible(&self, context: &CallContext, id: Uuid) -> Result<store::Site, ServiceError> {
         let site = store::get(self.db.pool(), id).await?;
-        context.ensure_municipality(site.site.municipality)?;
+        context.ensure_visible(site.site.municipality)?;
         Ok(site)
     }
 }
