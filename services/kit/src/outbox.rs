@@ -61,6 +61,7 @@ pub struct Relay {
     prefix: SubjectPrefix,
     source: String,
     bell: Arc<Notify>,
+    warned_atomic: std::sync::atomic::AtomicBool,
 }
 
 /// What one pass did.
@@ -87,6 +88,7 @@ impl Relay {
             js,
             prefix,
             source: format!("//sportello/{service}"),
+            warned_atomic: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -139,7 +141,17 @@ impl Relay {
                     None,
                 ),
                 Err(reason) => {
-                    tracing::debug!(%reason, "atomic batch refused; publishing one by one");
+                    // A duplicate (a re-send after a crash) is expected now and then; any
+                    // other refusal means every pass does the work twice: say so once.
+                    if !reason.contains("duplicate")
+                        && !self
+                            .warned_atomic
+                            .swap(true, std::sync::atomic::Ordering::Relaxed)
+                    {
+                        tracing::warn!(%reason, "JetStream refused an atomic batch; publishing one by one (needs NATS 2.12+ and allow_atomic streams)");
+                    } else {
+                        tracing::debug!(%reason, "atomic batch refused; publishing one by one");
+                    }
                     self.publish_one_by_one(&records).await
                 }
             }
