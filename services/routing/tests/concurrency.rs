@@ -113,7 +113,8 @@ async fn a_replica_killed_after_choosing_and_before_claiming_loses_nothing() {
     // …and dies before claiming it.
     drop(doomed);
 
-    let other = replica(&desk).await;
+    // Two other replicas run; the console's retry lands on one of them.
+    let (other, _third) = tokio::join!(replica(&desk), replica(&desk));
     let mut client = CaseServiceClient::new(other.channel().await);
     let call = client
         .call_next(as_operator(
@@ -164,7 +165,8 @@ async fn a_replica_killed_after_claiming_and_before_replying_double_assigns_noth
     drop(doomed);
 
     // The console retries on another replica: it gets the same case, called once.
-    let other = replica(&desk).await;
+    // Two other replicas run; the console's retry lands on one of them.
+    let (other, _third) = tokio::join!(replica(&desk), replica(&desk));
     let mut client = CaseServiceClient::new(other.channel().await);
     let retry = client
         .call_next(as_operator(
@@ -196,7 +198,7 @@ async fn a_replica_killed_after_replying_and_before_publishing_loses_no_event() 
     let Desk { ctx, routing, .. } = desk;
     routing.stop().await;
 
-    let survivor = common::start(&ctx).await;
+    let (survivor, _other) = tokio::join!(common::start(&ctx), common::start(&ctx));
     let mut published = 0;
     loop {
         let pass = survivor.running.workers.relay.run_once().await.unwrap();
@@ -231,7 +233,7 @@ async fn a_case_opened_on_one_replica_is_called_on_another() {
     let mut desk = Desk::open_with(ctx, 2, settings(20, 2)).await;
     desk.operator("m.rossi", Tier::InfoDesk, &[("anagrafe", 1)], 1)
         .await;
-    let other = replica(&desk).await;
+    let (other, _third) = tokio::join!(replica(&desk), replica(&desk));
     let ticket = desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
 
     // The other replica learns of the case from the stream; its console polls.

@@ -33,7 +33,16 @@ pub async fn context() -> TestContext {
 
 /// Routing with La Spezia's catalogue seeded.
 pub async fn start(ctx: &TestContext) -> TestService {
+    start_with_heartbeat(ctx, std::time::Duration::from_secs(90)).await
+}
+
+/// Routing with La Spezia's catalogue seeded and the given heartbeat timeout.
+pub async fn start_with_heartbeat(
+    ctx: &TestContext,
+    heartbeat: std::time::Duration,
+) -> TestService {
     let mut config = sportello_routing::RoutingConfig::from(ctx.config.clone());
+    config.heartbeat_timeout = heartbeat;
     config.seed_municipalities = vec![LA_SPEZIA.parse().unwrap()];
     TestService::start(&sportello_routing::SPEC, config, sportello_routing::start).await
 }
@@ -84,6 +93,16 @@ impl Desk {
 
     pub async fn open_with(ctx: TestContext, counters: u32, settings: SiteSettings) -> Self {
         let routing = start(&ctx).await;
+        Self::open_on(ctx, routing, counters, settings).await
+    }
+
+    /// A desk on a routing already started.
+    pub async fn open_on(
+        ctx: TestContext,
+        routing: TestService,
+        counters: u32,
+        settings: SiteSettings,
+    ) -> Self {
         let channel = routing.channel().await;
         let site = SiteServiceClient::new(channel.clone())
             .create_site(request(CreateSiteRequest {
