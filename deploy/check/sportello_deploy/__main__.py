@@ -77,6 +77,10 @@ def check() -> int:
                 checks.check_workloads(objects), failures)
         section("services: ports, entrypoints, health names, shutdown, HPA",
                 checks.check_services(services, objects), failures)
+        unresolved = sorted({u for s in services.values() for u in s.unresolved_env})
+        section("environment: env.required variables, peer URLs, verify URL",
+                checks.check_env(services, objects), failures,
+                f"(not understood: {'; '.join(unresolved)})" if unresolved else "")
         section("network: default deny, exactly the architecture's calls",
                 checks.check_network(services, objects), failures)
         section("configuration: NATS prefix and replicas, peers, connections",

@@ -178,9 +178,6 @@ def check_service(svc: Service, objects: list[Obj]) -> list[str]:
     for var, number in wanted.items():
         if env.get(var, {}).get("value") != str(number):
             problems.append(f"{ref}: {var} is {env.get(var, {}).get('value')!r}, the port is {number}")
-    for var in ("DATABASE_URL", "NATS_URL"):
-        if var not in env:
-            problems.append(f"{ref}: {var} is not set")
 
     for probe, health in (
         ("readinessProbe", READINESS),
@@ -239,6 +236,119 @@ def check_services(services: dict[str, Service], objects: list[Obj]) -> list[str
     problems = []
     for svc in services.values():
         problems += check_service(svc, objects)
+    return problems
+
+
+# --- environment: what each service cannot start without -------------------------------
+
+# The public page a certificate's QR code points to: the gateway serves it at this path
+# under its public host; the registry appends `/<verification code>`
+# (services/registry/src/config.rs, CERTIFICATE_VERIFY_URL; its default is the loopback
+# address of `make run`, useless to anyone scanning a certificate).
+VERIFY_URL_VAR = "CERTIFICATE_VERIFY_URL"
+VERIFY_PATH = "/verifica"
+
+
+def _find_configmap(objects: list[Obj], name: str) -> Obj | None:
+    """A ConfigMap by the name a pod refers to (kustomize rewrites references to the
+    hashed name; unrendered objects may still use the bare name)."""
+    return _named(objects, "ConfigMap", name) or _configmap(objects, name)
+
+
+def container_env(c: Obj, objects: list[Obj]) -> dict[str, tuple[str | None, str]]:
+    """What the container's process will find in its environment, as far as the manifests
+    say: NAME → (value, or None when it comes from a Secret or a field; where it comes
+    from). Left out: empty values (the kit treats them as unset), `optional` references,
+    keys a referenced ConfigMap lacks. `env` overrides `envFrom`, as in Kubernetes."""
+    found: dict[str, tuple[str | None, str]] = {}
+    for item in c.get("envFrom") or []:
+        prefix = item.get("prefix", "")
+        if "configMapRef" in item:
+            name = item["configMapRef"]["name"]
+            cm = _find_configmap(objects, name)
+            for key, value in ((cm or {}).get("data") or {}).items():
+                if str(value).strip():
+                    found[prefix + key] = (str(value), f"ConfigMap {name}")
+    for e in c.get("env") or []:
+        var, ref = e["name"], e.get("valueFrom")
+        found.pop(var, None)
+        if ref is None:
+            if str(e.get("value", "")).strip():
+                found[var] = (str(e["value"]), "env")
+        elif "secretKeyRef" in ref:
+            if not ref["secretKeyRef"].get("optional"):
+                found[var] = (None, f"Secret {ref['secretKeyRef']['name']}")
+        elif "configMapKeyRef" in ref:
+            key = ref["configMapKeyRef"]
+            value = ((_find_configmap(objects, key["name"]) or {}).get("data") or {}).get(key["key"])
+            if value is not None and str(value).strip():
+                found[var] = (str(value), f"ConfigMap {key['name']}")
+        else:  # fieldRef, resourceFieldRef: always set
+            found[var] = (None, "a field")
+    return found
+
+
+def check_env(services: dict[str, Service], objects: list[Obj]) -> list[str]:
+    """Each Deployment sets every variable its service's source reads with
+    `env.required("…"` (source.required_env); `<SERVICE>_URL` points at that service's
+    gRPC port; the registry's verification URL is set and public."""
+    problems = []
+    ingress_hosts: dict[str, bool] = {}  # host routed to the gateway → served with TLS
+    for ing in _kind(objects, "Ingress"):
+        tls_hosts = {h for t in ing["spec"].get("tls") or [] for h in t.get("hosts") or []}
+        for rule in ing["spec"].get("rules") or []:
+            backends = [p.get("backend", {}).get("service", {}).get("name")
+                        for p in (rule.get("http") or {}).get("paths") or []]
+            if "gateway" in backends and rule.get("host"):
+                ingress_hosts[rule["host"]] = rule["host"] in tls_hosts
+    for name, svc in services.items():
+        d = _named(objects, "Deployment", name)
+        if d is None:
+            continue  # check_services reports it
+        c = next((c for c in d["spec"]["template"]["spec"].get("containers", []) if c["name"] == name), None)
+        if c is None:
+            continue
+        env = container_env(c, objects)
+        secret_refs = [s["secretRef"]["name"] for s in c.get("envFrom") or [] if "secretRef" in s]
+        for var, reads in svc.required_env:
+            if var not in env:
+                hint = (f" (envFrom Secret {', '.join(secret_refs)} may hold it, but the manifests "
+                        "cannot say: use env with secretKeyRef)") if secret_refs else ""
+                problems.append(
+                    f"service {name}: Deployment/{name} does not set {var}, which {reads[0]} "
+                    f"requires (env.required){hint}"
+                )
+        for var, (value, origin) in env.items():
+            peer = var[: -len("_URL")].lower() if var.endswith("_URL") else None
+            if peer in services and peer != name and value is not None:
+                want = f"http://{peer}:{services[peer].grpc}"
+                if value != want:
+                    problems.append(f"Deployment/{name}: {var} is {value!r} ({origin}), want {want}")
+        if name == "registry":
+            problems += _check_verify_url(env.get(VERIFY_URL_VAR), ingress_hosts)
+    return problems
+
+
+def _check_verify_url(found: tuple[str | None, str] | None, ingress_hosts: dict[str, bool]) -> list[str]:
+    where = f"Deployment/registry: {VERIFY_URL_VAR}"
+    if found is None or found[0] is None:
+        return [f"{where} is not set (the default is make run's loopback address): set it to "
+                f"https://<the gateway's public host>{VERIFY_PATH} in the overlay (deploy/README.md)"]
+    value, origin = found
+    m = re.fullmatch(r"(?P<scheme>https?)://(?P<host>[^/:?#]+)(?::\d+)?(?P<path>/[^?#]*)?", value)
+    if not m:
+        return [f"{where}={value!r} ({origin}) is not an http(s) URL without query or fragment"]
+    problems = []
+    if (m["path"] or "").rstrip("/") != VERIFY_PATH:
+        problems.append(f"{where}={value!r} ({origin}): the gateway serves the page at {VERIFY_PATH}")
+    if ingress_hosts:
+        if m["host"] not in ingress_hosts:
+            problems.append(
+                f"{where}={value!r} ({origin}): host {m['host']} is not the gateway's Ingress host "
+                f"({', '.join(sorted(ingress_hosts))})"
+            )
+        elif ingress_hosts[m["host"]] and m["scheme"] != "https":
+            problems.append(f"{where}={value!r} ({origin}): the Ingress serves {m['host']} over TLS, use https")
     return problems
 
 
@@ -413,4 +523,5 @@ def run_all(services: dict[str, Service], objects: list[Obj], subject_prefix: st
         + check_services(services, objects)
         + check_network(services, objects)
         + check_config(services, objects, subject_prefix)
+        + check_env(services, objects)
     )

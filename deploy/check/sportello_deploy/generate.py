@@ -52,6 +52,36 @@ CPU_LIMIT = "1"
 FIXED_REPLICAS = {"routing": 2}
 
 
+# A service's own settings that differ per site, in a hand-written ConfigMap the overlays
+# merge into (deploy/base/config/kustomization.yaml).
+SERVICE_CONFIG = {"registry": "sportello-registry"}
+# The Secret holding the registry's PSEUDONYM_KEY (deploy/README.md, "Secrets").
+PSEUDONYM_SECRET = "sportello-pseudonym"
+
+
+def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
+    """`env` entries of one service beyond the common ones: what its own configuration
+    (services/<name>/src/config.rs) needs and the manifests can say without the site.
+
+    registry: PSEUDONYM_KEY (required) from its Secret; ROUTING_URL, without which
+    declarations of change of residence wait unregistered; CERTIFICATE_VERIFY_URL comes
+    from the ConfigMap sportello-registry, set per overlay.
+    """
+    if svc.name != "registry":
+        return []
+    out = [
+        "        # requester_refs and certificate seals derive from it: never change it.\n"
+        "        - name: PSEUDONYM_KEY\n"
+        "          valueFrom:\n            secretKeyRef:\n"
+        f"              name: {PSEUDONYM_SECRET}\n              key: key\n"
+    ]
+    if "routing" in services:
+        out.append(
+            f"        - name: ROUTING_URL\n          value: http://routing:{services['routing'].grpc}\n"
+        )
+    return out
+
+
 def labels(name: str, indent: int) -> str:
     pad = " " * indent
     return (
@@ -137,6 +167,9 @@ def service_manifests(svc: Service, services: dict[str, Service]) -> str:
     env_from = "        - configMapRef:\n            name: sportello-config\n"
     if name == "gateway":
         env_from += "        - configMapRef:\n            name: sportello-gateway-peers\n"
+    if name in SERVICE_CONFIG:
+        env_from += f"        - configMapRef:\n            name: {SERVICE_CONFIG[name]}\n"
+    own_env = "".join(service_env(svc, services))
     replicas = (
         f"  # Fixed count, no autoscaler: {name} decides in memory and commits in PostgreSQL.\n"
         f"  replicas: {FIXED_REPLICAS[name]}\n"
@@ -228,7 +261,7 @@ metadata:
               key: password
         - name: NATS_URL
           value: nats://{name}:$(NATS_PASSWORD)@$(NATS_HOST):4222
-        # The process is up and answering gRPC (migrations may take a while at start).
+{own_env}        # The process is up and answering gRPC (migrations may take a while at start).
         startupProbe:
           grpc:
             port: {svc.grpc}

@@ -3,7 +3,8 @@
 The manifests, the Dockerfile and the NATS permissions must agree with what the binaries
 do. Rather than copying ports and subjects by hand, the checks read them from where the
 code states them: each service's `ServiceSpec` (`services/<name>/src/lib.rs`), its
-`[[bin]]` name (`Cargo.toml`) and the `ConsumerSpec`s it registers.
+`[[bin]]` name (`Cargo.toml`), the `ConsumerSpec`s it registers and the environment
+variables it cannot start without (`env.required("…"`, here and in the kit).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class Service:
     serves_http: bool
     streams: tuple[Stream, ...]
     consumers: tuple[Consumer, ...]
+    # Variables the service reads with `env.required("NAME", …)`, its own and the kit's:
+    # NAME → where each read is (`path:line`). See `required_env`.
+    required_env: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # `env.required(<not a literal>, …)` reads whose names this reader cannot know.
+    unresolved_env: tuple[str, ...] = ()
 
     @property
     def ports(self) -> dict[str, int]:
@@ -141,9 +147,82 @@ def parse_spec(lib_rs: str, cargo_toml: str, crate_sources: list[str], where: st
     )
 
 
+# --- required environment variables ---------------------------------------------------
+#
+# What a service cannot start without is what it reads with the kit's
+# `Env::required(name, hint)` (services/kit/src/config.rs): a missing or empty variable
+# ends the process with exit 2 before it serves anything. So the reader collects, from the
+# service crate's source plus the kit's (every service runs `ServiceConfig::from_env`),
+# every `env.required("NAME"` and the check demands that the Deployment sets NAME.
+# Deliberately simple, and its limits:
+# - only a string literal as the first argument is understood (`env.required("X", …)`,
+#   with or without a turbofish, across lines). A name computed at run time, such as the
+#   gateway's `env.required(var, …)` over its `PEERS` table, cannot be read: such reads
+#   are listed in `unresolved_env` (`deploy-check` prints them) and must be covered by
+#   another check (the gateway's peers are: `checks.check_config`);
+# - the receiver must be called `env` (`env.required`, `self.env.required`), as
+#   everywhere in the workspace;
+# - every such read counts as unconditional: a `required` inside an `if` is demanded
+#   anyway (the safe side). `optional`, `or`, `port_or`, `duration_or` and `raw` reads
+#   have a default and are not demanded;
+# - test code is skipped by cutting each file at its `#[cfg(test)] mod …` (the
+#   workspace's convention: test modules last), and so are whole-line `//` comments and
+#   other binaries of the crate (`src/bin/`, e.g. the registry's synth tool): the
+#   Deployment runs the `src/main.rs` binary;
+# - the whole kit is read, not only config.rs: a kit module that requires a variable
+#   only for some services would be demanded of all (again the safe side).
+
+_ENV_REQUIRED = re.compile(
+    r'\benv\s*\.\s*required\s*(?:::\s*<[^()]*?>\s*)?\(\s*(?:"(?P<name>[^"\\]*)"|(?P<other>[^\s,)]+))'
+)
+_TEST_MODULE = re.compile(r"^\s*#\[cfg\(test\)\]\s*\n\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{", re.M)
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _without_tests_and_comments(rust: str) -> str:
+    """`rust` cut at its test module, whole-line comments blanked (line numbers kept)."""
+    test = _TEST_MODULE.search(rust)
+    if test:
+        rust = rust[: test.start()]
+    return "\n".join("" if line.lstrip().startswith("//") else line for line in rust.split("\n"))
+
+
+def required_env(sources: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+    """From `{where: rust source}`: the variables read with `env.required("NAME"`, each
+    with the `where:line`s that read it, and the `where:line`s whose name is not a literal."""
+    names: dict[str, list[str]] = {}
+    unresolved: list[str] = []
+    for where, rust in sources.items():
+        text = _without_tests_and_comments(rust)
+        for m in _ENV_REQUIRED.finditer(text):
+            at = f"{where}:{text.count(chr(10), 0, m.start()) + 1}"
+            name = m["name"]
+            if name is not None and _ENV_NAME.fullmatch(name):
+                names.setdefault(name, []).append(at)
+            else:
+                unresolved.append(f"{at} env.required({m['other'] or repr(name)}, …)")
+    return names, unresolved
+
+
+def _rust_files(crate: pathlib.Path, root: pathlib.Path) -> dict[str, str]:
+    """The crate's library and main binary source (not `src/bin/`), by path from `root`."""
+    src = crate / "src"
+    return {
+        str(p.relative_to(root)): p.read_text()
+        for p in sorted(src.rglob("*.rs"))
+        if (src / "bin") not in p.parents
+    }
+
+
 def read_services(root: pathlib.Path) -> dict[str, Service]:
     """Every crate under services/ whose lib.rs declares a `ServiceSpec`, by name."""
     services = {}
+    kit = root / "services/kit"
+    kit_files = _rust_files(kit, root) if kit.is_dir() else {}
+    kit_required, kit_unresolved = required_env(kit_files)
+    if not kit_required:
+        # Every service needs at least DATABASE_URL and NATS_URL from the kit.
+        raise SourceError(f"{kit}: no env.required(\"…\") found; the reader no longer understands the kit")
     for lib in sorted(root.glob("services/*/src/lib.rs")):
         text = lib.read_text()
         if "ServiceSpec = ServiceSpec" not in text:
@@ -151,6 +230,15 @@ def read_services(root: pathlib.Path) -> dict[str, Service]:
         crate = lib.parent.parent
         sources = [p.read_text() for p in sorted((crate / "src").rglob("*.rs"))]
         service = parse_spec(text, (crate / "Cargo.toml").read_text(), sources, str(crate))
+        own, unresolved = required_env(_rust_files(crate, root))
+        merged = {name: list(at) for name, at in kit_required.items()}
+        for name, at in own.items():
+            merged.setdefault(name, []).extend(at)
+        service = dataclasses.replace(
+            service,
+            required_env=tuple((name, tuple(merged[name])) for name in sorted(merged)),
+            unresolved_env=tuple(kit_unresolved + unresolved),
+        )
         services[service.name] = service
     if not services:
         raise SourceError(f"no ServiceSpec found under {root}/services")

@@ -4,6 +4,7 @@ generated manifests and expects the check to name it."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pathlib
 import unittest
 
@@ -165,6 +166,108 @@ class TheNetworkIsTheArchitecture(unittest.TestCase):
         self.assertIn(("registry", "routing"), calls)
         self.assertNotIn(("routing", "education"), calls)
         self.assertNotIn(("urp", "suap"), calls)
+
+
+def base_configmaps() -> list[dict]:
+    """deploy/base/config's ConfigMaps, as kustomize makes them from the .env files."""
+    config = ROOT / "deploy/base/config"
+    kustomization = yaml.safe_load((config / "kustomization.yaml").read_text())
+    maps = []
+    for gen in kustomization["configMapGenerator"]:
+        data = {}
+        for env_file in gen.get("envs", []):
+            for line in (config / env_file).read_text().splitlines():
+                if line.strip() and not line.lstrip().startswith("#"):
+                    key, _, value = line.partition("=")
+                    data[key.strip()] = value
+        maps.append({"kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data})
+    return maps
+
+
+class RequiredEnvironment(unittest.TestCase):
+    """Every variable a service's source reads with `env.required("…"` is set."""
+
+    def setUp(self):
+        self.objects = rendered() + base_configmaps()
+
+    def env(self, name: str) -> list[dict]:
+        return container(self.objects, name)["env"]
+
+    def drop(self, name: str, var: str) -> None:
+        self.env(name)[:] = [e for e in self.env(name) if e["name"] != var]
+
+    def test_the_generated_deployments_set_everything(self):
+        self.assertEqual(checks.check_env(SERVICES, self.objects), [])
+
+    def test_registry_without_pseudonym_key(self):
+        self.drop("registry", "PSEUDONYM_KEY")
+        found = checks.check_env(SERVICES, self.objects)
+        self.assertEqual(len(found), 1, found)
+        self.assertRegex(
+            found[0],
+            r"^service registry: Deployment/registry does not set PSEUDONYM_KEY, which "
+            r"services/registry/src/config\.rs:\d+ requires \(env\.required\)$",
+        )
+
+    def test_the_kits_variables_are_required_of_every_service(self):
+        self.drop("urp", "NATS_URL")
+        self.assertIn("service urp: Deployment/urp does not set NATS_URL", " ".join(checks.check_env(SERVICES, self.objects)))
+
+    def test_a_new_required_variable_in_the_source(self):
+        # What the gateway's engineer will do: a new `env.required("…"` in its crate.
+        required = dict(SERVICES["gateway"].required_env)
+        required["SESSION_KEY"] = ("services/gateway/src/config.rs:99",)
+        services = dict(SERVICES)
+        services["gateway"] = dataclasses.replace(SERVICES["gateway"], required_env=tuple(sorted(required.items())))
+        self.assertIn(
+            "service gateway: Deployment/gateway does not set SESSION_KEY, which "
+            "services/gateway/src/config.rs:99 requires (env.required)",
+            checks.check_env(services, self.objects),
+        )
+        # Provided through a ConfigMap the Deployment reads, it passes.
+        next(m for m in self.objects if m["metadata"]["name"] == "sportello-gateway-peers")["data"]["SESSION_KEY"] = "x"
+        self.assertEqual(checks.check_env(services, self.objects), [])
+
+    def test_empty_optional_and_unknown_sources_do_not_count(self):
+        env = {e["name"]: e for e in self.env("registry")}
+        env["PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"]["optional"] = True
+        env["DATABASE_URL"]["value"] = " "
+        found = " ".join(checks.check_env(SERVICES, self.objects))
+        self.assertIn("does not set PSEUDONYM_KEY", found)
+        self.assertIn("does not set DATABASE_URL", found)
+        self.drop("routing", "NATS_URL")
+        container(self.objects, "routing")["envFrom"].append({"secretRef": {"name": "routing-extra"}})
+        self.assertIn("envFrom Secret routing-extra may hold it", " ".join(checks.check_env(SERVICES, self.objects)))
+
+    def test_a_peer_url_on_the_wrong_port(self):
+        env = {e["name"]: e for e in self.env("registry")}
+        env["ROUTING_URL"]["value"] = "http://routing:50052"
+        self.assertIn(
+            "Deployment/registry: ROUTING_URL is 'http://routing:50052' (env), want http://routing:50051",
+            checks.check_env(SERVICES, self.objects),
+        )
+
+    def verify_url(self, value: str | None) -> list[str]:
+        data = next(m for m in self.objects if m["metadata"]["name"] == "sportello-registry")["data"]
+        data.pop("CERTIFICATE_VERIFY_URL", None)
+        if value is not None:
+            data["CERTIFICATE_VERIFY_URL"] = value
+        return [p for p in checks.check_env(SERVICES, self.objects) if "CERTIFICATE_VERIFY_URL" in p]
+
+    def test_the_verification_url(self):
+        self.assertEqual(self.verify_url("https://sportello.comune.example/verifica"), [])
+        self.assertTrue(self.verify_url(None)[0].endswith("in the overlay (deploy/README.md)"))
+        self.assertIn("is not an http(s) URL", self.verify_url("sportello.comune.example/verifica")[0])
+        self.assertIn("serves the page at /verifica", self.verify_url("https://sportello.comune.example/")[0])
+
+    def test_the_verification_url_follows_the_ingress(self):
+        self.objects.append(yaml.safe_load((ROOT / "deploy/overlays/prod/ingress.yaml").read_text()))
+        self.assertEqual(self.verify_url("https://sportello.comune.example.invalid/verifica"), [])
+        self.assertIn(
+            "host other.example is not the gateway's Ingress host (sportello.comune.example.invalid)",
+            self.verify_url("https://other.example/verifica")[0],
+        )
+        self.assertIn("over TLS, use https", self.verify_url("http://sportello.comune.example.invalid/verifica")[0])
 
 
 class Configuration(unittest.TestCase):

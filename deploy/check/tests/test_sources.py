@@ -64,6 +64,52 @@ class ReadingTheSource(unittest.TestCase):
             source.parse_spec(LIB_RS.replace("ports: DefaultPorts", "ports: PORTS, _x: X"), CARGO, [], "x")
 
 
+class RequiredVariables(unittest.TestCase):
+    def test_read_from_the_service_and_the_kit(self):
+        registry = dict(SERVICES["registry"].required_env)
+        self.assertTrue({"DATABASE_URL", "NATS_URL", "PSEUDONYM_KEY"} <= set(registry), registry)
+        self.assertTrue(registry["PSEUDONYM_KEY"][0].startswith("services/registry/src/config.rs:"))
+        self.assertTrue(registry["DATABASE_URL"][0].startswith("services/kit/src/config.rs:"))
+        # Optional reads (or, optional, duration_or, raw) are not required.
+        routing = dict(SERVICES["routing"].required_env)
+        self.assertNotIn("CATALOGUE_SEED", routing)
+        self.assertNotIn("HEARTBEAT_TIMEOUT", routing)
+        self.assertNotIn("ROUTING_URL", registry)
+
+    def test_what_counts(self):
+        rust = """
+/// Example: `env.required("NOT_IN_DOCS", "…")`.
+fn from_env(env: &Env) -> Result<Config, ConfigError> {
+    let key: String = env.required("SESSION_KEY", "hint")?;
+    let n = self.env
+        .required::<u32>(
+            "WORKERS",
+            "how many",
+        )?;
+    // env.required("NOR_COMMENTED", "x")
+    let url: String = env.required(var, "a peer's URL")?;
+    let maybe: Option<String> = env.optional("OPTIONAL_ONE")?;
+    let d = env.duration_or("WITH_DEFAULT", Duration::from_secs(1))?;
+}
+
+#[cfg(test)]
+mod tests {
+    fn t() { let _ = env.required("ONLY_IN_TESTS", "x"); }
+}
+"""
+        names, unresolved = source.required_env({"lib.rs": rust})
+        self.assertEqual(names, {"SESSION_KEY": ["lib.rs:4"], "WORKERS": ["lib.rs:5"]})
+        self.assertEqual(unresolved, ["lib.rs:11 env.required(var, …)"])
+
+    def test_other_binaries_are_not_the_service(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = pathlib.Path(tmp)
+            (root / "c/src/bin").mkdir(parents=True)
+            (root / "c/src/main.rs").write_text('let a: String = env.required("MAIN", "")?;')
+            (root / "c/src/bin/tool.rs").write_text('let b: String = env.required("TOOL", "")?;')
+            self.assertEqual(list(source.required_env(source._rust_files(root / "c", root))[0]), ["MAIN"])
+
+
 class TheDockerfile(unittest.TestCase):
     def test_agrees_with_the_source(self):
         self.assertEqual(dockerfile.check(DOCKERFILE, SERVICES), [])
