@@ -193,7 +193,10 @@ impl CertificateService for Certificates {
         };
 
         let code = VerificationCode::random();
-        let issued_at = registry.db.clock().now();
+        // Sealed at the precision PostgreSQL stores (microseconds): sealed with the
+        // clock's nanoseconds, the stored certificate would never verify again.
+        let now = registry.db.clock().now();
+        let issued_at = jiff::Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now);
         let valid_until = issue.kind.valid_until(today);
         let document = compose(&Facts {
             kind: issue.kind,
