@@ -11,11 +11,11 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## The whole stack on this machine (private PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set)
+run: ui ## The whole stack on this machine with the demo municipality (private PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set)
 	deploy/local/run.sh
 
 .PHONY: test
-test: lint deploy-check ## Everything CI checks: lint, deploy-check, then the whole suite against a private, throw-away PostgreSQL and NATS
+test: lint deploy-check ## Everything CI checks: lint, deploy-check, the whole suite, then the browser tests, against private, throw-away PostgreSQL and NATS
 	# The service binaries too: tests run them to check how they fail on bad configuration.
 	$(CARGO) build --workspace --bins --locked
 ifeq ($(NEXTEST),yes)
@@ -23,9 +23,31 @@ ifeq ($(NEXTEST),yes)
 else
 	deploy/local/test.sh $(CARGO) test --workspace --locked --no-fail-fast
 endif
+	$(MAKE) --no-print-directory test-ui
+
+# --- the web UI (services/gateway/ui): Bootstrap Italia and test tools from npm --------
+UI := services/gateway/ui
+
+.PHONY: ui
+ui: $(UI)/node_modules/.installed ## Build the web UI into services/gateway/ui/dist (the gateway serves it)
+	cd $(UI) && node build.mjs
+
+$(UI)/node_modules/.installed: $(UI)/package.json $(UI)/package-lock.json
+	cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: chromium
+chromium: ## Install Debian's Chromium for the browser tests, if missing
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
+		deploy/local/as-root.sh apt-get install -y -qq chromium >/dev/null; }
+
+.PHONY: test-ui
+test-ui: ui chromium ## Browser tests (Playwright + Debian's Chromium) on the real stack; screenshots in target/ui-screenshots
+	$(CARGO) build --bins --locked
+	deploy/local/test.sh deploy/local/stack.sh npm --prefix $(UI) test
 
 .PHONY: bench
-bench: bench-routing bench-registry ## All benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
+bench: bench-routing bench-registry bench-gateway ## All benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
 
 .PHONY: bench-routing
 bench-routing: ## Routing: the in-memory decision, then cases per second end to end, publish delay, CallNext latency
@@ -35,6 +57,11 @@ bench-routing: ## Routing: the in-memory decision, then cases per second end to 
 .PHONY: bench-registry
 bench-registry: ## Registry: certificate issuing p50/p99 (PDF included; durable PostgreSQL) with the synthetic La Spezia loaded
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-registry --bench issue
+
+.PHONY: bench-gateway
+bench-gateway: ui chromium ## Gateway: from "Chiama il prossimo" to the board showing the call, in a real browser (p50/p99)
+	$(CARGO) build --bins --locked
+	deploy/local/test.sh deploy/local/stack.sh npm --prefix $(UI) run bench
 
 .PHONY: build
 build: ## Build every service (debug)

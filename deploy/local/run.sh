@@ -63,6 +63,12 @@ cargo_flags=(--locked --bins)
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 
 export LISTEN_HOST=127.0.0.1
+# Plain HTTP on loopback: session cookies cannot be Secure here (they are in Kubernetes).
+export COOKIE_SECURE=${COOKIE_SECURE:-false}
+# The demo municipality's shipped catalogue (La Spezia).
+export CATALOGUE_SEED=${CATALOGUE_SEED:-011015}
+export UI_ASSETS_DIR=${UI_ASSETS_DIR:-$ROOT/services/gateway/ui/dist}
+export CERTIFICATE_VERIFY_URL=${CERTIFICATE_VERIFY_URL:-http://127.0.0.1:$HTTP_PORT/verifica}
 for name in "${SERVICES[@]}"; do
   var=$(echo "$name" | tr a-z A-Z)_URL
   export "$var=http://127.0.0.1:${GRPC_PORT[$name]}"
@@ -85,7 +91,11 @@ PY
   for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || die "a service exited; see the lines above and $STATE/logs/"; done
   sleep 0.2
 done
-printf '\n\033[1;32mSportello is running: open %s\033[0m  (Ctrl-C stops everything)\n\n' "$URL"
+say "seeding the demo municipality (La Spezia: sites, operators, accounts, synthetic residents)"
+"$BIN/sportello-registry-synth" 2>&1 | sed -u 's/^/[synth] /'
+DEMO_PASSWORD=${DEMO_PASSWORD:-demo-sportello} "$BIN/sportello-demo"
+printf '\n\033[1;32mSportello is running: open %s\033[0m  (Ctrl-C stops everything)\n' "$URL"
+printf '  console %sconsole · board %stabellone/palazzo-civico · kiosk %stotem/palazzo-civico · status %sstato\n\n' "$URL" "$URL" "$URL" "$URL"
 status=0
 wait -n "${PIDS[@]}" || status=$?
 # A service that was asked to stop (Ctrl-C reaches every process) exits 0.

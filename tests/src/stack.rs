@@ -1,6 +1,6 @@
 //! All seven services, started in-process on port 0.
 
-use sportello_gateway::config::{GatewayConfig, PEERS, Peer};
+use sportello_gateway::config::{DEMO_MUNICIPALITY, GatewayConfig, PEERS, Peer, WebConfig};
 use sportello_kit::{
     CallContext, ServiceSpec,
     testing::{TestContext, TestService},
@@ -38,7 +38,11 @@ impl Stack {
             tokio::join!(
                 TestService::start(
                     &sportello_routing::SPEC,
-                    config.clone(),
+                    // The shipped La Spezia catalogue, as make run has it.
+                    sportello_routing::config::RoutingConfig {
+                        seed_municipalities: vec![DEMO_MUNICIPALITY],
+                        ..config.clone().into()
+                    },
                     sportello_routing::start
                 ),
                 TestService::start(
@@ -88,6 +92,7 @@ impl Stack {
             GatewayConfig {
                 service: config,
                 peers,
+                web: WebConfig::default(),
             },
             sportello_gateway::start,
         )

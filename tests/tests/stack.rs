@@ -40,7 +40,7 @@ async fn all_seven_services_are_serving_and_the_gateway_says_so() {
     assert_eq!(status["all_serving"], true, "{status:#}");
     assert_eq!(status["services"].as_array().unwrap().len(), 7);
 
-    let (status, page) = http::get(http_addr, "/").await;
+    let (status, page) = http::get(http_addr, "/stato").await;
     assert_eq!(status, 200);
     assert!(page.contains("Tutti i servizi sono in servizio"), "{page}");
 }

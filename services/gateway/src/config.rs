@@ -1,6 +1,9 @@
 //! The gateway's configuration: the common one plus where each service is.
 
-use sportello_kit::{ConfigError, Env, ServiceConfig};
+use std::path::PathBuf;
+
+use jiff::SignedDuration;
+use sportello_kit::{ConfigError, Env, MunicipalityCode, ServiceConfig};
 
 /// A service the gateway talks to, and the variable that says where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +31,65 @@ pub struct GatewayConfig {
     pub service: ServiceConfig,
     /// The services behind it.
     pub peers: Vec<Peer>,
+    /// The web UI and its sessions.
+    pub web: WebConfig,
+}
+
+/// The web UI and its sessions.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The built UI (`make ui`): pages and static files. `UI_ASSETS_DIR`, default
+    /// `services/gateway/ui/dist` (the repository's build output).
+    pub assets_dir: PathBuf,
+    /// Whether session cookies are `Secure` (sent over HTTPS only). `COOKIE_SECURE`,
+    /// default true; `make run` serves plain HTTP on loopback and sets it false.
+    pub cookie_secure: bool,
+    /// How long a session lasts. `SESSION_HOURS`, 1-24, default 10 (a working day).
+    pub session_ttl: SignedDuration,
+    /// The municipality whose boards, kiosks and sites the public pages show.
+    /// `PUBLIC_MUNICIPALITY`, default 011015 (La Spezia, the demo).
+    pub public_municipality: MunicipalityCode,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            assets_dir: PathBuf::from(DEFAULT_ASSETS_DIR),
+            cookie_secure: true,
+            session_ttl: SignedDuration::from_hours(10),
+            public_municipality: DEMO_MUNICIPALITY,
+        }
+    }
+}
+
+/// Where `make ui` builds the pages.
+pub const DEFAULT_ASSETS_DIR: &str = "services/gateway/ui/dist";
+
+/// La Spezia.
+pub const DEMO_MUNICIPALITY: MunicipalityCode = match MunicipalityCode::from_digits(*b"011015") {
+    Some(code) => code,
+    None => unreachable!(),
+};
+
+impl WebConfig {
+    /// Reads `UI_ASSETS_DIR`, `COOKIE_SECURE`, `SESSION_HOURS`, `PUBLIC_MUNICIPALITY`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let hours: i64 = env.or("SESSION_HOURS", 10)?;
+        if !(1..=24).contains(&hours) {
+            return Err(ConfigError::invalid(
+                "SESSION_HOURS",
+                &hours.to_string(),
+                "must be 1 to 24",
+            ));
+        }
+        Ok(Self {
+            assets_dir: env.or("UI_ASSETS_DIR", defaults.assets_dir)?,
+            cookie_secure: env.or("COOKIE_SECURE", true)?,
+            session_ttl: SignedDuration::from_hours(hours),
+            public_municipality: env.or("PUBLIC_MUNICIPALITY", defaults.public_municipality)?,
+        })
+    }
 }
 
 impl AsRef<ServiceConfig> for GatewayConfig {
@@ -57,7 +119,12 @@ impl GatewayConfig {
                 Ok(Peer { name, url })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { service, peers })
+        let web = WebConfig::from_env(env)?;
+        Ok(Self {
+            service,
+            peers,
+            web,
+        })
     }
 }
 

@@ -1,14 +1,23 @@
 //! The gateway: Sportello's only HTTP face. It holds operator sessions and talks to the
 //! services as a gRPC client; it keeps no domain data of its own.
 //!
-//! Layout: [`config`] (the services it talks to), [`peers`] (their gRPC channels),
-//! [`status`] (the stack's status page), [`sessions`] (operator sessions and their
-//! revocation over gRPC).
+//! Layout: [`config`] (the services it talks to, the web settings), [`peers`] (their
+//! gRPC channels), [`app`] (what handlers share), [`auth`] (accounts, sessions, roles),
+//! [`api`] (the REST/JSON API under `/api/v1`), [`pages`] (the web UI's pages and
+//! assets), [`status`] (the stack's status page), [`sessions`] (session revocation over
+//! gRPC), [`demo`] (the demo municipality `make run` seeds).
 
+pub mod api;
+pub mod app;
+pub mod auth;
 pub mod config;
+pub mod demo;
+pub mod pages;
 pub mod peers;
 pub mod sessions;
 pub mod status;
+
+use std::sync::Arc;
 
 use sportello_kit::{
     Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
@@ -46,7 +55,21 @@ pub async fn start(
         peers::Peers::connect(&config.peers).map_err(|e| StartError::Other(e.to_string()))?;
     let service = Service::start(&SPEC, config.service).await?;
     let sessions = sessions::grpc::Sessions::new(service.db().clone());
-    let http = status::router(peers, service.db().clone());
+    let live = api::live::Live::start(
+        service.nats().clone(),
+        &service.config().subject_prefix,
+        shutdown.clone(),
+    );
+    let state = app::AppState {
+        db: service.db().clone(),
+        peers: peers.clone(),
+        settings: Arc::new(config.web.clone()),
+        limiter: Arc::default(),
+        live,
+    };
+    let http = status::router(peers, service.db().clone())
+        .merge(api::router().with_state(state.clone()))
+        .merge(pages::router(config.web.assets_dir).with_state(state));
     let api = Api::new()
         .grpc(SessionServiceServer::with_interceptor(
             sessions,

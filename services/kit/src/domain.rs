@@ -8,6 +8,20 @@ use std::{fmt, str::FromStr};
 pub struct MunicipalityCode([u8; 6]);
 
 impl MunicipalityCode {
+    /// A code from six ASCII digits, in constant context (`None` unless valid).
+    pub const fn from_digits(digits: [u8; 6]) -> Option<Self> {
+        let mut i = 0;
+        let mut all_zero = true;
+        while i < 6 {
+            if !digits[i].is_ascii_digit() {
+                return None;
+            }
+            all_zero &= digits[i] == b'0';
+            i += 1;
+        }
+        if all_zero { None } else { Some(Self(digits)) }
+    }
+
     /// The code as text.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits are ever stored.

@@ -31,6 +31,12 @@ pub struct Db {
 }
 
 impl Db {
+    /// A handle for a command-line tool beside a service (seeding, loading): the
+    /// service's pool and the system clock; no relay listens for its outbox bell.
+    pub fn for_tool(pool: PgPool) -> Self {
+        Self::new(pool, Clock::system())
+    }
+
     pub(crate) fn new(pool: PgPool, clock: Clock) -> Self {
         Self {
             pool,

@@ -1,4 +1,4 @@
-//! The stack's status: each service's gRPC health, as a page (`/`) and as JSON
+//! The stack's status: each service's gRPC health, as a page (`/stato`) and as JSON
 //! (`/api/v1/status`), and the gateway's own liveness (`/healthz`).
 
 mod page;
@@ -44,7 +44,7 @@ struct StatusState {
 /// The status routes.
 pub fn router(peers: Peers, db: Db) -> Router {
     Router::new()
-        .route("/", get(status_page))
+        .route("/stato", get(status_page))
         .route("/api/v1/status", get(status_json))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(StatusState { peers, db })

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Starts the whole stack from the built binaries on free ports, seeds the demo
+# municipality, runs a command against it, and stops everything:
+#   deploy/local/test.sh deploy/local/stack.sh npm --prefix services/gateway/ui test
+# Expects SPORTELLO_TEST_DATABASE_URL and SPORTELLO_TEST_NATS_URL (from test.sh) and the
+# debug binaries (cargo build --bins). Exports for the command:
+#   SPORTELLO_URL               the gateway, e.g. http://127.0.0.1:41234
+#   SPORTELLO_DEMO_PASSWORD     the demo accounts' password
+#   SPORTELLO_DEMO_FISCAL_CODE  a resident head of family of the synthetic La Spezia
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ $# -gt 0 ] || die "usage: $0 COMMAND [ARGS...]"
+: "${SPORTELLO_TEST_DATABASE_URL:?run me under deploy/local/test.sh}"
+: "${SPORTELLO_TEST_NATS_URL:?run me under deploy/local/test.sh}"
+
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-debug}"
+SERVICES=(routing registry education suap mobility urp gateway)
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/sportello-stack.XXXXXX")
+PIDS=()
+stop_all() {
+  local status=$?
+  set +e
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  if [ "$status" != 0 ]; then
+    say "the stack's logs (last lines each):"
+    for f in "$LOGS"/*.log; do echo "--- $f"; tail -n 20 "$f"; done >&2
+  fi
+  rm -rf "$LOGS"
+  exit "$status"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+db="stack_$$"
+"$(pg_bindir)/psql" "$SPORTELLO_TEST_DATABASE_URL" -qc "create database $db" >/dev/null
+export DATABASE_URL="${SPORTELLO_TEST_DATABASE_URL%/*}/$db"
+export NATS_URL="$SPORTELLO_TEST_NATS_URL"
+export PSEUDONYM_KEY
+PSEUDONYM_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export LISTEN_HOST=127.0.0.1 COOKIE_SECURE=false LOG_FORMAT=text
+# The shipped La Spezia catalogue, the demo municipality's.
+export CATALOGUE_SEED=${CATALOGUE_SEED:-011015}
+export SPORTELLO_DEMO_PASSWORD=${SPORTELLO_DEMO_PASSWORD:-demo-sportello}
+# Free ports are only free until someone binds them: hand out each one once.
+declare -A TAKEN
+unique_port() {
+  local port
+  while :; do
+    port=$(free_port)
+    [ -z "${TAKEN[$port]:-}" ] && { TAKEN[$port]=1; echo "$port"; return; }
+  done
+}
+HTTP_PORT=$(unique_port); TAKEN[$HTTP_PORT]=1
+export SPORTELLO_URL="http://127.0.0.1:$HTTP_PORT"
+export CERTIFICATE_VERIFY_URL="$SPORTELLO_URL/verifica"
+export UI_ASSETS_DIR="$ROOT/services/gateway/ui/dist"
+declare -A GRPC METRICS
+for name in "${SERVICES[@]}"; do
+  # Not in a subshell: the table of taken ports must see each port handed out.
+  unique_port >"$LOGS/port"; GRPC[$name]=$(<"$LOGS/port"); TAKEN[${GRPC[$name]}]=1
+  unique_port >"$LOGS/port"; METRICS[$name]=$(<"$LOGS/port"); TAKEN[${METRICS[$name]}]=1
+  export "$(echo "$name" | tr a-z A-Z)_URL=http://127.0.0.1:${GRPC[$name]}"
+done
+for name in "${SERVICES[@]}"; do
+  GRPC_PORT=${GRPC[$name]} METRICS_PORT=${METRICS[$name]} HTTP_PORT=$HTTP_PORT \
+    "$BIN/sportello-$name" >"$LOGS/$name.log" 2>&1 &
+  PIDS+=($!)
+done
+
+say "stack starting on $SPORTELLO_URL"
+for _ in $(seq 1 600); do
+  if python3 - "$SPORTELLO_URL" <<'PY' 2>/dev/null; then break; fi
+import json, sys, urllib.request
+status = json.load(urllib.request.urlopen(sys.argv[1] + "/api/v1/status", timeout=2))
+sys.exit(0 if status["all_serving"] else 1)
+PY
+  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || die "a service exited while starting"; done
+  sleep 0.2
+done
+
+say "seeding the demo municipality"
+SYNTH_RESIDENTS=${SYNTH_RESIDENTS:-3000} "$BIN/sportello-registry-synth" >"$LOGS/synth.log" 2>&1 \
+  || die "loading the synthetic residents failed"
+DEMO_PASSWORD=$SPORTELLO_DEMO_PASSWORD "$BIN/sportello-demo" >"$LOGS/demo.log" 2>&1 \
+  || die "seeding the demo municipality failed"
+SPORTELLO_DEMO_FISCAL_CODE=$("$(pg_bindir)/psql" "$DATABASE_URL" -Atc "
+  select r.fiscal_code from registry.residents r
+  join registry.resident_versions v on v.resident_id = r.id
+  where v.valid_to is null and v.superseded_at is null and v.status = 'resident'
+    and v.relationship = 'head'
+  order by r.fiscal_code limit 1")
+[ -n "$SPORTELLO_DEMO_FISCAL_CODE" ] || die "no resident head of family in the synthetic register"
+export SPORTELLO_DEMO_FISCAL_CODE
+
+say "running: $*"
+"$@"

@@ -1,0 +1,473 @@
+//! The case card and what an operator does with it: recall, no-show, park, resume,
+//! transfer, complete; open the requester's identity (an audited read with a purpose);
+//! issue a registry certificate for the case and print its PDF.
+
+use crate::api::body::Body;
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use sportello_kit::{CallContext, ErrorKind, ServiceError};
+use sportello_proto::{
+    registry::v1::{
+        CertificateType, GetCertificateRequest, GetResidentByRequesterRefRequest,
+        IssueCertificateRequest, issue_certificate_request::Person,
+    },
+    routing::v1::{
+        Call, Case, CaseStatus, CompleteRequest, GetCaseRequest, MarkNoShowRequest, ParkRequest,
+        RecallRequest, ResumeRequest, TransferRequest,
+    },
+};
+
+use super::views::{CallView, CaseView, short_name};
+use crate::{
+    app::AppState,
+    auth::{Role, Signed},
+};
+
+/// A case's history step.
+#[derive(Debug, Serialize)]
+pub struct HistoryView {
+    pub status: String,
+    pub time: Option<String>,
+    pub actor: String,
+    pub reason: String,
+}
+
+/// Reads a case the account may see: of its municipality and, for departmental roles,
+/// of its department.
+pub async fn load(
+    state: &AppState,
+    signed: &Signed,
+    context: &CallContext,
+    case_id: &str,
+) -> Result<(CaseView, Vec<HistoryView>, Case), ServiceError> {
+    signed.require(&[
+        Role::InfoDesk,
+        Role::Polivalente,
+        Role::Tecnico,
+        Role::BackOffice,
+        Role::Manager,
+    ])?;
+    // Routing hides another municipality's cases as not found; to the account both
+    // mean the same: not a case it may touch.
+    let reply = state
+        .cases()?
+        .get_case(context.request(GetCaseRequest {
+            case_id: case_id.to_owned(),
+        }))
+        .await
+        .map_err(|status| match status.code() {
+            tonic::Code::NotFound => ServiceError::new(
+                ErrorKind::PermissionDenied,
+                "no case of your municipality has this id",
+            ),
+            _ => status.into(),
+        })?
+        .into_inner();
+    let case = reply
+        .case
+        .ok_or_else(|| ServiceError::new(ErrorKind::NotFound, "no such case"))?;
+    signed.same_municipality(&case.municipality_istat_code)?;
+    if !signed.account().roles.contains(&Role::Manager) {
+        signed.may_serve_department(&case.department)?;
+    }
+    let service = super::service_type(state, context, &case.service_code).await?;
+    let view = CaseView::new(&case, service.as_ref(), state.db.clock().now());
+    let history = reply
+        .history
+        .into_iter()
+        .map(|h| HistoryView {
+            status: short_name(h.status().as_str_name(), "CASE_STATUS_"),
+            time: super::views::time(h.time.as_ref()),
+            actor: h.actor,
+            reason: h.reason,
+        })
+        .collect();
+    Ok((view, history, case))
+}
+
+/// A call with its catalogue entry looked up.
+pub async fn call_view(
+    state: &AppState,
+    context: &CallContext,
+    call: &Call,
+) -> Result<Option<CallView>, ServiceError> {
+    let service = match &call.case {
+        Some(case) => super::service_type(state, context, &case.service_code).await?,
+        None => None,
+    };
+    Ok(CallView::new(
+        call,
+        service.as_ref(),
+        state.db.clock().now(),
+    ))
+}
+
+/// Loads a case for an operator about to act on it.
+async fn for_action(
+    state: &AppState,
+    signed: &Signed,
+    purpose: &str,
+    case_id: &str,
+) -> Result<(CallContext, Case), ServiceError> {
+    signed.require(Role::OPERATORS)?;
+    let context = signed.context(purpose)?;
+    let (_, _, case) = load(state, signed, &context, case_id).await?;
+    Ok((context, case))
+}
+
+/// `GET /api/v1/cases/{id}`.
+pub async fn card(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let context = signed.context("case.serve")?;
+    let (case, history, _) = load(&state, &signed, &context, &id).await?;
+    Ok(Json(
+        serde_json::json!({ "case": case, "history": history }),
+    ))
+}
+
+fn me(signed: &Signed) -> String {
+    signed.account().id.clone()
+}
+
+/// `POST /api/v1/cases/{id}/recall`.
+pub async fn recall(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let call = state
+        .cases()?
+        .recall(context.request(RecallRequest {
+            operator_id: me(&signed),
+            case_id: case.id,
+        }))
+        .await?
+        .into_inner()
+        .call
+        .unwrap_or_default();
+    Ok(Json(
+        serde_json::json!({ "call": call_view(&state, &context, &call).await? }),
+    ))
+}
+
+async fn case_reply(state: &AppState, case: Option<Case>) -> Json<serde_json::Value> {
+    let now = state.db.clock().now();
+    let case = case.map(|c| CaseView::new(&c, None, now));
+    Json(serde_json::json!({ "case": case }))
+}
+
+/// `POST /api/v1/cases/{id}/no-show`.
+pub async fn no_show(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let reply = state
+        .cases()?
+        .mark_no_show(context.request(MarkNoShowRequest {
+            operator_id: me(&signed),
+            case_id: case.id,
+        }))
+        .await?
+        .into_inner();
+    Ok(case_reply(&state, reply.case).await)
+}
+
+/// Why, for park and transfer.
+#[derive(Debug, Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `POST /api/v1/cases/{id}/park`.
+pub async fn park(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Body(form): Body<ReasonForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let reply = state
+        .cases()?
+        .park(context.request(ParkRequest {
+            operator_id: me(&signed),
+            case_id: case.id,
+            reason: form.reason,
+        }))
+        .await?
+        .into_inner();
+    Ok(case_reply(&state, reply.case).await)
+}
+
+/// `POST /api/v1/cases/{id}/resume`.
+pub async fn resume(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let call = state
+        .cases()?
+        .resume(context.request(ResumeRequest {
+            operator_id: me(&signed),
+            case_id: case.id,
+        }))
+        .await?
+        .into_inner()
+        .call
+        .unwrap_or_default();
+    Ok(Json(
+        serde_json::json!({ "call": call_view(&state, &context, &call).await? }),
+    ))
+}
+
+/// Where to transfer.
+#[derive(Debug, Deserialize)]
+pub struct TransferForm {
+    pub to_service_group: String,
+    #[serde(default)]
+    pub to_service_code: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `POST /api/v1/cases/{id}/transfer`: to another queue, keeping the ticket's place.
+pub async fn transfer(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Body(form): Body<TransferForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let reply = state
+        .cases()?
+        .transfer(context.request(TransferRequest {
+            operator_id: me(&signed),
+            case_id: case.id,
+            to_service_group: form.to_service_group,
+            to_service_code: form.to_service_code,
+            reason: form.reason,
+        }))
+        .await?
+        .into_inner();
+    Ok(case_reply(&state, reply.case).await)
+}
+
+/// The outcome.
+#[derive(Debug, Deserialize)]
+pub struct CompleteForm {
+    #[serde(default)]
+    pub outcome_code: String,
+}
+
+/// `POST /api/v1/cases/{id}/complete`.
+pub async fn complete(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Body(form): Body<CompleteForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let reply = state
+        .cases()?
+        .complete(context.request(CompleteRequest {
+            operator_id: me(&signed),
+            case_id: case.id,
+            outcome_code: form.outcome_code,
+        }))
+        .await?
+        .into_inner();
+    let next_call = match &reply.next_call {
+        Some(call) => call_view(&state, &context, call).await?,
+        None => None,
+    };
+    let now = state.db.clock().now();
+    Ok(Json(serde_json::json!({
+        "case": reply.case.map(|c| CaseView::new(&c, None, now)),
+        "next_call": next_call,
+    })))
+}
+
+/// Why the identity is opened.
+#[derive(Debug, Deserialize)]
+pub struct RevealForm {
+    #[serde(default)]
+    pub purpose: String,
+}
+
+/// `POST /api/v1/cases/{id}/requester`: the requester's identity, for the operator
+/// holding the case, with a declared purpose the registry writes into its audit log.
+pub async fn reveal_requester(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Body(form): Body<RevealForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let purpose = match form.purpose.as_str() {
+        "certificate" => "requester.identify.certificate",
+        "case_check" => "requester.identify.case-check",
+        "other" => "requester.identify.other",
+        _ => {
+            return Err(ServiceError::invalid_field(
+                "purpose",
+                "one of certificate, case_check, other",
+            ));
+        }
+    };
+    let (context, case) = for_action(&state, &signed, purpose, &id).await?;
+    holds(&signed, &case)?;
+    if case.requester_ref.is_empty() {
+        return Err(ServiceError::new(
+            ErrorKind::FailedPrecondition,
+            "this ticket was taken anonymously: ask the citizen for an identity document",
+        ));
+    }
+    let resident = state
+        .residents()?
+        .get_resident_by_requester_ref(context.request(GetResidentByRequesterRefRequest {
+            requester_ref: case.requester_ref,
+        }))
+        .await?
+        .into_inner()
+        .resident
+        .unwrap_or_default();
+    Ok(Json(serde_json::json!({
+        "display_name": format!("{} {}", resident.given_names, resident.surname),
+        "fiscal_code": resident.fiscal_code,
+        "birth_date": resident.birth_date,
+    })))
+}
+
+/// Refuses an action on a case the operator is not holding at their counter.
+fn holds(signed: &Signed, case: &Case) -> Result<(), ServiceError> {
+    if case.status() == CaseStatus::Called && case.operator_id == signed.account().id {
+        Ok(())
+    } else {
+        Err(ServiceError::new(
+            ErrorKind::FailedPrecondition,
+            "only the operator who called this case can do this, while it is at their counter",
+        ))
+    }
+}
+
+/// A certificate to issue.
+#[derive(Debug, Deserialize)]
+pub struct CertificateForm {
+    #[serde(default)]
+    pub fiscal_code: String,
+    #[serde(rename = "type", default)]
+    pub certificate_type: String,
+    #[serde(default)]
+    pub r#use: String,
+    #[serde(default)]
+    pub exemption_code: String,
+    #[serde(default)]
+    pub idempotency_key: String,
+}
+
+/// `POST /api/v1/cases/{id}/certificates`: issues a registry certificate for the case
+/// the operator holds.
+pub async fn issue_certificate(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Body(form): Body<CertificateForm>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
+    let (context, case) = for_action(&state, &signed, "certificate.issue", &id).await?;
+    holds(&signed, &case)?;
+    if !case.service_code.starts_with("registry.") {
+        return Err(ServiceError::new(
+            ErrorKind::FailedPrecondition,
+            "certificates are issued for registry cases only",
+        ));
+    }
+    let certificate_type = CertificateType::from_str_name(&format!(
+        "CERTIFICATE_TYPE_{}",
+        form.certificate_type.to_ascii_uppercase()
+    ))
+    .filter(|t| *t != CertificateType::Unspecified)
+    .ok_or_else(|| {
+        ServiceError::invalid_field(
+            "type",
+            "one of residence, family_status, birth, citizenship, existence, residence_family",
+        )
+    })?;
+    let reply = state
+        .certificates()?
+        .issue_certificate(context.request(IssueCertificateRequest {
+            municipality_istat_code: signed.account().municipality.to_string(),
+            person: Some(Person::FiscalCode(
+                form.fiscal_code.trim().to_ascii_uppercase(),
+            )),
+            r#type: certificate_type as i32,
+            r#use: form.r#use,
+            exemption_code: form.exemption_code,
+            idempotency_key: form.idempotency_key,
+        }))
+        .await?
+        .into_inner();
+    let certificate = reply.certificate.unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "certificate": {
+                "id": certificate.id,
+                "type": short_name(certificate.r#type().as_str_name(), "CERTIFICATE_TYPE_"),
+                "verification_code": certificate.verification_code,
+                "verification_url": certificate.verification_url,
+                "issue_time": super::views::time(certificate.issue_time.as_ref()),
+                "valid_until": certificate.valid_until,
+                "content_sha256": certificate.content_sha256,
+            },
+            "pdf_url": format!("/api/v1/certificates/{}/pdf", certificate.id),
+        })),
+    ))
+}
+
+/// `GET /api/v1/certificates/{id}/pdf`: the certificate as issued (an audited read).
+pub async fn certificate_pdf(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, ServiceError> {
+    signed.require(&[
+        Role::InfoDesk,
+        Role::Polivalente,
+        Role::Tecnico,
+        Role::BackOffice,
+    ])?;
+    let context = signed.context("certificate.print")?;
+    let reply = state
+        .certificates()?
+        .get_certificate(context.request(GetCertificateRequest { certificate_id: id }))
+        .await?
+        .into_inner();
+    let certificate = reply.certificate.unwrap_or_default();
+    signed.same_municipality(&certificate.municipality_istat_code)?;
+    let disposition = format!(
+        "inline; filename=\"certificato-{}.pdf\"",
+        certificate.verification_code
+    );
+    let mut response = reply.pdf.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}

@@ -1,0 +1,191 @@
+//! The REST/JSON API under `/api/v1` that the pages use, described by the OpenAPI
+//! document at `/api/v1/openapi.json`.
+//!
+//! Each handler parses its input at the edge, checks role, municipality and department
+//! on the server (the UI hiding a button is a convenience, never the check), calls the
+//! services with a call context naming the account and the purpose, and maps their
+//! errors through the kit's one table, so a field error comes back under its field.
+//!
+//! Layout: [`board`] and [`kiosk`] (the waiting room), [`console`] and [`cases`] (the
+//! counter), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
+//! happen), [`views`] (the JSON shapes).
+
+pub mod admin;
+pub mod board;
+pub mod body;
+pub mod cases;
+pub mod console;
+pub mod kiosk;
+pub mod live;
+pub mod verify;
+pub mod views;
+
+use axum::{
+    Router,
+    http::{HeaderValue, header},
+    response::IntoResponse,
+    routing::{get, post, put},
+};
+use sportello_kit::{CallContext, ErrorKind, MunicipalityCode, ServiceError};
+use sportello_proto::routing::v1::{GetServiceTypeRequest, ListSitesRequest, ServiceType, Site};
+
+use crate::{app::AppState, auth::login};
+
+/// The API routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/session",
+            get(login::current)
+                .post(login::sign_in)
+                .delete(login::sign_out),
+        )
+        .route("/api/v1/sites", get(board::sites))
+        .route("/api/v1/sites/{site}/board", get(board::snapshot))
+        .route("/api/v1/sites/{site}/board/events", get(board::events))
+        .route("/api/v1/sites/{site}/services", get(kiosk::services))
+        .route("/api/v1/sites/{site}/tickets", post(kiosk::issue_ticket))
+        .route("/api/v1/console", get(console::overview))
+        .route("/api/v1/console/seat", post(console::seat))
+        .route("/api/v1/console/presence", post(console::presence))
+        .route("/api/v1/console/heartbeat", post(console::heartbeat))
+        .route("/api/v1/console/call-next", post(console::call_next))
+        .route("/api/v1/console/call-ticket", post(console::call_ticket))
+        .route("/api/v1/console/parked", get(console::parked))
+        .route("/api/v1/catalogue/groups", get(console::groups))
+        .route("/api/v1/cases/{id}", get(cases::card))
+        .route("/api/v1/cases/{id}/recall", post(cases::recall))
+        .route("/api/v1/cases/{id}/no-show", post(cases::no_show))
+        .route("/api/v1/cases/{id}/park", post(cases::park))
+        .route("/api/v1/cases/{id}/resume", post(cases::resume))
+        .route("/api/v1/cases/{id}/transfer", post(cases::transfer))
+        .route("/api/v1/cases/{id}/complete", post(cases::complete))
+        .route(
+            "/api/v1/cases/{id}/requester",
+            post(cases::reveal_requester),
+        )
+        .route(
+            "/api/v1/cases/{id}/certificates",
+            post(cases::issue_certificate),
+        )
+        .route("/api/v1/certificates/{id}/pdf", get(cases::certificate_pdf))
+        .route("/api/v1/verify/{code}", get(verify::verify))
+        .route("/api/v1/admin/operators", get(admin::operators))
+        .route("/api/v1/admin/operators/{id}", put(admin::put_operator))
+        .route(
+            "/api/v1/admin/sites",
+            get(admin::sites).post(admin::create_site),
+        )
+        .route(
+            "/api/v1/admin/accounts",
+            get(admin::accounts).post(admin::create_account),
+        )
+        .route(
+            "/api/v1/admin/accounts/{id}",
+            axum::routing::patch(admin::update_account),
+        )
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// The OpenAPI document.
+async fn openapi() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+}
+
+/// The OpenAPI 3.1 document describing every route above (a test keeps them in step).
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// The site of `municipality` whose code is `code`; NOT_FOUND otherwise.
+pub async fn site_by_code(
+    state: &AppState,
+    context: &CallContext,
+    municipality: MunicipalityCode,
+    code: &str,
+) -> Result<Site, ServiceError> {
+    let sites = state
+        .sites()?
+        .list_sites(context.request(ListSitesRequest {
+            municipality_istat_code: municipality.to_string(),
+        }))
+        .await?
+        .into_inner()
+        .sites;
+    sites
+        .into_iter()
+        .find(|s| s.code == code)
+        .ok_or_else(|| ServiceError::new(ErrorKind::NotFound, format!("no site {code:?}")))
+}
+
+/// A service's catalogue entry, if the catalogue has it.
+pub async fn service_type(
+    state: &AppState,
+    context: &CallContext,
+    code: &str,
+) -> Result<Option<ServiceType>, ServiceError> {
+    let reply = state
+        .catalogue()?
+        .get_service_type(context.request(GetServiceTypeRequest {
+            municipality_istat_code: context.municipality().to_string(),
+            code: code.to_owned(),
+        }))
+        .await;
+    match reply {
+        Ok(r) => Ok(r.into_inner().service_type),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => Err(status.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// (method, path) of every `.route(…)` in [`super::router`], read from this file.
+    fn routed() -> BTreeSet<(String, String)> {
+        let source = include_str!("mod.rs");
+        let body = source
+            .split("pub fn router()")
+            .nth(1)
+            .and_then(|s| s.split("\n}\n").next())
+            .unwrap_or_default();
+        let mut pairs = BTreeSet::new();
+        for route in body.split(".route(").skip(1) {
+            let path = route.split('"').nth(1).unwrap_or_default().to_owned();
+            let handlers = route.split_once(',').map_or("", |(_, rest)| rest);
+            let handlers = handlers
+                .split("\n        .route(")
+                .next()
+                .unwrap_or_default();
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let called = handlers.contains(&format!(" {method}("))
+                    || handlers.contains(&format!("({method}("))
+                    || handlers.contains(&format!(".{method}("))
+                    || handlers.contains(&format!("::{method}("));
+                if called {
+                    pairs.insert((method.to_owned(), path.clone()));
+                }
+            }
+        }
+        pairs
+    }
+
+    #[test]
+    fn the_openapi_document_describes_every_route_and_no_other() {
+        let document: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let mut described = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                described.insert((method.clone(), path.clone()));
+            }
+        }
+        let routed = routed();
+        assert!(routed.len() > 30, "the router was read: {routed:?}");
+        assert_eq!(described, routed);
+    }
+}

@@ -1,0 +1,76 @@
+//! What every HTTP handler shares: the database (sessions, accounts), the clients of
+//! the services behind the gateway, the web settings, the sign-in limiter and the
+//! live feed of calls for the boards.
+
+use std::sync::Arc;
+
+use sportello_kit::{Db, ErrorKind, ServiceError};
+use sportello_proto::{
+    registry::v1::{
+        certificate_service_client::CertificateServiceClient,
+        resident_service_client::ResidentServiceClient,
+    },
+    routing::v1::{
+        case_service_client::CaseServiceClient, catalogue_service_client::CatalogueServiceClient,
+        operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
+    },
+};
+use tonic::transport::Channel;
+
+use crate::{api::live::Live, auth::limiter::LoginLimiter, config::WebConfig, peers::Peers};
+
+/// The handlers' state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The gateway's own database.
+    pub db: Db,
+    /// The services behind it.
+    pub peers: Peers,
+    /// Web settings.
+    pub settings: Arc<WebConfig>,
+    /// Sign-in rate limit.
+    pub limiter: Arc<LoginLimiter>,
+    /// Calls as they happen, for the boards.
+    pub live: Live,
+}
+
+impl AppState {
+    fn channel(&self, name: &str) -> Result<Channel, ServiceError> {
+        self.peers.channel(name).ok_or_else(|| {
+            ServiceError::new(
+                ErrorKind::Unavailable,
+                format!("no {name} service configured"),
+            )
+        })
+    }
+
+    /// Routing's cases and tickets.
+    pub fn cases(&self) -> Result<CaseServiceClient<Channel>, ServiceError> {
+        Ok(CaseServiceClient::new(self.channel("routing")?))
+    }
+
+    /// Routing's operators.
+    pub fn operators(&self) -> Result<OperatorServiceClient<Channel>, ServiceError> {
+        Ok(OperatorServiceClient::new(self.channel("routing")?))
+    }
+
+    /// Routing's sites.
+    pub fn sites(&self) -> Result<SiteServiceClient<Channel>, ServiceError> {
+        Ok(SiteServiceClient::new(self.channel("routing")?))
+    }
+
+    /// Routing's catalogue.
+    pub fn catalogue(&self) -> Result<CatalogueServiceClient<Channel>, ServiceError> {
+        Ok(CatalogueServiceClient::new(self.channel("routing")?))
+    }
+
+    /// The registry's certificates.
+    pub fn certificates(&self) -> Result<CertificateServiceClient<Channel>, ServiceError> {
+        Ok(CertificateServiceClient::new(self.channel("registry")?))
+    }
+
+    /// The registry's residents.
+    pub fn residents(&self) -> Result<ResidentServiceClient<Channel>, ServiceError> {
+        Ok(ResidentServiceClient::new(self.channel("registry")?))
+    }
+}

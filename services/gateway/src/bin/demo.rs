@@ -1,0 +1,77 @@
+//! `sportello-demo`: seeds the demo municipality (sites, counters, operators, accounts
+//! with one known password) into a running stack, and prints how to sign in. `make run`
+//! calls it once every service serves.
+//!
+//! Environment: `DATABASE_URL` (the gateway's PostgreSQL), `ROUTING_URL`,
+//! `DEMO_PASSWORD` (default `demo-sportello`), `PUBLIC_MUNICIPALITY` (default 011015),
+//! `NATS_SUBJECT_PREFIX` is not needed.
+
+use std::{io::Write, process::ExitCode, time::Duration};
+
+use sportello_gateway::{config::DEMO_MUNICIPALITY, demo};
+use sportello_kit::{ConfigError, Env, MunicipalityCode, db};
+
+struct Settings {
+    database_url: String,
+    routing_url: String,
+    password: String,
+    municipality: MunicipalityCode,
+}
+
+fn settings(env: &Env) -> Result<Settings, ConfigError> {
+    Ok(Settings {
+        database_url: env.required("DATABASE_URL", "the gateway's PostgreSQL URL")?,
+        routing_url: env.required("ROUTING_URL", "the routing service's gRPC URL")?,
+        password: env.or("DEMO_PASSWORD", "demo-sportello".to_owned())?,
+        municipality: env.or("PUBLIC_MUNICIPALITY", DEMO_MUNICIPALITY)?,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match settings(&Env::from_process()) {
+        Ok(s) => s,
+        Err(error) => {
+            eprintln!("sportello-demo: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&settings).await {
+        Ok(()) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "Demo accounts (password: {}):", settings.password);
+            for account in &demo::ACCOUNTS {
+                let _ = writeln!(
+                    out,
+                    "  {:<14} {:<22} {}",
+                    account.id,
+                    account.display_name,
+                    account.roles.join(", ")
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("sportello-demo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let spec = &sportello_gateway::SPEC;
+    let pool = db::connect(
+        &settings.database_url,
+        spec.name,
+        2,
+        Duration::from_secs(30),
+    )
+    .await?;
+    db::migrate(&pool, spec.name, spec.migrator).await?;
+    let db = sportello_kit::Db::for_tool(pool);
+    let routing = tonic::transport::Endpoint::from_shared(settings.routing_url.clone())?
+        .connect()
+        .await?;
+    demo::seed(&db, routing, settings.municipality, &settings.password).await?;
+    Ok(())
+}

@@ -1,0 +1,390 @@
+//! The gateway's API refuses what the account may not do, on the server, whatever the
+//! UI shows: 401 without a session, 403 without the role, for another department or
+//! another municipality, and without the CSRF token; sign-in is rate limited and its
+//! cookie is HttpOnly, SameSite=Strict and Secure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+use sportello_gateway::{
+    auth::accounts::{self, AccountInput},
+    config::DEMO_MUNICIPALITY,
+    demo,
+};
+use sportello_proto::routing::v1::{GetTicketRequest, case_service_client::CaseServiceClient};
+use sportello_tests::{
+    http::{self, Response},
+    stack::{Stack, context},
+};
+
+const PASSWORD: &str = "demo-sportello";
+
+struct Api {
+    addr: SocketAddr,
+}
+
+/// A signed-in account: its cookie and CSRF token.
+struct User {
+    cookie: String,
+    csrf: String,
+}
+
+impl Api {
+    async fn sign_in(&self, username: &str) -> User {
+        let reply = self
+            .call(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(json!({"username": username, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{username} signs in: {}", reply.body);
+        let cookie = reply
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_owned();
+        User {
+            cookie,
+            csrf: reply.json()["csrf_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&User>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut headers = Vec::new();
+        if let Some(user) = user {
+            headers.push(("Cookie", user.cookie.as_str()));
+            headers.push(("X-CSRF-Token", user.csrf.as_str()));
+        }
+        http::request(self.addr, method, path, &headers, body.as_ref()).await
+    }
+}
+
+async fn stack() -> (Stack, Api) {
+    let stack = Stack::start().await;
+    let db = stack.gateway.running.db().clone();
+    let routing = stack.service("routing").channel().await;
+    demo::seed(&db, routing, DEMO_MUNICIPALITY, PASSWORD)
+        .await
+        .expect("demo seeded");
+    // An operator of another municipality (Sarzana).
+    accounts::upsert_seeded(
+        &db,
+        "011027".parse().unwrap(),
+        AccountInput {
+            id: "poli.sarzana".into(),
+            display_name: "Operatore di Sarzana".into(),
+            password: PASSWORD.into(),
+            roles: vec!["polivalente".into(), "admin".into()],
+            department: None,
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    let addr = stack
+        .gateway
+        .running
+        .http_addr
+        .expect("the gateway serves HTTP");
+    (stack, Api { addr })
+}
+
+/// Issues a ticket for `service` at the kiosk; returns its first case's id.
+async fn ticket(stack: &Stack, api: &Api, kiosk: &User, service: &str) -> String {
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/sites/palazzo-civico/tickets",
+            Some(kiosk),
+            Some(json!({"service_codes": [service]})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let ticket_id = reply.json()["ticket"]["id"].as_str().unwrap().to_owned();
+    let mut cases = CaseServiceClient::new(stack.service("routing").channel().await);
+    let ticket = cases
+        .get_ticket(context("case.read").request(GetTicketRequest { ticket_id }))
+        .await
+        .unwrap()
+        .into_inner();
+    ticket.cases[0].id.clone()
+}
+
+#[tokio::test]
+async fn the_api_checks_role_department_municipality_and_csrf_on_the_server() {
+    let (stack, api) = stack().await;
+    let kiosk = api.sign_in("totem.civico").await;
+    let info = api.sign_in("info.rossi").await;
+    let back_office = api.sign_in("bo.gialli").await; // anagrafe
+    let tecnico = api.sign_in("tec.neri").await; // suap
+    let manager = api.sign_in("resp.blu").await;
+    let sarzana = api.sign_in("poli.sarzana").await;
+
+    // No session: 401.
+    assert_eq!(
+        api.call("GET", "/api/v1/console", None, None).await.status,
+        401
+    );
+    assert_eq!(
+        api.call("POST", "/api/v1/console/call-next", None, None)
+            .await
+            .status,
+        401
+    );
+
+    // Without the role: 403, whatever the UI shows.
+    let forbidden = [
+        ("GET", "/api/v1/admin/accounts", &info, None),
+        (
+            "PUT",
+            "/api/v1/admin/operators/info.rossi",
+            &info,
+            Some(json!({"display_name": "x", "tier": 4})),
+        ),
+        (
+            "POST",
+            "/api/v1/admin/sites",
+            &manager,
+            Some(json!({"code": "x", "name": "x", "counter_count": 1})),
+        ),
+        ("POST", "/api/v1/console/call-next", &kiosk, None),
+        ("POST", "/api/v1/console/call-next", &manager, None),
+        (
+            "POST",
+            "/api/v1/sites/palazzo-civico/tickets",
+            &info,
+            Some(json!({"service_codes": ["urp.information"]})),
+        ),
+        (
+            "GET",
+            "/api/v1/cases/01a21700-0000-7000-8000-000000000000",
+            &kiosk,
+            None,
+        ),
+    ];
+    for (method, path, user, body) in forbidden {
+        let reply = api.call(method, path, Some(user), body).await;
+        assert_eq!(reply.status, 403, "{method} {path}: {}", reply.body);
+        assert_eq!(reply.json()["error"]["code"], "PERMISSION_DENIED");
+    }
+
+    // Another department: a back-office operator of the registry may not open a SUAP
+    // case, nor a SUAP technician a registry case; the manager reads both.
+    let suap_case = ticket(&stack, &api, &kiosk, "suap.scia").await;
+    let registry_case = ticket(&stack, &api, &kiosk, "registry.residence_certificate").await;
+    let suap_path = format!("/api/v1/cases/{suap_case}");
+    let registry_path = format!("/api/v1/cases/{registry_case}");
+    assert_eq!(
+        api.call("GET", &suap_path, Some(&back_office), None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        api.call("GET", &registry_path, Some(&tecnico), None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        api.call("GET", &registry_path, Some(&back_office), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        api.call("GET", &suap_path, Some(&manager), None)
+            .await
+            .status,
+        200
+    );
+    let recall = format!("{suap_path}/recall");
+    assert_eq!(
+        api.call("POST", &recall, Some(&back_office), None)
+            .await
+            .status,
+        403
+    );
+
+    // Another municipality: 403 on La Spezia's case, and its site is not even found.
+    let reply = api.call("GET", &registry_path, Some(&sarzana), None).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let reply = api
+        .call(
+            "POST",
+            &format!("{registry_path}/complete"),
+            Some(&sarzana),
+            Some(json!({"outcome_code": "issued"})),
+        )
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let accounts = api
+        .call("GET", "/api/v1/admin/accounts", Some(&sarzana), None)
+        .await
+        .json();
+    assert_eq!(
+        accounts["accounts"].as_array().unwrap().len(),
+        1,
+        "only Sarzana's own: {accounts}"
+    );
+
+    // CSRF: a change without the token, or with another session's, is refused.
+    let no_token = http::request(
+        api.addr,
+        "POST",
+        "/api/v1/console/presence",
+        &[("Cookie", info.cookie.as_str())],
+        Some(&json!({"presence": "break"})),
+    )
+    .await;
+    assert_eq!(no_token.status, 403, "{}", no_token.body);
+    assert!(
+        no_token.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CSRF")
+    );
+    let wrong_token = http::request(
+        api.addr,
+        "POST",
+        "/api/v1/console/presence",
+        &[
+            ("Cookie", info.cookie.as_str()),
+            ("X-CSRF-Token", kiosk.csrf.as_str()),
+        ],
+        Some(&json!({"presence": "break"})),
+    )
+    .await;
+    assert_eq!(wrong_token.status, 403);
+
+    // Bad input is named by field.
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/console/presence",
+            Some(&info),
+            Some(json!({"presence": "asleep"})),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["error"]["fields"][0]["field"], "presence");
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/console/presence",
+            Some(&info),
+            Some(json!({"presence": null})),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(
+        reply.json()["error"]["fields"][0]["field"],
+        "presence",
+        "{}",
+        reply.body
+    );
+
+    // Signing out ends the session.
+    assert_eq!(
+        api.call("DELETE", "/api/v1/session", Some(&info), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        api.call("GET", "/api/v1/session", Some(&info), None)
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_cookie_and_is_rate_limited() {
+    let (_stack, api) = stack().await;
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(json!({"username": "poli.verdi", "password": PASSWORD})),
+        )
+        .await;
+    let cookie = reply.header("set-cookie").unwrap();
+    for part in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!reply.body.contains("argon2"), "no hash in the reply");
+
+    for _ in 0..5 {
+        let reply = api
+            .call(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(json!({"username": "poli.bianchi", "password": "not the password"})),
+            )
+            .await;
+        assert_eq!(reply.status, 401);
+    }
+    // Now even the right password waits.
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(json!({"username": "poli.bianchi", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert!(reply.header("retry-after").is_some());
+    // Other accounts are not held.
+    api.sign_in("poli.verdi").await;
+    // An unknown account answers like a wrong password.
+    let reply = api
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(json!({"username": "nobody", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_the_public_pages_are_served() {
+    let (_stack, api) = stack().await;
+    let reply = api.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["openapi"], "3.1.0");
+    let sites = api.call("GET", "/api/v1/sites", None, None).await.json();
+    assert_eq!(sites["sites"].as_array().unwrap().len(), 2, "{sites}");
+    let services = api
+        .call("GET", "/api/v1/sites/palazzo-civico/services", None, None)
+        .await
+        .json();
+    assert!(
+        services["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["code"] == "registry.family_status_certificate"),
+        "{services}"
+    );
+    let reply = api
+        .call("GET", "/api/v1/verify/AAAA-BBBB-CCCC-DDDD", None, None)
+        .await
+        .json();
+    assert_eq!(reply["authentic"], false);
+}
