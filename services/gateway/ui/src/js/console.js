@@ -268,13 +268,22 @@ function renderCall(emptyDecision) {
   $('called-info').hidden = !call;
   $('called-empty').hidden = !!call;
   if (!call) {
-    $('called-empty').textContent = emptyDecision ? `${t('console.nobody_waiting')} ${emptyDecision.explanation ?? ''}`.trim() : t('console.no_call');
+    $('called-empty').textContent = emptyDecision ? why(emptyDecision, '') : t('console.no_call');
     return;
   }
   $('called-label').textContent = call.ticket_label;
   $('called-counter').textContent = call.counter_number;
   const d = call.decision ?? {};
-  $('called-explanation').textContent = [d.explanation, d.reason ? `(${label('reason', d.reason)})` : ''].filter(Boolean).join(' ');
+  $('called-explanation').textContent = why(d, call.ticket_label);
+}
+
+/** Why a ticket was called, in the page's language, from the decision's reason code
+ * (the server's English explanation is for audits; it stays in the title attribute). */
+function why(decision, ticketLabel) {
+  const key = `why.${decision.reason}`;
+  const text = t(key, { label: ticketLabel, waited: decision.waited_minutes ?? 0, bound: decision.bound_minutes ?? 0 });
+  $('called-explanation').title = decision.explanation ?? '';
+  return text === key ? (decision.explanation ?? '') : text;
 }
 
 // ---------------------------------------------------------------------------------------
