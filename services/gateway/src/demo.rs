@@ -8,8 +8,9 @@ use sportello_kit::{CallContext, Db, ErrorKind, MunicipalityCode, ServiceError};
 use sportello_proto::{
     common::v1::Address,
     routing::v1::{
-        CreateSiteRequest, Operator, SiteSettings, Skill, UpsertOperatorRequest,
-        operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
+        CreateSiteRequest, GetOperatorRequest, Operator, SiteSettings, Skill,
+        UpsertOperatorRequest, operator_service_client::OperatorServiceClient,
+        site_service_client::SiteServiceClient,
     },
 };
 use tonic::transport::Channel;
@@ -190,6 +191,17 @@ pub async fn seed(
     let mut operators = OperatorServiceClient::new(routing);
     for account in &ACCOUNTS {
         if account.tier > 0 {
+            // Updating a profile names the version it read (routing's optimistic check).
+            let version = match operators
+                .get_operator(context.request(GetOperatorRequest {
+                    operator_id: account.id.to_owned(),
+                }))
+                .await
+            {
+                Ok(reply) => reply.into_inner().operator.map_or(0, |o| o.version),
+                Err(status) if status.code() == tonic::Code::NotFound => 0,
+                Err(status) => return Err(status.into()),
+            };
             operators
                 .upsert_operator(
                     context.request(UpsertOperatorRequest {
@@ -207,6 +219,7 @@ pub async fn seed(
                                     proficiency: *proficiency,
                                 })
                                 .collect(),
+                            version,
                             ..Operator::default()
                         }),
                     }),
