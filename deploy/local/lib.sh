@@ -113,3 +113,19 @@ CONF
   done
   die "nats-server did not listen on $port, see $dir/nats.log"
 }
+
+# Waits until the gateway at URL (no trailing slash) reports every service serving;
+# fails as soon as one of the PIDs exits.
+wait_serving() {
+  local url=$1; shift
+  for _ in $(seq 1 600); do
+    if python3 - "$url" <<'PY' 2>/dev/null; then return 0; fi
+import json, sys, urllib.request
+status = json.load(urllib.request.urlopen(sys.argv[1] + "/api/v1/status", timeout=2))
+sys.exit(0 if status["all_serving"] else 1)
+PY
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null || die "a service exited while starting"; done
+    sleep 0.2
+  done
+  die "the services did not all serve within two minutes"
+}

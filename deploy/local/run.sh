@@ -82,15 +82,7 @@ done
 
 URL="http://127.0.0.1:$HTTP_PORT/"
 say "waiting for every service to serve"
-for _ in $(seq 1 600); do
-  if python3 - "$URL" <<'PY' 2>/dev/null; then break; fi
-import json, sys, urllib.request
-status = json.load(urllib.request.urlopen(sys.argv[1] + "api/v1/status", timeout=2))
-sys.exit(0 if status["all_serving"] else 1)
-PY
-  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || die "a service exited; see the lines above and $STATE/logs/"; done
-  sleep 0.2
-done
+wait_serving "${URL%/}" "${PIDS[@]}"
 say "seeding the demo municipality (La Spezia: sites, operators, accounts, synthetic residents)"
 "$BIN/sportello-registry-synth" 2>&1 | sed -u 's/^/[synth] /'
 DEMO_PASSWORD=${DEMO_PASSWORD:-demo-sportello} "$BIN/sportello-demo"

@@ -69,15 +69,7 @@ for name in "${SERVICES[@]}"; do
 done
 
 say "stack starting on $SPORTELLO_URL"
-for _ in $(seq 1 600); do
-  if python3 - "$SPORTELLO_URL" <<'PY' 2>/dev/null; then break; fi
-import json, sys, urllib.request
-status = json.load(urllib.request.urlopen(sys.argv[1] + "/api/v1/status", timeout=2))
-sys.exit(0 if status["all_serving"] else 1)
-PY
-  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || die "a service exited while starting"; done
-  sleep 0.2
-done
+wait_serving "$SPORTELLO_URL" "${PIDS[@]}"
 
 say "seeding the demo municipality"
 SYNTH_RESIDENTS=${SYNTH_RESIDENTS:-3000} "$BIN/sportello-registry-synth" >"$LOGS/synth.log" 2>&1 \

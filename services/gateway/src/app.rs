@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use sportello_kit::{Db, ErrorKind, ServiceError};
+use sportello_kit::{CallContext, Db, ErrorKind, ServiceError};
 use sportello_proto::{
     registry::v1::{
         certificate_service_client::CertificateServiceClient,
@@ -35,6 +35,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The call context of an anonymous visitor of the public pages (board, kiosk
+    /// listing, verification), in the public municipality.
+    pub fn public_context(&self, purpose: &str) -> Result<CallContext, ServiceError> {
+        crate::auth::context_for("anonymous:web", self.settings.public_municipality, purpose)
+    }
+
     fn channel(&self, name: &str) -> Result<Channel, ServiceError> {
         self.peers.channel(name).ok_or_else(|| {
             ServiceError::new(

@@ -12,12 +12,14 @@ use sportello_kit::ServiceError;
 use sportello_proto::{
     common::v1::Address,
     routing::v1::{
-        CreateSiteRequest, ListOperatorsRequest, ListSitesRequest, Operator, Skill,
-        UpsertOperatorRequest,
+        CreateSiteRequest, ListOperatorsRequest, Operator, Skill, UpsertOperatorRequest,
     },
 };
 
-use super::views::{OperatorView, SkillView};
+use super::{
+    sites_of,
+    views::{OperatorView, SkillView},
+};
 use crate::{
     app::AppState,
     auth::{Role, Signed, accounts},
@@ -32,15 +34,8 @@ pub async fn operators(
 ) -> Result<Json<serde_json::Value>, ServiceError> {
     let account = signed.require(ADMIN)?;
     let context = signed.context("admin.operators")?;
+    let sites = sites_of(&state, &context, account.municipality).await?;
     let municipality = account.municipality.to_string();
-    let sites = state
-        .sites()?
-        .list_sites(context.request(ListSitesRequest {
-            municipality_istat_code: municipality.clone(),
-        }))
-        .await?
-        .into_inner()
-        .sites;
     let operators = state
         .operators()?
         .list_operators(context.request(ListOperatorsRequest {
@@ -122,14 +117,7 @@ pub async fn sites(
 ) -> Result<Json<serde_json::Value>, ServiceError> {
     let account = signed.require(ADMIN)?;
     let context = signed.context("admin.sites")?;
-    let sites = state
-        .sites()?
-        .list_sites(context.request(ListSitesRequest {
-            municipality_istat_code: account.municipality.to_string(),
-        }))
-        .await?
-        .into_inner()
-        .sites;
+    let sites = sites_of(&state, &context, account.municipality).await?;
     let sites: Vec<_> = sites
         .into_iter()
         .map(|s| {

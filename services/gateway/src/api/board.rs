@@ -10,20 +10,16 @@ use axum::{
 };
 use serde::Serialize;
 use sportello_kit::{CallContext, ServiceError};
-use sportello_proto::routing::v1::{ListQueuesRequest, ListRecentCallsRequest, ListSitesRequest};
+use sportello_proto::routing::v1::{ListQueuesRequest, ListRecentCallsRequest};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
     live::LiveEvent,
-    site_by_code,
+    site_by_code, sites_of,
     views::{BoardCall, QueueView},
 };
-use crate::{app::AppState, auth::context_for};
-
-fn public_context(state: &AppState, purpose: &str) -> Result<CallContext, ServiceError> {
-    context_for("anonymous:web", state.settings.public_municipality, purpose)
-}
+use crate::app::AppState;
 
 /// A site as the public pages show it.
 #[derive(Debug, Serialize)]
@@ -36,15 +32,8 @@ pub struct SiteView {
 
 /// `GET /api/v1/sites`: the public municipality's sites.
 pub async fn sites(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ServiceError> {
-    let context = public_context(&state, "board.show")?;
-    let sites = state
-        .sites()?
-        .list_sites(context.request(ListSitesRequest {
-            municipality_istat_code: state.settings.public_municipality.to_string(),
-        }))
-        .await?
-        .into_inner()
-        .sites;
+    let context = state.public_context("board.show")?;
+    let sites = sites_of(&state, &context, state.settings.public_municipality).await?;
     let sites: Vec<SiteView> = sites
         .into_iter()
         .map(|s| SiteView {
@@ -89,7 +78,7 @@ pub async fn snapshot(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Json<Snapshot>, ServiceError> {
-    let context = public_context(&state, "board.show")?;
+    let context = state.public_context("board.show")?;
     let site = site_by_code(&state, &context, state.settings.public_municipality, &code).await?;
     let calls = state
         .cases()?
@@ -119,7 +108,7 @@ pub async fn events(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ServiceError> {
-    let context = public_context(&state, "board.show")?;
+    let context = state.public_context("board.show")?;
     let site = site_by_code(&state, &context, state.settings.public_municipality, &code).await?;
     let mut feed = state.live.subscribe();
     let (sender, receiver) = mpsc::channel(64);

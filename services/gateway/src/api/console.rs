@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use sportello_kit::{CallContext, ErrorKind, ServiceError};
 use sportello_proto::routing::v1::{
     CallNextRequest, CallTicketRequest, CaseStatus, GetOperatorRequest, HeartbeatRequest,
-    ListCasesRequest, ListQueuesRequest, ListServiceGroupsRequest, ListSitesRequest, Operator,
-    Presence, SetPresenceRequest, SitAtCounterRequest,
+    ListCasesRequest, ListQueuesRequest, ListServiceGroupsRequest, Operator, Presence,
+    SetPresenceRequest, SitAtCounterRequest,
 };
 
 use super::{
-    site_by_code,
+    site_by_code, sites_of,
     views::{CallView, CaseView, DecisionView, OperatorView, QueueView},
 };
 use crate::{
@@ -50,19 +50,13 @@ pub async fn operator(
 
 async fn view(
     state: &AppState,
+    signed: &Signed,
     context: &CallContext,
     operator: &Operator,
 ) -> Result<OperatorView, ServiceError> {
     let mut code = String::new();
     if !operator.site_id.is_empty() {
-        let sites = state
-            .sites()?
-            .list_sites(context.request(ListSitesRequest {
-                municipality_istat_code: operator.municipality_istat_code.clone(),
-            }))
-            .await?
-            .into_inner()
-            .sites;
+        let sites = sites_of(state, context, signed.account().municipality).await?;
         if let Some(site) = sites.into_iter().find(|s| s.id == operator.site_id) {
             code = site.code;
         }
@@ -119,7 +113,7 @@ pub async fn overview(
         )
     };
     Ok(Json(Overview {
-        operator: view(&state, &context, &operator).await?,
+        operator: view(&state, &signed, &context, &operator).await?,
         queues,
         current_case,
     }))
@@ -163,7 +157,7 @@ pub async fn seat(
         .operator
         .unwrap_or_default();
     Ok(Json(
-        serde_json::json!({ "operator": view(&state, &context, &operator).await? }),
+        serde_json::json!({ "operator": view(&state, &signed, &context, &operator).await? }),
     ))
 }
 
@@ -204,7 +198,7 @@ pub async fn presence(
         .operator
         .unwrap_or_default();
     Ok(Json(
-        serde_json::json!({ "operator": view(&state, &context, &operator).await? }),
+        serde_json::json!({ "operator": view(&state, &signed, &context, &operator).await? }),
     ))
 }
 

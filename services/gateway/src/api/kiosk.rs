@@ -17,7 +17,7 @@ use sportello_proto::{
 use super::{site_by_code, views::parse_priority};
 use crate::{
     app::AppState,
-    auth::{Role, Signed, context_for},
+    auth::{Role, Signed},
 };
 
 /// A service on the kiosk.
@@ -39,7 +39,7 @@ pub async fn services(
     Path(code): Path<String>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
     let municipality = state.settings.public_municipality;
-    let context = context_for("anonymous:web", municipality, "kiosk.show")?;
+    let context = state.public_context("kiosk.show")?;
     let site = site_by_code(&state, &context, municipality, &code).await?;
     let mut catalogue = state.catalogue()?;
     let types = catalogue

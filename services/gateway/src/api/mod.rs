@@ -101,6 +101,22 @@ async fn openapi() -> impl IntoResponse {
 /// The OpenAPI 3.1 document describing every route above (a test keeps them in step).
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
+/// The sites of `municipality`, by code.
+pub async fn sites_of(
+    state: &AppState,
+    context: &CallContext,
+    municipality: MunicipalityCode,
+) -> Result<Vec<Site>, ServiceError> {
+    Ok(state
+        .sites()?
+        .list_sites(context.request(ListSitesRequest {
+            municipality_istat_code: municipality.to_string(),
+        }))
+        .await?
+        .into_inner()
+        .sites)
+}
+
 /// The site of `municipality` whose code is `code`; NOT_FOUND otherwise.
 pub async fn site_by_code(
     state: &AppState,
@@ -108,15 +124,8 @@ pub async fn site_by_code(
     municipality: MunicipalityCode,
     code: &str,
 ) -> Result<Site, ServiceError> {
-    let sites = state
-        .sites()?
-        .list_sites(context.request(ListSitesRequest {
-            municipality_istat_code: municipality.to_string(),
-        }))
+    sites_of(state, context, municipality)
         .await?
-        .into_inner()
-        .sites;
-    sites
         .into_iter()
         .find(|s| s.code == code)
         .ok_or_else(|| ServiceError::new(ErrorKind::NotFound, format!("no site {code:?}")))

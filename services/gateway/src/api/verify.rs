@@ -10,7 +10,7 @@ use sportello_kit::ServiceError;
 use sportello_proto::registry::v1::VerifyCertificateRequest;
 
 use super::views::short_name;
-use crate::{app::AppState, auth::context_for};
+use crate::app::AppState;
 
 /// The optional hash of the document in hand.
 #[derive(Debug, Deserialize)]
@@ -25,11 +25,7 @@ pub async fn verify(
     Path(code): Path<String>,
     Query(query): Query<VerifyQuery>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
-    let context = context_for(
-        "anonymous:web",
-        state.settings.public_municipality,
-        "certificate.verify",
-    )?;
+    let context = state.public_context("certificate.verify")?;
     let reply = state
         .certificates()?
         .verify_certificate(context.request(VerifyCertificateRequest {

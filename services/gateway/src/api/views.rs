@@ -4,8 +4,8 @@
 use jiff::Timestamp;
 use serde::Serialize;
 use sportello_proto::routing::v1::{
-    Call, Case, CaseStatus, Decision, DecisionReason, Operator, Presence, PriorityCategory,
-    QueueStatus, RecentCall, ServiceType,
+    Call, Case, Decision, DecisionReason, Operator, Presence, PriorityCategory, QueueStatus,
+    RecentCall, ServiceType,
 };
 
 /// `PRESENCE_WRAP_UP` → `wrap_up`: a proto enum name without its prefix, lowercase.
@@ -75,14 +75,6 @@ impl CaseView {
             has_requester: !case.requester_ref.is_empty(),
             outcome_code: case.outcome_code.clone(),
         }
-    }
-
-    /// Whether the case waits for a counter (not yet called, parked or closed).
-    pub fn is_open(case: &Case) -> bool {
-        !matches!(
-            case.status(),
-            CaseStatus::Completed | CaseStatus::NoShow | CaseStatus::Cancelled
-        )
     }
 }
 

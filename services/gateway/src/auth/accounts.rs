@@ -148,6 +148,14 @@ fn check(input: &AccountInput) -> Result<Checked, ServiceError> {
     }
 }
 
+/// A new account's checked fields and its password's hash.
+async fn new_account(input: &AccountInput) -> Result<(Checked, String), ServiceError> {
+    check_id(&input.id)?;
+    let checked = check(input)?;
+    let hash = password::hash(input.password.clone()).await?;
+    Ok((checked, hash))
+}
+
 fn check_id(id: &str) -> Result<(), ServiceError> {
     let ok = (1..=64).contains(&id.len())
         && id
@@ -181,9 +189,7 @@ pub async fn create(
     input: AccountInput,
     actor: &str,
 ) -> Result<Account, ServiceError> {
-    check_id(&input.id)?;
-    let checked = check(&input)?;
-    let hash = password::hash(input.password.clone()).await?;
+    let (checked, hash) = new_account(&input).await?;
     let now = SqlTimestamp::from(db.clock().now());
     let mut tx = db.pool().begin().await?;
     let row =
@@ -340,9 +346,7 @@ pub async fn upsert_seeded(
     municipality: MunicipalityCode,
     input: AccountInput,
 ) -> Result<(), ServiceError> {
-    check_id(&input.id)?;
-    let checked = check(&input)?;
-    let hash = password::hash(input.password.clone()).await?;
+    let (checked, hash) = new_account(&input).await?;
     let now = SqlTimestamp::from(db.clock().now());
     let mut tx = db.pool().begin().await?;
     sqlx::query(
