@@ -19,7 +19,19 @@ as_root() {
 }
 
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  free_ports 1
+}
+
+# free_ports N: N distinct ports free right now, one per line (all held at once while
+# they are chosen, so none is handed out twice).
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in held))
+PY
 }
 
 # --- tools --------------------------------------------------------------------------
@@ -47,12 +59,31 @@ pg_bindir() {
   echo "$dir"
 }
 
-# initdb refuses to run as root: the cluster then belongs to the postgres user.
+# initdb refuses to run as root: the cluster then belongs to the postgres user. It starts
+# in / because the caller's directory may be one postgres cannot enter (a home with mode
+# 700), and initdb and pg_ctl give up when they cannot.
 pg_as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # --- PostgreSQL ---------------------------------------------------------------------
+
+# Where `make run` keeps its cluster. As an ordinary user it runs as that user, inside
+# the checkout (.sportello/pg). As root it runs as the postgres user, which must reach
+# every directory above the data, and a checkout in a mode-700 home (root's, most
+# users') is out of its reach: the data then lives under /var/lib/sportello, in a
+# directory named after the checkout and a hash of its path (two checkouts never share
+# a cluster), and .sportello/pg is a symbolic link to it. The home's permissions are
+# never touched.
+pg_home() {
+  if [ "$(id -u)" = 0 ]; then
+    local hash
+    hash=$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+    echo "${SPORTELLO_PG_HOME:-/var/lib/sportello}/$(basename "$ROOT")-$hash"
+  else
+    echo "$STATE/pg"
+  fi
+}
 
 # pg_start DIR PORT durable|throwaway
 pg_start() {
@@ -60,6 +91,8 @@ pg_start() {
   bin=$(pg_bindir)
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
+  # The directory must be reachable by its owner from / (see pg_home).
+  pg_as_owner test -w "$dir" || die "PostgreSQL's user cannot reach $dir: choose another SPORTELLO_PG_HOME"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     pg_as_owner "$bin/initdb" -D "$dir/data" -U sportello --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
       die "initdb failed, see $dir/initdb.log"

@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
 # `make run`: the whole stack on this machine.
 #
-# Unless DATABASE_URL / NATS_URL are given, starts a private PostgreSQL (.sportello/pg)
-# and a private NATS with JetStream (.sportello/nats), both kept between runs; then
-# builds and starts every service and the gateway, waits until all are serving, and
+# Unless DATABASE_URL / NATS_URL are given, starts a private PostgreSQL (.sportello/pg;
+# as root, under /var/lib/sportello: see pg_home in lib.sh) and a private NATS with
+# JetStream (.sportello/nats), both kept between runs; then builds and starts every
+# service and the gateway, waits until all are serving, seeds the demo municipality and
 # prints the URL to open. Ctrl-C stops everything it started and leaves no process behind.
+#
+# For tests of this script: SPORTELLO_BIN_DIR runs the binaries found there instead of
+# building; SPORTELLO_PORTS=free takes free ports instead of the fixed ones below;
+# SYNTH_RESIDENTS sizes the synthetic register (95,000 by default).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROFILE=${PROFILE:-debug}
-PG_PORT=${SPORTELLO_PG_PORT:-54329}
-NATS_PORT=${SPORTELLO_NATS_PORT:-54222}
-HTTP_PORT=${SPORTELLO_HTTP_PORT:-8080}
 SERVICES=(routing registry education suap mobility urp gateway)
 declare -A GRPC_PORT=([routing]=50051 [registry]=50052 [education]=50053 [suap]=50054 [mobility]=50055 [urp]=50056 [gateway]=50057)
 declare -A METRICS_PORT=([routing]=9101 [registry]=9102 [education]=9103 [suap]=9104 [mobility]=9105 [urp]=9106 [gateway]=9107)
+if [ "${SPORTELLO_PORTS:-}" = free ]; then
+  mapfile -t ports < <(free_ports $((3 + 2 * ${#SERVICES[@]})))
+  PG_PORT=${ports[0]} NATS_PORT=${ports[1]} HTTP_PORT=${ports[2]}
+  i=3
+  for name in "${SERVICES[@]}"; do
+    GRPC_PORT[$name]=${ports[$i]}; METRICS_PORT[$name]=${ports[$((i + 1))]}; i=$((i + 2))
+  done
+else
+  PG_PORT=${SPORTELLO_PG_PORT:-54329}
+  NATS_PORT=${SPORTELLO_NATS_PORT:-54222}
+  HTTP_PORT=${SPORTELLO_HTTP_PORT:-8080}
+fi
+PG_DIR=$(pg_home)
+# A cluster made inside the checkout before the data moved out (see pg_home) stays there.
+if [ -d "$STATE/pg" ] && [ ! -L "$STATE/pg" ] && [ -f "$STATE/pg/data/PG_VERSION" ]; then PG_DIR=$STATE/pg; fi
 
 PIDS=()
 NATS_PID=
@@ -28,7 +45,7 @@ stop_all() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   if [ -n "$NATS_PID" ]; then kill -TERM "$NATS_PID" 2>/dev/null; wait "$NATS_PID" 2>/dev/null; fi
-  if [ -n "$OWN_PG" ]; then pg_stop "$STATE/pg"; fi
+  if [ -n "$OWN_PG" ]; then pg_stop "$PG_DIR"; fi
   say "stopped"
 }
 trap stop_all EXIT
@@ -36,10 +53,15 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$STATE/logs"
 if [ -z "${DATABASE_URL:-}" ]; then
-  say "PostgreSQL: private cluster in $STATE/pg on port $PG_PORT"
-  pg_start "$STATE/pg" "$PG_PORT" durable
+  say "PostgreSQL: private cluster in $PG_DIR on port $PG_PORT"
+  # Where the data lives, seen from the checkout (make clean-data follows the link).
+  if [ "$PG_DIR" != "$STATE/pg" ] && [ ! -L "$STATE/pg" ]; then
+    [ -e "$STATE/pg" ] && die "$STATE/pg exists, but as root the cluster lives in $PG_DIR: move or remove it (make clean-data)"
+    ln -s "$PG_DIR" "$STATE/pg"
+  fi
+  pg_start "$PG_DIR" "$PG_PORT" durable
   OWN_PG=1
-  pg_createdb "$STATE/pg" "$PG_PORT" sportello
+  pg_createdb "$PG_DIR" "$PG_PORT" sportello
   export DATABASE_URL="postgres://sportello@127.0.0.1:$PG_PORT/sportello"
 fi
 if [ -z "${NATS_URL:-}" ]; then
@@ -56,11 +78,15 @@ if [ -z "${PSEUDONYM_KEY:-}" ]; then
   export PSEUDONYM_KEY
 fi
 
-say "building the services ($PROFILE)"
-cargo_flags=(--locked --bins)
-[ "$PROFILE" = release ] && cargo_flags+=(--release)
-(cd "$ROOT" && cargo build "${cargo_flags[@]}")
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
+if [ -n "${SPORTELLO_BIN_DIR:-}" ]; then
+  BIN=$SPORTELLO_BIN_DIR
+else
+  say "building the services ($PROFILE)"
+  cargo_flags=(--locked --bins)
+  [ "$PROFILE" = release ] && cargo_flags+=(--release)
+  (cd "$ROOT" && cargo build "${cargo_flags[@]}")
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
+fi
 
 export LISTEN_HOST=127.0.0.1
 # Plain HTTP on loopback: session cookies cannot be Secure here (they are in Kubernetes).
@@ -74,8 +100,8 @@ for name in "${SERVICES[@]}"; do
   export "$var=http://127.0.0.1:${GRPC_PORT[$name]}"
 done
 for name in "${SERVICES[@]}"; do
+  # The log pipe ignores Ctrl-C so that the services' shutdown lines still reach the terminal.
   GRPC_PORT=${GRPC_PORT[$name]} METRICS_PORT=${METRICS_PORT[$name]} HTTP_PORT=$HTTP_PORT \
-    # The log pipe ignores Ctrl-C so that the services' shutdown lines still reach the terminal.
     "$BIN/sportello-$name" > >(trap '' INT TERM; sed -u "s/^/[$name] /" | tee -a "$STATE/logs/$name.log") 2>&1 &
   PIDS+=($!)
 done

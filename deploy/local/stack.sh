@@ -42,24 +42,15 @@ export LISTEN_HOST=127.0.0.1 COOKIE_SECURE=false LOG_FORMAT=text
 # The shipped La Spezia catalogue, the demo municipality's.
 export CATALOGUE_SEED=${CATALOGUE_SEED:-011015}
 export SPORTELLO_DEMO_PASSWORD=${SPORTELLO_DEMO_PASSWORD:-demo-sportello}
-# Free ports are only free until someone binds them: hand out each one once.
-declare -A TAKEN
-unique_port() {
-  local port
-  while :; do
-    port=$(free_port)
-    [ -z "${TAKEN[$port]:-}" ] && { TAKEN[$port]=1; echo "$port"; return; }
-  done
-}
-HTTP_PORT=$(unique_port); TAKEN[$HTTP_PORT]=1
+mapfile -t ports < <(free_ports $((1 + 2 * ${#SERVICES[@]})))
+HTTP_PORT=${ports[0]}
 export SPORTELLO_URL="http://127.0.0.1:$HTTP_PORT"
 export CERTIFICATE_VERIFY_URL="$SPORTELLO_URL/verifica"
 export UI_ASSETS_DIR="$ROOT/services/gateway/ui/dist"
 declare -A GRPC METRICS
+i=1
 for name in "${SERVICES[@]}"; do
-  # Not in a subshell: the table of taken ports must see each port handed out.
-  unique_port >"$LOGS/port"; GRPC[$name]=$(<"$LOGS/port"); TAKEN[${GRPC[$name]}]=1
-  unique_port >"$LOGS/port"; METRICS[$name]=$(<"$LOGS/port"); TAKEN[${METRICS[$name]}]=1
+  GRPC[$name]=${ports[$i]}; METRICS[$name]=${ports[$((i + 1))]}; i=$((i + 2))
   export "$(echo "$name" | tr a-z A-Z)_URL=http://127.0.0.1:${GRPC[$name]}"
 done
 for name in "${SERVICES[@]}"; do

@@ -322,7 +322,9 @@ impl Service {
         )));
 
         let stop_servers = CancellationToken::new();
-        let trace = tower_http::trace::TraceLayer::new_for_grpc().make_span_with(grpc_span);
+        let trace = tower_http::trace::TraceLayer::new_for_grpc()
+            .make_span_with(grpc_span)
+            .on_failure(LogGrpcFailure);
         let grpc_task = tokio::spawn(
             tonic::transport::Server::builder()
                 .layer(trace)
@@ -386,6 +388,98 @@ fn grpc_span(request: &http::Request<tonic::body::Body>) -> tracing::Span {
     let parent = crate::propagation::extract_from_headers(request.headers());
     let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
     span
+}
+
+/// Logs a failed gRPC call at the level of whose fault it was ([`failure_level`]).
+#[derive(Debug, Clone, Copy)]
+struct LogGrpcFailure;
+
+impl tower_http::trace::OnFailure<tower_http::classify::GrpcFailureClass> for LogGrpcFailure {
+    fn on_failure(
+        &mut self,
+        class: tower_http::classify::GrpcFailureClass,
+        latency: Duration,
+        _span: &tracing::Span,
+    ) {
+        use tower_http::classify::GrpcFailureClass;
+        let latency_ms = latency.as_millis();
+        let status = match class {
+            GrpcFailureClass::Status(status) => status,
+            other => {
+                tracing::error!(failure = %other, latency_ms, "gRPC call failed");
+                return;
+            }
+        };
+        let code = tonic::Code::from_i32(status.code_raw());
+        match failure_level(code) {
+            tracing::Level::ERROR => tracing::error!(?code, latency_ms, "gRPC call failed"),
+            tracing::Level::WARN => tracing::warn!(?code, latency_ms, "gRPC call refused"),
+            _ => tracing::debug!(?code, latency_ms, "gRPC call answered"),
+        }
+    }
+}
+
+/// A code the client caused (a record that does not exist, a bad argument, a refused
+/// state change, a conflict to retry) is an answer, not a fault of this server: DEBUG. A
+/// refused identity or an exhausted quota is worth a look, as is a dependency that was
+/// unavailable or slow: WARN. Only what this server got wrong is an ERROR.
+fn failure_level(code: tonic::Code) -> tracing::Level {
+    use tonic::Code;
+    match code {
+        Code::NotFound
+        | Code::InvalidArgument
+        | Code::FailedPrecondition
+        | Code::AlreadyExists
+        | Code::OutOfRange
+        | Code::Aborted
+        | Code::Cancelled => tracing::Level::DEBUG,
+        Code::PermissionDenied
+        | Code::Unauthenticated
+        | Code::ResourceExhausted
+        | Code::Unavailable
+        | Code::DeadlineExceeded => tracing::Level::WARN,
+        Code::Ok | Code::Unknown | Code::Internal | Code::Unimplemented | Code::DataLoss => {
+            tracing::Level::ERROR
+        }
+    }
+}
+
+#[cfg(test)]
+mod failure_level_tests {
+    use super::failure_level;
+    use tonic::Code::*;
+    use tracing::Level;
+
+    #[test]
+    fn codes_a_client_causes_are_not_errors() {
+        for code in [
+            NotFound,
+            InvalidArgument,
+            FailedPrecondition,
+            AlreadyExists,
+            OutOfRange,
+            Aborted,
+            Cancelled,
+        ] {
+            assert_eq!(failure_level(code), Level::DEBUG, "{code:?}");
+        }
+        for code in [
+            PermissionDenied,
+            Unauthenticated,
+            ResourceExhausted,
+            Unavailable,
+            DeadlineExceeded,
+        ] {
+            assert_eq!(failure_level(code), Level::WARN, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn faults_of_the_server_are_errors() {
+        for code in [Internal, Unknown, DataLoss, Unimplemented] {
+            assert_eq!(failure_level(code), Level::ERROR, "{code:?}");
+        }
+    }
 }
 
 async fn serve_http(listener: TcpListener, router: axum::Router, stop: CancellationToken) {
