@@ -5,7 +5,13 @@ mod page;
 
 use std::time::Duration;
 
-use axum::{Json, Router, extract::State, response::Html, routing::get};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::header,
+    response::{Html, IntoResponse},
+    routing::get,
+};
 use futures::future::join_all;
 use serde::Serialize;
 use sportello_kit::Db;
@@ -45,6 +51,7 @@ struct StatusState {
 pub fn router(peers: Peers, db: Db) -> Router {
     Router::new()
         .route("/stato", get(status_page))
+        .route("/stato.js", get(status_script))
         .route("/api/v1/status", get(status_json))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(StatusState { peers, db })
@@ -54,8 +61,18 @@ async fn status_json(State(state): State<StatusState>) -> Json<StackStatus> {
     Json(check_all(&state).await)
 }
 
-async fn status_page(State(state): State<StatusState>) -> Html<String> {
-    Html(page::render(&check_all(&state).await))
+async fn status_page(State(state): State<StatusState>) -> impl IntoResponse {
+    (
+        crate::pages::security_headers(),
+        Html(page::render(&check_all(&state).await)),
+    )
+}
+
+async fn status_script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        page::SCRIPT,
+    )
 }
 
 /// How long one health check may take before the service counts as unreachable.

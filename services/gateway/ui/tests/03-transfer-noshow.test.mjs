@@ -1,7 +1,7 @@
 // A transferred case keeps its original arrival; no-show needs the site's minimum calls.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { callNext, complete, launch, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
+import { callNext, complete, expectConsoleError, launch, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -58,6 +58,8 @@ test('no-show is refused before the second call and accepted after it', async ()
   await callByNumber(op, z);
   assert.equal((await op.textContent('[data-testid="case-call-count"]')).trim(), '1');
 
+  // Refused on purpose: the browser logs the API's conflict answer as a failed resource.
+  expectConsoleError(op, /status of 4(09|22) .*\/no-show\)$/);
   await op.click('[data-testid="no-show"]');
   const alert = op.locator('[data-testid="case-alert"]');
   await alert.waitFor({ state: 'visible' });

@@ -16,6 +16,7 @@ const PAGES = [
   { name: 'kiosk', path: `/totem/${SITE}`, user: 'totem.civico', ready: 'input[name="service_codes"]' },
   { name: 'console', path: '/console', user: 'poli.bianchi', ready: '#seat-site option' },
   { name: 'admin', path: '/admin', user: 'admin', ready: '#accounts-table tbody tr' },
+  { name: 'status', path: '/stato', ready: '#services tbody tr' },
 ];
 
 for (const [size, viewport] of [['desktop', DESKTOP], ['kiosk', KIOSK]]) {

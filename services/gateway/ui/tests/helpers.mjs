@@ -1,6 +1,7 @@
 // Shared helpers for the browser tests (node:test + playwright-core + Debian chromium).
 // They run against a live stack: SPORTELLO_URL (default http://127.0.0.1:18080).
 import { mkdir } from 'node:fs/promises';
+import { afterEach } from 'node:test';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -26,11 +27,43 @@ export function launch() {
   });
 }
 
-/** A fresh context (own cookies) and page, at `viewport`. */
+// Every console error and uncaught exception of every page a test opens fails that test
+// (checked after each test): a refused font, a missing file or a script error is a
+// defect even when the page still looks right. A test that provokes an error answer on
+// purpose (a refused action answers 409, which Chromium logs as a failed resource)
+// declares it first with expectConsoleError.
+const consoleErrors = [];
+const expected = new WeakMap();
+
+function watchConsole(page) {
+  const record = (text) => {
+    const allowed = expected.get(page) || [];
+    if (!allowed.some((pattern) => pattern.test(text))) consoleErrors.push(`${page.url()}: ${text}`);
+  };
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const where = message.location()?.url;
+    record(where ? `${message.text()} (${where})` : message.text());
+  });
+  page.on('pageerror', (error) => record(`uncaught ${error.name}: ${error.message}`));
+}
+
+/** Lets `page` log console errors matching `pattern` (the test provokes them on purpose). */
+export function expectConsoleError(page, pattern) {
+  expected.set(page, [...(expected.get(page) || []), pattern]);
+}
+
+afterEach(() => {
+  const errors = consoleErrors.splice(0);
+  if (errors.length) throw new Error(`console errors in the browser:\n  ${errors.join('\n  ')}`);
+});
+
+/** A fresh context (own cookies) and page, at `viewport`; its console errors fail the test. */
 export async function newPage(browser, viewport = DESKTOP) {
   const context = await browser.newContext({ baseURL: BASE, viewport, locale: 'it-IT' });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
+  watchConsole(page);
   return page;
 }
 
