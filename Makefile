@@ -15,15 +15,39 @@ run: ui ## The whole stack on this machine with the demo municipality (private P
 	deploy/local/run.sh
 
 .PHONY: test
-test: lint deploy-check ## Everything CI checks: lint, deploy-check, the whole suite, then the browser tests, against private, throw-away PostgreSQL and NATS
-	# The service binaries too: tests run them to check how they fail on bad configuration.
-	$(CARGO) build --workspace --bins --locked
+test: ## Everything CI checks: lint, deploy-check, the whole suite, make run as a newcomer, the browser tests — against private, throw-away PostgreSQL and NATS; prints each phase's time
+	@$(PHASE) --start
+	$(PHASE) lint $(MAKE) --no-print-directory lint
+	$(PHASE) deploy-check $(MAKE) --no-print-directory deploy-check SKIP_IMAGE_BUILD=1
+	$(PHASE) image-build $(MAKE) --no-print-directory image-build
+	$(PHASE) ui $(MAKE) --no-print-directory ui chromium
+	$(PHASE) debug-build $(TEST_BUILD)
+	$(PHASE) rust-tests deploy/local/test.sh $(TEST_RUNNER)
+	$(PHASE) newcomer tests/newcomer.sh
+	$(PHASE) browser-tests $(MAKE) --no-print-directory test-ui
+	@$(PHASE) --report
+
+PHASE := deploy/local/phase.sh
+# One debug build for the suite, the browser tests and the newcomer check: binaries and
+# tests in one invocation, so the kit's `testing` feature (which the tests turn on) is on
+# for the binaries too and every workspace crate compiles once, not once per feature set.
+# The service binaries are in it because tests run them (how they fail on bad configuration).
+TEST_BUILD := $(CARGO) build --workspace --bins --tests --locked
 ifeq ($(NEXTEST),yes)
-	deploy/local/test.sh $(CARGO) nextest run --workspace --locked --no-fail-fast
+TEST_RUNNER := $(CARGO) nextest run --workspace --locked --no-fail-fast
 else
-	deploy/local/test.sh $(CARGO) test --workspace --locked --no-fail-fast
+TEST_RUNNER := $(CARGO) test --workspace --locked --no-fail-fast
 endif
-	$(MAKE) --no-print-directory test-ui
+
+.PHONY: test-rust
+test-rust: ## The Rust suite alone (unit, integration, end-to-end, property tests) against private PostgreSQL and NATS
+	$(TEST_BUILD)
+	deploy/local/test.sh $(TEST_RUNNER)
+
+.PHONY: test-newcomer
+test-newcomer: ui ## make run as a newcomer: from a checkout under a mode-700 home, as root and as an ordinary user; no ERROR line at first start
+	$(TEST_BUILD)
+	tests/newcomer.sh
 
 # --- the web UI (services/gateway/ui): Bootstrap Italia and test tools from npm --------
 UI := services/gateway/ui
@@ -43,7 +67,7 @@ chromium: ## Install Debian's Chromium for the browser tests, if missing
 
 .PHONY: test-ui
 test-ui: ui chromium ## Browser tests (Playwright + Debian's Chromium) on the real stack; screenshots in target/ui-screenshots
-	$(CARGO) build --bins --locked
+	$(TEST_BUILD)
 	deploy/local/test.sh deploy/local/stack.sh npm --prefix $(UI) test
 
 .PHONY: bench
@@ -96,7 +120,8 @@ fix: ## Apply clippy's and rustfmt's fixes
 	$(CARGO) fmt --all
 
 .PHONY: clean-data
-clean-data: ## Forget the local stack's data (.sportello/pg, .sportello/nats)
+clean-data: ## Forget the local stack's data (.sportello/pg — as root a link to /var/lib/sportello/… —, .sportello/nats)
+	@if [ -L .sportello/pg ]; then echo "rm -rf $$(readlink .sportello/pg)"; rm -rf "$$(readlink .sportello/pg)"; fi
 	rm -rf .sportello/pg .sportello/nats .sportello/logs
 
 # --- deploy: images and Kubernetes manifests (deploy/README.md) ------------------------
@@ -110,9 +135,12 @@ deploy-check: $(DEPLOY_TOOLS)/.installed deploy/check/crd/node_modules/.installe
 	$(DEPLOY_ENV) python3 -m unittest discover --top-level-directory deploy/check --start-directory deploy/check/tests
 	$(DEPLOY_ENV) python3 -m sportello_deploy check
 ifneq ($(SKIP_IMAGE_BUILD),1)
-	@# No Docker engine here: run the Dockerfile's own build command instead.
-	cmd=$$($(DEPLOY_ENV) python3 -m sportello_deploy build-command) && echo "$$cmd" && $$cmd
+	$(MAKE) --no-print-directory image-build
 endif
+
+.PHONY: image-build
+image-build: $(DEPLOY_TOOLS)/.installed ## The images' build stage: the Dockerfile's own cargo command (no Docker engine here)
+	cmd=$$($(DEPLOY_ENV) python3 -m sportello_deploy build-command) && echo "$$cmd" && $$cmd
 
 .PHONY: deploy-gen
 deploy-gen: $(DEPLOY_TOOLS)/.installed ## Regenerate deploy/base's per-service files from the services' source
