@@ -6,7 +6,7 @@
 use jiff::civil::{Date, date};
 use proptest::prelude::*;
 use sportello_pa::calendar::{Calendar, Closure};
-use sportello_pa::clock::{ClockOptions, Procedure, Stop, Term, deadline};
+use sportello_pa::clock::{ClockError, ClockOptions, Outcome, Procedure, Stop, Term, deadline};
 use sportello_pa::fiscal_code::{Person, encode};
 use sportello_pa::{BelfioreCode, CodiceFiscale, NoticeNumber, PartitaIva, Sex, birthplace};
 
@@ -128,7 +128,9 @@ proptest! {
         }
     }
 
-    /// A suspension never brings a deadline earlier.
+    /// A suspension never brings a deadline earlier. A stop that falls within the term
+    /// must be accepted (that is the property, so an error fails it); one after the term
+    /// must be refused with the precise error, never silently skipped.
     #[test]
     fn a_suspension_never_shortens(received in recent_date(), term in 1u32..120, offset in 0i64..120, len in 0i64..60, kind in 0u8..2) {
         let cal = Calendar::for_municipality("011015");
@@ -136,14 +138,43 @@ proptest! {
         let base = deadline(&cal, p, received, &[], ClockOptions::default()).unwrap().due.unwrap();
         let from = received.checked_add(jiff::Span::new().days(offset)).unwrap();
         let until = Some(from.checked_add(jiff::Span::new().days(len)).unwrap());
-        let stop = if kind == 0 { Stop::InformationRequest { from, until } } else { Stop::ReasonsAgainst { from, until } };
-        if let Ok(d) = deadline(&cal, p, received, &[stop], ClockOptions::default()) {
+        let stop = if kind == 0 {
+            Stop::InformationRequest { from, until }
+        } else {
+            // Handed over the day it was sent; observations `len` days later.
+            Stop::ReasonsAgainst { sent: from, received: Some(from), observations: until }
+        };
+        let got = deadline(&cal, p, received, &[stop], ClockOptions::default());
+        if from <= base {
+            let d = got.map_err(|e| TestCaseError::fail(format!("{stop:?} within the term refused: {e}")))?;
             prop_assert!(d.due.unwrap() >= base);
+        } else if kind == 0 {
+            prop_assert_eq!(got, Err(ClockError::AfterExpiry { kind: "information", from, due: base }));
+        } else {
+            prop_assert!(
+                matches!(got, Err(ClockError::NoticeAfterTerm { sent, due, .. }) if sent == from && due == base),
+                "{:?}", got
+            );
         }
-        // SCIA's interruption restarts the full term later, so it never shortens either.
+
+        // SCIA: measures reported within the order's 30 days restart the full term
+        // later, so it never shortens; reported late, the activity is prohibited when
+        // the order's term ended (L. 241/1990 art. 19 c. 3).
         let scia = deadline(&cal, Procedure::Scia, received, &[], ClockOptions::default()).unwrap().due.unwrap();
-        if let Ok(d) = deadline(&cal, Procedure::Scia, received, &[Stop::SciaConformOrder { from, until }], ClockOptions::default()) {
-            prop_assert!(d.due.unwrap() >= scia);
+        let order = Stop::SciaConformOrder { from, days: 30, until };
+        let got = deadline(&cal, Procedure::Scia, received, &[order], ClockOptions::default());
+        if from <= scia {
+            let d = got.map_err(|e| TestCaseError::fail(format!("{order:?} within the term refused: {e}")))?;
+            let measures_due = cal.roll_forward(from.checked_add(jiff::Span::new().days(30)).unwrap());
+            if until.is_some_and(|u| u <= measures_due) {
+                prop_assert!(d.due.unwrap() >= scia);
+                prop_assert_eq!(d.outcome_on_expiry, Outcome::ControlsLapsed);
+            } else {
+                prop_assert_eq!(d.due, Some(measures_due));
+                prop_assert_eq!(d.outcome_on_expiry, Outcome::ActivityProhibited);
+            }
+        } else {
+            prop_assert_eq!(got, Err(ClockError::AfterExpiry { kind: "scia-conform", from, due: scia }));
         }
     }
 
