@@ -223,10 +223,84 @@ fn vat_notice_plate() {
 
     let (code, v, _) = run(&["plate", "check", "EM 700 TV"]);
     assert_eq!((code, v["plate"]["kind"].as_str()), (0, Some("car")));
+    assert_eq!(v["ambiguous"], false);
     let (code, v, _) = run(&["plate", "check", "CH:ZH 12345"]);
     assert_eq!((code, v["plate"]["country"].as_str()), (0, Some("CH")));
     let (code, _, _) = run(&["plate", "check", "AB 123 QQ"]);
     assert_eq!(code, 1);
+}
+
+/// Plates report their kind, and a string that fits more than one format reports every
+/// candidate instead of picking one (DPR 153/2006 mopeds, DM MIT 11 October 2023
+/// diplomatic series, D.Lgs. 285/1992 art. 138 corps plates).
+#[test]
+fn plate_kinds_and_ambiguity() {
+    for (plate, kind) in [
+        ("X2B 3CD", "moped"),
+        ("EE 123 AB", "escursionisti_esteri"),
+        ("CD 1234 AB", "diplomatic"),
+        ("EI AB 123", "corps"),
+        ("POLIZIA F1234", "corps"),
+    ] {
+        let (code, v, _) = run(&["plate", "check", plate]);
+        assert_eq!(code, 0, "{plate}");
+        assert_eq!(v["plate"]["kind"], kind, "{plate}");
+        assert_eq!(v["ambiguous"], false, "{plate}");
+    }
+    let (code, v, _) = run(&["plate", "check", "GdiF 123 AB"]);
+    assert_eq!(
+        (code, v["plate"]["corps"].as_str()),
+        (0, Some("guardia_di_finanza"))
+    );
+    let (code, v, _) = run(&["plate", "check", "SP 12345"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["ambiguous"], true);
+    let kinds: Vec<&str> = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["trailer_before_2013", "old_provincial"]);
+    assert!(
+        v.get("plate").is_none(),
+        "an ambiguous plate is never classed"
+    );
+}
+
+/// The 11-digit provisional code stands for the definitive one (kind `provisional`);
+/// a century the code cannot tell gives a warning.
+#[test]
+fn fiscal_code_provisional_and_century() {
+    let (code, v, _) = run(&["fiscal-code", "check", "12345678903"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["code_kind"], "provisional");
+    assert_eq!(v["office_code"], "890");
+    let (code, v, _) = run(&["fiscal-code", "check", "12345678904"]);
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (1, Some("check digit is 4, expected 3"))
+    );
+    let (code, v, _) = run(&["fiscal-code", "check", "RSSMRA85T10"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        v["error"],
+        "a fiscal code has 16 characters, or 11 digits when provisional; found 11"
+    );
+    let (code, v, _) = run(&[
+        "fiscal-code",
+        "check",
+        "RSSLCU12S10E463M",
+        "--today",
+        "2026-11-26",
+    ]);
+    assert_eq!((code, v["code_kind"].as_str()), (0, Some("definitive")));
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("birth year 12 may be 2012 or 1912")
+    );
 }
 
 #[test]

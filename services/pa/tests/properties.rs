@@ -7,7 +7,8 @@ use jiff::civil::{Date, date};
 use proptest::prelude::*;
 use sportello_pa::calendar::{Calendar, Closure};
 use sportello_pa::clock::{ClockError, ClockOptions, Outcome, Procedure, Stop, Term, deadline};
-use sportello_pa::fiscal_code::{Person, encode};
+use sportello_pa::fiscal_code::{Person, PersonCode, ProvisionalCode, encode};
+use sportello_pa::plate::{PlateError, recognise};
 use sportello_pa::{BelfioreCode, CodiceFiscale, NoticeNumber, PartitaIva, Sex, birthplace};
 
 fn any_date() -> impl Strategy<Value = Date> {
@@ -93,6 +94,7 @@ proptest! {
         let _ = s.parse::<PartitaIva>();
         let _ = s.parse::<NoticeNumber>();
         let _ = s.parse::<sportello_pa::Plate>();
+        let _ = s.parse::<PersonCode>();
         let _ = s.parse::<BelfioreCode>();
         let _ = birthplace::find_by_name(&s, None);
     }
@@ -194,6 +196,36 @@ proptest! {
         prop_assert!(c >= a);
         // And the deadline is never a day that moves deadlines.
         prop_assert!(!cal.moves_deadline(a));
+    }
+
+    /// A plate string is never silently classed: parsing into one plate succeeds exactly
+    /// when one format fits, and fails naming every candidate otherwise.
+    #[test]
+    fn plates_are_one_kind_or_reported_ambiguous(s in "[A-Z]{1,7}[0-9]{0,6}[A-Z]{0,2}|[ A-Z0-9]{1,12}") {
+        match recognise(&s) {
+            Ok(r) => {
+                prop_assert!(!r.candidates.is_empty());
+                match s.parse::<sportello_pa::Plate>() {
+                    Ok(p) => prop_assert_eq!(vec![p.kind], r.candidates),
+                    Err(PlateError::Ambiguous { candidates, .. }) => {
+                        prop_assert!(candidates.len() > 1);
+                        prop_assert_eq!(candidates, r.candidates);
+                    }
+                    Err(e) => prop_assert!(false, "{} recognised but parse failed: {}", s, e),
+                }
+            }
+            Err(e) => prop_assert_eq!(s.parse::<sportello_pa::Plate>(), Err(e)),
+        }
+    }
+
+    /// Provisional fiscal codes: whatever the office, exactly one check digit fits.
+    #[test]
+    fn provisional_check_digit_is_unique(serial in 0u32..10_000_000, office in 0u16..1000) {
+        let body = format!("{serial:07}{office:03}");
+        let valid: Vec<u8> = (0..10).filter(|d| format!("{body}{d}").parse::<ProvisionalCode>().is_ok()).collect();
+        prop_assert_eq!(valid.len(), 1);
+        let code = format!("{body}{}", valid[0]);
+        prop_assert_eq!(code.parse::<PersonCode>().map(|c| c.kind()), Ok("provisional"));
     }
 
     /// Valid VAT numbers are accepted; the check digit is the only one that fits.

@@ -9,8 +9,9 @@ use jiff::civil::Date;
 use serde_json::{Value, json};
 use sportello_pa::calendar::{Calendar, Closure, rome};
 use sportello_pa::clock::{self, ClockOptions, Matter, Procedure, Stop, Term};
-use sportello_pa::fiscal_code::{self, Declared, Person};
-use sportello_pa::{BelfioreCode, CodiceFiscale, NoticeNumber, PartitaIva, Plate, Sex, birthplace};
+use sportello_pa::fiscal_code::{self, Declared, Person, PersonCode};
+use sportello_pa::plate::{self, Recognition};
+use sportello_pa::{BelfioreCode, NoticeNumber, PartitaIva, Sex, birthplace};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,7 +47,8 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum FiscalCodeCmd {
-    /// Validate and decode a code; with declared data, list mismatches as warnings.
+    /// Validate and decode a code (16 characters, or the 11-digit provisional code);
+    /// with declared data, list mismatches as warnings.
     Check {
         /// The code.
         code: String,
@@ -124,7 +126,8 @@ enum NoticeCmd {
 
 #[derive(Subcommand, Debug)]
 enum PlateCmd {
-    /// Recognise a plate; mark foreign ones as CC:PLATE (e.g. CH:ZH12345).
+    /// Recognise a plate and its kind, or every kind it may be; mark foreign ones as
+    /// COUNTRY:PLATE (e.g. CH:ZH12345).
     Check {
         /// The plate.
         plate: String,
@@ -301,8 +304,28 @@ fn fiscal_code(cmd: FiscalCodeCmd) -> u8 {
             birth_date,
             birthplace,
         } => {
-            let cf = match code.parse::<CodiceFiscale>() {
-                Ok(cf) => cf,
+            let cf = match code.parse::<PersonCode>() {
+                Ok(PersonCode::Definitive(cf)) => cf,
+                Ok(PersonCode::Provisional(p)) => {
+                    let given = [&surname, &name, &birthplace].iter().any(|x| x.is_some())
+                        || sex.is_some()
+                        || birth_date.is_some();
+                    let mut warnings = vec![Value::from(
+                        "provisional code: it stands for the definitive one until the agency assigns it, and says nothing about the person",
+                    )];
+                    if given {
+                        warnings.push(Value::from(
+                            "declared data cannot be compared with a provisional code",
+                        ));
+                    }
+                    emit(&json!({
+                        "kind": "fiscal_code", "input": code, "valid": true,
+                        "code_kind": "provisional", "code": p,
+                        "office_code": format!("{:03}", p.office_code()),
+                        "mismatches": [], "warnings": warnings,
+                    }));
+                    return VALID;
+                }
                 Err(e) => return invalid("fiscal_code", &code, e),
             };
             let t = t.unwrap_or_else(today);
@@ -322,7 +345,11 @@ fn fiscal_code(cmd: FiscalCodeCmd) -> u8 {
                 birthplace: place,
             };
             let decoded = cf.decode(t);
-            let mut warnings: Vec<Value> = cf.warnings(t).into_iter().map(Value::from).collect();
+            let mut warnings: Vec<Value> = cf
+                .warnings_with(t, &declared)
+                .into_iter()
+                .map(Value::from)
+                .collect();
             let mismatches = cf.compare(&declared);
             warnings.extend(mismatches.iter().map(|m| {
                 Value::from(format!(
@@ -331,8 +358,8 @@ fn fiscal_code(cmd: FiscalCodeCmd) -> u8 {
                 ))
             }));
             emit(&json!({
-                "kind": "fiscal_code", "input": code, "valid": true, "decoded": decoded,
-                "mismatches": mismatches, "warnings": warnings,
+                "kind": "fiscal_code", "input": code, "valid": true, "code_kind": "definitive",
+                "decoded": decoded, "mismatches": mismatches, "warnings": warnings,
             }));
             VALID
         }
@@ -564,6 +591,30 @@ fn deadline(args: DeadlineArgs) -> u8 {
     }
 }
 
+/// A recognised plate: its kind, or every kind it may be when formats share a shape
+/// (valid either way: it is a plate; which one, only the vehicle's documents say).
+fn plate_json(input: &str, r: Recognition) -> Value {
+    let described = |kind: &plate::PlateKind| {
+        let mut v = serde_json::to_value(kind).unwrap_or(Value::Null);
+        v["format"] = Value::from(kind.format());
+        v
+    };
+    let mut out = json!({
+        "kind": "plate", "input": input, "valid": true, "text": r.text,
+        "ambiguous": r.is_ambiguous(),
+    });
+    match r.candidates.as_slice() {
+        [one] => out["plate"] = described(one),
+        many => {
+            out["candidates"] = many.iter().map(described).collect();
+            out["note"] = Value::from(
+                "the string fits more than one format; the registration certificate says which",
+            );
+        }
+    }
+    out
+}
+
 fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::FiscalCode(cmd) => fiscal_code(cmd),
@@ -578,12 +629,12 @@ fn run(cli: Cli) -> u8 {
             Err(e) => invalid("vat_number", &number, e),
         },
         Command::Notice(cmd) => notice(cmd),
-        Command::Plate(PlateCmd::Check { plate }) => match plate.parse::<Plate>() {
-            Ok(p) => {
-                emit(&json!({ "kind": "plate", "input": plate, "valid": true, "plate": p }));
+        Command::Plate(PlateCmd::Check { plate: input }) => match plate::recognise(&input) {
+            Ok(r) => {
+                emit(&plate_json(&input, r));
                 VALID
             }
-            Err(e) => invalid("plate", &plate, e),
+            Err(e) => invalid("plate", &input, e),
         },
         Command::Calendar(CalendarCmd::Holidays { year, cal }) => {
             let calendar = match build_calendar(&cal) {
