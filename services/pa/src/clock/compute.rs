@@ -172,7 +172,7 @@ impl Run<'_> {
             .working_day_on_or_before(warn_raw)
             .max(self.anchor);
         self.steps.push(format!(
-            "outcome on expiry: {} ({})",
+            "outcome on expiry: {}; {}",
             self.outcome, self.outcome_rule
         ));
         Ok(Deadline {
