@@ -223,10 +223,84 @@ fn vat_notice_plate() {
 
     let (code, v, _) = run(&["plate", "check", "EM 700 TV"]);
     assert_eq!((code, v["plate"]["kind"].as_str()), (0, Some("car")));
+    assert_eq!(v["ambiguous"], false);
     let (code, v, _) = run(&["plate", "check", "CH:ZH 12345"]);
     assert_eq!((code, v["plate"]["country"].as_str()), (0, Some("CH")));
     let (code, _, _) = run(&["plate", "check", "AB 123 QQ"]);
     assert_eq!(code, 1);
+}
+
+/// Plates report their kind, and a string that fits more than one format reports every
+/// candidate instead of picking one (DPR 153/2006 mopeds, DM MIT 11 October 2023
+/// diplomatic series, D.Lgs. 285/1992 art. 138 corps plates).
+#[test]
+fn plate_kinds_and_ambiguity() {
+    for (plate, kind) in [
+        ("X2B 3CD", "moped"),
+        ("EE 123 AB", "escursionisti_esteri"),
+        ("CD 1234 AB", "diplomatic"),
+        ("EI AB 123", "corps"),
+        ("POLIZIA F1234", "corps"),
+    ] {
+        let (code, v, _) = run(&["plate", "check", plate]);
+        assert_eq!(code, 0, "{plate}");
+        assert_eq!(v["plate"]["kind"], kind, "{plate}");
+        assert_eq!(v["ambiguous"], false, "{plate}");
+    }
+    let (code, v, _) = run(&["plate", "check", "GdiF 123 AB"]);
+    assert_eq!(
+        (code, v["plate"]["corps"].as_str()),
+        (0, Some("guardia_di_finanza"))
+    );
+    let (code, v, _) = run(&["plate", "check", "SP 12345"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["ambiguous"], true);
+    let kinds: Vec<&str> = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["trailer_before_2013", "old_provincial"]);
+    assert!(
+        v.get("plate").is_none(),
+        "an ambiguous plate is never classed"
+    );
+}
+
+/// The 11-digit provisional code stands for the definitive one (kind `provisional`);
+/// a century the code cannot tell gives a warning.
+#[test]
+fn fiscal_code_provisional_and_century() {
+    let (code, v, _) = run(&["fiscal-code", "check", "12345678903"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["code_kind"], "provisional");
+    assert_eq!(v["office_code"], "890");
+    let (code, v, _) = run(&["fiscal-code", "check", "12345678904"]);
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (1, Some("check digit is 4, expected 3"))
+    );
+    let (code, v, _) = run(&["fiscal-code", "check", "RSSMRA85T10"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        v["error"],
+        "a fiscal code has 16 characters, or 11 digits when provisional; found 11"
+    );
+    let (code, v, _) = run(&[
+        "fiscal-code",
+        "check",
+        "RSSLCU12S10E463M",
+        "--today",
+        "2026-11-26",
+    ]);
+    assert_eq!((code, v["code_kind"].as_str()), (0, Some("definitive")));
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("birth year 12 may be 2012 or 1912")
+    );
 }
 
 #[test]
@@ -286,9 +360,15 @@ fn deadline_with_suspensions() {
         "scia-conform",
         "2026-03-20",
         "-",
+        "--conform-days",
+        "30",
     ]);
     assert_eq!(code, 0);
     assert_eq!(v["deadline"]["waiting"]["since"], "2026-03-20");
+    // L. 241/1990 art. 19 c. 3: the order's 30 days end on Sunday 19 April, so the
+    // measures are due Monday 20; without them the activity is prohibited.
+    assert_eq!(v["deadline"]["due"], "2026-04-20");
+    assert_eq!(v["deadline"]["outcome_on_expiry"], "activity_prohibited");
     // Breaking a rule is an invalid input, not a usage error.
     let (code, v, _) = run(&[
         "deadline",
@@ -308,6 +388,136 @@ fn deadline_with_suspensions() {
             .unwrap()
             .contains("after the 30-day window")
     );
+}
+
+/// DPR 160/2010 art. 7 c. 2 and L. 241/1990 art. 20 c. 4 from the command line: the
+/// decision term after the integration window, and the matter's silence-assent rule.
+#[test]
+fn deadline_suap_ordinary_term_and_matter() {
+    let (code, v, _) = run(&[
+        "deadline",
+        "--start",
+        "2026-05-04",
+        "--procedure",
+        "suap_ordinary",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["deadline"]["counting_from"], "2026-06-03");
+    assert_eq!(v["deadline"]["due"], "2026-07-03");
+    assert_eq!(v["deadline"]["outcome_on_expiry"], "silence_assent");
+    assert_eq!(v["matter"], "general");
+    let (code, v, _) = run(&[
+        "deadline",
+        "--start",
+        "2026-05-04",
+        "--procedure",
+        "suap_ordinary",
+        "--matter",
+        "environment",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["deadline"]["due"], "2026-07-03");
+    assert_eq!(v["deadline"]["outcome_on_expiry"], "breach");
+    assert!(
+        v["deadline"]["outcome_rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("L. 241/1990 art. 20 c. 4")
+    );
+    let (code, _, err) = run(&[
+        "deadline",
+        "--start",
+        "2026-05-04",
+        "--procedure",
+        "suap_ordinary",
+        "--matter",
+        "tourism",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown matter tourism"), "{err}");
+    let (code, _, err) = run(&[
+        "deadline",
+        "--start",
+        "2026-05-04",
+        "--procedure",
+        "scia",
+        "--matter",
+        "health",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--matter applies only to"), "{err}");
+}
+
+/// L. 241/1990 art. 10-bis from the command line: sent and received are two dates, and
+/// with no receipt recorded the clock waits.
+#[test]
+fn deadline_reasons_against_has_two_dates() {
+    let (code, v, _) = run(&[
+        "deadline",
+        "--start",
+        "2026-02-02",
+        "--procedure",
+        "residence_check",
+        "--municipality",
+        "011015",
+        "--reasons-against",
+        "2026-03-02",
+        "2026-03-05",
+        "-",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["deadline"]["observation_window"]["ends"], "2026-03-16");
+    assert_eq!(v["deadline"]["due"], "2026-04-02");
+    assert_eq!(v["deadline"]["outcome_on_expiry"], "breach");
+    let (code, v, _) = run(&[
+        "deadline",
+        "--start",
+        "2026-02-02",
+        "--procedure",
+        "residence_check",
+        "--reasons-against",
+        "2026-03-02",
+        "-",
+        "-",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        v["deadline"]["waiting"]["awaiting"],
+        "the day the notice was received"
+    );
+    assert!(v["deadline"].get("due").is_none());
+    // After the 45 days: refused, naming the rule.
+    let (code, v, _) = run(&[
+        "deadline",
+        "--start",
+        "2026-02-02",
+        "--procedure",
+        "residence_check",
+        "--municipality",
+        "011015",
+        "--reasons-against",
+        "2026-03-21",
+        "2026-03-21",
+        "-",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("DPR 223/1989 art. 18-bis c. 1")
+    );
+    for args in [
+        &["--suspend", "reasons-against", "2026-03-02", "-"][..],
+        &["--suspend", "scia-conform", "2026-03-02", "-"],
+        &["--reasons-against", "2026-03-02", "2026-03-40", "-"],
+    ] {
+        let mut all = vec!["deadline", "--start", "2026-02-02", "--days", "45"];
+        all.extend_from_slice(args);
+        let (code, _, err) = run(&all);
+        assert_eq!(code, 2, "{all:?}");
+        assert!(!err.is_empty(), "{all:?}");
+    }
 }
 
 #[test]

@@ -4,13 +4,21 @@
 //!
 //! Every expected date was also computed by an independent model (Python, with
 //! `dateutil.easter` and `relativedelta` for months) before being written here.
+//!
+//! Issue 11 corrected three rules, and the rows that encoded the old ones changed with
+//! them: a 10-bis notice has the day it is sent and the day it is received (the window
+//! counts from receipt); the SUAP ordinary decision term runs 30 days after the 30-day
+//! integration window (DPR 160/2010 art. 7 c. 2); an order to conform has its own term,
+//! after which the activity is prohibited (L. 241/1990 art. 19 c. 3).
 
 // Helpers outside #[test] fns are test code too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::civil::{Date, date};
 use sportello_pa::calendar::Calendar;
-use sportello_pa::clock::{ClockError, ClockOptions, Outcome, Procedure, Stop, Term, deadline};
+use sportello_pa::clock::{
+    ClockError, ClockOptions, Matter, Outcome, Procedure, Stop, Term, deadline,
+};
 
 fn sp() -> Calendar {
     Calendar::for_municipality("011015") // La Spezia: patron day 19 March
@@ -39,8 +47,25 @@ fn months(n: u32) -> Procedure {
 fn info(from: Date, until: Option<Date>) -> Stop {
     Stop::InformationRequest { from, until }
 }
-fn reasons(from: Date, until: Option<Date>) -> Stop {
-    Stop::ReasonsAgainst { from, until }
+/// A 10-bis notice handed over (or delivered by PEC) the day it was sent.
+fn reasons(on: Date, observations: Option<Date>) -> Stop {
+    notice(on, Some(on), observations)
+}
+/// A 10-bis notice: sent (outgoing protocol date), received, observations.
+fn notice(sent: Date, received: Option<Date>, observations: Option<Date>) -> Stop {
+    Stop::ReasonsAgainst {
+        sent,
+        received,
+        observations,
+    }
+}
+fn suap() -> Procedure {
+    Procedure::SuapOrdinary {
+        matter: Matter::General,
+    }
+}
+fn conform(from: Date, days: u32, until: Option<Date>) -> Stop {
+    Stop::SciaConformOrder { from, days, until }
 }
 
 struct Row {
@@ -386,6 +411,28 @@ fn table() -> Vec<Row> {
             date(2026, 4, 16),
             "10 + 5 days: the overlap 15-20 March counted once",
         ),
+        row(
+            "10-bis received four days after it was sent",
+            sp(),
+            days(30),
+            date(2026, 3, 2),
+            vec![notice(date(2026, 3, 20), Some(date(2026, 3, 24)), None)],
+            date(2026, 4, 15),
+            "art. 10-bis: suspended from sending; the 10 days count from receipt (to 3 April): +14",
+        ),
+        row(
+            "10-bis observations within a window counted from receipt",
+            sp(),
+            days(30),
+            date(2026, 3, 2),
+            vec![notice(
+                date(2026, 3, 20),
+                Some(date(2026, 3, 24)),
+                Some(date(2026, 4, 1)),
+            )],
+            date(2026, 4, 23),
+            "observations on 1 April fall in the window that ends 3 April; resumes 11 April: +22",
+        ),
         // Change of residence.
         row(
             "residence check: 45 days to 19 March",
@@ -404,6 +451,15 @@ fn table() -> Vec<Row> {
             vec![reasons(date(2026, 3, 1), None)],
             date(2026, 3, 30),
             "10-bis suspends 10 days; Sunday moves it",
+        ),
+        row(
+            "residence check: the observation window ends on a Sunday",
+            sp(),
+            P::ResidenceCheck,
+            date(2026, 2, 2),
+            vec![notice(date(2026, 3, 2), Some(date(2026, 3, 5)), None)],
+            date(2026, 4, 2),
+            "received 5 March, window to Sunday 15 moves to 16; suspended 2-16 March: +14",
         ),
         row(
             "residence registration before 19 March",
@@ -447,12 +503,27 @@ fn table() -> Vec<Row> {
             sp(),
             P::Scia,
             date(2026, 1, 18),
-            vec![Stop::SciaConformOrder {
-                from: date(2026, 2, 10),
-                until: Some(date(2026, 3, 2)),
-            }],
+            vec![conform(date(2026, 2, 10), 30, Some(date(2026, 3, 2)))],
             date(2026, 5, 2),
             "art. 19 c. 3: interrupted, 60 days from the measures; 1 May skipped",
+        ),
+        row(
+            "SCIA order to conform with no measures reported",
+            sp(),
+            P::Scia,
+            date(2026, 1, 18),
+            vec![conform(date(2026, 2, 10), 30, None)],
+            date(2026, 3, 12),
+            "art. 19 c. 3: the order's 30 days; then the activity is prohibited",
+        ),
+        row(
+            "SCIA order to conform with 45 days ending on 19 March",
+            sp(),
+            P::Scia,
+            date(2026, 1, 18),
+            vec![conform(date(2026, 2, 2), 45, None)],
+            date(2026, 3, 20),
+            "the order's own term moves past the patron day",
         ),
         row(
             "building SCIA ending on 4 October 2026",
@@ -465,30 +536,51 @@ fn table() -> Vec<Row> {
         ),
         // SUAP.
         row(
-            "SUAP ordinary ending on Easter",
-            sp(),
-            P::SuapOrdinary,
-            date(2026, 3, 6),
+            "SUAP ordinary without integration: 60 days",
+            nat(),
+            suap(),
+            date(2026, 5, 4),
             vec![],
-            date(2026, 4, 7),
-            "DPR 160/2010 art. 7 c. 2: 30 days",
+            date(2026, 7, 3),
+            "DPR 160/2010 art. 7 c. 1-2: window to 3 June, decision 30 days after it",
         ),
         row(
-            "SUAP integration restarts the decision term",
+            "SUAP ordinary: the window ends on Easter",
             sp(),
-            P::SuapOrdinary,
+            suap(),
+            date(2026, 3, 6),
+            vec![],
+            date(2026, 5, 7),
+            "window to 5 April moves past Easter Monday to 7 April; decision 30 days after it",
+        ),
+        row(
+            "SUAP integration arriving inside the window",
+            sp(),
+            suap(),
             date(2026, 3, 2),
             vec![Stop::SuapIntegration {
                 from: date(2026, 3, 10),
                 until: Some(date(2026, 3, 18)),
             }],
-            date(2026, 4, 17),
-            "30 days from the integration's receipt",
+            date(2026, 5, 2),
+            "art. 7 c. 2: 30 days from the window's end (1 April), the later date; 1 May skipped",
+        ),
+        row(
+            "SUAP integration arriving after the window",
+            sp(),
+            suap(),
+            date(2026, 3, 2),
+            vec![Stop::SuapIntegration {
+                from: date(2026, 3, 25),
+                until: Some(date(2026, 4, 20)),
+            }],
+            date(2026, 5, 20),
+            "30 days from the integration's arrival, the later date",
         ),
         row(
             "SUAP integration then 10-bis",
             sp(),
-            P::SuapOrdinary,
+            suap(),
             date(2026, 3, 2),
             vec![
                 Stop::SuapIntegration {
@@ -497,8 +589,8 @@ fn table() -> Vec<Row> {
                 },
                 reasons(date(2026, 4, 10), None),
             ],
-            date(2026, 4, 27),
-            "restart, then a 10-day suspension",
+            date(2026, 5, 11),
+            "decision due 1 May, then a 10-day suspension",
         ),
         // Opinions and assents.
         row(
@@ -539,6 +631,26 @@ fn table() -> Vec<Row> {
             vec![],
             date(2026, 4, 7),
             "art. 17-bis c. 3: 90 days",
+        ),
+        row(
+            "opinion of a health body with its own 45 days",
+            sp(),
+            P::ProtectedOpinion {
+                term: Term::Days(45),
+            },
+            date(2026, 2, 2),
+            vec![],
+            date(2026, 3, 20),
+            "art. 16 c. 3: the body's own term; patron day moves it",
+        ),
+        row(
+            "attestation of silence-assent at Christmas",
+            sp(),
+            P::SilenceAssentAttestation,
+            date(2026, 12, 16),
+            vec![],
+            date(2026, 12, 28),
+            "art. 20 c. 2-bis: 10 days; Santo Stefano and Sunday",
         ),
         row(
             "heritage assent interrupted",
@@ -606,6 +718,257 @@ fn outcomes_on_expiry() {
         Outcome::SilenceAssent
     );
     assert_eq!(o(days(30), &[]), Outcome::Breach);
+    assert_eq!(o(suap(), &[]), Outcome::SilenceAssent);
+    assert_eq!(
+        o(Procedure::SilenceAssentAttestation, &[]),
+        Outcome::SelfDeclaration
+    );
+}
+
+/// DPR 223/1989 art. 18-bis c. 1 ("se entro tale termine l'ufficiale d'anagrafe ... non
+/// invia all'interessato la comunicazione di cui all'articolo 10-bis"): the day the
+/// notice is *sent* must fall within the 45 days, and sending it is what removes
+/// silence-assent, whenever it is received.
+#[test]
+fn dpr_223_1989_art_18_bis_the_notice_is_sent_within_the_45_days() {
+    // Declaration on 2 February 2026: the 45th day is 19 March, La Spezia's patron day,
+    // so the term ends on Friday 20 March.
+    let check = |sent: Date, received: Option<Date>| {
+        deadline(
+            &sp(),
+            Procedure::ResidenceCheck,
+            date(2026, 2, 2),
+            &[notice(sent, received, None)],
+            ClockOptions::default(),
+        )
+    };
+    let last_day = check(date(2026, 3, 20), Some(date(2026, 3, 26))).unwrap();
+    assert_eq!(last_day.outcome_on_expiry, Outcome::Breach);
+    assert!(last_day.outcome_rule.contains("18-bis"));
+    // Received 26 March, window to 5 April (Easter) moves to 7 April; the term was
+    // suspended from 20 March to 7 April (+18): 19 March + 18 = 6 April, Easter Monday,
+    // so the check is due on Tuesday 7 April.
+    assert_eq!(last_day.due, Some(date(2026, 4, 7)));
+    let late = check(date(2026, 3, 21), Some(date(2026, 3, 21))).unwrap_err();
+    assert_eq!(
+        late,
+        ClockError::NoticeAfterTerm {
+            sent: date(2026, 3, 21),
+            due: date(2026, 3, 20),
+            citation: "DPR 223/1989 art. 18-bis c. 1: the notice must be sent within the 45 days",
+        }
+    );
+    assert_eq!(
+        late.to_string(),
+        "10-bis notice sent on 2026-03-21, after the term ended on 2026-03-20 (DPR 223/1989 art. 18-bis c. 1: the notice must be sent within the 45 days)"
+    );
+}
+
+/// L. 241/1990 art. 10-bis ("entro il termine di dieci giorni dal ricevimento della
+/// comunicazione"): the applicant's window counts from receipt, and until the receipt
+/// is recorded no window runs and no deadline is given.
+#[test]
+fn l_241_1990_art_10_bis_the_window_counts_from_receipt() {
+    let run = |stop| {
+        deadline(
+            &sp(),
+            days(30),
+            date(2026, 3, 2),
+            &[stop],
+            ClockOptions::default(),
+        )
+    };
+    let pending = run(notice(date(2026, 3, 20), None, None)).unwrap();
+    assert_eq!(pending.due, None);
+    let waiting = pending.waiting.unwrap();
+    assert_eq!(waiting.awaiting, "the day the notice was received");
+    assert_eq!(waiting.since, date(2026, 3, 20));
+    let window = pending.observation_window.unwrap();
+    assert_eq!((window.received, window.ends), (None, None));
+
+    let received = run(notice(date(2026, 3, 20), Some(date(2026, 3, 24)), None)).unwrap();
+    let window = received.observation_window.unwrap();
+    assert_eq!(window.ends, Some(date(2026, 4, 3)));
+    assert_eq!(received.suspended_days, 14);
+
+    assert_eq!(
+        run(notice(date(2026, 3, 20), Some(date(2026, 3, 19)), None)).unwrap_err(),
+        ClockError::ReceivedBeforeSent {
+            sent: date(2026, 3, 20),
+            received: date(2026, 3, 19)
+        }
+    );
+    assert_eq!(
+        run(notice(date(2026, 3, 20), None, Some(date(2026, 3, 25)))).unwrap_err(),
+        ClockError::ObservationsWithoutReceipt {
+            observations: date(2026, 3, 25)
+        }
+    );
+    assert_eq!(
+        run(notice(
+            date(2026, 3, 20),
+            Some(date(2026, 3, 24)),
+            Some(date(2026, 3, 23))
+        ))
+        .unwrap_err(),
+        ClockError::ObservationsBeforeReceipt {
+            received: date(2026, 3, 24),
+            observations: date(2026, 3, 23)
+        }
+    );
+}
+
+/// DPR 160/2010 art. 7 c. 2 ("adotta il provvedimento conclusivo entro trenta giorni,
+/// decorso il termine di cui al comma 1"): the decision term follows the 30-day window
+/// for integration requests, so 60 days from receipt without integration.
+#[test]
+fn dpr_160_2010_art_7_the_decision_term_follows_the_integration_window() {
+    let d = deadline(
+        &nat(),
+        suap(),
+        date(2026, 5, 4),
+        &[],
+        ClockOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(d.counting_from, date(2026, 6, 3));
+    assert_eq!(d.term, Term::Days(30));
+    assert_eq!(d.due, Some(date(2026, 7, 3)));
+    assert!(d.steps[0].contains("integration may be asked until 2026-06-03"));
+}
+
+/// L. 241/1990 art. 20 c. 1 and c. 4: silence-assent on SUAP applications, except on
+/// the matters c. 4 lists, where the term ends with the decision still due.
+#[test]
+fn l_241_1990_art_20_c_4_excluded_matters_end_with_the_decision_due() {
+    let o = |matter| {
+        deadline(
+            &nat(),
+            Procedure::SuapOrdinary { matter },
+            date(2026, 5, 4),
+            &[],
+            ClockOptions::default(),
+        )
+        .unwrap()
+    };
+    let general = o(Matter::General);
+    assert_eq!(general.outcome_on_expiry, Outcome::SilenceAssent);
+    assert!(general.outcome_rule.contains("art. 20 c. 1"));
+    // art. 20 c. 2-bis: the attestation, on request, within 10 days.
+    assert!(general.outcome_rule.contains("c. 2-bis"));
+    for matter in [
+        Matter::Heritage,
+        Matter::Environment,
+        Matter::HydrogeologicalRisk,
+        Matter::NationalDefence,
+        Matter::PublicSafety,
+        Matter::Immigration,
+        Matter::Health,
+        Matter::EuFormalMeasure,
+        Matter::ExcludedByDecree,
+    ] {
+        let d = o(matter);
+        assert_eq!(d.outcome_on_expiry, Outcome::Breach, "{matter}");
+        assert!(
+            d.outcome_rule.starts_with("L. 241/1990 art. 20 c. 4"),
+            "{matter}"
+        );
+        // Same term: only the outcome changes.
+        assert_eq!(d.due, general.due, "{matter}");
+    }
+    assert_eq!(
+        Outcome::Breach.to_string(),
+        "deadline passed, decision due (breach of the duty to decide)"
+    );
+    assert_eq!(
+        o(Matter::SilenceIsRejection).outcome_on_expiry,
+        Outcome::SilenceRejection
+    );
+}
+
+/// L. 241/1990 art. 20 c. 2-bis: the attestation that silence-assent formed is due
+/// within 10 days of the request; after that the applicant's own declaration replaces it.
+#[test]
+fn l_241_1990_art_20_c_2_bis_attestation_within_10_days() {
+    let d = deadline(
+        &sp(),
+        Procedure::SilenceAssentAttestation,
+        date(2026, 3, 2),
+        &[],
+        ClockOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(d.due, Some(date(2026, 3, 12)));
+    assert_eq!(d.outcome_on_expiry, Outcome::SelfDeclaration);
+    assert!(d.outcome_rule.contains("DPR 445/2000 art. 47"));
+}
+
+/// L. 241/1990 art. 16 c. 3: an opinion from a body protecting the environment, the
+/// landscape, the territory or health never lapses into "proceed without it"; c. 4's
+/// interruption belongs to c. 1's term, which c. 3 excludes.
+#[test]
+fn l_241_1990_art_16_c_3_a_protected_opinion_never_lapses() {
+    let p = Procedure::ProtectedOpinion {
+        term: Term::Days(45),
+    };
+    let d = deadline(&sp(), p, date(2026, 2, 2), &[], ClockOptions::default()).unwrap();
+    assert_eq!(d.outcome_on_expiry, Outcome::OpinionStillRequired);
+    assert!(d.outcome_rule.contains("art. 16 c. 3"));
+    assert_eq!(
+        deadline(
+            &sp(),
+            p,
+            date(2026, 2, 2),
+            &[Stop::InstructionRequest {
+                from: date(2026, 2, 5),
+                until: None
+            }],
+            ClockOptions::default()
+        )
+        .unwrap_err(),
+        ClockError::NotAllowed {
+            kind: "instruction",
+            procedure: "opinion_protected"
+        }
+    );
+}
+
+/// L. 241/1990 art. 19 c. 3 ("In difetto di adozione delle misure da parte del privato,
+/// decorso il suddetto termine, l'attività si intende vietata"): an order to conform
+/// gives at least 30 days; without the measures the activity is prohibited when they
+/// end, and measures reported late do not restart the control term.
+#[test]
+fn l_241_1990_art_19_c_3_no_measures_means_the_activity_is_prohibited() {
+    let run = |stop| {
+        deadline(
+            &sp(),
+            Procedure::Scia,
+            date(2026, 1, 18),
+            &[stop],
+            ClockOptions::default(),
+        )
+    };
+    let open = run(conform(date(2026, 2, 10), 30, None)).unwrap();
+    assert_eq!(open.outcome_on_expiry, Outcome::ActivityProhibited);
+    assert_eq!(open.due, Some(date(2026, 3, 12)));
+    assert_eq!(
+        open.waiting.unwrap().awaiting,
+        "the report of the measures taken"
+    );
+
+    let late = run(conform(date(2026, 2, 10), 30, Some(date(2026, 3, 13)))).unwrap();
+    assert_eq!(late.outcome_on_expiry, Outcome::ActivityProhibited);
+    assert_eq!(late.due, Some(date(2026, 3, 12)));
+    assert!(late.waiting.is_none());
+
+    let in_time = run(conform(date(2026, 2, 10), 30, Some(date(2026, 3, 12)))).unwrap();
+    assert_eq!(in_time.outcome_on_expiry, Outcome::ControlsLapsed);
+    assert_eq!(in_time.counting_from, date(2026, 3, 12));
+
+    assert_eq!(
+        run(conform(date(2026, 2, 10), 29, None)).unwrap_err(),
+        ClockError::ConformTermTooShort { days: 29 }
+    );
 }
 
 #[test]
@@ -614,7 +977,7 @@ fn rules_reject_what_the_law_does_not_allow() {
         |p, received, stops: &[Stop]| deadline(&sp(), p, received, stops, ClockOptions::default());
     assert!(matches!(
         run(
-            Procedure::SuapOrdinary,
+            suap(),
             date(2026, 3, 2),
             &[Stop::SuapIntegration {
                 from: date(2026, 4, 2),
@@ -626,6 +989,14 @@ fn rules_reject_what_the_law_does_not_allow() {
     assert!(matches!(
         run(days(30), date(2026, 3, 2), &[info(date(2026, 4, 2), None)]),
         Err(ClockError::AfterExpiry { .. })
+    ));
+    assert!(matches!(
+        run(
+            days(30),
+            date(2026, 3, 2),
+            &[reasons(date(2026, 4, 2), None)]
+        ),
+        Err(ClockError::NoticeAfterTerm { .. })
     ));
     assert!(matches!(
         run(

@@ -6,8 +6,9 @@
 use jiff::civil::{Date, date};
 use proptest::prelude::*;
 use sportello_pa::calendar::{Calendar, Closure};
-use sportello_pa::clock::{ClockOptions, Procedure, Stop, Term, deadline};
-use sportello_pa::fiscal_code::{Person, encode};
+use sportello_pa::clock::{ClockError, ClockOptions, Outcome, Procedure, Stop, Term, deadline};
+use sportello_pa::fiscal_code::{Person, PersonCode, ProvisionalCode, encode};
+use sportello_pa::plate::{PlateError, recognise};
 use sportello_pa::{BelfioreCode, CodiceFiscale, NoticeNumber, PartitaIva, Sex, birthplace};
 
 fn any_date() -> impl Strategy<Value = Date> {
@@ -79,8 +80,9 @@ proptest! {
             }
         }
         let body = std::str::from_utf8(&b[..15]).unwrap();
-        let with_check = (b'A'..=b'Z').map(|c| format!("{body}{}", c as char)).find_map(|s| s.parse::<CodiceFiscale>().ok());
-        let v = with_check.expect("exactly one check character fits");
+        let fits: Vec<CodiceFiscale> = (b'A'..=b'Z').filter_map(|c| format!("{body}{}", c as char).parse().ok()).collect();
+        prop_assert_eq!(fits.len(), 1, "exactly one check character fits {}", body);
+        let v = fits[0];
         prop_assert_eq!(v.base(), cf);
         prop_assert_eq!(v.birth_date(today), birth);
     }
@@ -92,6 +94,7 @@ proptest! {
         let _ = s.parse::<PartitaIva>();
         let _ = s.parse::<NoticeNumber>();
         let _ = s.parse::<sportello_pa::Plate>();
+        let _ = s.parse::<PersonCode>();
         let _ = s.parse::<BelfioreCode>();
         let _ = birthplace::find_by_name(&s, None);
     }
@@ -128,7 +131,9 @@ proptest! {
         }
     }
 
-    /// A suspension never brings a deadline earlier.
+    /// A suspension never brings a deadline earlier. A stop that falls within the term
+    /// must be accepted (that is the property, so an error fails it); one after the term
+    /// must be refused with the precise error, never silently skipped.
     #[test]
     fn a_suspension_never_shortens(received in recent_date(), term in 1u32..120, offset in 0i64..120, len in 0i64..60, kind in 0u8..2) {
         let cal = Calendar::for_municipality("011015");
@@ -136,14 +141,43 @@ proptest! {
         let base = deadline(&cal, p, received, &[], ClockOptions::default()).unwrap().due.unwrap();
         let from = received.checked_add(jiff::Span::new().days(offset)).unwrap();
         let until = Some(from.checked_add(jiff::Span::new().days(len)).unwrap());
-        let stop = if kind == 0 { Stop::InformationRequest { from, until } } else { Stop::ReasonsAgainst { from, until } };
-        if let Ok(d) = deadline(&cal, p, received, &[stop], ClockOptions::default()) {
+        let stop = if kind == 0 {
+            Stop::InformationRequest { from, until }
+        } else {
+            // Handed over the day it was sent; observations `len` days later.
+            Stop::ReasonsAgainst { sent: from, received: Some(from), observations: until }
+        };
+        let got = deadline(&cal, p, received, &[stop], ClockOptions::default());
+        if from <= base {
+            let d = got.map_err(|e| TestCaseError::fail(format!("{stop:?} within the term refused: {e}")))?;
             prop_assert!(d.due.unwrap() >= base);
+        } else if kind == 0 {
+            prop_assert_eq!(got, Err(ClockError::AfterExpiry { kind: "information", from, due: base }));
+        } else {
+            prop_assert!(
+                matches!(got, Err(ClockError::NoticeAfterTerm { sent, due, .. }) if sent == from && due == base),
+                "{:?}", got
+            );
         }
-        // SCIA's interruption restarts the full term later, so it never shortens either.
+
+        // SCIA: measures reported within the order's 30 days restart the full term
+        // later, so it never shortens; reported late, the activity is prohibited when
+        // the order's term ended (L. 241/1990 art. 19 c. 3).
         let scia = deadline(&cal, Procedure::Scia, received, &[], ClockOptions::default()).unwrap().due.unwrap();
-        if let Ok(d) = deadline(&cal, Procedure::Scia, received, &[Stop::SciaConformOrder { from, until }], ClockOptions::default()) {
-            prop_assert!(d.due.unwrap() >= scia);
+        let order = Stop::SciaConformOrder { from, days: 30, until };
+        let got = deadline(&cal, Procedure::Scia, received, &[order], ClockOptions::default());
+        if from <= scia {
+            let d = got.map_err(|e| TestCaseError::fail(format!("{order:?} within the term refused: {e}")))?;
+            let measures_due = cal.roll_forward(from.checked_add(jiff::Span::new().days(30)).unwrap());
+            if until.is_some_and(|u| u <= measures_due) {
+                prop_assert!(d.due.unwrap() >= scia);
+                prop_assert_eq!(d.outcome_on_expiry, Outcome::ControlsLapsed);
+            } else {
+                prop_assert_eq!(d.due, Some(measures_due));
+                prop_assert_eq!(d.outcome_on_expiry, Outcome::ActivityProhibited);
+            }
+        } else {
+            prop_assert_eq!(got, Err(ClockError::AfterExpiry { kind: "scia-conform", from, due: scia }));
         }
     }
 
@@ -162,6 +196,36 @@ proptest! {
         prop_assert!(c >= a);
         // And the deadline is never a day that moves deadlines.
         prop_assert!(!cal.moves_deadline(a));
+    }
+
+    /// A plate string is never silently classed: parsing into one plate succeeds exactly
+    /// when one format fits, and fails naming every candidate otherwise.
+    #[test]
+    fn plates_are_one_kind_or_reported_ambiguous(s in "[A-Z]{1,7}[0-9]{0,6}[A-Z]{0,2}|[ A-Z0-9]{1,12}") {
+        match recognise(&s) {
+            Ok(r) => {
+                prop_assert!(!r.candidates.is_empty());
+                match s.parse::<sportello_pa::Plate>() {
+                    Ok(p) => prop_assert_eq!(vec![p.kind], r.candidates),
+                    Err(PlateError::Ambiguous { candidates, .. }) => {
+                        prop_assert!(candidates.len() > 1);
+                        prop_assert_eq!(candidates, r.candidates);
+                    }
+                    Err(e) => prop_assert!(false, "{} recognised but parse failed: {}", s, e),
+                }
+            }
+            Err(e) => prop_assert_eq!(s.parse::<sportello_pa::Plate>(), Err(e)),
+        }
+    }
+
+    /// Provisional fiscal codes: whatever the office, exactly one check digit fits.
+    #[test]
+    fn provisional_check_digit_is_unique(serial in 0u32..10_000_000, office in 0u16..1000) {
+        let body = format!("{serial:07}{office:03}");
+        let valid: Vec<u8> = (0..10).filter(|d| format!("{body}{d}").parse::<ProvisionalCode>().is_ok()).collect();
+        prop_assert_eq!(valid.len(), 1);
+        let code = format!("{body}{}", valid[0]);
+        prop_assert_eq!(code.parse::<PersonCode>().map(|c| c.kind()), Ok("provisional"));
     }
 
     /// Valid VAT numbers are accepted; the check digit is the only one that fits.

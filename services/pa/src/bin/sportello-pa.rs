@@ -8,9 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use jiff::civil::Date;
 use serde_json::{Value, json};
 use sportello_pa::calendar::{Calendar, Closure, rome};
-use sportello_pa::clock::{self, ClockOptions, Procedure, Stop, Term};
-use sportello_pa::fiscal_code::{self, Declared, Person};
-use sportello_pa::{BelfioreCode, CodiceFiscale, NoticeNumber, PartitaIva, Plate, Sex, birthplace};
+use sportello_pa::clock::{self, ClockOptions, Matter, Procedure, Stop, Term};
+use sportello_pa::fiscal_code::{self, Declared, Person, PersonCode};
+use sportello_pa::plate::{self, Recognition};
+use sportello_pa::{BelfioreCode, NoticeNumber, PartitaIva, Sex, birthplace};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,7 +47,8 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum FiscalCodeCmd {
-    /// Validate and decode a code; with declared data, list mismatches as warnings.
+    /// Validate and decode a code (16 characters, or the 11-digit provisional code);
+    /// with declared data, list mismatches as warnings.
     Check {
         /// The code.
         code: String,
@@ -124,7 +126,8 @@ enum NoticeCmd {
 
 #[derive(Subcommand, Debug)]
 enum PlateCmd {
-    /// Recognise a plate; mark foreign ones as CC:PLATE (e.g. CH:ZH12345).
+    /// Recognise a plate and its kind, or every kind it may be; mark foreign ones as
+    /// COUNTRY:PLATE (e.g. CH:ZH12345).
     Check {
         /// The plate.
         plate: String,
@@ -163,23 +166,39 @@ struct DeadlineArgs {
     /// Day of receipt, YYYY-MM-DD (or an RFC 3339 instant, taken as its day in Rome).
     #[arg(long)]
     start: String,
-    /// Term in days (L. 241/1990 art. 2: 30 unless a rule says otherwise).
-    #[arg(long, conflicts_with_all = ["months", "procedure"])]
+    /// Term in days (L. 241/1990 art. 2: 30 unless a rule says otherwise); alone, or
+    /// with --procedure generic or opinion_protected.
+    #[arg(long, conflicts_with = "months")]
     days: Option<u32>,
-    /// Term in months.
-    #[arg(long, conflicts_with = "procedure")]
+    /// Term in months; alone, or with --procedure generic or opinion_protected.
+    #[arg(long)]
     months: Option<u32>,
     /// A named procedure: generic, residence_registration, residence_check, scia,
-    /// scia_building, suap_ordinary, opinion, assent, assent_sensitive.
+    /// scia_building, suap_ordinary, opinion, opinion_protected (needs --days or
+    /// --months), assent, assent_sensitive, silence_assent_attestation.
     #[arg(long)]
     procedure: Option<String>,
-    /// With --days/--months: silence-assent on expiry (L. 241/1990 art. 20).
+    /// With suap_ordinary: what the application concerns, which decides silence-assent
+    /// (L. 241/1990 art. 20 c. 4): general (default), heritage, environment,
+    /// hydrogeological_risk, national_defence, public_safety, immigration, health,
+    /// eu_formal_measure, silence_is_rejection, excluded_by_decree.
+    #[arg(long)]
+    matter: Option<String>,
+    /// With a generic term: silence-assent on expiry (L. 241/1990 art. 20).
     #[arg(long)]
     silence_assent: bool,
-    /// KIND FROM TO: information, reasons-against (10-bis), scia-conform, integration,
-    /// instruction; TO is a date or '-' when not yet ended. Repeatable.
+    /// KIND FROM TO: information, integration, instruction, scia-conform; TO is a date
+    /// or '-' when not yet answered. Repeatable.
     #[arg(long = "suspend", num_args = 3, value_names = ["KIND", "FROM", "TO"])]
     suspend: Vec<String>,
+    /// With scia-conform: the days the order gives to take the measures (at least 30,
+    /// L. 241/1990 art. 19 c. 3).
+    #[arg(long)]
+    conform_days: Option<u32>,
+    /// A 10-bis notice: the day it was sent, the day it was received ('-': not yet) and
+    /// the day of the observations ('-': none). Repeatable.
+    #[arg(long = "reasons-against", num_args = 3, value_names = ["SENT", "RECEIVED", "OBSERVATIONS"])]
+    reasons_against: Vec<String>,
     /// Warn when this share of the term has run (1-99).
     #[arg(long, default_value_t = 80)]
     warning_percent: u8,
@@ -285,8 +304,28 @@ fn fiscal_code(cmd: FiscalCodeCmd) -> u8 {
             birth_date,
             birthplace,
         } => {
-            let cf = match code.parse::<CodiceFiscale>() {
-                Ok(cf) => cf,
+            let cf = match code.parse::<PersonCode>() {
+                Ok(PersonCode::Definitive(cf)) => cf,
+                Ok(PersonCode::Provisional(p)) => {
+                    let given = [&surname, &name, &birthplace].iter().any(|x| x.is_some())
+                        || sex.is_some()
+                        || birth_date.is_some();
+                    let mut warnings = vec![Value::from(
+                        "provisional code: it stands for the definitive one until the agency assigns it, and says nothing about the person",
+                    )];
+                    if given {
+                        warnings.push(Value::from(
+                            "declared data cannot be compared with a provisional code",
+                        ));
+                    }
+                    emit(&json!({
+                        "kind": "fiscal_code", "input": code, "valid": true,
+                        "code_kind": "provisional", "code": p,
+                        "office_code": format!("{:03}", p.office_code()),
+                        "mismatches": [], "warnings": warnings,
+                    }));
+                    return VALID;
+                }
                 Err(e) => return invalid("fiscal_code", &code, e),
             };
             let t = t.unwrap_or_else(today);
@@ -306,7 +345,11 @@ fn fiscal_code(cmd: FiscalCodeCmd) -> u8 {
                 birthplace: place,
             };
             let decoded = cf.decode(t);
-            let mut warnings: Vec<Value> = cf.warnings(t).into_iter().map(Value::from).collect();
+            let mut warnings: Vec<Value> = cf
+                .warnings_with(t, &declared)
+                .into_iter()
+                .map(Value::from)
+                .collect();
             let mismatches = cf.compare(&declared);
             warnings.extend(mismatches.iter().map(|m| {
                 Value::from(format!(
@@ -315,8 +358,8 @@ fn fiscal_code(cmd: FiscalCodeCmd) -> u8 {
                 ))
             }));
             emit(&json!({
-                "kind": "fiscal_code", "input": code, "valid": true, "decoded": decoded,
-                "mismatches": mismatches, "warnings": warnings,
+                "kind": "fiscal_code", "input": code, "valid": true, "code_kind": "definitive",
+                "decoded": decoded, "mismatches": mismatches, "warnings": warnings,
             }));
             VALID
         }
@@ -413,6 +456,105 @@ fn parse_start(s: &str) -> Result<Date, String> {
         .map_err(|_| format!("start {s} is neither a date (YYYY-MM-DD) nor an RFC 3339 instant"))
 }
 
+/// A date argument, or `-` for "not yet" when `dash` allows it.
+fn date_arg(what: &str, raw: &str, dash: bool) -> Result<Option<Date>, String> {
+    if dash && raw == "-" {
+        return Ok(None);
+    }
+    raw.parse::<Date>().map(Some).map_err(|_| {
+        if dash {
+            format!("{what} {raw} is not YYYY-MM-DD or '-'")
+        } else {
+            format!("{what} {raw} is not YYYY-MM-DD")
+        }
+    })
+}
+
+fn procedure_of(args: &DeadlineArgs) -> Result<Procedure, String> {
+    let term = match (args.days, args.months) {
+        (Some(d), _) => Some(Term::Days(d)),
+        (None, Some(m)) => Some(Term::Months(m)),
+        (None, None) => None,
+    };
+    let mut procedure = match (&args.procedure, term) {
+        (Some(p), term) => Procedure::parse(p, term).map_err(|e| e.to_string())?,
+        (None, Some(term)) => Procedure::Generic {
+            term,
+            silence_assent: false,
+        },
+        (None, None) => return Err("give --days N, --months N or --procedure NAME".into()),
+    };
+    match &mut procedure {
+        Procedure::Generic { silence_assent, .. } => *silence_assent = args.silence_assent,
+        _ if args.silence_assent => {
+            return Err(format!(
+                "--silence-assent applies only to a generic term; {} has its own rule",
+                procedure.id()
+            ));
+        }
+        _ => {}
+    }
+    if let Some(m) = &args.matter {
+        let Procedure::SuapOrdinary { matter } = &mut procedure else {
+            return Err("--matter applies only to --procedure suap_ordinary".into());
+        };
+        *matter = Matter::from_id(m)
+            .ok_or_else(|| format!("unknown matter {m}; one of {}", Matter::IDS.join(", ")))?;
+    }
+    Ok(procedure)
+}
+
+fn stops_of(args: &DeadlineArgs) -> Result<Vec<Stop>, String> {
+    let mut stops = Vec::new();
+    for triple in args.suspend.chunks(3) {
+        let [kind, from, to] = triple else {
+            return Err("--suspend takes KIND FROM TO".into());
+        };
+        let from = date_arg("suspension start", from, false)?
+            .ok_or_else(|| format!("suspension start {from} is not YYYY-MM-DD"))?;
+        let until = date_arg("suspension end", to, true)?;
+        stops.push(match kind.as_str() {
+            "information" => Stop::InformationRequest { from, until },
+            "integration" => Stop::SuapIntegration { from, until },
+            "instruction" => Stop::InstructionRequest { from, until },
+            "scia-conform" => Stop::SciaConformOrder {
+                from,
+                until,
+                days: args.conform_days.ok_or(
+                    "scia-conform needs --conform-days N: the days the order gives to take the measures (at least 30, L. 241/1990 art. 19 c. 3)",
+                )?,
+            },
+            "reasons-against" | "10-bis" => {
+                return Err("a 10-bis notice has the day it was sent and the day it was received: use --reasons-against SENT RECEIVED|- OBSERVATIONS|-".into());
+            }
+            other => {
+                return Err(format!(
+                    "unknown suspension kind {other}; one of information, integration, instruction, scia-conform (10-bis: --reasons-against)"
+                ));
+            }
+        });
+    }
+    for triple in args.reasons_against.chunks(3) {
+        let [sent, received, observations] = triple else {
+            return Err("--reasons-against takes SENT RECEIVED OBSERVATIONS".into());
+        };
+        stops.push(Stop::ReasonsAgainst {
+            sent: date_arg("--reasons-against SENT", sent, false)?
+                .ok_or_else(|| format!("--reasons-against SENT {sent} is not YYYY-MM-DD"))?,
+            received: date_arg("--reasons-against RECEIVED", received, true)?,
+            observations: date_arg("--reasons-against OBSERVATIONS", observations, true)?,
+        });
+    }
+    if args.conform_days.is_some()
+        && !stops
+            .iter()
+            .any(|s| matches!(s, Stop::SciaConformOrder { .. }))
+    {
+        return Err("--conform-days goes with --suspend scia-conform FROM TO".into());
+    }
+    Ok(stops)
+}
+
 fn deadline(args: DeadlineArgs) -> u8 {
     let cal = match build_calendar(&args.cal) {
         Ok(c) => c,
@@ -422,61 +564,24 @@ fn deadline(args: DeadlineArgs) -> u8 {
         Ok(d) => d,
         Err(e) => return usage(e),
     };
-    let procedure = match (&args.procedure, args.days, args.months) {
-        (Some(p), _, _) => match Procedure::from_id(p) {
-            Some(p) => p,
-            None => {
-                return usage(format!(
-                    "unknown procedure {p}; one of {}",
-                    Procedure::IDS.join(", ")
-                ));
-            }
-        },
-        (None, Some(d), _) => Procedure::Generic {
-            term: Term::Days(d),
-            silence_assent: args.silence_assent,
-        },
-        (None, None, Some(m)) => Procedure::Generic {
-            term: Term::Months(m),
-            silence_assent: args.silence_assent,
-        },
-        (None, None, None) => return usage("give --days N, --months N or --procedure NAME"),
+    let procedure = match procedure_of(&args) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
     };
-    let mut stops = Vec::new();
-    for triple in args.suspend.chunks(3) {
-        let [kind, from, to] = triple else {
-            return usage("--suspend takes KIND FROM TO");
-        };
-        let from: Date = match from.parse() {
-            Ok(d) => d,
-            Err(_) => return usage(format!("suspension start {from} is not YYYY-MM-DD")),
-        };
-        let until = if to == "-" {
-            None
-        } else {
-            match to.parse::<Date>() {
-                Ok(d) => Some(d),
-                Err(_) => return usage(format!("suspension end {to} is not YYYY-MM-DD or '-'")),
-            }
-        };
-        match Stop::from_kind(kind, from, until) {
-            Some(s) => stops.push(s),
-            None => {
-                return usage(format!(
-                    "unknown suspension kind {kind}; one of {}",
-                    Stop::KIND_IDS.join(", ")
-                ));
-            }
-        }
-    }
+    let stops = match stops_of(&args) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
     let options = ClockOptions {
         warning_percent: args.warning_percent,
     };
     match clock::deadline(&cal, procedure, start, &stops, options) {
         Ok(d) => {
-            emit(
-                &json!({ "kind": "deadline", "valid": true, "municipality": cal.municipality, "deadline": d }),
-            );
+            let mut out = json!({ "kind": "deadline", "valid": true, "municipality": cal.municipality, "deadline": d });
+            if let Procedure::SuapOrdinary { matter } = procedure {
+                out["matter"] = Value::from(matter.id());
+            }
+            emit(&out);
             VALID
         }
         Err(clock::ClockError::WarningPercent(p)) => {
@@ -484,6 +589,30 @@ fn deadline(args: DeadlineArgs) -> u8 {
         }
         Err(e) => invalid("deadline", &args.start, e),
     }
+}
+
+/// A recognised plate: its kind, or every kind it may be when formats share a shape
+/// (valid either way: it is a plate; which one, only the vehicle's documents say).
+fn plate_json(input: &str, r: Recognition) -> Value {
+    let described = |kind: &plate::PlateKind| {
+        let mut v = serde_json::to_value(kind).unwrap_or(Value::Null);
+        v["format"] = Value::from(kind.format());
+        v
+    };
+    let mut out = json!({
+        "kind": "plate", "input": input, "valid": true, "text": r.text,
+        "ambiguous": r.is_ambiguous(),
+    });
+    match r.candidates.as_slice() {
+        [one] => out["plate"] = described(one),
+        many => {
+            out["candidates"] = many.iter().map(described).collect();
+            out["note"] = Value::from(
+                "the string fits more than one format; the registration certificate says which",
+            );
+        }
+    }
+    out
 }
 
 fn run(cli: Cli) -> u8 {
@@ -500,12 +629,12 @@ fn run(cli: Cli) -> u8 {
             Err(e) => invalid("vat_number", &number, e),
         },
         Command::Notice(cmd) => notice(cmd),
-        Command::Plate(PlateCmd::Check { plate }) => match plate.parse::<Plate>() {
-            Ok(p) => {
-                emit(&json!({ "kind": "plate", "input": plate, "valid": true, "plate": p }));
+        Command::Plate(PlateCmd::Check { plate: input }) => match plate::recognise(&input) {
+            Ok(r) => {
+                emit(&plate_json(&input, r));
                 VALID
             }
-            Err(e) => invalid("plate", &plate, e),
+            Err(e) => invalid("plate", &input, e),
         },
         Command::Calendar(CalendarCmd::Holidays { year, cal }) => {
             let calendar = match build_calendar(&cal) {

@@ -19,26 +19,37 @@ pub enum Stop {
         until: Option<Date>,
     },
     /// Notice of reasons against granting (*preavviso di rigetto*, L. 241/1990
-    /// art. 10-bis as amended by DL 76/2020): suspends the term, which runs again
-    /// 10 days after the citizen's observations or, without them, when the 10-day
-    /// window for them ends.
+    /// art. 10-bis as amended by DL 76/2020). It has two dates: the day it is sent
+    /// (the outgoing protocol date), which must fall within the term (for a change of
+    /// residence, within the 45 days: DPR 223/1989 art. 18-bis c. 1) and from which
+    /// the term is suspended; and the day the applicant receives it, from which the
+    /// 10 days for observations count. The term runs again 10 days after the
+    /// observations or, without them, when the 10-day window ends. Until the receipt
+    /// is recorded no window runs and the term stays suspended.
     ReasonsAgainst {
-        /// Day the citizen received the notice.
-        from: Date,
-        /// Day the observations arrived (`None`: none within the window).
-        until: Option<Date>,
+        /// Day the notice was sent (outgoing protocol date).
+        sent: Date,
+        /// Day the applicant received it: PEC delivery receipt, return card, or handed
+        /// over at the counter (`None`: not recorded yet).
+        received: Option<Date>,
+        /// Day the observations arrived (`None`: none so far).
+        observations: Option<Date>,
     },
     /// SCIA order to conform (L. 241/1990 art. 19 c. 3): the reasoned order interrupts
     /// the control term, which starts again in full from the day the citizen reports
-    /// the measures taken.
+    /// the measures taken; it gives at least 30 days to take them, and without them the
+    /// activity is prohibited when those days end.
     SciaConformOrder {
         /// Day of the order.
         from: Date,
+        /// Days the order gives to take the measures (at least 30).
+        days: u32,
         /// Day the citizen reported the measures (`None`: not yet).
         until: Option<Date>,
     },
     /// SUAP integration request (DPR 160/2010 art. 7 c. 1-2): allowed only within 30
-    /// days of receipt; the 30-day decision term restarts from the integration's receipt.
+    /// days of receipt; the 30-day decision term then runs from the later of the
+    /// window's end and the integration's arrival.
     SuapIntegration {
         /// Day of the request.
         from: Date,
@@ -77,37 +88,26 @@ impl Stop {
         "instruction",
     ];
 
-    /// Builds a stop from its identifier and dates.
-    pub fn from_kind(kind: &str, from: Date, until: Option<Date>) -> Option<Stop> {
-        Some(match kind {
-            "information" => Stop::InformationRequest { from, until },
-            "reasons-against" | "10-bis" => Stop::ReasonsAgainst { from, until },
-            "scia-conform" => Stop::SciaConformOrder { from, until },
-            "integration" => Stop::SuapIntegration { from, until },
-            "instruction" => Stop::InstructionRequest { from, until },
-            _ => return None,
-        })
-    }
-
-    /// When it began.
+    /// When it began: for a 10-bis notice, the day it was sent.
     pub fn from(&self) -> Date {
         match *self {
             Stop::InformationRequest { from, .. }
-            | Stop::ReasonsAgainst { from, .. }
             | Stop::SciaConformOrder { from, .. }
             | Stop::SuapIntegration { from, .. }
             | Stop::InstructionRequest { from, .. } => from,
+            Stop::ReasonsAgainst { sent, .. } => sent,
         }
     }
 
-    /// When it ended, if it has.
+    /// When the other party answered, if it has: for a 10-bis notice, the day of the
+    /// observations.
     pub fn until(&self) -> Option<Date> {
         match *self {
             Stop::InformationRequest { until, .. }
-            | Stop::ReasonsAgainst { until, .. }
             | Stop::SciaConformOrder { until, .. }
             | Stop::SuapIntegration { until, .. }
             | Stop::InstructionRequest { until, .. } => until,
+            Stop::ReasonsAgainst { observations, .. } => observations,
         }
     }
 
@@ -121,4 +121,31 @@ impl Stop {
             Stop::InstructionRequest { .. } => "L. 241/1990 art. 16 c. 4 / art. 17-bis c. 1",
         }
     }
+
+    /// What the clock waits for while this stop has no answer.
+    pub fn awaiting(&self) -> &'static str {
+        match self {
+            Stop::InformationRequest { .. } => "the information requested",
+            Stop::ReasonsAgainst { received: None, .. } => "the day the notice was received",
+            Stop::ReasonsAgainst { .. } => "the applicant's observations",
+            Stop::SciaConformOrder { .. } => "the report of the measures taken",
+            Stop::SuapIntegration { .. } => "the integration",
+            Stop::InstructionRequest { .. } => "the elements requested",
+        }
+    }
+}
+
+/// The applicant's window to present observations on a 10-bis notice
+/// (L. 241/1990 art. 10-bis): 10 days from the day the notice was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ObservationWindow {
+    /// Day the notice was sent.
+    pub sent: Date,
+    /// Day it was received; `None`: not recorded, and then no window runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<Date>,
+    /// Last day for observations: receipt + 10 days, moved past a holiday like any term
+    /// (art. 2963 c.c., art. 155 c.p.c.). `None` until the receipt is recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends: Option<Date>,
 }

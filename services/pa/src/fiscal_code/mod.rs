@@ -6,12 +6,14 @@
 //! code exactly as issued (omocodic letters included) and decodes it on demand.
 //!
 //! The code the tax agency assigned is authoritative: comparing it with declared data
-//! ([`compare`]) yields warnings, never a rejection.
+//! ([`compare`]) yields warnings, never a rejection. Until it assigns one, a person may
+//! hold an 11-digit provisional code instead ([`PersonCode`], [`ProvisionalCode`]).
 
 mod check;
 pub mod compare;
 pub mod encode;
 mod omocodia;
+mod provisional;
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,6 +25,11 @@ use crate::birthplace::{self, BelfioreCode, Birthplace};
 
 pub use compare::{Declared, Mismatch};
 pub use encode::{EncodeError, Person, encode};
+pub use provisional::{PersonCode, PersonCodeError, ProvisionalCode, ProvisionalError};
+
+/// The oldest verified human lifespan (122 years): a birth year read in the previous
+/// century is a plausible reading only for people up to this age.
+pub const OLDEST_PLAUSIBLE_AGE: i16 = 122;
 
 /// Month letters, January to December (DM 23/12/1976).
 pub const MONTH_LETTERS: &[u8; 12] = b"ABCDEHLMPRST";
@@ -236,7 +243,8 @@ impl CodiceFiscale {
     /// inferred against `today`: the most recent year ending in those digits that is
     /// not after `today` (a code read in 2026 with `25` is 2025, with `30` is 1930).
     /// People over 100 years old therefore decode a century late: the only fix is
-    /// the declared birth date, which [`compare`] checks.
+    /// the declared birth date. [`CodiceFiscale::birth_year_readings`] lists every
+    /// plausible reading, and [`CodiceFiscale::warnings`] warns when there are two.
     pub fn birth_date(&self, today: Date) -> Date {
         let yy = i16::from(self.birth_yy());
         let (m, d) = (self.birth_month() as i8, self.birth_day() as i8);
@@ -249,6 +257,25 @@ impl CodiceFiscale {
         candidates
             .next()
             .unwrap_or_else(|| Date::new(this_century - 100 + yy, m, 1).unwrap_or(today))
+    }
+
+    /// Every year the two digits can mean for a person alive on `today`: the birth date
+    /// must exist, not be after `today`, and the age be at most [`OLDEST_PLAUSIBLE_AGE`].
+    /// Most recent first; the first is the one [`CodiceFiscale::birth_date`] reads. Two
+    /// years mean the century is ambiguous (a code with `05` read in 2026: 2005 or 1905).
+    pub fn birth_year_readings(&self, today: Date) -> Vec<i16> {
+        let yy = i16::from(self.birth_yy());
+        let (m, d) = (self.birth_month() as i8, self.birth_day() as i8);
+        let this_century = today.year() - today.year().rem_euclid(100);
+        [
+            this_century + yy,
+            this_century - 100 + yy,
+            this_century - 200 + yy,
+        ]
+        .into_iter()
+        .filter(|&y| today.year() - y <= OLDEST_PLAUSIBLE_AGE)
+        .filter(|&y| Date::new(y, m, d).is_ok_and(|date| date <= today))
+        .collect()
     }
 
     /// Birthplace code (positions 12-15, omocodia letters decoded).
@@ -281,11 +308,33 @@ impl CodiceFiscale {
     }
 
     /// Warnings about a valid code worth a second look: an unknown birthplace code, a
-    /// birthplace that did not exist on the birth date, omocodia out of order.
+    /// birthplace that did not exist on the birth date, omocodia out of order, a birth
+    /// year whose century the code alone cannot tell.
     pub fn warnings(&self, today: Date) -> Vec<String> {
+        let mut w = self.warnings_on(self.birth_date(today));
+        if let [read, other, ..] = self.birth_year_readings(today).as_slice() {
+            w.push(format!(
+                "birth year {:02} may be {read} or {other}: read as {read}; the code holds only two digits, the birth date on the person's documents tells",
+                self.birth_yy()
+            ));
+        }
+        w
+    }
+
+    /// [`CodiceFiscale::warnings`] read with the declared data: a declared birth date
+    /// settles the century (and [`CodiceFiscale::compare`] reports one that disagrees
+    /// with the code), so the birthplace is checked on it and no century warning is given.
+    pub fn warnings_with(&self, today: Date, declared: &Declared<'_>) -> Vec<String> {
+        match declared.birth_date {
+            Some(date) => self.warnings_on(date),
+            None => self.warnings(today),
+        }
+    }
+
+    /// The warnings for a holder born on `date`.
+    fn warnings_on(&self, date: Date) -> Vec<String> {
         let mut w = Vec::new();
         let code = self.birthplace_code();
-        let date = self.birth_date(today);
         let rows = birthplace::by_code(code);
         if rows.is_empty() {
             w.push(format!("birthplace code {code} is not in the table"));
@@ -531,6 +580,64 @@ mod tests {
         })
         .unwrap();
         assert_eq!(leap.birth_date(date(2026, 1, 1)), date(2000, 2, 29));
+    }
+
+    /// The code holds two digits of the year (DM 23/12/1976): when both centuries give
+    /// a living person, the reading is ambiguous and says so.
+    #[test]
+    fn an_ambiguous_century_gives_a_warning() {
+        let today = date(2026, 11, 26);
+        let young = encode(&Person {
+            surname: "Rossi",
+            name: "Luca",
+            sex: Sex::Male,
+            birth_date: date(2012, 11, 10),
+            birthplace: "E463".parse().unwrap(),
+        })
+        .unwrap();
+        assert_eq!(young.birth_year_readings(today), [2012, 1912]);
+        let w = young.warnings(today);
+        assert_eq!(
+            w,
+            [
+                "birth year 12 may be 2012 or 1912: read as 2012; the code holds only two digits, the birth date on the person's documents tells"
+            ]
+        );
+        // A declared birth date settles it.
+        let declared = Declared {
+            birth_date: Some(date(2012, 11, 10)),
+            ..Declared::default()
+        };
+        assert!(young.warnings_with(today, &declared).is_empty());
+        // 1990: 2090 is in the future and 1890 beyond any human age.
+        assert_eq!(cf("RSSMRA90C59E463G").birth_year_readings(today), [1990]);
+        assert!(cf("RSSMRA90C59E463G").warnings(today).is_empty());
+        // 1904 is 122 years before 2026, the oldest plausible age; 1903 is not.
+        let c = |y| {
+            encode(&Person {
+                surname: "Rossi",
+                name: "Luca",
+                sex: Sex::Male,
+                birth_date: date(y, 1, 1),
+                birthplace: "E463".parse().unwrap(),
+            })
+            .unwrap()
+        };
+        assert_eq!(c(2004).birth_year_readings(today), [2004, 1904]);
+        assert_eq!(c(2003).birth_year_readings(today), [2003]);
+        // 29 February 2000: 1900 was not a leap year, so only one reading exists.
+        assert_eq!(
+            encode(&Person {
+                surname: "Rossi",
+                name: "Luca",
+                sex: Sex::Male,
+                birth_date: date(2000, 2, 29),
+                birthplace: "E463".parse().unwrap(),
+            })
+            .unwrap()
+            .birth_year_readings(today),
+            [2000]
+        );
     }
 
     #[test]

@@ -316,8 +316,16 @@ impl LegalClock {
             &[],
             options,
         )?;
+        // TODO(issue 11, point 5): a 10-bis notice has the day it was sent (the outgoing
+        // protocol date) and the day it was received (PEC receipt, return card, counter),
+        // and the 10-day window counts from receipt. The registry records one day today,
+        // so it passes it as both until it stores the two.
         let stops: Vec<Stop> = notice
-            .map(|from| Stop::ReasonsAgainst { from, until: None })
+            .map(|day| Stop::ReasonsAgainst {
+                sent: day,
+                received: Some(day),
+                observations: None,
+            })
             .into_iter()
             .collect();
         let check = clock::deadline(

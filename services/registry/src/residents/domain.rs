@@ -179,7 +179,8 @@ impl NewResident {
             .iter()
             .map(mismatch_words)
             .collect();
-        warnings.extend(fiscal_code.warnings(today));
+        // The declared birth date settles the century the code's two digits leave open.
+        warnings.extend(fiscal_code.warnings_with(today, &declared));
         Ok(Self {
             municipality,
             fiscal_code,
