@@ -179,7 +179,8 @@ impl OperatorService for Operators {
         let target = match target {
             // Back at the counter with a case still in hand: serving it.
             Presence::Available if holding => Presence::Busy,
-            Presence::Available if operator.seat.is_none() => {
+            // A break is taken from a counter (the seat stays the operator's meanwhile).
+            Presence::Available | Presence::Break if operator.seat.is_none() => {
                 return Err(RoutingError::NotSeated.into());
             }
             _ if holding => {
