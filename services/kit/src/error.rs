@@ -63,8 +63,11 @@ impl ErrorKind {
         match self {
             Self::InvalidArgument => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::AlreadyExists | Self::Aborted => StatusCode::CONFLICT,
-            Self::FailedPrecondition => StatusCode::UNPROCESSABLE_ENTITY,
+            // Every conflict with the current state answers 409 (RFC 9110 §15.5.10): a
+            // duplicate, a concurrent change, or a state that does not allow the action
+            // (a no-show before the last call, serving a parked case). The body's `code`
+            // tells them apart; 422 is not used (bad content is 400 with its field).
+            Self::AlreadyExists | Self::Aborted | Self::FailedPrecondition => StatusCode::CONFLICT,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
@@ -391,6 +394,21 @@ mod tests {
             ServiceError::internal("relation \"secret_table\" does not exist").into();
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn every_conflict_with_the_current_state_is_409() {
+        for kind in [
+            ErrorKind::AlreadyExists,
+            ErrorKind::Aborted,
+            ErrorKind::FailedPrecondition,
+        ] {
+            assert_eq!(kind.http_status(), StatusCode::CONFLICT, "{kind:?}");
+        }
+        assert_eq!(
+            ErrorKind::InvalidArgument.http_status(),
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]
