@@ -1,12 +1,8 @@
 //! Administration (admin role): operators with tiers, skills and departments; sites and
 //! counters; local accounts. Everything within the administrator's municipality.
 
-use crate::api::body::Body;
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use crate::api::body::{Body, Path};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use sportello_kit::ServiceError;
 use sportello_proto::{
@@ -17,7 +13,7 @@ use sportello_proto::{
 };
 
 use super::{
-    sites_of,
+    input, sites_of,
     views::{OperatorView, SkillView},
 };
 use crate::{
@@ -63,6 +59,7 @@ pub async fn operators(
 #[derive(Debug, Deserialize)]
 pub struct OperatorForm {
     pub display_name: String,
+    #[serde(deserialize_with = "input::integer")]
     pub tier: i32,
     #[serde(default)]
     pub department: String,
@@ -78,6 +75,7 @@ pub async fn put_operator(
     Body(form): Body<OperatorForm>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
     let account = signed.require(ADMIN)?;
+    input::required_text("display_name", &form.display_name, 120)?;
     let context = signed.context("admin.operators")?;
     let operator = state
         .operators()?
@@ -143,7 +141,38 @@ pub struct SiteForm {
     pub house_number: String,
     #[serde(default)]
     pub postal_code: String,
+    #[serde(deserialize_with = "input::integer")]
     pub counter_count: u32,
+}
+
+impl SiteForm {
+    /// The checks the services would forgive: they trim what they are given.
+    fn check(&self) -> Result<(), ServiceError> {
+        input::code(
+            "code",
+            &self.code,
+            32,
+            input::site_code_char,
+            "must be 1-32 lowercase letters, digits or '-', e.g. palazzo-civico",
+        )?;
+        input::required_text("name", &self.name, 120)?;
+        input::required_text("street", &self.street, 120)?;
+        input::required_text("house_number", &self.house_number, 12)?;
+        input::code(
+            "postal_code",
+            &self.postal_code,
+            5,
+            |c| c.is_ascii_digit(),
+            "must be five digits",
+        )?;
+        if self.postal_code.len() != 5 {
+            return Err(ServiceError::invalid_field(
+                "postal_code",
+                "must be five digits",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `POST /api/v1/admin/sites`.
@@ -153,6 +182,7 @@ pub async fn create_site(
     Body(form): Body<SiteForm>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
     let account = signed.require(ADMIN)?;
+    form.check()?;
     let context = signed.context("admin.sites")?;
     let site = state
         .sites()?
@@ -193,6 +223,21 @@ pub async fn accounts(
     Ok(Json(serde_json::json!({ "accounts": accounts })))
 }
 
+/// What the account store would forgive (it trims the name and the department).
+fn check_account(form: &accounts::AccountInput) -> Result<(), ServiceError> {
+    input::required_text("display_name", &form.display_name, 120)?;
+    match form.department.as_deref() {
+        None | Some("") => Ok(()),
+        Some(department) => input::code(
+            "department",
+            department,
+            32,
+            |c| c.is_ascii_lowercase() || c == '_',
+            "lowercase letters and '_', at most 32",
+        ),
+    }
+}
+
 /// `POST /api/v1/admin/accounts`.
 pub async fn create_account(
     State(state): State<AppState>,
@@ -200,6 +245,7 @@ pub async fn create_account(
     Body(form): Body<accounts::AccountInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
     let account = signed.require(ADMIN)?;
+    check_account(&form)?;
     let actor = format!("operator:{}", account.id);
     let created = accounts::create(&state.db, account.municipality, form, &actor).await?;
     Ok((
@@ -216,6 +262,14 @@ pub async fn update_account(
     Body(form): Body<accounts::AccountInput>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
     let account = signed.require(ADMIN)?;
+    input::code(
+        "id",
+        &id,
+        64,
+        input::account_id_char,
+        "1-64 lowercase letters, digits, '.', '_' or '-'",
+    )?;
+    check_account(&form)?;
     let actor = format!("operator:{}", account.id);
     let updated = accounts::update(&state.db, account.municipality, &id, form, &actor).await?;
     Ok(Json(serde_json::json!({ "account": updated })))

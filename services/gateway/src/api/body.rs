@@ -1,9 +1,11 @@
-//! JSON request bodies whose errors come back in the error table's shape, naming the
-//! field serde could not read, instead of axum's plain-text rejection.
+//! Extractors whose errors come back in the error table's shape (400, naming the field
+//! when serde could): JSON bodies, path and query parameters — instead of axum's
+//! plain-text rejections.
 
 use axum::{
     extract::rejection::JsonRejection,
-    extract::{FromRequest, Request},
+    extract::{FromRequest, FromRequestParts, Request},
+    http::request::Parts,
 };
 use serde::de::DeserializeOwned;
 use sportello_kit::{ErrorKind, FieldViolation, ServiceError};
@@ -24,6 +26,48 @@ where
             Ok(axum::Json(value)) => Ok(Body(value)),
             Err(rejection) => Err(explain(&rejection)),
         }
+    }
+}
+
+/// Path parameters of type `T` (e.g. a percent-encoding that is not UTF-8 is a 400).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection| {
+                ServiceError::new(ErrorKind::InvalidArgument, rejection.body_text())
+            })
+    }
+}
+
+/// Query parameters of type `T`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection| {
+                ServiceError::new(ErrorKind::InvalidArgument, rejection.body_text())
+            })
     }
 }
 

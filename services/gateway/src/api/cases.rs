@@ -2,10 +2,10 @@
 //! transfer, complete; open the requester's identity (an audited read with a purpose);
 //! issue a registry certificate for the case and print its PDF.
 
-use crate::api::body::Body;
+use crate::api::body::{Body, Path};
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -22,7 +22,10 @@ use sportello_proto::{
     },
 };
 
-use super::views::{CallView, CaseView, short_name};
+use super::{
+    input,
+    views::{CallView, CaseView, short_name},
+};
 use crate::{
     app::AppState,
     auth::{Role, Signed},
@@ -115,8 +118,9 @@ async fn for_action(
     case_id: &str,
 ) -> Result<(CallContext, Case), ServiceError> {
     signed.require(Role::OPERATORS)?;
+    let case_id = input::record_id("id", case_id)?.to_string();
     let context = signed.context(purpose)?;
-    let (_, _, case) = load(state, signed, &context, case_id).await?;
+    let (_, _, case) = load(state, signed, &context, &case_id).await?;
     Ok((context, case))
 }
 
@@ -126,6 +130,7 @@ pub async fn card(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
+    let id = input::record_id("id", &id)?.to_string();
     let context = signed.context("case.serve")?;
     let (case, history, _) = load(&state, &signed, &context, &id).await?;
     Ok(Json(
@@ -197,6 +202,7 @@ pub async fn park(
     Path(id): Path<String>,
     Body(form): Body<ReasonForm>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
+    input::text("reason", &form.reason, 200)?;
     let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
     let reply = state
         .cases()?
@@ -249,6 +255,7 @@ pub async fn transfer(
     Path(id): Path<String>,
     Body(form): Body<TransferForm>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
+    input::text("reason", &form.reason, 200)?;
     let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
     let reply = state
         .cases()?
@@ -384,6 +391,7 @@ pub async fn issue_certificate(
     Path(id): Path<String>,
     Body(form): Body<CertificateForm>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
+    input::optional_uuid("idempotency_key", &form.idempotency_key)?;
     let (context, case) = for_action(&state, &signed, "certificate.issue", &id).await?;
     holds(&signed, &case)?;
     if !case.service_code.starts_with("registry.") {
@@ -397,6 +405,8 @@ pub async fn issue_certificate(
         form.certificate_type.to_ascii_uppercase()
     ))
     .filter(|t| *t != CertificateType::Unspecified)
+    // The names are lowercase, as the document lists them.
+    .filter(|_| form.certificate_type == form.certificate_type.to_ascii_lowercase())
     .ok_or_else(|| {
         ServiceError::invalid_field(
             "type",
@@ -407,9 +417,7 @@ pub async fn issue_certificate(
         .certificates()?
         .issue_certificate(context.request(IssueCertificateRequest {
             municipality_istat_code: signed.account().municipality.to_string(),
-            person: Some(Person::FiscalCode(
-                form.fiscal_code.trim().to_ascii_uppercase(),
-            )),
+            person: Some(Person::FiscalCode(form.fiscal_code.to_ascii_uppercase())),
             r#type: certificate_type as i32,
             r#use: form.r#use,
             exemption_code: form.exemption_code,
@@ -447,10 +455,11 @@ pub async fn certificate_pdf(
         Role::Tecnico,
         Role::BackOffice,
     ])?;
+    let certificate_id = input::record_id("id", &id)?.to_string();
     let context = signed.context("certificate.print")?;
     let reply = state
         .certificates()?
-        .get_certificate(context.request(GetCertificateRequest { certificate_id: id }))
+        .get_certificate(context.request(GetCertificateRequest { certificate_id }))
         .await?
         .into_inner();
     let certificate = reply.certificate.unwrap_or_default();

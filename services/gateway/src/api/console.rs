@@ -13,7 +13,7 @@ use sportello_proto::routing::v1::{
 };
 
 use super::{
-    site_by_code, sites_of,
+    input, site_by_code, sites_of,
     views::{CallView, CaseView, DecisionView, OperatorView, QueueView},
 };
 use crate::{
@@ -123,6 +123,7 @@ pub async fn overview(
 #[derive(Debug, Deserialize)]
 pub struct SeatForm {
     pub site_code: String,
+    #[serde(deserialize_with = "input::integer")]
     pub counter_number: u32,
 }
 
@@ -140,11 +141,7 @@ pub async fn seat(
         signed.account().municipality,
         &form.site_code,
     )
-    .await
-    .map_err(|e| match e.kind() {
-        ErrorKind::NotFound => ServiceError::invalid_field("site_code", "no such site"),
-        _ => e,
-    })?;
+    .await?;
     let operator = state
         .operators()?
         .sit_at_counter(context.request(SitAtCounterRequest {
@@ -266,12 +263,18 @@ pub async fn call_ticket(
     Body(form): Body<TicketForm>,
 ) -> Result<Json<CallReply>, ServiceError> {
     signed.require(Role::OPERATORS)?;
+    if !is_ticket(&form.ticket) {
+        return Err(ServiceError::invalid_field(
+            "ticket",
+            "must be a ticket label such as B017, or a ticket id",
+        ));
+    }
     let context = signed.context("case.serve")?;
     let reply = state
         .cases()?
         .call_ticket(context.request(CallTicketRequest {
             operator_id: signed.account().id.clone(),
-            ticket: form.ticket.trim().to_ascii_uppercase(),
+            ticket: form.ticket.to_ascii_uppercase(),
         }))
         .await?
         .into_inner();
@@ -281,6 +284,14 @@ pub async fn call_ticket(
     };
     let decision = call.as_ref().and_then(|c| c.decision.clone());
     Ok(Json(CallReply { call, decision }))
+}
+
+/// A ticket label (`^[A-Za-z][0-9]{3}$`) or a ticket id (a UUID with its dashes).
+fn is_ticket(raw: &str) -> bool {
+    let label = raw.len() == 4
+        && raw.starts_with(|c: char| c.is_ascii_alphabetic())
+        && raw[1..].chars().all(|c| c.is_ascii_digit());
+    label || input::record_id("ticket", raw).is_ok()
 }
 
 /// `GET /api/v1/console/parked`: the cases I parked, to resume.

@@ -1,12 +1,8 @@
 //! The ticket kiosk (totem): the services a citizen may queue for at a site, and the
 //! ticket. Listing is public; issuing needs a kiosk device's session.
 
-use crate::api::body::Body;
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use crate::api::body::{Body, Path};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use sportello_kit::ServiceError;
 use sportello_proto::{
@@ -14,7 +10,7 @@ use sportello_proto::{
     routing::v1::{IssueTicketRequest, ListServiceGroupsRequest, ListServiceTypesRequest, Tier},
 };
 
-use super::{site_by_code, views::parse_priority};
+use super::{input, site_by_code, views::parse_priority};
 use crate::{
     app::AppState,
     auth::{Role, Signed},
@@ -98,6 +94,7 @@ pub async fn issue_ticket(
     Body(form): Body<TicketForm>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
     let account = signed.require(&[Role::Kiosk])?;
+    input::optional_uuid("idempotency_key", &form.idempotency_key)?;
     let priority = parse_priority(&form.priority_category).ok_or_else(|| {
         ServiceError::invalid_field(
             "priority_category",

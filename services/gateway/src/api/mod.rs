@@ -8,13 +8,15 @@
 //!
 //! Layout: [`board`] and [`kiosk`] (the waiting room), [`console`] and [`cases`] (the
 //! counter), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
-//! happen), [`views`] (the JSON shapes).
+//! happen), [`views`] (the JSON shapes), [`body`] and [`input`] (what requests may hold,
+//! checked as the document states it).
 
 pub mod admin;
 pub mod board;
 pub mod body;
 pub mod cases;
 pub mod console;
+pub mod input;
 pub mod kiosk;
 pub mod live;
 pub mod verify;
@@ -22,9 +24,9 @@ pub mod views;
 
 use axum::{
     Router,
-    http::{HeaderValue, header},
-    response::IntoResponse,
-    routing::{get, post, put},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{any, get, post, put},
 };
 use sportello_kit::{CallContext, ErrorKind, MunicipalityCode, ServiceError};
 use sportello_proto::routing::v1::{GetServiceTypeRequest, ListSitesRequest, ServiceType, Site};
@@ -85,6 +87,23 @@ pub fn router() -> Router<AppState> {
             axum::routing::patch(admin::update_account),
         )
         .route("/api/v1/openapi.json", get(openapi))
+        // Whatever else is asked under /api answers in the error table's shape too.
+        .route("/api/{*rest}", any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found() -> ServiceError {
+    ServiceError::new(ErrorKind::NotFound, "no such API path")
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = ServiceError::new(
+        ErrorKind::InvalidArgument,
+        "this path does not take this method",
+    )
+    .into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
 }
 
 /// The OpenAPI document.

@@ -191,6 +191,7 @@ pub struct OperatorView {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SkillView {
     pub skill: String,
+    #[serde(deserialize_with = "super::input::integer")]
     pub proficiency: u32,
 }
 
@@ -229,6 +230,9 @@ pub fn parse_priority(name: &str) -> Option<PriorityCategory> {
     if name.is_empty() {
         return Some(PriorityCategory::None);
     }
+    if name != name.to_ascii_lowercase() {
+        return None;
+    }
     PriorityCategory::from_str_name(&format!("PRIORITY_CATEGORY_{}", name.to_ascii_uppercase()))
         .filter(|p| *p != PriorityCategory::Unspecified)
 }
@@ -246,6 +250,7 @@ mod tests {
         );
         assert_eq!(parse_priority(""), Some(PriorityCategory::None));
         assert_eq!(parse_priority("vip"), None);
+        assert_eq!(parse_priority("Pregnancy"), None);
         assert_eq!(parse_priority("unspecified"), None);
     }
 }

@@ -291,14 +291,20 @@ pub async fn authenticate(
     id: &str,
     password_given: String,
 ) -> Result<Option<Account>, ServiceError> {
-    let row = sqlx::query(concat!(
-        "select ",
-        columns!(),
-        ", password_hash from accounts where id = $1 and active"
-    ))
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?;
+    // A name no account can have is unknown without asking the database (which would
+    // refuse some of them, such as one holding U+0000); the hash is checked all the same.
+    let row = if check_id(id).is_ok() {
+        sqlx::query(concat!(
+            "select ",
+            columns!(),
+            ", password_hash from accounts where id = $1 and active"
+        ))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+    } else {
+        None
+    };
     let stored: Option<String> = match &row {
         Some(row) => row.try_get("password_hash")?,
         None => None,
