@@ -5,7 +5,7 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     response::sse::{Event, KeepAlive, Sse},
 };
 use serde::Serialize;
@@ -15,6 +15,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
+    body::Path,
     live::LiveEvent,
     site_by_code, sites_of,
     views::{BoardCall, QueueView},
@@ -102,8 +103,17 @@ pub async fn snapshot(
     }))
 }
 
-/// `GET /api/v1/sites/{site}/board/events`: server-sent events, `call` as each ticket
-/// is called and `queues` when the queues change (at most every half second).
+fn queues_event(queues: &[QueueView]) -> Result<Event, ServiceError> {
+    Event::default()
+        .event("queues")
+        .json_data(serde_json::json!({ "queues": queues }))
+        .map_err(ServiceError::internal)
+}
+
+/// `GET /api/v1/sites/{site}/board/events`: server-sent events, `queues` at once (so a
+/// board that reconnects after a drop shows the queues as they are now, not as they
+/// were), then `call` as each ticket is called and `queues` when the queues change (at
+/// most every half second).
 pub async fn events(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -112,6 +122,9 @@ pub async fn events(
     let site = site_by_code(&state, &context, state.settings.public_municipality, &code).await?;
     let mut feed = state.live.subscribe();
     let (sender, receiver) = mpsc::channel(64);
+    // Subscribed before the first snapshot is read: no change falls in between.
+    let first = queues_event(&queues(&state, &context, &site.id).await?)?;
+    let _ = sender.try_send(Ok(first));
     tokio::spawn(async move {
         let mut queues_stale = false;
         loop {
@@ -143,8 +156,7 @@ pub async fn events(
                     let Ok(queues) = queues(&state, &context, &site.id).await else {
                         continue;
                     };
-                    let body = serde_json::json!({ "queues": queues });
-                    let Ok(event) = Event::default().event("queues").json_data(&body) else {
+                    let Ok(event) = queues_event(&queues) else {
                         continue;
                     };
                     if sender.send(Ok(event)).await.is_err() {
