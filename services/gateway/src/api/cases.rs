@@ -392,6 +392,14 @@ pub async fn issue_certificate(
     Body(form): Body<CertificateForm>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
     input::optional_uuid("idempotency_key", &form.idempotency_key)?;
+    input::text("use", &form.r#use, 120)?;
+    // The registry knows the codes (and trims them): the document lists them as they are.
+    if form.exemption_code.trim() != form.exemption_code {
+        return Err(ServiceError::invalid_field(
+            "exemption_code",
+            "is not a stamp-duty exemption the registry knows",
+        ));
+    }
     let (context, case) = for_action(&state, &signed, "certificate.issue", &id).await?;
     holds(&signed, &case)?;
     if !case.service_code.starts_with("registry.") {
