@@ -158,6 +158,8 @@ def main() -> int:
     excluded = set(os.environ.get("SPORTELLO_FUZZ_EXCLUDE", "").split())
     reports = pathlib.Path(os.environ.get("APITEST_REPORTS", "target/apitest"))
     reports.mkdir(parents=True, exist_ok=True)
+    # Hypothesis's caches (Unicode tables) go with the reports, not into the checkout.
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(reports / "hypothesis"))
     # The document the gateway serves; SPORTELLO_OPENAPI names a file instead (to try a
     # change of the document without rebuilding the gateway).
     source = os.environ.get("SPORTELLO_OPENAPI") or f"{url}/api/v1/openapi.json"
