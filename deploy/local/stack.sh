@@ -42,6 +42,12 @@ export LISTEN_HOST=127.0.0.1 COOKIE_SECURE=false LOG_FORMAT=text
 # The shipped La Spezia catalogue, the demo municipality's.
 export CATALOGUE_SEED=${CATALOGUE_SEED:-011015}
 export SPORTELLO_DEMO_PASSWORD=${SPORTELLO_DEMO_PASSWORD:-demo-sportello}
+# Mutual TLS: a throw-away authority and a certificate per service, the demo seeder and
+# a command-line client (exported as SPORTELLO_PKI for the command).
+export SPORTELLO_PKI="$LOGS/pki"
+PKI=$SPORTELLO_PKI
+pki_issue "$PKI" "$BIN" "${SERVICES[@]/#/svc/}" tool/demo tool/cli
+
 mapfile -t ports < <(free_ports $((1 + 2 * ${#SERVICES[@]})))
 HTTP_PORT=${ports[0]}
 export SPORTELLO_URL="http://127.0.0.1:$HTTP_PORT"
@@ -51,10 +57,11 @@ declare -A GRPC METRICS
 i=1
 for name in "${SERVICES[@]}"; do
   GRPC[$name]=${ports[$i]}; METRICS[$name]=${ports[$((i + 1))]}; i=$((i + 2))
-  export "$(echo "$name" | tr a-z A-Z)_URL=http://127.0.0.1:${GRPC[$name]}"
+  export "$(echo "$name" | tr a-z A-Z)_URL=https://127.0.0.1:${GRPC[$name]}"
 done
 for name in "${SERVICES[@]}"; do
-  GRPC_PORT=${GRPC[$name]} METRICS_PORT=${METRICS[$name]} HTTP_PORT=$HTTP_PORT \
+  # shellcheck disable=SC2046  # the TLS_* assignments split into words on purpose
+  env $(tls_env "$PKI" "svc/$name") GRPC_PORT=${GRPC[$name]} METRICS_PORT=${METRICS[$name]} HTTP_PORT=$HTTP_PORT \
     "$BIN/sportello-$name" >"$LOGS/$name.log" 2>&1 &
   PIDS+=($!)
 done
@@ -65,7 +72,8 @@ wait_serving "$SPORTELLO_URL" "${PIDS[@]}"
 say "seeding the demo municipality"
 SYNTH_RESIDENTS=${SYNTH_RESIDENTS:-3000} "$BIN/sportello-registry-synth" >"$LOGS/synth.log" 2>&1 \
   || die "loading the synthetic residents failed"
-DEMO_PASSWORD=$SPORTELLO_DEMO_PASSWORD "$BIN/sportello-demo" >"$LOGS/demo.log" 2>&1 \
+# shellcheck disable=SC2046
+env $(tls_env "$PKI" tool/demo) DEMO_PASSWORD=$SPORTELLO_DEMO_PASSWORD "$BIN/sportello-demo" >"$LOGS/demo.log" 2>&1 \
   || die "seeding the demo municipality failed"
 SPORTELLO_DEMO_FISCAL_CODE=$("$(pg_bindir)/psql" "$DATABASE_URL" -Atc "
   select r.fiscal_code from registry.residents r

@@ -28,6 +28,9 @@ pg_start "$WORK/pg" "$PG_PORT" "$([ "${SPORTELLO_DURABLE:-}" = 1 ] && echo durab
 NATS_PORT=$(free_port)
 nats_start "$WORK/nats" "$NATS_PORT"
 
+# What the tests write (their certificates, their stacks' logs) goes with the servers.
+mkdir -p "$WORK/tmp"
+export TMPDIR="$WORK/tmp"
 export SPORTELLO_TEST_DATABASE_URL="postgres://sportello@127.0.0.1:$PG_PORT/postgres"
 export SPORTELLO_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 say "private PostgreSQL on :$PG_PORT, NATS on :$NATS_PORT"

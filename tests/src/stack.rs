@@ -126,7 +126,10 @@ impl Stack {
     }
 }
 
-/// A call context for tests: a department system acting for an operator of La Spezia.
+/// A call context for tests: an administrator of La Spezia, acting through a department
+/// system or the gateway.
 pub fn context(purpose: &str) -> CallContext {
-    CallContext::new("e2e-tests", "operator:op-1", "011015", purpose).expect("valid context")
+    CallContext::new("e2e-tests", "operator:op-1", "011015", purpose)
+        .expect("valid context")
+        .with_roles(&[sportello_kit::Role::Admin])
 }

@@ -29,6 +29,7 @@ static CONSUMER_SPEC: ServiceSpec = ServiceSpec {
     migrator: &MIGRATOR,
     streams: &[],
     serves_http: false,
+    policy: &sportello_kit::Policy::CLOSED,
 };
 
 struct KeepStreets;

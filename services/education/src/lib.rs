@@ -4,6 +4,7 @@
 //! Layout: each area is a module with its `domain` (request parsing), `store` (SQL) and
 //! `grpc` (the tonic service); [`error`] is the service's one error table.
 
+pub mod access;
 pub mod error;
 pub mod schools;
 
@@ -30,6 +31,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         subjects: &["education.>"],
     }],
     serves_http: false,
+    policy: &access::POLICY,
 };
 
 /// Starts the education service on `listeners` until `shutdown` is cancelled.

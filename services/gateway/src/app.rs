@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use sportello_kit::PeerChannel as Channel;
 use sportello_kit::{CallContext, Db, ErrorKind, ServiceError};
 use sportello_proto::{
     registry::v1::{
@@ -15,7 +16,6 @@ use sportello_proto::{
         operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
     },
 };
-use tonic::transport::Channel;
 
 use crate::{api::live::Live, auth::limiter::LoginLimiter, config::WebConfig, peers::Peers};
 

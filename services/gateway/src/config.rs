@@ -105,17 +105,14 @@ impl GatewayConfig {
         let peers = PEERS
             .iter()
             .map(|(name, var)| {
-                let url: String = env.required(
-                    var,
-                    &format!("set it to the {name} service's gRPC URL, e.g. http://{name}:50051"),
-                )?;
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ConfigError::invalid(
-                        var,
-                        &url,
-                        "must start with http:// or https://",
-                    ));
-                }
+                let url = env
+                    .peer_url(var, name)?
+                    .ok_or_else(|| ConfigError::Missing {
+                        var: (*var).to_owned(),
+                        hint: format!(
+                            "set it to the {name} service's gRPC URL, e.g. https://{name}:50051"
+                        ),
+                    })?;
                 Ok(Peer { name, url })
             })
             .collect::<Result<_, _>>()?;
@@ -134,10 +131,12 @@ mod tests {
 
     #[test]
     fn a_missing_service_url_is_named() {
-        let env = Env::from_pairs([
+        let mut pairs = vec![
             ("DATABASE_URL", "postgres://h/db"),
             ("NATS_URL", "nats://h"),
-        ]);
+        ];
+        pairs.extend(sportello_kit::testing::pki::tls_vars("svc/gateway"));
+        let env = Env::from_pairs(pairs);
         let error = GatewayConfig::from_env(&env).unwrap_err();
         assert!(
             error.to_string().starts_with("ROUTING_URL is not set"),
@@ -151,8 +150,9 @@ mod tests {
             ("DATABASE_URL", "postgres://h/db"),
             ("NATS_URL", "nats://h"),
         ];
-        pairs.extend(PEERS.iter().map(|(_, var)| (*var, "http://h:1")));
-        pairs.push(("URP_URL", "urp:50056"));
+        pairs.extend(sportello_kit::testing::pki::tls_vars("svc/gateway"));
+        pairs.extend(PEERS.iter().map(|(_, var)| (*var, "https://h:1")));
+        pairs.push(("URP_URL", "http://urp:50056"));
         let error = GatewayConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
         assert!(error.to_string().starts_with("URP_URL="), "{error}");
     }

@@ -13,7 +13,6 @@ use sportello_proto::{
         site_service_client::SiteServiceClient,
     },
 };
-use tonic::transport::Channel;
 
 use crate::auth::accounts::{self, AccountInput};
 
@@ -146,17 +145,19 @@ pub const ACCOUNTS: [DemoAccount; 8] = [
 /// own database (accounts).
 pub async fn seed(
     db: &Db,
-    routing: Channel,
+    routing: sportello_kit::PeerChannel,
     municipality: MunicipalityCode,
     password: &str,
 ) -> Result<(), ServiceError> {
+    // The seeder administers the demo municipality: it asserts an administrator.
     let context = CallContext::new(
-        "gateway",
+        "tool/demo",
         "system:demo-seed",
         municipality.as_str(),
         "demo.seed",
     )
-    .map_err(|e| ServiceError::internal(e.to_string()))?;
+    .map_err(|e| ServiceError::internal(e.to_string()))?
+    .with_roles(&[sportello_kit::Role::Admin]);
     let mut sites = SiteServiceClient::new(routing.clone());
     for site in &SITES {
         let reply = sites

@@ -7,6 +7,7 @@
 //! assets), [`status`] (the stack's status page), [`sessions`] (session revocation over
 //! gRPC), [`demo`] (the demo municipality `make run` seeds).
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -43,6 +44,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         subjects: &["gateway.>"],
     }],
     serves_http: true,
+    policy: &access::POLICY,
 };
 
 /// Starts the gateway on `listeners` until `shutdown` is cancelled.
@@ -51,9 +53,9 @@ pub async fn start(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let peers =
-        peers::Peers::connect(&config.peers).map_err(|e| StartError::Other(e.to_string()))?;
     let service = Service::start(&SPEC, config.service).await?;
+    let peers = peers::Peers::connect(&config.peers, service.identity(), service.config())
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let sessions = sessions::grpc::Sessions::new(service.db().clone());
     let live = api::live::Live::start(
         service.nats().clone(),

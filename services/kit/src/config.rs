@@ -7,7 +7,7 @@
 
 use std::{collections::HashMap, fmt, net::IpAddr, str::FromStr, sync::Arc, time::Duration};
 
-use crate::clock::Clock;
+use crate::{clock::Clock, trust::TlsIdentity};
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +135,25 @@ impl Env {
         Ok(self.optional(var)?.unwrap_or(default))
     }
 
+    /// The URL of a peer service: `https://host:port` (gRPC speaks only mutual TLS).
+    pub fn peer_url(&self, var: &str, service: &str) -> Result<Option<String>, ConfigError> {
+        let Some(url) = self.raw(var) else {
+            return Ok(None);
+        };
+        if url.starts_with("https://") && url.len() > "https://".len() {
+            Ok(Some(url.to_owned()))
+        } else {
+            Err(ConfigError::Invalid {
+                var: var.to_owned(),
+                value: format!("{url:?}"),
+                reason: format!(
+                    "must be the {service} service's https:// URL, e.g. https://{service}:50051 \
+                     (every gRPC link is mutual TLS)"
+                ),
+            })
+        }
+    }
+
     /// A TCP port.
     pub fn port_or(&self, var: &str, default: u16) -> Result<u16, ConfigError> {
         match self.raw(var) {
@@ -143,6 +162,24 @@ impl Env {
                 .parse::<u16>()
                 .map_err(|_| ConfigError::invalid(var, raw, "not a port number (0-65535)")),
         }
+    }
+
+    /// Every `<PREFIX><SERVICE>` variable as a duration, keyed by the lowercase service
+    /// (`GRPC_TIMEOUT_ROUTING=2s` → `routing`: 2 s).
+    pub fn per_service_durations(
+        &self,
+        prefix: &str,
+    ) -> Result<HashMap<String, Duration>, ConfigError> {
+        let mut found = HashMap::new();
+        for var in self.vars.keys() {
+            if let Some(service) = var.strip_prefix(prefix)
+                && !service.is_empty()
+            {
+                let duration = self.duration_or(var, Duration::ZERO)?;
+                found.insert(service.to_ascii_lowercase(), duration);
+            }
+        }
+        Ok(found)
     }
 
     /// A duration written as a number with a unit: `500ms`, `30s`, `5m`, `2h`, `7d`.
@@ -284,6 +321,65 @@ pub struct ServiceConfig {
     pub workers: WorkerMode,
     /// The clock ("now") the service reads.
     pub clock: Clock,
+    /// This process's certificate, key and the deployment's CA (`TLS_CERT`, `TLS_KEY`,
+    /// `TLS_CA`): every gRPC link is mutual TLS.
+    pub tls: TlsSource,
+    /// The deadline of an outgoing gRPC call (`GRPC_TIMEOUT`, default 5s), unless the
+    /// caller's own deadline is nearer.
+    pub grpc_timeout: Duration,
+    /// Per called service (`GRPC_TIMEOUT_<SERVICE>`, e.g. `GRPC_TIMEOUT_ROUTING=2s`).
+    pub grpc_timeouts: HashMap<String, Duration>,
+    /// The longest a single SQL statement may run (`DATABASE_STATEMENT_TIMEOUT`, default
+    /// 30s): a stuck query fails instead of holding a connection and its locks.
+    pub database_statement_timeout: Duration,
+}
+
+/// Where a service's TLS identity comes from.
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// The files named by `TLS_CERT`, `TLS_KEY` and `TLS_CA` (every deployment).
+    Files(TlsIdentity),
+    /// A certificate issued at start, for whichever service starts with this
+    /// configuration, by the tests' in-process authority ([`crate::testing::pki`]): the
+    /// same mutual TLS, provisioned in memory.
+    #[cfg(feature = "testing")]
+    Test,
+}
+
+impl TlsSource {
+    /// The identity of the service called `service`; refused when the certificate names
+    /// another peer.
+    pub fn identity_for(&self, service: &str) -> Result<TlsIdentity, ConfigError> {
+        match self {
+            Self::Files(identity) => {
+                if identity.id().is_service(service) {
+                    Ok(identity.clone())
+                } else {
+                    Err(ConfigError::Invalid {
+                        var: crate::trust::tls::TLS_CERT.to_owned(),
+                        value: "<certificate>".to_owned(),
+                        reason: format!(
+                            "it names {}, but this is svc/{service}: each service presents \
+                             its own certificate",
+                            identity.id()
+                        ),
+                    })
+                }
+            }
+            #[cfg(feature = "testing")]
+            Self::Test => Ok(crate::testing::pki::identity(&format!("svc/{service}"))),
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// The deadline of calls to `service`.
+    pub fn grpc_timeout_for(&self, service: &str) -> Duration {
+        self.grpc_timeouts
+            .get(service)
+            .copied()
+            .unwrap_or(self.grpc_timeout)
+    }
 }
 
 /// The ports a service listens on by default, from its spec.
@@ -343,6 +439,11 @@ impl ServiceConfig {
             retention: env.duration_or("RETENTION", Duration::from_secs(7 * 86_400))?,
             workers: WorkerMode::Background,
             clock: Clock::system(),
+            tls: TlsSource::Files(TlsIdentity::from_env(env)?),
+            grpc_timeout: env.duration_or("GRPC_TIMEOUT", Duration::from_secs(5))?,
+            grpc_timeouts: env.per_service_durations("GRPC_TIMEOUT_")?,
+            database_statement_timeout: env
+                .duration_or("DATABASE_STATEMENT_TIMEOUT", Duration::from_secs(30))?,
         })
     }
 }
@@ -387,13 +488,81 @@ mod tests {
         assert!(!err.to_string().contains("secret"), "{err}");
     }
 
+    /// The TLS variables, pointing at files of the tests' authority for `peer`.
+    fn tls_files(peer: &str) -> [(&'static str, String); 3] {
+        let (cert, key, ca) = crate::testing::pki::files(peer);
+        [
+            ("TLS_CERT", cert.display().to_string()),
+            ("TLS_KEY", key.display().to_string()),
+            ("TLS_CA", ca.display().to_string()),
+        ]
+    }
+
+    fn env_with(pairs: &[(&str, &str)], tls: &[(&'static str, String); 3]) -> Env {
+        Env::from_pairs(
+            pairs
+                .iter()
+                .copied()
+                .chain(tls.iter().map(|(k, v)| (*k, v.as_str()))),
+        )
+    }
+
     #[test]
     fn defaults_apply() {
-        let env = Env::from_pairs([("DATABASE_URL", "postgres://h/db"), ("NATS_URL", "n")]);
+        let tls = tls_files("svc/routing");
+        let env = env_with(
+            &[("DATABASE_URL", "postgres://h/db"), ("NATS_URL", "n")],
+            &tls,
+        );
         let config = ServiceConfig::from_env(&env, PORTS).unwrap();
         assert_eq!(config.grpc_port, 50051);
         assert_eq!(config.subject_prefix.as_str(), "sportello");
         assert_eq!(config.retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.grpc_timeout_for("registry"), Duration::from_secs(5));
+        assert_eq!(config.database_statement_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn timeouts_are_set_per_called_service() {
+        let tls = tls_files("svc/routing");
+        let env = env_with(
+            &[
+                ("DATABASE_URL", "postgres://h/db"),
+                ("NATS_URL", "n"),
+                ("GRPC_TIMEOUT", "3s"),
+                ("GRPC_TIMEOUT_ROUTING", "800ms"),
+            ],
+            &tls,
+        );
+        let config = ServiceConfig::from_env(&env, PORTS).unwrap();
+        assert_eq!(
+            config.grpc_timeout_for("routing"),
+            Duration::from_millis(800)
+        );
+        assert_eq!(config.grpc_timeout_for("registry"), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_service_presents_only_its_own_certificate() {
+        let tls = tls_files("svc/gateway");
+        let env = env_with(
+            &[("DATABASE_URL", "postgres://h/db"), ("NATS_URL", "n")],
+            &tls,
+        );
+        let config = ServiceConfig::from_env(&env, PORTS).unwrap();
+        assert!(config.tls.identity_for("gateway").is_ok());
+        let err = config.tls.identity_for("routing").unwrap_err().to_string();
+        assert!(
+            err.contains("TLS_CERT") && err.contains("svc/gateway"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_certificates_name_the_variable() {
+        let env = Env::from_pairs([("DATABASE_URL", "postgres://h/db"), ("NATS_URL", "n")]);
+        let err = ServiceConfig::from_env(&env, PORTS).unwrap_err();
+        assert!(err.to_string().starts_with("TLS_CERT is not set"), "{err}");
     }
 
     #[test]

@@ -44,17 +44,23 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
 }
 
-/// Opens the service's pool with `search_path` = its schema. Retries for `patience`
+/// Opens the service's pool with `search_path` = its schema and a `statement_timeout`
+/// (a stuck statement fails rather than holding its connection and locks). Retries for `patience`
 /// while PostgreSQL is not yet reachable (it may be starting beside us).
 pub async fn connect(
     url: &str,
     schema: &str,
     max_connections: u32,
     patience: Duration,
+    statement_timeout: Duration,
 ) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = url.parse().map_err(DbError::Url)?;
+    let statement_timeout = format!("{}ms", statement_timeout.as_millis().max(1));
     let options = options
-        .options([("search_path", schema)])
+        .options([
+            ("search_path", schema),
+            ("statement_timeout", statement_timeout.as_str()),
+        ])
         .application_name(&format!("sportello-{schema}"));
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)

@@ -252,7 +252,7 @@ impl ServiceError {
 }
 
 /// Displays an error with its chain of causes.
-struct ErrorChain<'a>(&'a (dyn StdError + 'static));
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn StdError + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,8 +3,9 @@
 //! - [`config`]: configuration from the environment, with errors naming the variable;
 //! - [`telemetry`] and [`propagation`]: logs, OTLP traces, W3C trace context across gRPC
 //!   and NATS;
-//! - [`context`]: the call context (calling service, acting user, municipality,
-//!   purpose) every gRPC call carries;
+//! - [`trust`] and [`context`]: mutual TLS, who may call what, the end user signed per
+//!   call, and the call context (calling service, acting person, municipality, purpose)
+//!   handlers authorise on; [`role`]: the roles a person may hold;
 //! - [`error`]: one error table for gRPC codes and HTTP statuses;
 //! - [`db`] and [`uow`]: one PostgreSQL schema per service, migrations under an advisory
 //!   lock, units of work that commit state, events, timers and idempotency keys together;
@@ -34,12 +35,14 @@ pub mod nats;
 pub mod outbox;
 pub mod propagation;
 pub mod pseudonym;
+pub mod role;
 pub mod server;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;
+pub mod trust;
 pub mod uow;
 
 pub use clock::{Clock, ManualClock};
@@ -51,7 +54,9 @@ pub use events::EventRecord;
 pub use inbox::{ConsumerSpec, EventHandler, HandlerError};
 pub use nats::StreamSpec;
 pub use pseudonym::{PseudonymKey, RequesterRef};
+pub use role::Role;
 pub use server::Api;
 pub use service::{Listeners, Running, Service, ServiceSpec, StartError, main};
 pub use timers::{Timer, TimerHandler};
+pub use trust::{PeerChannel, PeerId, Policy, TlsIdentity};
 pub use uow::{Aggregate, Claim, Db, UnitOfWork};

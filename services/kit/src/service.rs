@@ -47,6 +47,8 @@ pub struct ServiceSpec {
     pub streams: &'static [StreamSpec],
     /// Whether it serves HTTP besides gRPC (the gateway).
     pub serves_http: bool,
+    /// Who may call which of its RPCs, and who may act for a person there.
+    pub policy: &'static crate::trust::Policy,
 }
 
 impl ServiceSpec {
@@ -140,6 +142,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 pub struct Service {
     spec: &'static ServiceSpec,
     config: ServiceConfig,
+    identity: crate::trust::TlsIdentity,
     db: Db,
     nats: async_nats::Client,
     js: jetstream::Context,
@@ -163,11 +166,13 @@ impl Service {
         config: ServiceConfig,
     ) -> Result<Self, StartError> {
         crate::metrics::install();
+        let identity = config.tls.identity_for(spec.name)?;
         let pool = db::connect(
             &config.database_url,
             spec.name,
             config.database_max_connections,
             config.database_connect_timeout,
+            config.database_statement_timeout,
         )
         .await?;
         db::migrate(&pool, spec.name, spec.migrator).await?;
@@ -178,6 +183,7 @@ impl Service {
             spec,
             db: Db::new(pool, config.clock.clone()),
             config,
+            identity,
             nats,
             js,
             timer_handlers: HashMap::new(),
@@ -198,6 +204,26 @@ impl Service {
     /// The configuration.
     pub fn config(&self) -> &ServiceConfig {
         &self.config
+    }
+
+    /// This service's TLS identity (its certificate names `svc/<name>`).
+    pub fn identity(&self) -> &crate::trust::TlsIdentity {
+        &self.identity
+    }
+
+    /// A channel to the service called `peer` at `url` (`https://…`), as this service,
+    /// with the configured deadline for calls to it.
+    pub fn channel_to(
+        &self,
+        peer: &str,
+        url: &str,
+    ) -> Result<crate::trust::PeerChannel, crate::trust::ChannelError> {
+        crate::trust::PeerChannel::lazy(
+            &self.identity,
+            peer,
+            url,
+            self.config.grpc_timeout_for(peer),
+        )
     }
 
     /// The NATS client (for live, non-durable subscriptions such as a display board's).
@@ -233,6 +259,7 @@ impl Service {
         let Self {
             spec,
             config,
+            identity,
             db,
             js,
             timer_handlers,
@@ -309,15 +336,17 @@ impl Service {
                 workers.janitor.clone().run(background.clone()),
             ));
         }
+        let probes = crate::metrics::Probes::default();
         worker_tasks.push(tokio::spawn(watch_readiness(
             db.clone(),
             health.clone(),
             names.clone(),
+            probes.clone(),
             shutdown.clone(),
         )));
         worker_tasks.push(tokio::spawn(serve_http(
             listeners.metrics,
-            crate::metrics::router(),
+            crate::metrics::router(probes.clone()),
             background.clone(),
         )));
 
@@ -325,9 +354,13 @@ impl Service {
         let trace = tower_http::trace::TraceLayer::new_for_grpc()
             .make_span_with(grpc_span)
             .on_failure(LogGrpcFailure);
+        let gate = crate::trust::GateLayer(crate::trust::Gate::new(spec.name, spec.policy));
         let grpc_task = tokio::spawn(
             tonic::transport::Server::builder()
+                .tls_config(identity.server_config())
+                .map_err(|e| StartError::Other(format!("TLS: {e}")))?
                 .layer(trace)
+                .layer(gate)
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(listeners.grpc)
@@ -349,6 +382,7 @@ impl Service {
         let done = tokio::spawn(async move {
             shutdown.cancelled().await;
             tracing::info!(service = spec.name, "shutting down");
+            probes.set_stopping();
             server::set_readiness(&health_for_stop, &names, ServingStatus::NotServing).await;
             consumer_token.cancel();
             for task in consumer_tasks {
@@ -505,9 +539,11 @@ async fn watch_readiness(
     db: Db,
     health: HealthReporter,
     names: Vec<&'static str>,
+    probes: crate::metrics::Probes,
     stop: CancellationToken,
 ) {
     let mut ready = true;
+    probes.set_ready(true);
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -531,6 +567,7 @@ async fn watch_readiness(
             } else {
                 ServingStatus::NotServing
             };
+            probes.set_ready(ready);
             server::set_readiness(&health, &names, status).await;
         }
     }

@@ -24,7 +24,7 @@ async fn start(config: sportello_kit::ServiceConfig) -> TestService {
     .await
 }
 
-async fn status(channel: tonic::transport::Channel, name: &str) -> ServingStatus {
+async fn status(channel: sportello_kit::PeerChannel, name: &str) -> ServingStatus {
     let reply = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: name.into(),

@@ -153,11 +153,14 @@ async fn events_wait_in_the_outbox_while_nats_is_unreachable() {
         .unwrap();
     assert_eq!(pending, 1, "the event waits in the outbox");
     // And the service still serves: readiness follows the database, not NATS.
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = sportello_kit::PeerChannel::connect(
+        &sportello_kit::testing::pki::identity("svc/gateway"),
+        "kittest",
+        &format!("https://{}", running.grpc_addr),
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     let status = tonic_health::pb::health_client::HealthClient::new(channel)
         .check(tonic_health::pb::HealthCheckRequest {
             service: "readiness".into(),

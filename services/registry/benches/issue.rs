@@ -78,12 +78,13 @@ fn ms(d: Duration) -> String {
 }
 
 async fn issue_all(
-    mut client: CertificateServiceClient<tonic::transport::Channel>,
+    mut client: CertificateServiceClient<sportello_kit::PeerChannel>,
     references: Vec<String>,
     offset: usize,
 ) -> Vec<Duration> {
-    let context =
-        CallContext::new("gateway", "operator:bench", "011015", "certificate.issue").unwrap();
+    let context = CallContext::new("gateway", "operator:bench", "011015", "certificate.issue")
+        .unwrap()
+        .with_roles(&[sportello_kit::Role::Polivalente]);
     let mut samples = Vec::with_capacity(references.len());
     for (i, reference) in references.iter().enumerate() {
         let started = Instant::now();

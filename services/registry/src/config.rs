@@ -42,10 +42,7 @@ impl RegistryConfig {
         let raw: String = env.required("PSEUDONYM_KEY", hint)?;
         let (pseudonym_key, seal_key) =
             keys_from_hex(&raw).map_err(|why| ConfigError::invalid("PSEUDONYM_KEY", &raw, why))?;
-        let routing_url: Option<String> = env.optional("ROUTING_URL")?;
-        if let Some(url) = &routing_url {
-            check_http_url("ROUTING_URL", url)?;
-        }
+        let routing_url = env.peer_url("ROUTING_URL", "routing")?;
         let verify_url: String = env.or("CERTIFICATE_VERIFY_URL", DEFAULT_VERIFY_URL.to_owned())?;
         check_http_url("CERTIFICATE_VERIFY_URL", &verify_url)?;
         Ok(Self {
@@ -167,6 +164,7 @@ mod tests {
             ("DATABASE_URL", "postgres://h/db"),
             ("NATS_URL", "nats://h"),
         ];
+        pairs.extend(sportello_kit::testing::pki::tls_vars("svc/registry"));
         pairs.extend_from_slice(extra);
         Env::from_pairs(pairs)
     }

@@ -8,6 +8,7 @@
 //! local database, or in real life ANPR), [`audit`] the log every read of personal data
 //! writes to.
 
+pub mod access;
 pub mod audit;
 pub mod certificates;
 pub mod config;
@@ -54,6 +55,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         subjects: &["registry.>"],
     }],
     serves_http: false,
+    policy: &access::POLICY,
 };
 
 /// Starts the registry on `listeners` until `shutdown` is cancelled.
@@ -65,10 +67,11 @@ pub async fn start(
     let config = config.into_registry_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
     let intake: Arc<dyn residence::intake::Intake> = match &config.routing_url {
-        Some(url) => Arc::new(
-            residence::intake::RoutingIntake::new(url)
+        Some(url) => Arc::new(residence::intake::RoutingIntake::new(
+            service
+                .channel_to("routing", url)
                 .map_err(|e| StartError::Other(format!("ROUTING_URL: {e}")))?,
-        ),
+        )),
         None => {
             tracing::warn!("ROUTING_URL is not set: changes of residence are unavailable");
             Arc::new(residence::intake::Unconfigured)

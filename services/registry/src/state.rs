@@ -46,6 +46,7 @@ impl Registry {
         on: Day,
         field: &'static str,
     ) -> Result<Person, ServiceError> {
+        crate::access::ensure_reads_personal_data(context)?;
         let person = self
             .source
             .person(key, on)

@@ -254,7 +254,7 @@ async fn a_read_whose_audit_write_fails_fails() {
         "no certificate without its audit row"
     );
     let fact = h
-        .facts()
+        .facts_as("svc/suap")
         .await
         .is_resident(office("suap", "permit.check").request(IsResidentRequest {
             person: Some(PersonKey {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Harness, count, operator};
+use common::{Harness, administrator, count, operator};
 use jiff::Timestamp;
 use sportello_kit::testing::TestService;
 use sportello_proto::{
@@ -459,7 +459,7 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
 async fn a_counter_declaration_queues_its_check_at_the_site_and_retries_are_safe() {
     let (h, routing, family) = Box::pin(desk()).await;
     let site = SiteServiceClient::new(routing.channel().await)
-        .create_site(operator("site.create").request(CreateSiteRequest {
+        .create_site(administrator("site.create").request(CreateSiteRequest {
             municipality_istat_code: "011015".into(),
             code: "palazzo-civico".into(),
             name: "Palazzo Civico".into(),

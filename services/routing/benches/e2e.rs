@@ -29,6 +29,7 @@ use std::{
 
 use futures::StreamExt;
 use hdrhistogram::Histogram;
+use sportello_kit::PeerChannel as GrpcChannel;
 use sportello_kit::{
     CallContext, Clock, WorkerMode,
     testing::{TestContext, TestService},
@@ -43,7 +44,6 @@ use sportello_proto::{
     },
 };
 use tokio::sync::Semaphore;
-use tonic::transport::Channel as GrpcChannel;
 
 const OPERATORS: u32 = 64;
 const MUNICIPALITY: &str = "011015";
@@ -63,6 +63,7 @@ fn as_operator<T>(id: &str, message: T) -> tonic::Request<T> {
         "counter.serve",
     )
     .unwrap()
+    .with_roles(&[sportello_kit::Role::Polivalente])
     .request(message)
 }
 

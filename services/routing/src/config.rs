@@ -74,6 +74,7 @@ mod tests {
             ("DATABASE_URL", "postgres://h/db"),
             ("NATS_URL", "nats://h"),
         ];
+        pairs.extend(sportello_kit::testing::pki::tls_vars("svc/routing"));
         pairs.extend_from_slice(extra);
         Env::from_pairs(pairs)
     }

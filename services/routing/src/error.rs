@@ -63,6 +63,9 @@ pub enum RoutingError {
     /// No such operator.
     #[error("operator not found")]
     OperatorNotFound,
+    /// The operator id belongs to another municipality: an operator never moves.
+    #[error("operator {0} belongs to another municipality: an operator never moves to another one")]
+    OperatorOfAnotherMunicipality(String),
     /// The operator has no seat.
     #[error("the operator is not seated at a counter: sit at one first")]
     NotSeated,
@@ -144,7 +147,9 @@ impl RoutingError {
             }
             SiteExists { .. } | LetterTaken(_) => ErrorKind::AlreadyExists,
             StaleVersion { .. } => ErrorKind::Aborted,
-            LacksSkill(_) | NotHolding => ErrorKind::PermissionDenied,
+            LacksSkill(_) | NotHolding | OperatorOfAnotherMunicipality(_) => {
+                ErrorKind::PermissionDenied
+            }
             TicketsExhausted(_) => ErrorKind::ResourceExhausted,
             CounterTaken(_)
             | ServiceInactive(_)

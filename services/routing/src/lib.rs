@@ -6,6 +6,7 @@
 //! `grpc` (the tonic service); [`dispatch`] decides in memory who is called next and
 //! claims in PostgreSQL; [`error`] is routing's one error table.
 
+pub mod access;
 pub mod cases;
 pub mod catalogue;
 pub mod config;
@@ -52,6 +53,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         ],
     }],
     serves_http: false,
+    policy: &access::POLICY,
 };
 
 /// Starts routing on `listeners` until `shutdown` is cancelled.

@@ -150,7 +150,8 @@ async fn a_replica_killed_after_claiming_and_before_replying_double_assigns_noth
     };
     let context =
         sportello_kit::CallContext::new("gateway", "operator:m.rossi", "011015", "counter.serve")
-            .unwrap();
+            .unwrap()
+            .with_roles(&[sportello_kit::Role::Polivalente]);
     let claimed = doomed
         .claim(
             &context,

@@ -131,7 +131,8 @@ async fn run(bound: u32, steps: Vec<(i64, Step)>) {
                     "011015",
                     "counter.serve",
                 )
-                .unwrap();
+                .unwrap()
+                .with_roles(&[sportello_kit::Role::Polivalente]);
                 let reply = replicas[operator]
                     .flow
                     .call_next(&context, id)

@@ -5,6 +5,7 @@
 //! Layout: each area is a module with its `domain` (request parsing), `store` (SQL) and
 //! `grpc` (the tonic service); [`error`] is the service's one error table.
 
+pub mod access;
 pub mod businesses;
 pub mod error;
 
@@ -31,6 +32,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         subjects: &["suap.>"],
     }],
     serves_http: false,
+    policy: &access::POLICY,
 };
 
 /// Starts the SUAP on `listeners` until `shutdown` is cancelled.

@@ -5,6 +5,7 @@
 //! Layout: each area is a module with its `domain` (request parsing), `store` (SQL) and
 //! `grpc` (the tonic service).
 
+pub mod access;
 pub mod feedback;
 
 use sportello_kit::{
@@ -30,6 +31,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         subjects: &["urp.>"],
     }],
     serves_http: false,
+    policy: &access::POLICY,
 };
 
 /// Starts the URP service on `listeners` until `shutdown` is cancelled.

@@ -63,13 +63,7 @@ pub async fn load(
             case_id: case_id.to_owned(),
         }))
         .await
-        .map_err(|status| match status.code() {
-            tonic::Code::NotFound => ServiceError::new(
-                ErrorKind::PermissionDenied,
-                "no case of your municipality has this id",
-            ),
-            _ => status.into(),
-        })?
+        .map_err(refusal)?
         .into_inner();
     let case = reply
         .case
@@ -110,16 +104,38 @@ pub async fn call_view(
     ))
 }
 
-/// Loads a case for an operator about to act on it.
-async fn for_action(
+/// Routing hides another municipality's cases as not found: to the account, on a case
+/// id it holds, both mean the same — not a case it may touch.
+fn refusal(status: tonic::Status) -> ServiceError {
+    match status.code() {
+        tonic::Code::NotFound => ServiceError::new(
+            ErrorKind::PermissionDenied,
+            "no case of your municipality has this id",
+        ),
+        _ => status.into(),
+    }
+}
+
+/// The context and case id of a counter action: one click, one RPC — routing checks
+/// that the operator holds the case, of their municipality and department.
+fn for_action(
+    signed: &Signed,
+    purpose: &str,
+    case_id: &str,
+) -> Result<(CallContext, String), ServiceError> {
+    signed.require(Role::OPERATORS)?;
+    let case_id = input::record_id("id", case_id)?.to_string();
+    Ok((signed.context(purpose)?, case_id))
+}
+
+/// Loads a case for an operator about to use what it holds (its requester, its service).
+async fn for_reading(
     state: &AppState,
     signed: &Signed,
     purpose: &str,
     case_id: &str,
 ) -> Result<(CallContext, Case), ServiceError> {
-    signed.require(Role::OPERATORS)?;
-    let case_id = input::record_id("id", case_id)?.to_string();
-    let context = signed.context(purpose)?;
+    let (context, case_id) = for_action(signed, purpose, case_id)?;
     let (_, _, case) = load(state, signed, &context, &case_id).await?;
     Ok((context, case))
 }
@@ -148,14 +164,15 @@ pub async fn recall(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
-    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let (context, case_id) = for_action(&signed, "case.serve", &id)?;
     let call = state
         .cases()?
         .recall(context.request(RecallRequest {
             operator_id: me(&signed),
-            case_id: case.id,
+            case_id: case_id.clone(),
         }))
-        .await?
+        .await
+        .map_err(refusal)?
         .into_inner()
         .call
         .unwrap_or_default();
@@ -176,14 +193,15 @@ pub async fn no_show(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
-    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let (context, case_id) = for_action(&signed, "case.serve", &id)?;
     let reply = state
         .cases()?
         .mark_no_show(context.request(MarkNoShowRequest {
             operator_id: me(&signed),
-            case_id: case.id,
+            case_id: case_id.clone(),
         }))
-        .await?
+        .await
+        .map_err(refusal)?
         .into_inner();
     Ok(case_reply(&state, reply.case).await)
 }
@@ -203,15 +221,16 @@ pub async fn park(
     Body(form): Body<ReasonForm>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
     input::text("reason", &form.reason, 200)?;
-    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let (context, case_id) = for_action(&signed, "case.serve", &id)?;
     let reply = state
         .cases()?
         .park(context.request(ParkRequest {
             operator_id: me(&signed),
-            case_id: case.id,
+            case_id: case_id.clone(),
             reason: form.reason,
         }))
-        .await?
+        .await
+        .map_err(refusal)?
         .into_inner();
     Ok(case_reply(&state, reply.case).await)
 }
@@ -222,14 +241,15 @@ pub async fn resume(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
-    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let (context, case_id) = for_action(&signed, "case.serve", &id)?;
     let call = state
         .cases()?
         .resume(context.request(ResumeRequest {
             operator_id: me(&signed),
-            case_id: case.id,
+            case_id: case_id.clone(),
         }))
-        .await?
+        .await
+        .map_err(refusal)?
         .into_inner()
         .call
         .unwrap_or_default();
@@ -256,17 +276,18 @@ pub async fn transfer(
     Body(form): Body<TransferForm>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
     input::text("reason", &form.reason, 200)?;
-    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let (context, case_id) = for_action(&signed, "case.serve", &id)?;
     let reply = state
         .cases()?
         .transfer(context.request(TransferRequest {
             operator_id: me(&signed),
-            case_id: case.id,
+            case_id: case_id.clone(),
             to_service_group: form.to_service_group,
             to_service_code: form.to_service_code,
             reason: form.reason,
         }))
-        .await?
+        .await
+        .map_err(refusal)?
         .into_inner();
     Ok(case_reply(&state, reply.case).await)
 }
@@ -285,15 +306,16 @@ pub async fn complete(
     Path(id): Path<String>,
     Body(form): Body<CompleteForm>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
-    let (context, case) = for_action(&state, &signed, "case.serve", &id).await?;
+    let (context, case_id) = for_action(&signed, "case.serve", &id)?;
     let reply = state
         .cases()?
         .complete(context.request(CompleteRequest {
             operator_id: me(&signed),
-            case_id: case.id,
+            case_id: case_id.clone(),
             outcome_code: form.outcome_code,
         }))
-        .await?
+        .await
+        .map_err(refusal)?
         .into_inner();
     let next_call = match &reply.next_call {
         Some(call) => call_view(&state, &context, call).await?,
@@ -332,7 +354,7 @@ pub async fn reveal_requester(
             ));
         }
     };
-    let (context, case) = for_action(&state, &signed, purpose, &id).await?;
+    let (context, case) = for_reading(&state, &signed, purpose, &id).await?;
     holds(&signed, &case)?;
     if case.requester_ref.is_empty() {
         return Err(ServiceError::new(
@@ -400,7 +422,7 @@ pub async fn issue_certificate(
             "is not a stamp-duty exemption the registry knows",
         ));
     }
-    let (context, case) = for_action(&state, &signed, "certificate.issue", &id).await?;
+    let (context, case) = for_reading(&state, &signed, "certificate.issue", &id).await?;
     holds(&signed, &case)?;
     if !case.service_code.starts_with("registry.") {
         return Err(ServiceError::new(

@@ -89,13 +89,17 @@ impl Signed {
         }
     }
 
-    /// The call context for a gRPC call made for this account.
+    /// The call context for a gRPC call made for this account: the person, their roles
+    /// and department, signed by the gateway for each call.
     pub fn context(&self, purpose: &str) -> Result<CallContext, ServiceError> {
-        context_for(
-            &format!("{}:{}", actor_kind(self.account()), self.account().id),
-            self.account().municipality,
+        let account = self.account();
+        Ok(context_for(
+            &format!("{}:{}", actor_kind(account), account.id),
+            account.municipality,
             purpose,
-        )
+        )?
+        .with_roles(&account.roles)
+        .with_department(account.department.as_deref()))
     }
 }
 

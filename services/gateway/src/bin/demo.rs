@@ -2,18 +2,20 @@
 //! with one known password) into a running stack, and prints how to sign in. `make run`
 //! calls it once every service serves.
 //!
-//! Environment: `DATABASE_URL` (the gateway's PostgreSQL), `ROUTING_URL`,
-//! `DEMO_PASSWORD` (default `demo-sportello`), `PUBLIC_MUNICIPALITY` (default 011015),
-//! `NATS_SUBJECT_PREFIX` is not needed.
+//! Environment: `DATABASE_URL` (the gateway's PostgreSQL), `ROUTING_URL` (`https://…`),
+//! `TLS_CERT`/`TLS_KEY`/`TLS_CA` (its certificate as `tool/demo`, which routing lets
+//! administer the demo municipality), `DEMO_PASSWORD` (default `demo-sportello`),
+//! `PUBLIC_MUNICIPALITY` (default 011015).
 
 use std::{io::Write, process::ExitCode, time::Duration};
 
 use sportello_gateway::{config::DEMO_MUNICIPALITY, demo};
-use sportello_kit::{ConfigError, Env, MunicipalityCode, db};
+use sportello_kit::{ConfigError, Env, MunicipalityCode, PeerChannel, TlsIdentity, db};
 
 struct Settings {
     database_url: String,
     routing_url: String,
+    identity: TlsIdentity,
     password: String,
     municipality: MunicipalityCode,
 }
@@ -22,6 +24,7 @@ fn settings(env: &Env) -> Result<Settings, ConfigError> {
     Ok(Settings {
         database_url: env.required("DATABASE_URL", "the gateway's PostgreSQL URL")?,
         routing_url: env.required("ROUTING_URL", "the routing service's gRPC URL")?,
+        identity: TlsIdentity::from_env(env)?,
         password: env.or("DEMO_PASSWORD", "demo-sportello".to_owned())?,
         municipality: env.or("PUBLIC_MUNICIPALITY", DEMO_MUNICIPALITY)?,
     })
@@ -65,13 +68,18 @@ async fn run(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         spec.name,
         2,
         Duration::from_secs(30),
+        Duration::from_secs(60),
     )
     .await?;
     db::migrate(&pool, spec.name, spec.migrator).await?;
     let db = sportello_kit::Db::for_tool(pool);
-    let routing = tonic::transport::Endpoint::from_shared(settings.routing_url.clone())?
-        .connect()
-        .await?;
+    let routing = PeerChannel::connect(
+        &settings.identity,
+        "routing",
+        &settings.routing_url,
+        Duration::from_secs(30),
+    )
+    .await?;
     demo::seed(&db, routing, settings.municipality, &settings.password).await?;
     Ok(())
 }

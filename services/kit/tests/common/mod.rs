@@ -27,6 +27,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         subjects: &["registry.>"],
     }],
     serves_http: false,
+    policy: &sportello_kit::Policy::CLOSED,
 };
 
 pub async fn context() -> TestContext {

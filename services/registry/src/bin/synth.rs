@@ -55,6 +55,7 @@ async fn main() -> ExitCode {
             spec.name,
             2,
             Duration::from_secs(30),
+            Duration::from_secs(600),
         )
         .await?;
         db::migrate(&pool, spec.name, spec.migrator).await?;

@@ -6,6 +6,7 @@
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
+use sportello_kit::PeerChannel;
 use sportello_kit::{CallContext, ErrorKind, MunicipalityCode, RequesterRef, ServiceError};
 use sportello_proto::{
     common::v1::Channel,
@@ -15,7 +16,6 @@ use sportello_proto::{
         case_service_client::CaseServiceClient, protocol_service_client::ProtocolServiceClient,
     },
 };
-use tonic::transport::{Channel as GrpcChannel, Endpoint};
 use uuid::Uuid;
 
 /// The catalogue code of the address check.
@@ -106,18 +106,14 @@ pub trait Intake: Send + Sync + std::fmt::Debug + 'static {
 /// Routing over gRPC.
 #[derive(Debug, Clone)]
 pub struct RoutingIntake {
-    channel: GrpcChannel,
+    channel: PeerChannel,
 }
 
 impl RoutingIntake {
-    /// A client of routing at `url`; it connects on first use, so the registry starts
-    /// while routing is still starting.
-    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(std::time::Duration::from_secs(2))
-            .timeout(std::time::Duration::from_secs(5))
-            .connect_lazy();
-        Ok(Self { channel })
+    /// A client of routing over `channel` (it connects on first use, so the registry
+    /// starts while routing is still starting).
+    pub fn new(channel: PeerChannel) -> Self {
+        Self { channel }
     }
 
     fn forwarded(context: &CallContext) -> CallContext {

@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code, unreachable_pub)]
 
+use sportello_kit::PeerChannel as Channel;
 use sportello_kit::{
-    CallContext, MunicipalityCode, PseudonymKey, RequesterRef,
+    CallContext, MunicipalityCode, PseudonymKey, RequesterRef, Role,
     testing::{TestContext, TestService},
 };
 use sportello_proto::registry::v1::{
@@ -15,7 +16,6 @@ use sportello_proto::registry::v1::{
     resident_service_client::ResidentServiceClient, street_service_client::StreetServiceClient,
 };
 use sportello_registry::RegistryConfig;
-use tonic::transport::Channel;
 
 /// The tests' pseudonymisation secret.
 pub const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -57,11 +57,12 @@ impl Harness {
 
     /// Starts the registry with `config`.
     pub async fn start_with(ctx: TestContext, config: RegistryConfig) -> Self {
-        let registry = TestService::start(
+        // Boxed: a service start-up is a large future.
+        let registry = Box::pin(TestService::start(
             &sportello_registry::SPEC,
             config.clone(),
             sportello_registry::start,
-        )
+        ))
         .await;
         Self {
             ctx,
@@ -78,8 +79,14 @@ impl Harness {
         ResidentServiceClient::new(self.registry.channel().await)
     }
 
+    /// Facts, asked as the education service (the office the tests play).
     pub async fn facts(&self) -> FactServiceClient<Channel> {
-        FactServiceClient::new(self.registry.channel().await)
+        self.facts_as("svc/education").await
+    }
+
+    /// Facts, asked as `peer` (its certificate is the caller the audit records).
+    pub async fn facts_as(&self, peer: &str) -> FactServiceClient<Channel> {
+        FactServiceClient::new(self.registry.channel_as(peer).await)
     }
 
     pub async fn changes(&self) -> ResidenceChangeServiceClient<Channel> {
@@ -201,12 +208,25 @@ pub fn code_of(who: Who) -> String {
 
 /// The call context of an operator of La Spezia at the counter, through the gateway.
 pub fn operator(purpose: &str) -> CallContext {
-    CallContext::new("gateway", "operator:op-7", SPEZIA, purpose).unwrap()
+    CallContext::new("gateway", "operator:op-7", SPEZIA, purpose)
+        .unwrap()
+        .with_roles(&[Role::Polivalente])
 }
 
-/// The call context of another office's service acting for one of its operators.
+/// The call context of La Spezia's administrator (sites and operators at routing).
+pub fn administrator(purpose: &str) -> CallContext {
+    CallContext::new("gateway", "operator:admin", SPEZIA, purpose)
+        .unwrap()
+        .with_roles(&[Role::Admin])
+}
+
+/// The call context of another office's service acting for one of its operators (the
+/// caller the registry records is the certificate of the channel the call goes on).
 pub fn office(caller: &str, purpose: &str) -> CallContext {
-    CallContext::new(caller, "operator:ed-3", SPEZIA, purpose).unwrap()
+    CallContext::new(caller, "operator:ed-3", SPEZIA, purpose)
+        .unwrap()
+        .with_roles(&[Role::BackOffice])
+        .with_department(Some(caller))
 }
 
 /// Rows in a table of the registry's schema.

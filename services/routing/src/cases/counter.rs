@@ -82,21 +82,24 @@ async fn lock_operator(
 /// Locks a case the operator holds at their counter.
 async fn lock_held(
     uow: &mut UnitOfWork,
+    context: &CallContext,
     operator: &Operator,
     case_id: Uuid,
-) -> Result<Case, RoutingError> {
+) -> Result<Case, ServiceError> {
     let case = store::lock(uow, case_id).await?;
     if case.municipality != operator.profile.municipality {
-        return Err(RoutingError::CaseNotFound);
+        return Err(RoutingError::CaseNotFound.into());
     }
+    crate::access::ensure_serves_department(context, &case.department)?;
     if case.status != CaseStatus::Called {
         return Err(RoutingError::WrongStatus {
             status: case.status.to_db(),
             hint: "only a called case can be served",
-        });
+        }
+        .into());
     }
     if case.operator_id.as_deref() != Some(operator.profile.id.as_str()) {
-        return Err(RoutingError::NotHolding);
+        return Err(RoutingError::NotHolding.into());
     }
     Ok(case)
 }
@@ -350,7 +353,7 @@ impl Flow {
     ) -> Result<Call, ServiceError> {
         let mut uow = self.db.begin().await?;
         let operator = lock_operator(&mut uow, context, operator_id).await?;
-        let mut case = lock_held(&mut uow, &operator, case_id).await?;
+        let mut case = lock_held(&mut uow, context, &operator, case_id).await?;
         let settings = self.site_settings(&case).await?;
         if case.call_count >= settings.no_show_after_calls {
             return Err(RoutingError::RecallLimit(settings.no_show_after_calls).into());
@@ -388,7 +391,7 @@ impl Flow {
     ) -> Result<Case, ServiceError> {
         let mut uow = self.db.begin().await?;
         let operator = lock_operator(&mut uow, context, operator_id).await?;
-        let mut case = lock_held(&mut uow, &operator, case_id).await?;
+        let mut case = lock_held(&mut uow, context, &operator, case_id).await?;
         let settings = self.site_settings(&case).await?;
         if case.call_count < settings.no_show_after_calls {
             return Err(RoutingError::NoShowTooEarly {
@@ -446,7 +449,7 @@ impl Flow {
     ) -> Result<Case, ServiceError> {
         let mut uow = self.db.begin().await?;
         let operator = lock_operator(&mut uow, context, operator_id).await?;
-        let mut case = lock_held(&mut uow, &operator, case_id).await?;
+        let mut case = lock_held(&mut uow, context, &operator, case_id).await?;
         case.status = CaseStatus::Parked;
         case.counter_number = None;
         let why = if reason.is_empty() {
@@ -495,6 +498,7 @@ impl Flow {
         if case.municipality != operator.profile.municipality {
             return Err(RoutingError::CaseNotFound.into());
         }
+        crate::access::ensure_serves_department(context, &case.department)?;
         if case.status != CaseStatus::Parked {
             return Err(RoutingError::WrongStatus {
                 status: case.status.to_db(),
@@ -553,7 +557,7 @@ impl Flow {
     ) -> Result<Case, ServiceError> {
         let mut uow = self.db.begin().await?;
         let operator = lock_operator(&mut uow, context, operator_id).await?;
-        let mut case = lock_held(&mut uow, &operator, case_id).await?;
+        let mut case = lock_held(&mut uow, context, &operator, case_id).await?;
         let catalogue = self.catalogue.get(case.municipality).await?;
         let (group, service) =
             transfer_target(&catalogue, to_group, to_service, &case.service_code)?;
@@ -610,7 +614,7 @@ impl Flow {
     ) -> Result<(Case, Option<Call>), ServiceError> {
         let mut uow = self.db.begin().await?;
         let mut operator = lock_operator(&mut uow, context, operator_id).await?;
-        let mut case = lock_held(&mut uow, &operator, case_id).await?;
+        let mut case = lock_held(&mut uow, context, &operator, case_id).await?;
         let now = uow.now();
         let handling = case
             .called_at

@@ -71,6 +71,7 @@ impl Flow {
         request: OpenCaseRequest,
     ) -> Result<OpenCaseResponse, ServiceError> {
         let new = NewCase::try_from(&request)?;
+        crate::access::ensure_opens_cases(context)?;
         context.ensure_municipality(new.municipality)?;
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let catalogue = self.catalogue.get(new.municipality).await?;
@@ -144,6 +145,7 @@ impl Flow {
         request: IssueTicketRequest,
     ) -> Result<IssueTicketResponse, ServiceError> {
         let new = NewTicket::try_from(&request)?;
+        crate::access::ensure_issues_tickets(context)?;
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let municipality = context.municipality();
         let catalogue = self.catalogue.get(municipality).await?;

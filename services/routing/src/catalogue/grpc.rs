@@ -69,7 +69,7 @@ impl CatalogueService for CatalogueApi {
         let context = CallContext::of(&request)?.clone();
         let message = request.into_inner().service_type.unwrap_or_default();
         let service = ServiceType::parse(&message, "service_type")?;
-        context.ensure_municipality(service.municipality)?;
+        crate::access::ensure_administers(&context, service.municipality)?;
         let expected = version(message.version)?;
 
         let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
@@ -129,7 +129,7 @@ impl CatalogueService for CatalogueApi {
         let context = CallContext::of(&request)?.clone();
         let message = request.into_inner().service_group.unwrap_or_default();
         let group = ServiceGroup::parse(&message)?;
-        context.ensure_municipality(group.municipality)?;
+        crate::access::ensure_administers(&context, group.municipality)?;
         let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
         store::upsert_group(&mut uow, &group).await?;
         emit_changed(&mut uow, group.municipality, "", &group.code)

@@ -41,9 +41,10 @@ impl Operators {
     }
 }
 
-/// Refuses an operator's own action made on someone else's behalf: the acting user of
-/// the call must be `operator:<id>`.
+/// Refuses an operator's own action made on someone else's behalf: the acting person
+/// must be `operator:<id>`, asserted with a serving role.
 pub fn ensure_acting_as(context: &CallContext, operator_id: &str) -> Result<(), ServiceError> {
+    context.require_role(sportello_kit::Role::OPERATORS)?;
     if context.actor().strip_prefix("operator:") == Some(operator_id) {
         Ok(())
     } else {
@@ -71,7 +72,7 @@ impl OperatorService for Operators {
         let context = CallContext::of(&request)?.clone();
         let message = request.into_inner().operator.unwrap_or_default();
         let profile = Profile::parse(&message)?;
-        context.ensure_municipality(profile.municipality)?;
+        crate::access::ensure_administers(&context, profile.municipality)?;
         let expected = i64::try_from(message.version)
             .map_err(|_| ServiceError::invalid_field("operator.version", "is too large"))?;
         let mut uow = self.db.begin().await.map_err(ServiceError::from)?;

@@ -133,7 +133,21 @@ pub async fn upsert_profile(
             Err(RoutingError::StaleVersion { what: "operator" })
         }
         Some(operator) => Ok(operator),
-        None => Err(RoutingError::StaleVersion { what: "operator" }),
+        None => {
+            // The conflict update refused: an older version, or an operator of another
+            // municipality (who never moves; the database refuses it too).
+            let home: Option<String> =
+                sqlx::query_scalar("select municipality from operators where id = $1")
+                    .bind(&p.id)
+                    .fetch_optional(uow.conn())
+                    .await?;
+            match home {
+                Some(home) if home != p.municipality.as_str() => {
+                    Err(RoutingError::OperatorOfAnotherMunicipality(p.id.clone()))
+                }
+                _ => Err(RoutingError::StaleVersion { what: "operator" }),
+            }
+        }
     }
 }
 

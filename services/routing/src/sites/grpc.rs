@@ -50,7 +50,7 @@ impl SiteService for Sites {
         let context = CallContext::of(&request)?.clone();
         let request = request.into_inner();
         let site = NewSite::try_from(&request)?;
-        context.ensure_municipality(site.municipality)?;
+        crate::access::ensure_administers(&context, site.municipality)?;
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let fingerprint = CreateSiteRequest {
             idempotency_key: String::new(),
@@ -128,7 +128,8 @@ impl SiteService for Sites {
         let settings = SiteSettings::parse(request.settings.as_ref(), "settings")?;
         let version = i64::try_from(request.version)
             .map_err(|_| ServiceError::invalid_field("version", "is too large"))?;
-        self.visible(&context, id).await?;
+        let current = self.visible(&context, id).await?;
+        crate::access::ensure_administers(&context, current.site.municipality)?;
 
         let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
         let site = store::update_settings(&mut uow, id, &settings, version)

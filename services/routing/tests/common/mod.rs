@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+use sportello_kit::PeerChannel as Channel;
 use sportello_kit::{
     CallContext,
     testing::{TestContext, TestService},
@@ -23,7 +24,6 @@ use sportello_proto::{
         site_service_client::SiteServiceClient,
     },
 };
-use tonic::transport::Channel;
 
 pub const LA_SPEZIA: &str = "011015";
 
@@ -49,7 +49,9 @@ pub async fn start_with_heartbeat(
 
 /// A department system acting for an operator of La Spezia.
 pub fn call(purpose: &str) -> CallContext {
-    CallContext::new("tests", "operator:op-1", LA_SPEZIA, purpose).unwrap()
+    CallContext::new("tests", "operator:op-1", LA_SPEZIA, purpose)
+        .unwrap()
+        .with_roles(&[sportello_kit::Role::Admin])
 }
 
 pub fn request<T>(message: T) -> tonic::Request<T> {
@@ -65,6 +67,7 @@ pub fn as_operator<T>(id: &str, message: T) -> tonic::Request<T> {
         "counter.serve",
     )
     .unwrap()
+    .with_roles(&[sportello_kit::Role::Polivalente])
     .request(message)
 }
 
@@ -72,6 +75,7 @@ pub fn as_operator<T>(id: &str, message: T) -> tonic::Request<T> {
 pub fn as_kiosk<T>(message: T) -> tonic::Request<T> {
     CallContext::new("gateway", "system:kiosk-1", LA_SPEZIA, "ticket.issue")
         .unwrap()
+        .with_roles(&[sportello_kit::Role::Kiosk])
         .request(message)
 }
 

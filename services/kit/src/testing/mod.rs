@@ -8,6 +8,8 @@
 
 #![allow(clippy::expect_used, clippy::panic)]
 
+pub mod pki;
+
 use std::{future::Future, sync::Once};
 
 use jiff::Timestamp;
@@ -17,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Clock, ManualClock,
-    config::{LogFormat, ServiceConfig, SubjectPrefix, WorkerMode},
+    config::{LogFormat, ServiceConfig, SubjectPrefix, TlsSource, WorkerMode},
     db,
     service::{Listeners, Running, ServiceSpec, StartError},
 };
@@ -160,9 +162,15 @@ async fn build_template(
         .expect("create template");
     let url = with_database(admin_url, &building);
     for spec in specs {
-        let pool = db::connect(&url, spec.name, 1, std::time::Duration::from_secs(10))
-            .await
-            .expect("connect to template");
+        let pool = db::connect(
+            &url,
+            spec.name,
+            1,
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .expect("connect to template");
         db::migrate(&pool, spec.name, spec.migrator)
             .await
             .unwrap_or_else(|e| panic!("migrate {} into the template: {e}", spec.name));
@@ -216,6 +224,10 @@ impl TestContext {
             retention: std::time::Duration::from_secs(7 * 86_400),
             workers: WorkerMode::Manual,
             clock,
+            tls: TlsSource::Test,
+            grpc_timeout: std::time::Duration::from_secs(10),
+            grpc_timeouts: std::collections::HashMap::new(),
+            database_statement_timeout: std::time::Duration::from_secs(30),
         };
         Self {
             config,
@@ -242,6 +254,7 @@ impl TestContext {
 pub struct TestService {
     /// The running service.
     pub running: Running,
+    name: &'static str,
     shutdown: CancellationToken,
     _stop_on_drop: tokio_util::sync::DropGuard,
 }
@@ -261,23 +274,38 @@ impl TestService {
         running.streams_ready().await;
         Self {
             running,
+            name: spec.name,
             _stop_on_drop: shutdown.clone().drop_guard(),
             shutdown,
         }
     }
 
-    /// `http://127.0.0.1:<port>` of the gRPC server.
-    pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.running.grpc_addr)
+    /// The service's name (its certificate's DNS name).
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
-    /// A channel to the gRPC server.
-    pub async fn channel(&self) -> tonic::transport::Channel {
-        tonic::transport::Endpoint::from_shared(self.grpc_url())
-            .expect("valid url")
-            .connect()
-            .await
-            .expect("connect to the service")
+    /// `https://127.0.0.1:<port>` of the gRPC server.
+    pub fn grpc_url(&self) -> String {
+        format!("https://{}", self.running.grpc_addr)
+    }
+
+    /// A channel to the gRPC server, as the gateway (the caller most RPCs admit).
+    pub async fn channel(&self) -> crate::trust::PeerChannel {
+        self.channel_as("svc/gateway").await
+    }
+
+    /// A channel to the gRPC server as `peer` (`svc/registry`, `system/x`, `tool/cli`),
+    /// with a certificate from the tests' authority.
+    pub async fn channel_as(&self, peer: &str) -> crate::trust::PeerChannel {
+        crate::trust::PeerChannel::connect(
+            &pki::identity(peer),
+            self.name,
+            &self.grpc_url(),
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .expect("connect to the service")
     }
 
     /// Stops the service in its shutdown order and waits until it has stopped.

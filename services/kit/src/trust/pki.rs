@@ -1,0 +1,151 @@
+//! A small certificate authority for the local stack and the tests: `make run` and
+//! `make test` create one under `.sportello/pki/` (or in memory), and `sportello-pki`
+//! issues a certificate to a department system or a tool from it. In Kubernetes,
+//! cert-manager is the authority (deploy/base/pki) and this module is not used.
+//!
+//! Keys are Ed25519: the same key that authenticates a peer in TLS signs the end-user
+//! assertions it sends ([`super::token`]), so a verifier needs nothing but the peer's
+//! certificate to check them.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ED25519, SanType,
+};
+
+use super::peer::{PeerId, PeerKind};
+
+/// Why a certificate could not be made or read.
+#[derive(Debug, thiserror::Error)]
+#[error("certificate authority: {0}")]
+pub struct PkiError(String);
+
+impl From<rcgen::Error> for PkiError {
+    fn from(error: rcgen::Error) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// A certificate and its private key, both PEM.
+#[derive(Clone)]
+pub struct Issued {
+    /// The certificate (PEM).
+    pub cert_pem: String,
+    /// The PKCS#8 private key (PEM). Secret.
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued").finish_non_exhaustive()
+    }
+}
+
+/// How long a certificate is valid, from now.
+#[derive(Debug, Clone, Copy)]
+pub enum Validity {
+    /// From a minute ago for this many days.
+    Days(u32),
+    /// Expired: valid from two days ago until yesterday (tests of refusal).
+    Expired,
+}
+
+/// The authority: its certificate and the key it signs with.
+pub struct Authority {
+    cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority").finish_non_exhaustive()
+    }
+}
+
+fn window(validity: Validity) -> (time::OffsetDateTime, time::OffsetDateTime) {
+    let now = time::OffsetDateTime::now_utc();
+    match validity {
+        Validity::Days(days) => (
+            now - time::Duration::minutes(1),
+            now + time::Duration::days(i64::from(days)),
+        ),
+        Validity::Expired => (now - time::Duration::days(2), now - time::Duration::days(1)),
+    }
+}
+
+impl Authority {
+    /// A new authority called `name`, valid for ten years.
+    pub fn generate(name: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::generate_for(&PKCS_ED25519)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationName, "Sportello");
+        dn.push(DnType::CommonName, name);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        (params.not_before, params.not_after) = window(Validity::Days(3_650));
+        let cert = params.self_signed(&key)?;
+        Ok(Self {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// The authority kept in `cert_pem` and `key_pem`.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key)?;
+        Ok(Self {
+            cert_pem: cert_pem.to_owned(),
+            issuer,
+        })
+    }
+
+    /// The authority's certificate: what every peer trusts (PEM).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The authority's private key (PEM). Secret.
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
+    }
+
+    /// A certificate for `peer`, usable as a client and, for a service, as a server.
+    /// A service's certificate names it as a DNS name too (`routing`, and the
+    /// `extra_dns` names, e.g. `routing.sportello.svc`): clients verify the server by
+    /// that name, whatever address they reach it at.
+    pub fn issue(
+        &self,
+        peer: &PeerId,
+        extra_dns: &[String],
+        validity: Validity,
+    ) -> Result<Issued, PkiError> {
+        let key = KeyPair::generate_for(&PKCS_ED25519)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationName, "Sportello");
+        dn.push(DnType::CommonName, peer.path());
+        params.distinguished_name = dn;
+        params.subject_alt_names = vec![SanType::URI(peer.uri().try_into()?)];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        if peer.kind() == PeerKind::Service {
+            params
+                .extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ServerAuth);
+            for dns in std::iter::once(peer.name()).chain(extra_dns.iter().map(String::as_str)) {
+                params
+                    .subject_alt_names
+                    .push(SanType::DnsName(dns.try_into()?));
+            }
+        }
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.use_authority_key_identifier_extension = true;
+        (params.not_before, params.not_after) = window(validity);
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! Who may call which of this service's RPCs (enforced by the kit before any handler
+//! runs), and who may act for a person here.
+
+use sportello_kit::trust::{Caller, Policy, Rule};
+
+const GATEWAY: Caller = Caller::Service("gateway");
+
+/// The table.
+pub static POLICY: Policy = Policy {
+    rules: &[Rule {
+        rpc: "sportello.mobility.v1.ZoneService/*",
+        callers: &[GATEWAY, Caller::AnySystem],
+    }],
+    persons: &[GATEWAY, Caller::AnySystem],
+};

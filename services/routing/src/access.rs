@@ -1,0 +1,171 @@
+//! Who may call which of routing's RPCs (enforced by the kit before any handler runs),
+//! and who may act for a person here. Handlers then authorise the person by role,
+//! department and municipality.
+
+use sportello_kit::{
+    CallContext, MunicipalityCode, Role, ServiceError,
+    trust::{Caller, Policy, Rule},
+};
+
+const GATEWAY: Caller = Caller::Service("gateway");
+/// The demo seeder: sites, operators and catalogue of the demo municipality.
+const DEMO: Caller = Caller::Tool("demo");
+/// A person at the command line (`make cert NAME=tool/cli`).
+const CLI: Caller = Caller::Tool("cli");
+
+/// Routing's table.
+pub static POLICY: Policy = Policy {
+    rules: &[
+        // The counter, the board, the kiosk and the back office go through the gateway.
+        Rule {
+            rpc: "sportello.routing.v1.CaseService/*",
+            callers: &[GATEWAY],
+        },
+        // Departments open and follow the cases of their procedures (closing and
+        // cancelling move to events with the work hand-off).
+        Rule {
+            rpc: "sportello.routing.v1.CaseService/OpenCase",
+            callers: &[Caller::Department, Caller::AnySystem],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.CaseService/GetCase",
+            callers: &[Caller::Department, Caller::AnySystem],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.CaseService/CloseCase",
+            callers: &[Caller::Department],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.CaseService/CancelCase",
+            callers: &[Caller::Department],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.CaseService/ListQueues",
+            callers: &[CLI],
+        },
+        // Every incoming document is registered once; departments need the number at
+        // once.
+        Rule {
+            rpc: "sportello.routing.v1.ProtocolService/*",
+            callers: &[GATEWAY],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.ProtocolService/RegisterIncoming",
+            callers: &[Caller::Department, Caller::AnySystem],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.ProtocolService/GetRegistration",
+            callers: &[Caller::Department, Caller::AnySystem],
+        },
+        // Administration: the gateway's admin pages and the demo seeder; the handlers
+        // ask for an administrator or manager of the same municipality.
+        Rule {
+            rpc: "sportello.routing.v1.CatalogueService/*",
+            callers: &[GATEWAY, DEMO],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.SiteService/*",
+            callers: &[GATEWAY, DEMO],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.OperatorService/*",
+            callers: &[GATEWAY, DEMO],
+        },
+        // Reading the catalogue and the sites is harmless and departments need it.
+        Rule {
+            rpc: "sportello.routing.v1.CatalogueService/GetServiceType",
+            callers: &[Caller::Department, Caller::AnySystem, CLI],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.CatalogueService/ListServiceTypes",
+            callers: &[Caller::Department, Caller::AnySystem, CLI],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.SiteService/ListSites",
+            callers: &[Caller::Department, Caller::AnySystem, CLI],
+        },
+        Rule {
+            rpc: "sportello.routing.v1.SiteService/GetSite",
+            callers: &[Caller::Department, Caller::AnySystem, CLI],
+        },
+    ],
+    // The gateway and department systems authenticate people; the demo seeder acts as
+    // its administrator; departments pass on the person the gateway asserted to them
+    // (until the work hand-off moves those calls to events).
+    persons: &[GATEWAY, Caller::AnySystem, DEMO, Caller::Department],
+};
+
+/// Changing the catalogue, a site or an operator's profile: an administrator or manager
+/// of the municipality concerned.
+pub fn ensure_administers(
+    context: &CallContext,
+    municipality: MunicipalityCode,
+) -> Result<(), ServiceError> {
+    context.require_role(&[Role::Admin, Role::Manager])?;
+    context.ensure_municipality(municipality)
+}
+
+/// Acting on a case of `department`: counter generalists (info-desk, polivalenti) on
+/// any department's case (their skills decide what they may serve), departmental roles
+/// (tecnico, back office) only on their own department's.
+pub fn ensure_serves_department(
+    context: &CallContext,
+    department: &str,
+) -> Result<(), ServiceError> {
+    if context.has_any_role(&[Role::InfoDesk, Role::Polivalente])
+        || context.department() == Some(department)
+    {
+        Ok(())
+    } else {
+        Err(ServiceError::new(
+            sportello_kit::ErrorKind::PermissionDenied,
+            format!(
+                "questa pratica è dell'ufficio {department} (this case belongs to the {department} department)"
+            ),
+        ))
+    }
+}
+
+/// Issuing a ticket: a kiosk, or an operator issuing it at the counter.
+pub fn ensure_issues_tickets(context: &CallContext) -> Result<(), ServiceError> {
+    context.require_role(&[
+        Role::Kiosk,
+        Role::InfoDesk,
+        Role::Polivalente,
+        Role::Tecnico,
+        Role::BackOffice,
+    ])
+}
+
+/// Opening a case: a department or department system acting as itself, or a person who
+/// serves at the counter or in the back office.
+pub fn ensure_opens_cases(context: &CallContext) -> Result<(), ServiceError> {
+    if context.asserts_person() {
+        context.require_role(Role::OPERATORS)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(roles: &[Role]) -> CallContext {
+        CallContext::new("gateway", "operator:x", "011015", "t")
+            .unwrap()
+            .with_roles(roles)
+    }
+
+    #[test]
+    fn only_administrators_and_managers_of_the_municipality_administer() {
+        let la_spezia: MunicipalityCode = "011015".parse().unwrap();
+        let sarzana: MunicipalityCode = "011027".parse().unwrap();
+        assert!(ensure_administers(&person(&[Role::Admin]), la_spezia).is_ok());
+        assert!(ensure_administers(&person(&[Role::Manager]), la_spezia).is_ok());
+        assert!(ensure_administers(&person(&[Role::Admin]), sarzana).is_err());
+        assert!(ensure_administers(&person(&[Role::Polivalente]), la_spezia).is_err());
+        let service = CallContext::new("suap", "system:job", "011015", "t").unwrap();
+        assert!(ensure_administers(&service, la_spezia).is_err());
+    }
+}
