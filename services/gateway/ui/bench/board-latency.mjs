@@ -47,10 +47,12 @@ function conditions() {
   let database = 'PostgreSQL settings unknown (no psql or DATABASE_URL)';
   try {
     const bin = readdirSync('/usr/lib/postgresql').sort().map((v) => `/usr/lib/postgresql/${v}/bin/psql`).at(-1);
-    const out = execFileSync(bin, [process.env.DATABASE_URL, '-Atc',
-      "select current_setting('fsync') || ' ' || (select count(*) from registry.residents)"], { encoding: 'utf8' }).trim();
+    const out = execFileSync(bin, [process.env.DATABASE_URL, '-Atc', `
+      select current_setting('fsync') || ' ' || (
+        select count(*) from registry.residents r join registry.resident_versions v on v.resident_id = r.id
+        where v.valid_to is null and v.superseded_at is null and v.status = 'resident')`], { encoding: 'utf8' }).trim();
     const [fsync, residents] = out.split(' ');
-    database = `PostgreSQL fsync=${fsync}, ${Number(residents).toLocaleString('en')} residents loaded`;
+    database = `PostgreSQL fsync=${fsync}, ${Number(residents).toLocaleString('en')} current residents in the register`;
   } catch { /* reported as unknown */ }
   return `${profile} binaries, ${database}, NATS sync_interval always`;
 }
