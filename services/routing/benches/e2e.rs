@@ -8,8 +8,8 @@
 //! 2. **capacity, open loop**: cases opened through gRPC at a fixed offered rate — each at
 //!    its intended instant, whatever the system's state, none skipped, no limit on
 //!    requests in flight — while 64 operators call, and complete at once, as fast as they
-//!    can. Rates are stepped up (`BENCH_RATES`, default 250,350,450,550,650 a second,
-//!    `BENCH_SECONDS` each, default 30) until one is not sustained: fewer than 95 % of
+//!    can. Rates are stepped up by 50 a second from 200 (`BENCH_RATES`, up to 600),
+//!    `BENCH_SECONDS` each (default 30), until one is not sustained: fewer than 95 % of
 //!    the intended cases claimed in the window, or more than one second of arrivals still
 //!    waiting at its end. For each rate: the offered and achieved rates (opened, claimed),
 //!    OpenCase latency and intended-open → claimed latency both measured from the
@@ -159,7 +159,7 @@ async fn main() {
     let pool = routing.running.db().pool().clone();
 
     let rates: Vec<u64> = std::env::var("BENCH_RATES")
-        .unwrap_or_else(|_| "250,350,450,550,650".into())
+        .unwrap_or_else(|_| "200,250,300,350,400,450,500,550,600".into())
         .split(',')
         .filter_map(|r| r.trim().parse().ok())
         .collect();
