@@ -97,7 +97,7 @@ $(APITEST_TOOLS)/.installed: services/gateway/apitest/requirements.txt
 bench: bench-routing bench-registry bench-gateway ## All benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
 
 .PHONY: bench-routing
-bench-routing: ## Routing: the in-memory decision, then cases per second end to end, publish delay, CallNext latency
+bench-routing: ## Routing: the in-memory decision (index alone, served path), then open-loop capacity, publish delay, open-loop CallNext
 	$(CARGO) bench --locked -p sportello-routing --bench decision
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench e2e
 
@@ -106,9 +106,9 @@ bench-registry: ## Registry: certificate issuing p50/p99 (PDF included; durable 
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-registry --bench issue
 
 .PHONY: bench-gateway
-bench-gateway: ui chromium ## Gateway: from "Chiama il prossimo" to the board showing the call, in a real browser (p50/p99)
-	$(CARGO) build --bins --locked
-	deploy/local/test.sh deploy/local/stack.sh npm --prefix $(UI) run bench
+bench-gateway: ui chromium ## Gateway: from "Chiama il prossimo" to the board showing the call, in a real browser (p50/p95/max; release binaries, durable PostgreSQL, 95,000 residents)
+	$(CARGO) build --release --bins --locked
+	SPORTELLO_DURABLE=1 PROFILE=release SYNTH_RESIDENTS=95000 deploy/local/test.sh deploy/local/stack.sh npm --prefix $(UI) run bench
 
 .PHONY: build
 build: ## Build every service (debug)

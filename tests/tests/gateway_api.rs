@@ -237,6 +237,54 @@ async fn the_api_checks_role_department_municipality_and_csrf_on_the_server() {
         1,
         "only Sarzana's own: {accounts}"
     );
+    // La Spezia's site is not even found from Sarzana: not in its administrator's list,
+    // and a Sarzana operator cannot sit at its counters (while La Spezia's admin sees it).
+    let site_codes = |user| {
+        let api = &api;
+        async move {
+            let reply = api
+                .call("GET", "/api/v1/admin/sites", Some(user), None)
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply.json()["sites"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["code"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let admin = api.sign_in("admin").await;
+    assert!(
+        site_codes(&admin)
+            .await
+            .contains(&"palazzo-civico".to_owned())
+    );
+    assert_eq!(site_codes(&sarzana).await, Vec::<String>::new());
+    let profile = api
+        .call(
+            "PUT",
+            "/api/v1/admin/operators/poli.sarzana",
+            Some(&sarzana),
+            Some(json!({"display_name": "Operatore di Sarzana", "tier": 2, "department": "anagrafe"})),
+        )
+        .await;
+    assert_eq!(profile.status, 200, "{}", profile.body);
+    let seat = api
+        .call(
+            "POST",
+            "/api/v1/console/seat",
+            Some(&sarzana),
+            Some(json!({"site_code": "palazzo-civico", "counter_number": 1})),
+        )
+        .await;
+    assert_eq!(seat.status, 400, "{}", seat.body);
+    let error = &seat.json()["error"];
+    assert_eq!(
+        (&error["code"], &error["fields"][0]["field"]),
+        (&json!("INVALID_ARGUMENT"), &json!("site_code")),
+        "{error}"
+    );
 
     // CSRF: a change without the token, or with another session's, is refused.
     let no_token = http::request(

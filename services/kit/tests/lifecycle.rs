@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use sportello_kit::{Api, testing::TestService};
+use sportello_kit::{Api, ConsumerSpec, testing::TestService};
 use sportello_proto::registry::v1::RegisterStreetRequest;
+use tokio::sync::{Notify, Semaphore};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -48,10 +49,135 @@ async fn health_has_a_readiness_and_a_liveness_name() {
         status(channel.clone(), "liveness").await,
         ServingStatus::Serving
     );
-
-    // Shutdown begins with NOT_SERVING, before the server stops accepting calls.
-    service.running.health.set_not_serving::<tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>>().await;
     service.stop().await;
+}
+
+/// A consumer's handler that holds the first event it gets until the test lets it go,
+/// and says when it has it in hand. It then records the event like
+/// [`common::RecordingHandler`].
+#[derive(Clone)]
+struct HeldHandler {
+    in_hand: Arc<Notify>,
+    release: Arc<Semaphore>,
+}
+
+impl Default for HeldHandler {
+    fn default() -> Self {
+        Self {
+            in_hand: Arc::default(),
+            release: Arc::new(Semaphore::new(0)),
+        }
+    }
+}
+
+impl sportello_kit::EventHandler for HeldHandler {
+    fn handle<'a>(
+        &'a self,
+        uow: &'a mut sportello_kit::UnitOfWork,
+        event: &'a sportello_kit::EventRecord,
+    ) -> futures::future::BoxFuture<'a, Result<(), sportello_kit::HandlerError>> {
+        Box::pin(async move {
+            self.in_hand.notify_one();
+            self.release.acquire().await.unwrap().forget();
+            sqlx::query(
+                "insert into effects (source, event_id, note) values ('consumer', $1, 'held')",
+            )
+            .bind(event.id)
+            .execute(uow.conn())
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// The documented shutdown order, observed: readiness turns NOT_SERVING while the server
+/// still accepts new calls (a consumer's message in hand keeps the servers up, so the
+/// test can look at that moment without racing it), liveness stays SERVING, then the
+/// message in hand is finished and committed, then the port closes.
+#[tokio::test]
+async fn shutdown_turns_not_serving_before_it_stops_accepting_calls() {
+    let ctx = common::context().await.with_background_workers();
+    let handler = HeldHandler::default();
+    let service = TestService::start(&common::SPEC, ctx.config.clone(), {
+        let handler = handler.clone();
+        |config, listeners, shutdown| async move {
+            let mut service = sportello_kit::Service::start(&common::SPEC, config).await?;
+            service.consume(
+                ConsumerSpec::new("held", "kittest", &["registry.street.registered"]),
+                handler,
+            );
+            service.serve(Api::new(), listeners, shutdown).await
+        }
+    })
+    .await;
+    let db = service.running.db().clone();
+    let addr = service.running.grpc_addr;
+    let mut uow = db.begin().await.unwrap();
+    common::emit_one(&mut uow, "HELD").await;
+    uow.commit().await.unwrap();
+    // The background relay publishes it; the consumer takes it and holds it.
+    handler.in_hand.notified().await;
+
+    let channel = service.channel().await;
+    let mut readiness = HealthClient::new(channel.clone())
+        .watch(HealthCheckRequest {
+            service: "readiness".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = readiness.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+
+    let stopping = tokio::spawn(service.stop());
+    let next = readiness.message().await.unwrap().unwrap();
+    assert_eq!(
+        next.status(),
+        ServingStatus::NotServing,
+        "shutdown begins with NOT_SERVING"
+    );
+    drop(readiness);
+
+    // Still accepting: a new connection is answered, and says it is not ready.
+    let fresh = sportello_kit::PeerChannel::connect(
+        &sportello_kit::testing::pki::identity("svc/gateway"),
+        "kittest",
+        &format!("https://{addr}"),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the server still accepts connections after NOT_SERVING");
+    assert_eq!(
+        status(fresh.clone(), "readiness").await,
+        ServingStatus::NotServing
+    );
+    assert_eq!(status(fresh.clone(), "").await, ServingStatus::NotServing);
+    assert_eq!(
+        status(fresh.clone(), "liveness").await,
+        ServingStatus::Serving,
+        "stopping is not being wedged"
+    );
+    assert!(
+        !stopping.is_finished(),
+        "the message in hand holds the stop"
+    );
+    assert_eq!(common::count_effects(db.pool()).await, 0);
+    drop((fresh, channel));
+
+    handler.release.add_permits(1);
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("shutdown completes once the message is done")
+        .unwrap();
+    assert_eq!(
+        common::count_effects(db.pool()).await,
+        1,
+        "the message in hand was finished and committed before the stop"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the port is closed"
+    );
 }
 
 #[tokio::test]

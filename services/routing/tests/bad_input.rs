@@ -111,7 +111,7 @@ async fn each_bad_request_gets_its_code_and_changes_nothing() {
     let status = refused(
         &desk,
         Code::InvalidArgument,
-        cases.open_case(common::request(open)),
+        cases.open_case(common::as_service(open)),
     )
     .await;
     assert!(

@@ -93,7 +93,27 @@ async fn a_kiosk_ticket_is_called_served_and_completed() {
         ("A001", 3)
     );
 
-    // ticket.issued, case.opened, presence x1 (available) before; called, busy, completed, wrap-up, available after.
+    // Every transition is an event, each once, in commit order.
+    let events: Vec<String> =
+        sqlx::query_scalar("select event_type from routing.outbox order by seq")
+            .fetch_all(desk.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        events,
+        [
+            "routing.catalogue.changed", // the catalogue seeded at start
+            "routing.site.created",
+            "operator.presence_changed", // available
+            "case.opened",
+            "ticket.issued",
+            "operator.presence_changed", // busy, in the call's transaction
+            "case.called",
+            "case.completed",
+            "operator.presence_changed", // wrap-up
+            "operator.presence_changed", // available again
+        ]
+    );
     let published = desk
         .routing
         .running
@@ -103,7 +123,7 @@ async fn a_kiosk_ticket_is_called_served_and_completed() {
         .await
         .unwrap()
         .published;
-    assert!(published >= 7, "every transition is an event ({published})");
+    assert_eq!(published, events.len(), "the relay publishes every one");
 }
 
 #[tokio::test]
@@ -144,6 +164,12 @@ async fn priority_goes_first_but_never_passes_an_ordinary_ticket_past_the_bound(
         "A002",
         "priority first within the bound"
     );
+    assert_eq!(call.case.as_ref().unwrap().id, priority.cases[0].id);
+    assert_eq!(
+        call.case.as_ref().unwrap().priority_category(),
+        PriorityCategory::Disability,
+        "the category as stored and called"
+    );
     assert_eq!(
         call.decision.unwrap().reason(),
         DecisionReason::PriorityFirst
@@ -153,7 +179,7 @@ async fn priority_goes_first_but_never_passes_an_ordinary_ticket_past_the_bound(
         .unwrap();
 
     desk.wait(15); // A001 has now waited 21 minutes.
-    desk.ticket(&[RESIDENCE], PriorityCategory::Pregnancy).await; // A003 at 21'
+    let later = desk.ticket(&[RESIDENCE], PriorityCategory::Pregnancy).await; // A003 at 21'
     let call = desk.call_next("m.rossi").await.unwrap();
     assert_eq!(
         call.case.as_ref().unwrap().id,
@@ -163,7 +189,22 @@ async fn priority_goes_first_but_never_passes_an_ordinary_ticket_past_the_bound(
     let decision = call.decision.unwrap();
     assert_eq!(decision.reason(), DecisionReason::BoundReached);
     assert_eq!((decision.waited_minutes, decision.bound_minutes), (21, 20));
-    assert!(priority.cases[0].priority_category() == PriorityCategory::Disability);
+
+    // The later priority ticket still waits, with its category as stored.
+    let waiting = desk
+        .cases
+        .get_case(common::request(GetCaseRequest {
+            case_id: later.cases[0].id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        (waiting.status(), waiting.priority_category()),
+        (CaseStatus::Waiting, PriorityCategory::Pregnancy)
+    );
 }
 
 #[tokio::test]

@@ -24,8 +24,10 @@ test('a kiosk ticket is called, shown on the board and completed', async () => {
 
   const current = board.locator('[data-testid="current-call"]');
   await current.filter({ hasText: label }).waitFor({ timeout: 10_000 });
-  const text = await current.textContent();
-  assert.ok(text.includes(label) && text.includes('2'), `board shows ${label} at counter 2: ${text}`);
+  // The label and the counter number, each in its own place (not "a 2 somewhere").
+  assert.equal(await current.getAttribute('data-label'), label);
+  assert.equal(await current.getAttribute('data-counter'), '2');
+  assert.equal((await current.locator('.sp-board-call-counter-number').textContent()).trim(), '2', `board shows ${label} at counter 2`);
   await screenshot(board, 'flow-board-current-call');
 
   await complete(op, 'informed');

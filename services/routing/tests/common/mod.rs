@@ -71,6 +71,13 @@ pub fn as_operator<T>(id: &str, message: T) -> tonic::Request<T> {
     .request(message)
 }
 
+/// A request of a service acting as itself (a department's intake opening a case).
+pub fn as_service<T>(message: T) -> tonic::Request<T> {
+    CallContext::new("tests", "system:intake", LA_SPEZIA, "case.open")
+        .unwrap()
+        .request(message)
+}
+
 /// The kiosk's requests.
 pub fn as_kiosk<T>(message: T) -> tonic::Request<T> {
     CallContext::new("gateway", "system:kiosk-1", LA_SPEZIA, "ticket.issue")
