@@ -278,11 +278,15 @@ async fn the_api_checks_role_department_municipality_and_csrf_on_the_server() {
             Some(json!({"site_code": "palazzo-civico", "counter_number": 1})),
         )
         .await;
-    assert_eq!(seat.status, 400, "{}", seat.body);
+    // Not even found: sites are looked up in the account's own municipality.
+    assert_eq!(seat.status, 404, "{}", seat.body);
     let error = &seat.json()["error"];
-    assert_eq!(
-        (&error["code"], &error["fields"][0]["field"]),
-        (&json!("INVALID_ARGUMENT"), &json!("site_code")),
+    assert_eq!(error["code"], json!("NOT_FOUND"), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("palazzo-civico"),
         "{error}"
     );
 

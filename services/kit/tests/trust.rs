@@ -245,7 +245,11 @@ async fn s_client(service: &TestService, args: &[&str]) -> (bool, String) {
     .unwrap();
     (
         output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
     )
 }
 

@@ -87,7 +87,10 @@ fn init(dir: &Path) -> Result<Authority, Failure> {
     let authority = Authority::generate("Sportello local CA")
         .map_err(|e| failed("cannot create the authority in", dir, e))?;
     write(&cert, authority.cert_pem(), false)?;
-    write(&key, &authority.key_pem(), true)?;
+    let key_pem = authority
+        .key_pem()
+        .map_err(|e| failed("cannot keep the authority in", dir, e))?;
+    write(&key, &key_pem, true)?;
     Ok(authority)
 }
 

@@ -30,7 +30,7 @@ impl From<rcgen::Error> for PkiError {
 pub struct Issued {
     /// The certificate (PEM).
     pub cert_pem: String,
-    /// The PKCS#8 private key (PEM). Secret.
+    /// The PKCS#8 v1 private key (PEM). Secret.
     pub key_pem: String,
 }
 
@@ -38,6 +38,34 @@ impl std::fmt::Debug for Issued {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Issued").finish_non_exhaustive()
     }
+}
+
+/// The PKCS#8 v1 (RFC 5208) PEM of an Ed25519 key, from ring's v2 (RFC 5958, with the
+/// public key appended): OpenSSL 3.0 and other tools read only v1 for Ed25519, and
+/// everything here (rustls, ring) reads both.
+fn ed25519_pkcs8_v1_pem(key: &KeyPair) -> Result<String, PkiError> {
+    // SEQUENCE { INTEGER v, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
+    const HEAD: [u8; 14] = [
+        0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20, 0, 0, 0,
+    ];
+    let der = key.serialize_der();
+    let seed = der
+        .windows(11)
+        .position(|w| w == &HEAD[..11])
+        .and_then(|at| der.get(at + 11..at + 11 + 32))
+        .ok_or_else(|| PkiError("not an Ed25519 PKCS#8 key".into()))?;
+    let mut v1 = vec![0x30, 0x2e, 0x02, 0x01, 0x00];
+    v1.extend_from_slice(&HEAD[..11]);
+    v1.extend_from_slice(seed);
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(&v1);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    Ok(pem)
 }
 
 /// How long a certificate is valid, from now.
@@ -106,9 +134,9 @@ impl Authority {
         &self.cert_pem
     }
 
-    /// The authority's private key (PEM). Secret.
-    pub fn key_pem(&self) -> String {
-        self.issuer.key().serialize_pem()
+    /// The authority's private key (PKCS#8 v1 PEM). Secret.
+    pub fn key_pem(&self) -> Result<String, PkiError> {
+        ed25519_pkcs8_v1_pem(self.issuer.key())
     }
 
     /// A certificate for `peer`, usable as a client and, for a service, as a server.
@@ -145,7 +173,7 @@ impl Authority {
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Issued {
             cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
+            key_pem: ed25519_pkcs8_v1_pem(&key)?,
         })
     }
 }
