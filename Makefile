@@ -142,6 +142,15 @@ fix: ## Apply clippy's and rustfmt's fixes
 	$(CARGO) clippy --workspace --all-targets --fix --allow-dirty --allow-staged
 	$(CARGO) fmt --all
 
+.PHONY: cert
+cert: ## A certificate from the local authority (.sportello/pki) for a department system or a tool: make cert NAME=system/<name>
+	@[ -n "$(NAME)" ] || { echo "usage: make cert NAME=system/<name> (or tool/<name>)"; exit 2; }
+	$(CARGO) build --locked -q -p sportello-kit --bin sportello-pki
+	@dir=$$($(CARGO_TARGET)/debug/sportello-pki issue .sportello/pki "$(NAME)") && \
+		echo "certificate, key and CA in $$dir (cert.pem, key.pem, ca.pem)"
+
+CARGO_TARGET ?= $(or $(CARGO_TARGET_DIR),target)
+
 .PHONY: clean-data
 clean-data: ## Forget the local stack's data (.sportello/pg — as root a link to /var/lib/sportello/… —, .sportello/nats)
 	@if [ -L .sportello/pg ]; then echo "rm -rf $$(readlink .sportello/pg)"; rm -rf "$$(readlink .sportello/pg)"; fi

