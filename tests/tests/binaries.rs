@@ -78,22 +78,45 @@ fn an_invalid_port_is_named() {
 
 #[test]
 fn an_unreachable_database_ends_with_one_line_and_exit_1() {
-    let (code, stderr) = run(
-        "urp",
-        &[
-            ("DATABASE_URL", "postgres://sportello@127.0.0.1:1/sportello"),
-            ("DATABASE_CONNECT_TIMEOUT", "2s"),
-            ("NATS_URL", "nats://127.0.0.1:1"),
-            ("GRPC_PORT", "0"),
-            ("METRICS_PORT", "0"),
-            ("LOG_FORMAT", "json"),
-            ("RUST_LOG", "off"),
-        ],
-    );
+    let mut env = vec![
+        ("DATABASE_URL", "postgres://sportello@127.0.0.1:1/sportello"),
+        ("DATABASE_CONNECT_TIMEOUT", "2s"),
+        ("NATS_URL", "nats://127.0.0.1:1"),
+        ("GRPC_PORT", "0"),
+        ("METRICS_PORT", "0"),
+        ("LOG_FORMAT", "json"),
+        ("RUST_LOG", "off"),
+    ];
+    env.extend(sportello_kit::testing::pki::tls_vars("svc/urp"));
+    let (code, stderr) = run("urp", &env);
     assert_eq!(code, Some(1), "{stderr}");
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("sportello-urp: cannot reach PostgreSQL within 2s"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_or_foreign_certificate_ends_with_one_line_and_exit_2() {
+    let base = [
+        ("DATABASE_URL", "postgres://sportello@127.0.0.1:1/sportello"),
+        ("NATS_URL", "nats://127.0.0.1:1"),
+    ];
+    let (code, stderr) = run("urp", &base);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("sportello-urp: configuration error: TLS_CERT is not set"),
+        "{stderr}"
+    );
+    // Another service's certificate: refused at start, naming the variable.
+    let mut env = base.to_vec();
+    env.extend(sportello_kit::testing::pki::tls_vars("svc/routing"));
+    let (code, stderr) = run("urp", &env);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("TLS_CERT") && stderr.contains("svc/routing"),
         "{stderr}"
     );
 }

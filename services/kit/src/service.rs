@@ -54,7 +54,10 @@ pub struct ServiceSpec {
 impl ServiceSpec {
     /// Reads the common configuration with this service's default ports.
     pub fn config_from_env(&self, env: &Env) -> Result<ServiceConfig, ConfigError> {
-        ServiceConfig::from_env(env, self.ports)
+        let config = ServiceConfig::from_env(env, self.ports)?;
+        // A certificate naming another peer is a configuration error, found before start.
+        config.tls.identity_for(self.name)?;
+        Ok(config)
     }
 }
 
