@@ -94,7 +94,11 @@ $(APITEST_TOOLS)/.installed: services/gateway/apitest/requirements.txt
 	touch $@
 
 .PHONY: bench
-bench: bench-routing bench-registry bench-gateway ## All benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
+bench: bench-kit bench-routing bench-registry bench-gateway ## All benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
+
+.PHONY: bench-kit
+bench-kit: ## Trust between services: end-user token verification, a loopback call with and without mutual TLS
+	$(CARGO) bench --locked -p sportello-kit --bench trust
 
 .PHONY: bench-routing
 bench-routing: ## Routing: the in-memory decision (index alone, served path), then open-loop capacity, publish delay, open-loop CallNext
