@@ -287,7 +287,7 @@ fn install_provider() {
     });
 }
 
-struct RingSigner(ring::signature::Ed25519KeyPair);
+struct RingSigner(std::sync::Arc<ring::signature::Ed25519KeyPair>);
 
 impl signature::Signer<Vec<u8>> for RingSigner {
     fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
@@ -321,8 +321,26 @@ fn ring_signer(algorithm: &Algorithm, key: &EncodingKey) -> JwtResult<Box<dyn Jw
     if *algorithm != Algorithm::EdDSA {
         return Err(JwtErrorKind::InvalidAlgorithm.into());
     }
-    let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(key.as_bytes())
+    // A process signs with one key (its certificate's): parse it once, not per call
+    // (reading a PKCS#8 v1 key derives the public key, a scalar multiplication).
+    static PARSED: OnceLock<
+        Mutex<HashMap<Vec<u8>, std::sync::Arc<ring::signature::Ed25519KeyPair>>>,
+    > = OnceLock::new();
+    let mut parsed = PARSED
+        .get_or_init(Default::default)
+        .lock()
         .map_err(|_| JwtErrorKind::InvalidEddsaKey)?;
+    if let Some(pair) = parsed.get(key.as_bytes()) {
+        return Ok(Box::new(RingSigner(pair.clone())));
+    }
+    let pair = std::sync::Arc::new(
+        ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(key.as_bytes())
+            .map_err(|_| JwtErrorKind::InvalidEddsaKey)?,
+    );
+    if parsed.len() >= 64 {
+        parsed.clear();
+    }
+    parsed.insert(key.as_bytes().to_vec(), pair.clone());
     Ok(Box::new(RingSigner(pair)))
 }
 
