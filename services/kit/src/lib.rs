@@ -33,6 +33,7 @@ pub mod janitor;
 pub mod metrics;
 pub mod nats;
 pub mod outbox;
+pub mod privacy;
 pub mod propagation;
 pub mod pseudonym;
 pub mod role;
