@@ -160,7 +160,7 @@ pub struct UnitOfWork {
 #[derive(Debug)]
 struct PendingEvent {
     id: Uuid,
-    event_type: &'static str,
+    event_type: std::borrow::Cow<'static, str>,
     aggregate_kind: String,
     aggregate_id: String,
     aggregate_version: i64,
@@ -197,10 +197,43 @@ impl UnitOfWork {
         event: &E,
         aggregate: Aggregate<'_>,
     ) -> Result<Uuid, sqlx::Error> {
+        self.push_event(E::TYPE.into(), event, aggregate)
+    }
+
+    /// Buffers `event` under a type chosen at run time — for a family of events whose
+    /// subject names its audience, like `work.<department>.completed`, which each
+    /// department consumes with its own filter. The type must be lowercase dotted words.
+    pub async fn emit_as<E: prost::Message + prost::Name>(
+        &mut self,
+        event_type: String,
+        event: &E,
+        aggregate: Aggregate<'_>,
+    ) -> Result<Uuid, sqlx::Error> {
+        let valid = !event_type.is_empty()
+            && event_type.split('.').all(|token| {
+                !token.is_empty()
+                    && token
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            });
+        if !valid {
+            return Err(sqlx::Error::Protocol(format!(
+                "{event_type:?} is not an event type (lowercase dotted words)"
+            )));
+        }
+        self.push_event(event_type.into(), event, aggregate)
+    }
+
+    fn push_event<E: prost::Message + prost::Name>(
+        &mut self,
+        event_type: std::borrow::Cow<'static, str>,
+        event: &E,
+        aggregate: Aggregate<'_>,
+    ) -> Result<Uuid, sqlx::Error> {
         let id = Uuid::now_v7();
         self.events.push(PendingEvent {
             id,
-            event_type: E::TYPE,
+            event_type,
             aggregate_kind: aggregate.kind.to_owned(),
             aggregate_id: aggregate.id.to_owned(),
             aggregate_version: aggregate.version,

@@ -57,6 +57,16 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.routing.v1.ProtocolService/GetRegistration",
             callers: &[Caller::Department, Caller::AnySystem],
         },
+        // The back office: its inbox, offers and escalations from the counter.
+        Rule {
+            rpc: "sportello.routing.v1.BackOfficeService/*",
+            callers: &[GATEWAY],
+        },
+        // Department systems follow their department's work.
+        Rule {
+            rpc: "sportello.routing.v1.BackOfficeService/GetWork",
+            callers: &[Caller::Department, Caller::AnySystem],
+        },
         // Administration: the gateway's admin pages and the demo seeder; the handlers
         // ask for an administrator or manager of the same municipality.
         Rule {

@@ -15,6 +15,9 @@ pub struct RoutingConfig {
     /// How long an operator's client may stay silent before the operator turns offline
     /// (`HEARTBEAT_TIMEOUT`, default 90s).
     pub heartbeat_timeout: Duration,
+    /// How the back office offers work (`BACK_OFFICE_OFFER_TIMEOUT`, default 2m;
+    /// `BACK_OFFICE_WIDEN_AFTER`, default 30m).
+    pub offers: crate::work::flow::OfferSettings,
 }
 
 impl AsRef<ServiceConfig> for RoutingConfig {
@@ -30,6 +33,7 @@ impl From<ServiceConfig> for RoutingConfig {
             service,
             seed_municipalities: Vec::new(),
             heartbeat_timeout: Duration::from_secs(90),
+            offers: crate::work::flow::OfferSettings::default(),
         }
     }
 }
@@ -57,10 +61,23 @@ impl RoutingConfig {
                 "must be at least 5s",
             ));
         }
+        let defaults = crate::work::flow::OfferSettings::default();
+        let offers = crate::work::flow::OfferSettings {
+            offer_timeout: env.duration_or("BACK_OFFICE_OFFER_TIMEOUT", defaults.offer_timeout)?,
+            widen_after: env.duration_or("BACK_OFFICE_WIDEN_AFTER", defaults.widen_after)?,
+        };
+        if offers.offer_timeout < Duration::from_secs(10) {
+            return Err(ConfigError::invalid(
+                "BACK_OFFICE_OFFER_TIMEOUT",
+                &format!("{}ms", offers.offer_timeout.as_millis()),
+                "must be at least 10s: a specialist needs time to answer",
+            ));
+        }
         Ok(Self {
             service,
             seed_municipalities,
             heartbeat_timeout,
+            offers,
         })
     }
 }

@@ -44,6 +44,8 @@ macro_rules! stored {
     };
 }
 
+pub(crate) use stored;
+
 stored!(Channel {
     Counter => "counter",
     Appointment => "appointment",

@@ -63,6 +63,24 @@ pub enum RoutingError {
     /// No such operator.
     #[error("operator not found")]
     OperatorNotFound,
+    /// No such back-office item.
+    #[error("work item not found")]
+    WorkNotFound,
+    /// The item is offered to another specialist.
+    #[error("this item is offered to another specialist")]
+    OfferedToAnother,
+    /// The item is not offered to the caller now (the offer lapsed, or was never made).
+    #[error("this item is not offered to you now: the offer lapsed or went to someone else")]
+    NoOffer,
+    /// The caller does not hold the item.
+    #[error("only the specialist who holds this item can do this")]
+    NotHolder,
+    /// The item is closed.
+    #[error("this item is already {0}")]
+    WorkClosed(&'static str),
+    /// The specialist holds as many items as they may.
+    #[error("you hold {0} items, your capacity: complete one first")]
+    AtCapacity(i64),
     /// The operator id belongs to another municipality: an operator never moves.
     #[error("operator {0} belongs to another municipality: an operator never moves to another one")]
     OperatorOfAnotherMunicipality(String),
@@ -142,14 +160,15 @@ impl RoutingError {
         match self {
             Invalid { .. } => ErrorKind::InvalidArgument,
             SiteNotFound | CounterNotFound(_) | UnknownService(_) | UnknownGroup(_)
-            | OperatorNotFound | CaseNotFound | TicketNotFound | RegistrationNotFound => {
-                ErrorKind::NotFound
-            }
+            | OperatorNotFound | CaseNotFound | TicketNotFound | RegistrationNotFound
+            | WorkNotFound => ErrorKind::NotFound,
             SiteExists { .. } | LetterTaken(_) => ErrorKind::AlreadyExists,
             StaleVersion { .. } => ErrorKind::Aborted,
-            LacksSkill(_) | NotHolding | OperatorOfAnotherMunicipality(_) => {
-                ErrorKind::PermissionDenied
-            }
+            LacksSkill(_)
+            | NotHolding
+            | OperatorOfAnotherMunicipality(_)
+            | OfferedToAnother
+            | NotHolder => ErrorKind::PermissionDenied,
             TicketsExhausted(_) => ErrorKind::ResourceExhausted,
             CounterTaken(_)
             | ServiceInactive(_)
@@ -162,7 +181,10 @@ impl RoutingError {
             | OtherSite
             | RecallLimit(_)
             | NoShowTooEarly { .. }
-            | AlreadyVoided => ErrorKind::FailedPrecondition,
+            | AlreadyVoided
+            | NoOffer
+            | WorkClosed(_)
+            | AtCapacity(_) => ErrorKind::FailedPrecondition,
             Db(_) => ErrorKind::Internal,
         }
     }

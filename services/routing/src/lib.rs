@@ -16,13 +16,15 @@ pub mod error;
 pub mod operators;
 pub mod protocol;
 pub mod sites;
+pub mod work;
 
 use sportello_kit::{
     Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
     require_call_context,
 };
 use sportello_proto::routing::v1::{
-    case_service_server::CaseServiceServer, catalogue_service_server::CatalogueServiceServer,
+    back_office_service_server::BackOfficeServiceServer, case_service_server::CaseServiceServer,
+    catalogue_service_server::CatalogueServiceServer,
     operator_service_server::OperatorServiceServer, protocol_service_server::ProtocolServiceServer,
     site_service_server::SiteServiceServer,
 };
@@ -94,6 +96,34 @@ pub async fn start(
         },
     );
 
+    // The back office: the departments' work through their streams, offers, the clock.
+    let work = work::flow::WorkFlow {
+        db: db.clone(),
+        catalogue: cache.clone(),
+        settings: config.offers,
+    };
+    for (department, subjects) in work::consumer::DEPARTMENT_SUBJECTS {
+        service.consume(
+            work::consumer::spec(department, subjects),
+            work::consumer::WorkHandler {
+                department,
+                flow: work.clone(),
+            },
+        );
+    }
+    service.on_timer(
+        work::flow::OFFER_TIMER,
+        work::timers::OfferLapse(work.clone()),
+    );
+    service.on_timer(
+        work::flow::WIDEN_TIMER,
+        work::timers::Widening(work.clone()),
+    );
+    service.on_timer(
+        work::flow::ESCALATION_TIMER,
+        work::timers::Escalation(work.clone()),
+    );
+
     let flow = cases::Flow {
         db: db.clone(),
         dispatcher,
@@ -106,7 +136,8 @@ pub async fn start(
             require_call_context,
         ))
         .grpc(OperatorServiceServer::with_interceptor(
-            operators::grpc::Operators::new(db.clone(), config.heartbeat_timeout),
+            operators::grpc::Operators::new(db.clone(), config.heartbeat_timeout)
+                .with_back_office(work.clone()),
             require_call_context,
         ))
         .grpc(SiteServiceServer::with_interceptor(
@@ -119,6 +150,10 @@ pub async fn start(
         ))
         .grpc(ProtocolServiceServer::with_interceptor(
             protocol::grpc::Register::new(db),
+            require_call_context,
+        ))
+        .grpc(BackOfficeServiceServer::with_interceptor(
+            work::grpc::BackOffice::new(work),
             require_call_context,
         ));
     service.serve(api, listeners, shutdown).await

@@ -21,6 +21,7 @@ use crate::{cases, domain::Stored, error::RoutingError, sites};
 pub struct Operators {
     db: Db,
     heartbeat_timeout: std::time::Duration,
+    back_office: Option<crate::work::flow::WorkFlow>,
 }
 
 impl Operators {
@@ -29,7 +30,14 @@ impl Operators {
         Self {
             db,
             heartbeat_timeout,
+            back_office: None,
         }
+    }
+
+    /// An operator who turns to back-office work is offered the next item at once.
+    pub fn with_back_office(mut self, flow: crate::work::flow::WorkFlow) -> Self {
+        self.back_office = Some(flow);
+        self
     }
 
     async fn message(
@@ -197,6 +205,15 @@ impl OperatorService for Operators {
             presence::change(&mut uow, operator, target, PresenceChangeReason::Operator).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         tracing::debug!(presence = target.to_db(), "presence set");
+        if target == Presence::BackOffice
+            && let Some(flow) = &self.back_office
+        {
+            flow.offer_round(
+                operator.profile.municipality.as_str(),
+                &operator.profile.department,
+            )
+            .await?;
+        }
         Ok(Response::new(SetPresenceResponse {
             operator: Some(self.message(&operator).await?),
         }))

@@ -85,6 +85,15 @@ pub async fn lock(uow: &mut UnitOfWork, id: &str) -> Result<Operator, RoutingErr
     Ok(from_row(&row)?)
 }
 
+/// How many back-office items the operator may hold at once.
+pub async fn back_office_capacity(uow: &mut UnitOfWork, id: &str) -> Result<i16, RoutingError> {
+    sqlx::query_scalar("select back_office_capacity from operators where id = $1")
+        .bind(id)
+        .fetch_optional(uow.conn())
+        .await?
+        .ok_or(RoutingError::OperatorNotFound)
+}
+
 /// The operators of a municipality (of one site when given), by id.
 pub async fn list(
     db: impl PgExecutor<'_>,

@@ -1,0 +1,488 @@
+//! The back office against real PostgreSQL and NATS: a department's work request,
+//! published on its stream as its outbox would, becomes exactly one case and one item;
+//! the item is offered to one specialist at a time, lapses to the next, is accepted,
+//! completed with its outcome; the clock escalates it on the right working days; a bad
+//! request is dead-lettered with its reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Desk, LA_SPEZIA, settings};
+use prost::Message;
+use sportello_kit::{EventRecord, inbox::Outcome};
+use sportello_proto::routing::v1::{
+    AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, ListWorkRequest, OutcomeOnExpiry,
+    Presence, StatutoryClock, Tier, WorkOrigin, WorkRequested, WorkState, WorkView,
+    back_office_service_client::BackOfficeServiceClient,
+};
+use sportello_routing::work::{domain::WorkRequest, flow::WorkFlow, store};
+use tonic::Code;
+use uuid::Uuid;
+
+const CHECK: &str = "registry.residence_address_check";
+
+fn request(work_id: Uuid, due: &str, warning: &str) -> WorkRequested {
+    WorkRequested {
+        work_id: work_id.to_string(),
+        origin: Some(WorkOrigin {
+            service: "registry".into(),
+            procedure_kind: "residence_change".into(),
+            procedure_id: Uuid::now_v7().to_string(),
+        }),
+        municipality_istat_code: LA_SPEZIA.into(),
+        service_code: CHECK.into(),
+        requester_ref: String::new(),
+        clock: Some(StatutoryClock {
+            rule: "residence_check".into(),
+            start_date: "2026-11-26".into(),
+            due_date: due.into(),
+            warning_date: warning.into(),
+            outcome_on_expiry: OutcomeOnExpiry::SilenceAssent as i32,
+            suspensions: vec![],
+        }),
+        context_note: "Verifica dell'abitualità della dimora.".into(),
+        priority_category: 0,
+        documents: vec![],
+        protocol_registration_id: String::new(),
+    }
+}
+
+/// A desk whose operators never go offline for silence (the tests move the clock by
+/// minutes and days; heartbeats are not what they test).
+async fn desk() -> Desk {
+    let ctx = common::context().await;
+    let routing = common::start_with_heartbeat(&ctx, Duration::from_secs(86_400 * 365)).await;
+    Desk::open_on(ctx, routing, 2, settings(20, 2)).await
+}
+
+/// The back office of the desk's routing, for steps the tests take directly.
+fn flow(desk: &Desk) -> WorkFlow {
+    let db = desk.routing.running.db().clone();
+    WorkFlow {
+        catalogue: sportello_routing::catalogue::cache::CatalogueCache::new(db.clone()),
+        db,
+        settings: sportello_routing::work::flow::OfferSettings {
+            offer_timeout: Duration::from_secs(120),
+            widen_after: Duration::from_secs(30 * 60),
+        },
+    }
+}
+
+/// Publishes `message` on the registry's stream as its outbox relay would, with `event_id`.
+async fn publish(desk: &Desk, event_id: Uuid, message: &WorkRequested) {
+    let prefix = &desk.ctx.config.subject_prefix;
+    let nats = desk.ctx.nats().await;
+    let js = async_nats::jetstream::new(nats);
+    let _ = js
+        .get_or_create_stream(sportello_kit::nats::stream_config(
+            prefix,
+            &sportello_kit::StreamSpec {
+                part: "registry",
+                subjects: &["registry.>"],
+            },
+            1,
+        ))
+        .await
+        .unwrap();
+    let record = EventRecord {
+        id: event_id,
+        source: "//sportello/registry".into(),
+        event_type: "registry.work.requested".into(),
+        time: jiff::Timestamp::now(),
+        aggregate_kind: "registry.residence_change".into(),
+        aggregate_id: message.origin.as_ref().unwrap().procedure_id.clone(),
+        aggregate_version: 1,
+        municipality: LA_SPEZIA.into(),
+        data_type: "sportello.routing.v1.WorkRequested".into(),
+        data: message.encode_to_vec().into(),
+        traceparent: None,
+    };
+    js.publish_with_headers(
+        prefix.subject("registry.work.requested"),
+        record.headers(),
+        record.data.clone(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+}
+
+/// Steps routing's consumer of the registry's work.
+async fn consume(desk: &Desk) -> Vec<Outcome> {
+    let consumer = desk
+        .routing
+        .running
+        .workers
+        .consumers
+        .iter()
+        .find(|c| c.durable_name().ends_with("work-registry"))
+        .expect("routing consumes the registry's work");
+    consumer.run_once(50).await.unwrap()
+}
+
+async fn count(desk: &Desk, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(desk.pool())
+        .await
+        .unwrap()
+}
+
+/// A back-office specialist of the registry, present for back-office work.
+async fn specialist(desk: &mut Desk, id: &str) {
+    desk.operators
+        .upsert_operator(common::request(
+            sportello_proto::routing::v1::UpsertOperatorRequest {
+                operator: Some(sportello_proto::routing::v1::Operator {
+                    id: id.into(),
+                    municipality_istat_code: LA_SPEZIA.into(),
+                    display_name: format!("Specialista {id}"),
+                    tier: Tier::BackOffice as i32,
+                    department: "anagrafe".into(),
+                    skills: vec![sportello_proto::routing::v1::Skill {
+                        skill: "anagrafe".into(),
+                        proficiency: 4,
+                    }],
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap();
+    desk.presence(id, Presence::BackOffice).await.unwrap();
+}
+
+async fn back_office(desk: &Desk) -> BackOfficeServiceClient<sportello_kit::PeerChannel> {
+    BackOfficeServiceClient::new(desk.routing.channel().await)
+}
+
+fn back_office_person(id: &str) -> sportello_kit::CallContext {
+    sportello_kit::CallContext::new(
+        "gateway",
+        &format!("operator:{id}"),
+        LA_SPEZIA,
+        "work.serve",
+    )
+    .unwrap()
+    .with_roles(&[sportello_kit::Role::BackOffice])
+    .with_department(Some("anagrafe"))
+}
+
+#[tokio::test]
+async fn one_work_request_makes_one_case_and_one_item_whatever_is_redelivered_or_republished() {
+    let desk = desk().await;
+    let work_id = Uuid::now_v7();
+    let message = request(work_id, "2027-01-11", "2027-01-04");
+    let event = Uuid::now_v7();
+    publish(&desk, event, &message).await;
+    // The same event again (a relay that lost its acknowledgement): the stream drops it.
+    publish(&desk, event, &message).await;
+    // The department publishes the request again under a new event id.
+    publish(&desk, Uuid::now_v7(), &message).await;
+    let outcomes = consume(&desk).await;
+    assert_eq!(
+        outcomes,
+        [Outcome::Applied, Outcome::Applied],
+        "{outcomes:?}"
+    );
+    assert_eq!(count(&desk, "select count(*) from work_items").await, 1);
+    assert_eq!(
+        count(&desk, "select count(*) from cases where tier = 4").await,
+        1,
+        "one case for one request"
+    );
+    let item = store::get(
+        desk.pool(),
+        sqlx::query_scalar("select id from work_items")
+            .fetch_one(desk.pool())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(item.work_id, work_id);
+    assert_eq!(item.state, WorkState::Waiting, "nobody to offer it to yet");
+    // Its work event for the registry is in the outbox, under the registry's subject.
+    assert_eq!(
+        count(
+            &desk,
+            "select count(*) from outbox where event_type = 'work.registry.opened'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_request_routing_cannot_take_is_dead_lettered_with_its_reason_and_nothing_is_written() {
+    let desk = desk().await;
+    let mut unknown = request(Uuid::now_v7(), "2027-01-11", "2027-01-04");
+    unknown.service_code = "registry.unicorn_licence".into();
+    publish(&desk, Uuid::now_v7(), &unknown).await;
+    let mut elsewhere = request(Uuid::now_v7(), "2027-01-11", "2027-01-04");
+    elsewhere.municipality_istat_code = "099999".into();
+    publish(&desk, Uuid::now_v7(), &elsewhere).await;
+    let mut foreign = request(Uuid::now_v7(), "2027-01-11", "2027-01-04");
+    foreign.origin.as_mut().unwrap().service = "suap".into();
+    publish(&desk, Uuid::now_v7(), &foreign).await;
+    let outcomes = consume(&desk).await;
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::DeadLettered,
+            Outcome::DeadLettered,
+            Outcome::DeadLettered
+        ]
+    );
+    assert_eq!(count(&desk, "select count(*) from work_items").await, 0);
+    assert_eq!(count(&desk, "select count(*) from cases").await, 0);
+}
+
+#[tokio::test]
+async fn an_offer_goes_to_one_specialist_who_accepts_it_and_no_one_else_can() {
+    let mut desk = desk().await;
+    specialist(&mut desk, "s.bianchi").await;
+    specialist(&mut desk, "s.verdi").await;
+    publish(
+        &desk,
+        Uuid::now_v7(),
+        &request(Uuid::now_v7(), "2027-01-11", "2027-01-04"),
+    )
+    .await;
+    assert_eq!(consume(&desk).await, [Outcome::Applied]);
+    let item: (Uuid, String) =
+        sqlx::query_as("select id, offered_to from work_items where state = 'offered'")
+            .fetch_one(desk.pool())
+            .await
+            .unwrap();
+    let (offered, other) = if item.1 == "s.bianchi" {
+        ("s.bianchi", "s.verdi")
+    } else {
+        ("s.verdi", "s.bianchi")
+    };
+    let mut client = back_office(&desk).await;
+    // Accepting an offer made to someone else: PERMISSION_DENIED, nothing changed.
+    let refused = client
+        .accept_offer(back_office_person(other).request(AcceptOfferRequest {
+            item_id: item.0.to_string(),
+            operator_id: other.into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let accepted = client
+        .accept_offer(back_office_person(offered).request(AcceptOfferRequest {
+            item_id: item.0.to_string(),
+            operator_id: offered.into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(accepted.state, WorkState::Held as i32);
+    assert_eq!(accepted.holder, offered);
+    // The holder's inbox shows it; completing it without an outcome names the field.
+    let mine = client
+        .list_work(back_office_person(offered).request(ListWorkRequest {
+            municipality_istat_code: LA_SPEZIA.into(),
+            operator_id: offered.into(),
+            view: WorkView::Mine as i32,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(mine.len(), 1);
+    let bare = client
+        .complete_work(back_office_person(offered).request(CompleteWorkRequest {
+            item_id: item.0.to_string(),
+            operator_id: offered.into(),
+            outcome_code: String::new(),
+            result: Default::default(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(bare.code(), Code::InvalidArgument);
+    assert!(bare.message().starts_with("outcome_code"), "{bare:?}");
+    assert_eq!(
+        count(
+            &desk,
+            "select count(*) from work_items where state = 'held'"
+        )
+        .await,
+        1,
+        "nothing changed"
+    );
+    let done = client
+        .complete_work(back_office_person(offered).request(CompleteWorkRequest {
+            item_id: item.0.to_string(),
+            operator_id: offered.into(),
+            outcome_code: "check_passed".into(),
+            result: [("check".to_owned(), "passed".to_owned())].into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(done.state, WorkState::Completed as i32);
+    assert_eq!(done.result.get("check").map(String::as_str), Some("passed"));
+    assert_eq!(
+        count(&desk, "select count(*) from cases where status = 'completed' and outcome_code = 'check_passed'").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &desk,
+            "select count(*) from outbox where event_type = 'work.registry.completed'"
+        )
+        .await,
+        1,
+        "the outcome reaches the registry"
+    );
+}
+
+#[tokio::test]
+async fn a_lapsed_offer_goes_to_the_next_specialist_and_is_never_left_assigned() {
+    let mut desk = desk().await;
+    specialist(&mut desk, "s.bianchi").await;
+    publish(
+        &desk,
+        Uuid::now_v7(),
+        &request(Uuid::now_v7(), "2027-01-11", "2027-01-04"),
+    )
+    .await;
+    consume(&desk).await;
+    specialist(&mut desk, "s.verdi").await;
+    let first: String = sqlx::query_scalar("select offered_to from work_items")
+        .fetch_one(desk.pool())
+        .await
+        .unwrap();
+    assert_eq!(first, "s.bianchi");
+    desk.wait(3);
+    desk.routing
+        .running
+        .workers
+        .timers
+        .run_once()
+        .await
+        .unwrap();
+    let (state, to): (String, Option<String>) =
+        sqlx::query_as("select state, offered_to from work_items")
+            .fetch_one(desk.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        (state.as_str(), to.as_deref()),
+        ("offered", Some("s.verdi"))
+    );
+    // The first specialist's answer comes too late.
+    let id: Uuid = sqlx::query_scalar("select id from work_items")
+        .fetch_one(desk.pool())
+        .await
+        .unwrap();
+    let late = back_office(&desk)
+        .await
+        .accept_offer(back_office_person("s.bianchi").request(AcceptOfferRequest {
+            item_id: id.to_string(),
+            operator_id: "s.bianchi".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        late.code(),
+        Code::PermissionDenied,
+        "offered to another now: {late:?}"
+    );
+    // The second declines: nobody else is free, so it waits — never assigned.
+    back_office(&desk)
+        .await
+        .decline_offer(back_office_person("s.verdi").request(DeclineOfferRequest {
+            item_id: id.to_string(),
+            operator_id: "s.verdi".into(),
+            reason: "fuori competenza".into(),
+        }))
+        .await
+        .unwrap();
+    let (state, to): (String, Option<String>) =
+        sqlx::query_as("select state, offered_to from work_items")
+            .fetch_one(desk.pool())
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), to), ("waiting", None));
+    assert_eq!(
+        count(&desk, "select count(*) from outbox where event_type in ('work.registry.lapsed', 'work.registry.declined')").await,
+        2
+    );
+}
+
+/// L. 241/1990 art. 2 c.9-bis/9-ter: the clock warns the assignee on the warning date,
+/// alerts the office manager one working day before the due date, and hands the item to
+/// the official with substitute power on the due date — working days of La Spezia, whose
+/// patron day is 19 March, across Easter and the year's end.
+#[tokio::test]
+async fn escalation_steps_fire_on_the_right_working_days() {
+    let desk = desk().await;
+    let flow = flow(&desk);
+    // (due date, the working day before it)
+    let cases = [
+        // Due Monday 22 March 2027: Friday 19 March is the patron day, so Thursday 18.
+        ("2027-03-22", "2027-03-18"),
+        // Due Tuesday 30 March 2027, after Easter Monday 29 March: Friday 26 March.
+        ("2027-03-30", "2027-03-26"),
+        // Due Monday 3 January 2028: 1 January is a holiday, 31 December a Friday.
+        ("2028-01-03", "2027-12-31"),
+    ];
+    for (due, manager_day) in cases {
+        let mut uow = desk.routing.running.db().begin().await.unwrap();
+        let message = request(Uuid::now_v7(), due, "");
+        let (item, _) = flow
+            .request(&mut uow, WorkRequest::parse(&message, "registry").unwrap())
+            .await
+            .unwrap();
+        uow.commit().await.unwrap();
+        let manager_at: jiff::Timestamp = sqlx::query_scalar::<_, jiff_sqlx::Timestamp>(
+            "select due_at from timers where kind = 'routing.work.escalation' and key = $1",
+        )
+        .bind(format!("{}:2", item.id))
+        .fetch_one(desk.pool())
+        .await
+        .unwrap()
+        .to_jiff();
+        assert_eq!(
+            manager_at
+                .to_zoned(sportello_kit::clock::rome())
+                .date()
+                .to_string(),
+            manager_day,
+            "the manager's day for an item due {due}"
+        );
+    }
+    // Firing them with the manual clock: the levels follow each other, the last one
+    // names the substitute's own due date.
+    desk.ctx.clock.set("2028-01-03T12:30:00Z".parse().unwrap());
+    desk.routing
+        .running
+        .workers
+        .timers
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&desk, "select count(*) from work_items where escalation_level = 3 and substitute_due_date is not null").await,
+        3
+    );
+    assert_eq!(
+        count(
+            &desk,
+            "select count(*) from outbox where event_type = 'work.registry.breached'"
+        )
+        .await,
+        3
+    );
+}
