@@ -69,3 +69,5 @@ create table work_declines (
 alter table operators
     add column back_office_capacity smallint not null default 5
         check (back_office_capacity between 1 and 50);
+-- Continuity: what a specialist completed before, by procedure and by person.
+create index work_items_done_by on work_items (holder, procedure_id) where state = 'completed';

@@ -35,7 +35,8 @@ pub use crate::config::RoutingConfig;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// Routing's name, ports, migrations and stream. The counter flow publishes on
-/// `case.*`, `ticket.*`, `operator.*` and `protocol.*` besides `routing.*`.
+/// `case.*`, `ticket.*`, `operator.*` and `protocol.*` besides `routing.*`; the back
+/// office tells each department what became of its work on `work.<department>.*`.
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "routing",
     ports: DefaultPorts {
@@ -52,6 +53,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             "ticket.>",
             "operator.>",
             "protocol.>",
+            "work.>",
         ],
     }],
     serves_http: false,
@@ -80,15 +82,6 @@ pub async fn start(
     // current from the routing stream.
     let dispatcher = dispatch::Dispatcher::default();
     dispatcher.reload(&db).await.map_err(|e| other(&e))?;
-    tokio::spawn(dispatch::sync::follow(
-        dispatcher.clone(),
-        cache.clone(),
-        site_cache.clone(),
-        db.clone(),
-        service.nats().clone(),
-        config.service.subject_prefix.clone(),
-        shutdown.clone(),
-    ));
     service.on_timer(
         operators::presence::HEARTBEAT_TIMER,
         operators::presence::HeartbeatCheck {
@@ -101,7 +94,19 @@ pub async fn start(
         db: db.clone(),
         catalogue: cache.clone(),
         settings: config.offers,
+        index: work::index::WorkIndex::default(),
     };
+    work.reload_index().await.map_err(|e| other(&e))?;
+    tokio::spawn(dispatch::sync::follow(
+        dispatcher.clone(),
+        work.clone(),
+        cache.clone(),
+        site_cache.clone(),
+        db.clone(),
+        service.nats().clone(),
+        config.service.subject_prefix.clone(),
+        shutdown.clone(),
+    ));
     for (department, subjects) in work::consumer::DEPARTMENT_SUBJECTS {
         service.consume(
             work::consumer::spec(department, subjects),

@@ -115,8 +115,15 @@ impl Replica {
             sites: SiteCache::new(db.clone()),
         };
         let nats = desk.ctx.nats().await;
+        let work = sportello_routing::work::flow::WorkFlow {
+            db: db.clone(),
+            catalogue: flow.catalogue.clone(),
+            settings: Default::default(),
+            index: Default::default(),
+        };
         tokio::spawn(sportello_routing::dispatch::sync::follow(
             flow.dispatcher.clone(),
+            work,
             flow.catalogue.clone(),
             flow.sites.clone(),
             db,

@@ -339,6 +339,12 @@ pub fn assert_each_bad_field_is_named<R: Clone, T>(
     }
 }
 
+/// A database handle on `pool` reading `clock`: for a test that needs more connections
+/// than a test service's own pool (many callers racing through one flow).
+pub fn db_with(pool: sqlx::PgPool, clock: Clock) -> crate::Db {
+    crate::Db::new(pool, clock)
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

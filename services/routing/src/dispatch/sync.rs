@@ -5,7 +5,8 @@
 //! each event to one replica only. On (re)subscribing it starts a little before "now",
 //! then reloads the waiting cases from PostgreSQL: whatever committed before the reload
 //! is in the reload, whatever committed after is in the subscription, and versions make
-//! the overlap harmless. Catalogue and site events drop the replica's cached copies.
+//! the overlap harmless. Catalogue and site events drop the replica's cached copies; work
+//! events keep the back office's view of what waits ([`crate::work::index`]) current.
 
 use std::time::{Duration, SystemTime};
 
@@ -13,19 +14,26 @@ use async_nats::jetstream::{self, consumer::DeliverPolicy};
 use futures::StreamExt;
 use prost::Message;
 use sportello_kit::{Db, backoff::Backoff, config::SubjectPrefix};
-use sportello_proto::routing::v1::{CaseOpened, CatalogueChanged, SiteUpdated};
+use sportello_proto::routing::v1::{CaseOpened, CatalogueChanged, SiteUpdated, WorkChanged};
 use tokio_util::sync::CancellationToken;
 
 use super::Dispatcher;
-use crate::{cases::domain::Case, catalogue::cache::CatalogueCache, sites::cache::SiteCache};
+use crate::{
+    cases::domain::Case,
+    catalogue::cache::CatalogueCache,
+    sites::cache::SiteCache,
+    work::{flow::WorkFlow, index::News},
+};
 
 /// How far before "now" a subscription starts, to cover clock skew between this host and
 /// the NATS server.
 const OVERLAP: Duration = Duration::from_secs(30);
 
 /// Follows the routing stream until `shutdown`.
+#[allow(clippy::too_many_arguments)]
 pub async fn follow(
     dispatcher: Dispatcher,
+    work: WorkFlow,
     cache: CatalogueCache,
     sites: SiteCache,
     db: Db,
@@ -45,6 +53,10 @@ pub async fn follow(
                     }
                     Err(error) => tracing::warn!(%error, "dispatcher reload failed"),
                 }
+                match work.reload_index().await {
+                    Ok(waiting) => tracing::info!(waiting, "back-office view reloaded"),
+                    Err(error) => tracing::warn!(%error, "back-office view reload failed"),
+                }
                 backoff.reset();
                 loop {
                     let next = tokio::select! {
@@ -52,7 +64,9 @@ pub async fn follow(
                         () = shutdown.cancelled() => return,
                     };
                     match next {
-                        Some(Ok(message)) => apply(&dispatcher, &cache, &sites, &prefix, &message),
+                        Some(Ok(message)) => {
+                            apply(&dispatcher, &work, &cache, &sites, &prefix, &message)
+                        }
                         Some(Err(error)) => {
                             tracing::warn!(%error, "routing stream subscription failed; resubscribing");
                             break;
@@ -67,6 +81,9 @@ pub async fn follow(
                 // Without the stream, the database is the only news of other replicas.
                 if let Err(error) = dispatcher.reload(&db).await {
                     tracing::warn!(%error, "dispatcher reload failed");
+                }
+                if let Err(error) = work.reload_index().await {
+                    tracing::warn!(%error, "back-office view reload failed");
                 }
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -91,6 +108,7 @@ async fn subscribe(
                 prefix.subject("case.>"),
                 prefix.subject("routing.catalogue.>"),
                 prefix.subject("routing.site.>"),
+                prefix.subject("work.>"),
             ],
             deliver_policy: DeliverPolicy::ByStartTime {
                 start_time: start.into(),
@@ -103,6 +121,7 @@ async fn subscribe(
 
 fn apply(
     dispatcher: &Dispatcher,
+    work: &WorkFlow,
     cache: &CatalogueCache,
     sites: &SiteCache,
     prefix: &SubjectPrefix,
@@ -118,6 +137,17 @@ fn apply(
         {
             Some(Ok(case)) => dispatcher.apply(&case),
             _ => tracing::warn!(%subject, "undecodable case event ignored"),
+        }
+    } else if subject.starts_with(&prefix.subject("work.")) {
+        match WorkChanged::decode(message.payload.clone())
+            .ok()
+            .and_then(|e| e.item)
+        {
+            Some(item) => match News::from_message(&item) {
+                Some(news) => work.index.apply(&news),
+                None => tracing::warn!(%subject, "malformed work item in event ignored"),
+            },
+            None => tracing::warn!(%subject, "undecodable work event ignored"),
         }
     } else if subject.starts_with(&prefix.subject("routing.site.")) {
         if let Ok(updated) = SiteUpdated::decode(message.payload.clone())

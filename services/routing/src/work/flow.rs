@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{
     domain::{Clock, Origin, WorkChange, WorkItem, WorkRequest},
+    index::{News, WorkIndex},
     store,
 };
 use crate::{
@@ -60,18 +61,30 @@ pub struct WorkFlow {
     pub catalogue: CatalogueCache,
     /// Offer settings.
     pub settings: OfferSettings,
+    /// This replica's view of what waits: proposes the items an offer then locks.
+    pub index: WorkIndex,
 }
+
+/// How many of the best waiting items an offer weighs for continuity.
+const WINDOW: usize = 8;
 
 /// The service that stands for the counter when a counter case is escalated.
 pub const COUNTER_ORIGIN: &str = "routing";
 
-/// Emits `work.<origin>.<change>` with the item as it now is.
+/// Emits `work.<origin>.<change>` with the item as it now is, and counts the change per
+/// department (never per person: see DESIGN.md, Observability).
 async fn emit(
     uow: &mut UnitOfWork,
     item: &WorkItem,
     change: &str,
     reason: &str,
 ) -> Result<(), ServiceError> {
+    metrics::counter!(
+        "sportello_routing_work_changes_total",
+        "department" => item.department.clone(),
+        "change" => change.to_owned()
+    )
+    .increment(1);
     let id = item.id.to_string();
     uow.emit_as(
         format!("work.{}.{change}", item.origin.service),
@@ -222,8 +235,14 @@ impl WorkFlow {
         arm_escalation(uow, &item).await?;
         self.arm_widening(uow, &item, 1).await?;
         emit(uow, &item, "opened", "handed over by the department").await?;
-        self.offer_in(uow, item.municipality.as_str(), &item.department, false)
-            .await?;
+        self.offer_with(
+            uow,
+            item.municipality.as_str(),
+            &item.department,
+            false,
+            Some(item.id),
+        )
+        .await?;
         // The offer changed the row: answer it as stored.
         let item = store::lock(uow, item.id).await?;
         Ok((item, true))
@@ -336,6 +355,14 @@ impl WorkFlow {
         Ok(())
     }
 
+    /// Replaces this replica's view of what waits with the database's.
+    pub async fn reload_index(&self) -> Result<usize, ServiceError> {
+        let (waiting, declines) = store::waiting_with_declines(self.db.pool()).await?;
+        let news: Vec<News<'_>> = waiting.iter().map(News::from).collect();
+        self.index.reload(&news, &declines);
+        Ok(news.len())
+    }
+
     /// Offers waiting items of a department to its free specialists: each specialist
     /// present for back-office work, under capacity and with no offer pending, is offered
     /// the best waiting item for them. Runs in its own transaction; returns how many
@@ -360,16 +387,51 @@ impl WorkFlow {
         department: &str,
         widened: bool,
     ) -> Result<usize, ServiceError> {
+        self.offer_with(uow, municipality, department, widened, None)
+            .await
+    }
+
+    /// As [`Self::offer_in`], weighing also `fresh`: an item this transaction created,
+    /// which the in-memory view hears of only once it commits.
+    async fn offer_with(
+        &self,
+        uow: &mut UnitOfWork,
+        municipality: &str,
+        department: &str,
+        widened: bool,
+        fresh: Option<Uuid>,
+    ) -> Result<usize, ServiceError> {
         let now = uow.now();
         let specialists = store::free_specialists(uow, municipality, department, widened).await?;
         let mut made = 0;
         for specialist in specialists {
+            if !store::still_free(uow, &specialist).await? {
+                continue;
+            }
+            // The view proposes; the database confirms (the items still wait, nobody
+            // else holds them). When the view has nothing confirmed — it lags another
+            // replica, or everything it knows is taken — the database is asked itself.
+            let mut proposal = self
+                .index
+                .window(municipality, department, &specialist, WINDOW);
+            proposal.extend(fresh);
+            let mut window =
+                store::lock_waiting(uow, &proposal, municipality, department, &specialist).await?;
+            if window.is_empty() {
+                window =
+                    store::candidates(uow, municipality, department, &specialist, WINDOW as i64)
+                        .await?;
+            }
             // Nothing for this one (they declined what waits): the next may take it.
-            let Some(mut item) = store::candidates(uow, municipality, department, &specialist, 1)
-                .await?
-                .into_iter()
-                .next()
-            else {
+            let known = store::continuity(uow, &specialist, &window).await?;
+            let Some(mut item) = window.into_iter().min_by_key(|i| {
+                (
+                    i.due().is_none(),
+                    i.due(),
+                    !known.contains(&i.id),
+                    i.arrived_at,
+                )
+            }) else {
                 continue;
             };
             let expires = now + ts(self.settings.offer_timeout);
@@ -424,6 +486,15 @@ impl WorkFlow {
             return Err(RoutingError::AtCapacity(held).into());
         }
         uow.cancel_timer(OFFER_TIMER, &item.id.to_string()).await?;
+        if let Some(expires) = item.offer_expires_at {
+            // How long the offer waited for its answer.
+            let offered_at = expires - ts(self.settings.offer_timeout);
+            metrics::histogram!(
+                "sportello_routing_work_offer_accept_seconds",
+                "department" => item.department.clone()
+            )
+            .record(now.duration_since(offered_at).as_secs_f64().max(0.0));
+        }
         item.state = WorkState::Held;
         item.holder = Some(operator_id.to_owned());
         item.offered_to = None;
@@ -453,6 +524,7 @@ impl WorkFlow {
         }
         let now = uow.now();
         store::record_decline(&mut uow, item.id, operator_id, now).await?;
+        self.index.declined(item.id, operator_id);
         self.withdraw_offer(&mut uow, &mut item).await?;
         let item = store::save(&mut uow, item).await?;
         let why = if reason.is_empty() {
@@ -536,6 +608,7 @@ impl WorkFlow {
         }
         let to = item.offered_to.clone().unwrap_or_default();
         store::record_decline(uow, item.id, &to, now).await?;
+        self.index.declined(item.id, &to);
         item.offered_to = None;
         item.offer_expires_at = None;
         item.state = WorkState::Waiting;

@@ -13,5 +13,6 @@ pub mod consumer;
 pub mod domain;
 pub mod flow;
 pub mod grpc;
+pub mod index;
 pub mod store;
 pub mod timers;

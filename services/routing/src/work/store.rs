@@ -188,10 +188,10 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<WorkItem, RoutingE
     Ok(from_row(&row)?)
 }
 
-/// The waiting items of a department a specialist could be offered, best first — due
-/// date (none last), then continuity (this specialist already completed work for the
-/// same person or procedure), then arrival — skipping those they declined and those
-/// another transaction has locked; at most `limit`, locked.
+/// The first waiting items of a department a specialist could be offered — due date
+/// first (none last), then arrival — skipping those they declined and those another
+/// transaction has locked; at most `limit`, locked. The caller orders them finer
+/// ([`continuity`]); the window keeps the pick independent of how much waits.
 pub async fn candidates(
     uow: &mut UnitOfWork,
     municipality: &str,
@@ -203,12 +203,7 @@ pub async fn candidates(
         "select {COLUMNS} from work_items w
          where w.state = 'waiting' and w.municipality = $1 and w.department = $2
            and not exists (select 1 from work_declines d where d.item_id = w.id and d.operator_id = $3)
-         order by w.due_date nulls last,
-                  exists (select 1 from work_items p join cases c on c.id = p.case_id
-                          where p.state = 'completed' and c.operator_id = $3
-                            and (p.procedure_id = w.procedure_id
-                                 or (w.requester_ref is not null and p.requester_ref = w.requester_ref))) desc,
-                  w.arrived_at
+         order by w.due_date nulls last, w.arrived_at
          limit $4
          for update of w skip locked"
     )))
@@ -219,6 +214,87 @@ pub async fn candidates(
     .fetch_all(uow.conn())
     .await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// Of the items `ids` (a replica's in-memory proposal), those that still wait in the
+/// department, were not declined by `operator_id` and no other transaction holds —
+/// locked.
+pub async fn lock_waiting(
+    uow: &mut UnitOfWork,
+    ids: &[Uuid],
+    municipality: &str,
+    department: &str,
+    operator_id: &str,
+) -> Result<Vec<WorkItem>, RoutingError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from work_items w
+         where w.id = any($1) and w.state = 'waiting' and w.municipality = $2 and w.department = $3
+           and not exists (select 1 from work_declines d where d.item_id = w.id and d.operator_id = $4)
+         for update of w skip locked"
+    )))
+    .bind(ids)
+    .bind(municipality)
+    .bind(department)
+    .bind(operator_id)
+    .fetch_all(uow.conn())
+    .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// Every waiting item and every decline of a waiting item: what a replica's in-memory
+/// view is loaded from.
+pub async fn waiting_with_declines(
+    db: &sqlx::PgPool,
+) -> Result<(Vec<WorkItem>, Vec<(Uuid, String)>), RoutingError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from work_items w where w.state = 'waiting'"
+    )))
+    .fetch_all(db)
+    .await?;
+    let waiting = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    let declines = sqlx::query_as(
+        "select d.item_id, d.operator_id from work_declines d
+         join work_items w on w.id = d.item_id where w.state = 'waiting'",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok((waiting, declines))
+}
+
+/// Of `items`, those whose procedure or person `operator_id` already completed work for
+/// (continuity: they know the file).
+pub async fn continuity(
+    uow: &mut UnitOfWork,
+    operator_id: &str,
+    items: &[WorkItem],
+) -> Result<std::collections::HashSet<Uuid>, RoutingError> {
+    let procedures: Vec<Uuid> = items.iter().map(|i| i.origin.procedure_id).collect();
+    let people: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.requester_ref.as_ref().map(ToString::to_string))
+        .collect();
+    let known: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+        "select p.procedure_id, p.requester_ref from work_items p
+         where p.state = 'completed' and p.holder = $1
+           and (p.procedure_id = any($2) or p.requester_ref = any($3))",
+    )
+    .bind(operator_id)
+    .bind(&procedures)
+    .bind(&people)
+    .fetch_all(uow.conn())
+    .await?;
+    Ok(items
+        .iter()
+        .filter(|i| {
+            known.iter().any(|(procedure, person)| {
+                *procedure == i.origin.procedure_id
+                    || (person.is_some()
+                        && person.as_deref()
+                            == i.requester_ref.as_ref().map(ToString::to_string).as_deref())
+            })
+        })
+        .map(|i| i.id)
+        .collect())
 }
 
 /// Remembers that `operator_id` declined `item_id` (or let its offer lapse).
@@ -284,6 +360,25 @@ pub async fn free_specialists(
         .map(|r| r.try_get::<String, _>("id"))
         .collect::<Result<_, _>>()
         .map_err(Into::into)
+}
+
+/// Whether `operator_id`, whose row this transaction has locked, still has no offer
+/// pending and room under their capacity. [`free_specialists`] judged that on the
+/// snapshot its statement began with; an offer committed between that snapshot and the
+/// row lock would otherwise be doubled. Nobody offers to a specialist without their
+/// row's lock, so this later statement sees every offer that matters.
+pub async fn still_free(uow: &mut UnitOfWork, operator_id: &str) -> Result<bool, RoutingError> {
+    let free: bool = sqlx::query_scalar(
+        "select not exists (select 1 from work_items w where w.offered_to = o.id and w.state = 'offered')
+            and (select count(*) from work_items w where w.holder = o.id and w.state = 'held')
+                < o.back_office_capacity
+         from operators o where o.id = $1",
+    )
+    .bind(operator_id)
+    .fetch_optional(uow.conn())
+    .await?
+    .unwrap_or(false);
+    Ok(free)
 }
 
 /// Items in a view, due date first.
