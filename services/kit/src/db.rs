@@ -165,6 +165,25 @@ pub mod sqlstate {
     pub const SERIALIZATION_FAILURE: &str = "40001";
     /// `deadlock_detected`.
     pub const DEADLOCK_DETECTED: &str = "40P01";
+    /// `admin_shutdown`: the server is shutting down or an administrator ended the session.
+    pub const ADMIN_SHUTDOWN: &str = "57P01";
+    /// `crash_shutdown`: another backend crashed and the server is restarting.
+    pub const CRASH_SHUTDOWN: &str = "57P02";
+    /// `cannot_connect_now`: the server is starting up or in recovery.
+    pub const CANNOT_CONNECT_NOW: &str = "57P03";
+    /// `read_only_sql_transaction`: a write reached a standby (a failover not yet seen by
+    /// the pool, or a primary demoted under us).
+    pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
+
+    /// Whether `code` says the server is failing over or restarting rather than that the
+    /// statement is wrong: 57P01-57P03, the whole class 08 (connection exception) and
+    /// 25006. These are retried later; they say nothing about the request.
+    pub fn is_failover(code: &str) -> bool {
+        matches!(
+            code,
+            ADMIN_SHUTDOWN | CRASH_SHUTDOWN | CANNOT_CONNECT_NOW | READ_ONLY_SQL_TRANSACTION
+        ) || code.starts_with("08")
+    }
 }
 
 /// The violated constraint's name, when `error` is a violation of kind `code`.
@@ -172,5 +191,22 @@ pub fn violated_constraint<'e>(error: &'e sqlx::Error, code: &str) -> Option<&'e
     match error {
         sqlx::Error::Database(db) if db.code().as_deref() == Some(code) => db.constraint(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlstate::is_failover;
+
+    #[test]
+    fn failover_codes_are_recognised() {
+        for code in [
+            "57P01", "57P02", "57P03", "08000", "08003", "08006", "08P01", "25006",
+        ] {
+            assert!(is_failover(code), "{code}");
+        }
+        for code in ["57014", "57000", "25001", "40001", "23505", "42501", ""] {
+            assert!(!is_failover(code), "{code}");
+        }
     }
 }
