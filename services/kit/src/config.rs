@@ -287,6 +287,13 @@ impl Default for SubjectPrefix {
 pub struct ServiceConfig {
     /// PostgreSQL connection URL (`DATABASE_URL`).
     pub database_url: String,
+    /// The schema owner's URL (`DATABASE_MIGRATION_URL`), when the service migrates its
+    /// own schema at start as that owner and then grants its own role (the user of
+    /// `DATABASE_URL`) what it needs. Unset in production, where an init step runs
+    /// `sportello-<service> migrate` with the owner's credentials and the service never
+    /// sees them; unset also on a single-role database (a developer's own), where the
+    /// service migrates the schema it owns.
+    pub database_migration_url: Option<String>,
     /// Pool size (`DATABASE_MAX_CONNECTIONS`, default 10).
     pub database_max_connections: u32,
     /// How long a starting service waits for PostgreSQL (`DATABASE_CONNECT_TIMEOUT`,
@@ -418,6 +425,7 @@ impl ServiceConfig {
                 "set it to the PostgreSQL URL, e.g. postgres://user@host:5432/sportello \
                  (make run sets it for the local stack)",
             )?,
+            database_migration_url: env.optional("DATABASE_MIGRATION_URL")?,
             database_max_connections: max_connections,
             database_connect_timeout: env
                 .duration_or("DATABASE_CONNECT_TIMEOUT", Duration::from_secs(30))?,
