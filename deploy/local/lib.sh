@@ -121,6 +121,52 @@ pg_createdb() {
   fi
 }
 
+# pg_roles PORT DB SERVICE...: the roles of DESIGN's Security section in database DB —
+# sportello_owner, which owns DB and migrates every schema, and per service a role
+# sportello_<service> that logs in and owns nothing (each service grants its own role at
+# start: see kit/src/db.rs). Idempotent. Prints the owner role to migrate with:
+# sportello_owner, or sportello itself for a database whose schemas it already owns (a
+# cluster made before the roles were split: the bootstrap superuser's objects cannot be
+# handed over, and a superuser can still grant).
+pg_roles() {
+  local port=$1 db=$2 name bin
+  shift 2
+  bin=$(pg_bindir)
+  local sql="do \$\$ begin
+    if not exists (select from pg_roles where rolname = 'sportello_owner') then
+      create role sportello_owner login; end if;"
+  for name in "$@"; do
+    sql="$sql
+    if not exists (select from pg_roles where rolname = 'sportello_$name') then
+      create role sportello_$name login; end if;"
+  done
+  sql="$sql
+  end \$\$;"
+  "$bin/psql" -h 127.0.0.1 -p "$port" -U sportello -d "$db" -v ON_ERROR_STOP=1 -qc "$sql" >/dev/null ||
+    die "cannot create the PostgreSQL roles in $db"
+  local legacy
+  legacy=$("$bin/psql" -h 127.0.0.1 -p "$port" -U sportello -d "$db" -Atqc \
+    "select count(*) from pg_namespace n join pg_roles r on r.oid = n.nspowner
+     where r.rolname = 'sportello' and n.nspname not like 'pg\_%' and n.nspname <> 'information_schema'")
+  if [ "$legacy" != 0 ]; then
+    echo sportello
+  else
+    "$bin/psql" -h 127.0.0.1 -p "$port" -U sportello -d "$db" -v ON_ERROR_STOP=1 -qc \
+      "alter database \"$db\" owner to sportello_owner" >/dev/null || die "cannot give $db to sportello_owner"
+    echo sportello_owner
+  fi
+}
+
+# pg_service_env URL OWNER NAME: DATABASE_URL (as sportello_NAME) and
+# DATABASE_MIGRATION_URL (as OWNER) for service NAME, for `env`, from URL (any user).
+# Nothing when OWNER is empty (a DATABASE_URL given from outside is used as it is).
+pg_service_env() {
+  local url=$1 owner=$2 name=$3 scheme rest
+  [ -n "$owner" ] || return 0
+  scheme=${url%%://*}; rest=${url#*://}; rest=${rest#*@}
+  echo "DATABASE_URL=$scheme://sportello_$name@$rest DATABASE_MIGRATION_URL=$scheme://$owner@$rest"
+}
+
 # --- NATS ---------------------------------------------------------------------------
 
 # nats_start DIR PORT: JetStream on file storage, fsync on every write. Sets NATS_PID.

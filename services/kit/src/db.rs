@@ -92,13 +92,6 @@ pub async fn connect(
     }
 }
 
-/// Creates the schema and runs the kit's and the service's migrations, under an
-/// advisory lock keyed by the schema, as the role of `pool`, which owns what it creates
-/// (a single-role database: a developer's own, the tests' template).
-pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<(), DbError> {
-    migrate_and_grant(pool, schema, service, None).await
-}
-
 /// [`migrate`] as the schema's owner (`owner`'s role), then grants `service_role` what a
 /// service needs and nothing more — see [`grant_service_role`] — under the same lock, so
 /// a replica never sees a new table its role cannot use yet.
@@ -190,14 +183,16 @@ pub async fn grant_service_role(
         )));
     }
     // A GRANT by a role that does not own the table only warns: check, so a wrong owner
-    // URL fails the start instead of leaving the service without its grants.
-    let schema_owner: Option<String> = sqlx::query_scalar(
-        "select pg_get_userbyid(nspowner)::text from pg_namespace where nspname = $1",
+    // URL fails the start instead of leaving the service without its grants. (A superuser
+    // grants on anything: a local cluster made before the roles were split.)
+    let (schema_owner, superuser): (Option<String>, bool) = sqlx::query_as(
+        "select (select pg_get_userbyid(nspowner)::text from pg_namespace where nspname = $1),
+                (select rolsuper from pg_roles where rolname = current_user)",
     )
     .bind(schema)
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    if schema_owner.as_deref() != Some(owner.as_str()) {
+    if !superuser && schema_owner.as_deref() != Some(owner.as_str()) {
         return Err(DbError::Roles(format!(
             "lo schema {schema} appartiene a {}, non a {owner} che lo migra / schema {schema} \
              belongs to {}, not to {owner}, which migrates it",
@@ -247,16 +242,14 @@ pub async fn current_role(pool: &PgPool) -> Result<String, DbError> {
         .await?)
 }
 
-/// Prepares the schema for a service connected as `pool`'s role when no owner's URL is
-/// given: a schema that role owns (or that does not exist yet) it migrates itself, as on
-/// a single-role database; a schema owned by another role (production: the owner's init
-/// step migrated it) it only checks, failing if one of this release's migrations is
-/// missing — a service role cannot and must not migrate.
-pub async fn migrate_or_check(
-    pool: &PgPool,
-    schema: &str,
-    service: &Migrator,
-) -> Result<(), DbError> {
+/// Prepares the schema as `pool`'s role. A schema that role owns (or that does not exist
+/// yet) it migrates — creating it, then the kit's and the service's migrations under an
+/// advisory lock keyed by the schema — as on a single-role database (a developer's own,
+/// the tests' template). A schema owned by another role (the owner's init step migrated
+/// it, see [`migrate_as_owner`]) it only checks, failing if one of this release's
+/// migrations is missing: a service role cannot and must not migrate. Tools beside a
+/// service (seeders, loaders) call it too, and so work with either set-up.
+pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<(), DbError> {
     let owned_by_other: Option<bool> = sqlx::query_scalar(
         "select nspowner <> (select oid from pg_roles where rolname = current_user)
          from pg_namespace where nspname = $1",
@@ -265,7 +258,7 @@ pub async fn migrate_or_check(
     .fetch_optional(pool)
     .await?;
     if owned_by_other != Some(true) {
-        return migrate(pool, schema, service).await;
+        return migrate_and_grant(pool, schema, service, None).await;
     }
     for (table, source) in [
         ("_kit_migrations", &KIT_MIGRATOR),

@@ -578,14 +578,14 @@ async fn watch_readiness(
 
 /// The schema ready for this release: migrated as its owner when the owner's URL is
 /// given, then granted to the service's own role; otherwise migrated by, or only checked
-/// for, the service's role ([`db::migrate_or_check`]).
+/// for, the service's role ([`db::migrate`]).
 async fn prepare_schema(
     spec: &ServiceSpec,
     config: &ServiceConfig,
     pool: &sqlx::PgPool,
 ) -> Result<(), DbError> {
     let Some(owner_url) = &config.database_migration_url else {
-        return db::migrate_or_check(pool, spec.name, spec.migrator).await;
+        return db::migrate(pool, spec.name, spec.migrator).await;
     };
     let role = db::current_role(pool).await?;
     let owner = db::connect(
