@@ -6,8 +6,9 @@
 //! migrations run under a per-schema advisory lock, so replicas starting together
 //! migrate once. The schema belongs to an owner role, which runs the migrations; the
 //! service connects as a role that owns nothing and holds only the grants of
-//! [`grant_service_role`] (audit tables insert-only). Migrations are written expand-then-contract: the previous release keeps
-//! working while a rolling upgrade is under way.
+//! [`grant_service_role`] (audit tables insert-only). Migrations are written
+//! expand-then-contract: the previous release keeps working while a rolling upgrade is
+//! under way.
 
 use std::time::Duration;
 

@@ -623,10 +623,19 @@ pub async fn migrate_main(spec: &'static ServiceSpec, env: &Env) -> ExitCode {
             "il ruolo con cui il servizio si collega / the role the service connects as",
         )?;
         let patience = env.duration_or("DATABASE_CONNECT_TIMEOUT", Duration::from_secs(30))?;
-        Ok::<_, ConfigError>((url, role, patience))
+        let log_format = env.or("LOG_FORMAT", crate::config::LogFormat::Text)?;
+        Ok::<_, ConfigError>((url, role, patience, log_format))
     })();
-    let (url, role, patience) = match parsed {
+    let (url, role, patience, log_format) = match parsed {
         Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("{program}: errore di configurazione / configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    // Logs only (no traces): the waits for PostgreSQL show in the init container's log.
+    let mut telemetry = match telemetry::init(spec.name, log_format, None) {
+        Ok(guard) => guard,
         Err(error) => {
             eprintln!("{program}: errore di configurazione / configuration error: {error}");
             return ExitCode::from(2);
@@ -639,6 +648,7 @@ pub async fn migrate_main(spec: &'static ServiceSpec, env: &Env) -> ExitCode {
         migrated
     }
     .await;
+    telemetry.shutdown().await;
     match result {
         Ok(()) => {
             eprintln!(
