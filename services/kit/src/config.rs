@@ -516,6 +516,24 @@ mod tests {
     }
 
     #[test]
+    fn the_owners_url_is_read_when_given() {
+        let tls = tls_files("svc/routing");
+        let env = env_with(
+            &[
+                ("DATABASE_URL", "postgres://routing@h/db"),
+                ("DATABASE_MIGRATION_URL", "postgres://owner@h/db"),
+                ("NATS_URL", "n"),
+            ],
+            &tls,
+        );
+        let config = ServiceConfig::from_env(&env, PORTS).unwrap();
+        assert_eq!(
+            config.database_migration_url.as_deref(),
+            Some("postgres://owner@h/db")
+        );
+    }
+
+    #[test]
     fn defaults_apply() {
         let tls = tls_files("svc/routing");
         let env = env_with(
@@ -528,6 +546,8 @@ mod tests {
         assert_eq!(config.retention, Duration::from_secs(7 * 86_400));
         assert_eq!(config.grpc_timeout_for("registry"), Duration::from_secs(5));
         assert_eq!(config.database_statement_timeout, Duration::from_secs(30));
+        // No owner's URL: the service migrates a schema it owns, or only checks it.
+        assert_eq!(config.database_migration_url, None);
     }
 
     #[test]
