@@ -97,13 +97,40 @@ pg_start() {
     pg_as_owner "$bin/initdb" -D "$dir/data" -U sportello --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
       die "initdb failed, see $dir/initdb.log"
   fi
+  pg_tls "$dir"
+  # TLS as in production (where services require verify-full): clients that ask for it
+  # get it; $dir/tls/ca.crt verifies the server as 127.0.0.1 or localhost.
   local opts="-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=400"
+  opts="$opts -c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key"
   if [ "$mode" = throwaway ]; then
     # Tests throw the cluster away: durability would only slow them down.
     opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   fi
   pg_as_owner "$bin/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/postgres.log" -w -t 60 start >/dev/null ||
     die "PostgreSQL did not start, see $dir/postgres.log"
+}
+
+# pg_tls DIR: a private CA (DIR/tls/ca.crt) and a server certificate for 127.0.0.1 and
+# localhost signed by it, made once per cluster. The key belongs to the cluster's user
+# (PostgreSQL refuses a key others can read).
+pg_tls() {
+  local dir=$1 tls=$1/tls
+  [ -f "$tls/server.key" ] && return 0
+  command -v openssl >/dev/null || die "openssl is needed for PostgreSQL's certificate (apt-get install openssl)"
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 3650 \
+      -subj "/O=Sportello/CN=Sportello local PostgreSQL CA" -keyout ca.key -out ca.crt
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+      -subj "/O=Sportello/CN=localhost" -keyout server.key -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.crt
+    rm -f server.csr server.ext ca.srl ca.key
+    chmod 600 server.key
+  ) >"$dir/tls.log" 2>&1 || die "cannot make PostgreSQL's certificate, see $dir/tls.log"
+  if [ "$(id -u)" = 0 ]; then chown -R postgres: "$tls"; fi
 }
 
 pg_stop() {
@@ -119,6 +146,52 @@ pg_createdb() {
       "select 1 from pg_database where datname = '$name'" | grep -q 1; then
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U sportello "$name"
   fi
+}
+
+# pg_roles PORT DB SERVICE...: the roles of DESIGN's Security section in database DB —
+# sportello_owner, which owns DB and migrates every schema, and per service a role
+# sportello_<service> that logs in and owns nothing (each service grants its own role at
+# start: see kit/src/db.rs). Idempotent. Prints the owner role to migrate with:
+# sportello_owner, or sportello itself for a database whose schemas it already owns (a
+# cluster made before the roles were split: the bootstrap superuser's objects cannot be
+# handed over, and a superuser can still grant).
+pg_roles() {
+  local port=$1 db=$2 name bin
+  shift 2
+  bin=$(pg_bindir)
+  local sql="do \$\$ begin
+    if not exists (select from pg_roles where rolname = 'sportello_owner') then
+      create role sportello_owner login; end if;"
+  for name in "$@"; do
+    sql="$sql
+    if not exists (select from pg_roles where rolname = 'sportello_$name') then
+      create role sportello_$name login; end if;"
+  done
+  sql="$sql
+  end \$\$;"
+  "$bin/psql" -h 127.0.0.1 -p "$port" -U sportello -d "$db" -v ON_ERROR_STOP=1 -qc "$sql" >/dev/null ||
+    die "cannot create the PostgreSQL roles in $db"
+  local legacy
+  legacy=$("$bin/psql" -h 127.0.0.1 -p "$port" -U sportello -d "$db" -Atqc \
+    "select count(*) from pg_namespace n join pg_roles r on r.oid = n.nspowner
+     where r.rolname = 'sportello' and n.nspname not like 'pg\_%' and n.nspname <> 'information_schema'")
+  if [ "$legacy" != 0 ]; then
+    echo sportello
+  else
+    "$bin/psql" -h 127.0.0.1 -p "$port" -U sportello -d "$db" -v ON_ERROR_STOP=1 -qc \
+      "alter database \"$db\" owner to sportello_owner" >/dev/null || die "cannot give $db to sportello_owner"
+    echo sportello_owner
+  fi
+}
+
+# pg_service_env URL OWNER NAME: DATABASE_URL (as sportello_NAME) and
+# DATABASE_MIGRATION_URL (as OWNER) for service NAME, for `env`, from URL (any user).
+# Nothing when OWNER is empty (a DATABASE_URL given from outside is used as it is).
+pg_service_env() {
+  local url=$1 owner=$2 name=$3 scheme rest
+  [ -n "$owner" ] || return 0
+  scheme=${url%%://*}; rest=${url#*://}; rest=${rest#*@}
+  echo "DATABASE_URL=$scheme://sportello_$name@$rest DATABASE_MIGRATION_URL=$scheme://$owner@$rest"
 }
 
 # --- NATS ---------------------------------------------------------------------------

@@ -63,6 +63,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   OWN_PG=1
   pg_createdb "$PG_DIR" "$PG_PORT" sportello
   export DATABASE_URL="postgres://sportello@127.0.0.1:$PG_PORT/sportello"
+  # Each service migrates as the owner role and runs as its own role, which owns nothing.
+  PG_OWNER=$(pg_roles "$PG_PORT" sportello "${SERVICES[@]}")
 fi
 if [ -z "${NATS_URL:-}" ]; then
   say "NATS: private JetStream server in $STATE/nats on port $NATS_PORT"
@@ -108,7 +110,7 @@ done
 for name in "${SERVICES[@]}"; do
   # The log pipe ignores Ctrl-C so that the services' shutdown lines still reach the terminal.
   # shellcheck disable=SC2046  # word splitting of the TLS_* assignments is intended
-  env $(tls_env "$PKI" "svc/$name") GRPC_PORT=${GRPC_PORT[$name]} METRICS_PORT=${METRICS_PORT[$name]} HTTP_PORT=$HTTP_PORT \
+  env $(tls_env "$PKI" "svc/$name") $(pg_service_env "$DATABASE_URL" "${PG_OWNER:-}" "$name") GRPC_PORT=${GRPC_PORT[$name]} METRICS_PORT=${METRICS_PORT[$name]} HTTP_PORT=$HTTP_PORT \
     "$BIN/sportello-$name" > >(trap '' INT TERM; sed -u "s/^/[$name] /" | tee -a "$STATE/logs/$name.log") 2>&1 &
   PIDS+=($!)
 done
@@ -117,9 +119,10 @@ URL="http://127.0.0.1:$HTTP_PORT/"
 say "waiting for every service to serve"
 wait_serving "${URL%/}" "${PIDS[@]}"
 say "seeding the demo municipality (La Spezia: sites, operators, accounts, synthetic residents)"
-"$BIN/sportello-registry-synth" 2>&1 | sed -u 's/^/[synth] /'
+# shellcheck disable=SC2046  # the tools run as their service's role
+env $(pg_service_env "$DATABASE_URL" "${PG_OWNER:-}" registry) "$BIN/sportello-registry-synth" 2>&1 | sed -u 's/^/[synth] /'
 # shellcheck disable=SC2046
-env $(tls_env "$PKI" tool/demo) DEMO_PASSWORD=${DEMO_PASSWORD:-demo-sportello} "$BIN/sportello-demo"
+env $(tls_env "$PKI" tool/demo) $(pg_service_env "$DATABASE_URL" "${PG_OWNER:-}" gateway) DEMO_PASSWORD=${DEMO_PASSWORD:-demo-sportello} "$BIN/sportello-demo"
 printf '\n\033[1;32mSportello is running: open %s\033[0m  (Ctrl-C stops everything)\n' "$URL"
 printf '  console %sconsole · board %stabellone/palazzo-civico · kiosk %stotem/palazzo-civico · status %sstato\n' "$URL" "$URL" "$URL" "$URL"
 CLI="$PKI/tool-cli"

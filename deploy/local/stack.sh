@@ -35,6 +35,9 @@ trap 'exit 130' INT TERM
 db="stack_$$"
 "$(pg_bindir)/psql" "$SPORTELLO_TEST_DATABASE_URL" -qc "create database $db" >/dev/null
 export DATABASE_URL="${SPORTELLO_TEST_DATABASE_URL%/*}/$db"
+# As in production: each service migrates as the owner role and runs as its own role.
+PG_PORT=${SPORTELLO_TEST_DATABASE_URL##*:}; PG_PORT=${PG_PORT%%/*}
+PG_OWNER=$(pg_roles "$PG_PORT" "$db" "${SERVICES[@]}")
 export NATS_URL="$SPORTELLO_TEST_NATS_URL"
 export PSEUDONYM_KEY
 PSEUDONYM_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
@@ -61,7 +64,7 @@ for name in "${SERVICES[@]}"; do
 done
 for name in "${SERVICES[@]}"; do
   # shellcheck disable=SC2046  # the TLS_* assignments split into words on purpose
-  env $(tls_env "$PKI" "svc/$name") GRPC_PORT=${GRPC[$name]} METRICS_PORT=${METRICS[$name]} HTTP_PORT=$HTTP_PORT \
+  env $(tls_env "$PKI" "svc/$name") $(pg_service_env "$DATABASE_URL" "$PG_OWNER" "$name") GRPC_PORT=${GRPC[$name]} METRICS_PORT=${METRICS[$name]} HTTP_PORT=$HTTP_PORT \
     "$BIN/sportello-$name" >"$LOGS/$name.log" 2>&1 &
   PIDS+=($!)
 done
@@ -70,10 +73,11 @@ say "stack starting on $SPORTELLO_URL"
 wait_serving "$SPORTELLO_URL" "${PIDS[@]}"
 
 say "seeding the demo municipality"
-SYNTH_RESIDENTS=${SYNTH_RESIDENTS:-3000} "$BIN/sportello-registry-synth" >"$LOGS/synth.log" 2>&1 \
+# shellcheck disable=SC2046  # the tools run as their service's role
+env $(pg_service_env "$DATABASE_URL" "$PG_OWNER" registry) SYNTH_RESIDENTS=${SYNTH_RESIDENTS:-3000} "$BIN/sportello-registry-synth" >"$LOGS/synth.log" 2>&1 \
   || die "loading the synthetic residents failed"
 # shellcheck disable=SC2046
-env $(tls_env "$PKI" tool/demo) DEMO_PASSWORD=$SPORTELLO_DEMO_PASSWORD "$BIN/sportello-demo" >"$LOGS/demo.log" 2>&1 \
+env $(tls_env "$PKI" tool/demo) $(pg_service_env "$DATABASE_URL" "$PG_OWNER" gateway) DEMO_PASSWORD=$SPORTELLO_DEMO_PASSWORD "$BIN/sportello-demo" >"$LOGS/demo.log" 2>&1 \
   || die "seeding the demo municipality failed"
 SPORTELLO_DEMO_FISCAL_CODE=$("$(pg_bindir)/psql" "$DATABASE_URL" -Atc "
   select r.fiscal_code from registry.residents r

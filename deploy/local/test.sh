@@ -3,7 +3,8 @@
 #   deploy/local/test.sh cargo nextest run --workspace
 # With SPORTELLO_DURABLE=1, PostgreSQL keeps its production durability (fsync on), for
 # benchmarks that must measure the real thing.
-# Exports SPORTELLO_TEST_DATABASE_URL and SPORTELLO_TEST_NATS_URL for the tests, and
+# Exports SPORTELLO_TEST_DATABASE_URL, SPORTELLO_TEST_DATABASE_CA (its server certificate's
+# CA) and SPORTELLO_TEST_NATS_URL for the tests, and
 # removes both servers and their data afterwards, whatever the command's outcome.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -32,6 +33,8 @@ nats_start "$WORK/nats" "$NATS_PORT"
 mkdir -p "$WORK/tmp"
 export TMPDIR="$WORK/tmp"
 export SPORTELLO_TEST_DATABASE_URL="postgres://sportello@127.0.0.1:$PG_PORT/postgres"
+# The CA of the cluster's server certificate, for tests of verified TLS (pg_tls).
+export SPORTELLO_TEST_DATABASE_CA="$WORK/pg/tls/ca.crt"
 export SPORTELLO_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 say "private PostgreSQL on :$PG_PORT, NATS on :$NATS_PORT"
 "$@"

@@ -18,6 +18,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // Go API (package.json pins the version).
 const MODELS = {
   "postgresql.cnpg.io": "@kubernetes-models/cloudnative-pg",
+  "cert-manager.io": "@kubernetes-models/cert-manager",
 };
 const SKIP_REASON = {
   "barmancloud.cnpg.io":

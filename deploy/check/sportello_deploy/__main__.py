@@ -75,12 +75,16 @@ def check() -> int:
         skipped += [f"{overlay}: {s}" for s in crd_skipped]
         section("workloads: probes, resources, non-root, PDB, NetworkPolicy",
                 checks.check_workloads(objects), failures)
-        section("services: ports, entrypoints, health names, shutdown, HPA",
+        section("services: ports, entrypoints, HTTP probes, shutdown, HPA",
                 checks.check_services(services, objects), failures)
         unresolved = sorted({u for s in services.values() for u in s.unresolved_env})
         section("environment: env.required variables, peer URLs, verify URL",
                 checks.check_env(services, objects), failures,
                 f"(not understood: {'; '.join(unresolved)})" if unresolved else "")
+        section("mutual TLS: cert-manager certificates, mounted, named as the kit reads",
+                checks.check_trust(services, objects), failures)
+        section("PostgreSQL: owner migrates, service role apart, TLS (verify-full in prod)",
+                checks.check_database(services, objects, require_tls=overlay == "prod"), failures)
         section("network: default deny, exactly the architecture's calls",
                 checks.check_network(services, objects), failures)
         section("configuration: NATS prefix and replicas, peers, connections",

@@ -16,8 +16,15 @@ from .source import Service
 
 Obj = dict[str, Any]
 
-# services/kit/src/server.rs, health_names.
-READINESS, LIVENESS = "readiness", "liveness"
+# services/kit/src/metrics.rs: plain HTTP on the metrics port (the kubelet has no client
+# certificate for the gRPC port, which speaks only mutual TLS).
+READINESS, LIVENESS = "/readyz", "/livez"
+# services/kit/src/trust/peer.rs: the URI SAN naming a service.
+TRUST_DOMAIN = "sportello"
+# services/kit/src/trust/tls.rs: the variables naming the certificate, key and CA files.
+TLS_VARS = ("TLS_CERT", "TLS_KEY", "TLS_CA")
+# The schema owner's Secret: the `migrate` init container's, never the service's.
+PG_OWNER_SECRET = "sportello-pg-owner"
 # The kit's shutdown after preStop: drain, outbox last pass (≤ 5 s), telemetry flush (≤ 5 s).
 SHUTDOWN_AFTER_PRESTOP = 15
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -179,18 +186,19 @@ def check_service(svc: Service, objects: list[Obj]) -> list[str]:
         if env.get(var, {}).get("value") != str(number):
             problems.append(f"{ref}: {var} is {env.get(var, {}).get('value')!r}, the port is {number}")
 
-    for probe, health in (
+    for probe, path in (
         ("readinessProbe", READINESS),
         ("livenessProbe", LIVENESS),
         ("startupProbe", LIVENESS),
     ):
-        grpc = (c.get(probe) or {}).get("grpc")
-        if not grpc:
-            problems.append(f"{ref}: {probe} is not a gRPC health probe")
-        elif grpc.get("port") != svc.grpc or grpc.get("service") != health:
+        get = (c.get(probe) or {}).get("httpGet")
+        if not get:
+            # A gRPC probe cannot pass: the kubelet has no certificate for the mTLS port.
+            problems.append(f"{ref}: {probe} is not an HTTP probe of {path} on the metrics port")
+        elif get.get("port") not in ("metrics", svc.metrics) or get.get("path") != path:
             problems.append(
-                f"{ref}: {probe} asks {grpc.get('service')!r} on {grpc.get('port')}, "
-                f"not {health!r} on {svc.grpc}"
+                f"{ref}: {probe} asks {get.get('path')!r} on {get.get('port')!r}, "
+                f"not {path!r} on the metrics port ({svc.metrics})"
             )
 
     sleep = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds")
@@ -237,6 +245,136 @@ def check_services(services: dict[str, Service], objects: list[Obj]) -> list[str
     for svc in services.values():
         problems += check_service(svc, objects)
     return problems
+
+
+# --- mutual TLS: cert-manager issues each service's certificate -------------------------
+
+
+def _service_container(objects: list[Obj], name: str) -> tuple[Obj, Obj] | None:
+    d = _named(objects, "Deployment", name)
+    if d is None:
+        return None
+    c = next((c for c in d["spec"]["template"]["spec"].get("containers", []) if c["name"] == name), None)
+    return (d, c) if c is not None else None
+
+
+def _mounted_secret(pod: Obj, container: Obj, path: str) -> str | None:
+    """The Secret whose volume `container` mounts at the directory holding `path`."""
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    for m in container.get("volumeMounts") or []:
+        mount = m["mountPath"].rstrip("/")
+        if path.startswith(mount + "/"):
+            return ((volumes.get(m["name"]) or {}).get("secret") or {}).get("secretName")
+    return None
+
+
+def check_trust(services: dict[str, Service], objects: list[Obj]) -> list[str]:
+    """Each service's container names its certificate, key and CA (TLS_*), all in one
+    mounted Secret that a cert-manager Certificate issues for exactly that service: the
+    URI SAN spiffe://sportello/svc/<name> (services/kit/src/trust/peer.rs), the DNS name
+    its clients verify, server and client use, an Ed25519 PKCS#8 key (the kit signs with
+    it), from an Issuer of the deployment."""
+    problems = []
+    issuers = {(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in ("Issuer", "ClusterIssuer")}
+    certificates = {
+        o["spec"].get("secretName"): o for o in _kind(objects, "Certificate")
+    }
+    for name in services:
+        found = _service_container(objects, name)
+        if found is None:
+            continue  # check_services reports it
+        d, c = found
+        ref = _ref(d)
+        pod = d["spec"]["template"]["spec"]
+        env = _env(c)
+        secrets = set()
+        for var in TLS_VARS:
+            path = env.get(var, {}).get("value")
+            if not path:
+                problems.append(f"{ref}: {var} is not set: every gRPC link is mutual TLS")
+                continue
+            secret = _mounted_secret(pod, c, path)
+            if secret is None:
+                problems.append(f"{ref}: {var}={path} is on no mounted Secret")
+            secrets.add(secret)
+        secrets.discard(None)
+        if len(secrets) > 1:
+            problems.append(f"{ref}: TLS_* come from different Secrets {sorted(secrets)}")
+        for secret in secrets:
+            cert = certificates.get(secret)
+            if cert is None:
+                problems.append(f"{ref}: no cert-manager Certificate issues Secret {secret}")
+                continue
+            cref, spec = _ref(cert), cert["spec"]
+            uri = f"spiffe://{TRUST_DOMAIN}/svc/{name}"
+            if spec.get("uris") != [uri]:
+                problems.append(f"{cref}: uris {spec.get('uris')} are not [{uri}]")
+            if name not in (spec.get("dnsNames") or []):
+                problems.append(f"{cref}: dnsNames lack {name!r}, the name its clients verify")
+            usages = set(spec.get("usages") or [])
+            for usage in ("server auth", "client auth"):
+                if usage not in usages:
+                    problems.append(f"{cref}: usages lack {usage!r}")
+            key = spec.get("privateKey") or {}
+            if key.get("algorithm") != "Ed25519" or key.get("encoding") != "PKCS8":
+                problems.append(f"{cref}: the kit needs an Ed25519 key in PKCS#8, not {key}")
+            issuer = spec.get("issuerRef") or {}
+            if (issuer.get("kind", "Issuer"), issuer.get("name")) not in issuers:
+                problems.append(f"{cref}: issuer {issuer.get('kind', 'Issuer')}/{issuer.get('name')} is not deployed")
+    return problems
+
+
+# --- PostgreSQL: the owner migrates, the service's role owns nothing --------------------
+
+
+def check_database(services: dict[str, Service], objects: list[Obj], require_tls: bool) -> list[str]:
+    """Each Deployment migrates in an init container `migrate` (args [migrate]) as the
+    owner, for its own role; the service's container never sees the owner's Secret; its
+    DATABASE_URL carries the TLS settings, which `require_tls` (prod) wants verify-full
+    against a mounted CA."""
+    problems = []
+    config = (_configmap(objects, "sportello-config") or {}).get("data", {})
+    ssl = config.get("PG_SSL", "")
+    for name in services:
+        found = _service_container(objects, name)
+        if found is None:
+            continue
+        d, c = found
+        ref = _ref(d)
+        pod = d["spec"]["template"]["spec"]
+        inits = {i["name"]: i for i in pod.get("initContainers") or []}
+        migrate = inits.get("migrate")
+        if migrate is None:
+            problems.append(f"{ref}: no init container `migrate` (the owner migrates the schema)")
+        else:
+            if migrate.get("args") != ["migrate"] or _image_name(migrate.get("image", "")) != f"sportello/{name}":
+                problems.append(f"{ref}: init container migrate does not run `sportello/{name} migrate`")
+            menv = _env(migrate)
+            if menv.get("DATABASE_SERVICE_ROLE", {}).get("value") != name:
+                problems.append(f"{ref}: init container migrate grants {menv.get('DATABASE_SERVICE_ROLE')}, not role {name}")
+            if "DATABASE_MIGRATION_URL" not in menv:
+                problems.append(f"{ref}: init container migrate has no DATABASE_MIGRATION_URL")
+        owner_refs = [
+            e["name"] for e in c.get("env") or []
+            if ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") == PG_OWNER_SECRET
+        ] + [
+            f"envFrom {s['secretRef']['name']}" for s in c.get("envFrom") or []
+            if (s.get("secretRef") or {}).get("name") == PG_OWNER_SECRET
+        ]
+        if owner_refs or "DATABASE_MIGRATION_URL" in _env(c):
+            problems.append(f"{ref}: the service's container reads the owner's credentials ({owner_refs or 'DATABASE_MIGRATION_URL'})")
+        url = _env(c).get("DATABASE_URL", {}).get("value", "")
+        if "$(PG_SSL)" not in url:
+            problems.append(f"{ref}: DATABASE_URL ignores PG_SSL (TLS to PostgreSQL)")
+        if require_tls:
+            if "sslmode=verify-full" not in ssl:
+                problems.append(f"sportello-config: PG_SSL={ssl!r}: production requires sslmode=verify-full")
+            root = re.search(r"sslrootcert=([^&]+)", ssl)
+            if not root:
+                problems.append(f"sportello-config: PG_SSL={ssl!r} names no sslrootcert")
+            elif _mounted_secret(pod, c, root.group(1)) is None:
+                problems.append(f"{ref}: sslrootcert {root.group(1)} is on no mounted Secret")
+    return list(dict.fromkeys(problems))
 
 
 # --- environment: what each service cannot start without -------------------------------
@@ -321,7 +459,7 @@ def check_env(services: dict[str, Service], objects: list[Obj]) -> list[str]:
         for var, (value, origin) in env.items():
             peer = var[: -len("_URL")].lower() if var.endswith("_URL") else None
             if peer in services and peer != name and value is not None:
-                want = f"http://{peer}:{services[peer].grpc}"
+                want = f"https://{peer}:{services[peer].grpc}"
                 if value != want:
                     problems.append(f"Deployment/{name}: {var} is {value!r} ({origin}), want {want}")
         if name == "registry":
@@ -477,7 +615,7 @@ def check_config(services: dict[str, Service], objects: list[Obj], subject_prefi
         for name, svc in services.items():
             if name == "gateway":
                 continue
-            want = f"http://{name}:{svc.grpc}"
+            want = f"https://{name}:{svc.grpc}"
             if peer_data.get(f"{name.upper()}_URL") != want:
                 problems.append(
                     f"sportello-gateway-peers: {name.upper()}_URL is {peer_data.get(f'{name.upper()}_URL')!r}, want {want}"
@@ -517,9 +655,13 @@ def check_collector_config(config: dict) -> list[str]:
     return problems
 
 
-def run_all(services: dict[str, Service], objects: list[Obj], subject_prefix: str) -> list[str]:
+def run_all(
+    services: dict[str, Service], objects: list[Obj], subject_prefix: str, require_tls: bool = False
+) -> list[str]:
     return (
         check_workloads(objects)
+        + check_trust(services, objects)
+        + check_database(services, objects, require_tls)
         + check_services(services, objects)
         + check_network(services, objects)
         + check_config(services, objects, subject_prefix)

@@ -52,6 +52,20 @@ CPU_LIMIT = "1"
 FIXED_REPLICAS = {"routing": 2}
 
 
+# Where a pod finds its certificate (cert-manager's Secret sportello-tls-<service>: tls.crt,
+# tls.key, ca.crt) and PostgreSQL's CA (CloudNativePG's Secret sportello-pg-ca).
+TLS_DIR = "/etc/sportello/tls"
+PG_CA_DIR = "/etc/sportello/pg-ca"
+# The trust domain of services/kit/src/trust/peer.rs: certificates name their holder as
+# spiffe://sportello/<kind>/<name>.
+TRUST_DOMAIN = "sportello"
+# Certificates last 90 days and are renewed 30 days before they end (cert-manager).
+CERT_DURATION = "2160h"
+CERT_RENEW_BEFORE = "720h"
+# The schema owner's credentials (the CloudNativePG database owner), read only by the
+# `migrate` init container, never by the service's own container.
+PG_OWNER_SECRET = "sportello-pg-owner"
+
 # A service's own settings that differ per site, in a hand-written ConfigMap the overlays
 # merge into (deploy/base/config/kustomization.yaml).
 SERVICE_CONFIG = {"registry": "sportello-registry"}
@@ -77,7 +91,7 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     ]
     if "routing" in services:
         out.append(
-            f"        - name: ROUTING_URL\n          value: http://routing:{services['routing'].grpc}\n"
+            f"        - name: ROUTING_URL\n          value: https://routing:{services['routing'].grpc}\n"
         )
     return out
 
@@ -170,6 +184,17 @@ def service_manifests(svc: Service, services: dict[str, Service]) -> str:
     if name in SERVICE_CONFIG:
         env_from += f"        - configMapRef:\n            name: {SERVICE_CONFIG[name]}\n"
     own_env = "".join(service_env(svc, services))
+    tls_env = (
+        "        # Mutual TLS on every gRPC link (services/kit/src/trust): the certificate that\n"
+        f"        # names this service (spiffe://{TRUST_DOMAIN}/svc/{name}) and the deployment's CA.\n"
+        f"        - name: TLS_CERT\n          value: {TLS_DIR}/tls.crt\n"
+        f"        - name: TLS_KEY\n          value: {TLS_DIR}/tls.key\n"
+        f"        - name: TLS_CA\n          value: {TLS_DIR}/ca.crt\n"
+    )
+    mounts = (
+        f"        - name: tls\n          mountPath: {TLS_DIR}\n          readOnly: true\n"
+        f"        - name: pg-ca\n          mountPath: {PG_CA_DIR}\n          readOnly: true\n"
+    )
     replicas = (
         f"  # Fixed count, no autoscaler: {name} decides in memory and commits in PostgreSQL.\n"
         f"  replicas: {FIXED_REPLICAS[name]}\n"
@@ -178,7 +203,6 @@ def service_manifests(svc: Service, services: dict[str, Service]) -> str:
     )
     service_ports = "".join(
         f"  - name: {port_name}\n    port: {number}\n    targetPort: {port_name}\n    protocol: TCP\n"
-        + ("    appProtocol: kubernetes.io/h2c\n" if port_name == "grpc" else "")
         for port_name, number in svc.ports.items()
     )
     docs = [
@@ -218,6 +242,8 @@ metadata:
         runAsNonRoot: true
         runAsUser: 65532
         runAsGroup: 65532
+        # The mounted Secrets (mode 0440) are readable through this group.
+        fsGroup: 65532
         seccompProfile:
           type: RuntimeDefault
       topologySpreadConstraints:
@@ -233,6 +259,50 @@ metadata:
         labelSelector:
           matchLabels:
             app.kubernetes.io/name: {name}
+      initContainers:
+      # Migrates the schema as its owner and grants this service's role, then exits
+      # (`sportello-{name} migrate`, services/kit/src/service.rs): the owner's password
+      # reaches this container only, never the service's.
+      - name: migrate
+        image: {image}
+        imagePullPolicy: IfNotPresent
+        args: [migrate]
+        envFrom:
+        - configMapRef:
+            name: sportello-config
+        env:
+        - name: PG_OWNER_USER
+          valueFrom:
+            secretKeyRef:
+              name: {PG_OWNER_SECRET}
+              key: username
+        - name: PG_OWNER_PASSWORD
+          valueFrom:
+            secretKeyRef:
+              name: {PG_OWNER_SECRET}
+              key: password
+        - name: DATABASE_MIGRATION_URL
+          value: postgres://$(PG_OWNER_USER):$(PG_OWNER_PASSWORD)@$(PG_HOST):5432/$(PG_DATABASE)?$(PG_SSL)
+        - name: DATABASE_SERVICE_ROLE
+          value: {name}
+        volumeMounts:
+        - name: pg-ca
+          mountPath: {PG_CA_DIR}
+          readOnly: true
+        resources:
+          requests:
+            cpu: {cpu}
+            memory: {mem_request}
+          limits:
+            cpu: "{CPU_LIMIT}"
+            memory: {mem_limit}
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          privileged: false
+          runAsNonRoot: true
+          capabilities:
+            drop: [ALL]
       containers:
       - name: {name}
         image: {image}
@@ -250,10 +320,11 @@ metadata:
             secretKeyRef:
               name: sportello-pg-{name}
               key: password
-        # PG_HOST, PG_DATABASE, NATS_HOST come from sportello-config. Passwords must be
-        # URL-safe (deploy/README.md, "Secrets").
+        # PG_HOST, PG_DATABASE, PG_SSL, NATS_HOST come from sportello-config. Passwords must
+        # be URL-safe (deploy/README.md, "Secrets"). This role owns nothing: the init
+        # container migrated the schema and granted it what it needs.
         - name: DATABASE_URL
-          value: postgres://$(PG_USER):$(PG_PASSWORD)@$(PG_HOST):5432/$(PG_DATABASE)
+          value: postgres://$(PG_USER):$(PG_PASSWORD)@$(PG_HOST):5432/$(PG_DATABASE)?$(PG_SSL)
         - name: NATS_PASSWORD
           valueFrom:
             secretKeyRef:
@@ -261,31 +332,34 @@ metadata:
               key: password
         - name: NATS_URL
           value: nats://{name}:$(NATS_PASSWORD)@$(NATS_HOST):4222
-{own_env}        # The process is up and answering gRPC (migrations may take a while at start).
+{own_env}{tls_env}        # Plain HTTP on the metrics port: the kubelet has no client certificate, and the
+        # gRPC port admits only peers with one (services/kit/src/metrics.rs).
+        # The process is up and answering (the schema was migrated by the init container).
         startupProbe:
-          grpc:
-            port: {svc.grpc}
-            service: liveness
+          httpGet:
+            path: /livez
+            port: metrics
           periodSeconds: 2
           failureThreshold: 90
           timeoutSeconds: 2
         # Follows PostgreSQL only; a NATS outage never takes a pod out of service.
         readinessProbe:
-          grpc:
-            port: {svc.grpc}
-            service: readiness
+          httpGet:
+            path: /readyz
+            port: metrics
           periodSeconds: 5
           failureThreshold: 2
           timeoutSeconds: 2
         # Only "not wedged": restarts never follow a dependency's outage.
         livenessProbe:
-          grpc:
-            port: {svc.grpc}
-            service: liveness
+          httpGet:
+            path: /livez
+            port: metrics
           periodSeconds: 10
           failureThreshold: 3
           timeoutSeconds: 2
-        lifecycle:
+        volumeMounts:
+{mounts}        lifecycle:
           # Native sleep action (Kubernetes ≥ 1.30): the distroless image has no shell.
           preStop:
             sleep:
@@ -304,6 +378,20 @@ metadata:
           runAsNonRoot: true
           capabilities:
             drop: [ALL]
+      volumes:
+      # Issued by cert-manager (the Certificate below), renewed before it ends.
+      - name: tls
+        secret:
+          secretName: sportello-tls-{name}
+          defaultMode: 0440
+      # CloudNativePG's CA: the server's certificate is verified against it (PG_SSL).
+      - name: pg-ca
+        secret:
+          secretName: sportello-pg-ca
+          defaultMode: 0440
+          items:
+          - key: ca.crt
+            path: ca.crt
 """,
         f"""apiVersion: v1
 kind: Service
@@ -354,8 +442,46 @@ metadata:
       stabilizationWindowSeconds: 300
 """
         )
+    docs.append(certificate(name))
     docs.append(network_policy(svc, services))
     return docs[0] + "---\n".join(docs[1:])
+
+
+def certificate(name: str) -> str:
+    """The cert-manager Certificate naming service `name` as services/kit/src/trust/peer.rs
+    reads it: the URI SAN spiffe://sportello/svc/<name>, the DNS name <name> (clients
+    verify the server by it), server and client use, an Ed25519 key in PKCS#8 (the kit
+    signs its end-user assertions with the same key), a new key at every renewal."""
+    return f"""apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: {name}
+  labels:
+{labels(name, 4)}spec:
+  secretName: sportello-tls-{name}
+  commonName: svc/{name}
+  subject:
+    organizations: [Sportello]
+  uris:
+  - spiffe://{TRUST_DOMAIN}/svc/{name}
+  dnsNames:
+  - {name}
+  duration: {CERT_DURATION}
+  renewBefore: {CERT_RENEW_BEFORE}
+  privateKey:
+    algorithm: Ed25519
+    encoding: PKCS8
+    rotationPolicy: Always
+  usages:
+  - digital signature
+  - server auth
+  - client auth
+  # The deployment's CA (deploy/base/pki): the only issuer the services trust.
+  issuerRef:
+    name: sportello-ca
+    kind: Issuer
+    group: cert-manager.io
+"""
 
 
 def _quoted(items: list[str], indent: int) -> str:
@@ -449,15 +575,15 @@ def pg_roles(services: dict[str, Service]) -> str:
         "      ensure: present\n"
         "      login: true\n"
         "      inherit: true\n"
-        "      inRoles: [sportello_service]\n"
         "      passwordSecret:\n"
         f"        name: sportello-pg-{name}\n"
         for name in sorted(services)
     )
     return (
-        "# GENERATED by `make deploy-gen`: one role per service, named after it, owning only the\n"
-        "# schema it creates. Passwords: Secrets sportello-pg-<service> (kubernetes.io/basic-auth,\n"
-        "# username = the role). Do not edit.\n"
+        "# GENERATED by `make deploy-gen`: one role per service, named after it, owning nothing:\n"
+        "# the owner (sportello) migrates each schema and grants the role what it needs.\n"
+        "# Passwords: Secrets sportello-pg-<service> (kubernetes.io/basic-auth, username = the\n"
+        "# role). Do not edit.\n"
         "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: sportello-pg\n"
         "spec:\n  managed:\n    roles:\n" + roles
     )
@@ -480,7 +606,7 @@ def outputs(root: pathlib.Path) -> dict[pathlib.Path, str]:
     files[root / "deploy/base/postgres/roles.yaml"] = pg_roles(services)
     files[root / "deploy/base/config/gateway-peers.env"] = "".join(
         ["# GENERATED by `make deploy-gen`: the gRPC URL of each service behind the gateway.\n"]
-        + [f"{n.upper()}_URL=http://{n}:{s.grpc}\n" for n, s in sorted(services.items()) if n != "gateway"]
+        + [f"{n.upper()}_URL=https://{n}:{s.grpc}\n" for n, s in sorted(services.items()) if n != "gateway"]
     )
     return files
 

@@ -21,7 +21,7 @@ def rendered() -> list[dict]:
     objects = []
     for name, svc in SERVICES.items():
         objects += [d for d in yaml.safe_load_all(generate.service_manifests(svc, SERVICES)) if d]
-    for part in ("network/default-deny.yaml", "postgres/networkpolicy.yaml"):
+    for part in ("network/default-deny.yaml", "postgres/networkpolicy.yaml", "pki/issuers.yaml"):
         objects += [d for d in yaml.safe_load_all((ROOT / "deploy/base" / part).read_text()) if d]
     return objects
 
@@ -39,6 +39,8 @@ def problems(objects: list[dict]) -> list[str]:
         checks.check_workloads(objects)
         + checks.check_services(SERVICES, objects)
         + checks.check_network(SERVICES, objects)
+        + checks.check_trust(SERVICES, objects)
+        + checks.check_database(SERVICES, objects, require_tls=False)
     )
 
 
@@ -63,9 +65,60 @@ class AServiceLackingSomethingFails(unittest.TestCase):
         del container(self.objects, "suap")["livenessProbe"]
         self.assertProblem("Deployment/suap container suap: no livenessProbe")
 
-    def test_readiness_on_the_liveness_name(self):
-        container(self.objects, "urp")["readinessProbe"]["grpc"]["service"] = "liveness"
-        self.assertProblem("Deployment/urp: readinessProbe asks 'liveness' on 50056, not 'readiness'")
+    def test_readiness_on_the_liveness_path(self):
+        container(self.objects, "urp")["readinessProbe"]["httpGet"]["path"] = "/livez"
+        self.assertProblem("Deployment/urp: readinessProbe asks '/livez' on 'metrics', not '/readyz'")
+
+    def test_a_grpc_probe_cannot_pass_mutual_tls(self):
+        container(self.objects, "urp")["livenessProbe"] = {"grpc": {"port": 50056, "service": "liveness"}}
+        self.assertProblem("Deployment/urp: livenessProbe is not an HTTP probe of /livez on the metrics port")
+
+    def test_a_certificate_naming_another_service(self):
+        find(self.objects, "Certificate", "suap")["spec"]["uris"] = ["spiffe://sportello/svc/routing"]
+        self.assertProblem("Certificate/suap: uris ['spiffe://sportello/svc/routing'] are not [spiffe://sportello/svc/suap]")
+
+    def test_a_key_the_kit_cannot_sign_with(self):
+        find(self.objects, "Certificate", "urp")["spec"]["privateKey"] = {"algorithm": "ECDSA", "size": 256}
+        self.assertProblem("Certificate/urp: the kit needs an Ed25519 key in PKCS#8")
+
+    def test_a_certificate_from_an_issuer_not_deployed(self):
+        find(self.objects, "Certificate", "urp")["spec"]["issuerRef"]["name"] = "someone-else"
+        self.assertProblem("Certificate/urp: issuer Issuer/someone-else is not deployed")
+
+    def test_without_tls_files(self):
+        env = container(self.objects, "education")["env"]
+        env[:] = [e for e in env if e["name"] != "TLS_KEY"]
+        self.assertProblem("Deployment/education: TLS_KEY is not set")
+
+    def test_a_certificate_not_mounted(self):
+        pod = find(self.objects, "Deployment", "mobility")["spec"]["template"]["spec"]
+        pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "tls"]
+        self.assertProblem("Deployment/mobility: TLS_CERT=/etc/sportello/tls/tls.crt is on no mounted Secret")
+
+    def test_without_the_migrate_init_container(self):
+        find(self.objects, "Deployment", "suap")["spec"]["template"]["spec"].pop("initContainers")
+        self.assertProblem("Deployment/suap: no init container `migrate`")
+
+    def test_the_migration_granting_another_role(self):
+        init = find(self.objects, "Deployment", "suap")["spec"]["template"]["spec"]["initContainers"][0]
+        next(e for e in init["env"] if e["name"] == "DATABASE_SERVICE_ROLE")["value"] = "registry"
+        self.assertProblem("Deployment/suap: init container migrate grants")
+
+    def test_the_service_reading_the_owners_password(self):
+        container(self.objects, "registry")["env"].append(
+            {"name": "PG_OWNER_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "sportello-pg-owner", "key": "password"}}}
+        )
+        self.assertProblem("Deployment/registry: the service's container reads the owner's credentials")
+
+    def test_production_requires_verified_tls_to_postgresql(self):
+        config = {"kind": "ConfigMap", "metadata": {"name": "sportello-config"}, "data": {"PG_SSL": "sslmode=prefer"}}
+        found = checks.check_database(SERVICES, self.objects + [config], require_tls=True)
+        self.assertIn("sportello-config: PG_SSL='sslmode=prefer': production requires sslmode=verify-full", found)
+        config["data"]["PG_SSL"] = "sslmode=verify-full&sslrootcert=/etc/sportello/pg-ca/ca.crt"
+        self.assertEqual(checks.check_database(SERVICES, self.objects + [config], require_tls=True), [])
+        config["data"]["PG_SSL"] = "sslmode=verify-full&sslrootcert=/nowhere/ca.crt"
+        found = checks.check_database(SERVICES, self.objects + [config], require_tls=True)
+        self.assertIn("Deployment/urp: sslrootcert /nowhere/ca.crt is on no mounted Secret", found)
 
     def test_without_resources(self):
         del container(self.objects, "mobility")["resources"]
@@ -241,9 +294,9 @@ class RequiredEnvironment(unittest.TestCase):
 
     def test_a_peer_url_on_the_wrong_port(self):
         env = {e["name"]: e for e in self.env("registry")}
-        env["ROUTING_URL"]["value"] = "http://routing:50052"
+        env["ROUTING_URL"]["value"] = "https://routing:50052"
         self.assertIn(
-            "Deployment/registry: ROUTING_URL is 'http://routing:50052' (env), want http://routing:50051",
+            "Deployment/registry: ROUTING_URL is 'https://routing:50052' (env), want https://routing:50051",
             checks.check_env(SERVICES, self.objects),
         )
 
@@ -276,7 +329,7 @@ class Configuration(unittest.TestCase):
             "NATS_SUBJECT_PREFIX": "sportello", "NATS_STREAM_REPLICAS": "3", "DATABASE_MAX_CONNECTIONS": "10",
         }
         base.update(data)
-        peers = {f"{n.upper()}_URL": f"http://{n}:{s.grpc}" for n, s in SERVICES.items() if n != "gateway"}
+        peers = {f"{n.upper()}_URL": f"https://{n}:{s.grpc}" for n, s in SERVICES.items() if n != "gateway"}
         return rendered() + [
             {"kind": "ConfigMap", "metadata": {"name": "sportello-config-abcde12345"}, "data": base},
             {"kind": "ConfigMap", "metadata": {"name": "sportello-gateway-peers"}, "data": peers},

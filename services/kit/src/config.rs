@@ -287,6 +287,13 @@ impl Default for SubjectPrefix {
 pub struct ServiceConfig {
     /// PostgreSQL connection URL (`DATABASE_URL`).
     pub database_url: String,
+    /// The schema owner's URL (`DATABASE_MIGRATION_URL`), when the service migrates its
+    /// own schema at start as that owner and then grants its own role (the user of
+    /// `DATABASE_URL`) what it needs. Unset in production, where an init step runs
+    /// `sportello-<service> migrate` with the owner's credentials and the service never
+    /// sees them; unset also on a single-role database (a developer's own), where the
+    /// service migrates the schema it owns.
+    pub database_migration_url: Option<String>,
     /// Pool size (`DATABASE_MAX_CONNECTIONS`, default 10).
     pub database_max_connections: u32,
     /// How long a starting service waits for PostgreSQL (`DATABASE_CONNECT_TIMEOUT`,
@@ -418,6 +425,7 @@ impl ServiceConfig {
                 "set it to the PostgreSQL URL, e.g. postgres://user@host:5432/sportello \
                  (make run sets it for the local stack)",
             )?,
+            database_migration_url: env.optional("DATABASE_MIGRATION_URL")?,
             database_max_connections: max_connections,
             database_connect_timeout: env
                 .duration_or("DATABASE_CONNECT_TIMEOUT", Duration::from_secs(30))?,
@@ -508,6 +516,24 @@ mod tests {
     }
 
     #[test]
+    fn the_owners_url_is_read_when_given() {
+        let tls = tls_files("svc/routing");
+        let env = env_with(
+            &[
+                ("DATABASE_URL", "postgres://routing@h/db"),
+                ("DATABASE_MIGRATION_URL", "postgres://owner@h/db"),
+                ("NATS_URL", "n"),
+            ],
+            &tls,
+        );
+        let config = ServiceConfig::from_env(&env, PORTS).unwrap();
+        assert_eq!(
+            config.database_migration_url.as_deref(),
+            Some("postgres://owner@h/db")
+        );
+    }
+
+    #[test]
     fn defaults_apply() {
         let tls = tls_files("svc/routing");
         let env = env_with(
@@ -520,6 +546,8 @@ mod tests {
         assert_eq!(config.retention, Duration::from_secs(7 * 86_400));
         assert_eq!(config.grpc_timeout_for("registry"), Duration::from_secs(5));
         assert_eq!(config.database_statement_timeout, Duration::from_secs(30));
+        // No owner's URL: the service migrates a schema it owns, or only checks it.
+        assert_eq!(config.database_migration_url, None);
     }
 
     #[test]

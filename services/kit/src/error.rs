@@ -320,6 +320,17 @@ impl From<sqlx::Error> for ServiceError {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 Self::unavailable("the database is unavailable", error)
             }
+            // The server went away under us or cannot take writes now (a failover, a
+            // restart, a standby promoted late): the same request will work once the pool
+            // reaches the new primary, so the caller is told to retry, not that we failed.
+            sqlx::Error::Database(ref db)
+                if db
+                    .code()
+                    .as_deref()
+                    .is_some_and(crate::db::sqlstate::is_failover) =>
+            {
+                Self::unavailable("the database is unavailable", error)
+            }
             sqlx::Error::Database(ref db)
                 if matches!(
                     db.code().as_deref(),

@@ -178,7 +178,7 @@ impl Service {
             config.database_statement_timeout,
         )
         .await?;
-        db::migrate(&pool, spec.name, spec.migrator).await?;
+        prepare_schema(spec, &config, &pool).await?;
         let nats = nats::connect(&config.nats_url, &format!("sportello-{}", spec.name)).await?;
         let js = jetstream::new(nats.clone());
         tracing::info!(service = spec.name, "database ready, schema migrated");
@@ -576,6 +576,94 @@ async fn watch_readiness(
     }
 }
 
+/// The schema ready for this release: migrated as its owner when the owner's URL is
+/// given, then granted to the service's own role; otherwise migrated by, or only checked
+/// for, the service's role ([`db::migrate`]).
+async fn prepare_schema(
+    spec: &ServiceSpec,
+    config: &ServiceConfig,
+    pool: &sqlx::PgPool,
+) -> Result<(), DbError> {
+    let Some(owner_url) = &config.database_migration_url else {
+        return db::migrate(pool, spec.name, spec.migrator).await;
+    };
+    let role = db::current_role(pool).await?;
+    let owner = db::connect(
+        owner_url,
+        spec.name,
+        1,
+        config.database_connect_timeout,
+        MIGRATION_STATEMENT_TIMEOUT,
+    )
+    .await?;
+    let migrated = db::migrate_as_owner(&owner, spec.name, spec.migrator, &role).await;
+    // The owner's connection is not kept: the running service holds no owner session.
+    owner.close().await;
+    migrated
+}
+
+/// A migration may rebuild an index on a large table: far longer than a request's
+/// statement may take.
+const MIGRATION_STATEMENT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// `sportello-<service> migrate`: migrates the service's schema as its owner
+/// (`DATABASE_MIGRATION_URL`) and grants the service's role (`DATABASE_SERVICE_ROLE`), then
+/// exits — the init step of a deployment, so the running service never holds the owner's
+/// credentials. Exits 0 when done, 2 on a configuration error, 1 when migrating failed.
+pub async fn migrate_main(spec: &'static ServiceSpec, env: &Env) -> ExitCode {
+    let program = format!("sportello-{} migrate", spec.name);
+    let parsed = (|| {
+        let url: String = env.required(
+            "DATABASE_MIGRATION_URL",
+            "l'URL PostgreSQL del ruolo proprietario dello schema / the PostgreSQL URL of \
+             the schema's owner role",
+        )?;
+        let role: String = env.required(
+            "DATABASE_SERVICE_ROLE",
+            "il ruolo con cui il servizio si collega / the role the service connects as",
+        )?;
+        let patience = env.duration_or("DATABASE_CONNECT_TIMEOUT", Duration::from_secs(30))?;
+        let log_format = env.or("LOG_FORMAT", crate::config::LogFormat::Text)?;
+        Ok::<_, ConfigError>((url, role, patience, log_format))
+    })();
+    let (url, role, patience, log_format) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("{program}: errore di configurazione / configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    // Logs only (no traces): the waits for PostgreSQL show in the init container's log.
+    let mut telemetry = match telemetry::init(spec.name, log_format, None) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("{program}: errore di configurazione / configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = async {
+        let owner = db::connect(&url, spec.name, 1, patience, MIGRATION_STATEMENT_TIMEOUT).await?;
+        let migrated = db::migrate_as_owner(&owner, spec.name, spec.migrator, &role).await;
+        owner.close().await;
+        migrated
+    }
+    .await;
+    telemetry.shutdown().await;
+    match result {
+        Ok(()) => {
+            eprintln!(
+                "{program}: schema {} migrato, ruolo {role} abilitato / schema migrated, role granted",
+                spec.name
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{program}: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// The background workers of a running service, which tests step by hand.
 #[derive(Debug, Clone)]
 pub struct Workers {
@@ -642,7 +730,15 @@ where
     Fut: Future<Output = Result<Running, StartError>>,
 {
     let program = format!("sportello-{}", spec.name);
-    let config = match parse(&Env::from_process()) {
+    let env = Env::from_process();
+    // `sportello-<service> migrate`: the deployment's init step, nothing else.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "migrate")
+    {
+        return migrate_main(spec, &env).await;
+    }
+    let config = match parse(&env) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{program}: configuration error: {error}");

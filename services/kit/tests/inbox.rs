@@ -185,3 +185,73 @@ async fn an_unavailable_dependency_is_waited_for_past_the_delivery_limit() {
         "applied once it was back"
     );
 }
+
+/// Delivers the event whose street code is `code` until it is applied (or 30 s pass) and
+/// returns the outcomes.
+async fn deliver_until_applied(service: &TestService, code: &str) -> Vec<Outcome> {
+    let mut uow = service.running.db().begin().await.unwrap();
+    common::emit_one(&mut uow, code).await;
+    uow.commit().await.unwrap();
+    service.running.workers.relay.run_once().await.unwrap();
+
+    let consumer = &service.running.workers.consumers[0];
+    let mut outcomes = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !matches!(
+        outcomes.last(),
+        Some(Outcome::Applied | Outcome::DeadLettered)
+    ) && tokio::time::Instant::now() < deadline
+    {
+        let got = consumer.run_once(1).await.unwrap();
+        if got.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        outcomes.extend(got);
+    }
+    outcomes
+}
+
+#[tokio::test]
+async fn a_terminated_database_session_is_waited_for_not_dead_lettered() {
+    let ctx = common::context().await;
+    let service = start(&ctx).await;
+    // The handler's session is terminated on 4 deliveries, more than the limit of 3.
+    let outcomes = deliver_until_applied(&service, "KILL-4").await;
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::Applied
+        ]
+    );
+    assert_eq!(common::count_effects(service.running.db().pool()).await, 1);
+    let js = async_nats::jetstream::new(ctx.nats().await);
+    let letters =
+        common::stream_messages(&js, &ctx.config.subject_prefix.stream("deadletter")).await;
+    assert!(letters.is_empty(), "nothing dead-lettered");
+}
+
+#[tokio::test]
+async fn a_read_only_database_is_waited_for_not_dead_lettered() {
+    let ctx = common::context().await;
+    let service = start(&ctx).await;
+    let outcomes = deliver_until_applied(&service, "READONLY-4").await;
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::WillRetry,
+            Outcome::Applied
+        ]
+    );
+    assert_eq!(common::count_effects(service.running.db().pool()).await, 1);
+    let js = async_nats::jetstream::new(ctx.nats().await);
+    let letters =
+        common::stream_messages(&js, &ctx.config.subject_prefix.stream("deadletter")).await;
+    assert!(letters.is_empty(), "nothing dead-lettered");
+}

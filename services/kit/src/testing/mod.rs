@@ -209,6 +209,7 @@ impl TestContext {
         let (clock, hand) = Clock::manual(start);
         let config = ServiceConfig {
             database_url,
+            database_migration_url: None,
             database_max_connections: 5,
             database_connect_timeout: std::time::Duration::from_secs(10),
             nats_url: required_var(NATS_URL_VAR),

@@ -57,6 +57,11 @@ pub async fn emit_one(uow: &mut UnitOfWork, code: &str) -> Uuid {
 /// Deliveries of DOWN-n events so far (one test process, one counter).
 static DOWN_ATTEMPTS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
+/// Deliveries of KILL-n events so far.
+static KILL_ATTEMPTS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+/// Deliveries of READONLY-n events so far.
+static READONLY_ATTEMPTS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 /// Records each event it handles as an effect; fails for street codes starting "FAIL".
 pub struct RecordingHandler;
 
@@ -83,6 +88,27 @@ impl sportello_kit::EventHandler for RecordingHandler {
                     sportello_kit::ErrorKind::Unavailable,
                     "the downstream database is failing over",
                 )));
+            }
+            // KILL-n: for the first n deliveries the database ends the handler's session,
+            // as a failover or an administrator does (the client sees 57P01 or a closed
+            // socket).
+            if let Some(n) = street.street_code.strip_prefix("KILL-")
+                && KILL_ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    < n.parse().unwrap()
+            {
+                sqlx::query("select pg_terminate_backend(pg_backend_pid())")
+                    .execute(uow.conn())
+                    .await?;
+            }
+            // READONLY-n: for the first n deliveries the write meets a read-only
+            // transaction, as on a standby the pool still points at (25006).
+            if let Some(n) = street.street_code.strip_prefix("READONLY-")
+                && READONLY_ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    < n.parse().unwrap()
+            {
+                sqlx::query("set transaction read only")
+                    .execute(uow.conn())
+                    .await?;
             }
             sqlx::query("insert into effects (source, event_id, note) values ('consumer', $1, $2)")
                 .bind(event.id)
