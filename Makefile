@@ -105,8 +105,9 @@ bench-kit: ## Trust between services: end-user token verification, a loopback ca
 	$(CARGO) bench --locked -p sportello-kit --bench trust
 
 .PHONY: bench-routing
-bench-routing: ## Routing: the in-memory decision (index alone, served path), then open-loop capacity, publish delay, open-loop CallNext
+bench-routing: ## Routing: the in-memory decision (index alone, served path), the back office's pick, then open-loop capacity, publish delay, open-loop CallNext
 	$(CARGO) bench --locked -p sportello-routing --bench decision
+	$(CARGO) bench --locked -p sportello-routing --bench pick
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench e2e
 
 .PHONY: bench-registry

@@ -12,6 +12,7 @@ use sportello_proto::{
         resident_service_client::ResidentServiceClient,
     },
     routing::v1::{
+        back_office_service_client::BackOfficeServiceClient,
         case_service_client::CaseServiceClient, catalogue_service_client::CatalogueServiceClient,
         operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
     },
@@ -53,6 +54,11 @@ impl AppState {
     /// Routing's cases and tickets.
     pub fn cases(&self) -> Result<CaseServiceClient<Channel>, ServiceError> {
         Ok(CaseServiceClient::new(self.channel("routing")?))
+    }
+
+    /// Routing's back office (tier 4).
+    pub fn back_office(&self) -> Result<BackOfficeServiceClient<Channel>, ServiceError> {
+        Ok(BackOfficeServiceClient::new(self.channel("routing")?))
     }
 
     /// Routing's operators.

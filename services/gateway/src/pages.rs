@@ -16,10 +16,11 @@ use tower_http::services::ServeDir;
 use crate::app::AppState;
 
 /// Page routes and the HTML file each serves.
-pub const PAGES: [(&str, &str); 9] = [
+pub const PAGES: [(&str, &str); 10] = [
     ("/", "home.html"),
     ("/accesso", "login.html"),
     ("/console", "console.html"),
+    ("/back-office", "backoffice.html"),
     ("/tabellone/{site}", "board.html"),
     ("/totem/{site}", "kiosk.html"),
     ("/verifica", "verify.html"),

@@ -7,11 +7,12 @@
 //! errors through the kit's one table, so a field error comes back under its field.
 //!
 //! Layout: [`board`] and [`kiosk`] (the waiting room), [`console`] and [`cases`] (the
-//! counter), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
+//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
 //! happen), [`views`] (the JSON shapes), [`body`] and [`input`] (what requests may hold,
 //! checked as the document states it).
 
 pub mod admin;
+pub mod back_office;
 pub mod board;
 pub mod body;
 pub mod cases;
@@ -70,7 +71,23 @@ pub fn router() -> Router<AppState> {
             "/api/v1/cases/{id}/certificates",
             post(cases::issue_certificate),
         )
+        .route("/api/v1/cases/{id}/escalate", post(back_office::escalate))
         .route("/api/v1/certificates/{id}/pdf", get(cases::certificate_pdf))
+        .route("/api/v1/back-office/work", get(back_office::list))
+        .route("/api/v1/back-office/work/{id}", get(back_office::get))
+        .route(
+            "/api/v1/back-office/work/{id}/accept",
+            post(back_office::accept),
+        )
+        .route(
+            "/api/v1/back-office/work/{id}/decline",
+            post(back_office::decline),
+        )
+        .route(
+            "/api/v1/back-office/work/{id}/complete",
+            post(back_office::complete),
+        )
+        .route("/api/v1/back-office/breaches", get(back_office::breaches))
         .route("/api/v1/verify/{code}", get(verify::verify))
         .route("/api/v1/admin/operators", get(admin::operators))
         .route("/api/v1/admin/operators/{id}", put(admin::put_operator))

@@ -334,7 +334,7 @@ function renderCase() {
 }
 
 function resetCaseForms() {
-  for (const id of ['complete-form', 'park-form', 'transfer-form', 'identity-form', 'certificate-form']) {
+  for (const id of ['complete-form', 'park-form', 'transfer-form', 'escalate-form', 'identity-form', 'certificate-form']) {
     const f = $(id);
     f.reset();
     clearErrors(f);
@@ -394,6 +394,25 @@ function bindCase() {
       { to_service_group: to, to_service_code: service, reason }, form);
   });
 
+  $('escalate-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const note = $('escalate-note').value.trim();
+    if (!note) return showError(form, requiredError('context_note'), $('case-alert'));
+    const id = state.kase?.id;
+    if (!id) return;
+    await withBusy(form.querySelector('button[type=submit]'), async () => {
+      const res = await api('POST', `/cases/${encodeURIComponent(id)}/escalate`, { context_note: note });
+      showReceipt(res.receipt);
+      // The case left the counter for the back office: nothing is in front of the operator.
+      state.kase = null;
+      renderCase();
+      announce(t('escalate.receipt_heading'));
+      await refreshAfterAction();
+    }, { form, alertEl: $('case-alert') });
+  });
+  $('receipt-print').addEventListener('click', () => window.print());
+
   $('identity-show').addEventListener('click', () => {
     const form = $('identity-form');
     form.hidden = !form.hidden;
@@ -437,6 +456,16 @@ function bindCase() {
       announce(`${t('cert.verification_code')}: ${cert.verification_code}`);
     }, { form });
   });
+}
+
+/** The citizen's receipt of a hand-off to the back office, ready to print. */
+function showReceipt(receipt) {
+  $('receipt-case').textContent = receipt.case_id;
+  $('receipt-service').textContent = receipt.service_code;
+  $('receipt-protocol').textContent = receipt.protocol_registration_id ?? t('escalate.no_protocol');
+  $('receipt-answer-by').textContent = fmtDate(receipt.answer_by);
+  $('receipt-answer-by').dataset.day = receipt.answer_by;
+  $('escalation-receipt').hidden = false;
 }
 
 function requiredError(field) {

@@ -1,0 +1,180 @@
+// Back-office inbox (/back-office, tier 4): offers pushed by routing with their countdown,
+// my items, the department's items; accept, decline, complete with the outcome. Routing
+// decides who an offer is for; this page only shows and asks.
+import { api, requireSession, showError, withBusy } from './api.js';
+import { announce, fmtDate, fmtDateTime, fmtTime, h, initPage, label, mmss, showUser } from './common.js';
+import { onLangChange, t } from './i18n.js';
+
+const REFRESH_EVERY_MS = 4000;
+const $ = (id) => document.getElementById(id);
+const state = { operator: null, offers: [], mine: [], department: [], selected: null, history: [] };
+let refreshTimer = null;
+let tickTimer = null;
+
+initPage();
+main().catch((err) => showError(null, err, $('page-alert')));
+
+async function main() {
+  await requireSession(['back_office', 'tecnico']);
+  showUser();
+  $('presence-toggle').addEventListener('click', togglePresence);
+  $('complete-work-form').addEventListener('submit', completeSelected);
+  onLangChange(render);
+  await refresh();
+  tickTimer = setInterval(tick, 1000);
+}
+
+async function refresh() {
+  clearTimeout(refreshTimer);
+  try {
+    const [overview, offers, mine, department] = await Promise.all([
+      api('GET', '/console'),
+      api('GET', '/back-office/work?view=offered'),
+      api('GET', '/back-office/work?view=mine'),
+      api('GET', '/back-office/work?view=department'),
+    ]);
+    state.operator = overview.operator;
+    const seen = new Set(state.offers.map((o) => o.id));
+    state.offers = offers.items;
+    state.mine = mine.items;
+    state.department = department.items;
+    for (const o of state.offers) if (!seen.has(o.id)) announce(`${t('bo.new_offer')}: ${o.service_code}`);
+    if (state.selected) {
+      const fresh = [...state.mine, ...state.offers, ...state.department].find((i) => i.id === state.selected.id);
+      if (fresh) state.selected = fresh;
+    }
+    render();
+    $('work-updated').textContent = fmtTime();
+  } catch (err) {
+    if (err.status === 401) return location.assign(`/accesso?next=${encodeURIComponent('/back-office')}`);
+    showError(null, err, $('page-alert'));
+  }
+  refreshTimer = setTimeout(refresh, REFRESH_EVERY_MS);
+}
+
+async function togglePresence() {
+  const btn = $('presence-toggle');
+  const next = state.operator?.presence === 'back_office' ? 'offline' : 'back_office';
+  await withBusy(btn, async () => {
+    const res = await api('POST', '/console/presence', { presence: next });
+    state.operator = res.operator;
+    announce(`${t('console.presence')}: ${label('presence', res.operator.presence)}`);
+    await refresh();
+  }, { alertEl: $('page-alert') });
+}
+
+function light(item) {
+  return h('span', { class: `badge sp-light sp-light-${item.traffic_light}`, dataset: { light: item.traffic_light } },
+    label('bo.light', item.traffic_light));
+}
+
+function due(item) {
+  return item.due_date ? fmtDate(item.due_date) : t('bo.no_clock');
+}
+
+function render() {
+  const op = state.operator;
+  const badge = $('presence-badge');
+  badge.textContent = label('presence', op?.presence);
+  badge.dataset.presence = op?.presence ?? '';
+  const receiving = op?.presence === 'back_office';
+  const toggle = $('presence-toggle');
+  toggle.setAttribute('aria-pressed', String(receiving));
+  toggle.textContent = receiving ? t('bo.stop_receiving') : t('bo.receive');
+
+  $('offers-list').replaceChildren(...state.offers.map((item) => h('li', { class: 'sp-offer', dataset: { item: item.id } },
+    h('p', { class: 'mb-1' }, h('strong', {}, item.service_code), ' ', light(item), ' ', due(item)),
+    h('p', { class: 'mb-1 small' }, item.context_note || '—'),
+    h('p', { class: 'mb-1 small' }, t('bo.answer_within'), ' ',
+      h('span', { class: 'sp-countdown', dataset: { expires: item.offer_expires_at ?? '' }, 'data-testid': 'offer-countdown' }, mmss(item.offer_seconds_left ?? 0))),
+    h('div', { class: 'd-flex gap-2' },
+      h('button', { type: 'button', class: 'btn btn-success btn-sm', 'data-testid': 'accept-offer', onclick: (ev) => answer(ev.currentTarget, item, 'accept') }, t('bo.accept')),
+      h('button', { type: 'button', class: 'btn btn-outline-danger btn-sm', 'data-testid': 'decline-offer', onclick: (ev) => answer(ev.currentTarget, item, 'decline') }, t('bo.decline'))),
+  )));
+  $('offers-empty').hidden = state.offers.length > 0;
+
+  $('mine-list').replaceChildren(...state.mine.map((item) => h('li', { class: 'sp-mine' },
+    h('button', { type: 'button', class: 'btn btn-link p-0 text-start', 'data-testid': 'open-item', onclick: () => select(item) },
+      item.service_code), ' ', light(item), ' ', due(item),
+    item.escalation !== 'none' ? h('span', { class: 'badge bg-warning text-dark ms-1' }, label('bo.escalation', item.escalation)) : '',
+  )));
+  $('mine-empty').hidden = state.mine.length > 0;
+
+  $('department-rows').replaceChildren(...state.department.map((item) => h('tr', {},
+    h('td', {}, item.service_code),
+    h('td', {}, label('bo.state', item.state)),
+    h('td', {}, light(item), ' ', due(item)),
+    h('td', {}, label('bo.escalation', item.escalation)),
+  )));
+  renderItem();
+}
+
+function renderItem() {
+  const item = state.selected;
+  $('item-card').hidden = !item;
+  if (!item) return;
+  $('item-service').textContent = item.service_code;
+  const st = $('item-state');
+  st.textContent = label('bo.state', item.state);
+  st.dataset.state = item.state;
+  const l = $('item-light');
+  l.textContent = label('bo.light', item.traffic_light);
+  l.className = `badge sp-light sp-light-${item.traffic_light}`;
+  $('item-due').textContent = item.due_date ? fmtDate(item.due_date) : t('bo.no_clock');
+  $('item-on-expiry').textContent = label('bo.on_expiry', item.outcome_on_expiry ?? 'none');
+  $('item-escalation').textContent = label('bo.escalation', item.escalation)
+    + (item.substitute_due_date ? ` — ${t('bo.substitute_by')} ${fmtDate(item.substitute_due_date)}` : '');
+  $('item-note').textContent = item.context_note || '—';
+  $('item-documents').textContent = String(item.documents);
+  $('complete-work-form').hidden = !item.held_by_me;
+  $('item-history').replaceChildren(...state.history.map((s) => h('li', {},
+    `${fmtDateTime(s.time)} — ${label('status', s.status)}${s.reason ? `: ${s.reason}` : ''}`)));
+}
+
+async function select(item) {
+  try {
+    const card = await api('GET', `/back-office/work/${encodeURIComponent(item.id)}`);
+    state.selected = card.item;
+    state.history = card.history ?? [];
+    renderItem();
+    $('item-heading').focus?.();
+  } catch (err) {
+    showError(null, err, $('page-alert'));
+  }
+}
+
+async function answer(button, item, action) {
+  await withBusy(button, async () => {
+    const body = action === 'decline' ? { reason: '' } : undefined;
+    const res = await api('POST', `/back-office/work/${encodeURIComponent(item.id)}/${action}`, body);
+    announce(`${item.service_code}: ${label('bo.state', res.item.state)}`);
+    if (action === 'accept') await select(res.item);
+    await refresh();
+  }, { alertEl: $('page-alert') });
+}
+
+async function completeSelected(ev) {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const item = state.selected;
+  if (!item) return;
+  await withBusy(form.querySelector('button[type=submit]'), async () => {
+    const res = await api('POST', `/back-office/work/${encodeURIComponent(item.id)}/complete`, {
+      outcome_code: $('work-outcome').value,
+    });
+    state.selected = res.item;
+    announce(`${item.service_code}: ${label('bo.state', res.item.state)}`);
+    renderItem();
+    await refresh();
+  }, { form, alertEl: $('item-alert') });
+}
+
+/** The offers' countdowns, each second; a lapsed offer disappears at the next refresh. */
+function tick() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll('.sp-countdown')) {
+    const expires = Date.parse(el.dataset.expires);
+    if (Number.isNaN(expires)) continue;
+    el.textContent = mmss(Math.max(0, Math.round((expires - now) / 1000)));
+  }
+}

@@ -1,0 +1,55 @@
+// The front desk hands a counter case to the back office; a specialist receives the
+// offer, accepts it and completes it; the citizen's receipt says when they will hear.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { axe, launch, login, newPage, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('a counter case handed to the back office is offered, accepted and completed', async () => {
+  // The specialist starts receiving work.
+  const specialist = await newPage(browser);
+  await login(specialist, 'bo.gialli', '/back-office');
+  await specialist.waitForFunction(() => document.getElementById('presence-badge').textContent.trim() !== '—');
+  if (await specialist.getAttribute('#presence-toggle', 'aria-pressed') !== 'true') {
+    await specialist.click('[data-testid="presence-toggle"]');
+    await specialist.waitForSelector('#presence-toggle[aria-pressed="true"]');
+  }
+  await axe(specialist, 'back office');
+
+  // A citizen at the counter needs what only the back office can decide.
+  const kiosk = await openKiosk(browser);
+  const label = await takeTicket(kiosk, await serviceOf(kiosk, 'anagrafe'));
+  const desk = await openConsole(browser, 'poli.bianchi', 2);
+  await desk.fill('#call-ticket-input', label);
+  await desk.click('#call-ticket-form button[type=submit]');
+  await desk.waitForFunction((l) => document.getElementById('case-label').textContent === l, label);
+  const note = `Chiesta verifica della dimora; visti documento e contratto di locazione (${label}).`;
+  await desk.fill('#escalate-note', note);
+  await desk.click('[data-testid="escalate"]');
+  const receipt = desk.locator('[data-testid="escalation-receipt"]');
+  await receipt.waitFor({ state: 'visible' });
+  const answerBy = await desk.getAttribute('[data-testid="receipt-answer-by"]', 'data-day');
+  assert.match(answerBy ?? '', /^\d{4}-\d{2}-\d{2}$/, 'the receipt says by when the citizen will hear');
+  assert.equal(await desk.locator('[data-testid="case-card"]').isHidden(), true, 'the case left the counter');
+  await setOffline(desk);
+
+  // The offer reaches the specialist without a reload, with its countdown and the note.
+  const offer = specialist.locator('.sp-offer', { hasText: label });
+  await offer.waitFor({ timeout: 20_000 });
+  assert.match(await offer.textContent(), /\d\d:\d\d/, 'the offer counts down');
+  await offer.locator('[data-testid="accept-offer"]').click();
+  await specialist.waitForSelector('[data-testid="item-state"][data-state="held"]');
+  assert.equal((await specialist.textContent('[data-testid="item-note"]')).trim(), note);
+  await specialist.selectOption('#work-outcome', 'check_passed');
+  await specialist.click('[data-testid="complete-work"]');
+  await specialist.waitForSelector('[data-testid="item-state"][data-state="completed"]');
+
+  // Routing closed the case with the specialist's outcome.
+  const caseId = await desk.textContent('#receipt-case');
+  const stored = await specialist.evaluate(async (id) => (await fetch(`/api/v1/cases/${encodeURIComponent(id)}`)).json(), caseId.trim());
+  assert.equal(stored.case.status, 'completed', JSON.stringify(stored.case));
+  await specialist.click('[data-testid="presence-toggle"]');
+});
