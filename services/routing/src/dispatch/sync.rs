@@ -19,6 +19,10 @@ use tokio_util::sync::CancellationToken;
 use super::Dispatcher;
 use crate::{cases::domain::Case, catalogue::cache::CatalogueCache, sites::cache::SiteCache};
 
+/// What a replica follows, on the routing stream (declared in routing's spec, for its
+/// NATS user).
+pub const SUBJECTS: &[&str] = &["case.>", "routing.catalogue.>", "routing.site.>"];
+
 /// How far before "now" a subscription starts, to cover clock skew between this host and
 /// the NATS server.
 const OVERLAP: Duration = Duration::from_secs(30);
@@ -87,11 +91,7 @@ async fn subscribe(
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            filter_subjects: vec![
-                prefix.subject("case.>"),
-                prefix.subject("routing.catalogue.>"),
-                prefix.subject("routing.site.>"),
-            ],
+            filter_subjects: SUBJECTS.iter().map(|s| prefix.subject(s)).collect(),
             deliver_policy: DeliverPolicy::ByStartTime {
                 start_time: start.into(),
             },
