@@ -119,3 +119,28 @@ fn permissions_follow_the_spec() {
             .any(|s| s == ">" || s.starts_with("_INBOX"))
     );
 }
+
+#[tokio::test]
+async fn a_consumer_missing_from_the_spec_stops_the_start() {
+    let ctx = TestContext::new(&[&common::SPEC]).await;
+    let listeners = sportello_kit::Listeners::ephemeral(&common::SPEC)
+        .await
+        .unwrap();
+    let mut service = sportello_kit::Service::start(&common::SPEC, ctx.config.clone())
+        .await
+        .unwrap();
+    // Its user would be refused this consumer's subjects: better not to start at all.
+    service.consume(
+        sportello_kit::ConsumerSpec::new("forgotten", "kittest", &["registry.>"]),
+        common::RecordingHandler,
+    );
+    let error = service
+        .serve(
+            sportello_kit::Api::new(),
+            listeners,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .expect_err("an undeclared consumer is refused");
+    assert!(error.to_string().contains("forgotten"), "{error}");
+}
