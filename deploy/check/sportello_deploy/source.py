@@ -15,10 +15,6 @@ import dataclasses
 import pathlib
 import re
 
-# The kit's dead-letter stream, which every service creates or updates at start
-# (services/kit/src/nats.rs, DEAD_LETTER_STREAM).
-DEAD_LETTER_PART = "deadletter"
-
 # Services that keep a domain's truth; they may call routing and registry (DESIGN.md).
 DOMAIN_SERVICES = ("registry", "education", "suap", "mobility", "urp")
 
