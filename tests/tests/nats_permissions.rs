@@ -166,4 +166,36 @@ async fn the_gateway_hears_the_case_events_and_nothing_else() {
         error.contains("Permissions Violation for Publish"),
         "{error}"
     );
+    // The server's log has both, by user: what the suite's other tests look for.
+    let refused = ctx.nats.violations();
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert!(
+        refused.iter().all(|line| line.contains("user:gateway")),
+        "{refused:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_seven_services_run_without_a_refusal() {
+    let stack = sportello_tests::stack::Stack::start().await;
+    // Consumers and relays step by hand in tests: step each once, so every durable
+    // consumer is created and pulls, and every relay reaches JetStream.
+    for (name, service) in stack.all() {
+        for consumer in &service.running.workers.consumers {
+            consumer
+                .run_once(1)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        service
+            .running
+            .workers
+            .relay
+            .run_once()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    // Routing's ordered view and the gateway's live feed subscribe in the background.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stack.assert_nats_refused_nothing();
 }

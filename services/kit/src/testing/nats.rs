@@ -147,6 +147,22 @@ impl TestNats {
             .replacen("nats://", &format!("nats://{user}:{password}@"), 1)
     }
 
+    /// What the server refused so far, one line each (`"A/user:gateway" - Subscription
+    /// Violation - Subject "…"`): a test that runs services asserts there is none, so a
+    /// subscription or request missing from a spec fails the suite, not production.
+    pub fn violations(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("nats.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains(" Violation"))
+            .map(|line| {
+                line.split_once("[ERR] ")
+                    .map_or(line, |(_, rest)| rest)
+                    .to_owned()
+            })
+            .collect()
+    }
+
     /// A client connected as `user`.
     pub async fn connect_as(&self, user: &str) -> async_nats::Client {
         self.connect_watching(user).await.0
