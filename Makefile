@@ -171,10 +171,16 @@ clean-data: ## Forget the local stack's data (.sportello/pg — as root a link t
 DEPLOY_TOOLS := .sportello/tools/deploy
 DEPLOY_ENV := PATH="$(CURDIR)/$(DEPLOY_TOOLS)/bin:$$PATH" PYTHONPATH="$(CURDIR)/$(DEPLOY_TOOLS):$(CURDIR)/deploy/check" PYTHONDONTWRITEBYTECODE=1
 
+# The NATS users (auth.conf) are rendered by the kit's sportello-nats-auth from what each
+# built service binary declares: build them first, as the suite does (the same command,
+# so make test compiles once).
+DEPLOY_BINS := SPORTELLO_BIN_DIR="$(abspath $(CARGO_TARGET))/debug"
+
 .PHONY: deploy-check
 deploy-check: $(DEPLOY_TOOLS)/.installed deploy/check/crd/node_modules/.installed ## Images and manifests, offline: checker tests, schemas, policies, the image build (SKIP_IMAGE_BUILD=1 skips it)
-	$(DEPLOY_ENV) python3 -m unittest discover --top-level-directory deploy/check --start-directory deploy/check/tests
-	$(DEPLOY_ENV) python3 -m sportello_deploy check
+	$(TEST_BUILD)
+	$(DEPLOY_ENV) $(DEPLOY_BINS) python3 -m unittest discover --top-level-directory deploy/check --start-directory deploy/check/tests
+	$(DEPLOY_ENV) $(DEPLOY_BINS) python3 -m sportello_deploy check
 ifneq ($(SKIP_IMAGE_BUILD),1)
 	$(MAKE) --no-print-directory image-build
 endif
@@ -184,8 +190,9 @@ image-build: $(DEPLOY_TOOLS)/.installed ## The images' build stage: the Dockerfi
 	cmd=$$($(DEPLOY_ENV) python3 -m sportello_deploy build-command) && echo "$$cmd" && $$cmd
 
 .PHONY: deploy-gen
-deploy-gen: $(DEPLOY_TOOLS)/.installed ## Regenerate deploy/base's per-service files from the services' source
-	$(DEPLOY_ENV) python3 -m sportello_deploy generate
+deploy-gen: $(DEPLOY_TOOLS)/.installed ## Regenerate deploy/base's per-service files from the services' source (NATS users: from the built binaries)
+	$(TEST_BUILD)
+	$(DEPLOY_ENV) $(DEPLOY_BINS) python3 -m sportello_deploy generate
 
 $(DEPLOY_TOOLS)/.installed: deploy/check/requirements.txt
 	rm -rf $(DEPLOY_TOOLS)

@@ -196,11 +196,20 @@ pg_service_env() {
 
 # --- NATS ---------------------------------------------------------------------------
 
-# nats_start DIR PORT: JetStream on file storage, fsync on every write. Sets NATS_PID.
+# nats_start DIR PORT BIN_DIR SERVICE...: JetStream on file storage, fsync on every
+# write, authentication on: one user per SERVICE with the permissions its own binary
+# declares (sportello-nats-auth, from the ServiceSpec), passwords generated once in
+# DIR/users (mode 600), and `admin` allowed everything for a person with the nats CLI.
+# Sets NATS_PID.
 nats_start() {
-  local dir=$1 port=$2 bin
+  local dir=$1 port=$2 bin_dir=$3 bin
+  shift 3
   bin=$(nats_server_bin)
   mkdir -p "$dir/jetstream"
+  (umask 077 && mkdir -p "$dir/users")
+  "$bin_dir/sportello-nats-auth" local "$bin_dir" "$dir/users" "$@" >"$dir/auth.conf.new" ||
+    die "cannot render the NATS users (sportello-nats-auth)"
+  mv "$dir/auth.conf.new" "$dir/auth.conf"
   cat >"$dir/nats.conf" <<CONF
 server_name: sportello_local
 listen: 127.0.0.1:$port
@@ -209,6 +218,7 @@ jetstream {
   store_dir: "$dir/jetstream"
   sync_interval: always
 }
+include ./auth.conf
 CONF
   "$bin" -c "$dir/nats.conf" >"$dir/nats.log" 2>&1 &
   NATS_PID=$!
@@ -218,6 +228,11 @@ CONF
     sleep 0.1
   done
   die "nats-server did not listen on $port, see $dir/nats.log"
+}
+
+# nats_url_for DIR PORT NAME: the NATS_URL of NAME's user on the server nats_start made.
+nats_url_for() {
+  echo "nats://$3:$(cat "$1/users/$3")@127.0.0.1:$2"
 }
 
 # Waits until the gateway at URL (no trailing slash) reports every service serving;

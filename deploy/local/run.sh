@@ -3,7 +3,7 @@
 #
 # Unless DATABASE_URL / NATS_URL are given, starts a private PostgreSQL (.sportello/pg;
 # as root, under /var/lib/sportello: see pg_home in lib.sh) and a private NATS with
-# JetStream (.sportello/nats), both kept between runs; then builds and starts every
+# JetStream and a user per service (.sportello/nats), both kept between runs; then builds and starts every
 # service and the gateway, waits until all are serving, seeds the demo municipality and
 # prints the URL to open. Ctrl-C stops everything it started and leaves no process behind.
 #
@@ -66,11 +66,6 @@ if [ -z "${DATABASE_URL:-}" ]; then
   # Each service migrates as the owner role and runs as its own role, which owns nothing.
   PG_OWNER=$(pg_roles "$PG_PORT" sportello "${SERVICES[@]}")
 fi
-if [ -z "${NATS_URL:-}" ]; then
-  say "NATS: private JetStream server in $STATE/nats on port $NATS_PORT"
-  nats_start "$STATE/nats" "$NATS_PORT"
-  export NATS_URL="nats://127.0.0.1:$NATS_PORT"
-fi
 
 # The pseudonymisation secret (requester_ref = keyed hash of the fiscal code): one per
 # local installation, kept with its data so references stay stable across runs.
@@ -89,6 +84,18 @@ else
   (cd "$ROOT" && cargo build "${cargo_flags[@]}")
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 fi
+
+# NATS with authentication on, as deployed: each service its own user, with the
+# permissions its spec declares; passwords generated once in .sportello/nats/users.
+OWN_NATS=
+if [ -z "${NATS_URL:-}" ]; then
+  say "NATS: private JetStream server in $STATE/nats on port $NATS_PORT"
+  nats_start "$STATE/nats" "$NATS_PORT" "$BIN" "${SERVICES[@]}"
+  OWN_NATS=1
+fi
+service_nats_url() {
+  if [ -n "$OWN_NATS" ]; then nats_url_for "$STATE/nats" "$NATS_PORT" "$1"; else echo "$NATS_URL"; fi
+}
 
 # Mutual TLS: a local authority under .sportello/pki (kept), a certificate per service,
 # one for the demo seeder and one for a person at the command line (grpcurl).
@@ -111,7 +118,7 @@ for name in "${SERVICES[@]}"; do
   # The log pipe ignores Ctrl-C so that the services' shutdown lines still reach the terminal.
   # shellcheck disable=SC2046  # word splitting of the TLS_* assignments is intended
   env $(tls_env "$PKI" "svc/$name") $(pg_service_env "$DATABASE_URL" "${PG_OWNER:-}" "$name") GRPC_PORT=${GRPC_PORT[$name]} METRICS_PORT=${METRICS_PORT[$name]} HTTP_PORT=$HTTP_PORT \
-    "$BIN/sportello-$name" > >(trap '' INT TERM; sed -u "s/^/[$name] /" | tee -a "$STATE/logs/$name.log") 2>&1 &
+    NATS_URL="$(service_nats_url "$name")" "$BIN/sportello-$name" > >(trap '' INT TERM; sed -u "s/^/[$name] /" | tee -a "$STATE/logs/$name.log") 2>&1 &
   PIDS+=($!)
 done
 

@@ -2,8 +2,9 @@
 # Starts the whole stack from the built binaries on free ports, seeds the demo
 # municipality, runs a command against it, and stops everything:
 #   deploy/local/test.sh deploy/local/stack.sh npm --prefix services/gateway/ui test
-# Expects SPORTELLO_TEST_DATABASE_URL and SPORTELLO_TEST_NATS_URL (from test.sh) and the
-# debug binaries (cargo build --bins). Exports for the command:
+# Expects SPORTELLO_TEST_DATABASE_URL (from test.sh) and the debug binaries (cargo build
+# --bins); starts its own NATS, each service connecting as its own user. Exports for the
+# command:
 #   SPORTELLO_URL               the gateway, e.g. http://127.0.0.1:41234
 #   SPORTELLO_DEMO_PASSWORD     the demo accounts' password
 #   SPORTELLO_DEMO_FISCAL_CODE  a resident head of family of the synthetic La Spezia
@@ -11,17 +12,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -gt 0 ] || die "usage: $0 COMMAND [ARGS...]"
 : "${SPORTELLO_TEST_DATABASE_URL:?run me under deploy/local/test.sh}"
-: "${SPORTELLO_TEST_NATS_URL:?run me under deploy/local/test.sh}"
 
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-debug}"
 SERVICES=(routing registry education suap mobility urp gateway)
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/sportello-stack.XXXXXX")
 PIDS=()
+NATS_PID=
 stop_all() {
   local status=$?
   set +e
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  if [ -n "$NATS_PID" ]; then kill "$NATS_PID" 2>/dev/null; wait "$NATS_PID" 2>/dev/null; fi
   if [ "$status" != 0 ]; then
     say "the stack's logs (last lines each):"
     for f in "$LOGS"/*.log; do echo "--- $f"; tail -n 20 "$f"; done >&2
@@ -38,7 +40,6 @@ export DATABASE_URL="${SPORTELLO_TEST_DATABASE_URL%/*}/$db"
 # As in production: each service migrates as the owner role and runs as its own role.
 PG_PORT=${SPORTELLO_TEST_DATABASE_URL##*:}; PG_PORT=${PG_PORT%%/*}
 PG_OWNER=$(pg_roles "$PG_PORT" "$db" "${SERVICES[@]}")
-export NATS_URL="$SPORTELLO_TEST_NATS_URL"
 export PSEUDONYM_KEY
 PSEUDONYM_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export LISTEN_HOST=127.0.0.1 COOKIE_SECURE=false LOG_FORMAT=text
@@ -51,8 +52,11 @@ export SPORTELLO_PKI="$LOGS/pki"
 PKI=$SPORTELLO_PKI
 pki_issue "$PKI" "$BIN" "${SERVICES[@]/#/svc/}" tool/demo tool/cli
 
-mapfile -t ports < <(free_ports $((1 + 2 * ${#SERVICES[@]})))
+mapfile -t ports < <(free_ports $((2 + 2 * ${#SERVICES[@]})))
 HTTP_PORT=${ports[0]}
+NATS_PORT=${ports[$((1 + 2 * ${#SERVICES[@]}))]}
+# NATS with authentication on, as deployed: each service its own user.
+nats_start "$LOGS/nats" "$NATS_PORT" "$BIN" "${SERVICES[@]}"
 export SPORTELLO_URL="http://127.0.0.1:$HTTP_PORT"
 export CERTIFICATE_VERIFY_URL="$SPORTELLO_URL/verifica"
 export UI_ASSETS_DIR="$ROOT/services/gateway/ui/dist"
@@ -65,6 +69,7 @@ done
 for name in "${SERVICES[@]}"; do
   # shellcheck disable=SC2046  # the TLS_* assignments split into words on purpose
   env $(tls_env "$PKI" "svc/$name") $(pg_service_env "$DATABASE_URL" "$PG_OWNER" "$name") GRPC_PORT=${GRPC[$name]} METRICS_PORT=${METRICS[$name]} HTTP_PORT=$HTTP_PORT \
+    NATS_URL="$(nats_url_for "$LOGS/nats" "$NATS_PORT" "$name")" \
     "$BIN/sportello-$name" >"$LOGS/$name.log" 2>&1 &
   PIDS+=($!)
 done

@@ -104,6 +104,16 @@ impl Stack {
         }
     }
 
+    /// Fails if NATS refused any service anything so far: every subject, consumer and
+    /// subscription a service uses must come from its spec.
+    pub fn assert_nats_refused_nothing(&self) {
+        let refused = self.ctx.nats.violations();
+        assert!(
+            refused.is_empty(),
+            "NATS refused the services: {refused:#?}"
+        );
+    }
+
     /// A service by name (the gateway included).
     pub fn service(&self, name: &str) -> &TestService {
         if name == "gateway" {

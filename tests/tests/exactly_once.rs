@@ -28,9 +28,20 @@ static CONSUMER_SPEC: ServiceSpec = ServiceSpec {
     },
     migrator: &MIGRATOR,
     streams: &[],
+    consumers: downstream_consumers,
+    subscriptions: &[],
     serves_http: false,
     policy: &sportello_kit::Policy::CLOSED,
 };
+
+/// It reads the registry's streets (and so its NATS user may).
+fn downstream_consumers() -> Vec<ConsumerSpec> {
+    vec![ConsumerSpec::new(
+        "streets",
+        "registry",
+        &["registry.street.registered"],
+    )]
+}
 
 struct KeepStreets;
 

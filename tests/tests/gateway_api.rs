@@ -359,6 +359,8 @@ async fn the_api_checks_role_department_municipality_and_csrf_on_the_server() {
             .status,
         401
     );
+    // All of that with each service on its own NATS user, and nothing refused.
+    stack.assert_nats_refused_nothing();
 }
 
 #[tokio::test]

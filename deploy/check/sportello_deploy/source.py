@@ -1,10 +1,12 @@
 """Facts about the services, read from their Rust source.
 
-The manifests, the Dockerfile and the NATS permissions must agree with what the binaries
-do. Rather than copying ports and subjects by hand, the checks read them from where the
-code states them: each service's `ServiceSpec` (`services/<name>/src/lib.rs`), its
-`[[bin]]` name (`Cargo.toml`), the `ConsumerSpec`s it registers and the environment
-variables it cannot start without (`env.required("…"`, here and in the kit).
+The manifests and the Dockerfile must agree with what the binaries do. Rather than
+copying ports by hand, the checks read them from where the code states them: each
+service's `ServiceSpec` (`services/<name>/src/lib.rs`), its `[[bin]]` name
+(`Cargo.toml`) and the environment variables it cannot start without
+(`env.required("…"`, here and in the kit). The NATS permissions are not read here: the
+kit derives them from the spec in Rust, and `sportello-nats-auth` renders them
+(generate.py).
 """
 
 from __future__ import annotations
@@ -12,10 +14,6 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import re
-
-# The kit's dead-letter stream, which every service creates or updates at start
-# (services/kit/src/nats.rs, DEAD_LETTER_STREAM).
-DEAD_LETTER_PART = "deadletter"
 
 # Services that keep a domain's truth; they may call routing and registry (DESIGN.md).
 DOMAIN_SERVICES = ("registry", "education", "suap", "mobility", "urp")
@@ -33,20 +31,6 @@ class Stream:
 
 
 @dataclasses.dataclass(frozen=True)
-class Consumer:
-    """A durable pull consumer: `<service>-<name>` on the stream of `stream_part`."""
-
-    service: str
-    name: str
-    stream_part: str
-    subjects: tuple[str, ...]
-
-    @property
-    def durable(self) -> str:
-        return f"{self.service}-{self.name}"
-
-
-@dataclasses.dataclass(frozen=True)
 class Service:
     name: str
     binary: str
@@ -55,7 +39,6 @@ class Service:
     http: int
     serves_http: bool
     streams: tuple[Stream, ...]
-    consumers: tuple[Consumer, ...]
     # Variables the service reads with `env.required("NAME", …)`, its own and the kit's:
     # NAME → where each read is (`path:line`). See `required_env`.
     required_env: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -88,31 +71,14 @@ _STREAM = re.compile(
 _SERVES_HTTP = re.compile(r"serves_http:\s*(?P<value>true|false)")
 _STRING = re.compile(r'"([^"]*)"')
 _BIN = re.compile(r'\[\[bin\]\]\s*name\s*=\s*"(?P<name>[^"]+)"')
-_CONSUMER_NEW = re.compile(
-    r'ConsumerSpec::new\(\s*"(?P<name>[^"]+)",\s*"(?P<part>[^"]+)",\s*&\[(?P<subjects>[^\]]*)\]', re.S
-)
-_CONSUMER_LITERAL = re.compile(
-    r'ConsumerSpec\s*\{\s*name:\s*"(?P<name>[^"]+)",\s*stream_part:\s*"(?P<part>[^"]+)",'
-    r"\s*subjects:\s*&\[(?P<subjects>[^\]]*)\]",
-    re.S,
-)
-
 
 def _strings(text: str) -> tuple[str, ...]:
     return tuple(_STRING.findall(text))
 
 
-def consumers_in(service: str, rust: str) -> list[Consumer]:
-    """The `ConsumerSpec`s written in `rust` (both the `new` and the literal form)."""
-    found = []
-    for pattern in (_CONSUMER_NEW, _CONSUMER_LITERAL):
-        for m in pattern.finditer(rust):
-            found.append(Consumer(service, m["name"], m["part"], _strings(m["subjects"])))
-    return found
-
-
 def parse_spec(lib_rs: str, cargo_toml: str, crate_sources: list[str], where: str) -> Service:
-    """One service from its `lib.rs`, `Cargo.toml` and all its `.rs` files."""
+    """One service from its `lib.rs` and `Cargo.toml` (`crate_sources`: all its `.rs`
+    files, kept for readers that need them)."""
     spec = _SPEC.search(lib_rs)
     if not spec:
         raise SourceError(f"{where}: no `pub static SPEC: ServiceSpec = ServiceSpec {{ … }};`")
@@ -124,17 +90,6 @@ def parse_spec(lib_rs: str, cargo_toml: str, crate_sources: list[str], where: st
     binary = _BIN.search(cargo_toml)
     if not binary:
         raise SourceError(f"{where}: Cargo.toml has no [[bin]] name")
-    consumers = []
-    for rust in crate_sources:
-        found = consumers_in(name["name"], rust)
-        written = len(re.findall(r"ConsumerSpec::new\(|ConsumerSpec\s*\{", rust))
-        if written != len(found):
-            # A consumer the reader cannot see would get no NATS permission: fail loudly.
-            raise SourceError(
-                f"{where}: {written} ConsumerSpec(s) written, {len(found)} understood; "
-                "write them with literal name, stream_part and subjects"
-            )
-        consumers.extend(found)
     return Service(
         name=name["name"],
         binary=binary["name"],
@@ -143,7 +98,6 @@ def parse_spec(lib_rs: str, cargo_toml: str, crate_sources: list[str], where: st
         http=int(ports["http"]),
         serves_http=serves["value"] == "true",
         streams=streams,
-        consumers=tuple(sorted(set(consumers), key=lambda c: c.durable)),
     )
 
 

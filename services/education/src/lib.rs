@@ -30,6 +30,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "education",
         subjects: &["education.>"],
     }],
+    consumers: Vec::new,
+    subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };

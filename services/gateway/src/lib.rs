@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use sportello_kit::{
     Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
+    Subscription,
 };
 use sportello_proto::gateway::v1::session_service_server::SessionServiceServer;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +43,11 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     streams: &[StreamSpec {
         part: "gateway",
         subjects: &["gateway.>"],
+    }],
+    consumers: Vec::new,
+    // The boards' live feed: routing's case events as they pass.
+    subscriptions: &[Subscription::Plain {
+        subjects: api::live::SUBJECTS,
     }],
     serves_http: true,
     policy: &access::POLICY,

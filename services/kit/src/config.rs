@@ -301,6 +301,8 @@ pub struct ServiceConfig {
     pub database_connect_timeout: Duration,
     /// NATS server URL(s), comma-separated (`NATS_URL`).
     pub nats_url: String,
+    /// Which NATS user the service connects as.
+    pub nats_auth: NatsAuth,
     /// Subject and stream prefix (`NATS_SUBJECT_PREFIX`, default `sportello`).
     pub subject_prefix: SubjectPrefix,
     /// Replicas of the streams this service owns (`NATS_STREAM_REPLICAS`, default 1; 3 on
@@ -339,6 +341,44 @@ pub struct ServiceConfig {
     /// The longest a single SQL statement may run (`DATABASE_STATEMENT_TIMEOUT`, default
     /// 30s): a stuck query fails instead of holding a connection and its locks.
     pub database_statement_timeout: Duration,
+}
+
+/// Which NATS user a service connects as: always its own, whose permissions follow from
+/// its spec ([`crate::nats_auth`]).
+#[derive(Debug, Clone)]
+pub enum NatsAuth {
+    /// The user and password written in `NATS_URL` (`nats://<service>:<password>@host`),
+    /// or none where the server asks for none.
+    Url,
+    /// The user the test's own NATS server has for whichever service starts with this
+    /// configuration ([`crate::testing::nats`]).
+    #[cfg(feature = "testing")]
+    Test(std::sync::Arc<crate::testing::nats::TestNats>),
+}
+
+impl NatsAuth {
+    /// The user and password `service` connects with to `url`.
+    pub fn credentials_for(
+        &self,
+        url: &str,
+        service: &str,
+    ) -> Result<Option<(String, String)>, ConfigError> {
+        match self {
+            Self::Url => Ok(crate::nats::credentials(url)),
+            #[cfg(feature = "testing")]
+            Self::Test(nats) => nats
+                .password(service)
+                .map(|password| Some((service.to_owned(), password.to_owned())))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: "NATS_URL".to_owned(),
+                    value: url.to_owned(),
+                    reason: format!(
+                        "the test's NATS server has no user {service}: pass its spec to \
+                         TestContext::new"
+                    ),
+                }),
+        }
+    }
 }
 
 /// Where a service's TLS identity comes from.
@@ -434,6 +474,7 @@ impl ServiceConfig {
                 "set it to the NATS server URL, e.g. nats://host:4222 \
                  (make run sets it for the local stack)",
             )?,
+            nats_auth: NatsAuth::Url,
             subject_prefix: env.or("NATS_SUBJECT_PREFIX", SubjectPrefix::default())?,
             stream_replicas: replicas,
             listen_host: env.or("LISTEN_HOST", IpAddr::from([0, 0, 0, 0]))?,

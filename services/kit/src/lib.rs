@@ -9,6 +9,7 @@
 //! - [`error`]: one error table for gRPC codes and HTTP statuses;
 //! - [`db`] and [`uow`]: one PostgreSQL schema per service, migrations under an advisory
 //!   lock, units of work that commit state, events, timers and idempotency keys together;
+//! - [`nats_auth`]: each service's NATS user, derived from its spec;
 //! - [`nats`], [`events`], [`outbox`], [`inbox`]: JetStream streams, the transactional
 //!   outbox and its relay, idempotent consumers with a dead-letter subject;
 //! - [`clock`] and [`timers`]: an injectable clock and durable timers;
@@ -32,6 +33,7 @@ pub mod inbox;
 pub mod janitor;
 pub mod metrics;
 pub mod nats;
+pub mod nats_auth;
 pub mod outbox;
 pub mod privacy;
 pub mod propagation;
@@ -54,6 +56,7 @@ pub use error::{ErrorKind, FieldViolation, ServiceError};
 pub use events::EventRecord;
 pub use inbox::{ConsumerSpec, EventHandler, HandlerError};
 pub use nats::StreamSpec;
+pub use nats_auth::{NatsPermissions, Subscription};
 pub use pseudonym::{PseudonymKey, RequesterRef};
 pub use role::Role;
 pub use server::Api;

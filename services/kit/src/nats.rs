@@ -58,10 +58,19 @@ pub fn stream_config(prefix: &SubjectPrefix, spec: &StreamSpec, replicas: usize)
 #[error("NATS_URL is invalid: {0}")]
 pub struct NatsUrlError(String);
 
-/// Connects in the background: returns at once, then reconnects forever.
-pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsUrlError> {
-    let service = name.to_owned();
-    let options = match credentials(url) {
+/// Connects in the background as `service`'s user (`credentials`; see
+/// [`crate::config::NatsAuth`]): returns at once, then reconnects forever. Replies come
+/// on the service's own inbox ([`crate::nats_auth::inbox_prefix`]), the only one its
+/// user may read.
+pub async fn connect(
+    url: &str,
+    service: &str,
+    credentials: Option<(String, String)>,
+) -> Result<async_nats::Client, NatsUrlError> {
+    let name = format!("sportello-{service}");
+    let inbox = crate::nats_auth::inbox_prefix(service);
+    let service = service.to_owned();
+    let options = match credentials {
         Some((user, password)) => {
             async_nats::ConnectOptions::with_user_and_password(user, password)
         }
@@ -69,6 +78,7 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsUr
     };
     options
         .name(name)
+        .custom_inbox_prefix(inbox)
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
@@ -80,6 +90,10 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsUr
                     async_nats::Event::Disconnected => {
                         tracing::warn!(%service, "disconnected from NATS; events wait in the outbox")
                     }
+                    // A refused subject is a permission missing from the service's spec
+                    // (nats_auth.rs): say which, loudly.
+                    async_nats::Event::ServerError(error) => tracing::error!(%service, %error,
+                        "NATS ha rifiutato un'operazione / NATS refused an operation"),
                     other => tracing::debug!(%service, event = %other, "NATS event"),
                 }
             }
@@ -92,7 +106,7 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, NatsUr
 /// The user and password written in the URL (`nats://user:password@host:4222`), where a
 /// deployment puts each service's own NATS user. async-nats 0.51 does not use a URL's
 /// credentials by itself: without this the server refuses the connection.
-fn credentials(url: &str) -> Option<(String, String)> {
+pub fn credentials(url: &str) -> Option<(String, String)> {
     let addr: async_nats::ServerAddr = url.trim().parse().ok()?;
     let user = addr.username()?.to_owned();
     Some((user, addr.password().unwrap_or_default().to_owned()))

@@ -26,6 +26,7 @@ use crate::{
     inbox::{Consumer, ConsumerSpec, EventHandler},
     janitor::Janitor,
     nats::{self, DEAD_LETTER_STREAM, NatsUrlError, StreamSpec},
+    nats_auth::Subscription,
     outbox::Relay,
     server::{self, Api, health_names},
     telemetry::{self, TelemetryError},
@@ -45,6 +46,11 @@ pub struct ServiceSpec {
     pub migrator: &'static Migrator,
     /// The streams it owns (it publishes on their subjects).
     pub streams: &'static [StreamSpec],
+    /// The durable consumers it runs ([`Service::consume`] refuses any other): a
+    /// function, so a service may build them from a table.
+    pub consumers: fn() -> Vec<ConsumerSpec>,
+    /// Its subscriptions outside the kit's consumers (live boards, ordered views).
+    pub subscriptions: &'static [Subscription],
     /// Whether it serves HTTP besides gRPC (the gateway).
     pub serves_http: bool,
     /// Who may call which of its RPCs, and who may act for a person there.
@@ -151,6 +157,7 @@ pub struct Service {
     js: jetstream::Context,
     timer_handlers: HashMap<String, Arc<dyn TimerHandler>>,
     consumers: Vec<Arc<Consumer>>,
+    undeclared: Vec<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -179,7 +186,10 @@ impl Service {
         )
         .await?;
         prepare_schema(spec, &config, &pool).await?;
-        let nats = nats::connect(&config.nats_url, &format!("sportello-{}", spec.name)).await?;
+        let credentials = config
+            .nats_auth
+            .credentials_for(&config.nats_url, spec.name)?;
+        let nats = nats::connect(&config.nats_url, spec.name, credentials).await?;
         let js = jetstream::new(nats.clone());
         tracing::info!(service = spec.name, "database ready, schema migrated");
         Ok(Self {
@@ -191,6 +201,7 @@ impl Service {
             js,
             timer_handlers: HashMap::new(),
             consumers: Vec::new(),
+            undeclared: Vec::new(),
         })
     }
 
@@ -240,8 +251,16 @@ impl Service {
             .insert(kind.to_owned(), Arc::new(handler));
     }
 
-    /// Consumes events with `handler`.
+    /// Consumes events with `handler`. The consumer must be one of the spec's
+    /// `consumers`, where its NATS permissions come from: [`Service::serve`] refuses to
+    /// start otherwise, rather than run a consumer the server will refuse.
     pub fn consume(&mut self, spec: ConsumerSpec, handler: impl EventHandler) {
+        let declared = (self.spec.consumers)().iter().any(|c| {
+            c.name == spec.name && c.stream_part == spec.stream_part && c.subjects == spec.subjects
+        });
+        if !declared {
+            self.undeclared.push(spec.name.to_owned());
+        }
         self.consumers.push(Arc::new(Consumer::new(
             spec,
             self.spec.name,
@@ -267,8 +286,16 @@ impl Service {
             js,
             timer_handlers,
             consumers,
+            undeclared,
             ..
         } = self;
+        if !undeclared.is_empty() {
+            return Err(StartError::Other(format!(
+                "consumatori non dichiarati in ServiceSpec.consumers, NATS li rifiuterebbe / \
+                 consumers not declared in ServiceSpec.consumers, NATS would refuse them: {}",
+                undeclared.join(", ")
+            )));
+        }
         let (routes, names, health, http) = api.finish()?;
         health
             .set_service_status(health_names::LIVENESS, ServingStatus::Serving)
@@ -738,6 +765,11 @@ where
     {
         return migrate_main(spec, &env).await;
     }
+    // `sportello-<name> nats-permissions`: the NATS user this build needs, for
+    // sportello-nats-auth to render the server's configuration from (one source: the spec).
+    if std::env::args().nth(1).as_deref() == Some(NATS_PERMISSIONS_COMMAND) {
+        return print_nats_permissions(spec, &program);
+    }
     let config = match parse(&env) {
         Ok(config) => config,
         Err(error) => {
@@ -777,6 +809,42 @@ where
             eprintln!("{program}: {error}");
             telemetry.shutdown().await;
             ExitCode::from(1)
+        }
+    }
+}
+
+/// The argument that makes a service binary print its NATS permissions and exit.
+pub const NATS_PERMISSIONS_COMMAND: &str = "nats-permissions";
+
+/// Prints the service's [`crate::NatsPermissions`] as JSON for `NATS_SUBJECT_PREFIX`
+/// (default `sportello`).
+fn print_nats_permissions(spec: &ServiceSpec, program: &str) -> ExitCode {
+    let prefix = match Env::from_process().or(
+        "NATS_SUBJECT_PREFIX",
+        crate::config::SubjectPrefix::default(),
+    ) {
+        Ok(prefix) => prefix,
+        Err(error) => {
+            eprintln!("{program}: errore di configurazione / configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let permissions = crate::NatsPermissions::of(spec, &prefix);
+    match serde_json::to_string(&permissions) {
+        Ok(json) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{json}").and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("{program}: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(error) => {
+            eprintln!("{program}: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -46,6 +46,8 @@ static SPEC: ServiceSpec = ServiceSpec {
     },
     migrator: &common::MIGRATOR,
     streams: &[],
+    consumers: Vec::new,
+    subscriptions: &[],
     serves_http: false,
     policy: &POLICY,
 };

@@ -31,6 +31,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "mobility",
         subjects: &["mobility.>"],
     }],
+    consumers: Vec::new,
+    subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };

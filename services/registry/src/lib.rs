@@ -54,6 +54,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "registry",
         subjects: &["registry.>"],
     }],
+    consumers: Vec::new,
+    subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };

@@ -20,7 +20,7 @@ pub mod work;
 
 use sportello_kit::{
     Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
-    require_call_context,
+    Subscription, require_call_context,
 };
 use sportello_proto::routing::v1::{
     back_office_service_server::BackOfficeServiceServer, case_service_server::CaseServiceServer,
@@ -56,9 +56,23 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             "work.>",
         ],
     }],
+    consumers: work_consumers,
+    // Each replica's ordered view of the waiting cases (dispatch::sync).
+    subscriptions: &[Subscription::Ordered {
+        stream_part: "routing",
+        subjects: dispatch::sync::SUBJECTS,
+    }],
     serves_http: false,
     policy: &access::POLICY,
 };
+
+/// The durable consumers routing runs: each department's work, on its stream.
+fn work_consumers() -> Vec<sportello_kit::ConsumerSpec> {
+    work::consumer::DEPARTMENT_SUBJECTS
+        .into_iter()
+        .map(|(department, subjects)| work::consumer::spec(department, subjects))
+        .collect()
+}
 
 /// Starts routing on `listeners` until `shutdown` is cancelled.
 pub async fn start(

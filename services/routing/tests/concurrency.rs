@@ -308,7 +308,7 @@ async fn a_replica_process_killed_with_its_claim_transaction_open_loses_nothing(
     let ticket = desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
     let case = ticket.cases[0].id.clone();
     let pool = desk.pool().clone();
-    let mut doomed = ReplicaProcess::spawn(&desk, &desk.ctx.config.nats_url).await;
+    let mut doomed = ReplicaProcess::spawn(&desk, &desk.ctx.nats_url_for("routing")).await;
 
     // The outbox is locked against writes: the claim will stop at its last statement,
     // the events' insert, with the case already updated in its open transaction.

@@ -31,6 +31,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "suap",
         subjects: &["suap.>"],
     }],
+    consumers: Vec::new,
+    subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };

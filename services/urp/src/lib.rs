@@ -30,6 +30,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "urp",
         subjects: &["urp.>"],
     }],
+    consumers: Vec::new,
+    subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };

@@ -48,6 +48,9 @@ struct CaseEvent {
     case: Option<Case>,
 }
 
+/// What the feed subscribes to (declared in the gateway's spec, for its NATS user).
+pub const SUBJECTS: &[&str] = &["case.>"];
+
 /// The live feed.
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -63,7 +66,7 @@ impl Live {
     ) -> Self {
         let (sender, _) = broadcast::channel(1024);
         let live = Self { sender };
-        let subject = prefix.subject("case.>");
+        let subject = prefix.subject(SUBJECTS[0]);
         let called = prefix.subject("case.called");
         let recalled = prefix.subject("case.recalled");
         let feed = live.clone();

@@ -2,12 +2,14 @@
 //! subjects and streams isolated per test, services started in-process on port 0 with a
 //! manual clock and stepped workers.
 //!
-//! `make test` starts a private PostgreSQL and NATS and sets
-//! `SPORTELLO_TEST_DATABASE_URL` (a maintenance database of that cluster) and
-//! `SPORTELLO_TEST_NATS_URL`; tests never touch anything else.
+//! `make test` starts a private PostgreSQL and sets `SPORTELLO_TEST_DATABASE_URL` (a
+//! maintenance database of that cluster) and `SPORTELLO_TEST_NATS_SERVER` (the
+//! nats-server binary: each test context starts its own server, authentication on, see
+//! [`nats`]); tests never touch anything else.
 
 #![allow(clippy::expect_used, clippy::panic)]
 
+pub mod nats;
 pub mod pki;
 
 use std::{future::Future, sync::Once};
@@ -19,15 +21,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Clock, ManualClock,
-    config::{LogFormat, ServiceConfig, SubjectPrefix, TlsSource, WorkerMode},
+    config::{LogFormat, NatsAuth, ServiceConfig, SubjectPrefix, TlsSource, WorkerMode},
     db,
     service::{Listeners, Running, ServiceSpec, StartError},
 };
 
 /// The maintenance database of the private test cluster.
 pub const DATABASE_URL_VAR: &str = "SPORTELLO_TEST_DATABASE_URL";
-/// The private test NATS server.
-pub const NATS_URL_VAR: &str = "SPORTELLO_TEST_NATS_URL";
 
 /// The instant manual clocks start at: a Thursday morning in Rome.
 pub const TEST_START: &str = "2026-11-26T08:30:00Z";
@@ -190,21 +190,26 @@ async fn build_template(
     }
 }
 
-/// Everything a test needs to start services: a fresh database, a unique NATS prefix, a
-/// manual clock and manual workers.
+/// Everything a test needs to start services: a fresh database, a NATS server of its own
+/// with a user per service, a unique NATS prefix, a manual clock and manual workers.
 #[derive(Debug, Clone)]
 pub struct TestContext {
     /// The configuration to start services with.
     pub config: ServiceConfig,
     /// Moves the services' clock.
     pub clock: ManualClock,
+    /// The test's NATS server.
+    pub nats: std::sync::Arc<nats::TestNats>,
 }
 
 impl TestContext {
-    /// A context whose database holds the schemas of `specs`.
+    /// A context whose database holds the schemas of `specs`, and whose NATS server has
+    /// a user for each of them.
     pub async fn new(specs: &[&'static ServiceSpec]) -> Self {
         init_logging();
         let database_url = fresh_database(specs).await;
+        let subject_prefix = unique_prefix();
+        let nats = std::sync::Arc::new(nats::TestNats::start(specs, &subject_prefix).await);
         let start: Timestamp = TEST_START.parse().expect("valid start instant");
         let (clock, hand) = Clock::manual(start);
         let config = ServiceConfig {
@@ -212,8 +217,9 @@ impl TestContext {
             database_migration_url: None,
             database_max_connections: 5,
             database_connect_timeout: std::time::Duration::from_secs(10),
-            nats_url: required_var(NATS_URL_VAR),
-            subject_prefix: unique_prefix(),
+            nats_url: nats.url().to_owned(),
+            nats_auth: NatsAuth::Test(nats.clone()),
+            subject_prefix,
             stream_replicas: 1,
             listen_host: std::net::IpAddr::from([127, 0, 0, 1]),
             grpc_port: 0,
@@ -233,6 +239,7 @@ impl TestContext {
         Self {
             config,
             clock: hand,
+            nats,
         }
     }
 
@@ -242,11 +249,20 @@ impl TestContext {
         self
     }
 
-    /// A NATS client for the test's own subscriptions.
+    /// A NATS client for the test's own subscriptions, as the harness (allowed
+    /// everything: it plays every party the test does not start).
     pub async fn nats(&self) -> async_nats::Client {
-        async_nats::connect(&self.config.nats_url)
-            .await
-            .expect("connect to the test NATS")
+        self.nats.connect_as(nats::HARNESS_USER).await
+    }
+
+    /// A NATS client as `service`'s own user, with exactly its permissions.
+    pub async fn nats_as(&self, service: &str) -> async_nats::Client {
+        self.nats.connect_as(service).await
+    }
+
+    /// `NATS_URL` for a `service` binary the test starts: its user and password in it.
+    pub fn nats_url_for(&self, service: &str) -> String {
+        self.nats.url_for(service)
     }
 }
 

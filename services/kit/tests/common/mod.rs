@@ -5,8 +5,8 @@
 
 use futures::future::BoxFuture;
 use sportello_kit::{
-    Aggregate, DefaultPorts, EventRecord, HandlerError, ServiceSpec, StreamSpec, UnitOfWork,
-    testing::TestContext,
+    Aggregate, ConsumerSpec, DefaultPorts, EventRecord, HandlerError, ServiceSpec, StreamSpec,
+    UnitOfWork, testing::TestContext,
 };
 use sportello_proto::registry::v1::StreetRegistered;
 use uuid::Uuid;
@@ -26,9 +26,19 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "kittest",
         subjects: &["registry.>"],
     }],
+    consumers,
+    subscriptions: &[],
     serves_http: false,
     policy: &sportello_kit::Policy::CLOSED,
 };
+
+/// The consumers the kit's tests run (inbox.rs, lifecycle.rs).
+fn consumers() -> Vec<ConsumerSpec> {
+    vec![
+        ConsumerSpec::new("effects", "kittest", &["registry.street.registered"]),
+        ConsumerSpec::new("held", "kittest", &["registry.street.registered"]),
+    ]
+}
 
 pub async fn context() -> TestContext {
     TestContext::new(&[&SPEC]).await

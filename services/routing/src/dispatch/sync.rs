@@ -25,6 +25,10 @@ use crate::{
     work::{flow::WorkFlow, index::News},
 };
 
+/// What a replica follows, on the routing stream (declared in routing's spec, for its
+/// NATS user).
+pub const SUBJECTS: &[&str] = &["case.>", "routing.catalogue.>", "routing.site.>", "work.>"];
+
 /// How far before "now" a subscription starts, to cover clock skew between this host and
 /// the NATS server.
 const OVERLAP: Duration = Duration::from_secs(30);
@@ -104,12 +108,7 @@ async fn subscribe(
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            filter_subjects: vec![
-                prefix.subject("case.>"),
-                prefix.subject("routing.catalogue.>"),
-                prefix.subject("routing.site.>"),
-                prefix.subject("work.>"),
-            ],
+            filter_subjects: SUBJECTS.iter().map(|s| prefix.subject(s)).collect(),
             deliver_policy: DeliverPolicy::ByStartTime {
                 start_time: start.into(),
             },
