@@ -82,6 +82,10 @@ pub async fn start(
         residence::timers::SilenceAssent,
     );
     service.on_timer(
+        residence::notice::WINDOW_TIMER,
+        residence::notice::WindowLapsed,
+    );
+    service.on_timer(
         residence::timers::CLOSE_TIMER,
         residence::timers::CloseCheck {
             intake: intake.clone(),

@@ -11,10 +11,11 @@ use sportello_kit::testing::TestService;
 use sportello_proto::{
     common::v1::{Address, Channel},
     registry::v1::{
-        CheckOutcome, ConfirmationBasis, DeclareResidenceChangeRequest, GetFamilyRequest,
-        GetResidentHistoryRequest, GetResidentRequest, MovingMember, NewAddress,
-        RecordAddressCheckRequest, Relationship, ResidenceChange, ResidenceChangeDeclared,
-        ResidenceChangeStatus, Resident, SendReasonsAgainstRequest,
+        AnswerObservationsRequest, CheckOutcome, ConfirmationBasis, DeclareResidenceChangeRequest,
+        GetFamilyRequest, GetResidentHistoryRequest, GetResidentRequest, MovingMember, NewAddress,
+        NoticeDelivery, ObservationsOutcome, RecordAddressCheckRequest, RecordNoticeReceiptRequest,
+        RecordObservationsRequest, Relationship, ResidenceChange, ResidenceChangeDeclared,
+        ResidenceChangeRejected, ResidenceChangeStatus, Resident, SendReasonsAgainstRequest,
     },
     routing::v1::{
         CaseStatus, CreateSiteRequest, GetCaseRequest, GetRegistrationRequest, IncomingKind, Tier,
@@ -297,6 +298,8 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
             operator("residence.check").request(SendReasonsAgainstRequest {
                 residence_change_id: change.id.clone(),
                 reasons: "al primo sopralluogo l'abitazione risultava disabitata".into(),
+                outgoing_protocol_number: "2026/0000412".into(),
+                sent_date: "2026-12-15".into(),
             }),
         )
         .await
@@ -306,9 +309,11 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
         .unwrap();
     assert_eq!(noticed.silence_assent_date, "");
     assert!(noticed.reasons_against_time.is_some());
-    assert!(
-        noticed.check_due > change.check_due,
-        "the 10-bis notice suspends the term"
+    assert_eq!(noticed.notice_sent_date, "2026-12-15");
+    assert_eq!(noticed.notice_protocol_number, "2026/0000412");
+    assert_eq!(
+        noticed.observations_window_end, "",
+        "no window runs until the receipt is recorded"
     );
     h.ctx
         .clock
@@ -324,6 +329,11 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
     assert_eq!(status, "recorded", "no silence-assent after a notice");
 }
 
+/// DPR 223/1989 art. 18-bis c. 2 and L. 241/1990 art. 10-bis (issue 11, point 1): a
+/// failed check no longer rejects at once; the previous state is restored only after the
+/// notice was sent and received and the observations were rejected with reasons, and the
+/// rejection states the appeal (DPR 223/1989 art. 36) and the communications (DL 5/2012
+/// art. 5 c. 4).
 #[tokio::test]
 async fn a_failed_check_restores_the_previous_state_and_records_why() {
     let (h, routing, family) = Box::pin(desk()).await;
@@ -359,7 +369,7 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
     h.ctx
         .clock
         .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
-    let rejected = h
+    let failed = h
         .changes()
         .await
         .record_address_check(
@@ -374,11 +384,20 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
         .into_inner()
         .residence_change
         .unwrap();
+    // DPR 223/1989 art. 18-bis c. 2: no rejection without a 10-bis notice.
+    assert_eq!(failed.status, ResidenceChangeStatus::Recorded as i32);
+    assert_eq!(
+        failed.check_failure,
+        "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)"
+    );
+    assert_eq!(family_now(&h, &family[0].family_id, "").await.len(), 2);
+    let rejected = through_the_notice(&h, &change.id, false).await;
     assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
     assert_eq!(
         rejected.rejection_reason,
-        "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)"
+        "le osservazioni non superano l'esito dei sopralluoghi"
     );
+    assert!(rejected.appeal.contains("DPR 223/1989 art. 36"));
 
     // Luca is back in his family at Via del Prione, for every day since the declaration.
     for as_of in ["2026-11-26", ""] {
@@ -438,6 +457,15 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
         event_types(&h).await.last().unwrap(),
         "registry.residence_change.rejected"
     );
+    let payload: Vec<u8> = sqlx::query_scalar(
+        "select payload from outbox where event_type = 'registry.residence_change.rejected'",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    let event = <ResidenceChangeRejected as prost::Message>::decode(payload.as_slice()).unwrap();
+    assert_eq!(event.communications, ["public_security_authority"]);
+    assert!(event.appeal.contains("ricorso al Prefetto entro 30 giorni"));
 
     // Decided: a second check is refused.
     let again = h
@@ -453,6 +481,231 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
+}
+
+/// A failed check's change through the 10-bis procedure: the notice sent on 14 December
+/// (outgoing protocol), received on the 16th at the counter, observations on the 21st,
+/// answered (accepted or not) on the 28th.
+async fn through_the_notice(h: &Harness, id: &str, accept: bool) -> ResidenceChange {
+    let mut changes = h.changes().await;
+    h.ctx
+        .clock
+        .set("2026-12-16T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: id.into(),
+                reasons: "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)".into(),
+                outgoing_protocol_number: "2026/0000500".into(),
+                sent_date: "2026-12-14".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let received = changes
+        .record_notice_receipt(
+            operator("residence.check").request(RecordNoticeReceiptRequest {
+                residence_change_id: id.into(),
+                delivery: NoticeDelivery::Counter as i32,
+                received_date: "2026-12-16".into(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(received.notice_received_date, "2026-12-16");
+    assert_eq!(received.observations_window_end, "2026-12-28");
+    // Not yet: the window is open and no observations were answered.
+    assert_eq!(
+        h.registry.running.workers.timers.run_once().await.unwrap(),
+        0
+    );
+    h.ctx
+        .clock
+        .set("2026-12-21T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .record_observations(
+            operator("residence.check").request(RecordObservationsRequest {
+                residence_change_id: id.into(),
+                received_date: "2026-12-21".into(),
+                observations: "Abito all'indirizzo da novembre; allego il contratto di locazione."
+                    .into(),
+            }),
+        )
+        .await
+        .unwrap();
+    h.ctx
+        .clock
+        .set("2026-12-28T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .answer_observations(
+            operator("residence.check").request(AnswerObservationsRequest {
+                residence_change_id: id.into(),
+                outcome: if accept {
+                    ObservationsOutcome::Accepted
+                } else {
+                    ObservationsOutcome::Rejected
+                } as i32,
+                reasons: "le osservazioni non superano l'esito dei sopralluoghi".into(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap()
+}
+
+/// L. 241/1990 art. 10-bis, DPR 223/1989 art. 18-bis c. 2 (issue 11, points 1 and 5): when
+/// the 10 days from the notice's receipt pass with no observations, the durable timer
+/// rejects the change on the day after the window ends; observations after the window are
+/// refused naming the rule, and nothing is written.
+#[tokio::test]
+async fn the_window_lapses_unused_and_the_timer_rejects_art_10_bis() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    let mut changes = h.changes().await;
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    // The back office cannot reject without the notice: there is no RPC that would, and
+    // a failed check leaves the family where it declared.
+    changes
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "abitazione disabitata".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    // A notice dated in the future, or before receipt is recorded observations: refused.
+    let future = changes
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: change.id.clone(),
+                reasons: "abitazione disabitata".into(),
+                outgoing_protocol_number: "2026/0000600".into(),
+                sent_date: "2026-12-11".into(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(future.code(), Code::InvalidArgument);
+    changes
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: change.id.clone(),
+                reasons: "abitazione disabitata".into(),
+                outgoing_protocol_number: "2026/0000600".into(),
+                sent_date: "2026-12-10".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let early = changes
+        .record_observations(
+            operator("residence.check").request(RecordObservationsRequest {
+                residence_change_id: change.id.clone(),
+                received_date: "2026-12-10".into(),
+                observations: "abito qui".into(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(early.message().contains("10-bis"), "{}", early.message());
+    // Received by PEC on Saturday 12 December: the window ends on Tuesday 22.
+    h.ctx
+        .clock
+        .set("2026-12-12T15:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .record_notice_receipt(
+            operator("residence.check").request(RecordNoticeReceiptRequest {
+                residence_change_id: change.id.clone(),
+                delivery: NoticeDelivery::PecReceipt as i32,
+                received_date: "2026-12-12".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    h.ctx
+        .clock
+        .set("2026-12-22T20:00:00Z".parse::<Timestamp>().unwrap());
+    let timers = &h.registry.running.workers.timers;
+    assert_eq!(timers.run_once().await.unwrap(), 0, "the window's last day");
+    h.ctx
+        .clock
+        .set("2026-12-23T09:00:00Z".parse::<Timestamp>().unwrap());
+    let late = changes
+        .record_observations(
+            operator("residence.check").request(RecordObservationsRequest {
+                residence_change_id: change.id.clone(),
+                received_date: "2026-12-23".into(),
+                observations: "abito qui".into(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    assert!(
+        late.message().starts_with("received_date:") && late.message().contains("10-bis"),
+        "{}",
+        late.message()
+    );
+    let written: Option<String> = sqlx::query_scalar("select observations from residence_changes")
+        .fetch_one(h.pool())
+        .await
+        .unwrap();
+    assert_eq!(written, None, "nothing written");
+    assert!(timers.run_once().await.unwrap() >= 1);
+    let status: (String, String) =
+        sqlx::query_as("select status, rejection_reason from residence_changes")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, ("rejected".into(), "abitazione disabitata".into()));
+    timers.run_once().await.unwrap();
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.outcome_code, "rejected");
+    assert_eq!(
+        family_now(&h, &family[0].family_id, "").await[0].1,
+        "Via del Prione"
+    );
+}
+
+/// L. 241/1990 art. 10-bis (issue 11, point 1): observations that overcome the reasons
+/// against are answered by confirming the move.
+#[tokio::test]
+async fn accepted_observations_confirm_the_move_art_10_bis() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno in casa".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let confirmed = through_the_notice(&h, &change.id, true).await;
+    assert_eq!(confirmed.status, ResidenceChangeStatus::Confirmed as i32);
+    assert_eq!(
+        confirmed.observations_outcome,
+        ObservationsOutcome::Accepted as i32
+    );
+    assert_eq!(confirmed.appeal, "");
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.outcome_code, "confirmed");
 }
 
 #[tokio::test]

@@ -7,21 +7,24 @@ use sha2::{Digest, Sha256};
 use sportello_kit::{Aggregate, CallContext, Claim, Db, IdempotencyKey, ServiceError};
 use sportello_pa::calendar::rome;
 use sportello_proto::registry::v1::{
-    DeclareResidenceChangeRequest, DeclareResidenceChangeResponse, GetResidenceChangeRequest,
-    GetResidenceChangeResponse, RecordAddressCheckRequest, RecordAddressCheckResponse,
-    ResidenceChangeDeclared, ResidenceChangeReasonsAgainstSent, ResidenceChangeRecorded,
-    ResidenceChangeRejected, SendReasonsAgainstRequest, SendReasonsAgainstResponse,
-    residence_change_service_server::ResidenceChangeService,
+    AnswerObservationsRequest, AnswerObservationsResponse, DeclareResidenceChangeRequest,
+    DeclareResidenceChangeResponse, GetResidenceChangeRequest, GetResidenceChangeResponse,
+    RecordAddressCheckRequest, RecordAddressCheckResponse, RecordNoticeReceiptRequest,
+    RecordNoticeReceiptResponse, RecordObservationsRequest, RecordObservationsResponse,
+    ResidenceChangeDeclared, ResidenceChangeRecorded, SendReasonsAgainstRequest,
+    SendReasonsAgainstResponse, residence_change_service_server::ResidenceChangeService,
 };
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
     domain::{
-        Basis, CheckResult, DeclaredChange, LegalClock, Notice, REJECTED_OUTCOME, RecordedCheck,
+        Answer, Basis, CheckResult, DeclaredChange, LegalClock, Notice, Observations, Receipt,
+        RecordedCheck,
     },
     intake::{CheckCase, Declaration, Intake},
     message::change_message,
+    notice,
     store::{self, Change},
     timers::{self, CLOSE_TIMER, CloseOrder, SILENCE_TIMER},
 };
@@ -396,29 +399,9 @@ impl ResidenceChangeService for Residence {
     ) -> Result<Response<SendReasonsAgainstResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
         tracing::Span::current().record("caller", context.caller());
-        let notice = Notice::try_from(request.get_ref())?;
+        let parsed = Notice::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
-        let change = store::lock(uow.conn(), notice.id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(not_found)?;
-        context.ensure_municipality(change.municipality)?;
-        let today = rome::date_of(uow.now());
-        let clock = LegalClock::of(change.municipality, change.effective_date, Some(today))
-            .map_err(|e| RegistryError::Precondition(format!("residence_change_id: {e}")))?;
-        let change = store::notice(&mut uow, &change, &notice.reasons, clock).await?;
-        let id = change.id.to_string();
-        uow.cancel_timer(SILENCE_TIMER, &id)
-            .await
-            .map_err(ServiceError::from)?;
-        uow.emit(
-            &ResidenceChangeReasonsAgainstSent {
-                residence_change_id: id.clone(),
-            },
-            aggregate(&change, &id),
-        )
-        .await
-        .map_err(ServiceError::from)?;
+        let change = notice::send(&mut uow, &context, &parsed).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(SendReasonsAgainstResponse {
             residence_change: Some(change_message(&change)),
@@ -434,14 +417,13 @@ impl ResidenceChangeService for Residence {
         tracing::Span::current().record("caller", context.caller());
         let check = RecordedCheck::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
-        let change = store::lock(uow.conn(), check.id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(not_found)?;
-        context.ensure_municipality(change.municipality)?;
-        let id = change.id.to_string();
-        let (change, order) = match &check.result {
+        let change = match &check.result {
             CheckResult::Confirmed => {
+                let change = store::lock(uow.conn(), check.id)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .ok_or_else(not_found)?;
+                context.ensure_municipality(change.municipality)?;
                 let change = store::confirm(&mut uow, &change, Basis::Check).await?;
                 let order = CloseOrder {
                     actor: context.actor().to_owned(),
@@ -450,36 +432,72 @@ impl ResidenceChangeService for Residence {
                     reason: "the address check confirmed the declaration".to_owned(),
                 };
                 timers::confirmed(&mut uow, &change, &order).await?;
-                (change, order)
+                uow.cancel_timer(SILENCE_TIMER, &change.id.to_string())
+                    .await
+                    .map_err(ServiceError::from)?;
+                uow.commit().await.map_err(ServiceError::from)?;
+                self.close_now(&change, &order).await;
+                self.reread(change.id).await?
             }
+            // No rejection without a 10-bis notice (DPR 223/1989 art. 18-bis c. 2): the
+            // failure is recorded and the back office sends the notice.
             CheckResult::Failed(reason) => {
-                let change = store::reject(&mut uow, &change, reason).await?;
-                uow.emit(
-                    &ResidenceChangeRejected {
-                        residence_change_id: id.clone(),
-                        resident_ids: change.members.iter().map(|(m, _)| m.to_string()).collect(),
-                    },
-                    aggregate(&change, &id),
-                )
-                .await
-                .map_err(ServiceError::from)?;
-                let order = CloseOrder {
-                    actor: context.actor().to_owned(),
-                    purpose: context.purpose().to_owned(),
-                    outcome: REJECTED_OUTCOME.to_owned(),
-                    reason: reason.chars().take(200).collect(),
-                };
-                timers::order_close(&mut uow, &change, &order).await?;
-                (change, order)
+                let change = notice::check_failed(&mut uow, &context, check.id, reason).await?;
+                uow.commit().await.map_err(ServiceError::from)?;
+                change
             }
         };
-        uow.cancel_timer(SILENCE_TIMER, &id)
-            .await
-            .map_err(ServiceError::from)?;
+        Ok(Response::new(RecordAddressCheckResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn record_notice_receipt(
+        &self,
+        request: Request<RecordNoticeReceiptRequest>,
+    ) -> Result<Response<RecordNoticeReceiptResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let receipt = Receipt::try_from(request.get_ref())?;
+        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
+        let change = notice::received(&mut uow, &context, &receipt).await?;
+        uow.commit().await.map_err(ServiceError::from)?;
+        Ok(Response::new(RecordNoticeReceiptResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn record_observations(
+        &self,
+        request: Request<RecordObservationsRequest>,
+    ) -> Result<Response<RecordObservationsResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let observations = Observations::try_from(request.get_ref())?;
+        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
+        let change = notice::observations(&mut uow, &context, &observations).await?;
+        uow.commit().await.map_err(ServiceError::from)?;
+        Ok(Response::new(RecordObservationsResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn answer_observations(
+        &self,
+        request: Request<AnswerObservationsRequest>,
+    ) -> Result<Response<AnswerObservationsResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let answer = Answer::try_from(request.get_ref())?;
+        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
+        let (change, order) = notice::answer(&mut uow, &context, &answer).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         self.close_now(&change, &order).await;
         let change = self.reread(change.id).await?;
-        Ok(Response::new(RecordAddressCheckResponse {
+        Ok(Response::new(AnswerObservationsResponse {
             residence_change: Some(change_message(&change)),
         }))
     }

@@ -6,7 +6,7 @@ use sportello_kit::{MunicipalityCode, UnitOfWork, uow::SqlTimestamp};
 use sqlx::{PgConnection, PgExecutor, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::domain::{Basis, DeclaredChange, LegalClock, Status};
+use super::domain::{Basis, DeclaredChange, Delivery, LegalClock, NoticeDates, Status};
 use crate::{
     domain::{FamilyId, HouseNumber, Relationship, ResidenceChangeId, ResidentId, ResidentStatus},
     error::RegistryError,
@@ -64,6 +64,27 @@ pub struct Change {
     pub case_closed_at: Option<Timestamp>,
     /// Record version.
     pub version: i64,
+    /// Why the address check failed, when it did.
+    pub check_failure: Option<String>,
+    /// The notice's outgoing protocol number and the day it was sent.
+    pub notice_sent: Option<(String, Date)>,
+    /// How the notice was delivered and the day it was received.
+    pub notice_received: Option<(Delivery, Date)>,
+    /// The day the observations arrived, and what they say.
+    pub observations: Option<(Date, String)>,
+    /// The answer to them: accepted or not, with its reasons.
+    pub observations_answer: Option<(bool, String)>,
+}
+
+impl Change {
+    /// The notice's dates, for the clock.
+    pub fn notice_dates(&self) -> Option<NoticeDates> {
+        self.notice_sent.as_ref().map(|(_, sent)| NoticeDates {
+            sent: *sent,
+            received: self.notice_received.map(|(_, day)| day),
+            observations: self.observations.as_ref().map(|(day, _)| *day),
+        })
+    }
 }
 
 /// Everything the record step writes, besides what the declaration says.
@@ -296,7 +317,9 @@ const COLUMNS: &str = "c.id, c.municipality, c.status, c.family_id, c.destinatio
      c.registration_due, c.check_due, c.silence_assent_on, c.protocol_registration_id,
      c.protocol_number, c.check_case_id, c.recorded_at, c.reasons_against_at,
      c.reasons_against, c.decided_at, c.confirmation_basis, c.rejection_reason,
-     c.case_closed_at, c.version";
+     c.case_closed_at, c.version, c.check_failure, c.notice_sent_on, c.notice_protocol_number,
+     c.notice_delivery, c.notice_received_on, c.observations_window_end, c.observations_on,
+     c.observations, c.observations_outcome, c.observations_answer";
 
 /// A change, locked until the unit of work ends.
 pub async fn lock(
@@ -384,6 +407,7 @@ async fn with_members(conn: &mut PgConnection, row: &PgRow) -> Result<Change, sq
                 .ok_or_else(|| decode("registration_due"))?,
             check_due: date("check_due")?.ok_or_else(|| decode("check_due"))?,
             silence_assent_on: date("silence_assent_on")?,
+            observations_window_end: date("observations_window_end")?,
         },
         protocol_registration_id: row.try_get("protocol_registration_id")?,
         protocol_number: row.try_get("protocol_number")?,
@@ -398,6 +422,26 @@ async fn with_members(conn: &mut PgConnection, row: &PgRow) -> Result<Change, sq
         rejection_reason: row.try_get("rejection_reason")?,
         case_closed_at: time("case_closed_at")?,
         version: row.try_get("version")?,
+        check_failure: row.try_get("check_failure")?,
+        notice_sent: row
+            .try_get::<Option<String>, _>("notice_protocol_number")?
+            .zip(date("notice_sent_on")?),
+        notice_received: match (
+            row.try_get::<Option<String>, _>("notice_delivery")?,
+            date("notice_received_on")?,
+        ) {
+            (Some(d), Some(day)) => Some((
+                Delivery::from_db(&d).ok_or_else(|| decode("notice_delivery"))?,
+                day,
+            )),
+            _ => None,
+        },
+        observations: date("observations_on")?
+            .zip(row.try_get::<Option<String>, _>("observations")?),
+        observations_answer: row
+            .try_get::<Option<String>, _>("observations_outcome")?
+            .map(|o| o == "accepted")
+            .zip(row.try_get::<Option<String>, _>("observations_answer")?),
     })
 }
 
@@ -461,6 +505,7 @@ pub async fn reject(
 ) -> Result<Change, RegistryError> {
     undecided(change)?;
     let now = uow.now();
+    may_reject(change, sportello_pa::calendar::rome::date_of(now))?;
     let mut ids: Vec<ResidentId> = change.members.iter().map(|(id, _)| *id).collect();
     ids.sort();
     let mut movers = Vec::with_capacity(ids.len());
@@ -562,12 +607,85 @@ async fn restore(
     }
 }
 
-/// Records a notice of reasons against: the clock is suspended and silence-assent no
-/// longer applies.
+/// Whether the previous state may be restored on `today` (DPR 223/1989 art. 18-bis c. 2,
+/// L. 241/1990 art. 10-bis): a notice was sent and received, and the observations were
+/// rejected with reasons or the window passed unused.
+pub fn may_reject(change: &Change, today: Date) -> Result<(), RegistryError> {
+    let no_notice = || {
+        RegistryError::Precondition(
+            "residence_change_id: nessun rigetto senza preavviso (L. 241/1990 art. 10-bis) \
+             inviato e ricevuto / no rejection without a notice of reasons against \
+             (L. 241/1990 art. 10-bis) sent and received"
+                .into(),
+        )
+    };
+    if change.notice_sent.is_none() || change.notice_received.is_none() {
+        return Err(no_notice());
+    }
+    match (&change.observations, &change.observations_answer) {
+        (Some(_), Some((false, _))) => Ok(()),
+        (Some(_), _) => Err(RegistryError::Precondition(
+            "residence_change_id: le osservazioni vanno prima respinte con motivazione / the \
+             observations must first be rejected with reasons (L. 241/1990 art. 10-bis)"
+                .into(),
+        )),
+        (None, _) => match change.clock.observations_window_end {
+            Some(end) if today > end => Ok(()),
+            _ => Err(RegistryError::Precondition(format!(
+                "residence_change_id: il termine di 10 giorni per le osservazioni non è \
+                 scaduto / the 10-day window for observations (L. 241/1990 art. 10-bis) has \
+                 not passed: it ends {}",
+                change
+                    .clock
+                    .observations_window_end
+                    .map_or_else(String::new, |d| d.to_string())
+            ))),
+        },
+    }
+}
+
+/// Records a failed address check: the change waits for a notice of reasons against.
+pub async fn check_failed(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    reason: &str,
+) -> Result<Change, RegistryError> {
+    undecided(change)?;
+    if change.check_failure.is_some() {
+        return Err(RegistryError::Precondition(
+            "residence_change_id: l'accertamento negativo è già registrato / the failed check \
+             is recorded already"
+                .into(),
+        ));
+    }
+    let now = uow.now();
+    sqlx::query(
+        "update residence_changes set check_failed_at = $2, check_failure = $3,
+             version = version + 1
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(SqlTimestamp::from(now))
+    .bind(reason)
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
+}
+
+async fn relock(uow: &mut UnitOfWork, id: ResidenceChangeId) -> Result<Change, RegistryError> {
+    lock(uow.conn(), id).await?.ok_or(RegistryError::Conflict(
+        "the record changed meanwhile; retry",
+    ))
+}
+
+/// Records a notice of reasons against, sent on `sent_on` under outgoing protocol
+/// `protocol_number`: the clock is suspended and silence-assent no longer applies.
 pub async fn notice(
     uow: &mut UnitOfWork,
     change: &Change,
     reasons: &str,
+    protocol_number: &str,
+    sent_on: Date,
     clock: LegalClock,
 ) -> Result<Change, RegistryError> {
     undecided(change)?;
@@ -579,7 +697,8 @@ pub async fn notice(
     let now = uow.now();
     sqlx::query(
         "update residence_changes set reasons_against_at = $2, reasons_against = $3,
-             check_due = $4, silence_assent_on = $5, version = version + 1
+             check_due = $4, silence_assent_on = $5, notice_protocol_number = $6,
+             notice_sent_on = $7, version = version + 1
          where id = $1",
     )
     .bind(change.id.0)
@@ -587,13 +706,82 @@ pub async fn notice(
     .bind(reasons)
     .bind(jiff_sqlx::Date::from(clock.check_due))
     .bind(clock.silence_assent_on.map(jiff_sqlx::Date::from))
+    .bind(protocol_number)
+    .bind(jiff_sqlx::Date::from(sent_on))
     .execute(uow.conn())
     .await?;
-    lock(uow.conn(), change.id)
-        .await?
-        .ok_or(RegistryError::Conflict(
-            "the record changed meanwhile; retry",
-        ))
+    relock(uow, change.id).await
+}
+
+/// Records the notice's receipt and the window it opens.
+pub async fn notice_received(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    delivery: Delivery,
+    received_on: Date,
+    clock: LegalClock,
+) -> Result<Change, RegistryError> {
+    undecided(change)?;
+    let window_end = clock
+        .observations_window_end
+        .ok_or_else(|| RegistryError::Precondition("received_date: no window opened".into()))?;
+    sqlx::query(
+        "update residence_changes set notice_delivery = $2, notice_received_on = $3,
+             observations_window_end = $4, check_due = $5, version = version + 1
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(delivery.as_db())
+    .bind(jiff_sqlx::Date::from(received_on))
+    .bind(jiff_sqlx::Date::from(window_end))
+    .bind(jiff_sqlx::Date::from(clock.check_due))
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
+}
+
+/// Records the citizen's observations.
+pub async fn observations(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    received_on: Date,
+    text: &str,
+    clock: LegalClock,
+) -> Result<Change, RegistryError> {
+    undecided(change)?;
+    sqlx::query(
+        "update residence_changes set observations_on = $2, observations = $3, check_due = $4,
+             version = version + 1
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(jiff_sqlx::Date::from(received_on))
+    .bind(text)
+    .bind(jiff_sqlx::Date::from(clock.check_due))
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
+}
+
+/// Records the answer to the observations (before the decision it leads to).
+pub async fn answer(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    accepted: bool,
+    reasons: &str,
+) -> Result<Change, RegistryError> {
+    undecided(change)?;
+    sqlx::query(
+        "update residence_changes set observations_outcome = $2, observations_answer = $3,
+             version = version + 1
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(if accepted { "accepted" } else { "rejected" })
+    .bind(reasons)
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
 }
 
 /// Notes that the check's case was closed in routing.
