@@ -53,6 +53,7 @@ fn request(reference: &str, i: usize) -> IssueCertificateRequest {
             String::new()
         },
         idempotency_key: String::new(),
+        responsible_official: "Maria Bianchi".into(),
     }
 }
 

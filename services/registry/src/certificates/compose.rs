@@ -72,6 +72,8 @@ pub struct Facts<'a> {
     pub code: &'a VerificationCode,
     /// The verification page, without a trailing slash.
     pub verify_url: &'a str,
+    /// The official responsible for the issue (D.Lgs 39/1993 art. 3 c. 2).
+    pub official: &'a str,
 }
 
 /// "Comune della Spezia", "Comune di Genova": the article of the name joins "di".
@@ -132,6 +134,7 @@ pub fn compose(facts: &Facts<'_>) -> Document {
         valid_until,
         code,
         verify_url,
+        official,
     } = *facts;
     let sex = state.data.sex;
     let place = birthplace::by_istat(municipality.as_str());
@@ -190,32 +193,36 @@ pub fn compose(facts: &Facts<'_>) -> Document {
     match kind {
         CertificateType::Residence => paragraphs.extend(residence),
         CertificateType::FamilyStatus | CertificateType::ResidenceFamily => {
-            if kind == CertificateType::ResidenceFamily {
-                paragraphs.extend(residence);
-            }
-            paragraphs.push(format!(
-                "e che la sua famiglia anagrafica è così composta ({} {}):",
-                family.map_or(0, |f| f.members.len()),
-                if family.is_some_and(|f| f.members.len() == 1) {
+            let count = family.map_or(0, |f| f.members.len());
+            let members = format!(
+                "{count} {}",
+                if count == 1 {
                     "componente"
                 } else {
                     "componenti"
                 }
-            ));
+            );
+            // One Italian sentence whose subject is the person above: "certifica che
+            // ROSSI MARIO, nato…, fa parte della famiglia anagrafica composta…".
+            if kind == CertificateType::ResidenceFamily {
+                paragraphs.extend(residence);
+                paragraphs.push(format!(
+                    "e che fa parte della famiglia anagrafica composta dalle seguenti persone ({members}):"
+                ));
+            } else {
+                paragraphs.push(format!(
+                    "fa parte della famiglia anagrafica composta dalle seguenti persone ({members}):"
+                ));
+            }
         }
         CertificateType::Birth => paragraphs.push(format!(
             "{registered}, con i dati di nascita sopra indicati."
         )),
-        CertificateType::Citizenship => {
-            let citizenship = if state.data.citizenship.is_italian() {
-                "italiana".to_owned()
-            } else {
-                state.data.citizenship.country().name.to_uppercase()
-            };
-            paragraphs.push(format!(
-                "{registered} ed è in possesso della cittadinanza {citizenship}."
-            ));
-        }
+        // Issued only for Italian citizens (the handler refuses the others): the
+        // registry certifies Italian citizenship, not a foreign state's.
+        CertificateType::Citizenship => paragraphs.push(format!(
+            "{registered} ed è in possesso della cittadinanza italiana."
+        )),
         CertificateType::Existence => paragraphs.push(format!(
             "{registered} e risulta in vita alla data del presente certificato."
         )),
@@ -256,7 +263,7 @@ pub fn compose(facts: &Facts<'_>) -> Document {
     ));
     terms.push(match valid_until {
         Some(day) => format!(
-            "Il presente certificato è valido fino al {} (sei mesi dal rilascio, art. 41 c. 2 DPR 445/2000).",
+            "Il presente certificato è valido fino al {} (sei mesi dal rilascio, art. 41 c. 1 DPR 445/2000).",
             italian(day)
         ),
         None => "Il presente certificato ha validità illimitata: attesta fatti non soggetti a modificazioni (art. 41 c. 1 DPR 445/2000).".to_owned(),
@@ -281,7 +288,7 @@ pub fn compose(facts: &Facts<'_>) -> Document {
         notice: format!("{ART_40_NOTICE}."),
         issued,
         signature: vec![
-            "L'Ufficiale d'Anagrafe".to_owned(),
+            format!("L'Ufficiale d'Anagrafe: {official}"),
             "Firma autografa sostituita a mezzo stampa ai sensi dell'art. 3 c. 2 D.Lgs. 39/1993."
                 .to_owned(),
         ],

@@ -79,6 +79,7 @@ fn exemption_message(e: &Exemption) -> StampDutyExemption {
         r#use: e.use_text.into(),
         rule: e.rule.into(),
         fees_waived: e.fees_waived,
+        before_public_office: e.before_public_office,
     }
 }
 
@@ -94,6 +95,7 @@ struct Issue {
     kind: CertificateType,
     charges: Charges,
     use_text: String,
+    official: String,
 }
 
 impl Issue {
@@ -132,6 +134,15 @@ impl Issue {
             }
             (text, _) => kit::required_text("use", text, 120)?,
         };
+        // D.Lgs 39/1993 art. 3 c. 2: the printed signature names the official.
+        let official =
+            kit::required_text("responsible_official", &request.responsible_official, 100)?;
+        if official.chars().count() < 2 {
+            return Err(ServiceError::invalid_field(
+                "responsible_official",
+                "must name the official (2-100 characters)",
+            ));
+        }
         Ok(Self {
             municipality,
             key,
@@ -139,6 +150,7 @@ impl Issue {
             kind,
             charges,
             use_text,
+            official,
         })
     }
 }
@@ -178,6 +190,12 @@ impl CertificateService for Certificates {
             )
             .into());
         }
+        if let Some(why) = issue
+            .kind
+            .refused_for_citizenship(state.data.citizenship.is_italian())
+        {
+            return Err(ServiceError::invalid_field("type", why).into());
+        }
         let family = match (&state.home, issue.kind.lists_family()) {
             (Some(home), true) => Some(
                 registry
@@ -210,6 +228,7 @@ impl CertificateService for Certificates {
             valid_until,
             code: &code,
             verify_url: &registry.verify_url,
+            official: &issue.official,
         });
         let pdf = pdf::render(&document).map_err(ServiceError::internal)?;
         let mut certificate = Certificate {
@@ -239,6 +258,12 @@ impl CertificateService for Certificates {
             ..request
         };
         let message = self.message(&certificate);
+        let warnings: Vec<String> = issue
+            .charges
+            .exemption
+            .and_then(|e| e.warning())
+            .into_iter()
+            .collect();
         let requester_ref = person.requester_ref.to_string();
         let response = registry
             .db
@@ -281,6 +306,7 @@ impl CertificateService for Certificates {
                     Ok(IssueCertificateResponse {
                         certificate: Some(message),
                         pdf: certificate.pdf,
+                        warnings,
                     })
                 })
             })

@@ -26,35 +26,66 @@ pub struct Exemption {
     pub rule: &'static str,
     /// Whether the secretarial fees are waived too.
     pub fees_waived: bool,
+    /// Whether the use is before a public office (or a private manager of a public
+    /// service), which may not ask for certificates (DPR 445/2000 art. 40 c. 01, art. 43).
+    pub before_public_office: bool,
+}
+
+impl Exemption {
+    /// The operator's warning for a use before a public office: offer the
+    /// self-declaration instead. Italian first, English second.
+    pub fn warning(&self) -> Option<String> {
+        self.before_public_office.then(|| {
+            format!(
+                "Uso «{}»: la pubblica amministrazione e i gestori di pubblici servizi non \
+                 possono chiedere certificati (DPR 445/2000 art. 40 c. 01 e art. 43); proporre \
+                 al cittadino la dichiarazione sostitutiva di certificazione (art. 46). / This \
+                 use is before a public office, which may not ask for certificates (DPR \
+                 445/2000 art. 40 c. 01, art. 43): offer the citizen a self-declaration \
+                 (art. 46) instead.",
+                self.use_text
+            )
+        })
+    }
 }
 
 macro_rules! exemptions {
-    ($(($code:literal, $use:literal, $rule:literal, $waived:literal),)*) => {
+    ($(($code:literal, $use:literal, $rule:literal, $waived:literal, $public:literal),)*) => {
         /// The exemptions, by code.
         pub static EXEMPTIONS: &[Exemption] = &[
-            $(Exemption { code: $code, use_text: $use, rule: $rule, fees_waived: $waived },)*
+            $(Exemption {
+                code: $code,
+                use_text: $use,
+                rule: $rule,
+                fees_waived: $waived,
+                before_public_office: $public,
+            },)*
         ];
     };
 }
 
+// The last column: the use is before a public office (DPR 445/2000 art. 40 c. 01, art.
+// 43), which must take a self-declaration instead. Judicial uses (courts in their
+// jurisdictional function) and foreign institutions are not.
 exemptions! {
-    ("adozione", "adozione e affidamento di minori", "art. 13 tab. all. B DPR 642/1972; art. 82 L. 184/1983", true),
-    ("assegni_familiari", "assegni familiari, pensioni, assicurazioni sociali obbligatorie", "art. 9 tab. all. B DPR 642/1972", false),
-    ("carta_identita", "rilascio della carta d'identità", "art. 18 tab. all. B DPR 642/1972", false),
-    ("collocamento", "iscrizione nelle liste di collocamento", "art. 9 tab. all. B DPR 642/1972", false),
-    ("controversie_lavoro", "controversie in materia di lavoro, previdenza e assistenza", "art. 12 tab. all. B DPR 642/1972", false),
-    ("elettorale", "esercizio dei diritti elettorali", "art. 1 tab. all. B DPR 642/1972", false),
-    ("giudice_popolare", "leva militare e ufficio di giudice popolare", "art. 2 tab. all. B DPR 642/1972", false),
-    ("onlus_sport", "ONLUS, federazioni e associazioni sportive dilettantistiche", "art. 27-bis tab. all. B DPR 642/1972", false),
-    ("pensione_estera", "pensione estera", "art. 9 tab. all. B DPR 642/1972", false),
-    ("procedimento_giurisdizionale", "procedimento giurisdizionale (uso processuale)", "art. 18 DPR 115/2002", false),
-    ("procedimento_penale", "procedimento penale", "art. 3 tab. all. B DPR 642/1972", false),
-    ("sanita", "assistenza sanitaria e accertamenti sanitari", "art. 10 tab. all. B DPR 642/1972", false),
-    ("scuola", "iscrizione e frequenza scolastica, borse di studio", "art. 11 tab. all. B DPR 642/1972", false),
-    ("separazione_divorzio", "separazione e divorzio", "art. 19 L. 74/1987", false),
-    ("sussidi", "sussidi, beneficenza, contrassegno per invalidi", "art. 8 tab. all. B DPR 642/1972", false),
-    ("tributi", "applicazione delle leggi tributarie, dichiarazione di successione", "art. 5 tab. all. B DPR 642/1972", false),
-    ("tutela_minori", "tutela di minori, interdizione, amministrazione di sostegno", "art. 13 tab. all. B DPR 642/1972", false),
+    ("adozione", "adozione e affidamento di minori", "art. 13 tab. all. B DPR 642/1972; art. 82 L. 184/1983", true, false),
+    ("assegni_familiari", "assegni familiari, pensioni, assicurazioni sociali obbligatorie", "art. 9 tab. all. B DPR 642/1972", false, true),
+    ("carta_identita", "rilascio della carta d'identità", "art. 18 tab. all. B DPR 642/1972", false, true),
+    ("collocamento", "iscrizione nelle liste di collocamento", "art. 9 tab. all. B DPR 642/1972", false, true),
+    ("controversie_lavoro", "controversie in materia di lavoro, previdenza e assistenza", "art. 12 tab. all. B DPR 642/1972", false, false),
+    ("elettorale", "esercizio dei diritti elettorali", "art. 1 tab. all. B DPR 642/1972", false, true),
+    ("giudice_popolare", "leva militare e ufficio di giudice popolare", "art. 2 tab. all. B DPR 642/1972", false, true),
+    ("pensione_estera", "pensione estera", "art. 9 tab. all. B DPR 642/1972", false, false),
+    ("procedimento_giurisdizionale", "procedimento giurisdizionale (uso processuale)", "art. 18 DPR 115/2002", false, false),
+    ("procedimento_penale", "procedimento penale", "art. 3 tab. all. B DPR 642/1972", false, false),
+    ("sanita", "assistenza sanitaria e accertamenti sanitari", "art. 10 tab. all. B DPR 642/1972", false, true),
+    ("scuola", "iscrizione e frequenza scolastica, borse di studio", "art. 11 tab. all. B DPR 642/1972", false, true),
+    ("separazione_divorzio", "separazione e divorzio", "art. 19 L. 74/1987", false, false),
+    ("sport_dilettantistico", "federazioni sportive, enti di promozione sportiva, associazioni e società sportive dilettantistiche", "art. 27-bis tab. all. B DPR 642/1972", false, false),
+    ("sussidi", "sussidi, beneficenza, contrassegno per invalidi", "art. 8 tab. all. B DPR 642/1972", false, true),
+    ("terzo_settore", "enti del Terzo settore", "art. 82 c. 5 D.Lgs. 117/2017", false, false),
+    ("tributi", "applicazione delle leggi tributarie, dichiarazione di successione", "art. 5 tab. all. B DPR 642/1972", false, true),
+    ("tutela_minori", "tutela di minori, interdizione, amministrazione di sostegno", "art. 13 tab. all. B DPR 642/1972", false, false),
 }
 
 /// How a certificate pays: stamp duty or an exemption, and fees.
@@ -134,6 +165,28 @@ mod tests {
         assert_eq!(Charges::parse("x", "adozione").unwrap().fees_cents, 0);
         let error = Charges::parse("exemption_code", "amicizia").unwrap_err();
         assert_eq!(error.violations()[0].field, "exemption_code");
+    }
+
+    /// DPR 445/2000 art. 40 c. 01 and art. 43 (issue 11, point 15): a use before a public
+    /// office warns the operator and offers the self-declaration; Third-sector bodies cite
+    /// D.Lgs 117/2017 art. 82 c. 5, amateur sports stay under art. 27-bis of table B.
+    #[test]
+    fn public_office_uses_warn_and_third_sector_cites_art_82_c_5() {
+        let school = by_code("scuola").unwrap();
+        let warning = school.warning().unwrap();
+        assert!(warning.contains("art. 40 c. 01") && warning.contains("art. 43"));
+        assert!(warning.starts_with("Uso «iscrizione"), "Italian first");
+        assert!(by_code("pensione_estera").unwrap().warning().is_none());
+        assert_eq!(
+            by_code("terzo_settore").unwrap().rule,
+            "art. 82 c. 5 D.Lgs. 117/2017"
+        );
+        assert_eq!(
+            by_code("sport_dilettantistico").unwrap().rule,
+            "art. 27-bis tab. all. B DPR 642/1972"
+        );
+        assert!(by_code("onlus_sport").is_none(), "no more ONLUS category");
+        assert!(EXEMPTIONS.iter().all(|e| !e.use_text.contains("ONLUS")));
     }
 
     #[test]
