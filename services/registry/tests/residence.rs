@@ -49,6 +49,8 @@ fn declaration(family: &[Resident], members: Vec<MovingMember>) -> DeclareReside
         document_sha256: String::new(),
         idempotency_key: String::new(),
         site_id: String::new(),
+        remaining_head_id: String::new(),
+        representative_id: String::new(),
     }
 }
 
@@ -338,8 +340,10 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
 async fn a_failed_check_restores_the_previous_state_and_records_why() {
     let (h, routing, family) = Box::pin(desk()).await;
     let luca = &family[2];
-    // Luca leaves to live on his own: a new family, of which he is the head.
-    let request = declaration(&family, moving(&[(luca, Relationship::Head)]));
+    // Luca (14) leaves to live on his own: a new family, of which he is the head; being
+    // under age, his father represents him.
+    let mut request = declaration(&family, moving(&[(luca, Relationship::Head)]));
+    request.representative_id = family[0].id.clone();
     let change = h
         .changes()
         .await
@@ -708,6 +712,63 @@ async fn accepted_observations_confirm_the_move_art_10_bis() {
     assert_eq!(case.outcome_code, "confirmed");
 }
 
+/// DPR 223/1989 art. 6 (issue 11, point 3): the head of a family may move alone; the
+/// declaration names who heads the family left behind, and a rejection gives both back
+/// their previous places.
+#[tokio::test]
+async fn the_head_moves_alone_naming_the_new_head_art_6_dpr_223_1989() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    let mut request = declaration(&family, moving(&[(&family[0], Relationship::Head)]));
+    request.remaining_head_id = family[1].id.clone();
+    let change = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(change.remaining_head_id, family[1].id);
+    assert_ne!(change.destination_family_id, family[0].family_id);
+    let remaining = family_now(&h, &family[0].family_id, "").await;
+    assert_eq!(remaining.len(), 2);
+    assert!(remaining.contains(&(
+        "Maria".into(),
+        "Via del Prione".into(),
+        Relationship::Head as i32
+    )));
+    // A rejection restores Mario as head and Maria as his spouse.
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno abita all'indirizzo dichiarato".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let rejected = through_the_notice(&h, &change.id, false).await;
+    assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
+    let restored = family_now(&h, &family[0].family_id, "").await;
+    assert_eq!(restored.len(), 3);
+    assert!(restored.contains(&(
+        "Mario".into(),
+        "Via del Prione".into(),
+        Relationship::Head as i32
+    )));
+    assert!(restored.contains(&(
+        "Maria".into(),
+        "Via del Prione".into(),
+        Relationship::Spouse as i32
+    )));
+}
+
 #[tokio::test]
 async fn a_counter_declaration_queues_its_check_at_the_site_and_retries_are_safe() {
     let (h, routing, family) = Box::pin(desk()).await;
@@ -793,6 +854,11 @@ async fn bad_declarations_name_the_field_and_write_nothing() {
         relationship: Relationship::Cohabitant as i32,
     });
     let head_leaves = declaration(&family, moving(&[(&family[0], Relationship::Head)]));
+    let minor_alone = declaration(&family, moving(&[(&family[2], Relationship::Head)]));
+    let mut minor_by_minor = minor_alone.clone();
+    minor_by_minor.representative_id = family[2].id.clone();
+    let mut head_named_needlessly = declaration(&family, all());
+    head_named_needlessly.remaining_head_id = family[1].id.clone();
     let mut same_address = declaration(&family, all());
     same_address.address = Some(NewAddress {
         street_code: "PRIONE".into(),
@@ -810,7 +876,14 @@ async fn bad_declarations_name_the_field_and_write_nothing() {
     let mut changes = h.changes().await;
     for (request, code, field) in [
         (stranger, Code::InvalidArgument, "members"),
-        (head_leaves, Code::InvalidArgument, "members"),
+        (head_leaves, Code::InvalidArgument, "remaining_head_id"),
+        (minor_alone, Code::InvalidArgument, "representative_id"),
+        (minor_by_minor, Code::InvalidArgument, "representative_id"),
+        (
+            head_named_needlessly,
+            Code::InvalidArgument,
+            "remaining_head_id",
+        ),
         (same_address, Code::InvalidArgument, "address"),
         (no_street, Code::InvalidArgument, "address.street_code"),
         (no_family, Code::NotFound, "family_id"),

@@ -41,6 +41,18 @@ pub struct DeclaredChange {
     pub site_id: Option<Uuid>,
     /// SHA-256 of the signed form, if given.
     pub document_sha256: Option<[u8; 32]>,
+    /// Who becomes head of the family left behind, when its head moves alone (DPR
+    /// 223/1989 art. 6).
+    pub remaining_head: Option<ResidentId>,
+    /// Who represents an under-age declarant.
+    pub representative: Option<ResidentId>,
+}
+
+fn optional_id(field: &str, raw: &str) -> Result<Option<ResidentId>, ServiceError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => ResidentId::parse(field, raw).map(Some),
+    }
 }
 
 /// Parses 64 hex digits.
@@ -136,6 +148,20 @@ impl TryFrom<&DeclareResidenceChangeRequest> for DeclaredChange {
                 ServiceError::invalid_field("site_id", "must be a record id (UUID)")
             })?),
         };
+        let remaining_head = optional_id("remaining_head_id", &r.remaining_head_id)?;
+        if remaining_head.is_some_and(|h| members.iter().any(|(m, _)| *m == h)) {
+            return Err(ServiceError::invalid_field(
+                "remaining_head_id",
+                "must be a member who stays, not one who moves",
+            ));
+        }
+        let representative = optional_id("representative_id", &r.representative_id)?;
+        if representative == Some(declarant) {
+            return Err(ServiceError::invalid_field(
+                "representative_id",
+                "must be someone other than the declarant",
+            ));
+        }
         Ok(Self {
             municipality,
             family_id,
@@ -145,6 +171,8 @@ impl TryFrom<&DeclareResidenceChangeRequest> for DeclaredChange {
             channel,
             site_id,
             document_sha256: parse_sha256("document_sha256", &r.document_sha256)?,
+            remaining_head,
+            representative,
         })
     }
 }
@@ -548,6 +576,8 @@ mod tests {
             document_sha256: String::new(),
             idempotency_key: String::new(),
             site_id: Uuid::now_v7().to_string(),
+            remaining_head_id: String::new(),
+            representative_id: String::new(),
         }
     }
 
@@ -580,6 +610,13 @@ mod tests {
                 ("channel", |r| r.channel = Channel::Phone as i32),
                 ("site_id", |r| r.site_id.clear()),
                 ("document_sha256", |r| r.document_sha256 = "abc".into()),
+                ("remaining_head_id", |r| r.remaining_head_id = "x".into()),
+                ("remaining_head_id", |r| {
+                    r.remaining_head_id = r.members[1].resident_id.clone()
+                }),
+                ("representative_id", |r| {
+                    r.representative_id = r.declarant_id.clone()
+                }),
             ],
         );
     }

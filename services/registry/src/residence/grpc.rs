@@ -32,6 +32,7 @@ use crate::{
     domain::{ResidenceChangeId, ResidentId},
     error::RegistryError,
     residents::store::street_id,
+    source::PersonKey,
     state::Registry,
 };
 
@@ -202,7 +203,28 @@ impl ResidenceChangeService for Residence {
             )
             .into());
         }
-        store::check_against_family(&declared, &family.members, street)?;
+        store::check_against_family(&declared, &family.members, street, registry.today())?;
+        if let Some(representative) = declared.representative {
+            // The representative signs for an under-age declarant: an adult in this
+            // municipality's register.
+            let person = registry
+                .source
+                .person(&PersonKey::Id(representative), registry.today())
+                .await
+                .map_err(ServiceError::from)?
+                .filter(|p| p.municipality == declared.municipality);
+            let adult = person
+                .as_ref()
+                .and_then(|p| p.state.as_ref())
+                .is_some_and(|s| store::is_adult(s.data.birth_date, registry.today()));
+            if !adult {
+                return Err(RegistryError::invalid(
+                    "representative_id",
+                    "must be an adult in the municipality's register",
+                )
+                .into());
+            }
+        }
         let reference_of = |id: ResidentId| {
             family
                 .members

@@ -85,6 +85,14 @@ pub fn change_message(change: &Change) -> Message {
             .as_ref()
             .map(|(_, a)| a.clone())
             .unwrap_or_default(),
+        remaining_head_id: change
+            .remaining_head
+            .map(|h| h.to_string())
+            .unwrap_or_default(),
+        representative_id: change
+            .representative
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
         appeal: if change.status == Status::Rejected {
             APPEAL.to_owned()
         } else {

@@ -74,6 +74,10 @@ pub struct Change {
     pub observations: Option<(Date, String)>,
     /// The answer to them: accepted or not, with its reasons.
     pub observations_answer: Option<(bool, String)>,
+    /// Who became head of the family left behind.
+    pub remaining_head: Option<ResidentId>,
+    /// Who represents an under-age declarant.
+    pub representative: Option<ResidentId>,
 }
 
 impl Change {
@@ -136,6 +140,7 @@ pub fn check_against_family(
     declared: &DeclaredChange,
     members: &[Person],
     new_street: Uuid,
+    today: Date,
 ) -> Result<bool, RegistryError> {
     let homes: Vec<(&Person, &crate::records::Home)> = members
         .iter()
@@ -161,13 +166,54 @@ pub fn check_against_family(
             h.relationship == Relationship::Head
                 && declared.members.iter().any(|(id, _)| *id == m.id)
         });
-        if head_moves {
-            return Err(RegistryError::invalid(
-                "members",
-                "the head of the family cannot leave it without all its members: \
-                 name a new head first (ChangeResidentStatus) or move the whole family",
-            ));
+        // DPR 223/1989 art. 6: the head may move alone; the declaration names who
+        // heads the family left behind, so nobody needs a preliminary step.
+        match (head_moves, declared.remaining_head) {
+            (true, None) => {
+                return Err(RegistryError::invalid(
+                    "remaining_head_id",
+                    "il capofamiglia si trasferisce senza tutti i componenti: indicare chi \
+                     diventa intestatario della famiglia che resta / the head of the family \
+                     moves without all its members: name who becomes head of the family \
+                     left behind (DPR 223/1989 art. 6)",
+                ));
+            }
+            (true, Some(head)) => {
+                if !homes.iter().any(|(m, _)| m.id == head) {
+                    return Err(RegistryError::invalid(
+                        "remaining_head_id",
+                        "is not a member of the family",
+                    ));
+                }
+            }
+            (false, Some(_)) => {
+                return Err(RegistryError::invalid(
+                    "remaining_head_id",
+                    "only when the head of the family moves without all its members",
+                ));
+            }
+            (false, None) => {}
         }
+    } else if declared.remaining_head.is_some() {
+        return Err(RegistryError::invalid(
+            "remaining_head_id",
+            "the whole family moves: nobody remains to head it",
+        ));
+    }
+    // The declarant is an adult, or the declaration names who represents them.
+    let declarant = homes
+        .iter()
+        .find(|(m, _)| m.id == declared.declarant)
+        .and_then(|(m, _)| m.state.as_ref());
+    if let Some(state) = declarant
+        && !is_adult(state.data.birth_date, today)
+        && declared.representative.is_none()
+    {
+        return Err(RegistryError::invalid(
+            "representative_id",
+            "il dichiarante è minorenne: indicare chi lo rappresenta (genitore o tutore) / the \
+             declarant is under age: name who represents them (a parent or guardian)",
+        ));
     }
     let current = &homes[0].1.address;
     if current.street_id == new_street && current.house_number == declared.address.house_number {
@@ -177,6 +223,13 @@ pub fn check_against_family(
         ));
     }
     Ok(whole)
+}
+
+/// Whether someone born on `birth` is 18 on `today`.
+pub fn is_adult(birth: Date, today: Date) -> bool {
+    birth
+        .checked_add(jiff::Span::new().years(18))
+        .is_ok_and(|adult| adult <= today)
 }
 
 /// Records a change of residence: moves the members (effective from the declaration's
@@ -212,7 +265,7 @@ pub async fn record(
             "no street with this code in the municipality's gazetteer",
         )
     })?;
-    let whole = check_against_family(declared, &family, street)?;
+    let whole = check_against_family(declared, &family, street, intake.effective_date)?;
     let destination = if whole {
         declared.family_id
     } else {
@@ -225,9 +278,9 @@ pub async fn record(
              street_id, house_number, channel, document_sha256, caller, actor, purpose,
              declared_at, effective_date, registration_due, recorded_at, check_due,
              silence_assent_on, protocol_registration_id, protocol_number, check_case_id,
-             version)
+             version, remaining_head_id, representative_id)
          values ($1, $2, 'recorded', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                 $16, $17, $18, $19, $20, $21, 2)",
+                 $16, $17, $18, $19, $20, $21, 2, $22, $23)",
     )
     .bind(intake.id.0)
     .bind(declared.municipality.as_str())
@@ -250,6 +303,8 @@ pub async fn record(
     .bind(&intake.protocol_registration_id)
     .bind(&intake.protocol_number)
     .bind(&intake.check_case_id)
+    .bind(declared.remaining_head.map(|h| h.0))
+    .bind(declared.representative.map(|r| r.0))
     .execute(uow.conn())
     .await
     .map_err(RegistryError::from_write)?;
@@ -305,6 +360,46 @@ pub async fn record(
         .await
         .map_err(RegistryError::from_write)?;
     }
+    // The family left behind gets its new head from the same day (the old head's state
+    // there has just ended).
+    if let Some(head) = declared.remaining_head {
+        let person = family
+            .iter()
+            .find(|m| m.id == head)
+            .ok_or(RegistryError::Conflict(
+                "the record changed meanwhile; retry",
+            ))?;
+        let state = person.state.as_ref().ok_or(RegistryError::Conflict(
+            "the record changed meanwhile; retry",
+        ))?;
+        let home = state.home.as_ref().ok_or(RegistryError::Conflict(
+            "the record changed meanwhile; retry",
+        ))?;
+        end_state(uow.conn(), state, intake.effective_date, now).await?;
+        insert_state(
+            uow.conn(),
+            person.id,
+            NewState {
+                valid_from: intake.effective_date,
+                cause: Cause::ResidenceChange,
+                follows: Some(state.version_id),
+                residence_change_id: Some(intake.id),
+                data: &state.data,
+                status: state.status,
+                home: Some(HomeRef {
+                    family_id: home.family_id,
+                    relationship: Relationship::Head,
+                    street_id: home.address.street_id,
+                    house_number: &home.address.house_number,
+                }),
+                destination: None,
+                warnings: &state.fiscal_code_warnings,
+            },
+            now,
+        )
+        .await?;
+        bump_version(uow.conn(), person.id).await?;
+    }
     lock(uow.conn(), intake.id)
         .await?
         .ok_or(RegistryError::Conflict(
@@ -319,7 +414,8 @@ const COLUMNS: &str = "c.id, c.municipality, c.status, c.family_id, c.destinatio
      c.reasons_against, c.decided_at, c.confirmation_basis, c.rejection_reason,
      c.case_closed_at, c.version, c.check_failure, c.notice_sent_on, c.notice_protocol_number,
      c.notice_delivery, c.notice_received_on, c.observations_window_end, c.observations_on,
-     c.observations, c.observations_outcome, c.observations_answer";
+     c.observations, c.observations_outcome, c.observations_answer, c.remaining_head_id,
+     c.representative_id";
 
 /// A change, locked until the unit of work ends.
 pub async fn lock(
@@ -442,6 +538,12 @@ async fn with_members(conn: &mut PgConnection, row: &PgRow) -> Result<Change, sq
             .try_get::<Option<String>, _>("observations_outcome")?
             .map(|o| o == "accepted")
             .zip(row.try_get::<Option<String>, _>("observations_answer")?),
+        remaining_head: row
+            .try_get::<Option<Uuid>, _>("remaining_head_id")?
+            .map(ResidentId),
+        representative: row
+            .try_get::<Option<Uuid>, _>("representative_id")?
+            .map(ResidentId),
     })
 }
 
@@ -507,6 +609,8 @@ pub async fn reject(
     let now = uow.now();
     may_reject(change, sportello_pa::calendar::rome::date_of(now))?;
     let mut ids: Vec<ResidentId> = change.members.iter().map(|(id, _)| *id).collect();
+    // The remaining head's state was written by the change too: it goes back as well.
+    ids.extend(change.remaining_head);
     ids.sort();
     let mut movers = Vec::with_capacity(ids.len());
     for id in ids {
