@@ -769,6 +769,58 @@ async fn the_head_moves_alone_naming_the_new_head_art_6_dpr_223_1989() {
     )));
 }
 
+/// DPR 445/2000 art. 54 (issue 11, point 9): a received declaration is never annulled
+/// because of an internal error of ours. When recording fails after the protocol
+/// registration, the registration stays; the same request again reuses it.
+#[tokio::test]
+async fn an_internal_failure_never_voids_the_registration_art_54_dpr_445_2000() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    sqlx::raw_sql(
+        "create function fail_once() returns trigger language plpgsql as $$
+         begin raise exception 'simulated failure'; end $$;
+         create trigger fail_once before insert on residence_changes
+             for each row execute function fail_once();",
+    )
+    .execute(h.pool())
+    .await
+    .unwrap();
+    let members = moving(&[
+        (&family[0], Relationship::Head),
+        (&family[1], Relationship::Spouse),
+        (&family[2], Relationship::Child),
+    ]);
+    let request = declaration(&family, members);
+    let failed = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(request.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code(), Code::Internal, "{failed:?}");
+    let registrations: Vec<(String, bool)> =
+        sqlx::query_as("select id::text, voided_at is not null from routing.registrations")
+            .fetch_all(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(registrations.len(), 1);
+    assert!(!registrations[0].1, "not annulled");
+    sqlx::raw_sql("drop trigger fail_once on residence_changes")
+        .execute(h.pool())
+        .await
+        .unwrap();
+    let change = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(change.protocol_registration_id, registrations[0].0);
+    assert_eq!(count(h.pool(), "routing.registrations").await, 1);
+}
+
 #[tokio::test]
 async fn a_counter_declaration_queues_its_check_at_the_site_and_retries_are_safe() {
     let (h, routing, family) = Box::pin(desk()).await;

@@ -240,9 +240,24 @@ impl ResidenceChangeService for Residence {
             .filter_map(|id| reference_of(*id).map(|r| r.to_string()))
             .collect();
 
-        let id = key.map_or_else(ResidenceChangeId::new, |k| {
-            ResidenceChangeId(derived(k.uuid(), "residence_change"))
-        });
+        // The routing calls are keyed from the change's id, so that a retry repeats the
+        // very same calls. Without the client's key, the declaration's content and day
+        // give the id: a retry after a failure here reuses the protocol registration
+        // instead of annulling it — a received declaration is never annulled because of
+        // an internal error of ours (DPR 445/2000 art. 54; issue 11, point 9).
+        let base = key.map_or_else(
+            || {
+                let digest = Sha256::new()
+                    .chain_update(fingerprint.encode_to_vec())
+                    .chain_update(registry.today().to_string().as_bytes())
+                    .finalize();
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&digest[..16]);
+                uuid::Builder::from_random_bytes(bytes).into_uuid()
+            },
+            |k| k.uuid(),
+        );
+        let id = ResidenceChangeId(derived(base, "residence_change"));
         tracing::Span::current().record("residence_change_id", tracing::field::display(id));
         let document_sha256 = declared
             .document_sha256
@@ -260,24 +275,6 @@ impl ResidenceChangeService for Residence {
                 },
             )
             .await?;
-        let withdraw = |registration: Option<String>, why: String| {
-            let intake = self.intake.clone();
-            let context = context.clone();
-            let case_id = case_id.clone();
-            async move {
-                // With the client's key the client retries and the same intake is reused;
-                // without one, undo it so no case or registration is left behind.
-                if key.is_some() {
-                    return;
-                }
-                if let Err(error) = intake
-                    .withdraw(&context, &case_id, registration.as_deref(), &why)
-                    .await
-                {
-                    tracing::error!(%error, %case_id, "could not withdraw an unrecorded declaration");
-                }
-            }
-        };
         let entry = match self
             .intake
             .register_declaration(
@@ -303,10 +300,8 @@ impl ResidenceChangeService for Residence {
             .await
         {
             Ok(entry) => entry,
-            Err(error) => {
-                withdraw(None, "the declaration could not be registered".into()).await;
-                return Err(error.into());
-            }
+            // The check's case stays open: a retry reuses it (same key).
+            Err(error) => return Err(error.into()),
         };
 
         let effective_date = rome::date_of(entry.registered_at);
@@ -376,11 +371,10 @@ impl ResidenceChangeService for Residence {
         match recorded {
             Ok(response) => Ok(Response::new(response)),
             Err(error) => {
-                withdraw(
-                    Some(entry.id),
-                    "the declaration could not be recorded; it must be presented again".into(),
-                )
-                .await;
+                // The registration stays in the register: the same request again reuses
+                // it and records the move.
+                tracing::error!(%error, residence_change_id = %id,
+                    "a registered declaration could not be recorded; a retry reuses its registration");
                 Err(error.into())
             }
         }
