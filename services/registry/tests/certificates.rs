@@ -9,7 +9,7 @@ use common::{Harness, count, operator};
 use sha2::{Digest, Sha256};
 use sportello_proto::registry::v1::{
     CertificateType, ChangeResidentStatusRequest, GetCertificateRequest, IssueCertificateRequest,
-    IssueCertificateResponse, ResidentStatus, VerifyCertificateRequest,
+    IssueCertificateResponse, ResidentStatus, StampDutyPayment, VerifyCertificateRequest,
     issue_certificate_request::Person,
 };
 use sportello_registry::certificates::{compose::ART_40_NOTICE, pdf::shown_text};
@@ -24,6 +24,8 @@ fn issue(resident_id: &str, kind: CertificateType) -> IssueCertificateRequest {
         exemption_code: String::new(),
         idempotency_key: String::new(),
         responsible_official: "Maria Bianchi".into(),
+        stamp_duty_payment: 0,
+        stamp_duty_reference: String::new(),
     }
 }
 
@@ -69,6 +71,10 @@ async fn a_certificate_verifies_and_carries_the_required_sentence() {
         assert!(text.contains(expected), "{expected:?} not in {text}");
     }
     assert_eq!(certificate.valid_until, "2027-05-26");
+    // No method given and no virtual-payment authorisation configured: issued, and the
+    // operator is told the line lacks how the duty was paid.
+    assert_eq!(issued.warnings.len(), 1, "{:?}", issued.warnings);
+    assert!(issued.warnings[0].contains("non indicata"));
     assert_eq!(certificate.stamp_duty.unwrap().amount_minor, 1600);
     assert_eq!(
         certificate.content_sha256,
@@ -235,6 +241,50 @@ async fn family_certificates_list_the_members_and_audit_each_of_them() {
     assert_eq!(h.audit_rows().await, 2);
 }
 
+/// DPR 642/1972 art. 3 (issue 11, point 13): the stamp-duty line says how the duty was
+/// paid — here the contrassegno's identifier the operator entered; a bad identifier is
+/// refused naming the field, and a method under an exemption is refused too.
+#[tokio::test]
+async fn the_stamp_duty_line_names_the_contrassegno_dpr_642_1972() {
+    let h = Harness::start().await;
+    let family = h.rossi_family().await;
+    let mut certificates = h.certificates().await;
+    let mut request = issue(&family[0].id, CertificateType::Residence);
+    request.stamp_duty_payment = StampDutyPayment::Contrassegno as i32;
+    request.stamp_duty_reference = "01180000123456".into();
+    let issued = certificates
+        .issue_certificate(operator("certificate.issue").request(request.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let text = text_of(&issued.pdf);
+    assert!(
+        text.contains("assolta mediante contrassegno telematico n. 01180000123456"),
+        "{text}"
+    );
+    assert!(issued.warnings.is_empty(), "{:?}", issued.warnings);
+    request.stamp_duty_reference = "12".into();
+    let status = certificates
+        .issue_certificate(operator("certificate.issue").request(request.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        status.message().starts_with("stamp_duty_reference"),
+        "{status:?}"
+    );
+    request.stamp_duty_reference = "01180000123456".into();
+    request.exemption_code = "pensione_estera".into();
+    let status = certificates
+        .issue_certificate(operator("certificate.issue").request(request))
+        .await
+        .unwrap_err();
+    assert!(
+        status.message().starts_with("stamp_duty_payment"),
+        "{status:?}"
+    );
+    assert_eq!(count(h.pool(), "certificates").await, 1);
+}
+
 /// D.Lgs 39/1993 art. 3 c. 2 and the family-status sentence (issue 11, points 12 and 15):
 /// the printed signature names the official; the family status alone reads as a full
 /// Italian sentence after "certifica che".
@@ -260,7 +310,11 @@ async fn a_family_status_names_the_official_art_3_dlgs_39_1993() {
     ] {
         assert!(text.contains(expected), "{expected:?} not in {text}");
     }
-    assert!(issued.warnings.is_empty());
+    assert_eq!(
+        issued.warnings.len(),
+        1,
+        "only the payment method is missing"
+    );
 }
 
 /// Issue 11, point 14: a citizenship certificate attests Italian citizenship and is

@@ -455,6 +455,8 @@ pub async fn issue_certificate(
             // The operator issues as delegated registry officer, named on the
             // certificate (D.Lgs 39/1993 art. 3 c. 2).
             responsible_official: signed.account().display_name.clone(),
+            // The municipality's virtual payment, when configured in the registry.
+            ..Default::default()
         }))
         .await?
         .into_inner();

@@ -9,7 +9,7 @@ use sportello_pa::{Sex, birthplace, calendar::rome};
 use super::{
     code::VerificationCode,
     kind::CertificateType,
-    stamp::{Charges, euros},
+    stamp::{Charges, Payment, euros},
 };
 use crate::{
     domain::{Day, ResidentStatus, day::italian},
@@ -74,6 +74,8 @@ pub struct Facts<'a> {
     pub verify_url: &'a str,
     /// The official responsible for the issue (D.Lgs 39/1993 art. 3 c. 2).
     pub official: &'a str,
+    /// How the stamp duty was paid, when it is due and known.
+    pub payment: Option<&'a Payment>,
 }
 
 /// "Comune della Spezia", "Comune di Genova": the article of the name joins "di".
@@ -135,6 +137,7 @@ pub fn compose(facts: &Facts<'_>) -> Document {
         code,
         verify_url,
         official,
+        payment,
     } = *facts;
     let sex = state.data.sex;
     let place = birthplace::by_istat(municipality.as_str());
@@ -252,10 +255,13 @@ pub fn compose(facts: &Facts<'_>) -> Document {
             "Esente dall'imposta di bollo ai sensi dell'{} ({}).",
             exemption.rule, exemption.use_text
         )),
-        None => terms.push(format!(
-            "Imposta di bollo assolta: {} (art. 4 tariffa all. A DPR 642/1972).",
-            euros(charges.stamp_duty_cents)
-        )),
+        None => terms.push(match payment {
+            Some(payment) => payment.line(charges.stamp_duty_cents),
+            None => format!(
+                "Imposta di bollo assolta: {} (art. 4 tariffa all. A DPR 642/1972).",
+                euros(charges.stamp_duty_cents)
+            ),
+        }),
     }
     terms.push(format!(
         "Diritti di segreteria: {}.",

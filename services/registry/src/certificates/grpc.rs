@@ -11,7 +11,7 @@ use sportello_proto::{
         Certificate as CertificateMessage, CertificateIssued, GetCertificateRequest,
         GetCertificateResponse, IssueCertificateRequest, IssueCertificateResponse,
         ListStampDutyExemptionsRequest, ListStampDutyExemptionsResponse, StampDutyExemption,
-        VerifyCertificateRequest, VerifyCertificateResponse,
+        StampDutyPayment, VerifyCertificateRequest, VerifyCertificateResponse,
         certificate_service_server::CertificateService, issue_certificate_request::Person,
     },
 };
@@ -22,7 +22,7 @@ use super::{
     compose::{Facts, compose},
     kind::CertificateType,
     pdf,
-    stamp::{self, Charges, Exemption},
+    stamp::{self, Charges, Exemption, Payment},
     store::{self, Certificate},
 };
 use crate::{
@@ -96,10 +96,14 @@ struct Issue {
     charges: Charges,
     use_text: String,
     official: String,
+    payment: Option<Payment>,
 }
 
 impl Issue {
-    fn parse(request: &IssueCertificateRequest) -> Result<Self, ServiceError> {
+    fn parse(
+        request: &IssueCertificateRequest,
+        virtual_authorisation: Option<&str>,
+    ) -> Result<Self, ServiceError> {
         let municipality: MunicipalityCode =
             kit::parse_field("municipality_istat_code", &request.municipality_istat_code)?;
         let (key, field) = match &request.person {
@@ -143,6 +147,21 @@ impl Issue {
                 "must name the official (2-100 characters)",
             ));
         }
+        let method = StampDutyPayment::try_from(request.stamp_duty_payment)
+            .map_err(|_| ServiceError::invalid_field("stamp_duty_payment", "is not a method"))?;
+        let payment = match charges.exemption {
+            Some(_)
+                if method != StampDutyPayment::Unspecified
+                    || !request.stamp_duty_reference.trim().is_empty() =>
+            {
+                return Err(ServiceError::invalid_field(
+                    "stamp_duty_payment",
+                    "no stamp duty is due under the exemption claimed",
+                ));
+            }
+            Some(_) => None,
+            None => Payment::parse(method, &request.stamp_duty_reference, virtual_authorisation)?,
+        };
         Ok(Self {
             municipality,
             key,
@@ -151,6 +170,7 @@ impl Issue {
             charges,
             use_text,
             official,
+            payment,
         })
     }
 }
@@ -164,7 +184,10 @@ impl CertificateService for Certificates {
     ) -> Result<Response<IssueCertificateResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
         let request = request.into_inner();
-        let issue = Issue::parse(&request)?;
+        let issue = Issue::parse(
+            &request,
+            self.registry.virtual_stamp_authorisation.as_deref(),
+        )?;
         let span = tracing::Span::current();
         span.record("caller", context.caller());
         span.record("certificate_type", issue.kind.as_db());
@@ -229,6 +252,7 @@ impl CertificateService for Certificates {
             code: &code,
             verify_url: &registry.verify_url,
             official: &issue.official,
+            payment: issue.payment.as_ref(),
         });
         let pdf = pdf::render(&document).map_err(ServiceError::internal)?;
         let mut certificate = Certificate {
@@ -258,12 +282,15 @@ impl CertificateService for Certificates {
             ..request
         };
         let message = self.message(&certificate);
-        let warnings: Vec<String> = issue
+        let mut warnings: Vec<String> = issue
             .charges
             .exemption
             .and_then(|e| e.warning())
             .into_iter()
             .collect();
+        if issue.charges.exemption.is_none() && issue.payment.is_none() {
+            warnings.push(stamp::PAYMENT_MISSING_WARNING.to_owned());
+        }
         let requester_ref = person.requester_ref.to_string();
         let response = registry
             .db

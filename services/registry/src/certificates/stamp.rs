@@ -7,6 +7,7 @@
 //! (L. 184/1983 art. 82).
 
 use sportello_kit::ServiceError;
+use sportello_proto::registry::v1::StampDutyPayment;
 
 /// The stamp duty, in cents.
 pub const STAMP_DUTY_CENTS: i32 = 1600;
@@ -87,6 +88,89 @@ exemptions! {
     ("tributi", "applicazione delle leggi tributarie, dichiarazione di successione", "art. 5 tab. all. B DPR 642/1972", false, true),
     ("tutela_minori", "tutela di minori, interdizione, amministrazione di sostegno", "art. 13 tab. all. B DPR 642/1972", false, false),
 }
+
+/// How the stamp duty was paid (DPR 642/1972), as the certificate states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payment {
+    /// A stamp applied to the original, by its 14-digit identifier (art. 3).
+    Contrassegno(String),
+    /// Virtually, under the municipality's authorisation (art. 15).
+    Virtual(String),
+    /// Through pagoPA with @e.bollo, by the receipt's identifier (IUBD).
+    PagoPa(String),
+}
+
+impl Payment {
+    /// Parses the request's method and reference; `virtual_authorisation` is the
+    /// municipality's, if configured. `None`: no method given and none configured.
+    pub fn parse(
+        method: StampDutyPayment,
+        reference: &str,
+        virtual_authorisation: Option<&str>,
+    ) -> Result<Option<Self>, ServiceError> {
+        let reference = reference.trim();
+        let field = "stamp_duty_reference";
+        match method {
+            StampDutyPayment::Contrassegno => {
+                if reference.len() == 14 && reference.bytes().all(|b| b.is_ascii_digit()) {
+                    Ok(Some(Self::Contrassegno(reference.to_owned())))
+                } else {
+                    Err(ServiceError::invalid_field(
+                        field,
+                        "must be the contrassegno's 14-digit identifier",
+                    ))
+                }
+            }
+            StampDutyPayment::PagopaEbollo => {
+                if (1..=35).contains(&reference.len())
+                    && reference.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    Ok(Some(Self::PagoPa(reference.to_owned())))
+                } else {
+                    Err(ServiceError::invalid_field(
+                        field,
+                        "must be the @e.bollo receipt's identifier (IUBD, 1-35 letters and digits)",
+                    ))
+                }
+            }
+            StampDutyPayment::Virtual | StampDutyPayment::Unspecified => {
+                if !reference.is_empty() {
+                    return Err(ServiceError::invalid_field(
+                        field,
+                        "is only for CONTRASSEGNO and PAGOPA_EBOLLO",
+                    ));
+                }
+                match (virtual_authorisation, method) {
+                    (Some(a), _) => Ok(Some(Self::Virtual(a.to_owned()))),
+                    (None, StampDutyPayment::Virtual) => Err(ServiceError::invalid_field(
+                        "stamp_duty_payment",
+                        "the municipality has no authorisation for virtual payment configured",
+                    )),
+                    (None, _) => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// The certificate's line, in Italian.
+    pub fn line(&self, cents: i32) -> String {
+        let amount = euros(cents);
+        match self {
+            Self::Contrassegno(id) => format!(
+                "Imposta di bollo di {amount} assolta mediante contrassegno telematico n. {id} applicato sull'originale (art. 3 DPR 642/1972)."
+            ),
+            Self::Virtual(authorisation) => format!(
+                "Imposta di bollo di {amount} assolta in modo virtuale, {authorisation} (art. 15 DPR 642/1972)."
+            ),
+            Self::PagoPa(receipt) => format!(
+                "Imposta di bollo di {amount} assolta tramite pagoPA (servizio @e.bollo), ricevuta n. {receipt}."
+            ),
+        }
+    }
+}
+
+/// The operator's warning when no payment method was given and none is configured.
+pub const PAYMENT_MISSING_WARNING: &str = "Modalità di assolvimento dell'imposta di bollo non indicata: indicare il contrassegno, la ricevuta @e.bollo o configurare l'autorizzazione al pagamento virtuale. / How the stamp duty was paid is not stated: enter the contrassegno or the @e.bollo receipt, or configure the authorisation for virtual payment.";
 
 /// How a certificate pays: stamp duty or an exemption, and fees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +271,44 @@ mod tests {
         );
         assert!(by_code("onlus_sport").is_none(), "no more ONLUS category");
         assert!(EXEMPTIONS.iter().all(|e| !e.use_text.contains("ONLUS")));
+    }
+
+    /// DPR 642/1972 art. 3 and 15 (issue 11, point 13): the line says how the duty was
+    /// paid; each reference is checked.
+    #[test]
+    fn the_stamp_duty_line_says_how_it_was_paid_dpr_642_1972() {
+        let contrassegno = Payment::parse(StampDutyPayment::Contrassegno, "01234567890123", None)
+            .unwrap()
+            .unwrap();
+        assert!(
+            contrassegno
+                .line(1600)
+                .contains("contrassegno telematico n. 01234567890123")
+        );
+        let error = Payment::parse(StampDutyPayment::Contrassegno, "123", None).unwrap_err();
+        assert_eq!(error.violations()[0].field, "stamp_duty_reference");
+        let virtual_ = Payment::parse(
+            StampDutyPayment::Unspecified,
+            "",
+            Some("aut. Agenzia delle Entrate n. 1 del 02/01/2020"),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(
+            virtual_
+                .line(1600)
+                .contains("in modo virtuale, aut. Agenzia")
+        );
+        let error = Payment::parse(StampDutyPayment::Virtual, "", None).unwrap_err();
+        assert_eq!(error.violations()[0].field, "stamp_duty_payment");
+        let receipt = Payment::parse(StampDutyPayment::PagopaEbollo, "AB12", None)
+            .unwrap()
+            .unwrap();
+        assert!(receipt.line(1600).contains("@e.bollo"));
+        assert_eq!(
+            Payment::parse(StampDutyPayment::Unspecified, "", None).unwrap(),
+            None
+        );
     }
 
     #[test]
