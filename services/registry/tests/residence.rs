@@ -681,6 +681,25 @@ async fn the_window_lapses_unused_and_the_timer_rejects_art_10_bis() {
     );
 }
 
+/// DPR 223/1989 art. 18-bis c. 2 (issue 11, point 1), held by the database: a change
+/// cannot be written as rejected without a received notice and a lapsed window or
+/// rejected observations, whatever the code above it does.
+#[tokio::test]
+async fn the_database_refuses_a_rejection_without_notice_art_18_bis() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    let refused = sqlx::query(
+        "update residence_changes set status = 'rejected', rejection_reason = 'x',
+             decided_at = now() where id = $1::uuid",
+    )
+    .bind(&change.id)
+    .execute(h.pool())
+    .await
+    .unwrap_err();
+    let refused = refused.as_database_error().unwrap().constraint();
+    assert_eq!(refused, Some("residence_changes_rejected_after_notice"));
+}
+
 /// L. 241/1990 art. 10-bis (issue 11, point 1): observations that overcome the reasons
 /// against are answered by confirming the move.
 #[tokio::test]

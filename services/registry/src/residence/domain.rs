@@ -477,7 +477,9 @@ pub struct NoticeDates {
     pub observations: Option<Date>,
 }
 
-/// The legal clock of one declaration (DL 5/2012 art. 5 c. 3), from the PA library.
+/// The legal clock of one declaration, from the PA library: registration within 2
+/// working days (DL 5/2012 art. 5 c. 3), the 45-day check with silence-assent (DPR
+/// 223/1989 art. 18-bis c. 1; DL 5/2012 art. 5 c. 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LegalClock {
     /// The last day to record the move (2 working days).
