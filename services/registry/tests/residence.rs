@@ -11,9 +11,10 @@ use sportello_kit::testing::TestService;
 use sportello_proto::{
     common::v1::{Address, Channel},
     registry::v1::{
-        AnswerObservationsRequest, CheckOutcome, ConfirmationBasis, DeclareResidenceChangeRequest,
-        GetFamilyRequest, GetResidentHistoryRequest, GetResidentRequest, MovingMember, NewAddress,
-        NoticeDelivery, ObservationsOutcome, RecordAddressCheckRequest, RecordNoticeReceiptRequest,
+        AnswerObservationsRequest, CheckOutcome, ConfirmationBasis, DeclareImmigrationRequest,
+        DeclareResidenceChangeRequest, DwellingTitle, GetFamilyRequest, GetResidentHistoryRequest,
+        GetResidentRequest, IncomingMember, MovingMember, NewAddress, NoticeDelivery,
+        ObservationsOutcome, RecordAddressCheckRequest, RecordNoticeReceiptRequest,
         RecordObservationsRequest, Relationship, ResidenceChange, ResidenceChangeDeclared,
         ResidenceChangeRejected, ResidenceChangeStatus, Resident, SendReasonsAgainstRequest,
     },
@@ -838,6 +839,103 @@ async fn an_internal_failure_never_voids_the_registration_art_54_dpr_445_2000() 
         .unwrap();
     assert_eq!(change.protocol_registration_id, registrations[0].0);
     assert_eq!(count(h.pool(), "routing.registrations").await, 1);
+}
+
+/// DL 5/2012 art. 5 (issue 11, point 2): a move into the municipality from another one
+/// goes through the same procedure — protocol entry, registration from the declaration's
+/// day, address check, silence-assent after 45 days — with the requirements the law adds:
+/// the title to occupy the dwelling (DL 47/2014 art. 5) and a non-EU citizen's residence
+/// permit; without them nothing is written, here or in routing.
+#[tokio::test]
+async fn immigration_from_another_municipality_reaches_silence_assent_dl_5_2012_art_5() {
+    let (h, routing, _family) = Box::pin(desk()).await;
+    const ARBEN: common::Who = (
+        "Hoxha",
+        "Arben",
+        sportello_proto::registry::v1::Sex::Male,
+        "1985-03-02",
+        "Z100",
+    );
+    let anna = common::person(common::ANNA, "");
+    let mut arben = common::person(ARBEN, "");
+    arben.citizenship = "AL".into();
+    let request = DeclareImmigrationRequest {
+        municipality_istat_code: "011015".into(),
+        members: vec![
+            IncomingMember {
+                person: Some(anna),
+                relationship: Relationship::Head as i32,
+                ..Default::default()
+            },
+            IncomingMember {
+                person: Some(arben),
+                relationship: Relationship::Cohabitant as i32,
+                residence_permit: "I123456789".into(),
+                residence_permit_expiry: "2028-01-01".into(),
+                ..Default::default()
+            },
+        ],
+        declarant_index: 0,
+        address: Some(NewAddress {
+            street_code: "CHIODO".into(),
+            house_number: "5".into(),
+        }),
+        origin_municipality_istat_code: "010025".into(),
+        dwelling_title: DwellingTitle::Tenant as i32,
+        dwelling_title_reference: "contratto registrato 1234/3T/2026".into(),
+        channel: Channel::Web as i32,
+        ..Default::default()
+    };
+    let mut changes = h.changes().await;
+    let mut no_permit = request.clone();
+    no_permit.members[1].residence_permit.clear();
+    let mut no_title = request.clone();
+    no_title.dwelling_title = 0;
+    for (bad, field) in [
+        (no_permit, "members[1].residence_permit"),
+        (no_title, "dwelling_title"),
+    ] {
+        let status = changes
+            .declare_immigration(operator("residence.declare").request(bad))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().starts_with(field), "{field}: {status:?}");
+    }
+    assert_eq!(count(h.pool(), "residence_changes").await, 0);
+    assert_eq!(count(h.pool(), "routing.registrations").await, 0);
+
+    let change = changes
+        .declare_immigration(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(change.status, ResidenceChangeStatus::Recorded as i32);
+    assert_eq!(change.origin_municipality_istat_code, "010025");
+    assert_eq!(change.effective_date, "2026-11-26");
+    assert_eq!(change.silence_assent_date, "2027-01-12");
+    let members = family_now(&h, &change.destination_family_id, "").await;
+    assert_eq!(members.len(), 2);
+    assert!(
+        members
+            .iter()
+            .all(|(_, street, _)| street == "Via Domenico Chiodo")
+    );
+    let timers = &h.registry.running.workers.timers;
+    h.ctx
+        .clock
+        .set("2027-01-11T23:00:00Z".parse::<Timestamp>().unwrap());
+    assert_eq!(timers.run_once().await.unwrap(), 2);
+    let confirmed: (String, String) =
+        sqlx::query_as("select status, confirmation_basis from residence_changes")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(confirmed, ("confirmed".into(), "silence_assent".into()));
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.outcome_code, "confirmed_by_silence_assent");
 }
 
 #[tokio::test]

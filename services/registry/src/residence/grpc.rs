@@ -4,15 +4,18 @@ use std::sync::Arc;
 
 use prost::Message as _;
 use sha2::{Digest, Sha256};
-use sportello_kit::{Aggregate, CallContext, Claim, Db, IdempotencyKey, ServiceError};
+use sportello_kit::{
+    Aggregate, CallContext, Claim, Db, IdempotencyKey, RequesterRef, ServiceError,
+};
 use sportello_pa::calendar::rome;
 use sportello_proto::registry::v1::{
-    AnswerObservationsRequest, AnswerObservationsResponse, DeclareResidenceChangeRequest,
-    DeclareResidenceChangeResponse, GetResidenceChangeRequest, GetResidenceChangeResponse,
-    RecordAddressCheckRequest, RecordAddressCheckResponse, RecordNoticeReceiptRequest,
-    RecordNoticeReceiptResponse, RecordObservationsRequest, RecordObservationsResponse,
-    ResidenceChangeDeclared, ResidenceChangeRecorded, SendReasonsAgainstRequest,
-    SendReasonsAgainstResponse, residence_change_service_server::ResidenceChangeService,
+    AnswerObservationsRequest, AnswerObservationsResponse, DeclareImmigrationRequest,
+    DeclareImmigrationResponse, DeclareResidenceChangeRequest, DeclareResidenceChangeResponse,
+    GetResidenceChangeRequest, GetResidenceChangeResponse, RecordAddressCheckRequest,
+    RecordAddressCheckResponse, RecordNoticeReceiptRequest, RecordNoticeReceiptResponse,
+    RecordObservationsRequest, RecordObservationsResponse, ResidenceChangeDeclared,
+    ResidenceChangeRecorded, SendReasonsAgainstRequest, SendReasonsAgainstResponse,
+    residence_change_service_server::ResidenceChangeService,
 };
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -22,6 +25,7 @@ use super::{
         Answer, Basis, CheckResult, DeclaredChange, LegalClock, Notice, Observations, Receipt,
         RecordedCheck,
     },
+    immigration::{DeclaredImmigration, Origin},
     intake::{CheckCase, Declaration, Intake},
     message::change_message,
     notice,
@@ -82,6 +86,8 @@ impl Residence {
 
 /// The idempotent operation of a declaration.
 const DECLARE: &str = "registry.declare_residence_change";
+/// The idempotent operation of a declaration of a move into the municipality.
+const IMMIGRATION: &str = "registry.declare_immigration";
 
 /// The stored response of an earlier call with `key`, if there was one (without doing
 /// or claiming anything: the probe's transaction is rolled back).
@@ -373,6 +379,208 @@ impl ResidenceChangeService for Residence {
             Err(error) => {
                 // The registration stays in the register: the same request again reuses
                 // it and records the move.
+                tracing::error!(%error, residence_change_id = %id,
+                    "a registered declaration could not be recorded; a retry reuses its registration");
+                Err(error.into())
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, residence_change_id))]
+    async fn declare_immigration(
+        &self,
+        request: Request<DeclareImmigrationRequest>,
+    ) -> Result<Response<DeclareImmigrationResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let request = request.into_inner();
+        let registry = &self.registry;
+        let declared = DeclaredImmigration::parse(&request, registry.today())?;
+        context.ensure_municipality(declared.municipality)?;
+        let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
+        let fingerprint = DeclareImmigrationRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
+        if let Some(response) = replay(&registry.db, IMMIGRATION, key, &fingerprint).await? {
+            return Ok(Response::new(response));
+        }
+        // Checked before anything is written here or in routing: a real street, and
+        // nobody already in the register.
+        {
+            let mut conn = registry
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(ServiceError::from)?;
+            street_id(
+                &mut conn,
+                declared.municipality,
+                &declared.address.street_code,
+            )
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| {
+                RegistryError::invalid(
+                    "address.street_code",
+                    "no street with this code in the municipality's gazetteer",
+                )
+            })?;
+        }
+        for (i, member) in declared.members.iter().enumerate() {
+            let known = registry
+                .source
+                .person(
+                    &PersonKey::FiscalCode(declared.municipality, member.person.fiscal_code),
+                    registry.today(),
+                )
+                .await
+                .map_err(ServiceError::from)?;
+            if known.is_some() {
+                return Err(RegistryError::Precondition(format!(
+                    "members[{i}].person.fiscal_code: the person is already in the register"
+                ))
+                .into());
+            }
+        }
+        let references: Vec<RequesterRef> = declared
+            .members
+            .iter()
+            .map(|m| {
+                RequesterRef::derive(
+                    &registry.pseudonym_key,
+                    declared.municipality,
+                    m.person.fiscal_code.as_str(),
+                )
+            })
+            .collect();
+        let declarant_ref = references[declared.declarant].clone();
+        let base = key.map_or_else(
+            || {
+                let digest = Sha256::new()
+                    .chain_update(fingerprint.encode_to_vec())
+                    .chain_update(registry.today().to_string().as_bytes())
+                    .finalize();
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&digest[..16]);
+                uuid::Builder::from_random_bytes(bytes).into_uuid()
+            },
+            |k| k.uuid(),
+        );
+        let id = ResidenceChangeId(derived(base, "residence_change"));
+        tracing::Span::current().record("residence_change_id", tracing::field::display(id));
+        let ids: Vec<ResidentId> = (0..declared.members.len())
+            .map(|i| ResidentId(derived(id.0, &format!("member:{i}"))))
+            .collect();
+        let document_sha256 = declared
+            .document_sha256
+            .unwrap_or_else(|| Sha256::digest(fingerprint.encode_to_vec()).into());
+        let case_id = self
+            .intake
+            .open_check(
+                &context,
+                &CheckCase {
+                    municipality: declared.municipality,
+                    requester_ref: declarant_ref.clone(),
+                    channel: declared.channel,
+                    site_id: declared.site_id,
+                    idempotency_key: derived(id.0, "open_check"),
+                },
+            )
+            .await?;
+        let count = declared.members.len();
+        let entry = self
+            .intake
+            .register_declaration(
+                &context,
+                &Declaration {
+                    municipality: declared.municipality,
+                    sender_ref: declarant_ref,
+                    subject: format!(
+                        "Dichiarazione di residenza con provenienza {} ({count} {})",
+                        match declared.origin {
+                            Origin::Municipality(_) => "da altro comune",
+                            Origin::Country(_) => "dall'estero",
+                        },
+                        if count == 1 { "persona" } else { "persone" }
+                    ),
+                    document_sha256: document_sha256.iter().map(|b| format!("{b:02x}")).collect(),
+                    channel: declared.channel,
+                    case_id: case_id.clone(),
+                    idempotency_key: derived(id.0, "protocol"),
+                },
+            )
+            .await?;
+        let effective_date = rome::date_of(entry.registered_at);
+        let clock = LegalClock::of(declared.municipality, effective_date, None)
+            .map_err(ServiceError::internal)?;
+        let assent_at = clock
+            .silence_assent_on
+            .map(rome::start_of_day)
+            .transpose()
+            .map_err(ServiceError::internal)?;
+        let intake = store::Intake {
+            id,
+            protocol_registration_id: entry.id.clone(),
+            protocol_number: entry.number.clone(),
+            registered_at: entry.registered_at,
+            check_case_id: case_id.clone(),
+            clock,
+            effective_date,
+            document_sha256,
+            caller: context.caller().to_owned(),
+            actor: context.actor().to_owned(),
+            purpose: context.purpose().to_owned(),
+        };
+        let pseudonym_key = registry.pseudonym_key.clone();
+        let recorded = registry
+            .db
+            .idempotent(IMMIGRATION, key, &fingerprint, |uow| {
+                Box::pin(async move {
+                    let change =
+                        store::record_immigration(uow, &pseudonym_key, &declared, &ids, &intake)
+                            .await?;
+                    let id = change.id.to_string();
+                    let resident_ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                    uow.emit(
+                        &ResidenceChangeDeclared {
+                            residence_change_id: id.clone(),
+                            family_id: change.family_id.to_string(),
+                            resident_ids: resident_ids.clone(),
+                            requester_refs: references.iter().map(ToString::to_string).collect(),
+                        },
+                        Aggregate {
+                            version: 1,
+                            ..aggregate(&change, &id)
+                        },
+                    )
+                    .await?;
+                    uow.emit(
+                        &ResidenceChangeRecorded {
+                            residence_change_id: id.clone(),
+                            protocol_registration_id: change.protocol_registration_id.clone(),
+                            check_case_id: change.check_case_id.clone(),
+                            destination_family_id: change.destination_family_id.to_string(),
+                            effective_date: change.effective_date.to_string(),
+                            resident_ids,
+                        },
+                        aggregate(&change, &id),
+                    )
+                    .await?;
+                    if let Some(due) = assent_at {
+                        uow.schedule_timer(SILENCE_TIMER, &id, due, serde_json::json!({}))
+                            .await?;
+                    }
+                    Ok(DeclareImmigrationResponse {
+                        residence_change: Some(change_message(&change)),
+                    })
+                })
+            })
+            .await;
+        match recorded {
+            Ok(response) => Ok(Response::new(response)),
+            Err(error) => {
                 tracing::error!(%error, residence_change_id = %id,
                     "a registered declaration could not be recorded; a retry reuses its registration");
                 Err(error.into())

@@ -93,6 +93,8 @@ pub fn change_message(change: &Change) -> Message {
             .representative
             .map(|r| r.to_string())
             .unwrap_or_default(),
+        origin_municipality_istat_code: change.origin_municipality.clone().unwrap_or_default(),
+        origin_country: change.origin_country.clone().unwrap_or_default(),
         appeal: if change.status == Status::Rejected {
             APPEAL.to_owned()
         } else {

@@ -9,6 +9,7 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod immigration;
 pub mod intake;
 pub mod message;
 pub mod notice;

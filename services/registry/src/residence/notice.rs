@@ -341,7 +341,16 @@ pub async fn reject(
         &ResidenceChangeRejected {
             residence_change_id: id.clone(),
             resident_ids: change.members.iter().map(|(m, _)| m.to_string()).collect(),
-            communications: COMMUNICATIONS.iter().map(|c| (*c).to_owned()).collect(),
+            communications: COMMUNICATIONS
+                .iter()
+                .map(|c| (*c).to_owned())
+                .chain(
+                    change
+                        .origin_municipality
+                        .as_ref()
+                        .map(|_| "municipality_of_origin".to_owned()),
+                )
+                .collect(),
             appeal: APPEAL.to_owned(),
         },
         aggregate(&change, &id),

@@ -6,7 +6,10 @@ use sportello_kit::{MunicipalityCode, UnitOfWork, uow::SqlTimestamp};
 use sqlx::{PgConnection, PgExecutor, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::domain::{Basis, DeclaredChange, Delivery, LegalClock, NoticeDates, Status};
+use super::{
+    domain::{Basis, DeclaredChange, Delivery, LegalClock, NoticeDates, Status},
+    immigration::{DeclaredImmigration, Origin, Status as ImmigrantStatus},
+};
 use crate::{
     domain::{FamilyId, HouseNumber, Relationship, ResidenceChangeId, ResidentId, ResidentStatus},
     error::RegistryError,
@@ -78,6 +81,10 @@ pub struct Change {
     pub remaining_head: Option<ResidentId>,
     /// Who represents an under-age declarant.
     pub representative: Option<ResidentId>,
+    /// For a move into the municipality, the municipality of origin (ISTAT code).
+    pub origin_municipality: Option<String>,
+    /// For a move from abroad, the country (ISO code).
+    pub origin_country: Option<String>,
 }
 
 impl Change {
@@ -407,6 +414,153 @@ pub async fn record(
         ))
 }
 
+/// Records a move into the municipality: registers every member in a new family at the
+/// new address, effective from the declaration's day, their states written by the
+/// change; stores the change with its members and their documents. Everything in `uow`.
+pub async fn record_immigration(
+    uow: &mut UnitOfWork,
+    key: &sportello_kit::PseudonymKey,
+    declared: &DeclaredImmigration,
+    ids: &[ResidentId],
+    intake: &Intake,
+) -> Result<Change, RegistryError> {
+    let now = uow.now();
+    let street = street_id(
+        uow.conn(),
+        declared.municipality,
+        &declared.address.street_code,
+    )
+    .await?
+    .ok_or_else(|| {
+        RegistryError::invalid(
+            "address.street_code",
+            "no street with this code in the municipality's gazetteer",
+        )
+    })?;
+    let family = insert_family(uow.conn(), declared.municipality, now).await?;
+    for (member, id) in declared.members.iter().zip(ids) {
+        let requester_ref = sportello_kit::RequesterRef::derive(
+            key,
+            declared.municipality,
+            member.person.fiscal_code.as_str(),
+        );
+        sqlx::query(
+            "insert into residents (id, municipality, fiscal_code, requester_ref, version, created_at)
+             values ($1, $2, $3, $4, 1, $5)",
+        )
+        .bind(id.0)
+        .bind(declared.municipality.as_str())
+        .bind(member.person.fiscal_code.as_str())
+        .bind(requester_ref.as_str())
+        .bind(SqlTimestamp::from(now))
+        .execute(uow.conn())
+        .await
+        .map_err(RegistryError::from_write)?;
+    }
+    let declarant = ids
+        .get(declared.declarant)
+        .ok_or_else(|| RegistryError::invalid("declarant_index", "names no member"))?;
+    let (origin_municipality, origin_country) = match &declared.origin {
+        Origin::Municipality(code) => (Some(code.as_str().to_owned()), None),
+        Origin::Country(country) => (None, Some(country.clone())),
+    };
+    sqlx::query(
+        "insert into residence_changes (
+             id, municipality, status, family_id, destination_family_id, declarant_id,
+             street_id, house_number, channel, document_sha256, caller, actor, purpose,
+             declared_at, effective_date, registration_due, recorded_at, check_due,
+             silence_assent_on, protocol_registration_id, protocol_number, check_case_id,
+             version, kind, origin_municipality, origin_country, dwelling_title,
+             dwelling_title_reference)
+         values ($1, $2, 'recorded', $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                 $15, $16, $17, $18, $19, $20, 2, 'immigration', $21, $22, $23, $24)",
+    )
+    .bind(intake.id.0)
+    .bind(declared.municipality.as_str())
+    .bind(family.0)
+    .bind(declarant.0)
+    .bind(street)
+    .bind(declared.address.house_number.as_str())
+    .bind(declared.channel as i32)
+    .bind(&intake.document_sha256[..])
+    .bind(&intake.caller)
+    .bind(&intake.actor)
+    .bind(&intake.purpose)
+    .bind(SqlTimestamp::from(intake.registered_at))
+    .bind(jiff_sqlx::Date::from(intake.effective_date))
+    .bind(jiff_sqlx::Date::from(intake.clock.registration_due))
+    .bind(SqlTimestamp::from(now))
+    .bind(jiff_sqlx::Date::from(intake.clock.check_due))
+    .bind(intake.clock.silence_assent_on.map(jiff_sqlx::Date::from))
+    .bind(&intake.protocol_registration_id)
+    .bind(&intake.protocol_number)
+    .bind(&intake.check_case_id)
+    .bind(origin_municipality)
+    .bind(origin_country)
+    .bind(declared.dwelling.0)
+    .bind(&declared.dwelling.1)
+    .execute(uow.conn())
+    .await
+    .map_err(RegistryError::from_write)?;
+    // The head's state first: a family's members relate to a head in force.
+    let mut order: Vec<usize> = (0..declared.members.len()).collect();
+    order.sort_by_key(|i| declared.members[*i].relationship != Relationship::Head);
+    for i in order {
+        let member = &declared.members[i];
+        let id = ids[i];
+        insert_state(
+            uow.conn(),
+            id,
+            NewState {
+                valid_from: intake.effective_date,
+                cause: Cause::ResidenceChange,
+                follows: None,
+                residence_change_id: Some(intake.id),
+                data: &member.person.data,
+                status: ResidentStatus::Resident,
+                home: Some(HomeRef {
+                    family_id: family,
+                    relationship: member.relationship,
+                    street_id: street,
+                    house_number: &declared.address.house_number,
+                }),
+                destination: None,
+                warnings: &member.person.warnings,
+            },
+            now,
+        )
+        .await?;
+        let (permit, expiry, ground) = match &member.status {
+            ImmigrantStatus::Italian => (None, None, None),
+            ImmigrantStatus::Eu(ground) => (None, None, Some(*ground)),
+            ImmigrantStatus::Permit(permit, expiry) => (
+                Some(permit.as_str()),
+                Some(jiff_sqlx::Date::from(*expiry)),
+                None,
+            ),
+        };
+        sqlx::query(
+            "insert into residence_change_members (residence_change_id, resident_id, relationship,
+                 open, residence_permit, residence_permit_expiry, eu_ground)
+             values ($1, $2, $3, true, $4, $5, $6)",
+        )
+        .bind(intake.id.0)
+        .bind(id.0)
+        .bind(member.relationship.as_db())
+        .bind(permit)
+        .bind(expiry)
+        .bind(ground)
+        .execute(uow.conn())
+        .await
+        .map_err(RegistryError::from_write)?;
+    }
+    lock(uow.conn(), intake.id)
+        .await?
+        .ok_or(RegistryError::Conflict(
+            "the record changed meanwhile; retry",
+        ))
+}
+
 const COLUMNS: &str = "c.id, c.municipality, c.status, c.family_id, c.destination_family_id,
      c.declarant_id, s.street_code, c.house_number, c.declared_at, c.effective_date,
      c.registration_due, c.check_due, c.silence_assent_on, c.protocol_registration_id,
@@ -415,7 +569,7 @@ const COLUMNS: &str = "c.id, c.municipality, c.status, c.family_id, c.destinatio
      c.case_closed_at, c.version, c.check_failure, c.notice_sent_on, c.notice_protocol_number,
      c.notice_delivery, c.notice_received_on, c.observations_window_end, c.observations_on,
      c.observations, c.observations_outcome, c.observations_answer, c.remaining_head_id,
-     c.representative_id";
+     c.representative_id, c.origin_municipality, c.origin_country";
 
 /// A change, locked until the unit of work ends.
 pub async fn lock(
@@ -544,6 +698,8 @@ async fn with_members(conn: &mut PgConnection, row: &PgRow) -> Result<Change, sq
         representative: row
             .try_get::<Option<Uuid>, _>("representative_id")?
             .map(ResidentId),
+        origin_municipality: row.try_get("origin_municipality")?,
+        origin_country: row.try_get("origin_country")?,
     })
 }
 
@@ -632,10 +788,9 @@ pub async fn reject(
                         .into(),
                 )
             })?;
-        let previous = state.follows.ok_or(RegistryError::Conflict(
-            "the record changed meanwhile; retry",
-        ))?;
-        movers.push((person.id, state, previous));
+        // A member who moved in has no previous state here: the registration is
+        // annulled from the declaration's day and nothing comes back.
+        movers.push((person.id, state.clone(), state.follows));
     }
     for (_, state, _) in &movers {
         let done = sqlx::query(
@@ -652,7 +807,9 @@ pub async fn reject(
         }
     }
     for (resident, _, previous) in &movers {
-        restore(uow.conn(), *resident, *previous, change, now).await?;
+        if let Some(previous) = previous {
+            restore(uow.conn(), *resident, *previous, change, now).await?;
+        }
         bump_version(uow.conn(), *resident).await?;
     }
     sqlx::query(
