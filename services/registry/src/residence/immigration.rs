@@ -8,7 +8,9 @@ use jiff::civil::Date;
 use sportello_kit::{MunicipalityCode, ServiceError, domain as kit};
 use sportello_proto::{
     common::v1::Channel,
-    registry::v1::{DeclareImmigrationRequest, DwellingTitle, EuResidenceGround},
+    registry::v1::{
+        DeclareImmigrationRequest, DwellingTitle, EuResidenceGround, RegistrationGround,
+    },
 };
 use uuid::Uuid;
 
@@ -119,7 +121,8 @@ impl DeclaredImmigration {
             person.family_id.clear();
             person.relationship = 0;
             person.effective_date.clear();
-            let person = NewResident::parse(&person, today).map_err(|e| {
+            person.ground = RegistrationGround::DataLoad as i32;
+            let mut person = NewResident::parse(&person, today).map_err(|e| {
                 let why = e
                     .violations()
                     .first()
@@ -127,6 +130,7 @@ impl DeclaredImmigration {
                     .unwrap_or_else(|| e.to_string());
                 ServiceError::invalid_field(field("person"), why)
             })?;
+            person.ground = "immigration";
             if members
                 .iter()
                 .any(|m| m.person.fiscal_code == person.fiscal_code)

@@ -445,8 +445,9 @@ pub async fn record_immigration(
             member.person.fiscal_code.as_str(),
         );
         sqlx::query(
-            "insert into residents (id, municipality, fiscal_code, requester_ref, version, created_at)
-             values ($1, $2, $3, $4, 1, $5)",
+            "insert into residents (id, municipality, fiscal_code, requester_ref, version, created_at,
+                 registration_ground)
+             values ($1, $2, $3, $4, 1, $5, 'immigration')",
         )
         .bind(id.0)
         .bind(declared.municipality.as_str())
