@@ -53,6 +53,9 @@ fn request(reference: &str, i: usize) -> IssueCertificateRequest {
             String::new()
         },
         idempotency_key: String::new(),
+        responsible_official: "Maria Bianchi".into(),
+        stamp_duty_payment: 0,
+        stamp_duty_reference: String::new(),
     }
 }
 

@@ -24,6 +24,11 @@ pub struct RegistryConfig {
     /// The public page a certificate's QR code points to (`CERTIFICATE_VERIFY_URL`); the
     /// verification code is appended as a path segment.
     pub verify_url: String,
+    /// The authorisation for virtual payment of the stamp duty (DPR 642/1972 art. 15),
+    /// as printed on certificates (`STAMP_DUTY_VIRTUAL_AUTHORISATION`, e.g. "aut.
+    /// Agenzia delle Entrate n. 12345 del 02/01/2020"); unset when the municipality has
+    /// none.
+    pub virtual_stamp_authorisation: Option<String>,
 }
 
 impl AsRef<ServiceConfig> for RegistryConfig {
@@ -45,12 +50,23 @@ impl RegistryConfig {
         let routing_url = env.peer_url("ROUTING_URL", "routing")?;
         let verify_url: String = env.or("CERTIFICATE_VERIFY_URL", DEFAULT_VERIFY_URL.to_owned())?;
         check_http_url("CERTIFICATE_VERIFY_URL", &verify_url)?;
+        let authorisation: String = env.or("STAMP_DUTY_VIRTUAL_AUTHORISATION", String::new())?;
+        let authorisation = authorisation.trim();
+        if authorisation.chars().count() > 120 {
+            return Err(ConfigError::invalid(
+                "STAMP_DUTY_VIRTUAL_AUTHORISATION",
+                authorisation,
+                "at most 120 characters",
+            ));
+        }
         Ok(Self {
             service,
             pseudonym_key,
             seal_key,
             routing_url,
             verify_url: verify_url.trim_end_matches('/').to_owned(),
+            virtual_stamp_authorisation: (!authorisation.is_empty())
+                .then(|| authorisation.to_owned()),
         })
     }
 
@@ -64,6 +80,7 @@ impl RegistryConfig {
             seal_key,
             routing_url: None,
             verify_url: DEFAULT_VERIFY_URL.to_owned(),
+            virtual_stamp_authorisation: None,
         })
     }
 }

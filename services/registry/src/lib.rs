@@ -84,6 +84,10 @@ pub async fn start(
         residence::timers::SilenceAssent,
     );
     service.on_timer(
+        residence::notice::WINDOW_TIMER,
+        residence::notice::WindowLapsed,
+    );
+    service.on_timer(
         residence::timers::CLOSE_TIMER,
         residence::timers::CloseCheck {
             intake: intake.clone(),
@@ -95,6 +99,10 @@ pub async fn start(
         pseudonym_key: config.pseudonym_key.clone(),
         seal_key: config.seal_key.clone(),
         verify_url: config.verify_url.as_str().into(),
+        virtual_stamp_authorisation: config
+            .virtual_stamp_authorisation
+            .as_deref()
+            .map(Into::into),
     };
     let streets = streets::grpc::Streets::new(service.db().clone());
     let residents = residents::grpc::Residents::new(registry.clone());

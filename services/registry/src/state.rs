@@ -28,6 +28,9 @@ pub struct Registry {
     pub seal_key: SealKey,
     /// The public verification page, without a trailing slash.
     pub verify_url: Arc<str>,
+    /// The municipality's authorisation for virtual payment of the stamp duty (DPR
+    /// 642/1972 art. 15), as printed, if configured.
+    pub virtual_stamp_authorisation: Option<Arc<str>>,
 }
 
 impl Registry {

@@ -92,6 +92,7 @@ async fn n_reads_of_personal_data_leave_exactly_n_audit_rows() {
                 person: Some(Person::ResidentId(mario.id.clone())),
                 r#type: CertificateType::Residence as i32,
                 r#use: "uso amministrativo".into(),
+                responsible_official: "Maria Bianchi".into(),
                 ..Default::default()
             }),
         )
@@ -242,6 +243,7 @@ async fn a_read_whose_audit_write_fails_fails() {
                 person: Some(Person::ResidentId(family[0].id.clone())),
                 r#type: CertificateType::Residence as i32,
                 r#use: "uso amministrativo".into(),
+                responsible_official: "Maria Bianchi".into(),
                 ..Default::default()
             }),
         )

@@ -9,7 +9,7 @@ use common::{Harness, count, operator};
 use sha2::{Digest, Sha256};
 use sportello_proto::registry::v1::{
     CertificateType, ChangeResidentStatusRequest, GetCertificateRequest, IssueCertificateRequest,
-    IssueCertificateResponse, ResidentStatus, VerifyCertificateRequest,
+    IssueCertificateResponse, ResidentStatus, StampDutyPayment, VerifyCertificateRequest,
     issue_certificate_request::Person,
 };
 use sportello_registry::certificates::{compose::ART_40_NOTICE, pdf::shown_text};
@@ -23,6 +23,9 @@ fn issue(resident_id: &str, kind: CertificateType) -> IssueCertificateRequest {
         r#use: "uso amministrativo".into(),
         exemption_code: String::new(),
         idempotency_key: String::new(),
+        responsible_official: "Maria Bianchi".into(),
+        stamp_duty_payment: 0,
+        stamp_duty_reference: String::new(),
     }
 }
 
@@ -61,11 +64,17 @@ async fn a_certificate_verifies_and_carries_the_required_sentence() {
         "Diritti di segreteria: € 0,52",
         "valido fino al 26/05/2027",
         "La Spezia, 26/11/2026 ore 09:30",
+        "art. 41 c. 1 DPR 445/2000",
+        "L'Ufficiale d'Anagrafe: Maria Bianchi",
         &certificate.verification_code,
     ] {
         assert!(text.contains(expected), "{expected:?} not in {text}");
     }
     assert_eq!(certificate.valid_until, "2027-05-26");
+    // No method given and no virtual-payment authorisation configured: issued, and the
+    // operator is told the line lacks how the duty was paid.
+    assert_eq!(issued.warnings.len(), 1, "{:?}", issued.warnings);
+    assert!(issued.warnings[0].contains("non indicata"));
     assert_eq!(certificate.stamp_duty.unwrap().amount_minor, 1600);
     assert_eq!(
         certificate.content_sha256,
@@ -204,9 +213,15 @@ async fn family_certificates_list_the_members_and_audit_each_of_them() {
         "ROSSI LUCA",
         "figlio",
         "art. 11 tab. all. B DPR 642/1972",
+        "e che fa parte della famiglia anagrafica composta dalle seguenti persone (3 componenti):",
     ] {
         assert!(text.contains(expected), "{expected:?} not in {text}");
     }
+    // DPR 445/2000 art. 40 c. 01 and art. 43 (issue 11, point 15): a school may not ask
+    // for a certificate; the operator is told to offer the self-declaration.
+    assert_eq!(issued.warnings.len(), 1, "{:?}", issued.warnings);
+    assert!(issued.warnings[0].contains("art. 40 c. 01"));
+    assert!(issued.warnings[0].contains("dichiarazione sostitutiva"));
     let disclosed: i32 = sqlx::query_scalar("select cardinality(resident_ids) from audit_log")
         .fetch_one(h.pool())
         .await
@@ -224,6 +239,129 @@ async fn family_certificates_list_the_members_and_audit_each_of_them() {
         .into_inner();
     assert_eq!(again.pdf, issued.pdf);
     assert_eq!(h.audit_rows().await, 2);
+}
+
+/// DPR 642/1972 art. 3 (issue 11, point 13): the stamp-duty line says how the duty was
+/// paid — here the contrassegno's identifier the operator entered; a bad identifier is
+/// refused naming the field, and a method under an exemption is refused too.
+#[tokio::test]
+async fn the_stamp_duty_line_names_the_contrassegno_dpr_642_1972() {
+    let h = Harness::start().await;
+    let family = h.rossi_family().await;
+    let mut certificates = h.certificates().await;
+    let mut request = issue(&family[0].id, CertificateType::Residence);
+    request.stamp_duty_payment = StampDutyPayment::Contrassegno as i32;
+    request.stamp_duty_reference = "01180000123456".into();
+    let issued = certificates
+        .issue_certificate(operator("certificate.issue").request(request.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let text = text_of(&issued.pdf);
+    assert!(
+        text.contains("assolta mediante contrassegno telematico n. 01180000123456"),
+        "{text}"
+    );
+    assert!(issued.warnings.is_empty(), "{:?}", issued.warnings);
+    request.stamp_duty_reference = "12".into();
+    let status = certificates
+        .issue_certificate(operator("certificate.issue").request(request.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        status.message().starts_with("stamp_duty_reference"),
+        "{status:?}"
+    );
+    request.stamp_duty_reference = "01180000123456".into();
+    request.exemption_code = "pensione_estera".into();
+    let status = certificates
+        .issue_certificate(operator("certificate.issue").request(request))
+        .await
+        .unwrap_err();
+    assert!(
+        status.message().starts_with("stamp_duty_payment"),
+        "{status:?}"
+    );
+    assert_eq!(count(h.pool(), "certificates").await, 1);
+}
+
+/// D.Lgs 39/1993 art. 3 c. 2 and the family-status sentence (issue 11, points 12 and 15):
+/// the printed signature names the official; the family status alone reads as a full
+/// Italian sentence after "certifica che".
+#[tokio::test]
+async fn a_family_status_names_the_official_art_3_dlgs_39_1993() {
+    let h = Harness::start().await;
+    let family = h.rossi_family().await;
+    let issued = h
+        .certificates()
+        .await
+        .issue_certificate(
+            operator("certificate.issue")
+                .request(issue(&family[0].id, CertificateType::FamilyStatus)),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let text = text_of(&issued.pdf);
+    for expected in [
+        "codice fiscale RSSMRA80A01E463A fa parte della famiglia anagrafica composta dalle seguenti persone (3 componenti):",
+        "L'Ufficiale d'Anagrafe: Maria Bianchi",
+        "art. 3 c. 2 D.Lgs. 39/1993",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in {text}");
+    }
+    assert_eq!(
+        issued.warnings.len(),
+        1,
+        "only the payment method is missing"
+    );
+}
+
+/// Issue 11, point 14: a citizenship certificate attests Italian citizenship and is
+/// issued only for Italian citizens; for a foreign resident the refusal names `type` and
+/// says why, and nothing is written.
+#[tokio::test]
+async fn a_citizenship_certificate_is_refused_for_a_foreign_citizen() {
+    let h = Harness::start().await;
+    h.rossi_family().await;
+    let mut anna = common::person(common::ANNA, "");
+    anna.citizenship = "RO".into();
+    let anna = h
+        .residents()
+        .await
+        .register_resident(operator("resident.register").request(anna))
+        .await
+        .unwrap()
+        .into_inner()
+        .resident
+        .unwrap();
+    let outbox = count(h.pool(), "outbox").await;
+    let audit = h.audit_rows().await;
+    let status = h
+        .certificates()
+        .await
+        .issue_certificate(
+            operator("certificate.issue").request(issue(&anna.id, CertificateType::Citizenship)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().starts_with("type"), "{status:?}");
+    assert!(
+        status.message().contains("cittadini italiani"),
+        "{status:?}"
+    );
+    assert_eq!(count(h.pool(), "certificates").await, 0);
+    assert_eq!(h.audit_rows().await, audit);
+    assert_eq!(count(h.pool(), "outbox").await, outbox);
+    // Her residence certificate is issued as before.
+    h.certificates()
+        .await
+        .issue_certificate(
+            operator("certificate.issue").request(issue(&anna.id, CertificateType::Residence)),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -280,6 +418,8 @@ async fn bad_requests_name_the_field_and_issue_nothing() {
     no_use.r#use = " ".into();
     let mut bad_exemption = issue(&family[0].id, CertificateType::Residence);
     bad_exemption.exemption_code = "amicizia".into();
+    let mut no_official = issue(&family[0].id, CertificateType::Residence);
+    no_official.responsible_official = " ".into();
     for (request, code, field) in [
         (malformed, Code::InvalidArgument, "fiscal_code"),
         (unknown, Code::NotFound, "fiscal_code"),
@@ -300,6 +440,7 @@ async fn bad_requests_name_the_field_and_issue_nothing() {
         ),
         (no_use, Code::InvalidArgument, "use"),
         (bad_exemption, Code::InvalidArgument, "exemption_code"),
+        (no_official, Code::InvalidArgument, "responsible_official"),
     ] {
         let status = certificates
             .issue_certificate(context.request(request))

@@ -11,10 +11,12 @@ use sportello_kit::testing::TestService;
 use sportello_proto::{
     common::v1::{Address, Channel},
     registry::v1::{
-        CheckOutcome, ConfirmationBasis, DeclareResidenceChangeRequest, GetFamilyRequest,
-        GetResidentHistoryRequest, GetResidentRequest, MovingMember, NewAddress,
-        RecordAddressCheckRequest, Relationship, ResidenceChange, ResidenceChangeDeclared,
-        ResidenceChangeStatus, Resident, SendReasonsAgainstRequest,
+        AnswerObservationsRequest, CheckOutcome, ConfirmationBasis, DeclareImmigrationRequest,
+        DeclareResidenceChangeRequest, DwellingTitle, GetFamilyRequest, GetResidentHistoryRequest,
+        GetResidentRequest, IncomingMember, MovingMember, NewAddress, NoticeDelivery,
+        ObservationsOutcome, RecordAddressCheckRequest, RecordNoticeReceiptRequest,
+        RecordObservationsRequest, Relationship, ResidenceChange, ResidenceChangeDeclared,
+        ResidenceChangeRejected, ResidenceChangeStatus, Resident, SendReasonsAgainstRequest,
     },
     routing::v1::{
         CaseStatus, CreateSiteRequest, GetCaseRequest, GetRegistrationRequest, IncomingKind, Tier,
@@ -48,6 +50,8 @@ fn declaration(family: &[Resident], members: Vec<MovingMember>) -> DeclareReside
         document_sha256: String::new(),
         idempotency_key: String::new(),
         site_id: String::new(),
+        remaining_head_id: String::new(),
+        representative_id: String::new(),
     }
 }
 
@@ -297,6 +301,8 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
             operator("residence.check").request(SendReasonsAgainstRequest {
                 residence_change_id: change.id.clone(),
                 reasons: "al primo sopralluogo l'abitazione risultava disabitata".into(),
+                outgoing_protocol_number: "2026/0000412".into(),
+                sent_date: "2026-12-15".into(),
             }),
         )
         .await
@@ -306,9 +312,11 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
         .unwrap();
     assert_eq!(noticed.silence_assent_date, "");
     assert!(noticed.reasons_against_time.is_some());
-    assert!(
-        noticed.check_due > change.check_due,
-        "the 10-bis notice suspends the term"
+    assert_eq!(noticed.notice_sent_date, "2026-12-15");
+    assert_eq!(noticed.notice_protocol_number, "2026/0000412");
+    assert_eq!(
+        noticed.observations_window_end, "",
+        "no window runs until the receipt is recorded"
     );
     h.ctx
         .clock
@@ -324,12 +332,19 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
     assert_eq!(status, "recorded", "no silence-assent after a notice");
 }
 
+/// DPR 223/1989 art. 18-bis c. 2 and L. 241/1990 art. 10-bis (issue 11, point 1): a
+/// failed check no longer rejects at once; the previous state is restored only after the
+/// notice was sent and received and the observations were rejected with reasons, and the
+/// rejection states the appeal (DPR 223/1989 art. 36) and the communications (DL 5/2012
+/// art. 5 c. 4).
 #[tokio::test]
 async fn a_failed_check_restores_the_previous_state_and_records_why() {
     let (h, routing, family) = Box::pin(desk()).await;
     let luca = &family[2];
-    // Luca leaves to live on his own: a new family, of which he is the head.
-    let request = declaration(&family, moving(&[(luca, Relationship::Head)]));
+    // Luca (14) leaves to live on his own: a new family, of which he is the head; being
+    // under age, his father represents him.
+    let mut request = declaration(&family, moving(&[(luca, Relationship::Head)]));
+    request.representative_id = family[0].id.clone();
     let change = h
         .changes()
         .await
@@ -359,7 +374,7 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
     h.ctx
         .clock
         .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
-    let rejected = h
+    let failed = h
         .changes()
         .await
         .record_address_check(
@@ -374,11 +389,20 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
         .into_inner()
         .residence_change
         .unwrap();
+    // DPR 223/1989 art. 18-bis c. 2: no rejection without a 10-bis notice.
+    assert_eq!(failed.status, ResidenceChangeStatus::Recorded as i32);
+    assert_eq!(
+        failed.check_failure,
+        "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)"
+    );
+    assert_eq!(family_now(&h, &family[0].family_id, "").await.len(), 2);
+    let rejected = through_the_notice(&h, &change.id, false).await;
     assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
     assert_eq!(
         rejected.rejection_reason,
-        "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)"
+        "le osservazioni non superano l'esito dei sopralluoghi"
     );
+    assert!(rejected.appeal.contains("DPR 223/1989 art. 36"));
 
     // Luca is back in his family at Via del Prione, for every day since the declaration.
     for as_of in ["2026-11-26", ""] {
@@ -438,6 +462,15 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
         event_types(&h).await.last().unwrap(),
         "registry.residence_change.rejected"
     );
+    let payload: Vec<u8> = sqlx::query_scalar(
+        "select payload from outbox where event_type = 'registry.residence_change.rejected'",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    let event = <ResidenceChangeRejected as prost::Message>::decode(payload.as_slice()).unwrap();
+    assert_eq!(event.communications, ["public_security_authority"]);
+    assert!(event.appeal.contains("ricorso al Prefetto entro 30 giorni"));
 
     // Decided: a second check is refused.
     let again = h
@@ -453,6 +486,456 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
+}
+
+/// A failed check's change through the 10-bis procedure: the notice sent on 14 December
+/// (outgoing protocol), received on the 16th at the counter, observations on the 21st,
+/// answered (accepted or not) on the 28th.
+async fn through_the_notice(h: &Harness, id: &str, accept: bool) -> ResidenceChange {
+    let mut changes = h.changes().await;
+    h.ctx
+        .clock
+        .set("2026-12-16T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: id.into(),
+                reasons: "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)".into(),
+                outgoing_protocol_number: "2026/0000500".into(),
+                sent_date: "2026-12-14".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let received = changes
+        .record_notice_receipt(
+            operator("residence.check").request(RecordNoticeReceiptRequest {
+                residence_change_id: id.into(),
+                delivery: NoticeDelivery::Counter as i32,
+                received_date: "2026-12-16".into(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(received.notice_received_date, "2026-12-16");
+    assert_eq!(received.observations_window_end, "2026-12-28");
+    // Not yet: the window is open and no observations were answered.
+    assert_eq!(
+        h.registry.running.workers.timers.run_once().await.unwrap(),
+        0
+    );
+    h.ctx
+        .clock
+        .set("2026-12-21T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .record_observations(
+            operator("residence.check").request(RecordObservationsRequest {
+                residence_change_id: id.into(),
+                received_date: "2026-12-21".into(),
+                observations: "Abito all'indirizzo da novembre; allego il contratto di locazione."
+                    .into(),
+            }),
+        )
+        .await
+        .unwrap();
+    h.ctx
+        .clock
+        .set("2026-12-28T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .answer_observations(
+            operator("residence.check").request(AnswerObservationsRequest {
+                residence_change_id: id.into(),
+                outcome: if accept {
+                    ObservationsOutcome::Accepted
+                } else {
+                    ObservationsOutcome::Rejected
+                } as i32,
+                reasons: "le osservazioni non superano l'esito dei sopralluoghi".into(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap()
+}
+
+/// L. 241/1990 art. 10-bis, DPR 223/1989 art. 18-bis c. 2 (issue 11, points 1 and 5): when
+/// the 10 days from the notice's receipt pass with no observations, the durable timer
+/// rejects the change on the day after the window ends; observations after the window are
+/// refused naming the rule, and nothing is written.
+#[tokio::test]
+async fn the_window_lapses_unused_and_the_timer_rejects_art_10_bis() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    let mut changes = h.changes().await;
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    // The back office cannot reject without the notice: there is no RPC that would, and
+    // a failed check leaves the family where it declared.
+    changes
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "abitazione disabitata".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    // A notice dated in the future, or before receipt is recorded observations: refused.
+    let future = changes
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: change.id.clone(),
+                reasons: "abitazione disabitata".into(),
+                outgoing_protocol_number: "2026/0000600".into(),
+                sent_date: "2026-12-11".into(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(future.code(), Code::InvalidArgument);
+    changes
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: change.id.clone(),
+                reasons: "abitazione disabitata".into(),
+                outgoing_protocol_number: "2026/0000600".into(),
+                sent_date: "2026-12-10".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let early = changes
+        .record_observations(
+            operator("residence.check").request(RecordObservationsRequest {
+                residence_change_id: change.id.clone(),
+                received_date: "2026-12-10".into(),
+                observations: "abito qui".into(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(early.message().contains("10-bis"), "{}", early.message());
+    // Received by PEC on Saturday 12 December: the window ends on Tuesday 22.
+    h.ctx
+        .clock
+        .set("2026-12-12T15:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .record_notice_receipt(
+            operator("residence.check").request(RecordNoticeReceiptRequest {
+                residence_change_id: change.id.clone(),
+                delivery: NoticeDelivery::PecReceipt as i32,
+                received_date: "2026-12-12".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    h.ctx
+        .clock
+        .set("2026-12-22T20:00:00Z".parse::<Timestamp>().unwrap());
+    let timers = &h.registry.running.workers.timers;
+    assert_eq!(timers.run_once().await.unwrap(), 0, "the window's last day");
+    h.ctx
+        .clock
+        .set("2026-12-23T09:00:00Z".parse::<Timestamp>().unwrap());
+    let late = changes
+        .record_observations(
+            operator("residence.check").request(RecordObservationsRequest {
+                residence_change_id: change.id.clone(),
+                received_date: "2026-12-23".into(),
+                observations: "abito qui".into(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    assert!(
+        late.message().starts_with("received_date:") && late.message().contains("10-bis"),
+        "{}",
+        late.message()
+    );
+    let written: Option<String> = sqlx::query_scalar("select observations from residence_changes")
+        .fetch_one(h.pool())
+        .await
+        .unwrap();
+    assert_eq!(written, None, "nothing written");
+    assert!(timers.run_once().await.unwrap() >= 1);
+    let status: (String, String) =
+        sqlx::query_as("select status, rejection_reason from residence_changes")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, ("rejected".into(), "abitazione disabitata".into()));
+    timers.run_once().await.unwrap();
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.outcome_code, "rejected");
+    assert_eq!(
+        family_now(&h, &family[0].family_id, "").await[0].1,
+        "Via del Prione"
+    );
+}
+
+/// DPR 223/1989 art. 18-bis c. 2 (issue 11, point 1), held by the database: a change
+/// cannot be written as rejected without a received notice and a lapsed window or
+/// rejected observations, whatever the code above it does.
+#[tokio::test]
+async fn the_database_refuses_a_rejection_without_notice_art_18_bis() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    let refused = sqlx::query(
+        "update residence_changes set status = 'rejected', rejection_reason = 'x',
+             decided_at = now() where id = $1::uuid",
+    )
+    .bind(&change.id)
+    .execute(h.pool())
+    .await
+    .unwrap_err();
+    let refused = refused.as_database_error().unwrap().constraint();
+    assert_eq!(refused, Some("residence_changes_rejected_after_notice"));
+}
+
+/// L. 241/1990 art. 10-bis (issue 11, point 1): observations that overcome the reasons
+/// against are answered by confirming the move.
+#[tokio::test]
+async fn accepted_observations_confirm_the_move_art_10_bis() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno in casa".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let confirmed = through_the_notice(&h, &change.id, true).await;
+    assert_eq!(confirmed.status, ResidenceChangeStatus::Confirmed as i32);
+    assert_eq!(
+        confirmed.observations_outcome,
+        ObservationsOutcome::Accepted as i32
+    );
+    assert_eq!(confirmed.appeal, "");
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.outcome_code, "confirmed");
+}
+
+/// DPR 223/1989 art. 6 (issue 11, point 3): the head of a family may move alone; the
+/// declaration names who heads the family left behind, and a rejection gives both back
+/// their previous places.
+#[tokio::test]
+async fn the_head_moves_alone_naming_the_new_head_art_6_dpr_223_1989() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    let mut request = declaration(&family, moving(&[(&family[0], Relationship::Head)]));
+    request.remaining_head_id = family[1].id.clone();
+    let change = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(change.remaining_head_id, family[1].id);
+    assert_ne!(change.destination_family_id, family[0].family_id);
+    let remaining = family_now(&h, &family[0].family_id, "").await;
+    assert_eq!(remaining.len(), 2);
+    assert!(remaining.contains(&(
+        "Maria".into(),
+        "Via del Prione".into(),
+        Relationship::Head as i32
+    )));
+    // A rejection restores Mario as head and Maria as his spouse.
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno abita all'indirizzo dichiarato".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let rejected = through_the_notice(&h, &change.id, false).await;
+    assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
+    let restored = family_now(&h, &family[0].family_id, "").await;
+    assert_eq!(restored.len(), 3);
+    assert!(restored.contains(&(
+        "Mario".into(),
+        "Via del Prione".into(),
+        Relationship::Head as i32
+    )));
+    assert!(restored.contains(&(
+        "Maria".into(),
+        "Via del Prione".into(),
+        Relationship::Spouse as i32
+    )));
+}
+
+/// DPR 445/2000 art. 54 (issue 11, point 9): a received declaration is never annulled
+/// because of an internal error of ours. When recording fails after the protocol
+/// registration, the registration stays; the same request again reuses it.
+#[tokio::test]
+async fn an_internal_failure_never_voids_the_registration_art_54_dpr_445_2000() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    sqlx::raw_sql(
+        "create function fail_once() returns trigger language plpgsql as $$
+         begin raise exception 'simulated failure'; end $$;
+         create trigger fail_once before insert on residence_changes
+             for each row execute function fail_once();",
+    )
+    .execute(h.pool())
+    .await
+    .unwrap();
+    let members = moving(&[
+        (&family[0], Relationship::Head),
+        (&family[1], Relationship::Spouse),
+        (&family[2], Relationship::Child),
+    ]);
+    let request = declaration(&family, members);
+    let failed = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(request.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code(), Code::Internal, "{failed:?}");
+    let registrations: Vec<(String, bool)> =
+        sqlx::query_as("select id::text, voided_at is not null from routing.registrations")
+            .fetch_all(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(registrations.len(), 1);
+    assert!(!registrations[0].1, "not annulled");
+    sqlx::raw_sql("drop trigger fail_once on residence_changes")
+        .execute(h.pool())
+        .await
+        .unwrap();
+    let change = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(change.protocol_registration_id, registrations[0].0);
+    assert_eq!(count(h.pool(), "routing.registrations").await, 1);
+}
+
+/// DL 5/2012 art. 5 (issue 11, point 2): a move into the municipality from another one
+/// goes through the same procedure — protocol entry, registration from the declaration's
+/// day, address check, silence-assent after 45 days — with the requirements the law adds:
+/// the title to occupy the dwelling (DL 47/2014 art. 5) and a non-EU citizen's residence
+/// permit; without them nothing is written, here or in routing.
+#[tokio::test]
+async fn immigration_from_another_municipality_reaches_silence_assent_dl_5_2012_art_5() {
+    let (h, routing, _family) = Box::pin(desk()).await;
+    const ARBEN: common::Who = (
+        "Hoxha",
+        "Arben",
+        sportello_proto::registry::v1::Sex::Male,
+        "1985-03-02",
+        "Z100",
+    );
+    let anna = common::person(common::ANNA, "");
+    let mut arben = common::person(ARBEN, "");
+    arben.citizenship = "AL".into();
+    let request = DeclareImmigrationRequest {
+        municipality_istat_code: "011015".into(),
+        members: vec![
+            IncomingMember {
+                person: Some(anna),
+                relationship: Relationship::Head as i32,
+                ..Default::default()
+            },
+            IncomingMember {
+                person: Some(arben),
+                relationship: Relationship::Cohabitant as i32,
+                residence_permit: "I123456789".into(),
+                residence_permit_expiry: "2028-01-01".into(),
+                ..Default::default()
+            },
+        ],
+        declarant_index: 0,
+        address: Some(NewAddress {
+            street_code: "CHIODO".into(),
+            house_number: "5".into(),
+        }),
+        origin_municipality_istat_code: "010025".into(),
+        dwelling_title: DwellingTitle::Tenant as i32,
+        dwelling_title_reference: "contratto registrato 1234/3T/2026".into(),
+        channel: Channel::Web as i32,
+        ..Default::default()
+    };
+    let mut changes = h.changes().await;
+    let mut no_permit = request.clone();
+    no_permit.members[1].residence_permit.clear();
+    let mut no_title = request.clone();
+    no_title.dwelling_title = 0;
+    for (bad, field) in [
+        (no_permit, "members[1].residence_permit"),
+        (no_title, "dwelling_title"),
+    ] {
+        let status = changes
+            .declare_immigration(operator("residence.declare").request(bad))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().starts_with(field), "{field}: {status:?}");
+    }
+    assert_eq!(count(h.pool(), "residence_changes").await, 0);
+    assert_eq!(count(h.pool(), "routing.registrations").await, 0);
+
+    let change = changes
+        .declare_immigration(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(change.status, ResidenceChangeStatus::Recorded as i32);
+    assert_eq!(change.origin_municipality_istat_code, "010025");
+    assert_eq!(change.effective_date, "2026-11-26");
+    assert_eq!(change.silence_assent_date, "2027-01-12");
+    let members = family_now(&h, &change.destination_family_id, "").await;
+    assert_eq!(members.len(), 2);
+    assert!(
+        members
+            .iter()
+            .all(|(_, street, _)| street == "Via Domenico Chiodo")
+    );
+    let timers = &h.registry.running.workers.timers;
+    h.ctx
+        .clock
+        .set("2027-01-11T23:00:00Z".parse::<Timestamp>().unwrap());
+    assert_eq!(timers.run_once().await.unwrap(), 2);
+    let confirmed: (String, String) =
+        sqlx::query_as("select status, confirmation_basis from residence_changes")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(confirmed, ("confirmed".into(), "silence_assent".into()));
+    let case = routing_case(&routing, &change.check_case_id).await;
+    assert_eq!(case.outcome_code, "confirmed_by_silence_assent");
 }
 
 #[tokio::test]
@@ -540,6 +1023,11 @@ async fn bad_declarations_name_the_field_and_write_nothing() {
         relationship: Relationship::Cohabitant as i32,
     });
     let head_leaves = declaration(&family, moving(&[(&family[0], Relationship::Head)]));
+    let minor_alone = declaration(&family, moving(&[(&family[2], Relationship::Head)]));
+    let mut minor_by_minor = minor_alone.clone();
+    minor_by_minor.representative_id = family[2].id.clone();
+    let mut head_named_needlessly = declaration(&family, all());
+    head_named_needlessly.remaining_head_id = family[1].id.clone();
     let mut same_address = declaration(&family, all());
     same_address.address = Some(NewAddress {
         street_code: "PRIONE".into(),
@@ -557,7 +1045,14 @@ async fn bad_declarations_name_the_field_and_write_nothing() {
     let mut changes = h.changes().await;
     for (request, code, field) in [
         (stranger, Code::InvalidArgument, "members"),
-        (head_leaves, Code::InvalidArgument, "members"),
+        (head_leaves, Code::InvalidArgument, "remaining_head_id"),
+        (minor_alone, Code::InvalidArgument, "representative_id"),
+        (minor_by_minor, Code::InvalidArgument, "representative_id"),
+        (
+            head_named_needlessly,
+            Code::InvalidArgument,
+            "remaining_head_id",
+        ),
         (same_address, Code::InvalidArgument, "address"),
         (no_street, Code::InvalidArgument, "address.street_code"),
         (no_family, Code::NotFound, "family_id"),

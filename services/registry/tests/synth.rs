@@ -99,6 +99,7 @@ async fn the_city_loads_once_and_its_people_are_served() {
                 person: Some(Person::RequesterRef(head_ref)),
                 r#type: CertificateType::FamilyStatus as i32,
                 r#use: "uso amministrativo".into(),
+                responsible_official: "Maria Bianchi".into(),
                 ..Default::default()
             }),
         )

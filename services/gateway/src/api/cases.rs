@@ -452,6 +452,11 @@ pub async fn issue_certificate(
             r#use: form.r#use,
             exemption_code: form.exemption_code,
             idempotency_key: form.idempotency_key,
+            // The operator issues as delegated registry officer, named on the
+            // certificate (D.Lgs 39/1993 art. 3 c. 2).
+            responsible_official: signed.account().display_name.clone(),
+            // The municipality's virtual payment, when configured in the registry.
+            ..Default::default()
         }))
         .await?
         .into_inner();

@@ -9,7 +9,7 @@ use sportello_pa::{Sex, birthplace, calendar::rome};
 use super::{
     code::VerificationCode,
     kind::CertificateType,
-    stamp::{Charges, euros},
+    stamp::{Charges, Payment, euros},
 };
 use crate::{
     domain::{Day, ResidentStatus, day::italian},
@@ -72,6 +72,10 @@ pub struct Facts<'a> {
     pub code: &'a VerificationCode,
     /// The verification page, without a trailing slash.
     pub verify_url: &'a str,
+    /// The official responsible for the issue (D.Lgs 39/1993 art. 3 c. 2).
+    pub official: &'a str,
+    /// How the stamp duty was paid, when it is due and known.
+    pub payment: Option<&'a Payment>,
 }
 
 /// "Comune della Spezia", "Comune di Genova": the article of the name joins "di".
@@ -132,6 +136,8 @@ pub fn compose(facts: &Facts<'_>) -> Document {
         valid_until,
         code,
         verify_url,
+        official,
+        payment,
     } = *facts;
     let sex = state.data.sex;
     let place = birthplace::by_istat(municipality.as_str());
@@ -190,32 +196,36 @@ pub fn compose(facts: &Facts<'_>) -> Document {
     match kind {
         CertificateType::Residence => paragraphs.extend(residence),
         CertificateType::FamilyStatus | CertificateType::ResidenceFamily => {
-            if kind == CertificateType::ResidenceFamily {
-                paragraphs.extend(residence);
-            }
-            paragraphs.push(format!(
-                "e che la sua famiglia anagrafica è così composta ({} {}):",
-                family.map_or(0, |f| f.members.len()),
-                if family.is_some_and(|f| f.members.len() == 1) {
+            let count = family.map_or(0, |f| f.members.len());
+            let members = format!(
+                "{count} {}",
+                if count == 1 {
                     "componente"
                 } else {
                     "componenti"
                 }
-            ));
+            );
+            // One Italian sentence whose subject is the person above: "certifica che
+            // ROSSI MARIO, nato…, fa parte della famiglia anagrafica composta…".
+            if kind == CertificateType::ResidenceFamily {
+                paragraphs.extend(residence);
+                paragraphs.push(format!(
+                    "e che fa parte della famiglia anagrafica composta dalle seguenti persone ({members}):"
+                ));
+            } else {
+                paragraphs.push(format!(
+                    "fa parte della famiglia anagrafica composta dalle seguenti persone ({members}):"
+                ));
+            }
         }
         CertificateType::Birth => paragraphs.push(format!(
             "{registered}, con i dati di nascita sopra indicati."
         )),
-        CertificateType::Citizenship => {
-            let citizenship = if state.data.citizenship.is_italian() {
-                "italiana".to_owned()
-            } else {
-                state.data.citizenship.country().name.to_uppercase()
-            };
-            paragraphs.push(format!(
-                "{registered} ed è in possesso della cittadinanza {citizenship}."
-            ));
-        }
+        // Issued only for Italian citizens (the handler refuses the others): the
+        // registry certifies Italian citizenship, not a foreign state's.
+        CertificateType::Citizenship => paragraphs.push(format!(
+            "{registered} ed è in possesso della cittadinanza italiana."
+        )),
         CertificateType::Existence => paragraphs.push(format!(
             "{registered} e risulta in vita alla data del presente certificato."
         )),
@@ -245,10 +255,13 @@ pub fn compose(facts: &Facts<'_>) -> Document {
             "Esente dall'imposta di bollo ai sensi dell'{} ({}).",
             exemption.rule, exemption.use_text
         )),
-        None => terms.push(format!(
-            "Imposta di bollo assolta: {} (art. 4 tariffa all. A DPR 642/1972).",
-            euros(charges.stamp_duty_cents)
-        )),
+        None => terms.push(match payment {
+            Some(payment) => payment.line(charges.stamp_duty_cents),
+            None => format!(
+                "Imposta di bollo assolta: {} (art. 4 tariffa all. A DPR 642/1972).",
+                euros(charges.stamp_duty_cents)
+            ),
+        }),
     }
     terms.push(format!(
         "Diritti di segreteria: {}.",
@@ -256,7 +269,7 @@ pub fn compose(facts: &Facts<'_>) -> Document {
     ));
     terms.push(match valid_until {
         Some(day) => format!(
-            "Il presente certificato è valido fino al {} (sei mesi dal rilascio, art. 41 c. 2 DPR 445/2000).",
+            "Il presente certificato è valido fino al {} (sei mesi dal rilascio, art. 41 c. 1 DPR 445/2000).",
             italian(day)
         ),
         None => "Il presente certificato ha validità illimitata: attesta fatti non soggetti a modificazioni (art. 41 c. 1 DPR 445/2000).".to_owned(),
@@ -281,7 +294,7 @@ pub fn compose(facts: &Facts<'_>) -> Document {
         notice: format!("{ART_40_NOTICE}."),
         issued,
         signature: vec![
-            "L'Ufficiale d'Anagrafe".to_owned(),
+            format!("L'Ufficiale d'Anagrafe: {official}"),
             "Firma autografa sostituita a mezzo stampa ai sensi dell'art. 3 c. 2 D.Lgs. 39/1993."
                 .to_owned(),
         ],

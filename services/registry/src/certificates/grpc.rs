@@ -11,7 +11,7 @@ use sportello_proto::{
         Certificate as CertificateMessage, CertificateIssued, GetCertificateRequest,
         GetCertificateResponse, IssueCertificateRequest, IssueCertificateResponse,
         ListStampDutyExemptionsRequest, ListStampDutyExemptionsResponse, StampDutyExemption,
-        VerifyCertificateRequest, VerifyCertificateResponse,
+        StampDutyPayment, VerifyCertificateRequest, VerifyCertificateResponse,
         certificate_service_server::CertificateService, issue_certificate_request::Person,
     },
 };
@@ -22,7 +22,7 @@ use super::{
     compose::{Facts, compose},
     kind::CertificateType,
     pdf,
-    stamp::{self, Charges, Exemption},
+    stamp::{self, Charges, Exemption, Payment},
     store::{self, Certificate},
 };
 use crate::{
@@ -79,6 +79,7 @@ fn exemption_message(e: &Exemption) -> StampDutyExemption {
         r#use: e.use_text.into(),
         rule: e.rule.into(),
         fees_waived: e.fees_waived,
+        before_public_office: e.before_public_office,
     }
 }
 
@@ -94,10 +95,15 @@ struct Issue {
     kind: CertificateType,
     charges: Charges,
     use_text: String,
+    official: String,
+    payment: Option<Payment>,
 }
 
 impl Issue {
-    fn parse(request: &IssueCertificateRequest) -> Result<Self, ServiceError> {
+    fn parse(
+        request: &IssueCertificateRequest,
+        virtual_authorisation: Option<&str>,
+    ) -> Result<Self, ServiceError> {
         let municipality: MunicipalityCode =
             kit::parse_field("municipality_istat_code", &request.municipality_istat_code)?;
         let (key, field) = match &request.person {
@@ -132,6 +138,30 @@ impl Issue {
             }
             (text, _) => kit::required_text("use", text, 120)?,
         };
+        // D.Lgs 39/1993 art. 3 c. 2: the printed signature names the official.
+        let official =
+            kit::required_text("responsible_official", &request.responsible_official, 100)?;
+        if official.chars().count() < 2 {
+            return Err(ServiceError::invalid_field(
+                "responsible_official",
+                "must name the official (2-100 characters)",
+            ));
+        }
+        let method = StampDutyPayment::try_from(request.stamp_duty_payment)
+            .map_err(|_| ServiceError::invalid_field("stamp_duty_payment", "is not a method"))?;
+        let payment = match charges.exemption {
+            Some(_)
+                if method != StampDutyPayment::Unspecified
+                    || !request.stamp_duty_reference.trim().is_empty() =>
+            {
+                return Err(ServiceError::invalid_field(
+                    "stamp_duty_payment",
+                    "no stamp duty is due under the exemption claimed",
+                ));
+            }
+            Some(_) => None,
+            None => Payment::parse(method, &request.stamp_duty_reference, virtual_authorisation)?,
+        };
         Ok(Self {
             municipality,
             key,
@@ -139,6 +169,8 @@ impl Issue {
             kind,
             charges,
             use_text,
+            official,
+            payment,
         })
     }
 }
@@ -152,7 +184,10 @@ impl CertificateService for Certificates {
     ) -> Result<Response<IssueCertificateResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
         let request = request.into_inner();
-        let issue = Issue::parse(&request)?;
+        let issue = Issue::parse(
+            &request,
+            self.registry.virtual_stamp_authorisation.as_deref(),
+        )?;
         let span = tracing::Span::current();
         span.record("caller", context.caller());
         span.record("certificate_type", issue.kind.as_db());
@@ -177,6 +212,12 @@ impl CertificateService for Certificates {
                 ),
             )
             .into());
+        }
+        if let Some(why) = issue
+            .kind
+            .refused_for_citizenship(state.data.citizenship.is_italian())
+        {
+            return Err(ServiceError::invalid_field("type", why).into());
         }
         let family = match (&state.home, issue.kind.lists_family()) {
             (Some(home), true) => Some(
@@ -210,6 +251,8 @@ impl CertificateService for Certificates {
             valid_until,
             code: &code,
             verify_url: &registry.verify_url,
+            official: &issue.official,
+            payment: issue.payment.as_ref(),
         });
         let pdf = pdf::render(&document).map_err(ServiceError::internal)?;
         let mut certificate = Certificate {
@@ -239,6 +282,15 @@ impl CertificateService for Certificates {
             ..request
         };
         let message = self.message(&certificate);
+        let mut warnings: Vec<String> = issue
+            .charges
+            .exemption
+            .and_then(|e| e.warning())
+            .into_iter()
+            .collect();
+        if issue.charges.exemption.is_none() && issue.payment.is_none() {
+            warnings.push(stamp::PAYMENT_MISSING_WARNING.to_owned());
+        }
         let requester_ref = person.requester_ref.to_string();
         let response = registry
             .db
@@ -281,6 +333,7 @@ impl CertificateService for Certificates {
                     Ok(IssueCertificateResponse {
                         certificate: Some(message),
                         pdf: certificate.pdf,
+                        warnings,
                     })
                 })
             })

@@ -86,6 +86,19 @@ impl CertificateType {
         }
     }
 
+    /// Why it may not be issued for a person of this citizenship, if it may not: the
+    /// citizenship certificate attests Italian citizenship only — a foreign citizenship
+    /// is certified by the person's own state (issue 11, point 14). Italian, then English.
+    pub fn refused_for_citizenship(self, italian: bool) -> Option<&'static str> {
+        (self == Self::Citizenship && !italian).then_some(
+            "il certificato di cittadinanza attesta la cittadinanza italiana e si rilascia solo \
+             ai cittadini italiani; per un cittadino straniero la cittadinanza risulta dal \
+             passaporto o da un documento del suo Stato / a citizenship certificate attests \
+             Italian citizenship and is issued only for Italian citizens; a foreign citizen's \
+             citizenship is shown by their passport or a document of their state",
+        )
+    }
+
     /// Whether it lists the person's family.
     pub fn lists_family(self) -> bool {
         matches!(self, Self::FamilyStatus | Self::ResidenceFamily)

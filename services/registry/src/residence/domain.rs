@@ -10,14 +10,15 @@ use sportello_pa::{
 use sportello_proto::{
     common::v1::Channel,
     registry::v1::{
-        CheckOutcome, DeclareResidenceChangeRequest, RecordAddressCheckRequest,
-        ResidenceChangeStatus as Wire, SendReasonsAgainstRequest,
+        AnswerObservationsRequest, CheckOutcome, DeclareResidenceChangeRequest, NoticeDelivery,
+        ObservationsOutcome, RecordAddressCheckRequest, RecordNoticeReceiptRequest,
+        RecordObservationsRequest, ResidenceChangeStatus as Wire, SendReasonsAgainstRequest,
     },
 };
 use uuid::Uuid;
 
 use crate::{
-    domain::{FamilyId, Relationship, ResidenceChangeId, ResidentId},
+    domain::{FamilyId, Relationship, ResidenceChangeId, ResidentId, day::parse_required_day},
     residents::domain::NewAddress,
 };
 
@@ -40,6 +41,18 @@ pub struct DeclaredChange {
     pub site_id: Option<Uuid>,
     /// SHA-256 of the signed form, if given.
     pub document_sha256: Option<[u8; 32]>,
+    /// Who becomes head of the family left behind, when its head moves alone (DPR
+    /// 223/1989 art. 6).
+    pub remaining_head: Option<ResidentId>,
+    /// Who represents an under-age declarant.
+    pub representative: Option<ResidentId>,
+}
+
+fn optional_id(field: &str, raw: &str) -> Result<Option<ResidentId>, ServiceError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => ResidentId::parse(field, raw).map(Some),
+    }
 }
 
 /// Parses 64 hex digits.
@@ -135,6 +148,20 @@ impl TryFrom<&DeclareResidenceChangeRequest> for DeclaredChange {
                 ServiceError::invalid_field("site_id", "must be a record id (UUID)")
             })?),
         };
+        let remaining_head = optional_id("remaining_head_id", &r.remaining_head_id)?;
+        if remaining_head.is_some_and(|h| members.iter().any(|(m, _)| *m == h)) {
+            return Err(ServiceError::invalid_field(
+                "remaining_head_id",
+                "must be a member who stays, not one who moves",
+            ));
+        }
+        let representative = optional_id("representative_id", &r.representative_id)?;
+        if representative == Some(declarant) {
+            return Err(ServiceError::invalid_field(
+                "representative_id",
+                "must be someone other than the declarant",
+            ));
+        }
         Ok(Self {
             municipality,
             family_id,
@@ -144,6 +171,8 @@ impl TryFrom<&DeclareResidenceChangeRequest> for DeclaredChange {
             channel,
             site_id,
             document_sha256: parse_sha256("document_sha256", &r.document_sha256)?,
+            remaining_head,
+            representative,
         })
     }
 }
@@ -274,6 +303,10 @@ pub struct Notice {
     pub id: ResidenceChangeId,
     /// The reasons.
     pub reasons: String,
+    /// Its outgoing protocol number (DPR 445/2000 art. 53 c. 5).
+    pub protocol_number: String,
+    /// The day it was sent: its outgoing protocol date.
+    pub sent_on: Date,
 }
 
 impl TryFrom<&SendReasonsAgainstRequest> for Notice {
@@ -283,11 +316,170 @@ impl TryFrom<&SendReasonsAgainstRequest> for Notice {
         Ok(Self {
             id: ResidenceChangeId::parse("residence_change_id", &r.residence_change_id)?,
             reasons: kit::required_text("reasons", &r.reasons, 500)?,
+            protocol_number: kit::required_text(
+                "outgoing_protocol_number",
+                &r.outgoing_protocol_number,
+                40,
+            )?,
+            sent_on: parse_required_day("sent_date", &r.sent_date)?,
         })
     }
 }
 
-/// The legal clock of one declaration (DL 5/2012 art. 5 c. 3), from the PA library.
+/// How a notice reached the citizen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// PEC delivery receipt.
+    PecReceipt,
+    /// Return card of registered post.
+    ReturnCard,
+    /// Handed over at the counter.
+    Counter,
+}
+
+impl Delivery {
+    /// The database's word for it.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::PecReceipt => "pec_receipt",
+            Self::ReturnCard => "return_card",
+            Self::Counter => "counter",
+        }
+    }
+
+    /// From the database's word.
+    pub fn from_db(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "pec_receipt" => Self::PecReceipt,
+            "return_card" => Self::ReturnCard,
+            "counter" => Self::Counter,
+            _ => return None,
+        })
+    }
+
+    /// The wire enum.
+    pub fn to_proto(self) -> NoticeDelivery {
+        match self {
+            Self::PecReceipt => NoticeDelivery::PecReceipt,
+            Self::ReturnCard => NoticeDelivery::ReturnCard,
+            Self::Counter => NoticeDelivery::Counter,
+        }
+    }
+}
+
+/// The receipt of a notice, parsed.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    /// The change.
+    pub id: ResidenceChangeId,
+    /// How it was delivered.
+    pub delivery: Delivery,
+    /// The day it was received.
+    pub received_on: Date,
+}
+
+impl TryFrom<&RecordNoticeReceiptRequest> for Receipt {
+    type Error = ServiceError;
+
+    fn try_from(r: &RecordNoticeReceiptRequest) -> Result<Self, Self::Error> {
+        let delivery = match NoticeDelivery::try_from(r.delivery) {
+            Ok(NoticeDelivery::PecReceipt) => Delivery::PecReceipt,
+            Ok(NoticeDelivery::ReturnCard) => Delivery::ReturnCard,
+            Ok(NoticeDelivery::Counter) => Delivery::Counter,
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "delivery",
+                    "must be PEC_RECEIPT, RETURN_CARD or COUNTER",
+                ));
+            }
+        };
+        Ok(Self {
+            id: ResidenceChangeId::parse("residence_change_id", &r.residence_change_id)?,
+            delivery,
+            received_on: parse_required_day("received_date", &r.received_date)?,
+        })
+    }
+}
+
+/// The citizen's observations, parsed.
+#[derive(Debug, Clone)]
+pub struct Observations {
+    /// The change.
+    pub id: ResidenceChangeId,
+    /// The day they arrived.
+    pub received_on: Date,
+    /// What they say (kept in the registry only).
+    pub text: String,
+}
+
+impl TryFrom<&RecordObservationsRequest> for Observations {
+    type Error = ServiceError;
+
+    fn try_from(r: &RecordObservationsRequest) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: ResidenceChangeId::parse("residence_change_id", &r.residence_change_id)?,
+            received_on: parse_required_day("received_date", &r.received_date)?,
+            text: kit::required_text("observations", &r.observations, 2000)?,
+        })
+    }
+}
+
+/// The answer to the observations, parsed.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The change.
+    pub id: ResidenceChangeId,
+    /// Accepted (`true`) or rejected.
+    pub accepted: bool,
+    /// Its reasons.
+    pub reasons: String,
+}
+
+impl TryFrom<&AnswerObservationsRequest> for Answer {
+    type Error = ServiceError;
+
+    fn try_from(r: &AnswerObservationsRequest) -> Result<Self, Self::Error> {
+        let accepted = match ObservationsOutcome::try_from(r.outcome) {
+            Ok(ObservationsOutcome::Accepted) => true,
+            Ok(ObservationsOutcome::Rejected) => false,
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "outcome",
+                    "must be ACCEPTED or REJECTED",
+                ));
+            }
+        };
+        Ok(Self {
+            id: ResidenceChangeId::parse("residence_change_id", &r.residence_change_id)?,
+            accepted,
+            reasons: kit::required_text("reasons", &r.reasons, 500)?,
+        })
+    }
+}
+
+/// The appeal a rejection states (DPR 223/1989 art. 36), Italian then English.
+pub const APPEAL: &str = "Contro il rigetto è ammesso ricorso al Prefetto entro 30 giorni \
+    (DPR 223/1989 art. 36). / The rejection may be appealed to the Prefect within 30 days \
+    (DPR 223/1989 art. 36).";
+
+/// Who a rejection must be communicated to (DL 5/2012 art. 5 c. 4): the public-security
+/// authority always; the municipality of origin for a move from another municipality.
+pub const COMMUNICATIONS: &[&str] = &["public_security_authority"];
+
+/// The dates of a 10-bis notice as the clock needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoticeDates {
+    /// Sent (the outgoing protocol date).
+    pub sent: Date,
+    /// Received, once recorded.
+    pub received: Option<Date>,
+    /// The observations' day, once they arrived.
+    pub observations: Option<Date>,
+}
+
+/// The legal clock of one declaration, from the PA library: registration within 2
+/// working days (DL 5/2012 art. 5 c. 3), the 45-day check with silence-assent (DPR
+/// 223/1989 art. 18-bis c. 1; DL 5/2012 art. 5 c. 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LegalClock {
     /// The last day to record the move (2 working days).
@@ -297,15 +489,18 @@ pub struct LegalClock {
     /// The day silence-assent takes effect: the day after the check's term ends, or
     /// `None` once a notice of reasons against was sent.
     pub silence_assent_on: Option<Date>,
+    /// The last day for observations on a notice received (L. 241/1990 art. 10-bis).
+    pub observations_window_end: Option<Date>,
 }
 
 impl LegalClock {
     /// The clock of a declaration received on `received`, with a notice of reasons
-    /// against sent on `notice` if any.
+    /// against if any: its sent day must fall within the 45 days (DPR 223/1989 art.
+    /// 18-bis c. 1) and the 10-day window counts from its receipt.
     pub fn of(
         municipality: MunicipalityCode,
         received: Date,
-        notice: Option<Date>,
+        notice: Option<NoticeDates>,
     ) -> Result<Self, ClockError> {
         let calendar = Calendar::for_municipality(municipality.as_str());
         let options = ClockOptions::default();
@@ -316,15 +511,11 @@ impl LegalClock {
             &[],
             options,
         )?;
-        // TODO(issue 11, point 5): a 10-bis notice has the day it was sent (the outgoing
-        // protocol date) and the day it was received (PEC receipt, return card, counter),
-        // and the 10-day window counts from receipt. The registry records one day today,
-        // so it passes it as both until it stores the two.
         let stops: Vec<Stop> = notice
-            .map(|day| Stop::ReasonsAgainst {
-                sent: day,
-                received: Some(day),
-                observations: None,
+            .map(|n| Stop::ReasonsAgainst {
+                sent: n.sent,
+                received: n.received,
+                observations: n.observations,
             })
             .into_iter()
             .collect();
@@ -335,7 +526,14 @@ impl LegalClock {
             &stops,
             options,
         )?;
-        let check_due = check.due.unwrap_or(received);
+        // While the notice's receipt is not recorded the term stays suspended with no end
+        // yet: the day shown is the term as it stood without the notice.
+        let check_due = match check.due {
+            Some(due) => due,
+            None => clock::deadline(&calendar, Procedure::ResidenceCheck, received, &[], options)?
+                .due
+                .unwrap_or(received),
+        };
         let silence_assent_on = match check.outcome_on_expiry {
             sportello_pa::Outcome::SilenceAssent => check_due.tomorrow().ok(),
             _ => None,
@@ -344,6 +542,7 @@ impl LegalClock {
             registration_due: registration.due.unwrap_or(received),
             check_due,
             silence_assent_on,
+            observations_window_end: check.observation_window.and_then(|w| w.ends),
         })
     }
 }
@@ -379,6 +578,8 @@ mod tests {
             document_sha256: String::new(),
             idempotency_key: String::new(),
             site_id: Uuid::now_v7().to_string(),
+            remaining_head_id: String::new(),
+            representative_id: String::new(),
         }
     }
 
@@ -411,6 +612,13 @@ mod tests {
                 ("channel", |r| r.channel = Channel::Phone as i32),
                 ("site_id", |r| r.site_id.clear()),
                 ("document_sha256", |r| r.document_sha256 = "abc".into()),
+                ("remaining_head_id", |r| r.remaining_head_id = "x".into()),
+                ("remaining_head_id", |r| {
+                    r.remaining_head_id = r.members[1].resident_id.clone()
+                }),
+                ("representative_id", |r| {
+                    r.representative_id = r.declarant_id.clone()
+                }),
             ],
         );
     }
@@ -424,11 +632,52 @@ mod tests {
         assert_eq!(clock.registration_due, date(2026, 11, 30));
         assert_eq!(clock.check_due, date(2027, 1, 11));
         assert_eq!(clock.silence_assent_on, Some(date(2027, 1, 12)));
-        let noticed = LegalClock::of(spezia, date(2026, 11, 26), Some(date(2026, 12, 15))).unwrap();
+        let sent = NoticeDates {
+            sent: date(2026, 12, 15),
+            received: None,
+            observations: None,
+        };
+        let noticed = LegalClock::of(spezia, date(2026, 11, 26), Some(sent)).unwrap();
         assert_eq!(
             noticed.silence_assent_on, None,
             "a 10-bis notice removes silence-assent"
         );
-        assert!(noticed.check_due > clock.check_due, "and suspends the term");
+        assert_eq!(
+            noticed.check_due, clock.check_due,
+            "suspended with no end yet until the receipt is recorded"
+        );
+        assert_eq!(
+            noticed.observations_window_end, None,
+            "no window before receipt"
+        );
+    }
+
+    /// L. 241/1990 art. 10-bis and DPR 223/1989 art. 18-bis c. 1 (issue 11, point 5): the
+    /// notice has two dates; the sent one falls within the 45 days, and the citizen's
+    /// 10 days count from the received one, not from the day the office records it.
+    #[test]
+    fn the_10_bis_window_counts_from_receipt_art_10_bis() {
+        let spezia: MunicipalityCode = "011015".parse().unwrap();
+        let declared = date(2026, 11, 26);
+        let received = NoticeDates {
+            sent: date(2026, 12, 15),
+            received: Some(date(2026, 12, 18)),
+            observations: None,
+        };
+        let clock = LegalClock::of(spezia, declared, Some(received)).unwrap();
+        assert_eq!(clock.observations_window_end, Some(date(2026, 12, 28)));
+        let plain = LegalClock::of(spezia, declared, None).unwrap();
+        assert!(
+            clock.check_due > plain.check_due,
+            "the notice suspends the term"
+        );
+        // Sent after the 45 days: refused, citing art. 18-bis c. 1.
+        let late = NoticeDates {
+            sent: date(2027, 1, 20),
+            received: None,
+            observations: None,
+        };
+        let error = LegalClock::of(spezia, declared, Some(late)).unwrap_err();
+        assert!(error.to_string().contains("18-bis"), "{error}");
     }
 }

@@ -4,13 +4,17 @@ use std::sync::Arc;
 
 use prost::Message as _;
 use sha2::{Digest, Sha256};
-use sportello_kit::{Aggregate, CallContext, Claim, Db, IdempotencyKey, ServiceError};
+use sportello_kit::{
+    Aggregate, CallContext, Claim, Db, IdempotencyKey, RequesterRef, ServiceError,
+};
 use sportello_pa::calendar::rome;
 use sportello_proto::registry::v1::{
-    DeclareResidenceChangeRequest, DeclareResidenceChangeResponse, GetResidenceChangeRequest,
-    GetResidenceChangeResponse, RecordAddressCheckRequest, RecordAddressCheckResponse,
-    ResidenceChangeDeclared, ResidenceChangeReasonsAgainstSent, ResidenceChangeRecorded,
-    ResidenceChangeRejected, SendReasonsAgainstRequest, SendReasonsAgainstResponse,
+    AnswerObservationsRequest, AnswerObservationsResponse, DeclareImmigrationRequest,
+    DeclareImmigrationResponse, DeclareResidenceChangeRequest, DeclareResidenceChangeResponse,
+    GetResidenceChangeRequest, GetResidenceChangeResponse, RecordAddressCheckRequest,
+    RecordAddressCheckResponse, RecordNoticeReceiptRequest, RecordNoticeReceiptResponse,
+    RecordObservationsRequest, RecordObservationsResponse, ResidenceChangeDeclared,
+    ResidenceChangeRecorded, SendReasonsAgainstRequest, SendReasonsAgainstResponse,
     residence_change_service_server::ResidenceChangeService,
 };
 use tonic::{Request, Response, Status};
@@ -18,10 +22,13 @@ use uuid::Uuid;
 
 use super::{
     domain::{
-        Basis, CheckResult, DeclaredChange, LegalClock, Notice, REJECTED_OUTCOME, RecordedCheck,
+        Answer, Basis, CheckResult, DeclaredChange, LegalClock, Notice, Observations, Receipt,
+        RecordedCheck,
     },
+    immigration::{DeclaredImmigration, Origin},
     intake::{CheckCase, Declaration, Intake},
     message::change_message,
+    notice,
     store::{self, Change},
     timers::{self, CLOSE_TIMER, CloseOrder, SILENCE_TIMER},
 };
@@ -29,6 +36,7 @@ use crate::{
     domain::{ResidenceChangeId, ResidentId},
     error::RegistryError,
     residents::store::street_id,
+    source::PersonKey,
     state::Registry,
 };
 
@@ -78,6 +86,8 @@ impl Residence {
 
 /// The idempotent operation of a declaration.
 const DECLARE: &str = "registry.declare_residence_change";
+/// The idempotent operation of a declaration of a move into the municipality.
+const IMMIGRATION: &str = "registry.declare_immigration";
 
 /// The stored response of an earlier call with `key`, if there was one (without doing
 /// or claiming anything: the probe's transaction is rolled back).
@@ -199,7 +209,28 @@ impl ResidenceChangeService for Residence {
             )
             .into());
         }
-        store::check_against_family(&declared, &family.members, street)?;
+        store::check_against_family(&declared, &family.members, street, registry.today())?;
+        if let Some(representative) = declared.representative {
+            // The representative signs for an under-age declarant: an adult in this
+            // municipality's register.
+            let person = registry
+                .source
+                .person(&PersonKey::Id(representative), registry.today())
+                .await
+                .map_err(ServiceError::from)?
+                .filter(|p| p.municipality == declared.municipality);
+            let adult = person
+                .as_ref()
+                .and_then(|p| p.state.as_ref())
+                .is_some_and(|s| store::is_adult(s.data.birth_date, registry.today()));
+            if !adult {
+                return Err(RegistryError::invalid(
+                    "representative_id",
+                    "must be an adult in the municipality's register",
+                )
+                .into());
+            }
+        }
         let reference_of = |id: ResidentId| {
             family
                 .members
@@ -215,9 +246,24 @@ impl ResidenceChangeService for Residence {
             .filter_map(|id| reference_of(*id).map(|r| r.to_string()))
             .collect();
 
-        let id = key.map_or_else(ResidenceChangeId::new, |k| {
-            ResidenceChangeId(derived(k.uuid(), "residence_change"))
-        });
+        // The routing calls are keyed from the change's id, so that a retry repeats the
+        // very same calls. Without the client's key, the declaration's content and day
+        // give the id: a retry after a failure here reuses the protocol registration
+        // instead of annulling it — a received declaration is never annulled because of
+        // an internal error of ours (DPR 445/2000 art. 54; issue 11, point 9).
+        let base = key.map_or_else(
+            || {
+                let digest = Sha256::new()
+                    .chain_update(fingerprint.encode_to_vec())
+                    .chain_update(registry.today().to_string().as_bytes())
+                    .finalize();
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&digest[..16]);
+                uuid::Builder::from_random_bytes(bytes).into_uuid()
+            },
+            |k| k.uuid(),
+        );
+        let id = ResidenceChangeId(derived(base, "residence_change"));
         tracing::Span::current().record("residence_change_id", tracing::field::display(id));
         let document_sha256 = declared
             .document_sha256
@@ -235,24 +281,6 @@ impl ResidenceChangeService for Residence {
                 },
             )
             .await?;
-        let withdraw = |registration: Option<String>, why: String| {
-            let intake = self.intake.clone();
-            let context = context.clone();
-            let case_id = case_id.clone();
-            async move {
-                // With the client's key the client retries and the same intake is reused;
-                // without one, undo it so no case or registration is left behind.
-                if key.is_some() {
-                    return;
-                }
-                if let Err(error) = intake
-                    .withdraw(&context, &case_id, registration.as_deref(), &why)
-                    .await
-                {
-                    tracing::error!(%error, %case_id, "could not withdraw an unrecorded declaration");
-                }
-            }
-        };
         let entry = match self
             .intake
             .register_declaration(
@@ -278,10 +306,8 @@ impl ResidenceChangeService for Residence {
             .await
         {
             Ok(entry) => entry,
-            Err(error) => {
-                withdraw(None, "the declaration could not be registered".into()).await;
-                return Err(error.into());
-            }
+            // The check's case stays open: a retry reuses it (same key).
+            Err(error) => return Err(error.into()),
         };
 
         let effective_date = rome::date_of(entry.registered_at);
@@ -351,11 +377,212 @@ impl ResidenceChangeService for Residence {
         match recorded {
             Ok(response) => Ok(Response::new(response)),
             Err(error) => {
-                withdraw(
-                    Some(entry.id),
-                    "the declaration could not be recorded; it must be presented again".into(),
+                // The registration stays in the register: the same request again reuses
+                // it and records the move.
+                tracing::error!(%error, residence_change_id = %id,
+                    "a registered declaration could not be recorded; a retry reuses its registration");
+                Err(error.into())
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, residence_change_id))]
+    async fn declare_immigration(
+        &self,
+        request: Request<DeclareImmigrationRequest>,
+    ) -> Result<Response<DeclareImmigrationResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let request = request.into_inner();
+        let registry = &self.registry;
+        let declared = DeclaredImmigration::parse(&request, registry.today())?;
+        context.ensure_municipality(declared.municipality)?;
+        let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
+        let fingerprint = DeclareImmigrationRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
+        if let Some(response) = replay(&registry.db, IMMIGRATION, key, &fingerprint).await? {
+            return Ok(Response::new(response));
+        }
+        // Checked before anything is written here or in routing: a real street, and
+        // nobody already in the register.
+        {
+            let mut conn = registry
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(ServiceError::from)?;
+            street_id(
+                &mut conn,
+                declared.municipality,
+                &declared.address.street_code,
+            )
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| {
+                RegistryError::invalid(
+                    "address.street_code",
+                    "no street with this code in the municipality's gazetteer",
                 )
-                .await;
+            })?;
+        }
+        for (i, member) in declared.members.iter().enumerate() {
+            let known = registry
+                .source
+                .person(
+                    &PersonKey::FiscalCode(declared.municipality, member.person.fiscal_code),
+                    registry.today(),
+                )
+                .await
+                .map_err(ServiceError::from)?;
+            if known.is_some() {
+                return Err(RegistryError::Precondition(format!(
+                    "members[{i}].person.fiscal_code: the person is already in the register"
+                ))
+                .into());
+            }
+        }
+        let references: Vec<RequesterRef> = declared
+            .members
+            .iter()
+            .map(|m| {
+                RequesterRef::derive(
+                    &registry.pseudonym_key,
+                    declared.municipality,
+                    m.person.fiscal_code.as_str(),
+                )
+            })
+            .collect();
+        let declarant_ref = references[declared.declarant].clone();
+        let base = key.map_or_else(
+            || {
+                let digest = Sha256::new()
+                    .chain_update(fingerprint.encode_to_vec())
+                    .chain_update(registry.today().to_string().as_bytes())
+                    .finalize();
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&digest[..16]);
+                uuid::Builder::from_random_bytes(bytes).into_uuid()
+            },
+            |k| k.uuid(),
+        );
+        let id = ResidenceChangeId(derived(base, "residence_change"));
+        tracing::Span::current().record("residence_change_id", tracing::field::display(id));
+        let ids: Vec<ResidentId> = (0..declared.members.len())
+            .map(|i| ResidentId(derived(id.0, &format!("member:{i}"))))
+            .collect();
+        let document_sha256 = declared
+            .document_sha256
+            .unwrap_or_else(|| Sha256::digest(fingerprint.encode_to_vec()).into());
+        let case_id = self
+            .intake
+            .open_check(
+                &context,
+                &CheckCase {
+                    municipality: declared.municipality,
+                    requester_ref: declarant_ref.clone(),
+                    channel: declared.channel,
+                    site_id: declared.site_id,
+                    idempotency_key: derived(id.0, "open_check"),
+                },
+            )
+            .await?;
+        let count = declared.members.len();
+        let entry = self
+            .intake
+            .register_declaration(
+                &context,
+                &Declaration {
+                    municipality: declared.municipality,
+                    sender_ref: declarant_ref,
+                    subject: format!(
+                        "Dichiarazione di residenza con provenienza {} ({count} {})",
+                        match declared.origin {
+                            Origin::Municipality(_) => "da altro comune",
+                            Origin::Country(_) => "dall'estero",
+                        },
+                        if count == 1 { "persona" } else { "persone" }
+                    ),
+                    document_sha256: document_sha256.iter().map(|b| format!("{b:02x}")).collect(),
+                    channel: declared.channel,
+                    case_id: case_id.clone(),
+                    idempotency_key: derived(id.0, "protocol"),
+                },
+            )
+            .await?;
+        let effective_date = rome::date_of(entry.registered_at);
+        let clock = LegalClock::of(declared.municipality, effective_date, None)
+            .map_err(ServiceError::internal)?;
+        let assent_at = clock
+            .silence_assent_on
+            .map(rome::start_of_day)
+            .transpose()
+            .map_err(ServiceError::internal)?;
+        let intake = store::Intake {
+            id,
+            protocol_registration_id: entry.id.clone(),
+            protocol_number: entry.number.clone(),
+            registered_at: entry.registered_at,
+            check_case_id: case_id.clone(),
+            clock,
+            effective_date,
+            document_sha256,
+            caller: context.caller().to_owned(),
+            actor: context.actor().to_owned(),
+            purpose: context.purpose().to_owned(),
+        };
+        let pseudonym_key = registry.pseudonym_key.clone();
+        let recorded = registry
+            .db
+            .idempotent(IMMIGRATION, key, &fingerprint, |uow| {
+                Box::pin(async move {
+                    let change =
+                        store::record_immigration(uow, &pseudonym_key, &declared, &ids, &intake)
+                            .await?;
+                    let id = change.id.to_string();
+                    let resident_ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                    uow.emit(
+                        &ResidenceChangeDeclared {
+                            residence_change_id: id.clone(),
+                            family_id: change.family_id.to_string(),
+                            resident_ids: resident_ids.clone(),
+                            requester_refs: references.iter().map(ToString::to_string).collect(),
+                        },
+                        Aggregate {
+                            version: 1,
+                            ..aggregate(&change, &id)
+                        },
+                    )
+                    .await?;
+                    uow.emit(
+                        &ResidenceChangeRecorded {
+                            residence_change_id: id.clone(),
+                            protocol_registration_id: change.protocol_registration_id.clone(),
+                            check_case_id: change.check_case_id.clone(),
+                            destination_family_id: change.destination_family_id.to_string(),
+                            effective_date: change.effective_date.to_string(),
+                            resident_ids,
+                        },
+                        aggregate(&change, &id),
+                    )
+                    .await?;
+                    if let Some(due) = assent_at {
+                        uow.schedule_timer(SILENCE_TIMER, &id, due, serde_json::json!({}))
+                            .await?;
+                    }
+                    Ok(DeclareImmigrationResponse {
+                        residence_change: Some(change_message(&change)),
+                    })
+                })
+            })
+            .await;
+        match recorded {
+            Ok(response) => Ok(Response::new(response)),
+            Err(error) => {
+                tracing::error!(%error, residence_change_id = %id,
+                    "a registered declaration could not be recorded; a retry reuses its registration");
                 Err(error.into())
             }
         }
@@ -396,29 +623,9 @@ impl ResidenceChangeService for Residence {
     ) -> Result<Response<SendReasonsAgainstResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
         tracing::Span::current().record("caller", context.caller());
-        let notice = Notice::try_from(request.get_ref())?;
+        let parsed = Notice::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
-        let change = store::lock(uow.conn(), notice.id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(not_found)?;
-        context.ensure_municipality(change.municipality)?;
-        let today = rome::date_of(uow.now());
-        let clock = LegalClock::of(change.municipality, change.effective_date, Some(today))
-            .map_err(|e| RegistryError::Precondition(format!("residence_change_id: {e}")))?;
-        let change = store::notice(&mut uow, &change, &notice.reasons, clock).await?;
-        let id = change.id.to_string();
-        uow.cancel_timer(SILENCE_TIMER, &id)
-            .await
-            .map_err(ServiceError::from)?;
-        uow.emit(
-            &ResidenceChangeReasonsAgainstSent {
-                residence_change_id: id.clone(),
-            },
-            aggregate(&change, &id),
-        )
-        .await
-        .map_err(ServiceError::from)?;
+        let change = notice::send(&mut uow, &context, &parsed).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(SendReasonsAgainstResponse {
             residence_change: Some(change_message(&change)),
@@ -434,14 +641,13 @@ impl ResidenceChangeService for Residence {
         tracing::Span::current().record("caller", context.caller());
         let check = RecordedCheck::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
-        let change = store::lock(uow.conn(), check.id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(not_found)?;
-        context.ensure_municipality(change.municipality)?;
-        let id = change.id.to_string();
-        let (change, order) = match &check.result {
+        let change = match &check.result {
             CheckResult::Confirmed => {
+                let change = store::lock(uow.conn(), check.id)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .ok_or_else(not_found)?;
+                context.ensure_municipality(change.municipality)?;
                 let change = store::confirm(&mut uow, &change, Basis::Check).await?;
                 let order = CloseOrder {
                     actor: context.actor().to_owned(),
@@ -450,36 +656,72 @@ impl ResidenceChangeService for Residence {
                     reason: "the address check confirmed the declaration".to_owned(),
                 };
                 timers::confirmed(&mut uow, &change, &order).await?;
-                (change, order)
+                uow.cancel_timer(SILENCE_TIMER, &change.id.to_string())
+                    .await
+                    .map_err(ServiceError::from)?;
+                uow.commit().await.map_err(ServiceError::from)?;
+                self.close_now(&change, &order).await;
+                self.reread(change.id).await?
             }
+            // No rejection without a 10-bis notice (DPR 223/1989 art. 18-bis c. 2): the
+            // failure is recorded and the back office sends the notice.
             CheckResult::Failed(reason) => {
-                let change = store::reject(&mut uow, &change, reason).await?;
-                uow.emit(
-                    &ResidenceChangeRejected {
-                        residence_change_id: id.clone(),
-                        resident_ids: change.members.iter().map(|(m, _)| m.to_string()).collect(),
-                    },
-                    aggregate(&change, &id),
-                )
-                .await
-                .map_err(ServiceError::from)?;
-                let order = CloseOrder {
-                    actor: context.actor().to_owned(),
-                    purpose: context.purpose().to_owned(),
-                    outcome: REJECTED_OUTCOME.to_owned(),
-                    reason: reason.chars().take(200).collect(),
-                };
-                timers::order_close(&mut uow, &change, &order).await?;
-                (change, order)
+                let change = notice::check_failed(&mut uow, &context, check.id, reason).await?;
+                uow.commit().await.map_err(ServiceError::from)?;
+                change
             }
         };
-        uow.cancel_timer(SILENCE_TIMER, &id)
-            .await
-            .map_err(ServiceError::from)?;
+        Ok(Response::new(RecordAddressCheckResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn record_notice_receipt(
+        &self,
+        request: Request<RecordNoticeReceiptRequest>,
+    ) -> Result<Response<RecordNoticeReceiptResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let receipt = Receipt::try_from(request.get_ref())?;
+        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
+        let change = notice::received(&mut uow, &context, &receipt).await?;
+        uow.commit().await.map_err(ServiceError::from)?;
+        Ok(Response::new(RecordNoticeReceiptResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn record_observations(
+        &self,
+        request: Request<RecordObservationsRequest>,
+    ) -> Result<Response<RecordObservationsResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let observations = Observations::try_from(request.get_ref())?;
+        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
+        let change = notice::observations(&mut uow, &context, &observations).await?;
+        uow.commit().await.map_err(ServiceError::from)?;
+        Ok(Response::new(RecordObservationsResponse {
+            residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn answer_observations(
+        &self,
+        request: Request<AnswerObservationsRequest>,
+    ) -> Result<Response<AnswerObservationsResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let answer = Answer::try_from(request.get_ref())?;
+        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
+        let (change, order) = notice::answer(&mut uow, &context, &answer).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         self.close_now(&change, &order).await;
         let change = self.reread(change.id).await?;
-        Ok(Response::new(RecordAddressCheckResponse {
+        Ok(Response::new(AnswerObservationsResponse {
             residence_change: Some(change_message(&change)),
         }))
     }

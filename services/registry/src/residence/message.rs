@@ -2,10 +2,13 @@
 
 use sportello_kit::events::to_proto_timestamp;
 use sportello_proto::registry::v1::{
-    ConfirmationBasis, MovingMember, NewAddress, ResidenceChange as Message,
+    ConfirmationBasis, MovingMember, NewAddress, ObservationsOutcome, ResidenceChange as Message,
 };
 
-use super::{domain::Basis, store::Change};
+use super::{
+    domain::{APPEAL, Basis, Status},
+    store::Change,
+};
 
 /// The change on the wire.
 pub fn change_message(change: &Change) -> Message {
@@ -59,5 +62,47 @@ pub fn change_message(change: &Change) -> Message {
             .as_ref()
             .map(|(_, text)| text.clone())
             .unwrap_or_default(),
+        check_failure: change.check_failure.clone().unwrap_or_default(),
+        notice_sent_date: day(change.notice_sent.as_ref().map(|(_, d)| *d)),
+        notice_protocol_number: change
+            .notice_sent
+            .as_ref()
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default(),
+        notice_delivery: change
+            .notice_received
+            .map_or(0, |(d, _)| d.to_proto() as i32),
+        notice_received_date: day(change.notice_received.map(|(_, d)| d)),
+        observations_window_end: day(change.clock.observations_window_end),
+        observations_date: day(change.observations.as_ref().map(|(d, _)| *d)),
+        observations_outcome: match change.observations_answer {
+            Some((true, _)) => ObservationsOutcome::Accepted as i32,
+            Some((false, _)) => ObservationsOutcome::Rejected as i32,
+            None => ObservationsOutcome::Unspecified as i32,
+        },
+        observations_answer: change
+            .observations_answer
+            .as_ref()
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default(),
+        remaining_head_id: change
+            .remaining_head
+            .map(|h| h.to_string())
+            .unwrap_or_default(),
+        representative_id: change
+            .representative
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        origin_municipality_istat_code: change.origin_municipality.clone().unwrap_or_default(),
+        origin_country: change.origin_country.clone().unwrap_or_default(),
+        appeal: if change.status == Status::Rejected {
+            APPEAL.to_owned()
+        } else {
+            String::new()
+        },
     }
+}
+
+fn day(day: Option<jiff::civil::Date>) -> String {
+    day.map(|d| d.to_string()).unwrap_or_default()
 }

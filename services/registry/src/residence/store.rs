@@ -6,7 +6,10 @@ use sportello_kit::{MunicipalityCode, UnitOfWork, uow::SqlTimestamp};
 use sqlx::{PgConnection, PgExecutor, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::domain::{Basis, DeclaredChange, LegalClock, Status};
+use super::{
+    domain::{Basis, DeclaredChange, Delivery, LegalClock, NoticeDates, Status},
+    immigration::{DeclaredImmigration, Origin, Status as ImmigrantStatus},
+};
 use crate::{
     domain::{FamilyId, HouseNumber, Relationship, ResidenceChangeId, ResidentId, ResidentStatus},
     error::RegistryError,
@@ -64,6 +67,35 @@ pub struct Change {
     pub case_closed_at: Option<Timestamp>,
     /// Record version.
     pub version: i64,
+    /// Why the address check failed, when it did.
+    pub check_failure: Option<String>,
+    /// The notice's outgoing protocol number and the day it was sent.
+    pub notice_sent: Option<(String, Date)>,
+    /// How the notice was delivered and the day it was received.
+    pub notice_received: Option<(Delivery, Date)>,
+    /// The day the observations arrived, and what they say.
+    pub observations: Option<(Date, String)>,
+    /// The answer to them: accepted or not, with its reasons.
+    pub observations_answer: Option<(bool, String)>,
+    /// Who became head of the family left behind.
+    pub remaining_head: Option<ResidentId>,
+    /// Who represents an under-age declarant.
+    pub representative: Option<ResidentId>,
+    /// For a move into the municipality, the municipality of origin (ISTAT code).
+    pub origin_municipality: Option<String>,
+    /// For a move from abroad, the country (ISO code).
+    pub origin_country: Option<String>,
+}
+
+impl Change {
+    /// The notice's dates, for the clock.
+    pub fn notice_dates(&self) -> Option<NoticeDates> {
+        self.notice_sent.as_ref().map(|(_, sent)| NoticeDates {
+            sent: *sent,
+            received: self.notice_received.map(|(_, day)| day),
+            observations: self.observations.as_ref().map(|(day, _)| *day),
+        })
+    }
 }
 
 /// Everything the record step writes, besides what the declaration says.
@@ -115,6 +147,7 @@ pub fn check_against_family(
     declared: &DeclaredChange,
     members: &[Person],
     new_street: Uuid,
+    today: Date,
 ) -> Result<bool, RegistryError> {
     let homes: Vec<(&Person, &crate::records::Home)> = members
         .iter()
@@ -140,13 +173,54 @@ pub fn check_against_family(
             h.relationship == Relationship::Head
                 && declared.members.iter().any(|(id, _)| *id == m.id)
         });
-        if head_moves {
-            return Err(RegistryError::invalid(
-                "members",
-                "the head of the family cannot leave it without all its members: \
-                 name a new head first (ChangeResidentStatus) or move the whole family",
-            ));
+        // DPR 223/1989 art. 6: the head may move alone; the declaration names who
+        // heads the family left behind, so nobody needs a preliminary step.
+        match (head_moves, declared.remaining_head) {
+            (true, None) => {
+                return Err(RegistryError::invalid(
+                    "remaining_head_id",
+                    "il capofamiglia si trasferisce senza tutti i componenti: indicare chi \
+                     diventa intestatario della famiglia che resta / the head of the family \
+                     moves without all its members: name who becomes head of the family \
+                     left behind (DPR 223/1989 art. 6)",
+                ));
+            }
+            (true, Some(head)) => {
+                if !homes.iter().any(|(m, _)| m.id == head) {
+                    return Err(RegistryError::invalid(
+                        "remaining_head_id",
+                        "is not a member of the family",
+                    ));
+                }
+            }
+            (false, Some(_)) => {
+                return Err(RegistryError::invalid(
+                    "remaining_head_id",
+                    "only when the head of the family moves without all its members",
+                ));
+            }
+            (false, None) => {}
         }
+    } else if declared.remaining_head.is_some() {
+        return Err(RegistryError::invalid(
+            "remaining_head_id",
+            "the whole family moves: nobody remains to head it",
+        ));
+    }
+    // The declarant is an adult, or the declaration names who represents them.
+    let declarant = homes
+        .iter()
+        .find(|(m, _)| m.id == declared.declarant)
+        .and_then(|(m, _)| m.state.as_ref());
+    if let Some(state) = declarant
+        && !is_adult(state.data.birth_date, today)
+        && declared.representative.is_none()
+    {
+        return Err(RegistryError::invalid(
+            "representative_id",
+            "il dichiarante è minorenne: indicare chi lo rappresenta (genitore o tutore) / the \
+             declarant is under age: name who represents them (a parent or guardian)",
+        ));
     }
     let current = &homes[0].1.address;
     if current.street_id == new_street && current.house_number == declared.address.house_number {
@@ -156,6 +230,13 @@ pub fn check_against_family(
         ));
     }
     Ok(whole)
+}
+
+/// Whether someone born on `birth` is 18 on `today`.
+pub fn is_adult(birth: Date, today: Date) -> bool {
+    birth
+        .checked_add(jiff::Span::new().years(18))
+        .is_ok_and(|adult| adult <= today)
 }
 
 /// Records a change of residence: moves the members (effective from the declaration's
@@ -191,7 +272,7 @@ pub async fn record(
             "no street with this code in the municipality's gazetteer",
         )
     })?;
-    let whole = check_against_family(declared, &family, street)?;
+    let whole = check_against_family(declared, &family, street, intake.effective_date)?;
     let destination = if whole {
         declared.family_id
     } else {
@@ -204,9 +285,9 @@ pub async fn record(
              street_id, house_number, channel, document_sha256, caller, actor, purpose,
              declared_at, effective_date, registration_due, recorded_at, check_due,
              silence_assent_on, protocol_registration_id, protocol_number, check_case_id,
-             version)
+             version, remaining_head_id, representative_id)
          values ($1, $2, 'recorded', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                 $16, $17, $18, $19, $20, $21, 2)",
+                 $16, $17, $18, $19, $20, $21, 2, $22, $23)",
     )
     .bind(intake.id.0)
     .bind(declared.municipality.as_str())
@@ -229,6 +310,8 @@ pub async fn record(
     .bind(&intake.protocol_registration_id)
     .bind(&intake.protocol_number)
     .bind(&intake.check_case_id)
+    .bind(declared.remaining_head.map(|h| h.0))
+    .bind(declared.representative.map(|r| r.0))
     .execute(uow.conn())
     .await
     .map_err(RegistryError::from_write)?;
@@ -284,6 +367,194 @@ pub async fn record(
         .await
         .map_err(RegistryError::from_write)?;
     }
+    // The family left behind gets its new head from the same day (the old head's state
+    // there has just ended).
+    if let Some(head) = declared.remaining_head {
+        let person = family
+            .iter()
+            .find(|m| m.id == head)
+            .ok_or(RegistryError::Conflict(
+                "the record changed meanwhile; retry",
+            ))?;
+        let state = person.state.as_ref().ok_or(RegistryError::Conflict(
+            "the record changed meanwhile; retry",
+        ))?;
+        let home = state.home.as_ref().ok_or(RegistryError::Conflict(
+            "the record changed meanwhile; retry",
+        ))?;
+        end_state(uow.conn(), state, intake.effective_date, now).await?;
+        insert_state(
+            uow.conn(),
+            person.id,
+            NewState {
+                valid_from: intake.effective_date,
+                cause: Cause::ResidenceChange,
+                follows: Some(state.version_id),
+                residence_change_id: Some(intake.id),
+                data: &state.data,
+                status: state.status,
+                home: Some(HomeRef {
+                    family_id: home.family_id,
+                    relationship: Relationship::Head,
+                    street_id: home.address.street_id,
+                    house_number: &home.address.house_number,
+                }),
+                destination: None,
+                warnings: &state.fiscal_code_warnings,
+            },
+            now,
+        )
+        .await?;
+        bump_version(uow.conn(), person.id).await?;
+    }
+    lock(uow.conn(), intake.id)
+        .await?
+        .ok_or(RegistryError::Conflict(
+            "the record changed meanwhile; retry",
+        ))
+}
+
+/// Records a move into the municipality: registers every member in a new family at the
+/// new address, effective from the declaration's day, their states written by the
+/// change; stores the change with its members and their documents. Everything in `uow`.
+pub async fn record_immigration(
+    uow: &mut UnitOfWork,
+    key: &sportello_kit::PseudonymKey,
+    declared: &DeclaredImmigration,
+    ids: &[ResidentId],
+    intake: &Intake,
+) -> Result<Change, RegistryError> {
+    let now = uow.now();
+    let street = street_id(
+        uow.conn(),
+        declared.municipality,
+        &declared.address.street_code,
+    )
+    .await?
+    .ok_or_else(|| {
+        RegistryError::invalid(
+            "address.street_code",
+            "no street with this code in the municipality's gazetteer",
+        )
+    })?;
+    let family = insert_family(uow.conn(), declared.municipality, now).await?;
+    for (member, id) in declared.members.iter().zip(ids) {
+        let requester_ref = sportello_kit::RequesterRef::derive(
+            key,
+            declared.municipality,
+            member.person.fiscal_code.as_str(),
+        );
+        sqlx::query(
+            "insert into residents (id, municipality, fiscal_code, requester_ref, version, created_at,
+                 registration_ground)
+             values ($1, $2, $3, $4, 1, $5, 'immigration')",
+        )
+        .bind(id.0)
+        .bind(declared.municipality.as_str())
+        .bind(member.person.fiscal_code.as_str())
+        .bind(requester_ref.as_str())
+        .bind(SqlTimestamp::from(now))
+        .execute(uow.conn())
+        .await
+        .map_err(RegistryError::from_write)?;
+    }
+    let declarant = ids
+        .get(declared.declarant)
+        .ok_or_else(|| RegistryError::invalid("declarant_index", "names no member"))?;
+    let (origin_municipality, origin_country) = match &declared.origin {
+        Origin::Municipality(code) => (Some(code.as_str().to_owned()), None),
+        Origin::Country(country) => (None, Some(country.clone())),
+    };
+    sqlx::query(
+        "insert into residence_changes (
+             id, municipality, status, family_id, destination_family_id, declarant_id,
+             street_id, house_number, channel, document_sha256, caller, actor, purpose,
+             declared_at, effective_date, registration_due, recorded_at, check_due,
+             silence_assent_on, protocol_registration_id, protocol_number, check_case_id,
+             version, kind, origin_municipality, origin_country, dwelling_title,
+             dwelling_title_reference)
+         values ($1, $2, 'recorded', $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                 $15, $16, $17, $18, $19, $20, 2, 'immigration', $21, $22, $23, $24)",
+    )
+    .bind(intake.id.0)
+    .bind(declared.municipality.as_str())
+    .bind(family.0)
+    .bind(declarant.0)
+    .bind(street)
+    .bind(declared.address.house_number.as_str())
+    .bind(declared.channel as i32)
+    .bind(&intake.document_sha256[..])
+    .bind(&intake.caller)
+    .bind(&intake.actor)
+    .bind(&intake.purpose)
+    .bind(SqlTimestamp::from(intake.registered_at))
+    .bind(jiff_sqlx::Date::from(intake.effective_date))
+    .bind(jiff_sqlx::Date::from(intake.clock.registration_due))
+    .bind(SqlTimestamp::from(now))
+    .bind(jiff_sqlx::Date::from(intake.clock.check_due))
+    .bind(intake.clock.silence_assent_on.map(jiff_sqlx::Date::from))
+    .bind(&intake.protocol_registration_id)
+    .bind(&intake.protocol_number)
+    .bind(&intake.check_case_id)
+    .bind(origin_municipality)
+    .bind(origin_country)
+    .bind(declared.dwelling.0)
+    .bind(&declared.dwelling.1)
+    .execute(uow.conn())
+    .await
+    .map_err(RegistryError::from_write)?;
+    // The head's state first: a family's members relate to a head in force.
+    let mut order: Vec<usize> = (0..declared.members.len()).collect();
+    order.sort_by_key(|i| declared.members[*i].relationship != Relationship::Head);
+    for i in order {
+        let member = &declared.members[i];
+        let id = ids[i];
+        insert_state(
+            uow.conn(),
+            id,
+            NewState {
+                valid_from: intake.effective_date,
+                cause: Cause::ResidenceChange,
+                follows: None,
+                residence_change_id: Some(intake.id),
+                data: &member.person.data,
+                status: ResidentStatus::Resident,
+                home: Some(HomeRef {
+                    family_id: family,
+                    relationship: member.relationship,
+                    street_id: street,
+                    house_number: &declared.address.house_number,
+                }),
+                destination: None,
+                warnings: &member.person.warnings,
+            },
+            now,
+        )
+        .await?;
+        let (permit, expiry, ground) = match &member.status {
+            ImmigrantStatus::Italian => (None, None, None),
+            ImmigrantStatus::Eu(ground) => (None, None, Some(*ground)),
+            ImmigrantStatus::Permit(permit, expiry) => (
+                Some(permit.as_str()),
+                Some(jiff_sqlx::Date::from(*expiry)),
+                None,
+            ),
+        };
+        sqlx::query(
+            "insert into residence_change_members (residence_change_id, resident_id, relationship,
+                 open, residence_permit, residence_permit_expiry, eu_ground)
+             values ($1, $2, $3, true, $4, $5, $6)",
+        )
+        .bind(intake.id.0)
+        .bind(id.0)
+        .bind(member.relationship.as_db())
+        .bind(permit)
+        .bind(expiry)
+        .bind(ground)
+        .execute(uow.conn())
+        .await
+        .map_err(RegistryError::from_write)?;
+    }
     lock(uow.conn(), intake.id)
         .await?
         .ok_or(RegistryError::Conflict(
@@ -296,7 +567,10 @@ const COLUMNS: &str = "c.id, c.municipality, c.status, c.family_id, c.destinatio
      c.registration_due, c.check_due, c.silence_assent_on, c.protocol_registration_id,
      c.protocol_number, c.check_case_id, c.recorded_at, c.reasons_against_at,
      c.reasons_against, c.decided_at, c.confirmation_basis, c.rejection_reason,
-     c.case_closed_at, c.version";
+     c.case_closed_at, c.version, c.check_failure, c.notice_sent_on, c.notice_protocol_number,
+     c.notice_delivery, c.notice_received_on, c.observations_window_end, c.observations_on,
+     c.observations, c.observations_outcome, c.observations_answer, c.remaining_head_id,
+     c.representative_id, c.origin_municipality, c.origin_country";
 
 /// A change, locked until the unit of work ends.
 pub async fn lock(
@@ -384,6 +658,7 @@ async fn with_members(conn: &mut PgConnection, row: &PgRow) -> Result<Change, sq
                 .ok_or_else(|| decode("registration_due"))?,
             check_due: date("check_due")?.ok_or_else(|| decode("check_due"))?,
             silence_assent_on: date("silence_assent_on")?,
+            observations_window_end: date("observations_window_end")?,
         },
         protocol_registration_id: row.try_get("protocol_registration_id")?,
         protocol_number: row.try_get("protocol_number")?,
@@ -398,6 +673,34 @@ async fn with_members(conn: &mut PgConnection, row: &PgRow) -> Result<Change, sq
         rejection_reason: row.try_get("rejection_reason")?,
         case_closed_at: time("case_closed_at")?,
         version: row.try_get("version")?,
+        check_failure: row.try_get("check_failure")?,
+        notice_sent: row
+            .try_get::<Option<String>, _>("notice_protocol_number")?
+            .zip(date("notice_sent_on")?),
+        notice_received: match (
+            row.try_get::<Option<String>, _>("notice_delivery")?,
+            date("notice_received_on")?,
+        ) {
+            (Some(d), Some(day)) => Some((
+                Delivery::from_db(&d).ok_or_else(|| decode("notice_delivery"))?,
+                day,
+            )),
+            _ => None,
+        },
+        observations: date("observations_on")?
+            .zip(row.try_get::<Option<String>, _>("observations")?),
+        observations_answer: row
+            .try_get::<Option<String>, _>("observations_outcome")?
+            .map(|o| o == "accepted")
+            .zip(row.try_get::<Option<String>, _>("observations_answer")?),
+        remaining_head: row
+            .try_get::<Option<Uuid>, _>("remaining_head_id")?
+            .map(ResidentId),
+        representative: row
+            .try_get::<Option<Uuid>, _>("representative_id")?
+            .map(ResidentId),
+        origin_municipality: row.try_get("origin_municipality")?,
+        origin_country: row.try_get("origin_country")?,
     })
 }
 
@@ -461,7 +764,10 @@ pub async fn reject(
 ) -> Result<Change, RegistryError> {
     undecided(change)?;
     let now = uow.now();
+    may_reject(change, sportello_pa::calendar::rome::date_of(now))?;
     let mut ids: Vec<ResidentId> = change.members.iter().map(|(id, _)| *id).collect();
+    // The remaining head's state was written by the change too: it goes back as well.
+    ids.extend(change.remaining_head);
     ids.sort();
     let mut movers = Vec::with_capacity(ids.len());
     for id in ids {
@@ -483,10 +789,9 @@ pub async fn reject(
                         .into(),
                 )
             })?;
-        let previous = state.follows.ok_or(RegistryError::Conflict(
-            "the record changed meanwhile; retry",
-        ))?;
-        movers.push((person.id, state, previous));
+        // A member who moved in has no previous state here: the registration is
+        // annulled from the declaration's day and nothing comes back.
+        movers.push((person.id, state.clone(), state.follows));
     }
     for (_, state, _) in &movers {
         let done = sqlx::query(
@@ -503,7 +808,9 @@ pub async fn reject(
         }
     }
     for (resident, _, previous) in &movers {
-        restore(uow.conn(), *resident, *previous, change, now).await?;
+        if let Some(previous) = previous {
+            restore(uow.conn(), *resident, *previous, change, now).await?;
+        }
         bump_version(uow.conn(), *resident).await?;
     }
     sqlx::query(
@@ -562,12 +869,85 @@ async fn restore(
     }
 }
 
-/// Records a notice of reasons against: the clock is suspended and silence-assent no
-/// longer applies.
+/// Whether the previous state may be restored on `today` (DPR 223/1989 art. 18-bis c. 2,
+/// L. 241/1990 art. 10-bis): a notice was sent and received, and the observations were
+/// rejected with reasons or the window passed unused.
+pub fn may_reject(change: &Change, today: Date) -> Result<(), RegistryError> {
+    let no_notice = || {
+        RegistryError::Precondition(
+            "residence_change_id: nessun rigetto senza preavviso (L. 241/1990 art. 10-bis) \
+             inviato e ricevuto / no rejection without a notice of reasons against \
+             (L. 241/1990 art. 10-bis) sent and received"
+                .into(),
+        )
+    };
+    if change.notice_sent.is_none() || change.notice_received.is_none() {
+        return Err(no_notice());
+    }
+    match (&change.observations, &change.observations_answer) {
+        (Some(_), Some((false, _))) => Ok(()),
+        (Some(_), _) => Err(RegistryError::Precondition(
+            "residence_change_id: le osservazioni vanno prima respinte con motivazione / the \
+             observations must first be rejected with reasons (L. 241/1990 art. 10-bis)"
+                .into(),
+        )),
+        (None, _) => match change.clock.observations_window_end {
+            Some(end) if today > end => Ok(()),
+            _ => Err(RegistryError::Precondition(format!(
+                "residence_change_id: il termine di 10 giorni per le osservazioni non è \
+                 scaduto / the 10-day window for observations (L. 241/1990 art. 10-bis) has \
+                 not passed: it ends {}",
+                change
+                    .clock
+                    .observations_window_end
+                    .map_or_else(String::new, |d| d.to_string())
+            ))),
+        },
+    }
+}
+
+/// Records a failed address check: the change waits for a notice of reasons against.
+pub async fn check_failed(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    reason: &str,
+) -> Result<Change, RegistryError> {
+    undecided(change)?;
+    if change.check_failure.is_some() {
+        return Err(RegistryError::Precondition(
+            "residence_change_id: l'accertamento negativo è già registrato / the failed check \
+             is recorded already"
+                .into(),
+        ));
+    }
+    let now = uow.now();
+    sqlx::query(
+        "update residence_changes set check_failed_at = $2, check_failure = $3,
+             version = version + 1
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(SqlTimestamp::from(now))
+    .bind(reason)
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
+}
+
+async fn relock(uow: &mut UnitOfWork, id: ResidenceChangeId) -> Result<Change, RegistryError> {
+    lock(uow.conn(), id).await?.ok_or(RegistryError::Conflict(
+        "the record changed meanwhile; retry",
+    ))
+}
+
+/// Records a notice of reasons against, sent on `sent_on` under outgoing protocol
+/// `protocol_number`: the clock is suspended and silence-assent no longer applies.
 pub async fn notice(
     uow: &mut UnitOfWork,
     change: &Change,
     reasons: &str,
+    protocol_number: &str,
+    sent_on: Date,
     clock: LegalClock,
 ) -> Result<Change, RegistryError> {
     undecided(change)?;
@@ -579,7 +959,8 @@ pub async fn notice(
     let now = uow.now();
     sqlx::query(
         "update residence_changes set reasons_against_at = $2, reasons_against = $3,
-             check_due = $4, silence_assent_on = $5, version = version + 1
+             check_due = $4, silence_assent_on = $5, notice_protocol_number = $6,
+             notice_sent_on = $7, version = version + 1
          where id = $1",
     )
     .bind(change.id.0)
@@ -587,13 +968,82 @@ pub async fn notice(
     .bind(reasons)
     .bind(jiff_sqlx::Date::from(clock.check_due))
     .bind(clock.silence_assent_on.map(jiff_sqlx::Date::from))
+    .bind(protocol_number)
+    .bind(jiff_sqlx::Date::from(sent_on))
     .execute(uow.conn())
     .await?;
-    lock(uow.conn(), change.id)
-        .await?
-        .ok_or(RegistryError::Conflict(
-            "the record changed meanwhile; retry",
-        ))
+    relock(uow, change.id).await
+}
+
+/// Records the notice's receipt and the window it opens.
+pub async fn notice_received(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    delivery: Delivery,
+    received_on: Date,
+    clock: LegalClock,
+) -> Result<Change, RegistryError> {
+    undecided(change)?;
+    let window_end = clock
+        .observations_window_end
+        .ok_or_else(|| RegistryError::Precondition("received_date: no window opened".into()))?;
+    sqlx::query(
+        "update residence_changes set notice_delivery = $2, notice_received_on = $3,
+             observations_window_end = $4, check_due = $5, version = version + 1
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(delivery.as_db())
+    .bind(jiff_sqlx::Date::from(received_on))
+    .bind(jiff_sqlx::Date::from(window_end))
+    .bind(jiff_sqlx::Date::from(clock.check_due))
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
+}
+
+/// Records the citizen's observations.
+pub async fn observations(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    received_on: Date,
+    text: &str,
+    clock: LegalClock,
+) -> Result<Change, RegistryError> {
+    undecided(change)?;
+    sqlx::query(
+        "update residence_changes set observations_on = $2, observations = $3, check_due = $4,
+             version = version + 1
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(jiff_sqlx::Date::from(received_on))
+    .bind(text)
+    .bind(jiff_sqlx::Date::from(clock.check_due))
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
+}
+
+/// Records the answer to the observations (before the decision it leads to).
+pub async fn answer(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    accepted: bool,
+    reasons: &str,
+) -> Result<Change, RegistryError> {
+    undecided(change)?;
+    sqlx::query(
+        "update residence_changes set observations_outcome = $2, observations_answer = $3,
+             version = version + 1
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(if accepted { "accepted" } else { "rejected" })
+    .bind(reasons)
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
 }
 
 /// Notes that the check's case was closed in routing.

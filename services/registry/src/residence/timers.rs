@@ -124,7 +124,7 @@ impl TimerHandler for SilenceAssent {
                     purpose: "residence.silence_assent".into(),
                     outcome: Basis::SilenceAssent.outcome_code().into(),
                     reason:
-                        "45 days passed without a notice of reasons against (DL 5/2012 art. 5 c. 3)"
+                        "45 days passed without a notice of reasons against (DPR 223/1989 art. 18-bis c. 1; DL 5/2012 art. 5 c. 5)"
                             .into(),
                 },
             )

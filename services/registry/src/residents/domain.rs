@@ -7,6 +7,7 @@ use sportello_pa::{
 };
 use sportello_proto::registry::v1::{
     ChangeResidentStatusRequest, NewAddress as NewAddressMessage, RegisterResidentRequest,
+    RegistrationGround,
 };
 
 use crate::{
@@ -70,6 +71,8 @@ pub struct NewResident {
     pub effective_date: Day,
     /// Where the fiscal code and the declared data disagree (warnings, not errors).
     pub warnings: Vec<String>,
+    /// The legal ground, as stored: `birth`, `data_load` or `immigration`.
+    pub ground: &'static str,
 }
 
 /// Parses a fiscal code field.
@@ -195,6 +198,25 @@ impl NewResident {
             joining,
             effective_date,
             warnings,
+            ground: match RegistrationGround::try_from(request.ground) {
+                Ok(RegistrationGround::Birth) => {
+                    if effective_date != birth_date {
+                        return Err(ServiceError::invalid_field(
+                            "effective_date",
+                            "a birth is registered from the day of birth (DPR 223/1989 art. 7)",
+                        ));
+                    }
+                    "birth"
+                }
+                Ok(RegistrationGround::DataLoad) => "data_load",
+                _ => {
+                    return Err(ServiceError::invalid_field(
+                        "ground",
+                        "is required: BIRTH or DATA_LOAD; a move into the municipality is \
+                         DeclareImmigration, on the declaration's procedure (DL 5/2012 art. 5)",
+                    ));
+                }
+            },
         })
     }
 }
@@ -344,6 +366,7 @@ mod tests {
             relationship: 0,
             effective_date: String::new(),
             idempotency_key: String::new(),
+            ground: RegistrationGround::DataLoad as i32,
         }
     }
 
@@ -375,6 +398,12 @@ mod tests {
             &request(),
             parse,
             &[
+                ("ground", |r| r.ground = 0),
+                // DPR 223/1989 art. 7: a birth is registered from the day of birth.
+                ("effective_date", |r| {
+                    r.ground = RegistrationGround::Birth as i32;
+                    r.effective_date = "2026-11-20".into();
+                }),
                 ("municipality_istat_code", |r| {
                     r.municipality_istat_code = "11015".into()
                 }),

@@ -308,14 +308,16 @@ pub async fn register(
     let id = ResidentId::new();
     let requester_ref = RequesterRef::derive(key, new.municipality, new.fiscal_code.as_str());
     sqlx::query(
-        "insert into residents (id, municipality, fiscal_code, requester_ref, version, created_at)
-         values ($1, $2, $3, $4, 1, $5)",
+        "insert into residents (id, municipality, fiscal_code, requester_ref, version, created_at,
+             registration_ground)
+         values ($1, $2, $3, $4, 1, $5, $6)",
     )
     .bind(id.0)
     .bind(new.municipality.as_str())
     .bind(new.fiscal_code.as_str())
     .bind(requester_ref.as_str())
     .bind(SqlTimestamp::from(now))
+    .bind(new.ground)
     .execute(uow.conn())
     .await
     .map_err(RegistryError::from_write)?;

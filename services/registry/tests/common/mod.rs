@@ -184,6 +184,7 @@ pub fn person(who: Who, family_id: &str) -> RegisterResidentRequest {
         relationship: 0,
         effective_date: "2020-01-01".into(),
         idempotency_key: String::new(),
+        ground: sportello_proto::registry::v1::RegistrationGround::DataLoad as i32,
     }
 }
 
