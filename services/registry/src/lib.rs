@@ -95,7 +95,9 @@ pub async fn start(
     );
     service.on_timer(
         residence::notice::WINDOW_TIMER,
-        residence::notice::WindowLapsed,
+        residence::notice::WindowLapsed {
+            outgoing: outgoing.clone(),
+        },
     );
     service.on_timer(
         residence::timers::CLOSE_TIMER,

@@ -1181,3 +1181,53 @@ async fn the_notice_is_registered_as_an_outgoing_entry_dpr_445_2000_art_53_c5() 
         .unwrap();
     assert_eq!(counter, 2, "no number taken by the refused notice");
 }
+
+/// DPR 445/2000 art. 53 c. 5 and DL 5/2012 art. 5 c. 4 (issue 11, point 8): a rejection
+/// is an outgoing entry to the declarant, and its communication to the public-security
+/// authority is one too, each with its recipient; the notice whose number the operator
+/// brought is not registered again.
+#[tokio::test]
+async fn a_rejection_and_its_communications_are_outgoing_entries_dl_5_2012_art_5_c4() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno in casa".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let rejected = through_the_notice(&h, &change.id, false).await;
+    assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
+    let declarant_ref: String =
+        sqlx::query_scalar("select requester_ref from residents where id = $1::uuid")
+            .bind(&family[0].id)
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "select number, kind, recipient_ref from routing.registrations
+         where direction = 'outgoing' order by number",
+    )
+    .fetch_all(routing.running.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (2, "rejection".to_owned(), declarant_ref),
+            (
+                3,
+                "communication".to_owned(),
+                "pubblica_sicurezza:011015".to_owned()
+            ),
+        ]
+    );
+}

@@ -721,7 +721,8 @@ impl ResidenceChangeService for Residence {
         tracing::Span::current().record("caller", context.caller());
         let answer = Answer::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
-        let (change, order) = notice::answer(&mut uow, &context, &answer).await?;
+        let (change, order) =
+            notice::answer(&mut uow, self.registry.outgoing.as_ref(), &context, &answer).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         self.close_now(&change, &order).await;
         let change = self.reread(change.id).await?;

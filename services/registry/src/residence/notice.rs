@@ -368,6 +368,7 @@ pub async fn observations(
 /// state. Returns the change and the order to close the check's case.
 pub async fn answer(
     uow: &mut UnitOfWork,
+    outgoing: &dyn OutgoingRegister,
     context: &CallContext,
     answer: &Answer,
 ) -> Result<(Change, CloseOrder), ServiceError> {
@@ -401,24 +402,61 @@ pub async fn answer(
     } else {
         order.outcome = REJECTED_OUTCOME.to_owned();
         order.reason = answer.reasons.chars().take(200).collect();
-        reject(uow, &change, &answer.reasons, &order).await?
+        reject(uow, outgoing, &change, &answer.reasons, &order).await?
     };
     uow.cancel_timer(SILENCE_TIMER, &change.id.to_string())
         .await?;
     Ok((change, order))
 }
 
-/// Restores the previous state (art. 18-bis c. 2), emits the rejection with the
-/// communications DL 5/2012 art. 5 c. 4 requires and the appeal, and orders the case
-/// closed.
+/// Restores the previous state (art. 18-bis c. 2), registers the rejection to the
+/// declarant and the communications DL 5/2012 art. 5 c. 4 requires as outgoing protocol
+/// entries (DPR 445/2000 art. 53 c. 5), emits the rejection with those communications
+/// and the appeal, and orders the case closed.
+///
+/// The entries are registered inside the rejecting transaction, after the rejection's
+/// own checks: should the commit fail, the retry (the call, or the timer firing again)
+/// gets the same entries through their derived keys.
 pub async fn reject(
     uow: &mut UnitOfWork,
+    outgoing: &dyn OutgoingRegister,
     change: &Change,
     reason: &str,
     order: &CloseOrder,
 ) -> Result<Change, ServiceError> {
     let change = store::reject(uow, change, reason).await?;
     let id = change.id.to_string();
+    let declarant = declarant_ref(uow, &change).await?;
+    let municipality = change.municipality;
+    let communication = |recipient: &str| {
+        Outgoing::of_change(
+            municipality,
+            &id,
+            OutgoingKind::Communication,
+            recipient,
+            "Comunicazione del rigetto della dichiarazione di residenza (DL 5/2012 art. 5 c. 4)",
+            reason,
+        )
+    };
+    let mut documents = vec![
+        Outgoing::of_change(
+            municipality,
+            &id,
+            OutgoingKind::Rejection,
+            &declarant,
+            "Rigetto della dichiarazione di residenza (DPR 223/1989 art. 18-bis c. 2)",
+            reason,
+        ),
+        // The public-security authority of the municipality: a code, not a name.
+        communication(&format!("pubblica_sicurezza:{municipality}")),
+    ];
+    if let Some(origin) = &change.origin_municipality {
+        documents.push(communication(&format!("istat:{origin}")));
+    }
+    let caller = order.context(&change)?;
+    for document in &documents {
+        outgoing.register(&caller, document).await?;
+    }
     uow.emit(
         &ResidenceChangeRejected {
             residence_change_id: id.clone(),
@@ -443,8 +481,11 @@ pub async fn reject(
 }
 
 /// The window passed unused: the change is rejected on the notice's reasons.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WindowLapsed;
+#[derive(Debug, Clone)]
+pub struct WindowLapsed {
+    /// Where the rejection and its communications are registered.
+    pub outgoing: std::sync::Arc<dyn OutgoingRegister>,
+}
 
 impl TimerHandler for WindowLapsed {
     fn fire<'a>(
@@ -480,7 +521,7 @@ impl TimerHandler for WindowLapsed {
                     "the 10-day window for observations passed unused (L. 241/1990 art. 10-bis)"
                         .into(),
             };
-            let change = reject(uow, &change, &reasons, &order).await?;
+            let change = reject(uow, self.outgoing.as_ref(), &change, &reasons, &order).await?;
             tracing::info!(residence_change_id = %change.id, "rejected: the window for observations passed unused");
             Ok(())
         })
