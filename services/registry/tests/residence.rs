@@ -1231,3 +1231,71 @@ async fn a_rejection_and_its_communications_are_outgoing_entries_dl_5_2012_art_5
         ]
     );
 }
+
+/// DL 5/2012 art. 5 c. 4 and DPR 445/2000 art. 53 c. 5 (issue 11, point 8): a rejected
+/// move from another municipality is communicated to the municipality of origin too, as
+/// an outgoing entry whose recipient is its ISTAT code.
+#[tokio::test]
+async fn a_rejected_immigration_is_communicated_to_the_municipality_of_origin_dl_5_2012_art_5_c4() {
+    let (h, routing, _family) = Box::pin(desk()).await;
+    let request = DeclareImmigrationRequest {
+        municipality_istat_code: "011015".into(),
+        members: vec![IncomingMember {
+            person: Some(common::person(common::ANNA, "")),
+            relationship: Relationship::Head as i32,
+            ..Default::default()
+        }],
+        declarant_index: 0,
+        address: Some(NewAddress {
+            street_code: "CHIODO".into(),
+            house_number: "5".into(),
+        }),
+        origin_municipality_istat_code: "010025".into(),
+        dwelling_title: DwellingTitle::Tenant as i32,
+        dwelling_title_reference: "contratto registrato 1234/3T/2026".into(),
+        channel: Channel::Web as i32,
+        ..Default::default()
+    };
+    let change = h
+        .changes()
+        .await
+        .declare_immigration(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno in casa".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let rejected = through_the_notice(&h, &change.id, false).await;
+    assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
+    let recipients: Vec<(String, String)> = sqlx::query_as(
+        "select kind, recipient_ref from routing.registrations
+         where direction = 'outgoing' and kind = 'communication' order by number",
+    )
+    .fetch_all(routing.running.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        recipients,
+        vec![
+            (
+                "communication".to_owned(),
+                "pubblica_sicurezza:011015".to_owned()
+            ),
+            ("communication".to_owned(), "istat:010025".to_owned()),
+        ]
+    );
+}
