@@ -68,6 +68,16 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = config.into_registry_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    // Outgoing entries need their number at once: a gRPC seam of their own, beside the
+    // intake (which moves to events with the work hand-off).
+    let outgoing: Arc<dyn residence::outgoing::OutgoingRegister> = match &config.routing_url {
+        Some(url) => Arc::new(residence::outgoing::RoutingRegister::new(
+            service
+                .channel_to("routing", url)
+                .map_err(|e| StartError::Other(format!("ROUTING_URL: {e}")))?,
+        )),
+        None => Arc::new(residence::outgoing::Unconfigured),
+    };
     let intake: Arc<dyn residence::intake::Intake> = match &config.routing_url {
         Some(url) => Arc::new(residence::intake::RoutingIntake::new(
             service
@@ -85,7 +95,9 @@ pub async fn start(
     );
     service.on_timer(
         residence::notice::WINDOW_TIMER,
-        residence::notice::WindowLapsed,
+        residence::notice::WindowLapsed {
+            outgoing: outgoing.clone(),
+        },
     );
     service.on_timer(
         residence::timers::CLOSE_TIMER,
@@ -103,6 +115,7 @@ pub async fn start(
             .virtual_stamp_authorisation
             .as_deref()
             .map(Into::into),
+        outgoing: outgoing.clone(),
     };
     let streets = streets::grpc::Streets::new(service.db().clone());
     let residents = residents::grpc::Residents::new(registry.clone());

@@ -1109,3 +1109,193 @@ async fn without_routing_a_declaration_is_unavailable_and_nothing_is_written() {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert_eq!(count(h.pool(), "residence_changes").await, 0);
 }
+
+/// DPR 445/2000 art. 53 c. 5 (issue 11, point 8): a notice of reasons against sent without
+/// an outgoing protocol number is registered by the registry itself as an outgoing entry
+/// to the declarant, dated the day it is sent; a notice that would be refused takes no
+/// number (its checks run first), and sending it again registers nothing.
+#[tokio::test]
+async fn the_notice_is_registered_as_an_outgoing_entry_dpr_445_2000_art_53_c5() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    h.ctx
+        .clock
+        .set("2026-12-15T09:00:00Z".parse::<Timestamp>().unwrap());
+    let request = SendReasonsAgainstRequest {
+        residence_change_id: change.id.clone(),
+        reasons: "al primo sopralluogo l'abitazione risultava disabitata".into(),
+        outgoing_protocol_number: String::new(),
+        sent_date: String::new(),
+    };
+    let mut changes = h.changes().await;
+    let noticed = changes
+        .send_reasons_against(operator("residence.check").request(request.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    assert_eq!(
+        noticed.notice_sent_date, "2026-12-15",
+        "the day it was registered"
+    );
+    assert_eq!(
+        noticed.notice_protocol_number, "0000002",
+        "the declaration is 1, the notice 2"
+    );
+    let declarant_ref: String =
+        sqlx::query_scalar("select requester_ref from residents where id = $1::uuid")
+            .bind(&family[0].id)
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    let outgoing = || async {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "select kind, recipient_ref, sender_ref from routing.registrations
+             where direction = 'outgoing' order by number",
+        )
+        .fetch_all(routing.running.db().pool())
+        .await
+        .unwrap();
+        rows
+    };
+    assert_eq!(
+        outgoing().await,
+        vec![(
+            "notice_of_reasons_against".to_owned(),
+            declarant_ref,
+            "registry".to_owned()
+        )]
+    );
+
+    // Sent already: refused before any number is taken.
+    let again = changes
+        .send_reasons_against(operator("residence.check").request(request))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+    assert_eq!(outgoing().await.len(), 1, "no second entry");
+    let counter: i64 = sqlx::query_scalar("select last_number from routing.protocol_counters")
+        .fetch_one(routing.running.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(counter, 2, "no number taken by the refused notice");
+}
+
+/// DPR 445/2000 art. 53 c. 5 and DL 5/2012 art. 5 c. 4 (issue 11, point 8): a rejection
+/// is an outgoing entry to the declarant, and its communication to the public-security
+/// authority is one too, each with its recipient; the notice whose number the operator
+/// brought is not registered again.
+#[tokio::test]
+async fn a_rejection_and_its_communications_are_outgoing_entries_dl_5_2012_art_5_c4() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno in casa".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let rejected = through_the_notice(&h, &change.id, false).await;
+    assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
+    let declarant_ref: String =
+        sqlx::query_scalar("select requester_ref from residents where id = $1::uuid")
+            .bind(&family[0].id)
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "select number, kind, recipient_ref from routing.registrations
+         where direction = 'outgoing' order by number",
+    )
+    .fetch_all(routing.running.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (2, "rejection".to_owned(), declarant_ref),
+            (
+                3,
+                "communication".to_owned(),
+                "pubblica_sicurezza:011015".to_owned()
+            ),
+        ]
+    );
+}
+
+/// DL 5/2012 art. 5 c. 4 and DPR 445/2000 art. 53 c. 5 (issue 11, point 8): a rejected
+/// move from another municipality is communicated to the municipality of origin too, as
+/// an outgoing entry whose recipient is its ISTAT code.
+#[tokio::test]
+async fn a_rejected_immigration_is_communicated_to_the_municipality_of_origin_dl_5_2012_art_5_c4() {
+    let (h, routing, _family) = Box::pin(desk()).await;
+    let request = DeclareImmigrationRequest {
+        municipality_istat_code: "011015".into(),
+        members: vec![IncomingMember {
+            person: Some(common::person(common::ANNA, "")),
+            relationship: Relationship::Head as i32,
+            ..Default::default()
+        }],
+        declarant_index: 0,
+        address: Some(NewAddress {
+            street_code: "CHIODO".into(),
+            house_number: "5".into(),
+        }),
+        origin_municipality_istat_code: "010025".into(),
+        dwelling_title: DwellingTitle::Tenant as i32,
+        dwelling_title_reference: "contratto registrato 1234/3T/2026".into(),
+        channel: Channel::Web as i32,
+        ..Default::default()
+    };
+    let change = h
+        .changes()
+        .await
+        .declare_immigration(operator("residence.declare").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap();
+    h.ctx
+        .clock
+        .set("2026-12-10T10:00:00Z".parse::<Timestamp>().unwrap());
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno in casa".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let rejected = through_the_notice(&h, &change.id, false).await;
+    assert_eq!(rejected.status, ResidenceChangeStatus::Rejected as i32);
+    let recipients: Vec<(String, String)> = sqlx::query_as(
+        "select kind, recipient_ref from routing.registrations
+         where direction = 'outgoing' and kind = 'communication' order by number",
+    )
+    .fetch_all(routing.running.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        recipients,
+        vec![
+            (
+                "communication".to_owned(),
+                "pubblica_sicurezza:011015".to_owned()
+            ),
+            ("communication".to_owned(), "istat:010025".to_owned()),
+        ]
+    );
+}

@@ -53,6 +53,11 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.routing.v1.ProtocolService/RegisterIncoming",
             callers: &[Caller::Department, Caller::AnySystem],
         },
+        // Outgoing documents too (DPR 445/2000 art. 53 c. 5), registered when sent.
+        Rule {
+            rpc: "sportello.routing.v1.ProtocolService/RegisterOutgoing",
+            callers: &[Caller::Department, Caller::AnySystem],
+        },
         Rule {
             rpc: "sportello.routing.v1.ProtocolService/GetRegistration",
             callers: &[Caller::Department, Caller::AnySystem],

@@ -4,7 +4,7 @@
 use sportello_kit::ServiceError;
 use sportello_proto::{
     common::v1::Channel,
-    routing::v1::{CaseStatus, IncomingKind, Presence, PriorityCategory, Tier},
+    routing::v1::{CaseStatus, IncomingKind, OutgoingKind, Presence, PriorityCategory, Tier},
 };
 
 /// A protobuf enumeration stored as text.
@@ -96,6 +96,14 @@ stored!(IncomingKind {
     Complaint => "complaint",
     Request => "request",
     Integration => "integration",
+});
+
+stored!(OutgoingKind {
+    NoticeOfReasonsAgainst => "notice_of_reasons_against",
+    Rejection => "rejection",
+    OrderToConform => "order_to_conform",
+    Decision => "decision",
+    Communication => "communication",
 });
 
 /// A tier as its number, 1-4.

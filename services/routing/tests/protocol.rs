@@ -9,7 +9,8 @@ use jiff::Timestamp;
 use sportello_proto::{
     common::v1::Channel,
     routing::v1::{
-        ExportRegisterRequest, IncomingKind, RegisterIncomingRequest, VoidRegistrationRequest,
+        Direction, ExportRegisterRequest, GetRegistrationRequest, IncomingKind, OutgoingKind,
+        RegisterIncomingRequest, RegisterOutgoingRequest, VoidRegistrationRequest,
         protocol_service_client::ProtocolServiceClient,
     },
 };
@@ -224,6 +225,7 @@ async fn a_registration_is_immutable_and_voided_once_without_reusing_its_number(
     let void = VoidRegistrationRequest {
         registration_id: first.id.clone(),
         reason: "registrata due volte".into(),
+        authorisation_reference: "Det. RSP n. 1/2026".into(),
     };
     let voided = client
         .void_registration(common::request(void.clone()))
@@ -353,4 +355,348 @@ async fn a_retried_registration_with_its_key_returns_the_same_number() {
     .await
     .unwrap();
     assert_eq!(registered, 1, "one registration, one event");
+}
+
+fn outgoing(kind: OutgoingKind, recipient: &str) -> RegisterOutgoingRequest {
+    RegisterOutgoingRequest {
+        municipality_istat_code: "011015".into(),
+        kind: kind as i32,
+        recipient_ref: recipient.into(),
+        subject: "Preavviso di rigetto".into(),
+        document_sha256: "cd".repeat(32),
+        channel: Channel::Pec as i32,
+        case_id: String::new(),
+        idempotency_key: String::new(),
+    }
+}
+
+/// DPR 445/2000 art. 53 c. 5: outgoing documents are registered too, with their
+/// recipient, in the same gapless sequence as incoming ones; the day's export says which
+/// way each went and to whom.
+#[tokio::test]
+async fn outgoing_documents_are_registered_with_their_recipient_dpr_445_2000_art_53_c5() {
+    let ctx = common::context().await;
+    let routing = common::start(&ctx).await;
+    let mut client = ProtocolServiceClient::new(routing.channel().await);
+    let declaration = client
+        .register_incoming(common::request(incoming("Dichiarazione di residenza")))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    let mut request = outgoing(
+        OutgoingKind::NoticeOfReasonsAgainst,
+        "rr_0123456789abcdef0123456789abcdef",
+    );
+    request.idempotency_key = uuid::Uuid::new_v4().to_string();
+    let notice = client
+        .register_outgoing(common::request(request.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(
+        (
+            notice.number,
+            notice.direction(),
+            notice.outgoing_kind(),
+            notice.kind(),
+            notice.recipient_ref.as_str(),
+            notice.sender_ref.as_str(),
+        ),
+        (
+            2,
+            Direction::Outgoing,
+            OutgoingKind::NoticeOfReasonsAgainst,
+            IncomingKind::Unspecified,
+            "rr_0123456789abcdef0123456789abcdef",
+            "gateway",
+        ),
+        "one sequence for both directions; the sender is the calling service (office)"
+    );
+    assert_eq!(declaration.direction(), Direction::Incoming);
+    let again = client
+        .register_outgoing(common::request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(again, notice, "a retry with its key registers nothing new");
+    let communication = client
+        .register_outgoing(common::request(outgoing(
+            OutgoingKind::Communication,
+            "questura:SP",
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(communication.number, 3);
+
+    // A person's fiscal code is never a recipient reference; nothing is written.
+    let status = client
+        .register_outgoing(common::request(outgoing(
+            OutgoingKind::Rejection,
+            "RSSMRA80A01H501U",
+        )))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().starts_with("recipient_ref:"), "{status:?}");
+    let mut unspecified = outgoing(OutgoingKind::Rejection, "questura:SP");
+    unspecified.kind = 0;
+    let status = client
+        .register_outgoing(common::request(unspecified))
+        .await
+        .unwrap_err();
+    assert!(status.message().starts_with("kind:"), "{status:?}");
+
+    let day = rome_day(&declaration);
+    let export = client
+        .export_register(common::request(ExportRegisterRequest {
+            municipality_istat_code: "011015".into(),
+            day,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let lines: Vec<&str> = export.csv.split("\r\n").collect();
+    assert!(lines[0].ends_with(",verso,destinatario,annullata_da,autorizzazione_annullamento"));
+    assert!(lines[1].contains(",entrata,,,"), "{}", lines[1]);
+    assert!(
+        lines[2].contains(",notice_of_reasons_against,gateway,")
+            && lines[2].ends_with(",uscita,rr_0123456789abcdef0123456789abcdef,,"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].ends_with(",uscita,questura:SP,,"), "{}", lines[3]);
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from routing.outbox where event_type = 'protocol.registered'",
+    )
+    .fetch_one(routing.running.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(events, 3);
+}
+
+/// The Europe/Rome day an entry was registered on.
+fn rome_day(entry: &sportello_proto::routing::v1::Registration) -> String {
+    let seconds = entry.register_time.unwrap().seconds;
+    sportello_pa::calendar::rome::date_of(Timestamp::from_second(seconds).unwrap()).to_string()
+}
+
+/// DPR 445/2000 art. 54 (and the AgID guidelines): an annulment records who annulled,
+/// when, why and the reference of its authorisation; one without the authorisation
+/// reference is refused naming the field, and nothing is written.
+#[tokio::test]
+async fn an_annulment_records_who_when_why_and_its_authorisation_dpr_445_2000_art_54() {
+    let ctx = common::context().await;
+    let routing = common::start(&ctx).await;
+    let pool = routing.running.db().pool().clone();
+    let mut client = ProtocolServiceClient::new(routing.channel().await);
+    let entry = client
+        .register_incoming(common::request(incoming("Istanza doppia")))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+
+    let mut void = VoidRegistrationRequest {
+        registration_id: entry.id.clone(),
+        reason: "registrata due volte".into(),
+        authorisation_reference: "  ".into(),
+    };
+    let status = client
+        .void_registration(common::request(void.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("authorisation_reference:"),
+        "{status:?}"
+    );
+    let (voided, events): (bool, i64) = sqlx::query_as(
+        "select (select voided_at is not null from routing.registrations where id = $1::uuid),
+                (select count(*) from routing.outbox where event_type = 'protocol.voided')",
+    )
+    .bind(&entry.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((voided, events), (false, 0), "nothing written");
+
+    ctx.clock.advance(jiff::SignedDuration::from_mins(5));
+    void.authorisation_reference = "Det. RSP n. 12 del 2026-12-07".into();
+    let annulled = client
+        .void_registration(common::request(void))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    let at = entry.register_time.unwrap().seconds + 300;
+    assert_eq!(
+        (
+            annulled.voided,
+            annulled.voided_by.as_str(),
+            annulled.void_reason.as_str(),
+            annulled.void_authorisation_reference.as_str(),
+            annulled.void_time.map(|t| t.seconds),
+        ),
+        (
+            true,
+            "operator:op-1",
+            "registrata due volte",
+            "Det. RSP n. 12 del 2026-12-07",
+            Some(at),
+        )
+    );
+    let read = client
+        .get_registration(common::request(GetRegistrationRequest {
+            registration_id: entry.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(read, annulled, "what was recorded is what is read back");
+
+    // The database refuses an annulment without who and authorisation from any writer.
+    let second = client
+        .register_incoming(common::request(incoming("Altra istanza")))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    let bare = sqlx::query(
+        "update routing.registrations set voided_at = now(), void_reason = 'x' where id = $1::uuid",
+    )
+    .bind(&second.id)
+    .execute(&pool)
+    .await;
+    let error = bare.expect_err("the constraint refuses");
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.constraint()),
+        Some("registrations_annulment_complete")
+    );
+    let export = client
+        .export_register(common::request(ExportRegisterRequest {
+            municipality_istat_code: "011015".into(),
+            day: rome_day(&entry),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let row = export.csv.split("\r\n").nth(1).unwrap().to_owned();
+    assert!(
+        row.ends_with(",entrata,,operator:op-1,Det. RSP n. 12 del 2026-12-07"),
+        "{row}"
+    );
+}
+
+/// DPR 445/2000 art. 53 and 57: year, number and date of an entry come from one reading
+/// of the clock, taken after the municipality's register lock. A registration that
+/// waits on the lock across midnight of 31 December (Europe/Rome) gets the year and
+/// number of the date it is finally written with; and an entry at exactly 00:00 on 1
+/// January in Rome (23:00 UTC) is number 1 of the new year.
+#[tokio::test]
+async fn year_and_number_come_from_one_clock_reading_after_the_register_lock_dpr_445_2000_art_53() {
+    let ctx = common::context().await;
+    // 23:59:59 on 31 December 2026 in Rome.
+    ctx.clock
+        .set("2026-12-31T22:59:59Z".parse::<Timestamp>().unwrap());
+    let routing = common::start(&ctx).await;
+    let pool = routing.running.db().pool().clone();
+    let mut client = ProtocolServiceClient::new(routing.channel().await);
+    let last_of_2026 = client
+        .register_incoming(common::request(incoming("Ultima del 2026")))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!((last_of_2026.year, last_of_2026.number), (2026, 1));
+
+    // Another writer holds La Spezia's register lock; a registration begins (its unit of
+    // work reads "now" still in 2026) and waits.
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query(sportello_routing::protocol::store::REGISTER_LOCK)
+        .bind("011015")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let mut waiting_client = client.clone();
+    let waiting = tokio::spawn(async move {
+        waiting_client
+            .register_incoming(common::request(incoming("Alla mezzanotte")))
+            .await
+    });
+    // Wait until it is blocked on the lock, read from PostgreSQL, not guessed by a sleep.
+    loop {
+        let blocked: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where wait_event_type = 'Lock' and wait_event = 'advisory'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if blocked > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // Midnight in Rome: 00:00:00 on 1 January 2027.
+    ctx.clock
+        .set("2026-12-31T23:00:00Z".parse::<Timestamp>().unwrap());
+    holder.commit().await.unwrap();
+    let first_of_2027 = waiting
+        .await
+        .unwrap()
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(
+        (
+            first_of_2027.year,
+            first_of_2027.number,
+            first_of_2027.register_time.map(|t| t.seconds),
+        ),
+        (
+            2027,
+            1,
+            Some(
+                "2026-12-31T23:00:00Z"
+                    .parse::<Timestamp>()
+                    .unwrap()
+                    .as_second()
+            )
+        ),
+        "the year, the number and the time of the date it was written with"
+    );
+    let export = client
+        .export_register(common::request(ExportRegisterRequest {
+            municipality_istat_code: "011015".into(),
+            day: "2027-01-01".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        export
+            .csv
+            .split("\r\n")
+            .nth(1)
+            .unwrap()
+            .starts_with("0000001,2027,2027-01-01T00:00:00+01:00,"),
+        "{}",
+        export.csv
+    );
 }

@@ -303,10 +303,12 @@ pub struct Notice {
     pub id: ResidenceChangeId,
     /// The reasons.
     pub reasons: String,
-    /// Its outgoing protocol number (DPR 445/2000 art. 53 c. 5).
-    pub protocol_number: String,
-    /// The day it was sent: its outgoing protocol date.
-    pub sent_on: Date,
+    /// Its outgoing protocol number (DPR 445/2000 art. 53 c. 5), when the operator
+    /// registered it elsewhere; `None` and the registry registers it itself.
+    pub protocol_number: Option<String>,
+    /// The day it was sent: its outgoing protocol date. `None` only with no number: the
+    /// day the registry registers it.
+    pub sent_on: Option<Date>,
 }
 
 impl TryFrom<&SendReasonsAgainstRequest> for Notice {
@@ -316,12 +318,24 @@ impl TryFrom<&SendReasonsAgainstRequest> for Notice {
         Ok(Self {
             id: ResidenceChangeId::parse("residence_change_id", &r.residence_change_id)?,
             reasons: kit::required_text("reasons", &r.reasons, 500)?,
-            protocol_number: kit::required_text(
-                "outgoing_protocol_number",
-                &r.outgoing_protocol_number,
-                40,
-            )?,
-            sent_on: parse_required_day("sent_date", &r.sent_date)?,
+            // Kept for department systems that register the notice themselves; without
+            // it the registry registers the outgoing entry (art. 53 c. 5).
+            protocol_number: if r.outgoing_protocol_number.trim().is_empty() {
+                None
+            } else {
+                Some(kit::required_text(
+                    "outgoing_protocol_number",
+                    &r.outgoing_protocol_number,
+                    40,
+                )?)
+            },
+            sent_on: if r.sent_date.trim().is_empty()
+                && r.outgoing_protocol_number.trim().is_empty()
+            {
+                None
+            } else {
+                Some(parse_required_day("sent_date", &r.sent_date)?)
+            },
         })
     }
 }

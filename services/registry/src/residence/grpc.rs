@@ -624,9 +624,13 @@ impl ResidenceChangeService for Residence {
         let context = CallContext::of(&request)?.clone();
         tracing::Span::current().record("caller", context.caller());
         let parsed = Notice::try_from(request.get_ref())?;
-        let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
-        let change = notice::send(&mut uow, &context, &parsed).await?;
-        uow.commit().await.map_err(ServiceError::from)?;
+        let change = notice::send_registered(
+            &self.registry.db,
+            self.registry.outgoing.as_ref(),
+            &context,
+            &parsed,
+        )
+        .await?;
         Ok(Response::new(SendReasonsAgainstResponse {
             residence_change: Some(change_message(&change)),
         }))
@@ -717,7 +721,8 @@ impl ResidenceChangeService for Residence {
         tracing::Span::current().record("caller", context.caller());
         let answer = Answer::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
-        let (change, order) = notice::answer(&mut uow, &context, &answer).await?;
+        let (change, order) =
+            notice::answer(&mut uow, self.registry.outgoing.as_ref(), &context, &answer).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         self.close_now(&change, &order).await;
         let change = self.reread(change.id).await?;

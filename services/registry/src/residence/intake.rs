@@ -245,6 +245,10 @@ impl Intake for RoutingIntake {
                     .void_registration(context.request(VoidRegistrationRequest {
                         registration_id: registration_id.to_owned(),
                         reason: reason.to_owned(),
+                        // No authorisation reference: routing refuses the annulment (DPR
+                        // 445/2000 art. 54), and the issue wants a retry here instead;
+                        // left to the work hand-off, which replaces this seam.
+                        ..Default::default()
                     }))
                     .await?;
             }

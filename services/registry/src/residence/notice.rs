@@ -14,12 +14,14 @@ use sportello_proto::registry::v1::{
     ResidenceChangeCheckFailed, ResidenceChangeNoticeReceived, ResidenceChangeObservationsRecorded,
     ResidenceChangeReasonsAgainstSent, ResidenceChangeRejected,
 };
+use sportello_proto::routing::v1::OutgoingKind;
 
 use super::{
     domain::{
         APPEAL, Answer, Basis, COMMUNICATIONS, LegalClock, Notice, NoticeDates, Observations,
         REJECTED_OUTCOME, Receipt, Status,
     },
+    outgoing::{Outgoing, OutgoingRegister},
     store::{self, Change},
     timers::{self, CloseOrder, SILENCE_TIMER},
 };
@@ -98,6 +100,81 @@ pub async fn check_failed(
     Ok(change)
 }
 
+/// The declarant's requester_ref: the notice's and the rejection's recipient.
+async fn declarant_ref(uow: &mut UnitOfWork, change: &Change) -> Result<String, ServiceError> {
+    sqlx::query_scalar("select requester_ref from residents where id = $1")
+        .bind(change.declarant_id.0)
+        .fetch_optional(uow.conn())
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| ServiceError::internal("a change whose declarant is not a resident"))
+}
+
+/// Sends the notice, registering it as an outgoing protocol entry (DPR 445/2000 art. 53
+/// c. 5) when the request brings no number: every check of [`send`] runs first in a
+/// transaction rolled back, so no number is taken for a notice that would be refused;
+/// then the entry is registered (to the declarant, its key derived from the change and
+/// the reasons, so a retry gets the same number) and the notice is sent with its number
+/// and date.
+pub async fn send_registered(
+    db: &sportello_kit::Db,
+    outgoing: &dyn OutgoingRegister,
+    context: &CallContext,
+    notice: &Notice,
+) -> Result<Change, ServiceError> {
+    if notice.protocol_number.is_some() {
+        let mut uow = db.begin().await.map_err(ServiceError::from)?;
+        let change = send(&mut uow, context, notice).await?;
+        uow.commit().await.map_err(ServiceError::from)?;
+        return Ok(change);
+    }
+    let document = {
+        let mut trial = db.begin().await.map_err(ServiceError::from)?;
+        let change = locked(&mut trial, context, notice.id).await?;
+        let recipient = declarant_ref(&mut trial, &change).await?;
+        let dry = Notice {
+            protocol_number: Some("-".into()),
+            sent_on: Some(notice.sent_on.unwrap_or(rome::date_of(trial.now()))),
+            ..notice.clone()
+        };
+        send(&mut trial, context, &dry).await?;
+        // Dropped without commit: rolled back, nothing of the trial remains.
+        Outgoing::of_change(
+            change.municipality,
+            &change.id.to_string(),
+            OutgoingKind::NoticeOfReasonsAgainst,
+            &recipient,
+            "Comunicazione dei motivi ostativi (L. 241/1990 art. 10-bis) - cambio di residenza",
+            &notice.reasons,
+        )
+    };
+    let entry = outgoing.register(context, &document).await?;
+    let sent_on = rome::date_of(entry.registered_at);
+    if notice.sent_on.is_some_and(|day| day != sent_on) {
+        return Err(RegistryError::invalid(
+            "sent_date",
+            format!(
+                "la data di invio è quella del protocollo in uscita, {sent_on} / the day sent is \
+                 the outgoing protocol date, {sent_on}"
+            ),
+        )
+        .into());
+    }
+    let mut uow = db.begin().await.map_err(ServiceError::from)?;
+    let change = send(
+        &mut uow,
+        context,
+        &Notice {
+            protocol_number: Some(entry.number),
+            sent_on: Some(sent_on),
+            ..notice.clone()
+        },
+    )
+    .await?;
+    uow.commit().await.map_err(ServiceError::from)?;
+    Ok(change)
+}
+
 /// Sends the notice: its outgoing protocol date must fall within the 45 days (DPR
 /// 223/1989 art. 18-bis c. 1); silence-assent no longer applies.
 pub async fn send(
@@ -105,10 +182,15 @@ pub async fn send(
     context: &CallContext,
     notice: &Notice,
 ) -> Result<Change, ServiceError> {
+    let (Some(protocol_number), Some(sent_on)) = (&notice.protocol_number, notice.sent_on) else {
+        return Err(ServiceError::internal(
+            "a notice sent without its outgoing protocol number and date",
+        ));
+    };
     let change = locked(uow, context, notice.id).await?;
     let today = rome::date_of(uow.now());
-    not_in_future("sent_date", notice.sent_on, today)?;
-    if notice.sent_on < change.effective_date {
+    not_in_future("sent_date", sent_on, today)?;
+    if sent_on < change.effective_date {
         return Err(RegistryError::invalid(
             "sent_date",
             "è prima della dichiarazione / is before the declaration",
@@ -119,7 +201,7 @@ pub async fn send(
         "sent_date",
         &change,
         NoticeDates {
-            sent: notice.sent_on,
+            sent: sent_on,
             received: None,
             observations: None,
         },
@@ -128,8 +210,8 @@ pub async fn send(
         uow,
         &change,
         &notice.reasons,
-        &notice.protocol_number,
-        notice.sent_on,
+        protocol_number,
+        sent_on,
         clock,
     )
     .await?;
@@ -286,6 +368,7 @@ pub async fn observations(
 /// state. Returns the change and the order to close the check's case.
 pub async fn answer(
     uow: &mut UnitOfWork,
+    outgoing: &dyn OutgoingRegister,
     context: &CallContext,
     answer: &Answer,
 ) -> Result<(Change, CloseOrder), ServiceError> {
@@ -319,24 +402,61 @@ pub async fn answer(
     } else {
         order.outcome = REJECTED_OUTCOME.to_owned();
         order.reason = answer.reasons.chars().take(200).collect();
-        reject(uow, &change, &answer.reasons, &order).await?
+        reject(uow, outgoing, &change, &answer.reasons, &order).await?
     };
     uow.cancel_timer(SILENCE_TIMER, &change.id.to_string())
         .await?;
     Ok((change, order))
 }
 
-/// Restores the previous state (art. 18-bis c. 2), emits the rejection with the
-/// communications DL 5/2012 art. 5 c. 4 requires and the appeal, and orders the case
-/// closed.
+/// Restores the previous state (art. 18-bis c. 2), registers the rejection to the
+/// declarant and the communications DL 5/2012 art. 5 c. 4 requires as outgoing protocol
+/// entries (DPR 445/2000 art. 53 c. 5), emits the rejection with those communications
+/// and the appeal, and orders the case closed.
+///
+/// The entries are registered inside the rejecting transaction, after the rejection's
+/// own checks: should the commit fail, the retry (the call, or the timer firing again)
+/// gets the same entries through their derived keys.
 pub async fn reject(
     uow: &mut UnitOfWork,
+    outgoing: &dyn OutgoingRegister,
     change: &Change,
     reason: &str,
     order: &CloseOrder,
 ) -> Result<Change, ServiceError> {
     let change = store::reject(uow, change, reason).await?;
     let id = change.id.to_string();
+    let declarant = declarant_ref(uow, &change).await?;
+    let municipality = change.municipality;
+    let communication = |recipient: &str| {
+        Outgoing::of_change(
+            municipality,
+            &id,
+            OutgoingKind::Communication,
+            recipient,
+            "Comunicazione del rigetto della dichiarazione di residenza (DL 5/2012 art. 5 c. 4)",
+            reason,
+        )
+    };
+    let mut documents = vec![
+        Outgoing::of_change(
+            municipality,
+            &id,
+            OutgoingKind::Rejection,
+            &declarant,
+            "Rigetto della dichiarazione di residenza (DPR 223/1989 art. 18-bis c. 2)",
+            reason,
+        ),
+        // The public-security authority of the municipality: a code, not a name.
+        communication(&format!("pubblica_sicurezza:{municipality}")),
+    ];
+    if let Some(origin) = &change.origin_municipality {
+        documents.push(communication(&format!("istat:{origin}")));
+    }
+    let caller = order.context(&change)?;
+    for document in &documents {
+        outgoing.register(&caller, document).await?;
+    }
     uow.emit(
         &ResidenceChangeRejected {
             residence_change_id: id.clone(),
@@ -361,8 +481,11 @@ pub async fn reject(
 }
 
 /// The window passed unused: the change is rejected on the notice's reasons.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WindowLapsed;
+#[derive(Debug, Clone)]
+pub struct WindowLapsed {
+    /// Where the rejection and its communications are registered.
+    pub outgoing: std::sync::Arc<dyn OutgoingRegister>,
+}
 
 impl TimerHandler for WindowLapsed {
     fn fire<'a>(
@@ -398,7 +521,7 @@ impl TimerHandler for WindowLapsed {
                     "the 10-day window for observations passed unused (L. 241/1990 art. 10-bis)"
                         .into(),
             };
-            let change = reject(uow, &change, &reasons, &order).await?;
+            let change = reject(uow, self.outgoing.as_ref(), &change, &reasons, &order).await?;
             tracing::info!(residence_change_id = %change.id, "rejected: the window for observations passed unused");
             Ok(())
         })

@@ -5,7 +5,8 @@ use sportello_pa::calendar::rome;
 use super::{domain::formatted_number, store::Registration};
 use crate::domain::Stored;
 
-const HEADER: &str = "numero,anno,data_ora,tipo,mittente,oggetto,impronta_sha256,canale,pratica,annullata,data_annullamento,motivo_annullamento";
+// New columns go at the end, so a reader of the older layout keeps its positions.
+const HEADER: &str = "numero,anno,data_ora,tipo,mittente,oggetto,impronta_sha256,canale,pratica,annullata,data_annullamento,motivo_annullamento,verso,destinatario,annullata_da,autorizzazione_annullamento";
 
 /// Quotes a field when it holds a comma, a quote or a line break; a field a spreadsheet
 /// would run as a formula (`=`, `+`, `-`, `@`, tab) is prefixed with `'` and stays text.
@@ -28,26 +29,37 @@ pub fn render(registrations: &[Registration]) -> String {
     out.push_str("\r\n");
     for r in registrations {
         let time = |t: jiff::Timestamp| rome::zoned(t).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
-        let (voided, voided_at, why) = match &r.voided {
-            Some((at, why)) => ("si", time(*at), why.as_str()),
-            None => ("no", String::new(), ""),
+        let (voided, voided_at, why, by, authorisation) = match &r.voided {
+            Some(a) => (
+                "si",
+                time(a.at),
+                a.reason.as_str(),
+                a.by.as_deref().unwrap_or_default(),
+                a.authorisation.as_deref().unwrap_or_default(),
+            ),
+            None => ("no", String::new(), "", "", ""),
+        };
+        let direction = match r.entry.kind.direction_db() {
+            "outgoing" => "uscita",
+            _ => "entrata",
         };
         let row = [
             formatted_number(r.number),
             r.year.to_string(),
             time(r.registered_at),
-            r.incoming.kind.to_db().to_owned(),
-            field(&r.incoming.sender_ref),
-            field(&r.incoming.subject),
-            r.incoming.document_sha256.clone(),
-            r.incoming.channel.to_db().to_owned(),
-            r.incoming
-                .case_id
-                .map(|c| c.to_string())
-                .unwrap_or_default(),
+            r.entry.kind.to_db().to_owned(),
+            field(&r.entry.sender_ref),
+            field(&r.entry.subject),
+            r.entry.document_sha256.clone(),
+            r.entry.channel.to_db().to_owned(),
+            r.entry.case_id.map(|c| c.to_string()).unwrap_or_default(),
             voided.to_owned(),
             voided_at,
             field(why),
+            direction.to_owned(),
+            field(r.entry.recipient_ref.as_deref().unwrap_or_default()),
+            field(by),
+            field(authorisation),
         ];
         out.push_str(&row.join(","));
         out.push_str("\r\n");

@@ -1,23 +1,88 @@
-//! An incoming document to register, parsed from its request once at the edge.
+//! A document to register, incoming or outgoing, parsed from its request once at the
+//! edge.
 
 use sportello_kit::{MunicipalityCode, ServiceError, domain};
 use sportello_proto::{
     common::v1::Channel,
-    routing::v1::{IncomingKind, RegisterIncomingRequest},
+    routing::v1::{
+        Direction, IncomingKind, OutgoingKind, RegisterIncomingRequest, RegisterOutgoingRequest,
+    },
 };
 use uuid::Uuid;
 
 use crate::domain::Stored;
 
-/// What the register records for an incoming document.
+/// What a document is, and so which way it went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Received by the municipality.
+    Incoming(IncomingKind),
+    /// Sent by the municipality (DPR 445/2000 art. 53 c. 5).
+    Outgoing(OutgoingKind),
+}
+
+impl Kind {
+    /// The text in the `kind` column (the two directions' texts do not overlap).
+    pub fn to_db(self) -> &'static str {
+        match self {
+            Kind::Incoming(kind) => kind.to_db(),
+            Kind::Outgoing(kind) => kind.to_db(),
+        }
+    }
+
+    /// The text in the `direction` column.
+    pub fn direction_db(self) -> &'static str {
+        match self {
+            Kind::Incoming(_) => "incoming",
+            Kind::Outgoing(_) => "outgoing",
+        }
+    }
+
+    /// From the `direction` and `kind` columns.
+    pub fn from_db(direction: &str, kind: &str) -> Option<Self> {
+        match direction {
+            "incoming" => IncomingKind::from_db(kind).map(Kind::Incoming),
+            "outgoing" => OutgoingKind::from_db(kind).map(Kind::Outgoing),
+            _ => None,
+        }
+    }
+
+    /// The direction as a message.
+    pub fn direction(self) -> Direction {
+        match self {
+            Kind::Incoming(_) => Direction::Incoming,
+            Kind::Outgoing(_) => Direction::Outgoing,
+        }
+    }
+
+    /// The incoming kind, unspecified for an outgoing entry.
+    pub fn incoming(self) -> IncomingKind {
+        match self {
+            Kind::Incoming(kind) => kind,
+            Kind::Outgoing(_) => IncomingKind::Unspecified,
+        }
+    }
+
+    /// The outgoing kind, unspecified for an incoming entry.
+    pub fn outgoing(self) -> OutgoingKind {
+        match self {
+            Kind::Outgoing(kind) => kind,
+            Kind::Incoming(_) => OutgoingKind::Unspecified,
+        }
+    }
+}
+
+/// What the register records for a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incoming {
+pub struct Entry {
     /// The municipality.
     pub municipality: MunicipalityCode,
-    /// What was received.
-    pub kind: IncomingKind,
-    /// Who sent it, as a reference.
+    /// What it is, and which way it went.
+    pub kind: Kind,
+    /// Who sent it, as a reference: for an outgoing document, the sending service.
     pub sender_ref: String,
+    /// To whom an outgoing document was sent, as a reference.
+    pub recipient_ref: Option<String>,
     /// Subject.
     pub subject: String,
     /// SHA-256 of the document, lowercase hex.
@@ -28,13 +93,13 @@ pub struct Incoming {
     pub case_id: Option<Uuid>,
 }
 
-/// A sender reference: 1-64 letters, digits or `_ . : -` (a requester_ref, a business
-/// id, an office code).
-fn parse_sender_ref(raw: &str) -> Result<String, ServiceError> {
+/// A correspondent's reference: 1-64 letters, digits or `_ . : -` (a requester_ref, a
+/// business id, an office code).
+fn parse_reference(field: &'static str, raw: &str) -> Result<String, ServiceError> {
     // A fiscal code is a person, not a reference: send its requester_ref instead.
     if raw.parse::<sportello_pa::CodiceFiscale>().is_ok() {
         return Err(ServiceError::invalid_field(
-            "sender_ref",
+            field,
             "is a fiscal code: send the person's requester_ref, never the code itself",
         ));
     }
@@ -46,7 +111,7 @@ fn parse_sender_ref(raw: &str) -> Result<String, ServiceError> {
         Ok(raw.to_owned())
     } else {
         Err(ServiceError::invalid_field(
-            "sender_ref",
+            field,
             "must be 1-64 letters, digits or _ . : - (a reference, never a name)",
         ))
     }
@@ -73,7 +138,7 @@ pub fn parse_optional_id(field: &str, raw: &str) -> Result<Option<Uuid>, Service
     }
 }
 
-impl TryFrom<&RegisterIncomingRequest> for Incoming {
+impl TryFrom<&RegisterIncomingRequest> for Entry {
     type Error = ServiceError;
 
     fn try_from(request: &RegisterIncomingRequest) -> Result<Self, Self::Error> {
@@ -82,8 +147,31 @@ impl TryFrom<&RegisterIncomingRequest> for Incoming {
                 "municipality_istat_code",
                 &request.municipality_istat_code,
             )?,
-            kind: IncomingKind::from_request(request.kind, "kind")?,
-            sender_ref: parse_sender_ref(&request.sender_ref)?,
+            kind: Kind::Incoming(IncomingKind::from_request(request.kind, "kind")?),
+            sender_ref: parse_reference("sender_ref", &request.sender_ref)?,
+            recipient_ref: None,
+            subject: domain::required_text("subject", &request.subject, 500)?,
+            document_sha256: parse_sha256("document_sha256", &request.document_sha256)?,
+            channel: Channel::from_request(request.channel, "channel")?,
+            case_id: parse_optional_id("case_id", &request.case_id)?,
+        })
+    }
+}
+
+impl Entry {
+    /// An outgoing document sent by `sender` (the calling service, the office that
+    /// sends it).
+    pub fn outgoing(request: &RegisterOutgoingRequest, sender: &str) -> Result<Self, ServiceError> {
+        Ok(Self {
+            municipality: domain::parse_field(
+                "municipality_istat_code",
+                &request.municipality_istat_code,
+            )?,
+            kind: Kind::Outgoing(OutgoingKind::from_request(request.kind, "kind")?),
+            // The service's name is a reference already; clipped to the column's
+            // length rather than refused, since the caller cannot change it.
+            sender_ref: sender.chars().take(64).collect(),
+            recipient_ref: Some(parse_reference("recipient_ref", &request.recipient_ref)?),
             subject: domain::required_text("subject", &request.subject, 500)?,
             document_sha256: parse_sha256("document_sha256", &request.document_sha256)?,
             channel: Channel::from_request(request.channel, "channel")?,
@@ -116,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_valid_request_parses_with_a_lowercase_digest() {
-        let incoming = Incoming::try_from(&request()).unwrap();
+        let incoming = Entry::try_from(&request()).unwrap();
         assert_eq!(incoming.document_sha256, "ab".repeat(32));
     }
 
@@ -124,7 +212,7 @@ mod tests {
     fn each_bad_field_is_named() {
         sportello_kit::testing::assert_each_bad_field_is_named(
             &request(),
-            |r| Incoming::try_from(r),
+            |r| Entry::try_from(r),
             &[
                 ("kind", |r| r.kind = 0),
                 ("sender_ref", |r| r.sender_ref = "Mario Rossi".into()),

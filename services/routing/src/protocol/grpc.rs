@@ -6,15 +6,15 @@ use sportello_kit::{
 use sportello_proto::routing::v1::{
     ExportRegisterRequest, ExportRegisterResponse, GetRegistrationRequest, GetRegistrationResponse,
     ProtocolRegistered, ProtocolVoided, RegisterIncomingRequest, RegisterIncomingResponse,
-    Registration as RegistrationMessage, VoidRegistrationRequest, VoidRegistrationResponse,
-    protocol_service_server::ProtocolService,
+    RegisterOutgoingRequest, RegisterOutgoingResponse, Registration as RegistrationMessage,
+    VoidRegistrationRequest, VoidRegistrationResponse, protocol_service_server::ProtocolService,
 };
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
     csv,
-    domain::{Incoming, formatted_number},
+    domain::{Entry, formatted_number},
     store::{self, Registration},
 };
 use crate::error::RoutingError;
@@ -33,13 +33,45 @@ impl Register {
 
     async fn visible(&self, context: &CallContext, id: Uuid) -> Result<Registration, ServiceError> {
         let registration = store::get(self.db.pool(), id).await?;
-        context.ensure_visible(registration.incoming.municipality)?;
+        context.ensure_visible(registration.entry.municipality)?;
         Ok(registration)
     }
 }
 
 fn aggregate_id(registration: &Registration) -> String {
     registration.id.to_string()
+}
+
+/// Registers `entry` and emits its event, in `uow`.
+async fn register(
+    uow: &mut sportello_kit::UnitOfWork,
+    entry: Entry,
+) -> Result<Registration, ServiceError> {
+    let registration = store::register(uow, entry).await?;
+    let id = aggregate_id(&registration);
+    // The subject and the correspondents stay out of the event: they may name people.
+    let event = ProtocolRegistered {
+        registration_id: id.clone(),
+        municipality_istat_code: registration.entry.municipality.to_string(),
+        year: u32::try_from(registration.year).unwrap_or_default(),
+        number: u64::try_from(registration.number).unwrap_or_default(),
+        kind: registration.entry.kind.incoming() as i32,
+        case_id: registration
+            .entry
+            .case_id
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        direction: registration.entry.kind.direction() as i32,
+        outgoing_kind: registration.entry.kind.outgoing() as i32,
+    };
+    let aggregate = Aggregate {
+        kind: "routing.registration",
+        id: &id,
+        version: 1,
+        municipality: registration.entry.municipality,
+    };
+    uow.emit(&event, aggregate).await?;
+    Ok(registration)
 }
 
 #[tonic::async_trait]
@@ -51,8 +83,8 @@ impl ProtocolService for Register {
     ) -> Result<Response<RegisterIncomingResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
         let request = request.into_inner();
-        let incoming = Incoming::try_from(&request)?;
-        context.ensure_municipality(incoming.municipality)?;
+        let entry = Entry::try_from(&request)?;
+        context.ensure_municipality(entry.municipality)?;
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let fingerprint = RegisterIncomingRequest {
             idempotency_key: String::new(),
@@ -63,29 +95,37 @@ impl ProtocolService for Register {
             .db
             .idempotent("routing.register_incoming", key, &fingerprint, |uow| {
                 Box::pin(async move {
-                    let registration = store::register(uow, incoming).await?;
-                    let id = aggregate_id(&registration);
-                    // The subject stays out of the event: it may name people.
-                    let event = ProtocolRegistered {
-                        registration_id: id.clone(),
-                        municipality_istat_code: registration.incoming.municipality.to_string(),
-                        year: u32::try_from(registration.year).unwrap_or_default(),
-                        number: u64::try_from(registration.number).unwrap_or_default(),
-                        kind: registration.incoming.kind as i32,
-                        case_id: registration
-                            .incoming
-                            .case_id
-                            .map(|c| c.to_string())
-                            .unwrap_or_default(),
-                    };
-                    let aggregate = Aggregate {
-                        kind: "routing.registration",
-                        id: &id,
-                        version: 1,
-                        municipality: registration.incoming.municipality,
-                    };
-                    uow.emit(&event, aggregate).await?;
+                    let registration = register(uow, entry).await?;
                     Ok(RegisterIncomingResponse {
+                        registration: Some(to_message(&registration)),
+                    })
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn register_outgoing(
+        &self,
+        request: Request<RegisterOutgoingRequest>,
+    ) -> Result<Response<RegisterOutgoingResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let entry = Entry::outgoing(&request, context.caller())?;
+        context.ensure_municipality(entry.municipality)?;
+        let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
+        let fingerprint = RegisterOutgoingRequest {
+            idempotency_key: String::new(),
+            ..request
+        };
+
+        let response = self
+            .db
+            .idempotent("routing.register_outgoing", key, &fingerprint, |uow| {
+                Box::pin(async move {
+                    let registration = register(uow, entry).await?;
+                    Ok(RegisterOutgoingResponse {
                         registration: Some(to_message(&registration)),
                     })
                 })
@@ -116,22 +156,31 @@ impl ProtocolService for Register {
         let request = request.into_inner();
         let id = domain::parse_field("registration_id", &request.registration_id)?;
         let reason = domain::required_text("reason", &request.reason, 500)?;
+        // Art. 54: an annulment is authorised by the register's manager; its reference
+        // is part of the record, so without it nothing is annulled.
+        let authorisation = domain::required_text(
+            "authorisation_reference",
+            &request.authorisation_reference,
+            200,
+        )?;
         self.visible(&context, id).await?;
 
         let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
-        let registration = store::void(&mut uow, id, &reason).await?;
+        let registration =
+            store::void(&mut uow, id, context.actor(), &reason, &authorisation).await?;
         let aggregate_id = aggregate_id(&registration);
         let event = ProtocolVoided {
             registration_id: aggregate_id.clone(),
-            municipality_istat_code: registration.incoming.municipality.to_string(),
+            municipality_istat_code: registration.entry.municipality.to_string(),
             year: u32::try_from(registration.year).unwrap_or_default(),
             number: u64::try_from(registration.number).unwrap_or_default(),
+            authorisation_reference: authorisation,
         };
         let aggregate = Aggregate {
             kind: "routing.registration",
             id: &aggregate_id,
             version: 2,
-            municipality: registration.incoming.municipality,
+            municipality: registration.entry.municipality,
         };
         uow.emit(&event, aggregate)
             .await
@@ -166,29 +215,29 @@ impl ProtocolService for Register {
 
 /// A registration as a message.
 pub fn to_message(r: &Registration) -> RegistrationMessage {
+    let annulment = r.voided.as_ref();
     RegistrationMessage {
         id: r.id.to_string(),
-        municipality_istat_code: r.incoming.municipality.to_string(),
+        municipality_istat_code: r.entry.municipality.to_string(),
         year: u32::try_from(r.year).unwrap_or_default(),
         number: u64::try_from(r.number).unwrap_or_default(),
         formatted_number: formatted_number(r.number),
         register_time: Some(to_proto_timestamp(r.registered_at)),
-        kind: r.incoming.kind as i32,
-        sender_ref: r.incoming.sender_ref.clone(),
-        subject: r.incoming.subject.clone(),
-        document_sha256: r.incoming.document_sha256.clone(),
-        channel: r.incoming.channel as i32,
-        case_id: r
-            .incoming
-            .case_id
-            .map(|c| c.to_string())
+        kind: r.entry.kind.incoming() as i32,
+        sender_ref: r.entry.sender_ref.clone(),
+        subject: r.entry.subject.clone(),
+        document_sha256: r.entry.document_sha256.clone(),
+        channel: r.entry.channel as i32,
+        case_id: r.entry.case_id.map(|c| c.to_string()).unwrap_or_default(),
+        voided: annulment.is_some(),
+        void_reason: annulment.map(|a| a.reason.clone()).unwrap_or_default(),
+        void_time: annulment.map(|a| to_proto_timestamp(a.at)),
+        direction: r.entry.kind.direction() as i32,
+        outgoing_kind: r.entry.kind.outgoing() as i32,
+        recipient_ref: r.entry.recipient_ref.clone().unwrap_or_default(),
+        voided_by: annulment.and_then(|a| a.by.clone()).unwrap_or_default(),
+        void_authorisation_reference: annulment
+            .and_then(|a| a.authorisation.clone())
             .unwrap_or_default(),
-        voided: r.voided.is_some(),
-        void_reason: r
-            .voided
-            .as_ref()
-            .map(|(_, why)| why.clone())
-            .unwrap_or_default(),
-        void_time: r.voided.as_ref().map(|(at, _)| to_proto_timestamp(*at)),
     }
 }
