@@ -54,11 +54,17 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "registry",
         subjects: &["registry.>"],
     }],
-    consumers: Vec::new,
+    // Routing's events about the registry's work (the address check): the consumer's
+    // NATS permissions come from here.
+    consumers: registry_consumers,
     subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };
+
+fn registry_consumers() -> Vec<sportello_kit::ConsumerSpec> {
+    vec![residence::work::consumer_spec()]
+}
 
 /// Starts the registry on `listeners` until `shutdown` is cancelled.
 pub async fn start(
@@ -89,9 +95,11 @@ pub async fn start(
     );
     service.on_timer(
         residence::timers::CLOSE_TIMER,
-        residence::timers::CloseCheck {
-            intake: intake.clone(),
-        },
+        residence::timers::CloseCheck,
+    );
+    service.consume(
+        residence::work::consumer_spec(),
+        residence::work::WorkEvents,
     );
     let registry = Registry {
         db: service.db().clone(),
