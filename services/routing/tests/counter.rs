@@ -573,3 +573,64 @@ async fn closing_a_parked_case_sends_its_tickets_next_service_to_its_queue() {
         "the one after waits its turn"
     );
 }
+
+/// The wait estimate a queue shows: never blank — from the catalogue while recent
+/// handlings are few, from their percentiles once there are enough, and no figure (with
+/// the reason) when nobody is present to serve the queue.
+#[tokio::test]
+async fn the_wait_estimate_says_what_it_rests_on() {
+    let mut desk = Desk::open(4, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 3).await;
+    let queues = |desk: &Desk| {
+        let mut cases = desk.cases.clone();
+        let site_id = desk.site_id.clone();
+        async move {
+            cases
+                .list_queues(common::request(ListQueuesRequest {
+                    site_id,
+                    operator_id: String::new(),
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .queues
+                .into_iter()
+                .find(|q| q.letter == "A")
+                .unwrap()
+        }
+    };
+    // Twelve served, four minutes each.
+    for _ in 0..12 {
+        desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+        let case = desk.call_next("m.rossi").await.unwrap().case.unwrap();
+        desk.wait(4);
+        desk.complete("m.rossi", &case.id, "issued").await.unwrap();
+        desk.presence("m.rossi", Presence::Available).await.unwrap();
+    }
+    for _ in 0..3 {
+        desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    }
+    let a = queues(&desk).await;
+    assert_eq!(a.waiting, 3);
+    // Three cases ahead, one operator, 240 s each.
+    assert_eq!(
+        (a.wait_p50_seconds, a.wait_p90_seconds),
+        (720, 720),
+        "{}",
+        a.wait_basis
+    );
+    assert!(
+        a.wait_basis.contains("ultime 12 pratiche"),
+        "{}",
+        a.wait_basis
+    );
+
+    desk.presence("m.rossi", Presence::Break).await.unwrap();
+    let a = queues(&desk).await;
+    assert_eq!((a.wait_p50_seconds, a.wait_p90_seconds), (0, 0));
+    assert!(
+        a.wait_basis.contains("nessun operatore presente"),
+        "{}",
+        a.wait_basis
+    );
+}

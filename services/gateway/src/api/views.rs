@@ -137,6 +137,12 @@ pub struct QueueView {
     pub waiting: u32,
     pub waiting_priority: u32,
     pub longest_wait_seconds: u32,
+    /// A ticket taken now: half are called within this, by the recent pace.
+    pub wait_p50_seconds: u32,
+    /// Nine in ten are called within this.
+    pub wait_p90_seconds: u32,
+    /// What the estimate rests on, or why there is none (Italian / English).
+    pub wait_basis: String,
 }
 
 impl From<&QueueStatus> for QueueView {
@@ -148,6 +154,9 @@ impl From<&QueueStatus> for QueueView {
             waiting: q.waiting,
             waiting_priority: q.waiting_priority,
             longest_wait_seconds: q.longest_wait_seconds,
+            wait_p50_seconds: q.wait_p50_seconds,
+            wait_p90_seconds: q.wait_p90_seconds,
+            wait_basis: q.wait_basis.clone(),
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod closing;
 pub mod counter;
 pub mod domain;
+pub mod estimate;
 pub mod events;
 pub mod grpc;
 pub mod intake;

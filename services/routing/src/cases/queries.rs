@@ -3,11 +3,13 @@
 use sportello_kit::{CallContext, ServiceError, events::to_proto_timestamp};
 use sportello_proto::{
     common::v1::{PageRequest, PageResponse},
-    routing::v1::{CaseStatus, GetCaseResponse, GetTicketResponse, QueueStatus, RecentCall},
+    routing::v1::{
+        CaseStatus, GetCaseResponse, GetTicketResponse, Presence, QueueStatus, RecentCall,
+    },
 };
 use uuid::Uuid;
 
-use super::{Flow, domain::Case, store, tickets};
+use super::{Flow, domain::Case, estimate, store, tickets};
 use crate::{dispatch, operators};
 
 /// Page size when the client does not say, and the most it may ask.
@@ -131,11 +133,50 @@ impl Flow {
         }
         let counts = store::queue_counts(self.db.pool(), site_id).await?;
         let now = self.db.clock().now();
+        // The recent pace: three hours of completions, at most 200 per queue.
+        let since = now - jiff::SignedDuration::from_hours(3);
+        let handled = store::recent_handling(self.db.pool(), site_id, since, 200).await?;
+        // Who is here to serve each queue now (at the counter, serving or wrapping up).
+        let present: Vec<Vec<dispatch::index::LaneKey>> =
+            operators::store::list(self.db.pool(), site.site.municipality, Some(site_id))
+                .await?
+                .into_iter()
+                .filter(|o| {
+                    matches!(
+                        o.presence,
+                        Presence::Available | Presence::Busy | Presence::WrapUp
+                    )
+                })
+                .map(|o| dispatch::lanes_for(&o.profile, site_id, &site.site.settings, &catalogue))
+                .collect();
         let mut queues: Vec<QueueStatus> = groups
             .into_iter()
             .filter_map(|code| catalogue.groups.get(code))
             .map(|group| {
                 let count = counts.iter().find(|c| c.group == group.code);
+                let minutes: Vec<f64> = catalogue
+                    .services
+                    .values()
+                    .filter(|s| s.group == group.code && s.active)
+                    .map(|s| f64::from(s.expected_minutes))
+                    .collect();
+                let wait = estimate::estimate(&estimate::Inputs {
+                    waiting: count.map_or(0, |c| u32::try_from(c.waiting).unwrap_or(u32::MAX)),
+                    operators: u32::try_from(
+                        present
+                            .iter()
+                            .filter(|lanes| lanes.iter().any(|(_, g, _)| **g == *group.code))
+                            .count(),
+                    )
+                    .unwrap_or(u32::MAX),
+                    handled: handled
+                        .iter()
+                        .filter(|(g, _)| *g == group.code)
+                        .map(|(_, secs)| *secs)
+                        .collect(),
+                    expected_minutes: (!minutes.is_empty())
+                        .then(|| minutes.iter().sum::<f64>() / minutes.len() as f64),
+                });
                 QueueStatus {
                     service_group: group.code.clone(),
                     letter: group.letter.clone(),
@@ -147,6 +188,9 @@ impl Flow {
                         u32::try_from(now.duration_since(oldest).as_secs().max(0))
                             .unwrap_or(u32::MAX)
                     }),
+                    wait_p50_seconds: wait.p50,
+                    wait_p90_seconds: wait.p90,
+                    wait_basis: wait.basis,
                 }
             })
             .collect();

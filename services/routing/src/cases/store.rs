@@ -398,6 +398,32 @@ pub async fn queue_counts(
         .map_err(RoutingError::from)
 }
 
+/// Recent handling times at a site, seconds from call to close, by queue: each queue's
+/// latest `per_queue` completions since `since`.
+pub async fn recent_handling(
+    db: impl PgExecutor<'_>,
+    site_id: Uuid,
+    since: jiff::Timestamp,
+    per_queue: i64,
+) -> Result<Vec<(String, f64)>, RoutingError> {
+    let rows: Vec<(String, f64)> = sqlx::query_as(
+        "select service_group, secs from (
+             select service_group,
+                    extract(epoch from closed_at - called_at)::float8 as secs,
+                    row_number() over (partition by service_group order by closed_at desc) as n
+             from cases
+             where site_id = $1 and status = 'completed' and called_at is not null
+               and closed_at >= $2
+         ) recent where n <= $3",
+    )
+    .bind(site_id)
+    .bind(SqlTimestamp::from(since))
+    .bind(per_queue)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
 /// The latest calls at a site.
 pub async fn recent_calls(
     db: impl PgExecutor<'_>,

@@ -174,7 +174,7 @@ async function refreshAfterAction() {
 function renderQueues() {
   const body = $('queues-table').tBodies[0];
   if (!state.queues.length) {
-    body.replaceChildren(h('tr', {}, h('td', { colspan: 4, class: 'text-muted' }, t('console.no_queues'))));
+    body.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'text-muted' }, t('console.no_queues'))));
     return;
   }
   body.replaceChildren(
@@ -184,6 +184,9 @@ function renderQueues() {
         h('td', { class: 'text-end' }, q.waiting ?? 0),
         h('td', { class: 'text-end' }, q.waiting_priority ?? 0),
         h('td', { class: 'text-end sp-mono' }, mmss(q.longest_wait_seconds)),
+        h('td', { class: 'text-end sp-mono', title: q.wait_basis ?? '', 'data-testid': 'wait-estimate' },
+          q.wait_p90_seconds ? `${mmss(q.wait_p50_seconds)}–${mmss(q.wait_p90_seconds)}` : '—',
+          h('span', { class: 'visually-hidden' }, ` (${q.wait_basis ?? ''})`)),
       ),
     ),
   );

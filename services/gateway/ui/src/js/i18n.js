@@ -287,6 +287,7 @@ const it = {
   'role.kiosk': 'Totem',
 
   'bo.title': 'Back-office — Sportello',
+  'console.wait_estimate': 'Attesa stimata (P50–P90)',
   'home.back_office': 'Back-office',
   'home.back_office_text': "Per gli specialisti: le pratiche proposte, in carico e dell'ufficio, sui termini di legge.",
   'bo.heading': 'Back-office',
@@ -630,6 +631,7 @@ const en = {
   'role.kiosk': 'Kiosk',
 
   'bo.title': 'Back office — Sportello',
+  'console.wait_estimate': 'Estimated wait (P50–P90)',
   'home.back_office': 'Back office',
   'home.back_office_text': 'For specialists: the items offered to you, in hand and of your office, on their statutory terms.',
   'bo.heading': 'Back office',
