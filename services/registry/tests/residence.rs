@@ -375,8 +375,9 @@ async fn silence_assent_confirms_the_change_on_the_day_the_clock_gives() {
 
 #[tokio::test]
 async fn a_notice_of_reasons_against_removes_silence_assent() {
-    let (h, _routing, family) = Box::pin(desk()).await;
+    let (h, routing, family) = Box::pin(desk()).await;
     let change = declare_whole_family(&h, &family).await;
+    hand_over(&h, &routing).await;
     h.ctx
         .clock
         .set("2026-12-15T09:00:00Z".parse::<Timestamp>().unwrap());
@@ -404,6 +405,15 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
         noticed.observations_window_end, "",
         "no window runs until the receipt is recorded"
     );
+    // The notice suspends the check's term in routing too (a work update).
+    hand_over(&h, &routing).await;
+    let item: (String, String) =
+        sqlx::query_as("select state, clock::text from routing.work_items")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(item.0, "suspended", "{item:?}");
+    assert!(item.1.contains("reasons_against"), "{item:?}");
     h.ctx
         .clock
         .set("2027-03-01T09:00:00Z".parse::<Timestamp>().unwrap());

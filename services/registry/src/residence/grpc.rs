@@ -17,6 +17,7 @@ use sportello_proto::registry::v1::{
     ResidenceChangeRecorded, SendReasonsAgainstRequest, SendReasonsAgainstResponse,
     residence_change_service_server::ResidenceChangeService,
 };
+use sportello_proto::routing::v1::WorkUpdateKind;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -575,6 +576,8 @@ impl ResidenceChangeService for Residence {
         let parsed = Notice::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
         let change = notice::send(&mut uow, &context, &parsed).await?;
+        // The 10-bis notice suspends the check's term: routing's clock follows.
+        work::clock_changed(&mut uow, &change, WorkUpdateKind::Suspended).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(SendReasonsAgainstResponse {
             residence_change: Some(change_message(&change)),
@@ -634,6 +637,8 @@ impl ResidenceChangeService for Residence {
         let receipt = Receipt::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
         let change = notice::received(&mut uow, &context, &receipt).await?;
+        // The receipt starts the window for observations: the suspension gets its end.
+        work::clock_changed(&mut uow, &change, WorkUpdateKind::ClockChanged).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(RecordNoticeReceiptResponse {
             residence_change: Some(change_message(&change)),
@@ -650,6 +655,8 @@ impl ResidenceChangeService for Residence {
         let observations = Observations::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
         let change = notice::observations(&mut uow, &context, &observations).await?;
+        // The observations end the suspension: the term runs again.
+        work::clock_changed(&mut uow, &change, WorkUpdateKind::Resumed).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(RecordObservationsResponse {
             residence_change: Some(change_message(&change)),

@@ -176,6 +176,30 @@ pub async fn update(
     Ok(())
 }
 
+/// The check's clock changed (a 10-bis notice sent, received, answered with
+/// observations): routing's item follows, while routing still has it open.
+pub async fn clock_changed(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    kind: WorkUpdateKind,
+) -> Result<(), ServiceError> {
+    if change.case_closed_at.is_some() {
+        return Ok(());
+    }
+    let note = match kind {
+        WorkUpdateKind::Suspended => {
+            "Termine sospeso: preavviso di rigetto inviato (art. 10-bis L. 241/1990). / \
+             Term suspended: notice of reasons against sent."
+        }
+        WorkUpdateKind::Resumed => {
+            "Osservazioni ricevute: il termine riprende. / Observations received: the term \
+             runs again."
+        }
+        _ => "Preavviso ricevuto: decorrono i 10 giorni. / Notice received: the 10 days run.",
+    };
+    update(uow, change, kind, note).await
+}
+
 /// The registry decided without the back office (silence-assent, the answer to the
 /// observations, the window lapsed): the check's work is withdrawn from routing, with the
 /// decision's outcome code as its note — never the official's free-text reasons, which
