@@ -309,7 +309,7 @@ pub async fn record(
     .bind(&intake.protocol_number)
     // The check's case is opened by routing from the work request; its id arrives
     // with routing's `opened` event.
-    .bind(Option::<&str>::None)
+    .bind("")
     .bind(declared.remaining_head.map(|h| h.0))
     .bind(declared.representative.map(|r| r.0))
     .execute(uow.conn())
@@ -497,7 +497,7 @@ pub async fn record_immigration(
     .bind(&intake.protocol_number)
     // The check's case is opened by routing from the work request; its id arrives
     // with routing's `opened` event.
-    .bind(Option::<&str>::None)
+    .bind("")
     .bind(origin_municipality)
     .bind(origin_country)
     .bind(declared.dwelling.0)
@@ -1074,7 +1074,7 @@ pub async fn note_case(
     case_id: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update residence_changes set check_case_id = coalesce(check_case_id, $2) where id = $1",
+        "update residence_changes set check_case_id = $2 where id = $1 and check_case_id = ''",
     )
     .bind(id.0)
     .bind(case_id)
