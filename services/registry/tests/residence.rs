@@ -1494,3 +1494,29 @@ async fn a_check_failed_in_routing_waits_for_the_notice_art_18_bis() {
         "registry.residence_change.check_failed"
     );
 }
+
+/// Bad input from routing: a check completed with an outcome the registry's procedure
+/// does not know goes to the dead-letter subject with its reason; nothing changes here.
+#[tokio::test]
+async fn an_outcome_the_check_does_not_know_is_dead_lettered_and_changes_nothing() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let who = specialist(&routing, "s.neri").await;
+    let change = declare_whole_family(&h, &family).await;
+    hand_over(&h, &routing).await;
+    work_the_check(&h, &routing, &who, "s.neri", "approved", &[]).await;
+    routing.running.workers.relay.run_once().await.unwrap();
+    let outcomes = step(&h.registry, "registry-work").await;
+    assert!(outcomes.contains(&Outcome::DeadLettered), "{outcomes:?}");
+    let unchanged = get_change(&h, &change.id).await;
+    assert_eq!(unchanged.status, ResidenceChangeStatus::Recorded as i32);
+    assert!(unchanged.check_close_time.is_none(), "nothing half-written");
+    assert_eq!(
+        count(
+            h.pool(),
+            "outbox where event_type like 'registry.residence_change.%'"
+        )
+        .await,
+        2,
+        "declared and recorded only"
+    );
+}
