@@ -140,3 +140,20 @@ pub async fn start(
         ));
     service.serve(api, listeners, shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kit derives the registry's NATS permissions from its spec, and refuses to start
+    /// a consumer the spec does not declare: routing's events about the registry's work
+    /// must be there, on routing's stream, and nothing wider than the registry's own.
+    #[test]
+    fn the_spec_declares_the_consumer_of_routings_work_events() {
+        let consumers = (SPEC.consumers)();
+        assert_eq!(consumers.len(), 1);
+        assert_eq!(consumers[0].name, residence::work::CONSUMER);
+        assert_eq!(consumers[0].stream_part, "routing");
+        assert_eq!(consumers[0].subjects, &["work.registry.>"]);
+    }
+}
