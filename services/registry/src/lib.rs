@@ -54,11 +54,17 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "registry",
         subjects: &["registry.>"],
     }],
-    consumers: Vec::new,
+    // Routing's events about the registry's work (the address check): the consumer's
+    // NATS permissions come from here.
+    consumers: registry_consumers,
     subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };
+
+fn registry_consumers() -> Vec<sportello_kit::ConsumerSpec> {
+    vec![residence::work::consumer_spec()]
+}
 
 /// Starts the registry on `listeners` until `shutdown` is cancelled.
 pub async fn start(
@@ -101,9 +107,11 @@ pub async fn start(
     );
     service.on_timer(
         residence::timers::CLOSE_TIMER,
-        residence::timers::CloseCheck {
-            intake: intake.clone(),
-        },
+        residence::timers::CloseCheck,
+    );
+    service.consume(
+        residence::work::consumer_spec(),
+        residence::work::WorkEvents,
     );
     let registry = Registry {
         db: service.db().clone(),
@@ -144,4 +152,21 @@ pub async fn start(
             require_call_context,
         ));
     service.serve(api, listeners, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kit derives the registry's NATS permissions from its spec, and refuses to start
+    /// a consumer the spec does not declare: routing's events about the registry's work
+    /// must be there, on routing's stream, and nothing wider than the registry's own.
+    #[test]
+    fn the_spec_declares_the_consumer_of_routings_work_events() {
+        let consumers = (SPEC.consumers)();
+        assert_eq!(consumers.len(), 1);
+        assert_eq!(consumers[0].name, residence::work::CONSUMER);
+        assert_eq!(consumers[0].stream_part, "routing");
+        assert_eq!(consumers[0].subjects, &["work.registry.>"]);
+    }
 }

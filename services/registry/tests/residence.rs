@@ -1,13 +1,15 @@
 //! Change of residence end to end: the registry with routing running in-process (its
-//! protocol register and its cases are real), PostgreSQL, NATS, and the manual clock.
+//! protocol register, its cases and its back office are real), PostgreSQL, NATS, and the
+//! manual clock. The address check travels as work over NATS: the tests step both
+//! services' relays and consumers as the running workers would ([`hand_over`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use common::{Harness, administrator, count, operator};
+use common::{Harness, SPEZIA, administrator, count, operator};
 use jiff::Timestamp;
-use sportello_kit::testing::TestService;
+use sportello_kit::{CallContext, Role, inbox::Outcome, testing::TestService};
 use sportello_proto::{
     common::v1::{Address, Channel},
     registry::v1::{
@@ -19,9 +21,12 @@ use sportello_proto::{
         ResidenceChangeRejected, ResidenceChangeStatus, Resident, SendReasonsAgainstRequest,
     },
     routing::v1::{
-        CaseStatus, CreateSiteRequest, GetCaseRequest, GetRegistrationRequest, IncomingKind, Tier,
-        case_service_client::CaseServiceClient, protocol_service_client::ProtocolServiceClient,
-        site_service_client::SiteServiceClient,
+        AcceptOfferRequest, CaseStatus, CompleteWorkRequest, CreateSiteRequest, GetCaseRequest,
+        GetRegistrationRequest, IncomingKind, Operator, Presence, SetPresenceRequest, Skill, Tier,
+        UpsertOperatorRequest, WorkRequested, WorkState,
+        back_office_service_client::BackOfficeServiceClient,
+        case_service_client::CaseServiceClient, operator_service_client::OperatorServiceClient,
+        protocol_service_client::ProtocolServiceClient, site_service_client::SiteServiceClient,
     },
 };
 use tonic::Code;
@@ -88,9 +93,65 @@ async fn event_types(h: &Harness) -> Vec<String> {
         .unwrap()
 }
 
-async fn routing_case(routing: &TestService, id: &str) -> sportello_proto::routing::v1::Case {
+/// Steps one durable consumer of `running` by its name's end.
+async fn step(running: &TestService, consumer: &str) -> Vec<Outcome> {
+    running
+        .running
+        .workers
+        .consumers
+        .iter()
+        .find(|c| c.durable_name().ends_with(consumer))
+        .unwrap_or_else(|| panic!("no consumer {consumer}"))
+        .run_once(50)
+        .await
+        .unwrap()
+}
+
+/// Moves the work between the registry and routing as their running workers would: the
+/// registry's relay publishes, routing's consumer takes the work, routing's relay
+/// publishes its work events, the registry's consumer applies them (twice over, so that a
+/// decision's update and routing's answer to it both arrive).
+async fn hand_over(h: &Harness, routing: &TestService) {
+    for _ in 0..2 {
+        h.registry.running.workers.relay.run_once().await.unwrap();
+        step(routing, "work-registry").await;
+        routing.running.workers.relay.run_once().await.unwrap();
+        step(&h.registry, "registry-work").await;
+    }
+}
+
+async fn get_change(h: &Harness, id: &str) -> ResidenceChange {
+    h.changes()
+        .await
+        .get_residence_change(operator("residence.read").request(
+            sportello_proto::registry::v1::GetResidenceChangeRequest {
+                residence_change_id: id.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .residence_change
+        .unwrap()
+}
+
+/// The check's case in routing, after handing the work over: routing opened it from the
+/// registry's work request and the registry noted its id from routing's `opened` event.
+async fn routing_case(
+    h: &Harness,
+    routing: &TestService,
+    change_id: &str,
+) -> sportello_proto::routing::v1::Case {
+    hand_over(h, routing).await;
+    let change = get_change(h, change_id).await;
+    assert!(
+        !change.check_case_id.is_empty(),
+        "routing opened the check's case and the registry noted it"
+    );
     CaseServiceClient::new(routing.channel().await)
-        .get_case(operator("case.serve").request(GetCaseRequest { case_id: id.into() }))
+        .get_case(operator("case.serve").request(GetCaseRequest {
+            case_id: change.check_case_id.clone(),
+        }))
         .await
         .unwrap()
         .into_inner()
@@ -171,10 +232,16 @@ async fn a_family_moves_its_declaration_is_registered_and_the_check_confirms_it(
         .registration
         .unwrap();
     assert_eq!(registration.kind, IncomingKind::Declaration as i32);
-    assert_eq!(registration.case_id, change.check_case_id);
+    // The declaration is registered before routing has a case: the case comes from the
+    // work request, and the work item carries the registration instead.
+    assert_eq!(registration.case_id, "");
+    assert_eq!(
+        change.check_case_id, "",
+        "no case until routing takes the work"
+    );
     assert_eq!(registration.sender_ref, family[0].requester_ref);
     assert_eq!(registration.formatted_number, change.protocol_number);
-    let case = routing_case(&routing, &change.check_case_id).await;
+    let case = routing_case(&h, &routing, &change.id).await;
     assert_eq!(case.service_code, "registry.residence_address_check");
     assert_eq!(case.tier, Tier::BackOffice as i32);
     assert_eq!(case.status, CaseStatus::Waiting as i32);
@@ -197,8 +264,20 @@ async fn a_family_moves_its_declaration_is_registered_and_the_check_confirms_it(
     assert_eq!(declared.requester_refs.len(), 3);
     let text = String::from_utf8_lossy(&payload);
     assert!(!text.contains("Rossi") && !text.contains(&family[0].fiscal_code));
-    let published = h.registry.running.workers.relay.run_once().await.unwrap();
-    assert!(published.published >= 2, "{published:?}");
+    let work: Vec<u8> = sqlx::query_scalar(
+        "select payload from outbox where event_type = 'registry.work.requested'",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&work);
+    assert!(!text.contains("Rossi") && !text.contains(&family[0].fiscal_code));
+    h.registry.running.workers.relay.run_once().await.unwrap();
+    assert_eq!(
+        count(h.pool(), "outbox where published_at is null").await,
+        0,
+        "the declaration's events and its work request are all published"
+    );
 
     // The municipal police find the family there.
     let decided = h
@@ -218,13 +297,14 @@ async fn a_family_moves_its_declaration_is_registered_and_the_check_confirms_it(
         .unwrap();
     assert_eq!(decided.status, ResidenceChangeStatus::Confirmed as i32);
     assert_eq!(decided.confirmation_basis, ConfirmationBasis::Check as i32);
+    // Decided here, not in the back office: the work is withdrawn from routing by a work
+    // update, and routing's answer closes the case on the registry's side.
+    let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(case.status, CaseStatus::Cancelled as i32);
     assert!(
-        decided.check_close_time.is_some(),
+        get_change(&h, &change.id).await.check_close_time.is_some(),
         "the case was closed in routing"
     );
-    let case = routing_case(&routing, &change.check_case_id).await;
-    assert_eq!(case.status, CaseStatus::Completed as i32);
-    assert_eq!(case.outcome_code, "confirmed");
     assert_eq!(
         event_types(&h).await.last().unwrap(),
         "registry.residence_change.confirmed"
@@ -249,11 +329,13 @@ async fn silence_assent_confirms_the_change_on_the_day_the_clock_gives() {
         .clock
         .set("2027-01-11T22:59:00Z".parse::<Timestamp>().unwrap());
     assert_eq!(timers.run_once().await.unwrap(), 0);
-    // Midnight in Rome: the term has passed; silence-assent, then the case is closed.
+    // Midnight in Rome: the term has passed; silence-assent, and the work is withdrawn
+    // from routing in the same transaction.
     h.ctx
         .clock
         .set("2027-01-11T23:00:00Z".parse::<Timestamp>().unwrap());
-    assert_eq!(timers.run_once().await.unwrap(), 2);
+    assert_eq!(timers.run_once().await.unwrap(), 1);
+    hand_over(&h, &routing).await;
 
     let now = h
         .changes()
@@ -274,8 +356,12 @@ async fn silence_assent_confirms_the_change_on_the_day_the_clock_gives() {
         ConfirmationBasis::SilenceAssent as i32
     );
     assert!(now.check_close_time.is_some());
-    let case = routing_case(&routing, &change.check_case_id).await;
-    assert_eq!(case.outcome_code, "confirmed_by_silence_assent");
+    let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(
+        case.status,
+        CaseStatus::Cancelled as i32,
+        "withdrawn: decided by silence"
+    );
     assert_eq!(
         event_types(&h).await,
         [
@@ -289,8 +375,9 @@ async fn silence_assent_confirms_the_change_on_the_day_the_clock_gives() {
 
 #[tokio::test]
 async fn a_notice_of_reasons_against_removes_silence_assent() {
-    let (h, _routing, family) = Box::pin(desk()).await;
+    let (h, routing, family) = Box::pin(desk()).await;
     let change = declare_whole_family(&h, &family).await;
+    hand_over(&h, &routing).await;
     h.ctx
         .clock
         .set("2026-12-15T09:00:00Z".parse::<Timestamp>().unwrap());
@@ -318,6 +405,15 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
         noticed.observations_window_end, "",
         "no window runs until the receipt is recorded"
     );
+    // The notice suspends the check's term in routing too (a work update).
+    hand_over(&h, &routing).await;
+    let item: (String, String) =
+        sqlx::query_as("select state, clock::text from routing.work_items")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(item.0, "suspended", "{item:?}");
+    assert!(item.1.contains("reasons_against"), "{item:?}");
     h.ctx
         .clock
         .set("2027-03-01T09:00:00Z".parse::<Timestamp>().unwrap());
@@ -456,8 +552,12 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
     .await
     .unwrap();
     assert_eq!(superseded, 1);
-    let case = routing_case(&routing, &change.check_case_id).await;
-    assert_eq!(case.outcome_code, "rejected");
+    let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(
+        case.status,
+        CaseStatus::Cancelled as i32,
+        "withdrawn: rejected here"
+    );
     assert_eq!(
         event_types(&h).await.last().unwrap(),
         "registry.residence_change.rejected"
@@ -674,8 +774,12 @@ async fn the_window_lapses_unused_and_the_timer_rejects_art_10_bis() {
             .unwrap();
     assert_eq!(status, ("rejected".into(), "abitazione disabitata".into()));
     timers.run_once().await.unwrap();
-    let case = routing_case(&routing, &change.check_case_id).await;
-    assert_eq!(case.outcome_code, "rejected");
+    let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(
+        case.status,
+        CaseStatus::Cancelled as i32,
+        "withdrawn: rejected here"
+    );
     assert_eq!(
         family_now(&h, &family[0].family_id, "").await[0].1,
         "Via del Prione"
@@ -728,8 +832,12 @@ async fn accepted_observations_confirm_the_move_art_10_bis() {
         ObservationsOutcome::Accepted as i32
     );
     assert_eq!(confirmed.appeal, "");
-    let case = routing_case(&routing, &change.check_case_id).await;
-    assert_eq!(case.outcome_code, "confirmed");
+    let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(
+        case.status,
+        CaseStatus::Cancelled as i32,
+        "withdrawn: confirmed here"
+    );
 }
 
 /// DPR 223/1989 art. 6 (issue 11, point 3): the head of a family may move alone; the
@@ -927,15 +1035,23 @@ async fn immigration_from_another_municipality_reaches_silence_assent_dl_5_2012_
     h.ctx
         .clock
         .set("2027-01-11T23:00:00Z".parse::<Timestamp>().unwrap());
-    assert_eq!(timers.run_once().await.unwrap(), 2);
+    assert_eq!(
+        timers.run_once().await.unwrap(),
+        1,
+        "silence-assent; the work update needs no timer"
+    );
     let confirmed: (String, String) =
         sqlx::query_as("select status, confirmation_basis from residence_changes")
             .fetch_one(h.pool())
             .await
             .unwrap();
     assert_eq!(confirmed, ("confirmed".into(), "silence_assent".into()));
-    let case = routing_case(&routing, &change.check_case_id).await;
-    assert_eq!(case.outcome_code, "confirmed_by_silence_assent");
+    let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(
+        case.status,
+        CaseStatus::Cancelled as i32,
+        "withdrawn: decided by silence"
+    );
 }
 
 #[tokio::test]
@@ -983,9 +1099,19 @@ async fn a_counter_declaration_queues_its_check_at_the_site_and_retries_are_safe
         .into_inner();
     assert_eq!(first, second, "a retry answers the first declaration again");
     let change = first.residence_change.unwrap();
+    // The check is back-office work (tier 4): routing keeps it in the department's
+    // queue, not at the counter's site, and opens it once for the retried declaration.
+    let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(case.tier, Tier::BackOffice as i32);
     assert_eq!(
-        routing_case(&routing, &change.check_case_id).await.site_id,
+        case.site_id, "",
+        "site {} is the counter's, not the check's",
         site.id
+    );
+    assert_eq!(
+        count(h.pool(), "routing.work_items").await,
+        1,
+        "one request, one item"
     );
     assert_eq!(count(h.pool(), "residence_changes").await, 1);
     let registrations: i64 = sqlx::query_scalar("select count(*) from routing.registrations")
@@ -1108,6 +1234,291 @@ async fn without_routing_a_declaration_is_unavailable_and_nothing_is_written() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert_eq!(count(h.pool(), "residence_changes").await, 0);
+}
+
+/// A back-office specialist of the registry in routing, present for back-office work.
+async fn specialist(routing: &TestService, id: &str) -> CallContext {
+    let mut operators = OperatorServiceClient::new(routing.channel().await);
+    operators
+        .upsert_operator(
+            administrator("operator.upsert").request(UpsertOperatorRequest {
+                operator: Some(Operator {
+                    id: id.into(),
+                    municipality_istat_code: SPEZIA.into(),
+                    display_name: format!("Specialista {id}"),
+                    tier: Tier::BackOffice as i32,
+                    department: "anagrafe".into(),
+                    skills: vec![Skill {
+                        skill: "anagrafe".into(),
+                        proficiency: 4,
+                    }],
+                    ..Default::default()
+                }),
+            }),
+        )
+        .await
+        .unwrap();
+    let context = CallContext::new("gateway", &format!("operator:{id}"), SPEZIA, "work.serve")
+        .unwrap()
+        .with_roles(&[Role::BackOffice])
+        .with_department(Some("anagrafe"));
+    operators
+        .set_presence(context.request(SetPresenceRequest {
+            operator_id: id.into(),
+            presence: Presence::BackOffice as i32,
+        }))
+        .await
+        .unwrap();
+    context
+}
+
+/// The specialist accepts the check's offer and completes it with `outcome`.
+async fn work_the_check(
+    h: &Harness,
+    routing: &TestService,
+    who: &CallContext,
+    id: &str,
+    outcome: &str,
+    result: &[(&str, &str)],
+) {
+    let item: (String, String, String) =
+        sqlx::query_as("select id::text, state, coalesce(offered_to, '') from routing.work_items")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(item.1, "offered", "{item:?}");
+    assert_eq!(item.2, id);
+    let mut back_office = BackOfficeServiceClient::new(routing.channel().await);
+    back_office
+        .accept_offer(who.request(AcceptOfferRequest {
+            item_id: item.0.clone(),
+            operator_id: id.into(),
+        }))
+        .await
+        .unwrap();
+    let done = back_office
+        .complete_work(
+            who.request(CompleteWorkRequest {
+                item_id: item.0,
+                operator_id: id.into(),
+                outcome_code: outcome.into(),
+                result: result
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(done.state, WorkState::Completed as i32);
+}
+
+/// Issue 13: the declaration hands the check to routing as work (WorkRequested in the
+/// outbox, with the statutory clock and no personal data); routing opens one case and
+/// offers it; the specialist completes it with `check_passed`; routing's `completed`
+/// event confirms the move in the registry — once, whatever is redelivered.
+#[tokio::test]
+async fn the_check_worked_in_routings_back_office_confirms_the_move_once() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let who = specialist(&routing, "s.bianchi").await;
+    let change = declare_whole_family(&h, &family).await;
+
+    let payload: Vec<u8> = sqlx::query_scalar(
+        "select payload from outbox where event_type = 'registry.work.requested'",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    let work = <WorkRequested as prost::Message>::decode(payload.as_slice()).unwrap();
+    let origin = work.origin.clone().unwrap();
+    assert_eq!(
+        (origin.service.as_str(), origin.procedure_kind.as_str()),
+        ("registry", "residence_change")
+    );
+    assert_eq!(origin.procedure_id, change.id);
+    assert_eq!(work.work_id, change.id);
+    assert_eq!(work.service_code, "registry.residence_address_check");
+    assert_eq!(work.municipality_istat_code, SPEZIA);
+    assert_eq!(work.requester_ref, family[0].requester_ref);
+    assert_eq!(
+        work.protocol_registration_id,
+        change.protocol_registration_id
+    );
+    let clock = work.clock.unwrap();
+    assert_eq!(clock.rule, "residence_check");
+    assert_eq!(clock.start_date, "2026-11-26");
+    assert_eq!(
+        clock.due_date, change.check_due,
+        "the same PA-library clock"
+    );
+    assert!(!clock.warning_date.is_empty());
+    assert_eq!(
+        clock.outcome_on_expiry,
+        sportello_proto::routing::v1::OutcomeOnExpiry::SilenceAssent as i32
+    );
+    let text = String::from_utf8_lossy(&payload);
+    assert!(!text.contains("Rossi") && !text.contains(&family[0].fiscal_code));
+
+    // Routing takes it: one case, one item, offered to the specialist.
+    hand_over(&h, &routing).await;
+    assert_eq!(count(h.pool(), "routing.work_items").await, 1);
+    assert_eq!(
+        count(h.pool(), "routing.cases").await,
+        1,
+        "one request, one case"
+    );
+    let noted = get_change(&h, &change.id).await;
+    assert!(
+        !noted.check_case_id.is_empty(),
+        "the case id came with `opened`"
+    );
+    assert_eq!(noted.status, ResidenceChangeStatus::Recorded as i32);
+
+    work_the_check(
+        &h,
+        &routing,
+        &who,
+        "s.bianchi",
+        "check_passed",
+        &[("check", "passed")],
+    )
+    .await;
+    hand_over(&h, &routing).await;
+    let decided = get_change(&h, &change.id).await;
+    assert_eq!(decided.status, ResidenceChangeStatus::Confirmed as i32);
+    assert_eq!(decided.confirmation_basis, ConfirmationBasis::Check as i32);
+    assert!(decided.check_close_time.is_some());
+    let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(case.status, CaseStatus::Completed as i32);
+    assert_eq!(case.outcome_code, "check_passed");
+    // Closed by routing: the registry sends nothing back.
+    assert_eq!(
+        count(
+            h.pool(),
+            "outbox where event_type = 'registry.work.updated'"
+        )
+        .await,
+        0
+    );
+
+    // Routing's `completed` delivered again (a relay that lost its acknowledgement, under
+    // a new message id so that the stream lets it through): the inbox drops it.
+    let (id, aggregate_id, version, data): (uuid::Uuid, String, i64, Vec<u8>) = sqlx::query_as(
+        "select id, aggregate_id, aggregate_version, payload from routing.outbox
+          where event_type = 'work.registry.completed'",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    let record = sportello_kit::EventRecord {
+        id,
+        source: "//sportello/routing".into(),
+        event_type: "work.registry.completed".into(),
+        time: Timestamp::now(),
+        aggregate_kind: "routing.work".into(),
+        aggregate_id,
+        aggregate_version: version,
+        municipality: SPEZIA.into(),
+        data_type: "sportello.routing.v1.WorkChanged".into(),
+        data: data.into(),
+        traceparent: None,
+    };
+    let mut headers = record.headers();
+    headers.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        format!("{id}-again").as_str(),
+    );
+    async_nats::jetstream::new(h.ctx.nats().await)
+        .publish_with_headers(
+            h.ctx
+                .config
+                .subject_prefix
+                .subject("work.registry.completed"),
+            headers,
+            record.data.clone(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(
+        step(&h.registry, "registry-work").await,
+        [Outcome::Duplicate]
+    );
+    assert_eq!(
+        count(
+            h.pool(),
+            "outbox where event_type = 'registry.residence_change.confirmed'"
+        )
+        .await,
+        1,
+        "confirmed once"
+    );
+}
+
+/// A failed check completed in routing records the failure as RecordAddressCheck does:
+/// no rejection before the 10-bis notice (DPR 223/1989 art. 18-bis c. 2).
+#[tokio::test]
+async fn a_check_failed_in_routing_waits_for_the_notice_art_18_bis() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let who = specialist(&routing, "s.verdi").await;
+    let change = declare_whole_family(&h, &family).await;
+    hand_over(&h, &routing).await;
+    work_the_check(
+        &h,
+        &routing,
+        &who,
+        "s.verdi",
+        "check_failed",
+        &[("reason", "abitazione disabitata")],
+    )
+    .await;
+    hand_over(&h, &routing).await;
+    let failed = get_change(&h, &change.id).await;
+    assert_eq!(
+        failed.status,
+        ResidenceChangeStatus::Recorded as i32,
+        "not rejected yet"
+    );
+    assert!(failed.check_close_time.is_some());
+    let reason: Option<String> = sqlx::query_scalar("select check_failure from residence_changes")
+        .fetch_one(h.pool())
+        .await
+        .unwrap();
+    assert_eq!(reason.as_deref(), Some("abitazione disabitata"));
+    assert_eq!(
+        event_types(&h).await.last().unwrap(),
+        "registry.residence_change.check_failed"
+    );
+}
+
+/// Bad input from routing: a check completed with an outcome the registry's procedure
+/// does not know goes to the dead-letter subject with its reason; nothing changes here.
+#[tokio::test]
+async fn an_outcome_the_check_does_not_know_is_dead_lettered_and_changes_nothing() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let who = specialist(&routing, "s.neri").await;
+    let change = declare_whole_family(&h, &family).await;
+    hand_over(&h, &routing).await;
+    work_the_check(&h, &routing, &who, "s.neri", "approved", &[]).await;
+    routing.running.workers.relay.run_once().await.unwrap();
+    let outcomes = step(&h.registry, "registry-work").await;
+    assert!(outcomes.contains(&Outcome::DeadLettered), "{outcomes:?}");
+    let unchanged = get_change(&h, &change.id).await;
+    assert_eq!(unchanged.status, ResidenceChangeStatus::Recorded as i32);
+    assert!(unchanged.check_close_time.is_none(), "nothing half-written");
+    assert_eq!(
+        count(
+            h.pool(),
+            "outbox where event_type like 'registry.residence_change.%'"
+        )
+        .await,
+        2,
+        "declared and recorded only"
+    );
 }
 
 /// DPR 445/2000 art. 53 c. 5 (issue 11, point 8): a notice of reasons against sent without

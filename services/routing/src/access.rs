@@ -21,8 +21,9 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.routing.v1.CaseService/*",
             callers: &[GATEWAY],
         },
-        // Departments open and follow the cases of their procedures (closing and
-        // cancelling move to events with the work hand-off).
+        // Department systems open counter cases and follow cases. They never close or
+        // cancel one: their work is handed over and withdrawn as events (WorkRequested,
+        // WorkUpdated), so CloseCase and CancelCase are the gateway's only.
         Rule {
             rpc: "sportello.routing.v1.CaseService/OpenCase",
             callers: &[Caller::Department, Caller::AnySystem],
@@ -30,14 +31,6 @@ pub static POLICY: Policy = Policy {
         Rule {
             rpc: "sportello.routing.v1.CaseService/GetCase",
             callers: &[Caller::Department, Caller::AnySystem],
-        },
-        Rule {
-            rpc: "sportello.routing.v1.CaseService/CloseCase",
-            callers: &[Caller::Department],
-        },
-        Rule {
-            rpc: "sportello.routing.v1.CaseService/CancelCase",
-            callers: &[Caller::Department],
         },
         Rule {
             rpc: "sportello.routing.v1.CaseService/ListQueues",
@@ -170,6 +163,20 @@ mod tests {
         CallContext::new("gateway", "operator:x", "011015", "t")
             .unwrap()
             .with_roles(roles)
+    }
+
+    #[test]
+    fn departments_open_cases_but_never_close_or_cancel_them() {
+        use sportello_kit::trust::{PeerId, PeerKind};
+        let registry = PeerId::new(PeerKind::Service, "registry").unwrap();
+        let gateway = PeerId::new(PeerKind::Service, "gateway").unwrap();
+        let case = |rpc: &str| format!("/sportello.routing.v1.CaseService/{rpc}");
+        assert!(POLICY.allows(&registry, &case("OpenCase")));
+        assert!(POLICY.allows(&registry, &case("GetCase")));
+        assert!(!POLICY.allows(&registry, &case("CloseCase")));
+        assert!(!POLICY.allows(&registry, &case("CancelCase")));
+        assert!(POLICY.allows(&gateway, &case("CloseCase")));
+        assert!(POLICY.allows(&gateway, &case("CancelCase")));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use sportello_proto::registry::v1::{
     ResidenceChangeRecorded, SendReasonsAgainstRequest, SendReasonsAgainstResponse,
     residence_change_service_server::ResidenceChangeService,
 };
+use sportello_proto::routing::v1::WorkUpdateKind;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -26,11 +27,12 @@ use super::{
         RecordedCheck,
     },
     immigration::{DeclaredImmigration, Origin},
-    intake::{CheckCase, Declaration, Intake},
+    intake::{Declaration, Intake},
     message::change_message,
     notice,
     store::{self, Change},
-    timers::{self, CLOSE_TIMER, CloseOrder, SILENCE_TIMER},
+    timers::{self, CloseOrder, SILENCE_TIMER},
+    work,
 };
 use crate::{
     domain::{ResidenceChangeId, ResidentId},
@@ -51,36 +53,6 @@ impl Residence {
     /// Runs changes of residence on `registry`, reaching routing through `intake`.
     pub fn new(registry: Registry, intake: Arc<dyn Intake>) -> Self {
         Self { registry, intake }
-    }
-
-    /// Closes the check's case right after a decision; when routing is away the close
-    /// timer, scheduled with the decision, tries again later.
-    async fn close_now(&self, change: &Change, order: &CloseOrder) {
-        let attempt = async {
-            let mut uow = self.registry.db.begin().await?;
-            timers::close(self.intake.as_ref(), &mut uow, change, order).await?;
-            uow.cancel_timer(CLOSE_TIMER, &change.id.to_string())
-                .await?;
-            uow.commit().await?;
-            Ok::<_, ServiceError>(())
-        };
-        if let Err(error) = attempt.await {
-            tracing::warn!(residence_change_id = %change.id, error = %error,
-                "closing the check's case failed; the close timer will retry");
-        }
-    }
-
-    async fn reread(&self, id: ResidenceChangeId) -> Result<Change, ServiceError> {
-        let mut conn = self
-            .registry
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(ServiceError::from)?;
-        store::get(&mut conn, id)
-            .await?
-            .ok_or_else(|| RegistryError::Conflict("the record changed meanwhile; retry").into())
     }
 }
 
@@ -268,26 +240,13 @@ impl ResidenceChangeService for Residence {
         let document_sha256 = declared
             .document_sha256
             .unwrap_or_else(|| Sha256::digest(fingerprint.encode_to_vec()).into());
-        let case_id = self
-            .intake
-            .open_check(
-                &context,
-                &CheckCase {
-                    municipality: declared.municipality,
-                    requester_ref: declarant_ref.clone(),
-                    channel: declared.channel,
-                    site_id: declared.site_id,
-                    idempotency_key: derived(id.0, "open_check"),
-                },
-            )
-            .await?;
         let entry = match self
             .intake
             .register_declaration(
                 &context,
                 &Declaration {
                     municipality: declared.municipality,
-                    sender_ref: declarant_ref,
+                    sender_ref: declarant_ref.clone(),
                     subject: format!(
                         "Dichiarazione di cambio di abitazione ({} {})",
                         movers.len(),
@@ -299,7 +258,6 @@ impl ResidenceChangeService for Residence {
                     ),
                     document_sha256: document_sha256.iter().map(|b| format!("{b:02x}")).collect(),
                     channel: declared.channel,
-                    case_id: case_id.clone(),
                     idempotency_key: derived(id.0, "protocol"),
                 },
             )
@@ -323,7 +281,6 @@ impl ResidenceChangeService for Residence {
             protocol_registration_id: entry.id.clone(),
             protocol_number: entry.number.clone(),
             registered_at: entry.registered_at,
-            check_case_id: case_id.clone(),
             clock,
             effective_date,
             document_sha256,
@@ -331,6 +288,7 @@ impl ResidenceChangeService for Residence {
             actor: context.actor().to_owned(),
             purpose: context.purpose().to_owned(),
         };
+        let requester_ref = declarant_ref.to_string();
         let recorded = registry
             .db
             .idempotent(DECLARE, key, &fingerprint, |uow| {
@@ -364,6 +322,9 @@ impl ResidenceChangeService for Residence {
                         aggregate(&change, &id),
                     )
                     .await?;
+                    // The check goes to routing's back office as work, in this very
+                    // transaction: recorded and handed over, or neither.
+                    work::request(uow, &change, &requester_ref, change.members.len()).await?;
                     if let Some(due) = assent_at {
                         uow.schedule_timer(SILENCE_TIMER, &id, due, serde_json::json!({}))
                             .await?;
@@ -476,19 +437,6 @@ impl ResidenceChangeService for Residence {
         let document_sha256 = declared
             .document_sha256
             .unwrap_or_else(|| Sha256::digest(fingerprint.encode_to_vec()).into());
-        let case_id = self
-            .intake
-            .open_check(
-                &context,
-                &CheckCase {
-                    municipality: declared.municipality,
-                    requester_ref: declarant_ref.clone(),
-                    channel: declared.channel,
-                    site_id: declared.site_id,
-                    idempotency_key: derived(id.0, "open_check"),
-                },
-            )
-            .await?;
         let count = declared.members.len();
         let entry = self
             .intake
@@ -496,7 +444,7 @@ impl ResidenceChangeService for Residence {
                 &context,
                 &Declaration {
                     municipality: declared.municipality,
-                    sender_ref: declarant_ref,
+                    sender_ref: declarant_ref.clone(),
                     subject: format!(
                         "Dichiarazione di residenza con provenienza {} ({count} {})",
                         match declared.origin {
@@ -507,7 +455,6 @@ impl ResidenceChangeService for Residence {
                     ),
                     document_sha256: document_sha256.iter().map(|b| format!("{b:02x}")).collect(),
                     channel: declared.channel,
-                    case_id: case_id.clone(),
                     idempotency_key: derived(id.0, "protocol"),
                 },
             )
@@ -525,7 +472,6 @@ impl ResidenceChangeService for Residence {
             protocol_registration_id: entry.id.clone(),
             protocol_number: entry.number.clone(),
             registered_at: entry.registered_at,
-            check_case_id: case_id.clone(),
             clock,
             effective_date,
             document_sha256,
@@ -534,6 +480,7 @@ impl ResidenceChangeService for Residence {
             purpose: context.purpose().to_owned(),
         };
         let pseudonym_key = registry.pseudonym_key.clone();
+        let requester_ref = declarant_ref.to_string();
         let recorded = registry
             .db
             .idempotent(IMMIGRATION, key, &fingerprint, |uow| {
@@ -568,6 +515,9 @@ impl ResidenceChangeService for Residence {
                         aggregate(&change, &id),
                     )
                     .await?;
+                    // The check goes to routing's back office as work, in this very
+                    // transaction: recorded and handed over, or neither.
+                    work::request(uow, &change, &requester_ref, change.members.len()).await?;
                     if let Some(due) = assent_at {
                         uow.schedule_timer(SILENCE_TIMER, &id, due, serde_json::json!({}))
                             .await?;
@@ -664,8 +614,7 @@ impl ResidenceChangeService for Residence {
                     .await
                     .map_err(ServiceError::from)?;
                 uow.commit().await.map_err(ServiceError::from)?;
-                self.close_now(&change, &order).await;
-                self.reread(change.id).await?
+                change
             }
             // No rejection without a 10-bis notice (DPR 223/1989 art. 18-bis c. 2): the
             // failure is recorded and the back office sends the notice.
@@ -690,6 +639,8 @@ impl ResidenceChangeService for Residence {
         let receipt = Receipt::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
         let change = notice::received(&mut uow, &context, &receipt).await?;
+        // The receipt starts the window for observations: the suspension gets its end.
+        work::clock_changed(&mut uow, &change, WorkUpdateKind::ClockChanged).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(RecordNoticeReceiptResponse {
             residence_change: Some(change_message(&change)),
@@ -706,6 +657,8 @@ impl ResidenceChangeService for Residence {
         let observations = Observations::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
         let change = notice::observations(&mut uow, &context, &observations).await?;
+        // The observations end the suspension: the term runs again.
+        work::clock_changed(&mut uow, &change, WorkUpdateKind::Resumed).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(RecordObservationsResponse {
             residence_change: Some(change_message(&change)),
@@ -721,11 +674,10 @@ impl ResidenceChangeService for Residence {
         tracing::Span::current().record("caller", context.caller());
         let answer = Answer::try_from(request.get_ref())?;
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
-        let (change, order) =
+        // The decision's work update to routing is written in the same transaction.
+        let (change, _order) =
             notice::answer(&mut uow, self.registry.outgoing.as_ref(), &context, &answer).await?;
         uow.commit().await.map_err(ServiceError::from)?;
-        self.close_now(&change, &order).await;
-        let change = self.reread(change.id).await?;
         Ok(Response::new(AnswerObservationsResponse {
             residence_change: Some(change_message(&change)),
         }))

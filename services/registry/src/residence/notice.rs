@@ -14,7 +14,7 @@ use sportello_proto::registry::v1::{
     ResidenceChangeCheckFailed, ResidenceChangeNoticeReceived, ResidenceChangeObservationsRecorded,
     ResidenceChangeReasonsAgainstSent, ResidenceChangeRejected,
 };
-use sportello_proto::routing::v1::OutgoingKind;
+use sportello_proto::routing::v1::{OutgoingKind, WorkUpdateKind};
 
 use super::{
     domain::{
@@ -224,6 +224,9 @@ pub async fn send(
         aggregate(&change, &id),
     )
     .await?;
+    // The 10-bis notice suspends the check's term: routing's clock follows, in the same
+    // transaction.
+    super::work::clock_changed(uow, &change, WorkUpdateKind::Suspended).await?;
     Ok(change)
 }
 

@@ -51,7 +51,7 @@ pub struct Change {
     pub protocol_registration_id: String,
     /// Protocol number.
     pub protocol_number: String,
-    /// The check's case.
+    /// The check's case in routing; empty until routing's `opened` event is applied.
     pub check_case_id: String,
     /// When the move was recorded.
     pub recorded_at: Timestamp,
@@ -109,8 +109,6 @@ pub struct Intake {
     pub protocol_number: String,
     /// Its time: the declaration's legal date.
     pub registered_at: Timestamp,
-    /// The check's case.
-    pub check_case_id: String,
     /// The legal clock from the registration's day.
     pub clock: LegalClock,
     /// The day the move takes effect.
@@ -309,7 +307,9 @@ pub async fn record(
     .bind(intake.clock.silence_assent_on.map(jiff_sqlx::Date::from))
     .bind(&intake.protocol_registration_id)
     .bind(&intake.protocol_number)
-    .bind(&intake.check_case_id)
+    // The check's case is opened by routing from the work request; its id arrives
+    // with routing's `opened` event.
+    .bind("")
     .bind(declared.remaining_head.map(|h| h.0))
     .bind(declared.representative.map(|r| r.0))
     .execute(uow.conn())
@@ -495,7 +495,9 @@ pub async fn record_immigration(
     .bind(intake.clock.silence_assent_on.map(jiff_sqlx::Date::from))
     .bind(&intake.protocol_registration_id)
     .bind(&intake.protocol_number)
-    .bind(&intake.check_case_id)
+    // The check's case is opened by routing from the work request; its id arrives
+    // with routing's `opened` event.
+    .bind("")
     .bind(origin_municipality)
     .bind(origin_country)
     .bind(declared.dwelling.0)
@@ -662,7 +664,9 @@ async fn with_members(conn: &mut PgConnection, row: &PgRow) -> Result<Change, sq
         },
         protocol_registration_id: row.try_get("protocol_registration_id")?,
         protocol_number: row.try_get("protocol_number")?,
-        check_case_id: row.try_get("check_case_id")?,
+        check_case_id: row
+            .try_get::<Option<String>, _>("check_case_id")?
+            .unwrap_or_default(),
         recorded_at: time("recorded_at")?.ok_or_else(|| decode("recorded_at"))?,
         reasons_against: reasons_at.zip(reasons),
         decided_at: time("decided_at")?,
@@ -1057,6 +1061,23 @@ pub async fn mark_case_closed(
     )
     .bind(id.0)
     .bind(SqlTimestamp::from(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Notes the check's case routing opened for the change's work (the first `opened` event
+/// wins: a redelivered one changes nothing).
+pub async fn note_case(
+    conn: &mut PgConnection,
+    id: ResidenceChangeId,
+    case_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update residence_changes set check_case_id = $2 where id = $1 and check_case_id = ''",
+    )
+    .bind(id.0)
+    .bind(case_id)
     .execute(conn)
     .await?;
     Ok(())

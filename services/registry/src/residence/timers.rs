@@ -1,8 +1,6 @@
-//! The procedure's durable timers: silence-assent on the day the statutory clock gives,
-//! and closing the check's case in routing after a decision (retried with backoff while
-//! routing is away).
-
-use std::sync::Arc;
+//! The procedure's durable timers: silence-assent on the day the statutory clock gives.
+//! A decision reaches routing as a work update through the outbox (`super::work`), in the
+//! decision's own transaction: nothing to retry by hand when routing is away.
 
 use futures::future::BoxFuture;
 use sportello_kit::{Aggregate, CallContext, ServiceError, Timer, TimerHandler, UnitOfWork};
@@ -10,17 +8,18 @@ use sportello_proto::registry::v1::{ConfirmationBasis, ResidenceChangeConfirmed}
 
 use super::{
     domain::{Basis, Status},
-    intake::Intake,
     store::{self, Change},
+    work,
 };
 use crate::domain::ResidenceChangeId;
 
 /// Silence-assent: confirms a change 45 days on, unless decided or noticed meanwhile.
 pub const SILENCE_TIMER: &str = "registry.residence_silence_assent";
-/// Closes the check's case in routing with the decision's outcome.
+/// Closed the check's case in routing with a CloseCase call before the work hand-off;
+/// timers of this kind still pending from then are honoured through the outbox.
 pub const CLOSE_TIMER: &str = "registry.residence_close_check";
 
-/// Who closes the check, and how: kept with the close timer.
+/// Who decided, and with which outcome for the check's work.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CloseOrder {
     /// The acting user (the checker, or `system:silence-assent`).
@@ -34,7 +33,8 @@ pub struct CloseOrder {
 }
 
 impl CloseOrder {
-    /// The context to call routing with on the actor's behalf.
+    /// The context to call routing with on the actor's behalf (the outgoing protocol
+    /// entries of a decision).
     pub fn context(&self, change: &Change) -> Result<CallContext, ServiceError> {
         CallContext::new(
             "registry",
@@ -82,17 +82,14 @@ pub async fn confirmed(
     order_close(uow, change, order).await
 }
 
-/// Schedules the close timer, due now.
+/// Tells routing the change is decided: a work update in `uow`, published after the
+/// commit (nothing when routing's case is closed already).
 pub async fn order_close(
     uow: &mut UnitOfWork,
     change: &Change,
     order: &CloseOrder,
 ) -> Result<(), ServiceError> {
-    let payload = serde_json::to_value(order).map_err(ServiceError::internal)?;
-    let now = uow.now();
-    uow.schedule_timer(CLOSE_TIMER, &change.id.to_string(), now, payload)
-        .await?;
-    Ok(())
+    work::decided(uow, change, order).await
 }
 
 /// Fires silence-assent.
@@ -133,12 +130,9 @@ impl TimerHandler for SilenceAssent {
     }
 }
 
-/// Closes the check's case in routing.
-#[derive(Debug, Clone)]
-pub struct CloseCheck {
-    /// Routing.
-    pub intake: Arc<dyn Intake>,
-}
+/// A close timer left from before the work hand-off: sends the decision as a work update.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CloseCheck;
 
 impl TimerHandler for CloseCheck {
     fn fire<'a>(
@@ -151,33 +145,9 @@ impl TimerHandler for CloseCheck {
             let Some(change) = store::get(uow.conn(), id).await? else {
                 return Ok(());
             };
-            if change.case_closed_at.is_some() {
-                return Ok(());
-            }
             let order: CloseOrder =
                 serde_json::from_value(timer.payload.clone()).map_err(ServiceError::internal)?;
-            close(self.intake.as_ref(), uow, &change, &order).await
+            order_close(uow, &change, &order).await
         })
     }
-}
-
-/// Closes the check's case and notes it, in `uow`.
-pub async fn close(
-    intake: &dyn Intake,
-    uow: &mut UnitOfWork,
-    change: &Change,
-    order: &CloseOrder,
-) -> Result<(), ServiceError> {
-    let context = order.context(change)?;
-    intake
-        .close_check(
-            &context,
-            &change.check_case_id,
-            &order.outcome,
-            &order.reason,
-        )
-        .await?;
-    let now = uow.now();
-    store::mark_case_closed(uow.conn(), change.id, now).await?;
-    Ok(())
 }
