@@ -43,7 +43,7 @@ test('a counter case handed to the back office is offered, accepted and complete
   await offer.locator('[data-testid="accept-offer"]').click();
   await specialist.waitForSelector('[data-testid="item-state"][data-state="held"]');
   assert.equal((await specialist.textContent('[data-testid="item-note"]')).trim(), note);
-  await specialist.selectOption('#work-outcome', 'check_passed');
+  await specialist.selectOption('#work-outcome', 'informed');
   await specialist.click('[data-testid="complete-work"]');
   await specialist.waitForSelector('[data-testid="item-state"][data-state="completed"]');
 

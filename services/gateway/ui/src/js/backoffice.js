@@ -6,6 +6,13 @@ import { announce, fmtDate, fmtDateTime, fmtTime, h, initPage, label, mmss, show
 import { onLangChange, t } from './i18n.js';
 
 const REFRESH_EVERY_MS = 4000;
+// The outcomes each procedure's department understands (the registry reads only the
+// address check's two); a counter's hand-off ends with the general ones. The catalogue
+// does not list outcomes yet: when it does, this comes from there.
+const OUTCOMES = {
+  residence_change: ['check_passed', 'check_failed'],
+};
+const GENERAL_OUTCOMES = ['approved', 'rejected', 'informed'];
 const $ = (id) => document.getElementById(id);
 const state = { operator: null, offers: [], mine: [], department: [], selected: null, history: [] };
 let refreshTimer = null;
@@ -127,6 +134,9 @@ function renderItem() {
   $('item-note').textContent = item.context_note || '—';
   $('item-documents').textContent = String(item.documents);
   $('complete-work-form').hidden = !item.held_by_me;
+  const allowed = OUTCOMES[item.procedure_kind] ?? GENERAL_OUTCOMES;
+  for (const option of $('work-outcome').options) option.hidden = !allowed.includes(option.value);
+  if (!allowed.includes($('work-outcome').value)) $('work-outcome').value = allowed[0];
   $('item-history').replaceChildren(...state.history.map((s) => h('li', {},
     `${fmtDateTime(s.time)} — ${label('status', s.status)}${s.reason ? `: ${s.reason}` : ''}`)));
 }
