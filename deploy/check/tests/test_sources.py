@@ -151,8 +151,17 @@ class NatsPermissions(unittest.TestCase):
         self.assertIn('"$JS.API.STREAM.UPDATE.SPORTELLO_REGISTRY"', registry)
         self.assertIn('"_INBOX.registry.>"', registry)
         self.assertNotIn("sportello.case.>", registry)
-        self.assertNotIn("SPORTELLO_ROUTING", registry)
         self.assertNotIn('"_INBOX.>"', registry)
+        # On routing's stream: its own durable consumer of its work events, nothing more.
+        self.assertIn('"$JS.ACK.SPORTELLO_ROUTING.registry-registry-work.>"', registry)
+        for line in registry.splitlines():
+            if "SPORTELLO_ROUTING" in line:
+                self.assertTrue(
+                    "registry-registry-work" in line or "STREAM.INFO" in line,
+                    f"the registry may read only its own consumer on routing's stream: {line.strip()}",
+                )
+        self.assertNotIn("STREAM.UPDATE.SPORTELLO_ROUTING", registry)
+        self.assertNotIn('"sportello.routing.>"', registry)
 
     def test_routing_reads_its_own_view_and_the_departments_work(self):
         routing = self.users["routing"]
