@@ -19,7 +19,7 @@
 //! (the end user, purpose and municipality travel signed and are recorded).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Mutex, OnceLock},
 };
 
@@ -193,7 +193,18 @@ impl Signer {
 #[derive(Debug)]
 pub struct Verifier {
     audience: String,
-    seen: Mutex<HashMap<String, i64>>,
+    seen: Mutex<Seen>,
+}
+
+/// The ids seen and until when each could be replayed, with the order they came in, so
+/// forgetting the expired ones costs what expired, never a scan of everything remembered
+/// (a scan per call, once thousands of ids were live, was most of a verification's p99).
+#[derive(Debug, Default)]
+struct Seen {
+    until: HashMap<String, i64>,
+    /// Arrival order; lifetimes are capped, so it is nearly expiry order, and an id behind
+    /// a later-expiring one is only forgotten a little later, never too early.
+    order: VecDeque<(i64, String)>,
 }
 
 impl Verifier {
@@ -202,7 +213,7 @@ impl Verifier {
         install_provider();
         Self {
             audience: audience.to_owned(),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen::default()),
         }
     }
 
@@ -255,13 +266,21 @@ impl Verifier {
             .lock()
             .map_err(|_| TokenError::Malformed("replay cache poisoned".into()))?;
         // Forget what can no longer be replayed (it would be refused as expired).
-        if seen.len() > 4_096 {
-            let horizon = now - LEEWAY_SECS as i64;
-            seen.retain(|_, until| *until >= horizon);
+        let horizon = now - LEEWAY_SECS as i64;
+        while seen
+            .order
+            .front()
+            .is_some_and(|(until, _)| *until < horizon)
+        {
+            if let Some((_, old)) = seen.order.pop_front() {
+                seen.until.remove(&old);
+            }
         }
-        if seen.insert(jti.to_owned(), exp).is_some() {
+        if seen.until.contains_key(jti) {
             return Err(TokenError::Replayed);
         }
+        seen.until.insert(jti.to_owned(), exp);
+        seen.order.push_back((exp, jti.to_owned()));
         Ok(())
     }
 }
@@ -350,4 +369,28 @@ fn ring_verifier(algorithm: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn 
     }
     let bytes = key.try_get_as_bytes()?;
     Ok(Box::new(RingVerifier(bytes.to_vec())))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replayed_id_is_refused_and_expired_ids_are_forgotten_without_a_scan() {
+        let verifier = Verifier::new("routing");
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        verifier.remember("old", now - 1_000).unwrap();
+        verifier.remember("fresh", now + 10).unwrap();
+        assert!(matches!(
+            verifier.remember("fresh", now + 10),
+            Err(TokenError::Replayed)
+        ));
+        let seen = verifier.seen.lock().unwrap();
+        assert!(
+            !seen.until.contains_key("old"),
+            "an id past its life is forgotten"
+        );
+        assert_eq!((seen.until.len(), seen.order.len()), (1, 1));
+    }
 }
