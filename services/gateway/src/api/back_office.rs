@@ -149,6 +149,12 @@ impl WorkItemView {
     }
 }
 
+/// `{"item": …}`: an item as it now is, seen by the signed-in account.
+fn item_reply(state: &AppState, signed: &Signed, item: &WorkItem) -> Json<serde_json::Value> {
+    let now = state.db.clock().now();
+    Json(serde_json::json!({ "item": WorkItemView::new(item, &signed.account().id, now) }))
+}
+
 fn context(signed: &Signed, purpose: &str) -> Result<CallContext, ServiceError> {
     signed.require(SPECIALISTS)?;
     signed.context(purpose)
@@ -265,10 +271,7 @@ pub async fn accept(
         .into_inner()
         .item
         .unwrap_or_default();
-    let now = state.db.clock().now();
-    Ok(Json(
-        serde_json::json!({ "item": WorkItemView::new(&item, &signed.account().id, now) }),
-    ))
+    Ok(item_reply(&state, &signed, &item))
 }
 
 /// Why an offer is declined.
@@ -300,10 +303,7 @@ pub async fn decline(
         .into_inner()
         .item
         .unwrap_or_default();
-    let now = state.db.clock().now();
-    Ok(Json(
-        serde_json::json!({ "item": WorkItemView::new(&item, &signed.account().id, now) }),
-    ))
+    Ok(item_reply(&state, &signed, &item))
 }
 
 /// The outcome of an item.
@@ -336,10 +336,7 @@ pub async fn complete(
         .into_inner()
         .item
         .unwrap_or_default();
-    let now = state.db.clock().now();
-    Ok(Json(
-        serde_json::json!({ "item": WorkItemView::new(&item, &signed.account().id, now) }),
-    ))
+    Ok(item_reply(&state, &signed, &item))
 }
 
 /// The front desk's hand-off.
