@@ -764,6 +764,35 @@ fn dpr_223_1989_art_18_bis_the_notice_is_sent_within_the_45_days() {
     );
 }
 
+/// The 45-day check is DPR 223/1989 art. 18-bis c. 1 and DL 5/2012 art. 5 c. 5; c. 3 of
+/// the same article is the registration within 2 working days, and only that cites it.
+#[test]
+fn dl_5_2012_art_5_c_5_is_the_45_days_and_c_3_the_2_working_days() {
+    let check = Procedure::ResidenceCheck.citation();
+    assert!(check.contains("DPR 223/1989 art. 18-bis c. 1"), "{check}");
+    assert!(check.contains("DL 5/2012 art. 5 c. 5"), "{check}");
+    assert!(!check.contains("c. 3"), "{check}");
+    assert!(
+        Procedure::ResidenceCheck
+            .outcome_rule()
+            .contains("DL 5/2012 art. 5 c. 5")
+    );
+    let registration = Procedure::ResidenceRegistration.citation();
+    assert!(
+        registration.contains("DL 5/2012 art. 5 c. 3"),
+        "{registration}"
+    );
+    let sent = deadline(
+        &sp(),
+        Procedure::ResidenceCheck,
+        date(2026, 2, 2),
+        &[notice(date(2026, 3, 2), None, None)],
+        ClockOptions::default(),
+    )
+    .unwrap();
+    assert!(!sent.outcome_rule.contains("c. 3"), "{}", sent.outcome_rule);
+}
+
 /// L. 241/1990 art. 10-bis ("entro il termine di dieci giorni dal ricevimento della
 /// comunicazione"): the applicant's window counts from receipt, and until the receipt
 /// is recorded no window runs and no deadline is given.

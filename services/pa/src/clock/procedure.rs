@@ -21,8 +21,8 @@ pub enum Procedure {
     /// 2 working days (DL 5/2012 art. 5 c. 3, conv. L. 35/2012).
     ResidenceRegistration,
     /// Change of residence, checks: 45 days from the declaration; then silence-assent,
-    /// unless a notice of reasons against (art. 10-bis) was sent within them (DL 5/2012
-    /// art. 5 c. 3; DPR 223/1989 art. 18-bis c. 1).
+    /// unless a notice of reasons against (art. 10-bis) was sent within them (DPR
+    /// 223/1989 art. 18-bis c. 1; DL 5/2012 art. 5 c. 5 — c. 3 is the 2-day registration).
     ResidenceCheck,
     /// SCIA: controls within 60 days of receipt; on expiry the power to prohibit lapses
     /// (L. 241/1990 art. 19 c. 3).
@@ -213,7 +213,7 @@ impl Procedure {
                 "L. 241/1990 art. 2 c. 8-9: the office remains bound to decide"
             }
             Procedure::ResidenceCheck => {
-                "DL 5/2012 art. 5 c. 3, L. 241/1990 art. 20: silence-assent unless a 10-bis notice was sent within the term; on request the office attests it within 10 days (art. 20 c. 2-bis)"
+                "DPR 223/1989 art. 18-bis c. 1, DL 5/2012 art. 5 c. 5, L. 241/1990 art. 20: silence-assent unless a 10-bis notice was sent within the term; on request the office attests it within 10 days (art. 20 c. 2-bis)"
             }
             Procedure::Scia | Procedure::SciaBuilding => {
                 "L. 241/1990 art. 19 c. 3-4: the power to prohibit lapses; only self-annulment (art. 21-nonies) remains"
@@ -244,7 +244,7 @@ impl Procedure {
                 "DL 5/2012 art. 5 c. 3: registration within 2 working days"
             }
             Procedure::ResidenceCheck => {
-                "DL 5/2012 art. 5 c. 3: checks within 45 days, then silence-assent unless a 10-bis notice was sent"
+                "DPR 223/1989 art. 18-bis c. 1, DL 5/2012 art. 5 c. 5: checks within 45 days, then silence-assent unless a 10-bis notice was sent"
             }
             Procedure::Scia => "L. 241/1990 art. 19 c. 3: controls within 60 days of receipt",
             Procedure::SciaBuilding => {
