@@ -297,10 +297,12 @@ async fn a_family_moves_its_declaration_is_registered_and_the_check_confirms_it(
         .unwrap();
     assert_eq!(decided.status, ResidenceChangeStatus::Confirmed as i32);
     assert_eq!(decided.confirmation_basis, ConfirmationBasis::Check as i32);
-    // Decided here, not in the back office: the work is withdrawn from routing by a work
-    // update, and routing's answer closes the case on the registry's side.
+    // Decided here, not in the back office: routing completes the work with the
+    // registry's outcome (a DECIDED work update), and routing's answer closes the case on
+    // the registry's side.
     let case = routing_case(&h, &routing, &change.id).await;
-    assert_eq!(case.status, CaseStatus::Cancelled as i32);
+    assert_eq!(case.status, CaseStatus::Completed as i32);
+    assert_eq!(case.outcome_code, "confirmed");
     assert!(
         get_change(&h, &change.id).await.check_close_time.is_some(),
         "the case was closed in routing"
@@ -359,9 +361,10 @@ async fn silence_assent_confirms_the_change_on_the_day_the_clock_gives() {
     let case = routing_case(&h, &routing, &change.id).await;
     assert_eq!(
         case.status,
-        CaseStatus::Cancelled as i32,
-        "withdrawn: decided by silence"
+        CaseStatus::Completed as i32,
+        "completed with the registry's decision"
     );
+    assert_eq!(case.outcome_code, "confirmed_by_silence_assent");
     assert_eq!(
         event_types(&h).await,
         [
@@ -555,9 +558,10 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
     let case = routing_case(&h, &routing, &change.id).await;
     assert_eq!(
         case.status,
-        CaseStatus::Cancelled as i32,
-        "withdrawn: rejected here"
+        CaseStatus::Completed as i32,
+        "completed with the registry's decision"
     );
+    assert_eq!(case.outcome_code, "rejected");
     assert_eq!(
         event_types(&h).await.last().unwrap(),
         "registry.residence_change.rejected"
@@ -777,9 +781,10 @@ async fn the_window_lapses_unused_and_the_timer_rejects_art_10_bis() {
     let case = routing_case(&h, &routing, &change.id).await;
     assert_eq!(
         case.status,
-        CaseStatus::Cancelled as i32,
-        "withdrawn: rejected here"
+        CaseStatus::Completed as i32,
+        "completed with the registry's decision"
     );
+    assert_eq!(case.outcome_code, "rejected");
     assert_eq!(
         family_now(&h, &family[0].family_id, "").await[0].1,
         "Via del Prione"
@@ -835,9 +840,10 @@ async fn accepted_observations_confirm_the_move_art_10_bis() {
     let case = routing_case(&h, &routing, &change.id).await;
     assert_eq!(
         case.status,
-        CaseStatus::Cancelled as i32,
-        "withdrawn: confirmed here"
+        CaseStatus::Completed as i32,
+        "completed with the registry's decision"
     );
+    assert_eq!(case.outcome_code, "confirmed");
 }
 
 /// DPR 223/1989 art. 6 (issue 11, point 3): the head of a family may move alone; the
@@ -1049,9 +1055,10 @@ async fn immigration_from_another_municipality_reaches_silence_assent_dl_5_2012_
     let case = routing_case(&h, &routing, &change.id).await;
     assert_eq!(
         case.status,
-        CaseStatus::Cancelled as i32,
-        "withdrawn: decided by silence"
+        CaseStatus::Completed as i32,
+        "completed with the registry's decision"
     );
+    assert_eq!(case.outcome_code, "confirmed_by_silence_assent");
 }
 
 #[tokio::test]

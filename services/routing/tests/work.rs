@@ -15,8 +15,8 @@ use prost::Message;
 use sportello_kit::{EventRecord, inbox::Outcome};
 use sportello_proto::routing::v1::{
     AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, ListWorkRequest, OutcomeOnExpiry,
-    Presence, StatutoryClock, Tier, WorkOrigin, WorkRequested, WorkState, WorkView,
-    back_office_service_client::BackOfficeServiceClient,
+    Presence, StatutoryClock, Tier, WorkOrigin, WorkRequested, WorkState, WorkUpdateKind,
+    WorkUpdated, WorkView, back_office_service_client::BackOfficeServiceClient,
 };
 use sportello_routing::work::{domain::WorkRequest, flow::WorkFlow, store};
 use tonic::Code;
@@ -76,6 +76,30 @@ fn flow(desk: &Desk) -> WorkFlow {
 
 /// Publishes `message` on the registry's stream as its outbox relay would, with `event_id`.
 async fn publish(desk: &Desk, event_id: Uuid, message: &WorkRequested) {
+    let procedure = &message.origin.as_ref().unwrap().procedure_id;
+    publish_as(
+        desk,
+        event_id,
+        "registry.work.requested",
+        procedure,
+        message,
+    )
+    .await;
+}
+
+/// Publishes a department's change of its work, as `publish` does.
+async fn publish_update(desk: &Desk, event_id: Uuid, message: &WorkUpdated) {
+    let procedure = &message.origin.as_ref().unwrap().procedure_id;
+    publish_as(desk, event_id, "registry.work.updated", procedure, message).await;
+}
+
+async fn publish_as<M: prost::Name>(
+    desk: &Desk,
+    event_id: Uuid,
+    event_type: &str,
+    aggregate_id: &str,
+    message: &M,
+) {
     let prefix = &desk.ctx.config.subject_prefix;
     let nats = desk.ctx.nats().await;
     let js = async_nats::jetstream::new(nats);
@@ -93,18 +117,18 @@ async fn publish(desk: &Desk, event_id: Uuid, message: &WorkRequested) {
     let record = EventRecord {
         id: event_id,
         source: "//sportello/registry".into(),
-        event_type: "registry.work.requested".into(),
+        event_type: event_type.into(),
         time: jiff::Timestamp::now(),
         aggregate_kind: "registry.residence_change".into(),
-        aggregate_id: message.origin.as_ref().unwrap().procedure_id.clone(),
+        aggregate_id: aggregate_id.into(),
         aggregate_version: 1,
         municipality: LA_SPEZIA.into(),
-        data_type: "sportello.routing.v1.WorkRequested".into(),
+        data_type: M::full_name(),
         data: message.encode_to_vec().into(),
         traceparent: None,
     };
     js.publish_with_headers(
-        prefix.subject("registry.work.requested"),
+        prefix.subject(event_type),
         record.headers(),
         record.data.clone(),
     )
@@ -360,6 +384,101 @@ async fn an_offer_goes_to_one_specialist_who_accepts_it_and_no_one_else_can() {
         .await,
         1,
         "the outcome reaches the registry"
+    );
+}
+
+/// A department that decides its procedure itself (the registry's silence-assent, a
+/// decision recorded in its own system) completes routing's work with its outcome: the
+/// case is completed, not cancelled, and the holder is free again. An update that
+/// carries an outcome without deciding, or decides without one, is dead-lettered with
+/// its reason and changes nothing; a second decision leaves the first standing.
+#[tokio::test]
+async fn a_department_decision_completes_the_work_with_its_outcome() {
+    let mut desk = desk().await;
+    specialist(&mut desk, "s.bianchi").await;
+    let request = request(Uuid::now_v7(), "2027-01-11", "2027-01-04");
+    publish(&desk, Uuid::now_v7(), &request).await;
+    assert_eq!(consume(&desk).await, [Outcome::Applied]);
+    let item: Uuid = sqlx::query_scalar("select id from work_items where state = 'offered'")
+        .fetch_one(desk.pool())
+        .await
+        .unwrap();
+    back_office(&desk)
+        .await
+        .accept_offer(back_office_person("s.bianchi").request(AcceptOfferRequest {
+            item_id: item.to_string(),
+            operator_id: "s.bianchi".into(),
+        }))
+        .await
+        .unwrap();
+    let update = |kind: WorkUpdateKind, outcome: &str| WorkUpdated {
+        work_id: request.work_id.clone(),
+        origin: request.origin.clone(),
+        municipality_istat_code: LA_SPEZIA.into(),
+        kind: kind as i32,
+        clock: request.clock.clone(),
+        note: "Deciso in anagrafe. / Decided in the registry.".into(),
+        outcome_code: outcome.into(),
+        result: Default::default(),
+    };
+    // An outcome on a suspension, a decision without an outcome: refused, unchanged.
+    publish_update(
+        &desk,
+        Uuid::now_v7(),
+        &update(WorkUpdateKind::Suspended, "confirmed"),
+    )
+    .await;
+    publish_update(&desk, Uuid::now_v7(), &update(WorkUpdateKind::Decided, "")).await;
+    assert_eq!(
+        consume(&desk).await,
+        [Outcome::DeadLettered, Outcome::DeadLettered]
+    );
+    assert_eq!(
+        count(
+            &desk,
+            "select count(*) from work_items where state = 'held'"
+        )
+        .await,
+        1,
+        "nothing changed"
+    );
+    publish_update(
+        &desk,
+        Uuid::now_v7(),
+        &update(WorkUpdateKind::Decided, "confirmed_by_silence_assent"),
+    )
+    .await;
+    // A second decision (another replica of the department, a late timer): no effect.
+    publish_update(
+        &desk,
+        Uuid::now_v7(),
+        &update(WorkUpdateKind::Decided, "rejected"),
+    )
+    .await;
+    assert_eq!(consume(&desk).await, [Outcome::Applied, Outcome::Applied]);
+    let done = store::get(desk.pool(), item).await.unwrap();
+    assert_eq!(done.state, WorkState::Completed);
+    assert_eq!(
+        done.outcome_code.as_deref(),
+        Some("confirmed_by_silence_assent"),
+        "the first decision stands"
+    );
+    assert_eq!(
+        count(
+            &desk,
+            "select count(*) from cases where status = 'completed' and outcome_code = 'confirmed_by_silence_assent'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &desk,
+            "select count(*) from outbox where event_type = 'work.registry.completed'"
+        )
+        .await,
+        1,
+        "the department hears its work completed once"
     );
 }
 

@@ -4,7 +4,7 @@
 //! outbox, in the transaction that records the change; `WorkUpdated` on
 //! `registry.work.updated` when its clock changes (a 10-bis notice, observations) or when
 //! the registry decides without the back office (silence-assent, the observations'
-//! answer); and it consumes routing's `work.registry.>` events with a durable consumer:
+//! answer: kind DECIDED, with the outcome); and it consumes routing's `work.registry.>` events with a durable consumer:
 //! `opened` notes the case, `completed` with `check_passed` / `check_failed` records the
 //! check as RecordAddressCheck does, `cancelled` notes the case closed. The kit's inbox
 //! applies each event once; the change's own state makes a second outcome a no-op.
@@ -170,6 +170,7 @@ pub async fn update(
         kind: kind as i32,
         clock: Some(statutory_clock(change)?),
         note: note.to_owned(),
+        ..Default::default()
     };
     uow.emit_as(UPDATED.into(), &message, aggregate(change, &id))
         .await?;
@@ -201,9 +202,9 @@ pub async fn clock_changed(
 }
 
 /// The registry decided without the back office (silence-assent, the answer to the
-/// observations, the window lapsed): the check's work is withdrawn from routing, with the
-/// decision's outcome code as its note — never the official's free-text reasons, which
-/// may name people. Nothing is sent when routing's case is closed already.
+/// observations, the window lapsed): routing completes the check's work with the
+/// decision's outcome code — never the official's free-text reasons, which may name
+/// people. Nothing is sent when routing's case is closed already.
 pub async fn decided(
     uow: &mut UnitOfWork,
     change: &Change,
@@ -212,11 +213,23 @@ pub async fn decided(
     if change.case_closed_at.is_some() {
         return Ok(());
     }
-    let note = format!(
-        "Deciso in anagrafe: {o}. / Decided in the registry: {o}.",
-        o = order.outcome
-    );
-    update(uow, change, WorkUpdateKind::Withdrawn, &note).await
+    let id = change.id.to_string();
+    let message = WorkUpdated {
+        work_id: id.clone(),
+        origin: Some(origin(change)),
+        municipality_istat_code: change.municipality.to_string(),
+        kind: WorkUpdateKind::Decided as i32,
+        clock: Some(statutory_clock(change)?),
+        note: format!(
+            "Deciso in anagrafe: {o}. / Decided in the registry: {o}.",
+            o = order.outcome
+        ),
+        outcome_code: order.outcome.clone(),
+        result: Default::default(),
+    };
+    uow.emit_as(UPDATED.into(), &message, aggregate(change, &id))
+        .await?;
+    Ok(())
 }
 
 /// Applies routing's events about the registry's work.

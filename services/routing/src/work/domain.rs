@@ -110,6 +110,18 @@ pub struct WorkChange {
     pub clock: Option<Clock>,
     /// Why.
     pub note: String,
+    /// With [`WorkUpdateKind::Decided`]: the department's outcome and result.
+    pub decision: Option<Decision>,
+}
+
+/// A department's own decision on a piece of work: the outcome and result a specialist
+/// would have given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Lowercase code.
+    pub outcome_code: String,
+    /// Structured result.
+    pub result: BTreeMap<String, String>,
 }
 
 /// A piece of back-office work.
@@ -506,12 +518,30 @@ impl WorkChange {
             .as_ref()
             .map(|c| Clock::parse("clock", c))
             .transpose()?;
-        if clock.is_none() && kind != WorkUpdateKind::Withdrawn {
+        let closes = matches!(kind, WorkUpdateKind::Withdrawn | WorkUpdateKind::Decided);
+        if clock.is_none() && !closes {
             return Err(ServiceError::invalid_field(
                 "clock",
-                "is required unless the work is withdrawn",
+                "is required unless the work is withdrawn or decided",
             ));
         }
+        let decision = if kind == WorkUpdateKind::Decided {
+            Some(Decision {
+                outcome_code: crate::cases::domain::parse_outcome("outcome_code", &m.outcome_code)?,
+                result: result(&m.result)?,
+            })
+        } else if !m.outcome_code.is_empty() || !m.result.is_empty() {
+            return Err(ServiceError::invalid_field(
+                if m.outcome_code.is_empty() {
+                    "result"
+                } else {
+                    "outcome_code"
+                },
+                "only a DECIDED update carries an outcome",
+            ));
+        } else {
+            None
+        };
         Ok(Self {
             work_id: uuid("work_id", &m.work_id)?,
             origin_service: origin.service.clone(),
@@ -519,6 +549,7 @@ impl WorkChange {
             kind,
             clock,
             note: note("note", &m.note)?,
+            decision,
         })
     }
 }

@@ -265,7 +265,7 @@ impl WorkFlow {
         Ok(())
     }
 
-    /// A department's change: suspend, resume, move or withdraw the work.
+    /// A department's change: suspend, resume, move, withdraw or decide the work.
     pub async fn change(
         &self,
         uow: &mut UnitOfWork,
@@ -311,13 +311,31 @@ impl WorkFlow {
                 }
                 item.state = WorkState::Cancelled;
                 item.closed_at = Some(now);
-                let case = cases::store::lock(uow, item.case_id).await?;
-                let mut case = case;
+                let mut case = cases::store::lock(uow, item.case_id).await?;
                 case.status = CaseStatus::Cancelled;
                 case.closed_at = Some(now);
                 cases::store::save(uow, case, "system:withdrawn", "withdrawn by the department")
                     .await?;
                 "cancelled"
+            }
+            WorkUpdateKind::Decided => {
+                let Some(decision) = change.decision.clone() else {
+                    return Err(ServiceError::invalid_field("outcome_code", "is required"));
+                };
+                if item.state == WorkState::Offered {
+                    self.withdraw_offer(uow, &mut item).await?;
+                }
+                let mut case = cases::store::lock(uow, item.case_id).await?;
+                case.status = CaseStatus::Completed;
+                case.outcome_code = Some(decision.outcome_code.clone());
+                case.closed_at = Some(now);
+                cases::store::save(uow, case, "system:department", "decided by the department")
+                    .await?;
+                item.state = WorkState::Completed;
+                item.outcome_code = Some(decision.outcome_code);
+                item.result = decision.result;
+                item.closed_at = Some(now);
+                "completed"
             }
             WorkUpdateKind::Unspecified => return Ok(Some(item)),
         };
@@ -339,6 +357,11 @@ impl WorkFlow {
             change.note.clone()
         };
         emit(uow, &item, change_name, &reason).await?;
+        if !item.is_open() {
+            // Whoever held it is free for the next item.
+            self.offer_in(uow, item.municipality.as_str(), &item.department, false)
+                .await?;
+        }
         Ok(Some(item))
     }
 
