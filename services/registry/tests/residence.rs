@@ -431,6 +431,155 @@ async fn a_notice_of_reasons_against_removes_silence_assent() {
     assert_eq!(status, "recorded", "no silence-assent after a notice");
 }
 
+/// The legal effect is the registry's, the warnings and escalations routing's, and both
+/// come from the same PA-library clock (DPR 223/1989 art. 18-bis c. 1; L. 241/1990 art.
+/// 10-bis and art. 2 c. 9-bis): routing's due date is always the registry's `check_due`;
+/// routing's last escalation (to the substitute) falls on that day and the registry's
+/// silence-assent timer on the next; a 10-bis notice suspends both — the registry drops
+/// silence-assent, routing takes back its escalations while the term has no end — and
+/// once the notice's receipt and the observations are recorded both run to the same later
+/// day.
+#[tokio::test]
+async fn routing_and_the_registry_keep_one_clock_across_a_10_bis_suspension() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    hand_over(&h, &routing).await;
+    // The days each side has armed, as Europe/Rome dates.
+    let armed = |schema: &'static str, kind: &'static str, key: &'static str| {
+        let pool = h.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+                "select (due_at at time zone 'Europe/Rome')::date::text from {schema}timers
+                 where kind = '{kind}' and key like '{key}'
+                   and fired_at is null and cancelled_at is null"
+            )))
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let routing_due = || {
+        let pool = h.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>("select due_date::text from routing.work_items")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let day_after = |day: &str| {
+        day.parse::<jiff::civil::Date>()
+            .unwrap()
+            .tomorrow()
+            .unwrap()
+            .to_string()
+    };
+
+    let before = get_change(&h, &change.id).await;
+    assert_eq!(
+        routing_due().await.as_deref(),
+        Some(before.check_due.as_str())
+    );
+    assert_eq!(
+        armed("routing.", "routing.work.escalation", "%:3")
+            .await
+            .as_deref(),
+        Some(before.check_due.as_str()),
+        "the substitute is alerted on the last day of the term"
+    );
+    assert_eq!(before.silence_assent_date, day_after(&before.check_due));
+    assert_eq!(
+        armed("", "registry.residence_silence_assent", "%")
+            .await
+            .as_deref(),
+        Some(before.silence_assent_date.as_str()),
+        "silence-assent takes effect the day after"
+    );
+
+    // The notice is sent: no receipt yet, so the term is suspended with no end.
+    let mut changes = h.changes().await;
+    h.ctx
+        .clock
+        .set("2026-12-16T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: change.id.clone(),
+                reasons: "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)".into(),
+                outgoing_protocol_number: "2026/0000500".into(),
+                sent_date: "2026-12-14".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    hand_over(&h, &routing).await;
+    assert_eq!(
+        armed("", "registry.residence_silence_assent", "%").await,
+        None,
+        "no silence-assent after a notice"
+    );
+    assert_eq!(routing_due().await, None, "suspended, no end yet");
+    assert_eq!(
+        armed("routing.", "routing.work.escalation", "%").await,
+        None,
+        "no escalation while the term has no end"
+    );
+
+    // Received at the counter, observations within the window: the term runs again.
+    changes
+        .record_notice_receipt(
+            operator("residence.check").request(RecordNoticeReceiptRequest {
+                residence_change_id: change.id.clone(),
+                delivery: NoticeDelivery::Counter as i32,
+                received_date: "2026-12-16".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    hand_over(&h, &routing).await;
+    let received = get_change(&h, &change.id).await;
+    assert_eq!(
+        routing_due().await.as_deref(),
+        Some(received.check_due.as_str())
+    );
+    h.ctx
+        .clock
+        .set("2026-12-21T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .record_observations(
+            operator("residence.check").request(RecordObservationsRequest {
+                residence_change_id: change.id.clone(),
+                received_date: "2026-12-21".into(),
+                observations: "Abito all'indirizzo da novembre; allego il contratto.".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    hand_over(&h, &routing).await;
+    let after = get_change(&h, &change.id).await;
+    assert!(
+        after.check_due > before.check_due,
+        "the suspension moved the term: {} → {}",
+        before.check_due,
+        after.check_due
+    );
+    assert_eq!(
+        routing_due().await.as_deref(),
+        Some(after.check_due.as_str())
+    );
+    assert_eq!(
+        armed("routing.", "routing.work.escalation", "%:3")
+            .await
+            .as_deref(),
+        Some(after.check_due.as_str()),
+        "routing escalates on the registry's new last day"
+    );
+    assert_eq!(
+        after.silence_assent_date, "",
+        "a decision is due, not silence-assent"
+    );
+}
+
 /// DPR 223/1989 art. 18-bis c. 2 and L. 241/1990 art. 10-bis (issue 11, point 1): a
 /// failed check no longer rejects at once; the previous state is restored only after the
 /// notice was sent and received and the observations were rejected with reasons, and the

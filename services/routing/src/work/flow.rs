@@ -127,10 +127,18 @@ fn working_day_before(calendar: &Calendar, day: Date) -> Date {
 /// substitute power). A timer carries the due date it was armed for, so one left from an
 /// earlier clock finds the clock changed and does nothing.
 async fn arm_escalation(uow: &mut UnitOfWork, item: &WorkItem) -> Result<(), ServiceError> {
-    let Some(clock) = &item.clock else {
-        return Ok(());
-    };
-    let Some(due) = clock.due else {
+    let Some((clock, due)) = item
+        .clock
+        .as_ref()
+        .and_then(|clock| clock.due.map(|due| (clock, due)))
+    else {
+        // No term (or a term suspended with no end yet, a 10-bis notice whose receipt
+        // is not recorded): nothing to escalate on, and steps armed for the old due date
+        // are taken back rather than left to fire and be ignored.
+        for level in 1..=3 {
+            uow.cancel_timer(ESCALATION_TIMER, &format!("{}:{level}", item.id))
+                .await?;
+        }
         return Ok(());
     };
     let calendar = Calendar::for_municipality(item.municipality.as_str());
