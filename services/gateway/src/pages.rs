@@ -16,11 +16,12 @@ use tower_http::services::ServeDir;
 use crate::app::AppState;
 
 /// Page routes and the HTML file each serves.
-pub const PAGES: [(&str, &str); 10] = [
+pub const PAGES: [(&str, &str); 11] = [
     ("/", "home.html"),
     ("/accesso", "login.html"),
     ("/console", "console.html"),
     ("/back-office", "backoffice.html"),
+    ("/ufficio", "manager.html"),
     ("/tabellone/{site}", "board.html"),
     ("/totem/{site}", "kiosk.html"),
     ("/verifica", "verify.html"),

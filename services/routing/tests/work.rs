@@ -15,8 +15,8 @@ use prost::Message;
 use sportello_kit::{EventRecord, inbox::Outcome};
 use sportello_proto::routing::v1::{
     AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, ListWorkRequest, OutcomeOnExpiry,
-    Presence, StatutoryClock, Tier, WorkOrigin, WorkRequested, WorkState, WorkUpdateKind,
-    WorkUpdated, WorkView, back_office_service_client::BackOfficeServiceClient,
+    Presence, StatutoryClock, SummariseWorkRequest, Tier, WorkOrigin, WorkRequested, WorkState,
+    WorkUpdateKind, WorkUpdated, WorkView, back_office_service_client::BackOfficeServiceClient,
 };
 use sportello_routing::work::{domain::WorkRequest, flow::WorkFlow, store};
 use tonic::Code;
@@ -480,6 +480,105 @@ async fn a_department_decision_completes_the_work_with_its_outcome() {
         1,
         "the department hears its work completed once"
     );
+}
+
+/// The manager's page counts a department's open items by procedure and by assignee on
+/// the municipality's day: waiting, offered, held, due soon, breached (past due); closed
+/// items are not counted, and a specialist may not read it.
+#[tokio::test]
+async fn the_manager_counts_open_work_by_procedure_and_assignee() {
+    let mut desk = desk().await;
+    desk.ctx
+        .clock
+        .set("2026-12-10T09:00:00Z".parse::<jiff::Timestamp>().unwrap());
+    specialist(&mut desk, "s.bianchi").await;
+    // Past due, due in five days, due next month.
+    for due in ["2026-12-01", "2026-12-15", "2027-01-11"] {
+        publish(&desk, Uuid::now_v7(), &request(Uuid::now_v7(), due, "")).await;
+    }
+    assert_eq!(consume(&desk).await.len(), 3);
+    // The specialist was offered the most urgent; they accept it.
+    let offered: Uuid = sqlx::query_scalar("select id from work_items where state = 'offered'")
+        .fetch_one(desk.pool())
+        .await
+        .unwrap();
+    back_office(&desk)
+        .await
+        .accept_offer(back_office_person("s.bianchi").request(AcceptOfferRequest {
+            item_id: offered.to_string(),
+            operator_id: "s.bianchi".into(),
+        }))
+        .await
+        .unwrap();
+    let manager =
+        sportello_kit::CallContext::new("gateway", "operator:resp.blu", LA_SPEZIA, "work.report")
+            .unwrap()
+            .with_roles(&[sportello_kit::Role::Manager]);
+    let summary = back_office(&desk)
+        .await
+        .summarise_work(manager.request(SummariseWorkRequest {
+            municipality_istat_code: LA_SPEZIA.into(),
+            department: "anagrafe".into(),
+            due_soon_days: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summary.day, "2026-12-10");
+    assert_eq!(summary.due_soon_days, 7, "the default");
+    let total = summary.total.unwrap();
+    assert_eq!(
+        (total.open, total.due_soon, total.breached),
+        (3, 1, 1),
+        "{total:?}"
+    );
+    // The held item is one of them; the others wait (offers go one at a time).
+    assert_eq!(total.held, 1, "{total:?}");
+    assert_eq!(total.waiting + total.offered, 2, "{total:?}");
+    assert_eq!(summary.by_procedure.len(), 1);
+    assert_eq!(summary.by_procedure[0].key, CHECK);
+    let holders: Vec<(&str, u32)> = summary
+        .by_assignee
+        .iter()
+        .map(|t| (t.key.as_str(), t.open))
+        .collect();
+    assert_eq!(holders, [("s.bianchi", 1), ("", 2)], "the unassigned last");
+    // Another department has nothing; a bad look-ahead names its field; a specialist is
+    // refused.
+    let other = back_office(&desk)
+        .await
+        .summarise_work(manager.request(SummariseWorkRequest {
+            municipality_istat_code: LA_SPEZIA.into(),
+            department: "suap".into(),
+            due_soon_days: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(other.total.unwrap().open, 0);
+    assert!(other.by_procedure.is_empty());
+    let bad = back_office(&desk)
+        .await
+        .summarise_work(manager.request(SummariseWorkRequest {
+            municipality_istat_code: LA_SPEZIA.into(),
+            department: String::new(),
+            due_soon_days: 61,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().starts_with("due_soon_days"), "{bad:?}");
+    let refused = back_office(&desk)
+        .await
+        .summarise_work(
+            back_office_person("s.bianchi").request(SummariseWorkRequest {
+                municipality_istat_code: LA_SPEZIA.into(),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use sportello_proto::{
     routing::v1::{
         AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, EscalateCaseRequest,
         EscalationLevel, GetWorkRequest, ListBreachesRequest, ListWorkRequest, OutcomeOnExpiry,
-        WorkItem, WorkState, WorkView as View,
+        SummariseWorkRequest, WorkItem, WorkState, WorkTally, WorkView as View,
     },
 };
 
@@ -431,6 +431,55 @@ pub async fn breaches(
     Ok(Json(
         serde_json::json!({ "year": query.year, "procedures": procedures }),
     ))
+}
+
+/// `GET /api/v1/back-office/summary?department=…&due_soon_days=…`.
+#[derive(Debug, Deserialize)]
+pub struct SummaryQuery {
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub due_soon_days: u32,
+}
+
+fn tally(t: &WorkTally) -> serde_json::Value {
+    serde_json::json!({
+        "key": t.key,
+        "open": t.open,
+        "waiting": t.waiting,
+        "offered": t.offered,
+        "held": t.held,
+        "suspended": t.suspended,
+        "due_soon": t.due_soon,
+        "breached": t.breached,
+    })
+}
+
+/// `GET /api/v1/back-office/summary`: the manager's page — a department's open items by
+/// procedure and by assignee (work to organise, never anyone's performance).
+pub async fn summary(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<SummaryQuery>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    signed.require(&[Role::Manager, Role::Admin])?;
+    let context = signed.context("work.report")?;
+    let reply = state
+        .back_office()?
+        .summarise_work(context.request(SummariseWorkRequest {
+            municipality_istat_code: signed.account().municipality.to_string(),
+            department: query.department,
+            due_soon_days: query.due_soon_days,
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(serde_json::json!({
+        "day": reply.day,
+        "due_soon_days": reply.due_soon_days,
+        "total": tally(&reply.total.unwrap_or_default()),
+        "by_procedure": reply.by_procedure.iter().map(tally).collect::<Vec<_>>(),
+        "by_assignee": reply.by_assignee.iter().map(tally).collect::<Vec<_>>(),
+    })))
 }
 
 #[cfg(test)]

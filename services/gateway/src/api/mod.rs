@@ -88,6 +88,7 @@ pub fn router() -> Router<AppState> {
             post(back_office::complete),
         )
         .route("/api/v1/back-office/breaches", get(back_office::breaches))
+        .route("/api/v1/back-office/summary", get(back_office::summary))
         .route("/api/v1/verify/{code}", get(verify::verify))
         .route("/api/v1/admin/operators", get(admin::operators))
         .route("/api/v1/admin/operators/{id}", put(admin::put_operator))

@@ -342,7 +342,7 @@ impl Document {
 }
 
 /// A lowercase code of letters, digits and `_`.
-fn token(field: &str, raw: &str, max: usize) -> Result<String, ServiceError> {
+pub(crate) fn token(field: &str, raw: &str, max: usize) -> Result<String, ServiceError> {
     let ok = !raw.is_empty()
         && raw.len() <= max
         && raw

@@ -5,8 +5,8 @@ use sportello_proto::routing::v1::{
     AcceptOfferRequest, AcceptOfferResponse, CompleteWorkRequest, CompleteWorkResponse,
     DeclineOfferRequest, DeclineOfferResponse, EscalateCaseRequest, EscalateCaseResponse,
     GetWorkRequest, GetWorkResponse, ListBreachesRequest, ListBreachesResponse, ListWorkRequest,
-    ListWorkResponse, ProcedureBreaches, WorkState, WorkView,
-    back_office_service_server::BackOfficeService,
+    ListWorkResponse, ProcedureBreaches, SummariseWorkRequest, SummariseWorkResponse, WorkState,
+    WorkTally, WorkView, back_office_service_server::BackOfficeService,
 };
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -280,5 +280,75 @@ impl BackOfficeService for BackOffice {
                 })
                 .collect(),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn summarise_work(
+        &self,
+        request: Request<SummariseWorkRequest>,
+    ) -> Result<Response<SummariseWorkResponse>, Status> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let municipality: sportello_kit::MunicipalityCode =
+            domain::parse_field("municipality_istat_code", &request.municipality_istat_code)?;
+        context.ensure_municipality(municipality)?;
+        context.require_role(&[Role::Manager, Role::Admin])?;
+        let department = match request.department.as_str() {
+            "" => None,
+            raw => Some(work::token("department", raw, 40)?),
+        };
+        let days = match request.due_soon_days {
+            0 => 7,
+            days @ 1..=60 => days,
+            _ => {
+                return Err(
+                    ServiceError::invalid_field("due_soon_days", "must be 0-60 days").into(),
+                );
+            }
+        };
+        let today = self
+            .db()
+            .clock()
+            .now()
+            .to_zoned(sportello_kit::clock::rome())
+            .date();
+        let soon = today
+            .checked_add(jiff::Span::new().days(i64::from(days)))
+            .map_err(ServiceError::internal)?;
+        let pool = self.db().pool();
+        let tally = |by| {
+            store::tally(
+                pool,
+                municipality.as_str(),
+                department.as_deref(),
+                today,
+                soon,
+                by,
+            )
+        };
+        let total = tally(store::TallyBy::Total).await?;
+        let by_procedure = tally(store::TallyBy::Procedure).await?;
+        let by_assignee = tally(store::TallyBy::Assignee).await?;
+        Ok(Response::new(SummariseWorkResponse {
+            day: today.to_string(),
+            due_soon_days: days,
+            total: Some(total.into_iter().next().map(to_proto).unwrap_or_default()),
+            by_procedure: by_procedure.into_iter().map(to_proto).collect(),
+            by_assignee: by_assignee.into_iter().map(to_proto).collect(),
+        }))
+    }
+}
+
+fn to_proto(t: store::Tally) -> WorkTally {
+    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    WorkTally {
+        key: t.key,
+        open: n(t.open),
+        waiting: n(t.waiting),
+        offered: n(t.offered),
+        held: n(t.held),
+        suspended: n(t.suspended),
+        due_soon: n(t.due_soon),
+        breached: n(t.breached),
     }
 }

@@ -463,3 +463,91 @@ pub async fn breaches(
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)
 }
+
+/// Open items of one group, as the manager's page counts them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// The procedure's catalogue code or the holder's id ("" for nobody).
+    pub key: String,
+    /// Every open item.
+    pub open: i64,
+    /// Waiting.
+    pub waiting: i64,
+    /// Offered.
+    pub offered: i64,
+    /// Held.
+    pub held: i64,
+    /// Suspended.
+    pub suspended: i64,
+    /// Due from `today` to `soon`.
+    pub due_soon: i64,
+    /// Past due, or escalated to the substitute.
+    pub breached: i64,
+}
+
+/// What the manager's page groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TallyBy {
+    /// Everything together.
+    Total,
+    /// The catalogue code.
+    Procedure,
+    /// The holder.
+    Assignee,
+}
+
+/// Open items of `municipality` (of `department`, when given) counted by `by`, on the
+/// day `today`, "due soon" up to `soon` included.
+pub async fn tally(
+    db: impl PgExecutor<'_>,
+    municipality: &str,
+    department: Option<&str>,
+    today: jiff::civil::Date,
+    soon: jiff::civil::Date,
+    by: TallyBy,
+) -> Result<Vec<Tally>, RoutingError> {
+    let key = match by {
+        TallyBy::Total => "''",
+        TallyBy::Procedure => "service_code",
+        TallyBy::Assignee => "coalesce(holder, '')",
+    };
+    // The unassigned come last among the assignees: '' sorts first, so order by it.
+    let sql = format!(
+        "select {key} as key,
+                count(*) as open,
+                count(*) filter (where state = 'waiting') as waiting,
+                count(*) filter (where state = 'offered') as offered,
+                count(*) filter (where state = 'held') as held,
+                count(*) filter (where state = 'suspended') as suspended,
+                count(*) filter (where due_date between $3 and $4) as due_soon,
+                count(*) filter (where due_date < $3 or escalation_level >= 3) as breached
+         from work_items
+         where municipality = $1
+           and ($2::text is null or department = $2)
+           and state in ('waiting', 'offered', 'held', 'suspended')
+         group by 1
+         order by ({key}) = '', 1"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(municipality)
+        .bind(department)
+        .bind(jiff_sqlx::Date::from(today))
+        .bind(jiff_sqlx::Date::from(soon))
+        .fetch_all(db)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Tally {
+                key: r.try_get("key")?,
+                open: r.try_get("open")?,
+                waiting: r.try_get("waiting")?,
+                offered: r.try_get("offered")?,
+                held: r.try_get("held")?,
+                suspended: r.try_get("suspended")?,
+                due_soon: r.try_get("due_soon")?,
+                breached: r.try_get("breached")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}

@@ -1,0 +1,112 @@
+// The manager's page (/ufficio): a department's open back-office work by procedure and by
+// assignee — waiting, offered, held, suspended, due soon, breached — and the yearly
+// report of terms not kept (L. 241/1990 art. 2 c.9-quater). Counts of work to organise,
+// never anyone's performance: the page shows nothing about completed work per person.
+import { api, requireSession, showError } from './api.js';
+import { fmtDate, fmtTime, h, initPage } from './common.js';
+import { onLangChange, t } from './i18n.js';
+
+const REFRESH_EVERY_MS = 15000;
+// The departments of the shipped catalogue (services/routing/seed); the catalogue API does
+// not list departments yet.
+const DEPARTMENTS = ['anagrafe', 'servizi_educativi', 'suap', 'mobilita', 'urp', 'servizi_sociali'];
+const $ = (id) => document.getElementById(id);
+const state = { summary: null, breaches: null };
+let refreshTimer = null;
+
+initPage();
+main().catch((err) => showError(null, err, $('page-alert')));
+
+async function main() {
+  const session = await requireSession(['manager', 'admin']);
+  const select = $('department');
+  for (const d of DEPARTMENTS) select.append(h('option', { value: d }, d));
+  if (session.account.department) select.value = session.account.department;
+  $('breaches-year').value = String(new Date().getFullYear());
+  $('summary-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    refresh();
+  });
+  $('breaches-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    loadBreaches();
+  });
+  onLangChange(render);
+  await Promise.all([refresh(), loadBreaches()]);
+}
+
+async function refresh() {
+  clearTimeout(refreshTimer);
+  const query = new URLSearchParams({ department: $('department').value });
+  const days = $('due-soon-days').value.trim();
+  if (days) query.set('due_soon_days', days);
+  try {
+    state.summary = await api('GET', `/back-office/summary?${query}`);
+    $('page-alert').hidden = true;
+    render();
+  } catch (err) {
+    if (err.status === 401) return location.assign(`/accesso?next=${encodeURIComponent('/ufficio')}`);
+    showError(null, err, $('page-alert'));
+  }
+  refreshTimer = setTimeout(refresh, REFRESH_EVERY_MS);
+}
+
+async function loadBreaches() {
+  try {
+    state.breaches = await api('GET', `/back-office/breaches?year=${encodeURIComponent($('breaches-year').value)}`);
+    render();
+  } catch (err) {
+    showError(null, err, $('page-alert'));
+  }
+}
+
+const num = (n, cls = '') => h('td', { class: `text-end ${cls}`.trim() }, String(n));
+
+function render() {
+  const s = state.summary;
+  if (s) {
+    $('summary-day').textContent = `${fmtDate(s.day)} ${fmtTime()}`;
+    const procedureRow = (r, head) =>
+      h(
+        'tr',
+        { dataset: { key: r.key } },
+        h(head ? 'th' : 'td', head ? { scope: 'row' } : {}, head ? t('mgr.total') : r.key),
+        num(r.open),
+        num(r.waiting),
+        num(r.offered),
+        num(r.held),
+        num(r.suspended),
+        num(r.due_soon, r.due_soon ? 'text-warning fw-semibold' : ''),
+        num(r.breached, r.breached ? 'text-danger fw-semibold' : ''),
+      );
+    $('procedure-rows').replaceChildren(
+      ...(s.by_procedure.length
+        ? s.by_procedure.map((r) => procedureRow(r, false))
+        : [h('tr', {}, h('td', { colspan: '8', class: 'text-muted' }, t('mgr.nothing_open')))]),
+    );
+    $('procedure-total').replaceChildren(procedureRow(s.total, true));
+    $('assignee-rows').replaceChildren(
+      ...s.by_assignee.map((r) =>
+        h(
+          'tr',
+          { dataset: { key: r.key } },
+          h('td', {}, r.key || t('mgr.unassigned')),
+          num(r.open),
+          num(r.offered),
+          num(r.held),
+          num(r.suspended),
+          num(r.due_soon, r.due_soon ? 'text-warning fw-semibold' : ''),
+          num(r.breached, r.breached ? 'text-danger fw-semibold' : ''),
+        ),
+      ),
+    );
+  }
+  const b = state.breaches;
+  if (b) {
+    $('breaches-rows').replaceChildren(
+      ...(b.procedures.length
+        ? b.procedures.map((p) => h('tr', {}, h('td', {}, p.service_code), num(p.breached), num(p.decided)))
+        : [h('tr', {}, h('td', { colspan: '3', class: 'text-muted' }, t('mgr.no_breaches')))]),
+    );
+  }
+}

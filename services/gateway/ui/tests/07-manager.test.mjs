@@ -1,0 +1,83 @@
+// The manager's page: a department's open back-office work by procedure and by
+// assignee, and the year's breaches. A counter case handed to the back office while no
+// specialist receives shows as open and unassigned in its procedure's line.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { axe, launch, login, newPage, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+/** The numbers of the line `key` of table `testid`, as shown. */
+async function line(page, testid, key) {
+  return page.evaluate(
+    ([id, k]) => {
+      const row = [...document.querySelectorAll(`[data-testid="${id}"] tbody tr`)].find((r) => r.dataset.key === k);
+      return row ? [...row.querySelectorAll('td.text-end')].map((td) => Number(td.textContent)) : null;
+    },
+    [testid, key],
+  );
+}
+
+test("the manager sees the office's open work by procedure and by assignee", async () => {
+  const manager = await newPage(browser);
+  await login(manager, 'resp.blu', '/ufficio');
+  await manager.waitForSelector('[data-testid="by-procedure"] tfoot tr');
+  await axe(manager, 'manager page');
+  await manager.selectOption('[data-testid="department"]', 'anagrafe');
+  await manager.click('#summary-form button[type=submit]');
+  const before = await manager.evaluate(async () => (await fetch('/api/v1/back-office/summary?department=anagrafe')).json());
+
+  // A counter case goes to the back office while nobody receives it.
+  const kiosk = await openKiosk(browser);
+  const label = await takeTicket(kiosk, await serviceOf(kiosk, 'anagrafe'));
+  const desk = await openConsole(browser, 'poli.bianchi', 2);
+  await desk.fill('#call-ticket-input', label);
+  await desk.click('#call-ticket-form button[type=submit]');
+  await desk.waitForFunction((l) => document.getElementById('case-label').textContent === l, label);
+  await desk.fill('#escalate-note', `Verifica richiesta allo sportello (${label}).`);
+  await desk.click('[data-testid="escalate"]');
+  await desk.locator('[data-testid="escalation-receipt"]').waitFor({ state: 'visible' });
+  await setOffline(desk);
+
+  // The manager's page counts it: one more open, unassigned item of anagrafe.
+  const after = await manager.evaluate(async () => (await fetch('/api/v1/back-office/summary?department=anagrafe')).json());
+  assert.equal(after.total.open, before.total.open + 1, JSON.stringify(after));
+  const unassigned = after.by_assignee.find((r) => r.key === '');
+  assert.ok(unassigned && unassigned.open >= 1, JSON.stringify(after.by_assignee));
+  await manager.click('#summary-form button[type=submit]');
+  await manager.waitForFunction(
+    (n) => Number(document.querySelector('[data-testid="by-procedure"] tfoot td.text-end')?.textContent) === n,
+    after.total.open,
+  );
+  const procedure = after.by_procedure.find((r) => r.open > 0);
+  assert.ok(procedure, JSON.stringify(after.by_procedure));
+  const shown = await line(manager, 'by-procedure', procedure.key);
+  assert.deepEqual(
+    shown,
+    [procedure.open, procedure.waiting, procedure.offered, procedure.held, procedure.suspended, procedure.due_soon, procedure.breached],
+    'the page shows what the API counts',
+  );
+  assert.equal(
+    (await manager.textContent('[data-testid="by-assignee"] tbody tr[data-key=""] td')).trim(),
+    'non assegnate',
+  );
+
+  // The year's breaches report answers for this year, and a bad year names the field.
+  const year = new Date().getFullYear();
+  const breaches = await manager.evaluate(async (y) => (await fetch(`/api/v1/back-office/breaches?year=${y}`)).json(), year);
+  assert.ok(Array.isArray(breaches.procedures), JSON.stringify(breaches));
+  const bad = await manager.evaluate(async () => {
+    const r = await fetch('/api/v1/back-office/summary?due_soon_days=99');
+    return { status: r.status, body: await r.json() };
+  });
+  assert.equal(bad.status, 400, JSON.stringify(bad));
+  assert.match(JSON.stringify(bad.body), /due_soon_days/);
+
+  // A specialist may not see the manager's figures.
+  const specialist = await newPage(browser);
+  await login(specialist, 'bo.gialli', '/back-office');
+  const refused = await specialist.evaluate(async () => (await fetch('/api/v1/back-office/summary')).status);
+  assert.equal(refused, 403);
+});
