@@ -285,6 +285,7 @@ const it = {
   'role.manager': 'Responsabile',
   'role.admin': 'Amministratore',
   'role.kiosk': 'Totem',
+  'role.protocollo': 'Ufficio protocollo',
 
   'bo.title': 'Back-office — Sportello',
   'console.wait_estimate': 'Attesa stimata (P50–P90)',
@@ -629,6 +630,7 @@ const en = {
   'role.manager': 'Manager',
   'role.admin': 'Administrator',
   'role.kiosk': 'Kiosk',
+  'role.protocollo': 'Records office (protocollo)',
 
   'bo.title': 'Back office — Sportello',
   'console.wait_estimate': 'Estimated wait (P50–P90)',
