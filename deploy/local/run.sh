@@ -75,6 +75,15 @@ if [ -z "${PSEUDONYM_KEY:-}" ]; then
   export PSEUDONYM_KEY
 fi
 
+# The keys sealing the senders' and recipients' names in routing's protocol register
+# (DPR 445/2000 art. 53): one per local installation, kept with its data so the names
+# registered in earlier runs still open. "<id>:<64 hex digits>", the current key first.
+if [ -z "${PROTOCOL_NAME_KEYS:-}" ]; then
+  [ -s "$STATE/protocol-name.keys" ] || python3 -c 'import secrets; print("k1:" + secrets.token_hex(32))' >"$STATE/protocol-name.keys"
+  PROTOCOL_NAME_KEYS=$(cat "$STATE/protocol-name.keys")
+  export PROTOCOL_NAME_KEYS
+fi
+
 if [ -n "${SPORTELLO_BIN_DIR:-}" ]; then
   BIN=$SPORTELLO_BIN_DIR
 else

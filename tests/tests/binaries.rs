@@ -120,3 +120,32 @@ fn a_missing_or_foreign_certificate_ends_with_one_line_and_exit_2() {
         "{stderr}"
     );
 }
+
+/// Routing keeps the protocol register's names sealed (DPR 445/2000 art. 53): without its
+/// keys, or with a malformed one, it does not start, in one line that names the variable
+/// and never echoes the value.
+#[test]
+fn routing_without_its_protocol_name_keys_ends_with_one_line_and_exit_2() {
+    let mut base = vec![
+        ("DATABASE_URL", "postgres://sportello@127.0.0.1:1/sportello"),
+        ("NATS_URL", "nats://127.0.0.1:1"),
+    ];
+    base.extend(sportello_kit::testing::pki::tls_vars("svc/routing"));
+    let (code, stderr) = run("routing", &base);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("sportello-routing: configuration error: PROTOCOL_NAME_KEYS is not set"),
+        "{stderr}"
+    );
+    let mut env = base.clone();
+    env.push(("PROTOCOL_NAME_KEYS", "k1:deadbeef"));
+    let (code, stderr) = run("routing", &env);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("PROTOCOL_NAME_KEYS=<redacted> is invalid") && !stderr.contains("deadbeef"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -442,3 +442,29 @@ async fn the_openapi_document_and_the_public_pages_are_served() {
         .json();
     assert_eq!(reply["authentic"], false);
 }
+
+/// The records office (role `protocollo`, the one that reads the senders' names in the
+/// protocol register, DPR 445/2000 art. 53) is an account like the others: the accounts
+/// table takes the role, and its holder signs in and sees it on the session.
+#[tokio::test]
+async fn a_records_office_account_is_stored_and_signs_in() {
+    let (stack, api) = stack().await;
+    accounts::upsert_seeded(
+        stack.gateway.running.db(),
+        DEMO_MUNICIPALITY,
+        AccountInput {
+            id: "prot.spezia".into(),
+            display_name: "Ufficio protocollo".into(),
+            password: PASSWORD.into(),
+            roles: vec!["protocollo".into()],
+            department: None,
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    let user = api.sign_in("prot.spezia").await;
+    let reply = api.call("GET", "/api/v1/session", Some(&user), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["account"]["roles"], json!(["protocollo"]));
+}

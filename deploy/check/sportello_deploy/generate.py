@@ -76,6 +76,9 @@ PG_OWNER_SECRET = "sportello-pg-owner"
 SERVICE_CONFIG = {"registry": "sportello-registry"}
 # The Secret holding the registry's PSEUDONYM_KEY (deploy/README.md, "Secrets").
 PSEUDONYM_SECRET = "sportello-pseudonym"
+# The Secret holding routing's PROTOCOL_NAME_KEYS, the keys sealing the correspondents'
+# names in the protocol register (deploy/README.md, "Secrets").
+PROTOCOL_NAMES_SECRET = "sportello-protocol-names"
 
 
 def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
@@ -85,7 +88,16 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     registry: PSEUDONYM_KEY (required) from its Secret; ROUTING_URL, without which
     declarations of change of residence wait unregistered; CERTIFICATE_VERIFY_URL comes
     from the ConfigMap sportello-registry, set per overlay.
+
+    routing: PROTOCOL_NAME_KEYS (required) from its Secret.
     """
+    if svc.name == "routing":
+        return [
+            "        # Seal the senders' names in the protocol register: add keys, never drop one.\n"
+            "        - name: PROTOCOL_NAME_KEYS\n"
+            "          valueFrom:\n            secretKeyRef:\n"
+            f"              name: {PROTOCOL_NAMES_SECRET}\n              key: keys\n"
+        ]
     if svc.name != "registry":
         return []
     out = [

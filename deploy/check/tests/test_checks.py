@@ -262,6 +262,16 @@ class RequiredEnvironment(unittest.TestCase):
             r"services/registry/src/config\.rs:\d+ requires \(env\.required\)$",
         )
 
+    def test_routing_without_protocol_name_keys(self):
+        self.drop("routing", "PROTOCOL_NAME_KEYS")
+        found = checks.check_env(SERVICES, self.objects)
+        self.assertEqual(len(found), 1, found)
+        self.assertRegex(
+            found[0],
+            r"^service routing: Deployment/routing does not set PROTOCOL_NAME_KEYS, which "
+            r"services/routing/src/config\.rs:\d+ requires \(env\.required\)$",
+        )
+
     def test_the_kits_variables_are_required_of_every_service(self):
         self.drop("urp", "NATS_URL")
         self.assertIn("service urp: Deployment/urp does not set NATS_URL", " ".join(checks.check_env(SERVICES, self.objects)))

@@ -6,7 +6,8 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 /// A role. Counter roles (info-desk, polivalente, tecnico) and back-office act as
-/// operators in routing; manager and admin administer; kiosk is a device.
+/// operators in routing; manager and admin administer; kiosk is a device; protocollo
+/// keeps the protocol register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -24,11 +25,15 @@ pub enum Role {
     Admin,
     /// A ticket kiosk (totem): issues tickets, nothing else.
     Kiosk,
+    /// Ufficio protocollo (the records office): keeps the protocol register, and is the
+    /// only role that reads the correspondents' names in it (DPR 445/2000 art. 53 c. 1),
+    /// every read audited. Serves no case.
+    Protocollo,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::InfoDesk,
         Role::Polivalente,
         Role::Tecnico,
@@ -36,6 +41,7 @@ impl Role {
         Role::Manager,
         Role::Admin,
         Role::Kiosk,
+        Role::Protocollo,
     ];
 
     /// Roles that serve citizens as routing operators.
@@ -56,6 +62,7 @@ impl Role {
             Role::Manager => "manager",
             Role::Admin => "admin",
             Role::Kiosk => "kiosk",
+            Role::Protocollo => "protocollo",
         }
     }
 

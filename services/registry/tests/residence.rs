@@ -320,6 +320,46 @@ async fn a_family_moves_its_declaration_is_registered_and_the_check_confirms_it(
     );
 }
 
+/// DPR 445/2000 art. 53 c. 1 lett. c: the declaration's entry in routing's register names
+/// its sender — the declarant's name and surname as the registry holds them — and only
+/// the records office (role `protocollo`) reads it; the counter operator sees the
+/// pseudonymous reference alone.
+#[tokio::test]
+async fn the_declaration_is_registered_naming_its_declarant_dpr_445_2000_art_53() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let change = declare_whole_family(&h, &family).await;
+    let mut register = ProtocolServiceClient::new(routing.channel().await);
+    let get = || GetRegistrationRequest {
+        registration_id: change.protocol_registration_id.clone(),
+    };
+    let records_office =
+        CallContext::new("gateway", "operator:prot-1", SPEZIA, "protocol.register")
+            .unwrap()
+            .with_roles(&[Role::Protocollo]);
+    let named = register
+        .get_registration(records_office.request(get()))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(
+        named.sender_name,
+        format!("{} {}", family[0].given_names, family[0].surname)
+    );
+    let seen = register
+        .get_registration(operator("protocol.read").request(get()))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(
+        (seen.sender_name.as_str(), seen.sender_ref.as_str()),
+        ("", family[0].requester_ref.as_str())
+    );
+}
+
 #[tokio::test]
 async fn silence_assent_confirms_the_change_on_the_day_the_clock_gives() {
     let (h, routing, family) = Box::pin(desk()).await;

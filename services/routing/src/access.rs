@@ -51,6 +51,8 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.routing.v1.ProtocolService/RegisterOutgoing",
             callers: &[Caller::Department, Caller::AnySystem],
         },
+        // A department reads its entries back; the correspondents' names only if the
+        // person it acts for holds the protocol role (`protocol::grpc`, audited).
         Rule {
             rpc: "sportello.routing.v1.ProtocolService/GetRegistration",
             callers: &[Caller::Department, Caller::AnySystem],

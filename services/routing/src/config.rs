@@ -1,8 +1,10 @@
 //! Routing's configuration: the common one plus its own rules.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use sportello_kit::{ConfigError, Env, MunicipalityCode, ServiceConfig};
+
+use crate::protocol::sealed::Keyring;
 
 /// Everything routing needs.
 #[derive(Debug, Clone)]
@@ -18,6 +20,10 @@ pub struct RoutingConfig {
     /// How the back office offers work (`BACK_OFFICE_OFFER_TIMEOUT`, default 2m;
     /// `BACK_OFFICE_WIDEN_AFTER`, default 30m).
     pub offers: crate::work::flow::OfferSettings,
+    /// The keys that seal the correspondents' names in the protocol register
+    /// (`PROTOCOL_NAME_KEYS`: `<id>:<64 hex digits>`, comma-separated, the current key
+    /// first; older keys stay to read older entries).
+    pub protocol_name_keys: Arc<Keyring>,
 }
 
 impl AsRef<ServiceConfig> for RoutingConfig {
@@ -27,13 +33,17 @@ impl AsRef<ServiceConfig> for RoutingConfig {
 }
 
 impl From<ServiceConfig> for RoutingConfig {
-    /// Routing with its defaults: no seed, a 90-second heartbeat timeout.
+    /// Routing with its defaults: no seed, a 90-second heartbeat timeout, and a random
+    /// key for the register's names that lives as long as the process (tests and the
+    /// whole-stack test). Production starts through [`RoutingConfig::from_env`], which
+    /// requires the real keys.
     fn from(service: ServiceConfig) -> Self {
         Self {
             service,
             seed_municipalities: Vec::new(),
             heartbeat_timeout: Duration::from_secs(90),
             offers: crate::work::flow::OfferSettings::default(),
+            protocol_name_keys: Arc::new(Keyring::random()),
         }
     }
 }
@@ -73,11 +83,18 @@ impl RoutingConfig {
                 "must be at least 10s: a specialist needs time to answer",
             ));
         }
+        let raw: String = env.required(
+            "PROTOCOL_NAME_KEYS",
+            "servono le chiavi che cifrano i nomi nel registro di protocollo (the keys sealing the names in the protocol register): <id>:<64 hex digits>, e.g. k1:$(openssl rand -hex 32)",
+        )?;
+        let protocol_name_keys = Keyring::parse(&raw)
+            .map_err(|why| ConfigError::invalid("PROTOCOL_NAME_KEYS", &raw, why))?;
         Ok(Self {
             service,
             seed_municipalities,
             heartbeat_timeout,
             offers,
+            protocol_name_keys: Arc::new(protocol_name_keys),
         })
     }
 }
@@ -90,6 +107,10 @@ mod tests {
         let mut pairs = vec![
             ("DATABASE_URL", "postgres://h/db"),
             ("NATS_URL", "nats://h"),
+            (
+                "PROTOCOL_NAME_KEYS",
+                "k1:0101010101010101010101010101010101010101010101010101010101010101",
+            ),
         ];
         pairs.extend(sportello_kit::testing::pki::tls_vars("svc/routing"));
         pairs.extend_from_slice(extra);
@@ -103,6 +124,35 @@ mod tests {
         assert_eq!(config.seed_municipalities.len(), 2);
         let error = RoutingConfig::from_env(&env(&[("CATALOGUE_SEED", "La Spezia")])).unwrap_err();
         assert!(error.to_string().starts_with("CATALOGUE_SEED="), "{error}");
+    }
+
+    #[test]
+    fn the_protocol_name_keys_are_required_and_checked_without_being_echoed() {
+        let mut pairs = vec![
+            ("DATABASE_URL", "postgres://h/db"),
+            ("NATS_URL", "nats://h"),
+        ];
+        pairs.extend(sportello_kit::testing::pki::tls_vars("svc/routing"));
+        let error = RoutingConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("PROTOCOL_NAME_KEYS is not set"),
+            "{error}"
+        );
+        let error = RoutingConfig::from_env(&env(&[(
+            "PROTOCOL_NAME_KEYS",
+            "k1:0202020202020202020202020202020202020202",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("PROTOCOL_NAME_KEYS=<redacted> is invalid"),
+            "{error}"
+        );
+        assert!(!error.contains("0202") && !error.contains('\n'), "{error}");
+        let config = RoutingConfig::from_env(&env(&[])).unwrap();
+        assert_eq!(config.protocol_name_keys.current_id(), "k1");
     }
 
     #[test]

@@ -141,12 +141,22 @@ pub enum RoutingError {
     /// Voided already.
     #[error("the registration was voided already")]
     AlreadyVoided,
+    /// A correspondent's name could not be sealed or opened (a key missing from
+    /// `PROTOCOL_NAME_KEYS`, a tampered value). Internal: the cause is logged, never
+    /// the name.
+    #[error(transparent)]
+    Sealing(#[from] crate::protocol::sealed::SealError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
 impl RoutingError {
+    /// A name that could not be sealed or opened.
+    pub fn sealing(error: crate::protocol::sealed::SealError) -> Self {
+        Self::Sealing(error)
+    }
+
     /// An invalid field.
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::Invalid {
@@ -185,7 +195,7 @@ impl RoutingError {
             | NoOffer
             | WorkClosed(_)
             | AtCapacity(_) => ErrorKind::FailedPrecondition,
-            Db(_) => ErrorKind::Internal,
+            Sealing(_) | Db(_) => ErrorKind::Internal,
         }
     }
 }
@@ -194,6 +204,7 @@ impl From<RoutingError> for ServiceError {
     fn from(error: RoutingError) -> Self {
         match error {
             RoutingError::Db(db) => db.into(),
+            RoutingError::Sealing(error) => ServiceError::internal(error),
             RoutingError::Invalid { field, reason } => ServiceError::invalid_field(field, reason),
             other => ServiceError::new(other.kind(), other.to_string()),
         }

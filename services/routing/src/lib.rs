@@ -168,7 +168,7 @@ pub async fn start(
             require_call_context,
         ))
         .grpc(ProtocolServiceServer::with_interceptor(
-            protocol::grpc::Register::new(db),
+            protocol::grpc::Register::new(db, config.protocol_name_keys.clone()),
             require_call_context,
         ))
         .grpc(BackOfficeServiceServer::with_interceptor(

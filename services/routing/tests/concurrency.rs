@@ -169,6 +169,11 @@ impl ReplicaProcess {
             .env("LOG_FORMAT", "text")
             // A heartbeat check it inherits must not turn the operator offline.
             .env("HEARTBEAT_TIMEOUT", "1d")
+            // The keys sealing the register's names, required at start.
+            .env(
+                "PROTOCOL_NAME_KEYS",
+                "k1:0101010101010101010101010101010101010101010101010101010101010101",
+            )
             .env("RUST_LOG", "warn")
             .envs(sportello_kit::testing::pki::tls_vars("svc/routing"))
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -26,6 +26,7 @@ fn incoming(subject: &str) -> RegisterIncomingRequest {
         channel: Channel::Counter as i32,
         case_id: String::new(),
         idempotency_key: String::new(),
+        sender_name: String::new(),
     }
 }
 
@@ -367,6 +368,7 @@ fn outgoing(kind: OutgoingKind, recipient: &str) -> RegisterOutgoingRequest {
         channel: Channel::Pec as i32,
         case_id: String::new(),
         idempotency_key: String::new(),
+        recipient_name: String::new(),
     }
 }
 
@@ -465,15 +467,21 @@ async fn outgoing_documents_are_registered_with_their_recipient_dpr_445_2000_art
         .unwrap()
         .into_inner();
     let lines: Vec<&str> = export.csv.split("\r\n").collect();
-    assert!(lines[0].ends_with(",verso,destinatario,annullata_da,autorizzazione_annullamento"));
+    assert!(lines[0].ends_with(
+        ",verso,destinatario,annullata_da,autorizzazione_annullamento,nome_mittente,nome_destinatario"
+    ));
     assert!(lines[1].contains(",entrata,,,"), "{}", lines[1]);
     assert!(
         lines[2].contains(",notice_of_reasons_against,gateway,")
-            && lines[2].ends_with(",uscita,rr_0123456789abcdef0123456789abcdef,,"),
+            && lines[2].ends_with(",uscita,rr_0123456789abcdef0123456789abcdef,,,,"),
         "{}",
         lines[2]
     );
-    assert!(lines[3].ends_with(",uscita,questura:SP,,"), "{}", lines[3]);
+    assert!(
+        lines[3].ends_with(",uscita,questura:SP,,,,"),
+        "{}",
+        lines[3]
+    );
     let events: i64 = sqlx::query_scalar(
         "select count(*) from routing.outbox where event_type = 'protocol.registered'",
     )
@@ -596,7 +604,7 @@ async fn an_annulment_records_who_when_why_and_its_authorisation_dpr_445_2000_ar
         .into_inner();
     let row = export.csv.split("\r\n").nth(1).unwrap().to_owned();
     assert!(
-        row.ends_with(",entrata,,operator:op-1,Det. RSP n. 12 del 2026-12-07"),
+        row.ends_with(",entrata,,operator:op-1,Det. RSP n. 12 del 2026-12-07,,"),
         "{row}"
     );
 }
@@ -699,4 +707,337 @@ async fn year_and_number_come_from_one_clock_reading_after_the_register_lock_dpr
         "{}",
         export.csv
     );
+}
+
+// --- The sender by name (DPR 445/2000 art. 53 c. 1 lett. c) -------------------------
+
+const SENDER: &str = "Mario Rossi";
+const RECIPIENT: &str = "Questura della Spezia";
+
+/// A person of La Spezia's records office (ufficio protocollo).
+fn as_protocol_office<T>(message: T) -> tonic::Request<T> {
+    sportello_kit::CallContext::new(
+        "gateway",
+        "operator:prot-1",
+        common::LA_SPEZIA,
+        "protocol.register",
+    )
+    .unwrap()
+    .with_roles(&[sportello_kit::Role::Protocollo])
+    .request(message)
+}
+
+/// A manager of La Spezia: reads everything of the municipality, but not the names.
+fn as_manager<T>(message: T) -> tonic::Request<T> {
+    sportello_kit::CallContext::new(
+        "gateway",
+        "operator:mgr-1",
+        common::LA_SPEZIA,
+        "floor.watch",
+    )
+    .unwrap()
+    .with_roles(&[sportello_kit::Role::Manager])
+    .request(message)
+}
+
+/// An incoming declaration naming its sender and an outgoing notice naming its
+/// recipient, registered by a department's system acting as itself.
+async fn register_named(
+    client: &mut ProtocolServiceClient<sportello_kit::PeerChannel>,
+) -> (
+    sportello_proto::routing::v1::Registration,
+    sportello_proto::routing::v1::Registration,
+) {
+    let mut declaration = incoming("Dichiarazione di cambio di residenza");
+    declaration.sender_name = SENDER.into();
+    let declaration = client
+        .register_incoming(common::as_service(declaration))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    let mut notice = outgoing(OutgoingKind::Communication, "questura:SP");
+    notice.recipient_name = RECIPIENT.into();
+    let notice = client
+        .register_outgoing(common::as_service(notice))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    (declaration, notice)
+}
+
+/// (actor, purpose, action, registration ids) of every audited read of names, in order.
+async fn name_reads(pool: &sqlx::PgPool) -> Vec<(String, String, String, Vec<uuid::Uuid>)> {
+    sqlx::query_as(
+        "select actor, purpose, action, registration_ids from routing.protocol_name_audit
+         order by at, id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// DPR 445/2000 art. 53 c. 1 lett. c: the register names the sender (and, c. 5, the
+/// recipient of an outgoing document). The protocol role reads the names back, in
+/// GetRegistration and in the day's register for preservation (entries and CSV), and
+/// every such read leaves an audit row with who, when, for what and which entries.
+#[tokio::test]
+async fn the_protocol_role_reads_the_sender_by_name_and_each_read_is_audited_dpr_445_2000_art_53() {
+    let ctx = common::context().await;
+    let routing = common::start(&ctx).await;
+    let pool = routing.running.db().pool().clone();
+    let mut client = ProtocolServiceClient::new(routing.channel().await);
+    let (declaration, notice) = register_named(&mut client).await;
+    assert_eq!(
+        (
+            declaration.sender_name.as_str(),
+            notice.recipient_name.as_str()
+        ),
+        ("", ""),
+        "the registering system gets the number, not the names back"
+    );
+    assert!(name_reads(&pool).await.is_empty());
+
+    let read = client
+        .get_registration(as_protocol_office(GetRegistrationRequest {
+            registration_id: declaration.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+    assert_eq!(
+        (read.sender_name.as_str(), read.sender_ref.as_str()),
+        (SENDER, declaration.sender_ref.as_str())
+    );
+    let declaration_id: uuid::Uuid = declaration.id.parse().unwrap();
+    let notice_id: uuid::Uuid = notice.id.parse().unwrap();
+    assert_eq!(
+        name_reads(&pool).await,
+        vec![(
+            "operator:prot-1".to_owned(),
+            "protocol.register".to_owned(),
+            "registration.get".to_owned(),
+            vec![declaration_id],
+        )]
+    );
+
+    let export = client
+        .export_register(as_protocol_office(ExportRegisterRequest {
+            municipality_istat_code: common::LA_SPEZIA.into(),
+            day: rome_day(&declaration),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<(&str, &str)> = export
+        .registrations
+        .iter()
+        .map(|r| (r.sender_name.as_str(), r.recipient_name.as_str()))
+        .collect();
+    assert_eq!(names, vec![(SENDER, ""), ("", RECIPIENT)]);
+    let lines: Vec<&str> = export.csv.split("\r\n").collect();
+    assert!(
+        lines[0].ends_with(",nome_mittente,nome_destinatario"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].ends_with(",Mario Rossi,"), "{}", lines[1]);
+    assert!(
+        lines[2].ends_with(",questura:SP,,,,Questura della Spezia"),
+        "{}",
+        lines[2]
+    );
+    let reads = name_reads(&pool).await;
+    assert_eq!(reads.len(), 2, "one row per read");
+    assert_eq!(
+        (reads[1].2.as_str(), reads[1].3.clone()),
+        ("register.export", vec![declaration_id, notice_id])
+    );
+
+    // The audit trail is append-only, whoever asks.
+    for statement in [
+        "update routing.protocol_name_audit set actor = 'operator:someone-else'",
+        "delete from routing.protocol_name_audit",
+    ] {
+        assert!(
+            sqlx::query(statement).execute(&pool).await.is_err(),
+            "{statement}"
+        );
+    }
+    assert_eq!(name_reads(&pool).await.len(), 2);
+}
+
+/// DPR 445/2000 art. 53 and the design's "personal data stays home": everyone but the
+/// protocol role keeps the pseudonymous references — a manager, a department system,
+/// the records office of another municipality — and their reads are not audited, since
+/// they disclose no name.
+#[tokio::test]
+async fn other_roles_get_the_pseudonym_only_and_no_audit_row_dpr_445_2000_art_53() {
+    let ctx = common::context().await;
+    let routing = common::start(&ctx).await;
+    let pool = routing.running.db().pool().clone();
+    let mut client = ProtocolServiceClient::new(routing.channel().await);
+    let (declaration, _) = register_named(&mut client).await;
+    let get = || GetRegistrationRequest {
+        registration_id: declaration.id.clone(),
+    };
+
+    for request in [
+        as_manager(get()),
+        common::as_service(get()),
+        common::request(get()),
+    ] {
+        let read = client
+            .get_registration(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .registration
+            .unwrap();
+        assert_eq!(read.sender_name, "");
+        assert_eq!(read.sender_ref, "rr_0123456789abcdef0123456789abcdef");
+    }
+    let export = client
+        .export_register(as_manager(ExportRegisterRequest {
+            municipality_istat_code: common::LA_SPEZIA.into(),
+            day: rome_day(&declaration),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        export
+            .registrations
+            .iter()
+            .all(|r| r.sender_name.is_empty() && r.recipient_name.is_empty())
+    );
+    assert!(!export.csv.contains(SENDER) && !export.csv.contains(RECIPIENT));
+    assert!(export.csv.split("\r\n").nth(1).unwrap().ends_with(",,"));
+
+    // The records office of another municipality does not even learn the entry exists.
+    let elsewhere = sportello_kit::CallContext::new(
+        "gateway",
+        "operator:prot-9",
+        "010025",
+        "protocol.register",
+    )
+    .unwrap()
+    .with_roles(&[sportello_kit::Role::Protocollo])
+    .request(get());
+    let status = client.get_registration(elsewhere).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(
+        name_reads(&pool).await.is_empty(),
+        "nothing disclosed, nothing audited"
+    );
+}
+
+/// DPR 445/2000 art. 53 with the design's exception: the name is kept, but only sealed
+/// (AES-256-GCM under the key named beside it). Neither its column, nor the row as
+/// text, nor the event, nor the stored idempotent response holds it in the clear.
+#[tokio::test]
+async fn the_name_is_stored_encrypted_never_in_plaintext_dpr_445_2000_art_53() {
+    let ctx = common::context().await;
+    let routing = common::start(&ctx).await;
+    let pool = routing.running.db().pool().clone();
+    let mut client = ProtocolServiceClient::new(routing.channel().await);
+    let mut request = incoming("Dichiarazione di cambio di residenza");
+    request.sender_name = SENDER.into();
+    request.idempotency_key = uuid::Uuid::new_v4().to_string();
+    let registration = client
+        .register_incoming(common::as_service(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .registration
+        .unwrap();
+
+    let (sealed, key, row): (Vec<u8>, String, String) = sqlx::query_as(
+        "select sender_name_sealed, sender_name_key, r::text from routing.registrations r
+         where id = $1::uuid",
+    )
+    .bind(&registration.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(key, "process", "the id of the key that sealed it");
+    assert_eq!(
+        sealed.len(),
+        12 + SENDER.len() + 16,
+        "nonce, ciphertext, tag"
+    );
+    for needle in [SENDER, "Mario", "Rossi"] {
+        assert!(
+            !sealed.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} in the sealed bytes"
+        );
+        assert!(!row.contains(needle), "{needle} in the row");
+    }
+    let elsewhere: i64 = sqlx::query_scalar(
+        "select (select count(*) from routing.outbox
+                  where position(convert_to('Rossi', 'UTF8') in payload) > 0)
+              + (select count(*) from routing.idempotency_keys
+                  where position(convert_to('Rossi', 'UTF8') in response) > 0)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        elsewhere, 0,
+        "neither the event nor the replayable response names the sender"
+    );
+}
+
+/// DPR 445/2000 art. 53 c. 1 lett. c: a name is a name — 1-200 characters, no control
+/// characters. A bad one is refused with INVALID_ARGUMENT naming the field, and nothing
+/// is registered (no number taken, no event).
+#[tokio::test]
+async fn a_bad_name_is_refused_naming_the_field_and_nothing_is_written_dpr_445_2000_art_53() {
+    let ctx = common::context().await;
+    let routing = common::start(&ctx).await;
+    let pool = routing.running.db().pool().clone();
+    let mut client = ProtocolServiceClient::new(routing.channel().await);
+    for bad in ["Mario\nRossi", "Mario\u{7}Rossi", &"R".repeat(201), "  "] {
+        let mut request = incoming("Dichiarazione");
+        request.sender_name = bad.into();
+        let status = client
+            .register_incoming(common::as_service(request))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+        assert!(status.message().starts_with("sender_name:"), "{status:?}");
+
+        let mut request = outgoing(OutgoingKind::Rejection, "questura:SP");
+        request.recipient_name = bad.into();
+        let status = client
+            .register_outgoing(common::as_service(request))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+        assert!(
+            status.message().starts_with("recipient_name:"),
+            "{status:?}"
+        );
+    }
+    let written: (i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from routing.registrations),
+                (select count(*) from routing.protocol_counters),
+                (select count(*) from routing.outbox where event_type = 'protocol.registered')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(written, (0, 0, 0));
+    // 200 characters are accepted.
+    let mut request = incoming("Dichiarazione");
+    request.sender_name = "è".repeat(200);
+    client
+        .register_incoming(common::as_service(request))
+        .await
+        .unwrap();
 }

@@ -27,7 +27,7 @@ use super::{
         RecordedCheck,
     },
     immigration::{DeclaredImmigration, Origin},
-    intake::{Declaration, Intake},
+    intake::{Declaration, Intake, SenderName},
     message::change_message,
     notice,
     store::{self, Change},
@@ -213,6 +213,15 @@ impl ResidenceChangeService for Residence {
         let declarant_ref = reference_of(declared.declarant).ok_or(RegistryError::Conflict(
             "the record changed meanwhile; retry",
         ))?;
+        let declarant_name = family
+            .members
+            .iter()
+            .find(|m| m.id == declared.declarant)
+            .and_then(|m| m.state.as_ref())
+            .map(|s| SenderName::of(&s.data))
+            .ok_or(RegistryError::Conflict(
+                "the record changed meanwhile; retry",
+            ))?;
         let references: Vec<String> = movers
             .iter()
             .filter_map(|id| reference_of(*id).map(|r| r.to_string()))
@@ -247,6 +256,7 @@ impl ResidenceChangeService for Residence {
                 &Declaration {
                     municipality: declared.municipality,
                     sender_ref: declarant_ref.clone(),
+                    sender_name: declarant_name,
                     subject: format!(
                         "Dichiarazione di cambio di abitazione ({} {})",
                         movers.len(),
@@ -445,6 +455,7 @@ impl ResidenceChangeService for Residence {
                 &Declaration {
                     municipality: declared.municipality,
                     sender_ref: declarant_ref.clone(),
+                    sender_name: SenderName::of(&declared.members[declared.declarant].person.data),
                     subject: format!(
                         "Dichiarazione di residenza con provenienza {} ({count} {})",
                         match declared.origin {

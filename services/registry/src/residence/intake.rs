@@ -27,6 +27,9 @@ pub struct Declaration {
     pub municipality: MunicipalityCode,
     /// Who declared.
     pub sender_ref: RequesterRef,
+    /// Who declared, by name: the register names the sender (DPR 445/2000 art. 53 c. 1
+    /// lett. c); routing keeps it sealed, for its protocol role only.
+    pub sender_name: SenderName,
     /// The register's subject (no personal data).
     pub subject: String,
     /// SHA-256 of the document, hex.
@@ -35,6 +38,25 @@ pub struct Declaration {
     pub channel: Channel,
     /// Makes the call safe to repeat.
     pub idempotency_key: Uuid,
+}
+
+/// The declarant's name and surname as the register holds them. Its `Debug` shows
+/// nothing, so a `Declaration` may be logged or traced without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SenderName(String);
+
+impl SenderName {
+    /// "Given names Surname", at most the 200 characters the protocol register takes.
+    pub fn of(data: &crate::records::PersonData) -> Self {
+        let name = format!("{} {}", data.given_names.trim(), data.surname.trim());
+        Self(name.trim().chars().take(200).collect())
+    }
+}
+
+impl std::fmt::Debug for SenderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SenderName(<redacted>)")
+    }
 }
 
 /// A protocol registration.
@@ -94,6 +116,7 @@ impl Intake for RoutingIntake {
                 // the work request, and the work item carries this registration's id.
                 case_id: String::new(),
                 idempotency_key: declaration.idempotency_key.to_string(),
+                sender_name: declaration.sender_name.0.clone(),
             };
             let reply = ProtocolServiceClient::new(self.channel.clone())
                 .register_incoming(Self::forwarded(context).request(request))

@@ -2,11 +2,14 @@
 
 use sportello_pa::calendar::rome;
 
-use super::{domain::formatted_number, store::Registration};
+use super::{
+    domain::{Names, formatted_number},
+    store::Registration,
+};
 use crate::domain::Stored;
 
 // New columns go at the end, so a reader of the older layout keeps its positions.
-const HEADER: &str = "numero,anno,data_ora,tipo,mittente,oggetto,impronta_sha256,canale,pratica,annullata,data_annullamento,motivo_annullamento,verso,destinatario,annullata_da,autorizzazione_annullamento";
+const HEADER: &str = "numero,anno,data_ora,tipo,mittente,oggetto,impronta_sha256,canale,pratica,annullata,data_annullamento,motivo_annullamento,verso,destinatario,annullata_da,autorizzazione_annullamento,nome_mittente,nome_destinatario";
 
 /// Quotes a field when it holds a comma, a quote or a line break; a field a spreadsheet
 /// would run as a formula (`=`, `+`, `-`, `@`, tab) is prefixed with `'` and stays text.
@@ -23,11 +26,16 @@ fn field(text: &str) -> String {
     }
 }
 
-/// Renders the registrations, header first, CRLF line ends; times in Europe/Rome.
-pub fn render(registrations: &[Registration]) -> String {
+/// Renders the registrations, header first, CRLF line ends; times in Europe/Rome. The
+/// names columns are filled from `names` (one per registration, the protocol role's
+/// export) and empty without them.
+pub fn render(registrations: &[Registration], names: Option<&[Names]>) -> String {
     let mut out = String::from(HEADER);
     out.push_str("\r\n");
-    for r in registrations {
+    for (i, r) in registrations.iter().enumerate() {
+        let named = names.and_then(|n| n.get(i));
+        let name =
+            |pick: fn(&Names) -> Option<&str>| field(named.and_then(pick).unwrap_or_default());
         let time = |t: jiff::Timestamp| rome::zoned(t).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
         let (voided, voided_at, why, by, authorisation) = match &r.voided {
             Some(a) => (
@@ -60,6 +68,8 @@ pub fn render(registrations: &[Registration]) -> String {
             field(r.entry.recipient_ref.as_deref().unwrap_or_default()),
             field(by),
             field(authorisation),
+            name(|n| n.sender.as_ref().map(|s| s.as_str())),
+            name(|n| n.recipient.as_ref().map(|s| s.as_str())),
         ];
         out.push_str(&row.join(","));
         out.push_str("\r\n");

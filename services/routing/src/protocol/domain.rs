@@ -91,6 +91,55 @@ pub struct Entry {
     pub channel: Channel,
     /// The case it belongs to.
     pub case_id: Option<Uuid>,
+    /// The correspondents' names, when the caller gave them (sealed before storing).
+    pub names: Names,
+}
+
+/// The correspondents by name (DPR 445/2000 art. 53 c. 1 lett. c).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    /// Who sent an incoming document.
+    pub sender: Option<Name>,
+    /// To whom an outgoing document went.
+    pub recipient: Option<Name>,
+}
+
+/// A correspondent's name: a person's name and surname or a body's name. Its `Debug`
+/// shows nothing, so it cannot reach a log or a trace by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A name read back from the register (opened from its sealed form).
+    pub fn opened(name: String) -> Self {
+        Self(name)
+    }
+
+    /// An optional name, 1-200 characters without control characters; empty is none.
+    pub fn parse_optional(field: &'static str, raw: &str) -> Result<Option<Self>, ServiceError> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let name = domain::required_text(field, raw, 200)?;
+        if name.parse::<sportello_pa::CodiceFiscale>().is_ok() {
+            return Err(ServiceError::invalid_field(
+                field,
+                "is a fiscal code: send the name and surname (or the body's name)",
+            ));
+        }
+        Ok(Some(Self(name)))
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Name(<redacted>)")
+    }
 }
 
 /// A correspondent's reference: 1-64 letters, digits or `_ . : -` (a requester_ref, a
@@ -154,6 +203,10 @@ impl TryFrom<&RegisterIncomingRequest> for Entry {
             document_sha256: parse_sha256("document_sha256", &request.document_sha256)?,
             channel: Channel::from_request(request.channel, "channel")?,
             case_id: parse_optional_id("case_id", &request.case_id)?,
+            names: Names {
+                sender: Name::parse_optional("sender_name", &request.sender_name)?,
+                recipient: None,
+            },
         })
     }
 }
@@ -176,6 +229,10 @@ impl Entry {
             document_sha256: parse_sha256("document_sha256", &request.document_sha256)?,
             channel: Channel::from_request(request.channel, "channel")?,
             case_id: parse_optional_id("case_id", &request.case_id)?,
+            names: Names {
+                sender: None,
+                recipient: Name::parse_optional("recipient_name", &request.recipient_name)?,
+            },
         })
     }
 }
@@ -199,6 +256,7 @@ mod tests {
             channel: Channel::Counter as i32,
             case_id: String::new(),
             idempotency_key: String::new(),
+            sender_name: "Mario Rossi".into(),
         }
     }
 
@@ -221,11 +279,25 @@ mod tests {
                 ("document_sha256", |r| r.document_sha256 = "abc".into()),
                 ("channel", |r| r.channel = 0),
                 ("case_id", |r| r.case_id = "not-a-uuid".into()),
+                ("sender_name", |r| r.sender_name = "Mario\nRossi".into()),
+                ("sender_name", |r| r.sender_name = "M".repeat(201)),
+                ("sender_name", |r| r.sender_name = "   ".into()),
+                ("sender_name", |r| r.sender_name = "RSSMRA80A01H501U".into()),
                 ("municipality_istat_code", |r| {
                     r.municipality_istat_code = "1".into()
                 }),
             ],
         );
+    }
+
+    #[test]
+    fn a_name_is_optional_and_never_shown_by_debug() {
+        let mut without = request();
+        without.sender_name.clear();
+        assert_eq!(Entry::try_from(&without).unwrap().names, Names::default());
+        let with = Entry::try_from(&request()).unwrap();
+        assert_eq!(with.names.sender.as_ref().unwrap().as_str(), "Mario Rossi");
+        assert!(!format!("{with:?}").contains("Rossi"));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! `sportello.routing.v1.ProtocolService`.
 
+use std::sync::Arc;
+
 use sportello_kit::{
-    Aggregate, CallContext, Db, IdempotencyKey, ServiceError, domain, events::to_proto_timestamp,
+    Aggregate, CallContext, Db, IdempotencyKey, Role, ServiceError, domain,
+    events::to_proto_timestamp,
 };
 use sportello_proto::routing::v1::{
     ExportRegisterRequest, ExportRegisterResponse, GetRegistrationRequest, GetRegistrationResponse,
@@ -14,8 +17,9 @@ use uuid::Uuid;
 
 use super::{
     csv,
-    domain::{Entry, formatted_number},
-    store::{self, Registration},
+    domain::{Entry, Names, formatted_number},
+    sealed::Keyring,
+    store::{self, NameRead, Registration},
 };
 use crate::error::RoutingError;
 
@@ -23,18 +27,86 @@ use crate::error::RoutingError;
 #[derive(Debug, Clone)]
 pub struct Register {
     db: Db,
+    keys: Arc<Keyring>,
+}
+
+/// Whether the caller may read the correspondents' names: a person holding the protocol
+/// role (DPR 445/2000 art. 53; the design's one exception to "personal data stays
+/// home"). The municipality is checked by each read as for every caller.
+fn reads_names(context: &CallContext) -> bool {
+    context.has_any_role(&[Role::Protocollo])
+}
+
+fn name_read<'a>(context: &'a CallContext, action: &'static str) -> NameRead<'a> {
+    NameRead {
+        caller: context.caller(),
+        actor: context.actor(),
+        municipality: context.municipality(),
+        purpose: context.purpose(),
+        action,
+    }
 }
 
 impl Register {
-    /// Keeps the register in `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// Keeps the register in `db`, correspondents' names sealed with `keys`.
+    pub fn new(db: Db, keys: Arc<Keyring>) -> Self {
+        Self { db, keys }
     }
 
     async fn visible(&self, context: &CallContext, id: Uuid) -> Result<Registration, ServiceError> {
         let registration = store::get(self.db.pool(), id).await?;
         context.ensure_visible(registration.entry.municipality)?;
         Ok(registration)
+    }
+
+    /// One registration with its names, for the protocol role: read, opened and audited
+    /// in one transaction, so no name is read without its audit row.
+    async fn with_names(
+        &self,
+        context: &CallContext,
+        id: Uuid,
+    ) -> Result<(Registration, Names), ServiceError> {
+        let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
+        let registration = store::get(uow.conn(), id).await?;
+        context.ensure_visible(registration.entry.municipality)?;
+        let names = store::open_names(&self.keys, &registration).map_err(RoutingError::sealing)?;
+        if registration.sealed.any() {
+            store::audit_name_read(
+                &mut uow,
+                name_read(context, "registration.get"),
+                &[registration.id],
+            )
+            .await?;
+        }
+        uow.commit().await.map_err(ServiceError::from)?;
+        Ok((registration, names))
+    }
+
+    /// A day of the register with its names, for the protocol role, audited as
+    /// [`Self::with_names`].
+    async fn day_with_names(
+        &self,
+        context: &CallContext,
+        municipality: &str,
+        day: jiff::civil::Date,
+    ) -> Result<(Vec<Registration>, Vec<Names>), ServiceError> {
+        let mut uow = self.db.begin().await.map_err(ServiceError::from)?;
+        let registrations = store::day(uow.conn(), municipality, day).await?;
+        let names = registrations
+            .iter()
+            .map(|r| store::open_names(&self.keys, r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(RoutingError::sealing)?;
+        let named: Vec<Uuid> = registrations
+            .iter()
+            .filter(|r| r.sealed.any())
+            .map(|r| r.id)
+            .collect();
+        if !named.is_empty() {
+            store::audit_name_read(&mut uow, name_read(context, "register.export"), &named).await?;
+        }
+        uow.commit().await.map_err(ServiceError::from)?;
+        Ok((registrations, names))
     }
 }
 
@@ -45,11 +117,13 @@ fn aggregate_id(registration: &Registration) -> String {
 /// Registers `entry` and emits its event, in `uow`.
 async fn register(
     uow: &mut sportello_kit::UnitOfWork,
+    keys: &Keyring,
     entry: Entry,
 ) -> Result<Registration, ServiceError> {
-    let registration = store::register(uow, entry).await?;
+    let registration = store::register(uow, keys, entry).await?;
     let id = aggregate_id(&registration);
-    // The subject and the correspondents stay out of the event: they may name people.
+    // The subject and the correspondents (references and names) stay out of the event:
+    // they may name people.
     let event = ProtocolRegistered {
         registration_id: id.clone(),
         municipality_istat_code: registration.entry.municipality.to_string(),
@@ -91,11 +165,12 @@ impl ProtocolService for Register {
             ..request
         };
 
+        let keys = self.keys.clone();
         let response = self
             .db
             .idempotent("routing.register_incoming", key, &fingerprint, |uow| {
                 Box::pin(async move {
-                    let registration = register(uow, entry).await?;
+                    let registration = register(uow, &keys, entry).await?;
                     Ok(RegisterIncomingResponse {
                         registration: Some(to_message(&registration)),
                     })
@@ -120,11 +195,12 @@ impl ProtocolService for Register {
             ..request
         };
 
+        let keys = self.keys.clone();
         let response = self
             .db
             .idempotent("routing.register_outgoing", key, &fingerprint, |uow| {
                 Box::pin(async move {
-                    let registration = register(uow, entry).await?;
+                    let registration = register(uow, &keys, entry).await?;
                     Ok(RegisterOutgoingResponse {
                         registration: Some(to_message(&registration)),
                     })
@@ -141,9 +217,14 @@ impl ProtocolService for Register {
     ) -> Result<Response<GetRegistrationResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
         let id = domain::parse_field("registration_id", &request.get_ref().registration_id)?;
-        let registration = self.visible(&context, id).await?;
+        let registration = if reads_names(&context) {
+            let (registration, names) = self.with_names(&context, id).await?;
+            with_names(to_message(&registration), &names)
+        } else {
+            to_message(&self.visible(&context, id).await?)
+        };
         Ok(Response::new(GetRegistrationResponse {
-            registration: Some(to_message(&registration)),
+            registration: Some(registration),
         }))
     }
 
@@ -205,15 +286,41 @@ impl ProtocolService for Register {
             .day
             .parse()
             .map_err(|_| RoutingError::invalid("day", "must be a date, YYYY-MM-DD"))?;
+        if reads_names(&context) {
+            let (registrations, names) = self
+                .day_with_names(&context, municipality.as_str(), day)
+                .await?;
+            return Ok(Response::new(ExportRegisterResponse {
+                csv: csv::render(&registrations, Some(&names)),
+                registrations: registrations
+                    .iter()
+                    .zip(&names)
+                    .map(|(r, n)| with_names(to_message(r), n))
+                    .collect(),
+            }));
+        }
         let registrations = store::day(self.db.pool(), municipality.as_str(), day).await?;
         Ok(Response::new(ExportRegisterResponse {
-            csv: csv::render(&registrations),
+            csv: csv::render(&registrations, None),
             registrations: registrations.iter().map(to_message).collect(),
         }))
     }
 }
 
-/// A registration as a message.
+/// A registration's message with its names: only for the protocol role, after the read
+/// is audited.
+fn with_names(mut message: RegistrationMessage, names: &Names) -> RegistrationMessage {
+    let text = |name: &Option<super::domain::Name>| {
+        name.as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    message.sender_name = text(&names.sender);
+    message.recipient_name = text(&names.recipient);
+    message
+}
+
+/// A registration as a message, without the names (which only [`with_names`] adds).
 pub fn to_message(r: &Registration) -> RegistrationMessage {
     let annulment = r.voided.as_ref();
     RegistrationMessage {
@@ -239,5 +346,7 @@ pub fn to_message(r: &Registration) -> RegistrationMessage {
         void_authorisation_reference: annulment
             .and_then(|a| a.authorisation.clone())
             .unwrap_or_default(),
+        sender_name: String::new(),
+        recipient_name: String::new(),
     }
 }

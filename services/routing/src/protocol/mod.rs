@@ -4,4 +4,5 @@
 pub mod csv;
 pub mod domain;
 pub mod grpc;
+pub mod sealed;
 pub mod store;

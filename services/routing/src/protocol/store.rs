@@ -11,7 +11,10 @@ use sportello_proto::common::v1::Channel;
 use sqlx::{PgExecutor, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::domain::{Entry, Kind};
+use super::{
+    domain::{Entry, Kind, Name, Names},
+    sealed::{Keyring, SealError, Sealed},
+};
 use crate::{
     domain::{Stored, decode},
     error::RoutingError,
@@ -45,11 +48,76 @@ pub struct Registration {
     pub registered_at: Timestamp,
     /// Its annulment, if it was annulled.
     pub voided: Option<Annulment>,
+    /// The correspondents' names as stored, sealed; opened only for the protocol role
+    /// ([`open_names`]).
+    pub sealed: SealedNames,
+}
+
+/// The sealed names of an entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealedNames {
+    /// The sender's.
+    pub sender: Option<Sealed>,
+    /// The recipient's.
+    pub recipient: Option<Sealed>,
+}
+
+impl SealedNames {
+    /// Whether the entry names anyone.
+    pub fn any(&self) -> bool {
+        self.sender.is_some() || self.recipient.is_some()
+    }
+}
+
+/// What a sealed name is bound to: its registration and its field, so it opens nowhere
+/// else.
+fn name_context(id: Uuid, field: &str) -> Vec<u8> {
+    format!("sportello.protocol/{id}/{field}").into_bytes()
+}
+
+/// Seals the names of registration `id`.
+fn seal_names(keys: &Keyring, id: Uuid, names: &Names) -> Result<SealedNames, SealError> {
+    let seal = |field: &str, name: &Option<Name>| {
+        name.as_ref()
+            .map(|n| keys.seal(&name_context(id, field), n.as_str()))
+            .transpose()
+    };
+    Ok(SealedNames {
+        sender: seal("sender_name", &names.sender)?,
+        recipient: seal("recipient_name", &names.recipient)?,
+    })
+}
+
+/// Opens the names of `registration`: only ever for the protocol role, after its read
+/// is audited in the same transaction.
+pub fn open_names(keys: &Keyring, registration: &Registration) -> Result<Names, SealError> {
+    let open = |field: &str, sealed: &Option<Sealed>| {
+        sealed
+            .as_ref()
+            .map(|s| {
+                keys.open(&name_context(registration.id, field), s)
+                    .map(Name::opened)
+            })
+            .transpose()
+    };
+    Ok(Names {
+        sender: open("sender_name", &registration.sealed.sender)?,
+        recipient: open("recipient_name", &registration.sealed.recipient)?,
+    })
+}
+
+fn sealed_column(row: &PgRow, bytes: &str, key: &str) -> Result<Option<Sealed>, sqlx::Error> {
+    let bytes: Option<Vec<u8>> = row.try_get(bytes)?;
+    let key_id: Option<String> = row.try_get(key)?;
+    Ok(bytes
+        .zip(key_id)
+        .map(|(bytes, key_id)| Sealed { key_id, bytes }))
 }
 
 const COLUMNS: &str = "id, municipality, year, number, registered_at, direction, kind, sender_ref,
     recipient_ref, subject, document_sha256, channel, case_id, voided_at, void_reason, voided_by,
-    void_authorisation";
+    void_authorisation, sender_name_sealed, sender_name_key, recipient_name_sealed,
+    recipient_name_key";
 
 fn from_row(row: &PgRow) -> Result<Registration, sqlx::Error> {
     let municipality: String = row.try_get("municipality")?;
@@ -74,6 +142,7 @@ fn from_row(row: &PgRow) -> Result<Registration, sqlx::Error> {
             document_sha256: row.try_get("document_sha256")?,
             channel: decode::<Channel>(row.try_get("channel")?)?,
             case_id: row.try_get("case_id")?,
+            names: Names::default(),
         },
         year: row.try_get("year")?,
         number: row.try_get("number")?,
@@ -84,6 +153,10 @@ fn from_row(row: &PgRow) -> Result<Registration, sqlx::Error> {
             by: voided_by,
             authorisation: void_authorisation,
         }),
+        sealed: SealedNames {
+            sender: sealed_column(row, "sender_name_sealed", "sender_name_key")?,
+            recipient: sealed_column(row, "recipient_name_sealed", "recipient_name_key")?,
+        },
     })
 }
 
@@ -94,8 +167,12 @@ pub const REGISTER_LOCK: &str =
     "select pg_advisory_xact_lock(hashtextextended('sportello.protocol:' || $1, 0))";
 
 /// Registers `entry` with the next number of its municipality and of the year of its
-/// Europe/Rome date.
-pub async fn register(uow: &mut UnitOfWork, entry: Entry) -> Result<Registration, RoutingError> {
+/// Europe/Rome date, its names sealed under the current key of `keys`.
+pub async fn register(
+    uow: &mut UnitOfWork,
+    keys: &Keyring,
+    mut entry: Entry,
+) -> Result<Registration, RoutingError> {
     if let Some(case) = entry.case_id {
         let owner: Option<String> =
             sqlx::query_scalar("select municipality from cases where id = $1")
@@ -127,11 +204,15 @@ pub async fn register(uow: &mut UnitOfWork, entry: Entry) -> Result<Registration
     .fetch_one(uow.conn())
     .await?;
     let id = Uuid::now_v7();
+    let sealed = seal_names(keys, id, &entry.names).map_err(RoutingError::sealing)?;
+    // The plain names go no further than this function.
+    entry.names = Names::default();
     let inserted = sqlx::query(
         "insert into registrations (id, municipality, year, number, registered_at, kind, sender_ref,
                                     subject, document_sha256, channel, case_id, direction,
-                                    recipient_ref)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                    recipient_ref, sender_name_sealed, sender_name_key,
+                                    recipient_name_sealed, recipient_name_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(id)
     .bind(entry.municipality.as_str())
@@ -146,6 +227,10 @@ pub async fn register(uow: &mut UnitOfWork, entry: Entry) -> Result<Registration
     .bind(entry.case_id)
     .bind(entry.kind.direction_db())
     .bind(&entry.recipient_ref)
+    .bind(sealed.sender.as_ref().map(|s| &s.bytes))
+    .bind(sealed.sender.as_ref().map(|s| &s.key_id))
+    .bind(sealed.recipient.as_ref().map(|s| &s.bytes))
+    .bind(sealed.recipient.as_ref().map(|s| &s.key_id))
     .execute(uow.conn())
     .await;
     match inserted {
@@ -156,6 +241,7 @@ pub async fn register(uow: &mut UnitOfWork, entry: Entry) -> Result<Registration
             number,
             registered_at,
             voided: None,
+            sealed,
         }),
         Err(error)
             if db::violated_constraint(&error, db::sqlstate::FOREIGN_KEY_VIOLATION).is_some() =>
@@ -236,4 +322,44 @@ pub async fn day(
     rows.iter()
         .map(|r| from_row(r).map_err(RoutingError::from))
         .collect()
+}
+
+/// Who read the names, recorded in the transaction that read them.
+#[derive(Debug, Clone, Copy)]
+pub struct NameRead<'a> {
+    /// The calling service.
+    pub caller: &'a str,
+    /// The person (`operator:…`).
+    pub actor: &'a str,
+    /// Their municipality.
+    pub municipality: sportello_kit::MunicipalityCode,
+    /// The purpose the call declared.
+    pub purpose: &'a str,
+    /// `registration.get` or `register.export`.
+    pub action: &'static str,
+}
+
+/// Writes one row of `protocol_name_audit` for the names of `ids` read now.
+pub async fn audit_name_read(
+    uow: &mut UnitOfWork,
+    read: NameRead<'_>,
+    ids: &[Uuid],
+) -> Result<(), RoutingError> {
+    let at = uow.now();
+    sqlx::query(
+        "insert into protocol_name_audit
+             (id, at, caller, actor, municipality, purpose, action, registration_ids)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(SqlTimestamp::from(at))
+    .bind(read.caller)
+    .bind(read.actor)
+    .bind(read.municipality.as_str())
+    .bind(read.purpose)
+    .bind(read.action)
+    .bind(ids)
+    .execute(uow.conn())
+    .await?;
+    Ok(())
 }

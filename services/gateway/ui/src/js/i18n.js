@@ -285,6 +285,7 @@ const it = {
   'role.manager': 'Responsabile',
   'role.admin': 'Amministratore',
   'role.kiosk': 'Totem',
+  'role.protocollo': 'Ufficio protocollo',
 
   'mgr.title': 'Ufficio — Sportello',
   'mgr.heading': "Lavoro dell'ufficio",
@@ -655,6 +656,7 @@ const en = {
   'role.manager': 'Manager',
   'role.admin': 'Administrator',
   'role.kiosk': 'Kiosk',
+  'role.protocollo': 'Records office (protocollo)',
 
   'mgr.title': 'Office — Sportello',
   'mgr.heading': "The office's work",
