@@ -2,7 +2,8 @@
 // municipality, DL 5/2012 art. 5) in the console: members as rows, errors tied to their
 // fields, and the printed receipt with the protocol number and the day by which the
 // citizen will hear (45 days, DPR 223/1989 art. 18-bis c. 1). The registry's specialist
-// then sees the address check in the back office and, once it failed, the 10-bis steps.
+// then works the address check in the back office and, once it failed, the 10-bis steps
+// (L. 241/1990 art. 10-bis) to the rejection.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { axe, expectConsoleError, launch, login, newPage } from './helpers.mjs';
@@ -103,5 +104,22 @@ test('the counter declares a move from another municipality and prints the recei
   await specialist.waitForSelector('#rs-receipt-form:not([hidden])');
   assert.match(await specialist.textContent('[data-testid="rs-notice"]'), /\d/);
   await axe(specialist, 'back office: the 10-bis steps');
+
+  // Handed over at the counter today: the 10-day window opens; the citizen's observations
+  // arrive the same day; the answer rejects them with reasons, and the change is rejected.
+  await specialist.selectOption('#rs-delivery', 'counter');
+  await specialist.click('[data-testid="rs-record-receipt"]');
+  await specialist.waitForSelector('#rs-observations-form:not([hidden])');
+  assert.match(await specialist.textContent('#rs-window'), /\d/, 'the window has its last day');
+  await specialist.fill('#rs-observations-text', 'Abito qui da novembre; allego il contratto.');
+  await specialist.click('[data-testid="rs-record-observations"]');
+  await specialist.waitForSelector('#rs-answer-form:not([hidden])');
+  await specialist.selectOption('#rs-outcome', 'rejected');
+  await specialist.fill('#rs-answer-reasons', 'Le osservazioni non superano l\'esito del sopralluogo.');
+  await specialist.click('[data-testid="rs-answer"]');
+  await specialist.waitForSelector('[data-testid="rs-status"][data-status="rejected"]');
+  for (const form of ['#rs-notice-form', '#rs-receipt-form', '#rs-observations-form', '#rs-answer-form']) {
+    assert.equal(await specialist.isHidden(form), true, `${form}: nothing left to do`);
+  }
   await specialist.click('[data-testid="presence-toggle"]');
 });

@@ -247,7 +247,8 @@ function renderResidence(stepChanged = false) {
     form.hidden = !open;
     if (open && stepChanged) form.reset();
   }
-  const today = new Date().toISOString().slice(0, 10);
+  // Today in Rome, as the registry counts days (a UTC date is yesterday after 23:00).
+  const today = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Rome' }).format(new Date());
   for (const id of ['rs-received-date', 'rs-observations-date']) if (!$(id).value) $(id).value = today;
 }
 

@@ -64,6 +64,7 @@ function origin() {
 function renderOrigin() {
   const incoming = origin() !== 'within';
   $('res-incoming').hidden = !incoming;
+  $('res-within').hidden = incoming;
   $('res-origin-municipality-group').hidden = origin() !== 'municipality';
   $('res-origin-country-group').hidden = origin() !== 'abroad';
   for (const el of document.querySelectorAll('#res-members [data-incoming]')) el.hidden = !incoming;
@@ -156,6 +157,13 @@ function body() {
     site: $('res-site').value,
     idempotency_key: $('residence-form').dataset.key,
   };
+  if (!incoming) {
+    // DPR 223/1989 art. 6: the head may move alone, naming who heads the family left behind.
+    const head = value('res-remaining-head').toUpperCase();
+    const representative = value('res-representative').toUpperCase();
+    if (head) out.remaining_head_fiscal_code = head;
+    if (representative) out.representative_fiscal_code = representative;
+  }
   if (origin() === 'municipality') out.origin_municipality_istat_code = value('res-origin-istat');
   if (origin() === 'abroad') out.origin_country = value('res-origin-country').toUpperCase();
   if (incoming) {
