@@ -17,6 +17,9 @@ pub const SPECS: [&ServiceSpec; 7] = [
     &sportello_gateway::SPEC,
 ];
 
+/// The registry's pseudonymisation secret in the stack (64 hex digits).
+const REGISTRY_KEY: &str = "5370f1a1e5ce4e7d9b0c2a6f3e8d1b4c7a9e2f5d8c1b4a7e0d3c6f9b2e5a8d1c";
+
 /// The running stack.
 #[derive(Debug)]
 pub struct Stack {
@@ -33,21 +36,28 @@ impl Stack {
     pub async fn start() -> Self {
         let ctx = TestContext::new(&SPECS).await;
         let config = ctx.config.clone();
-        // Boxed: six service start-ups side by side make a large future.
-        let (routing, registry, education, suap, mobility, urp) = Box::pin(async {
+        // Routing first: the registry reaches it (the protocol register, the intake of a
+        // change of residence), as in `make run`.
+        let routing = Box::pin(TestService::start(
+            &sportello_routing::SPEC,
+            // The shipped La Spezia catalogue, as make run has it.
+            sportello_routing::config::RoutingConfig {
+                seed_municipalities: vec![DEMO_MUNICIPALITY],
+                ..config.clone().into()
+            },
+            sportello_routing::start,
+        ))
+        .await;
+        let mut registry_config =
+            sportello_registry::config::RegistryConfig::with_key(config.clone(), REGISTRY_KEY)
+                .expect("a valid test key");
+        registry_config.routing_url = Some(routing.grpc_url());
+        // Boxed: five service start-ups side by side make a large future.
+        let (registry, education, suap, mobility, urp) = Box::pin(async {
             tokio::join!(
                 TestService::start(
-                    &sportello_routing::SPEC,
-                    // The shipped La Spezia catalogue, as make run has it.
-                    sportello_routing::config::RoutingConfig {
-                        seed_municipalities: vec![DEMO_MUNICIPALITY],
-                        ..config.clone().into()
-                    },
-                    sportello_routing::start
-                ),
-                TestService::start(
                     &sportello_registry::SPEC,
-                    config.clone(),
+                    registry_config,
                     sportello_registry::start
                 ),
                 TestService::start(

@@ -9,6 +9,7 @@ use sportello_kit::{CallContext, Db, ErrorKind, ServiceError};
 use sportello_proto::{
     registry::v1::{
         certificate_service_client::CertificateServiceClient,
+        residence_change_service_client::ResidenceChangeServiceClient,
         resident_service_client::ResidentServiceClient,
     },
     routing::v1::{
@@ -79,6 +80,11 @@ impl AppState {
     /// The registry's certificates.
     pub fn certificates(&self) -> Result<CertificateServiceClient<Channel>, ServiceError> {
         Ok(CertificateServiceClient::new(self.channel("registry")?))
+    }
+
+    /// The registry's changes of residence.
+    pub fn residence_changes(&self) -> Result<ResidenceChangeServiceClient<Channel>, ServiceError> {
+        Ok(ResidenceChangeServiceClient::new(self.channel("registry")?))
     }
 
     /// The registry's residents.

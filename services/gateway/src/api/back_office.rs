@@ -39,6 +39,9 @@ pub struct WorkItemView {
     /// "suap", "registry", … or "routing" for a counter's hand-off.
     pub origin: String,
     pub procedure_kind: String,
+    /// The department's procedure (e.g. the registry's change of residence), so the
+    /// item view can show its steps.
+    pub procedure_id: String,
     pub state: &'static str,
     /// Offered to the signed-in specialist, waiting for their answer.
     pub offered_to_me: bool,
@@ -114,6 +117,7 @@ impl WorkItemView {
             service_code: item.service_code.clone(),
             origin: origin.service,
             procedure_kind: origin.procedure_kind,
+            procedure_id: origin.procedure_id,
             state: state_name(item.state()),
             offered_to_me,
             offer_expires_at: optional(&item.offer_expires_at),

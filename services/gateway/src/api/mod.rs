@@ -7,7 +7,7 @@
 //! errors through the kit's one table, so a field error comes back under its field.
 //!
 //! Layout: [`board`] and [`kiosk`] (the waiting room), [`console`] and [`cases`] (the
-//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
+//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
 //! happen), [`views`] (the JSON shapes), [`body`] and [`input`] (what requests may hold,
 //! checked as the document states it).
 
@@ -20,6 +20,7 @@ pub mod console;
 pub mod input;
 pub mod kiosk;
 pub mod live;
+pub mod residence;
 pub mod verify;
 pub mod views;
 
@@ -89,6 +90,24 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/back-office/breaches", get(back_office::breaches))
         .route("/api/v1/back-office/summary", get(back_office::summary))
+        .route("/api/v1/residence-changes", post(residence::declare))
+        .route("/api/v1/residence-changes/{id}", get(residence::get))
+        .route(
+            "/api/v1/residence-changes/{id}/notice",
+            post(residence::send_notice),
+        )
+        .route(
+            "/api/v1/residence-changes/{id}/notice-receipt",
+            post(residence::notice_receipt),
+        )
+        .route(
+            "/api/v1/residence-changes/{id}/observations",
+            post(residence::observations),
+        )
+        .route(
+            "/api/v1/residence-changes/{id}/answer",
+            post(residence::answer),
+        )
         .route("/api/v1/verify/{code}", get(verify::verify))
         .route("/api/v1/admin/operators", get(admin::operators))
         .route("/api/v1/admin/operators/{id}", put(admin::put_operator))

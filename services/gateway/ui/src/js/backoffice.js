@@ -14,7 +14,7 @@ const OUTCOMES = {
 };
 const GENERAL_OUTCOMES = ['approved', 'rejected', 'informed'];
 const $ = (id) => document.getElementById(id);
-const state = { operator: null, offers: [], mine: [], department: [], selected: null, history: [] };
+const state = { operator: null, offers: [], mine: [], department: [], selected: null, history: [], change: null };
 let refreshTimer = null;
 let tickTimer = null;
 
@@ -26,6 +26,7 @@ async function main() {
   showUser();
   $('presence-toggle').addEventListener('click', togglePresence);
   $('complete-work-form').addEventListener('submit', completeSelected);
+  bindResidenceSteps();
   onLangChange(render);
   await refresh();
   tickTimer = setInterval(tick, 1000);
@@ -51,6 +52,7 @@ async function refresh() {
       if (fresh) state.selected = fresh;
     }
     render();
+    await loadResidence();
     $('work-updated').textContent = fmtTime();
   } catch (err) {
     if (err.status === 401) return location.assign(`/accesso?next=${encodeURIComponent('/back-office')}`);
@@ -146,7 +148,9 @@ async function select(item) {
     const card = await api('GET', `/back-office/work/${encodeURIComponent(item.id)}`);
     state.selected = card.item;
     state.history = card.history ?? [];
+    state.change = null;
     renderItem();
+    await loadResidence();
     $('item-heading').focus?.();
   } catch (err) {
     showError(null, err, $('page-alert'));
@@ -176,6 +180,9 @@ async function completeSelected(ev) {
     announce(`${item.service_code}: ${label('bo.state', res.item.state)}`);
     renderItem();
     await refresh();
+    // The registry hears of the outcome through routing's event: read the change again
+    // shortly, so a failed check shows its next step (the notice) without a reload.
+    setTimeout(loadResidence, 1000);
   }, { form, alertEl: $('item-alert') });
 }
 
@@ -187,4 +194,85 @@ function tick() {
     if (Number.isNaN(expires)) continue;
     el.textContent = mmss(Math.max(0, Math.round((expires - now) / 1000)));
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// The registry's change of residence: the 10-bis steps, each offered when the procedure
+// waits for it (the registry decides; a step out of turn answers 409).
+
+const RS_FORMS = ['rs-notice-form', 'rs-receipt-form', 'rs-observations-form', 'rs-answer-form'];
+
+function residenceItem(item) {
+  return item && item.origin === 'registry' && item.procedure_kind === 'residence_change' && item.procedure_id;
+}
+
+async function loadResidence() {
+  const item = state.selected;
+  if (!residenceItem(item)) {
+    state.change = null;
+    renderResidence();
+    return;
+  }
+  try {
+    const res = await api('GET', `/residence-changes/${encodeURIComponent(item.procedure_id)}`);
+    const before = state.change?.next_step;
+    state.change = res.residence_change;
+    renderResidence(before !== state.change.next_step);
+  } catch (err) {
+    showError(null, err, $('item-alert'));
+  }
+}
+
+function renderResidence(stepChanged = false) {
+  const c = state.change;
+  $('residence-steps').hidden = !c;
+  if (!c) return;
+  $('rs-protocol').textContent = c.protocol_number;
+  $('rs-status').textContent = label('rs.status', c.status);
+  $('rs-status').dataset.status = c.status;
+  $('rs-status').dataset.step = c.next_step;
+  $('rs-check-due').textContent = fmtDate(c.check_due);
+  $('rs-check-failure').textContent = c.check_failure ?? '—';
+  $('rs-notice').textContent = c.notice_sent_date
+    ? `${fmtDate(c.notice_sent_date)} — ${t('escalate.protocol')} ${c.notice_protocol_number ?? ''}` : '—';
+  $('rs-receipt').textContent = c.notice_received_date
+    ? `${fmtDate(c.notice_received_date)} (${label('rs.delivery', c.notice_delivery)})` : '—';
+  $('rs-window').textContent = fmtDate(c.observations_window_end);
+  $('rs-observations').textContent = fmtDate(c.observations_date);
+  $('rs-answer').textContent = c.observations_outcome
+    ? `${label('rs.outcome', c.observations_outcome)}: ${c.observations_answer ?? ''}` : '—';
+  for (const id of RS_FORMS) {
+    const form = $(id);
+    const open = form.dataset.step === c.next_step;
+    form.hidden = !open;
+    if (open && stepChanged) form.reset();
+  }
+  // Today in Rome, as the registry counts days (a UTC date is yesterday after 23:00).
+  const today = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Rome' }).format(new Date());
+  for (const id of ['rs-received-date', 'rs-observations-date']) if (!$(id).value) $(id).value = today;
+}
+
+function bindResidenceSteps() {
+  const step = (formId, path, body) => $(formId).addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const c = state.change;
+    if (!c) return;
+    const payload = body();
+    const missing = Object.entries(payload).filter(([, v]) => !v).map(([field]) => ({ field, description: t('form.required') }));
+    if (missing.length) return showError(form, { message: t('form.invalid'), fields: missing });
+    await withBusy(form.querySelector('button[type=submit]'), async () => {
+      const res = await api('POST', `/residence-changes/${encodeURIComponent(c.id)}/${path}`, payload);
+      state.change = res.residence_change;
+      renderResidence(true);
+      announce(`${t('rs.heading')}: ${label('rs.status', state.change.status)}`);
+    }, { form });
+  });
+  step('rs-notice-form', 'notice', () => ({ reasons: $('rs-reasons').value.trim() }));
+  step('rs-receipt-form', 'notice-receipt', () => ({ delivery: $('rs-delivery').value, received_date: $('rs-received-date').value }));
+  step('rs-observations-form', 'observations', () => ({
+    received_date: $('rs-observations-date').value, observations: $('rs-observations-text').value.trim(),
+  }));
+  step('rs-answer-form', 'answer', () => ({ outcome: $('rs-outcome').value, reasons: $('rs-answer-reasons').value.trim() }));
+  onLangChange(() => renderResidence());
 }

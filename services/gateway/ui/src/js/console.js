@@ -2,6 +2,7 @@
 import { api, clearErrors, requireSession, showError, withBusy } from './api.js';
 import { announce, fillSelect, fmtDate, fmtTime, h, initPage, label, mmss, showUser } from './common.js';
 import { onLangChange, t } from './i18n.js';
+import { initResidence } from './residence.js';
 
 const OPERATOR_ROLES = ['info_desk', 'polivalente', 'tecnico', 'back_office', 'manager'];
 const QUEUES_EVERY_MS = 5000;
@@ -25,7 +26,7 @@ initPage();
 main().catch((err) => showError(null, err, $('page-alert')));
 
 async function main() {
-  await requireSession([...OPERATOR_ROLES, 'admin']);
+  const session = await requireSession([...OPERATOR_ROLES, 'admin']);
   showUser();
   bindSeat();
   bindPresence();
@@ -52,6 +53,7 @@ async function main() {
     : [];
   await refreshConsole();
   fillSites();
+  initResidence({ roles: session.account.roles, sites: state.sites, seatSite: state.operator?.site_code });
   if (state.operator?.current_case_id) await loadCase(state.operator.current_case_id);
   await refreshParked();
   scheduleQueues();
