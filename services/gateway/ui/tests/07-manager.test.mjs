@@ -3,7 +3,7 @@
 // specialist receives shows as open and unassigned in its procedure's line.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { axe, launch, login, newPage, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
+import { axe, expectConsoleError, launch, login, newPage, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -68,6 +68,7 @@ test("the manager sees the office's open work by procedure and by assignee", asy
   const year = new Date().getFullYear();
   const breaches = await manager.evaluate(async (y) => (await fetch(`/api/v1/back-office/breaches?year=${y}`)).json(), year);
   assert.ok(Array.isArray(breaches.procedures), JSON.stringify(breaches));
+  expectConsoleError(manager, /status of 400 .*due_soon_days=99\)$/);
   const bad = await manager.evaluate(async () => {
     const r = await fetch('/api/v1/back-office/summary?due_soon_days=99');
     return { status: r.status, body: await r.json() };
@@ -78,6 +79,7 @@ test("the manager sees the office's open work by procedure and by assignee", asy
   // A specialist may not see the manager's figures.
   const specialist = await newPage(browser);
   await login(specialist, 'bo.gialli', '/back-office');
+  expectConsoleError(specialist, /status of 403 .*\/back-office\/summary\)$/);
   const refused = await specialist.evaluate(async () => (await fetch('/api/v1/back-office/summary')).status);
   assert.equal(refused, 403);
 });
