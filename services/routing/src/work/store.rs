@@ -551,3 +551,19 @@ pub async fn tally(
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)
 }
+
+/// How many items of a department wait for a specialist, as this transaction sees them.
+pub async fn count_waiting(
+    uow: &mut UnitOfWork,
+    municipality: &str,
+    department: &str,
+) -> Result<i64, RoutingError> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from work_items
+         where municipality = $1 and department = $2 and state = 'waiting'",
+    )
+    .bind(municipality)
+    .bind(department)
+    .fetch_one(uow.conn())
+    .await?)
+}
