@@ -85,6 +85,8 @@ async fn an_event_reaches_its_consumer_exactly_once_even_when_published_twice() 
                     max_deliver: 5,
                     ack_wait: Duration::from_secs(30),
                     retry_delay: Duration::ZERO,
+                    // Side by side: exactly once must hold with lanes too.
+                    lanes: 4,
                 },
                 KeepStreets,
             );

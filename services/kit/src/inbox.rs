@@ -44,6 +44,11 @@ pub struct ConsumerSpec {
     pub ack_wait: Duration,
     /// Delay before a failed event is redelivered.
     pub retry_delay: Duration,
+    /// How many events are applied side by side when the consumer runs continuously:
+    /// events of one aggregate (the `ce-subject` header) always go to the same lane, so
+    /// each aggregate's events are applied in stream order; different aggregates' commits
+    /// overlap. 1 applies every event in stream order.
+    pub lanes: usize,
 }
 
 impl ConsumerSpec {
@@ -60,7 +65,14 @@ impl ConsumerSpec {
             max_deliver: 5,
             ack_wait: Duration::from_secs(30),
             retry_delay: Duration::from_secs(1),
+            lanes: 1,
         }
+    }
+
+    /// The same consumer applying up to `lanes` aggregates' events side by side.
+    pub const fn with_lanes(mut self, lanes: usize) -> Self {
+        self.lanes = lanes;
+        self
     }
 }
 
@@ -227,8 +239,14 @@ impl Consumer {
         Ok(outcomes)
     }
 
-    /// Reads continuously until `shutdown`; finishes the message in hand before stopping.
+    /// Reads continuously until `shutdown`; finishes the messages in hand before stopping.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let lanes = Lanes::start(&self);
+        self.clone().read(shutdown, &lanes).await;
+        lanes.finish().await;
+    }
+
+    async fn read(self: Arc<Self>, shutdown: CancellationToken, lanes: &Lanes) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         while !shutdown.is_cancelled() {
             let messages = match self.consumer().await {
@@ -254,7 +272,7 @@ impl Consumer {
                 match next {
                     Some(Ok(message)) => {
                         backoff.reset();
-                        self.process(&message).await;
+                        lanes.apply(&self, message).await;
                     }
                     Some(Err(error)) => {
                         tracing::warn!(consumer = %self.durable_name(), %error, "consumer stream error");
@@ -407,4 +425,67 @@ impl Consumer {
             }
         }
     }
+}
+
+/// The lanes of a consumer that applies several aggregates' events side by side
+/// ([`ConsumerSpec::lanes`]): one task per lane, each applying its events in order.
+struct Lanes {
+    senders: Vec<tokio::sync::mpsc::Sender<jetstream::Message>>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Lanes {
+    fn start(consumer: &Arc<Consumer>) -> Self {
+        let mut senders = Vec::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        if consumer.spec.lanes > 1 {
+            for _ in 0..consumer.spec.lanes {
+                // One message waiting per lane: the stream, not this process, holds the
+                // backlog (and redelivers it if the process dies).
+                let (sender, mut receiver) = tokio::sync::mpsc::channel::<jetstream::Message>(1);
+                let consumer = consumer.clone();
+                tasks.spawn(async move {
+                    while let Some(message) = receiver.recv().await {
+                        consumer.process(&message).await;
+                    }
+                });
+                senders.push(sender);
+            }
+        }
+        Self { senders, tasks }
+    }
+
+    /// Applies `message` in its aggregate's lane, or here when there is one lane.
+    async fn apply(&self, consumer: &Consumer, message: jetstream::Message) {
+        if self.senders.is_empty() {
+            consumer.process(&message).await;
+            return;
+        }
+        let aggregate = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(events::header::SUBJECT))
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default();
+        let lane = lane_of(&aggregate, self.senders.len());
+        if let Err(returned) = self.senders[lane].send(message).await {
+            // The lane's task ended (it never does before `finish`): apply it here.
+            consumer.process(&returned.0).await;
+        }
+    }
+
+    /// Lets each lane finish what it holds.
+    async fn finish(self) {
+        let Self { senders, mut tasks } = self;
+        drop(senders);
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The lane of an aggregate: the same for every event of it.
+fn lane_of(aggregate: &str, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    aggregate.hash(&mut hasher);
+    usize::try_from(hasher.finish() % u64::try_from(lanes.max(1)).unwrap_or(1)).unwrap_or(0)
 }

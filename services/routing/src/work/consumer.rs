@@ -18,7 +18,10 @@ use super::{
 
 /// The consumer of `department`'s work, on its stream.
 pub fn spec(department: &'static str, subjects: &'static [&'static str]) -> ConsumerSpec {
-    ConsumerSpec::new(department_consumer_name(department), department, subjects)
+    // Requests of different works are independent: applied side by side, their durable
+    // commits overlap (one at a time, a department's requests queued behind each other's
+    // fsync). A work's own request and updates share a lane, so they keep their order.
+    ConsumerSpec::new(department_consumer_name(department), department, subjects).with_lanes(8)
 }
 
 fn department_consumer_name(department: &'static str) -> &'static str {
