@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 GET, enough for tests to read the gateway's JSON and pages.
+//! A minimal HTTP/1.1 client, enough for tests to read the gateway's JSON and pages and
+//! to call its API as a signed-in account.
 
 use std::net::SocketAddr;
 
@@ -119,5 +120,79 @@ pub async fn request(
         status,
         headers,
         body,
+    }
+}
+
+/// The demo accounts' password (the gateway's demo seed, as `make run` has it).
+pub const DEMO_PASSWORD: &str = "demo-sportello";
+
+/// The gateway's REST API at `addr`, as a signed-in browser calls it.
+#[derive(Debug, Clone, Copy)]
+pub struct Api {
+    /// The gateway's HTTP address.
+    pub addr: SocketAddr,
+}
+
+/// A signed-in account: its cookie and CSRF token.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// `name=value` of the session cookie.
+    pub cookie: String,
+    /// The CSRF token sent back on writes.
+    pub csrf: String,
+}
+
+impl Api {
+    /// Signs `username` in with the demo password; panics (in a test) if refused.
+    #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    pub async fn sign_in(&self, username: &str) -> User {
+        let reply = self
+            .call(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(serde_json::json!({"username": username, "password": DEMO_PASSWORD})),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{username} signs in: {}", reply.body);
+        User {
+            cookie: reply
+                .header("set-cookie")
+                .and_then(|c| c.split(';').next())
+                .expect("a session cookie")
+                .to_owned(),
+            csrf: reply.json()["csrf_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// One call, as `user` when given.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&User>,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let mut headers = Vec::new();
+        if let Some(user) = user {
+            headers.push(("Cookie", user.cookie.as_str()));
+            headers.push(("X-CSRF-Token", user.csrf.as_str()));
+        }
+        request(self.addr, method, path, &headers, body.as_ref()).await
+    }
+
+    /// Calls as `user` and expects `status`; returns the JSON body.
+    #[allow(clippy::panic)]
+    pub async fn expect(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        user: &User,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let reply = self.call(method, path, Some(user), body).await;
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+        reply.json()
     }
 }

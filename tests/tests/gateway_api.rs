@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
-
-use serde_json::{Value, json};
+use serde_json::json;
 use sportello_gateway::{
     auth::accounts::{self, AccountInput},
     config::DEMO_MUNICIPALITY,
@@ -15,59 +13,11 @@ use sportello_gateway::{
 };
 use sportello_proto::routing::v1::{GetTicketRequest, case_service_client::CaseServiceClient};
 use sportello_tests::{
-    http::{self, Response},
+    http::{self, Api, User},
     stack::{Stack, context},
 };
 
-const PASSWORD: &str = "demo-sportello";
-
-struct Api {
-    addr: SocketAddr,
-}
-
-/// A signed-in account: its cookie and CSRF token.
-struct User {
-    cookie: String,
-    csrf: String,
-}
-
-impl Api {
-    async fn sign_in(&self, username: &str) -> User {
-        let reply = self
-            .call(
-                "POST",
-                "/api/v1/session",
-                None,
-                Some(json!({"username": username, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{username} signs in: {}", reply.body);
-        let cookie = reply
-            .header("set-cookie")
-            .and_then(|c| c.split(';').next())
-            .expect("a session cookie")
-            .to_owned();
-        User {
-            cookie,
-            csrf: reply.json()["csrf_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        user: Option<&User>,
-        body: Option<Value>,
-    ) -> Response {
-        let mut headers = Vec::new();
-        if let Some(user) = user {
-            headers.push(("Cookie", user.cookie.as_str()));
-            headers.push(("X-CSRF-Token", user.csrf.as_str()));
-        }
-        http::request(self.addr, method, path, &headers, body.as_ref()).await
-    }
-}
+const PASSWORD: &str = http::DEMO_PASSWORD;
 
 async fn stack() -> (Stack, Api) {
     let stack = Stack::start().await;

@@ -7,8 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
-
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use sportello_gateway::{config::DEMO_MUNICIPALITY, demo};
@@ -19,11 +17,11 @@ use sportello_proto::registry::v1::{
     resident_service_client::ResidentServiceClient, street_service_client::StreetServiceClient,
 };
 use sportello_tests::{
-    http::{self, Response},
+    http::{self, Api, User},
     stack::Stack,
 };
 
-const PASSWORD: &str = "demo-sportello";
+const PASSWORD: &str = http::DEMO_PASSWORD;
 const SPEZIA: &str = "011015";
 /// Mario Rossi, 1 January 1980, La Spezia (E463).
 const MARIO: &str = "RSSMRA80A01E463A";
@@ -33,67 +31,6 @@ const MARIA: &str = "BNCMRA82M45D969P";
 const ANNA: &str = "VRDNNA75D61G702A";
 /// Arben Hoxha, 2 March 1985, Albania (Z100).
 const ARBEN: &str = "HXHRBN85C02Z100R";
-
-struct Api {
-    addr: SocketAddr,
-}
-
-/// A signed-in account: its cookie and CSRF token.
-struct User {
-    cookie: String,
-    csrf: String,
-}
-
-impl Api {
-    async fn sign_in(&self, username: &str) -> User {
-        let reply = self
-            .call(
-                "POST",
-                "/api/v1/session",
-                None,
-                Some(json!({"username": username, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{username} signs in: {}", reply.body);
-        User {
-            cookie: reply
-                .header("set-cookie")
-                .and_then(|c| c.split(';').next())
-                .expect("a session cookie")
-                .to_owned(),
-            csrf: reply.json()["csrf_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        user: Option<&User>,
-        body: Option<Value>,
-    ) -> Response {
-        let mut headers = Vec::new();
-        if let Some(user) = user {
-            headers.push(("Cookie", user.cookie.as_str()));
-            headers.push(("X-CSRF-Token", user.csrf.as_str()));
-        }
-        http::request(self.addr, method, path, &headers, body.as_ref()).await
-    }
-
-    /// Calls and expects `status`; returns the JSON body.
-    async fn expect(
-        &self,
-        status: u16,
-        method: &str,
-        path: &str,
-        user: &User,
-        body: Option<Value>,
-    ) -> Value {
-        let reply = self.call(method, path, Some(user), body).await;
-        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
-        reply.json()
-    }
-}
 
 /// The registry as the counter reaches it (through the gateway's certificate).
 fn counter(purpose: &str) -> CallContext {
