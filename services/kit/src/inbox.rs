@@ -204,7 +204,7 @@ impl Consumer {
                 .map(|s| self.prefix.subject(s))
                 .collect(),
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
-            ack_wait: self.spec.ack_wait,
+            ack_wait: self.ack_wait(),
             // JetStream never gives up on an event by itself: the limit is enforced here,
             // where an event that could not even be dead-lettered is kept, not dropped.
             max_deliver: -1,
@@ -216,6 +216,16 @@ impl Consumer {
             .map_err(|e| self.error(e))?;
         *slot = Some(consumer.clone());
         Ok(consumer)
+    }
+
+    /// How long a delivery may take before JetStream redelivers it: the spec's, unless a
+    /// test process shortened it (test builds only, see [`fault`]).
+    fn ack_wait(&self) -> Duration {
+        #[cfg(all(feature = "testing", debug_assertions))]
+        if let Some(ack_wait) = fault::ack_wait() {
+            return ack_wait;
+        }
+        self.spec.ack_wait
     }
 
     async fn forget_consumer(&self) {
@@ -306,6 +316,12 @@ impl Consumer {
 
         match self.apply(&record).instrument(span).await {
             Ok(outcome) => {
+                // The instant a crash is most likely to cost an event twice: committed,
+                // not yet acknowledged. Tests put a process's death exactly here.
+                #[cfg(all(feature = "testing", debug_assertions))]
+                if outcome == Outcome::Applied {
+                    fault::exit_after_apply(self, record.id);
+                }
                 if let Err(error) = message.ack().await {
                     // The effect is committed; a redelivery will be recognised as a duplicate.
                     tracing::warn!(%error, event_id = %record.id, "ack failed after commit");
@@ -423,6 +439,65 @@ impl Consumer {
                     .await;
                 Outcome::WillRetry
             }
+        }
+    }
+}
+
+/// Faults a test can ask a service *process* for, through its environment, to kill it at
+/// an instant no signal sent from outside can hit.
+///
+/// Compiled only into debug builds with the `testing` feature (the workspace's test
+/// build), so a release binary has no such code, whatever its environment says. The
+/// feature alone would not do: `cargo build --release --bins` at the workspace root (the
+/// Dockerfile's) resolves features for every member, `sportello-tests` too, whose normal
+/// dependency on the kit turns `testing` on for every binary of the build.
+#[cfg(all(feature = "testing", debug_assertions))]
+pub mod fault {
+    use std::{sync::OnceLock, time::Duration};
+
+    /// `SPORTELLO_FAULT_EXIT_AFTER_APPLY=<durable name>` (e.g. `routing-work-registry`):
+    /// the process exits with [`EXIT_CODE`] as soon as that consumer has committed an
+    /// event's unit of work, before it acknowledges the message — as if it was killed
+    /// there. JetStream then holds the event unacknowledged and redelivers it.
+    pub const EXIT_AFTER_APPLY: &str = "SPORTELLO_FAULT_EXIT_AFTER_APPLY";
+
+    /// The exit status of a process that exited at a fault point: distinctive, so a test
+    /// tells it from a crash of another kind.
+    pub const EXIT_CODE: i32 = 86;
+
+    /// `SPORTELLO_TEST_ACK_WAIT_MS=<milliseconds>`: every consumer of the process is
+    /// created with this ack wait instead of its spec's, so a test sees the redelivery
+    /// after a crash in seconds rather than after the production 30 s. Every process on
+    /// the durable consumer must say the same, or each start sets its own.
+    pub const ACK_WAIT_MS: &str = "SPORTELLO_TEST_ACK_WAIT_MS";
+
+    /// Read once: the environment of a process does not change under it.
+    fn exit_after_apply_target() -> Option<&'static str> {
+        static TARGET: OnceLock<Option<String>> = OnceLock::new();
+        TARGET
+            .get_or_init(|| std::env::var(EXIT_AFTER_APPLY).ok())
+            .as_deref()
+    }
+
+    pub(super) fn ack_wait() -> Option<Duration> {
+        static ACK_WAIT: OnceLock<Option<Duration>> = OnceLock::new();
+        *ACK_WAIT.get_or_init(|| {
+            std::env::var(ACK_WAIT_MS)
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis)
+        })
+    }
+
+    /// Exits the process if the test asked for it at this consumer.
+    pub(super) fn exit_after_apply(consumer: &super::Consumer, event: uuid::Uuid) {
+        let Some(target) = exit_after_apply_target() else {
+            return;
+        };
+        if consumer.durable_name() == target {
+            tracing::error!(consumer = target, %event, "fault point: exiting after the commit, before the ack");
+            // No destructor, no graceful shutdown, no ack: what a kill leaves behind.
+            std::process::exit(EXIT_CODE);
         }
     }
 }
