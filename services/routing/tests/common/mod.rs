@@ -9,6 +9,8 @@
     clippy::panic
 )]
 
+pub mod replica;
+
 use sportello_kit::PeerChannel as Channel;
 use sportello_kit::{
     CallContext,
