@@ -10,45 +10,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Desk, LA_SPEZIA, settings};
+use common::{
+    Desk, LA_SPEZIA, settings,
+    work::{CHECK, back_office_person, publish, publish_as, request, specialist},
+};
 use prost::Message;
-use sportello_kit::{EventRecord, inbox::Outcome};
+use sportello_kit::inbox::Outcome;
 use sportello_proto::routing::v1::{
-    AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, ListWorkRequest, OutcomeOnExpiry,
-    Presence, StatutoryClock, SummariseWorkRequest, Tier, WorkOrigin, WorkRequested, WorkState,
-    WorkUpdateKind, WorkUpdated, WorkView, back_office_service_client::BackOfficeServiceClient,
+    AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, ListWorkRequest,
+    SummariseWorkRequest, WorkState, WorkUpdateKind, WorkUpdated, WorkView,
+    back_office_service_client::BackOfficeServiceClient,
 };
 use sportello_routing::work::{domain::WorkRequest, flow::WorkFlow, store};
 use tonic::Code;
 use uuid::Uuid;
-
-const CHECK: &str = "registry.residence_address_check";
-
-fn request(work_id: Uuid, due: &str, warning: &str) -> WorkRequested {
-    WorkRequested {
-        work_id: work_id.to_string(),
-        origin: Some(WorkOrigin {
-            service: "registry".into(),
-            procedure_kind: "residence_change".into(),
-            procedure_id: Uuid::now_v7().to_string(),
-        }),
-        municipality_istat_code: LA_SPEZIA.into(),
-        service_code: CHECK.into(),
-        requester_ref: String::new(),
-        clock: Some(StatutoryClock {
-            rule: "residence_check".into(),
-            start_date: "2026-11-26".into(),
-            due_date: due.into(),
-            warning_date: warning.into(),
-            outcome_on_expiry: OutcomeOnExpiry::SilenceAssent as i32,
-            suspensions: vec![],
-        }),
-        context_note: "Verifica dell'abitualità della dimora.".into(),
-        priority_category: 0,
-        documents: vec![],
-        protocol_registration_id: String::new(),
-    }
-}
 
 /// A desk whose operators never go offline for silence (the tests move the clock by
 /// minutes and days; heartbeats are not what they test).
@@ -74,68 +49,10 @@ fn flow(desk: &Desk) -> WorkFlow {
     }
 }
 
-/// Publishes `message` on the registry's stream as its outbox relay would, with `event_id`.
-async fn publish(desk: &Desk, event_id: Uuid, message: &WorkRequested) {
-    let procedure = &message.origin.as_ref().unwrap().procedure_id;
-    publish_as(
-        desk,
-        event_id,
-        "registry.work.requested",
-        procedure,
-        message,
-    )
-    .await;
-}
-
 /// Publishes a department's change of its work, as `publish` does.
 async fn publish_update(desk: &Desk, event_id: Uuid, message: &WorkUpdated) {
     let procedure = &message.origin.as_ref().unwrap().procedure_id;
     publish_as(desk, event_id, "registry.work.updated", procedure, message).await;
-}
-
-async fn publish_as<M: prost::Name>(
-    desk: &Desk,
-    event_id: Uuid,
-    event_type: &str,
-    aggregate_id: &str,
-    message: &M,
-) {
-    let prefix = &desk.ctx.config.subject_prefix;
-    let nats = desk.ctx.nats().await;
-    let js = async_nats::jetstream::new(nats);
-    let _ = js
-        .get_or_create_stream(sportello_kit::nats::stream_config(
-            prefix,
-            &sportello_kit::StreamSpec {
-                part: "registry",
-                subjects: &["registry.>"],
-            },
-            1,
-        ))
-        .await
-        .unwrap();
-    let record = EventRecord {
-        id: event_id,
-        source: "//sportello/registry".into(),
-        event_type: event_type.into(),
-        time: jiff::Timestamp::now(),
-        aggregate_kind: "registry.residence_change".into(),
-        aggregate_id: aggregate_id.into(),
-        aggregate_version: 1,
-        municipality: LA_SPEZIA.into(),
-        data_type: M::full_name(),
-        data: message.encode_to_vec().into(),
-        traceparent: None,
-    };
-    js.publish_with_headers(
-        prefix.subject(event_type),
-        record.headers(),
-        record.data.clone(),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
 }
 
 /// Steps routing's consumer of the registry's work.
@@ -158,44 +75,8 @@ async fn count(desk: &Desk, sql: &str) -> i64 {
         .unwrap()
 }
 
-/// A back-office specialist of the registry, present for back-office work.
-async fn specialist(desk: &mut Desk, id: &str) {
-    desk.operators
-        .upsert_operator(common::request(
-            sportello_proto::routing::v1::UpsertOperatorRequest {
-                operator: Some(sportello_proto::routing::v1::Operator {
-                    id: id.into(),
-                    municipality_istat_code: LA_SPEZIA.into(),
-                    display_name: format!("Specialista {id}"),
-                    tier: Tier::BackOffice as i32,
-                    department: "anagrafe".into(),
-                    skills: vec![sportello_proto::routing::v1::Skill {
-                        skill: "anagrafe".into(),
-                        proficiency: 4,
-                    }],
-                    ..Default::default()
-                }),
-            },
-        ))
-        .await
-        .unwrap();
-    desk.presence(id, Presence::BackOffice).await.unwrap();
-}
-
 async fn back_office(desk: &Desk) -> BackOfficeServiceClient<sportello_kit::PeerChannel> {
     BackOfficeServiceClient::new(desk.routing.channel().await)
-}
-
-fn back_office_person(id: &str) -> sportello_kit::CallContext {
-    sportello_kit::CallContext::new(
-        "gateway",
-        &format!("operator:{id}"),
-        LA_SPEZIA,
-        "work.serve",
-    )
-    .unwrap()
-    .with_roles(&[sportello_kit::Role::BackOffice])
-    .with_department(Some("anagrafe"))
 }
 
 #[tokio::test]

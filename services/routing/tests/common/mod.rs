@@ -10,6 +10,7 @@
 )]
 
 pub mod replica;
+pub mod work;
 
 use sportello_kit::PeerChannel as Channel;
 use sportello_kit::{
