@@ -63,4 +63,4 @@ pub use server::Api;
 pub use service::{Listeners, Running, Service, ServiceSpec, StartError, main};
 pub use timers::{Timer, TimerHandler};
 pub use trust::{PeerChannel, PeerId, Policy, TlsIdentity};
-pub use uow::{Aggregate, Claim, Db, UnitOfWork};
+pub use uow::{Aggregate, Claim, Db, TimerAt, UnitOfWork};

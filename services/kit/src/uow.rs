@@ -146,6 +146,20 @@ pub enum Claim {
 }
 
 /// One transaction. Dropping it without [`UnitOfWork::commit`] rolls everything back.
+/// A durable timer to schedule: `kind` and `key` name it (unique together), `due_at` is
+/// when it fires, `payload` what its handler reads.
+#[derive(Debug, Clone)]
+pub struct TimerAt {
+    /// The timer's kind, e.g. `routing.work.escalation`.
+    pub kind: &'static str,
+    /// Its key, unique within the kind.
+    pub key: String,
+    /// When it fires.
+    pub due_at: Timestamp,
+    /// What its handler reads.
+    pub payload: serde_json::Value,
+}
+
 #[derive(Debug)]
 pub struct UnitOfWork {
     tx: Transaction<'static, Postgres>,
@@ -327,6 +341,63 @@ impl UnitOfWork {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Schedules several timers in one statement, each as [`Self::schedule_timer`] would:
+    /// a unit of work that arms a clock's steps together (a warning, the day before, the
+    /// due date) pays one round trip, not one per step.
+    pub async fn schedule_timers(&mut self, timers: &[TimerAt]) -> Result<(), sqlx::Error> {
+        if timers.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = timers.iter().map(|_| Uuid::now_v7()).collect();
+        let kinds: Vec<&str> = timers.iter().map(|t| t.kind).collect();
+        let keys: Vec<&str> = timers.iter().map(|t| t.key.as_str()).collect();
+        let due: Vec<SqlTimestamp> = timers
+            .iter()
+            .map(|t| SqlTimestamp::from(t.due_at))
+            .collect();
+        let payloads: Vec<sqlx::types::Json<&serde_json::Value>> = timers
+            .iter()
+            .map(|t| sqlx::types::Json(&t.payload))
+            .collect();
+        sqlx::query(
+            "insert into timers (id, kind, key, due_at, payload, created_at)
+             select id, kind, key, due_at, payload, $6
+               from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+                    as t(id, kind, key, due_at, payload)
+             on conflict (kind, key) do update
+               set due_at = excluded.due_at, payload = excluded.payload,
+                   created_at = excluded.created_at, fired_at = null, cancelled_at = null,
+                   attempts = 0, last_error = null",
+        )
+        .bind(&ids)
+        .bind(&kinds)
+        .bind(&keys)
+        .bind(&due)
+        .bind(&payloads)
+        .bind(SqlTimestamp::from(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Cancels the pending timers of `kind` among `keys` in one statement. Returns how
+    /// many were pending.
+    pub async fn cancel_timers(&mut self, kind: &str, keys: &[String]) -> Result<u64, sqlx::Error> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "update timers set cancelled_at = $3
+             where kind = $1 and key = any($2) and fired_at is null and cancelled_at is null",
+        )
+        .bind(kind)
+        .bind(keys)
+        .bind(SqlTimestamp::from(self.now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Cancels a pending timer. Returns whether one was pending.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp, civil::Date};
-use sportello_kit::{Aggregate, CallContext, Db, ServiceError, UnitOfWork};
+use sportello_kit::{Aggregate, CallContext, Db, ServiceError, TimerAt, UnitOfWork};
 use sportello_pa::calendar::Calendar;
 use sportello_proto::{
     common::v1::Channel,
@@ -122,11 +122,19 @@ fn working_day_before(calendar: &Calendar, day: Date) -> Date {
         .unwrap_or(day)
 }
 
-/// Arms the escalation timers of an item's clock: the warning date (the assignee), one
+/// The keys of an item's three escalation steps.
+fn escalation_keys(item: &WorkItem) -> Vec<String> {
+    (1..=3)
+        .map(|level| format!("{}:{level}", item.id))
+        .collect()
+}
+
+/// The escalation timers of an item's clock: the warning date (the assignee), one
 /// working day before the due date (the office manager), the due date (the official with
-/// substitute power). A timer carries the due date it was armed for, so one left from an
-/// earlier clock finds the clock changed and does nothing.
-async fn arm_escalation(uow: &mut UnitOfWork, item: &WorkItem) -> Result<(), ServiceError> {
+/// substitute power) — those still ahead of the item's level, to arm; the others' keys,
+/// to disarm. A timer carries the due date it was armed for, so one left from an earlier
+/// clock finds the clock changed and does nothing.
+fn escalation_plan(item: &WorkItem) -> (Vec<TimerAt>, Vec<String>) {
     let Some((clock, due)) = item
         .clock
         .as_ref()
@@ -135,11 +143,7 @@ async fn arm_escalation(uow: &mut UnitOfWork, item: &WorkItem) -> Result<(), Ser
         // No term (or a term suspended with no end yet, a 10-bis notice whose receipt
         // is not recorded): nothing to escalate on, and steps armed for the old due date
         // are taken back rather than left to fire and be ignored.
-        for level in 1..=3 {
-            uow.cancel_timer(ESCALATION_TIMER, &format!("{}:{level}", item.id))
-                .await?;
-        }
-        return Ok(());
+        return (vec![], escalation_keys(item));
     };
     let calendar = Calendar::for_municipality(item.municipality.as_str());
     let steps = [
@@ -147,23 +151,35 @@ async fn arm_escalation(uow: &mut UnitOfWork, item: &WorkItem) -> Result<(), Ser
         (2, Some(working_day_before(&calendar, due))),
         (3, Some(due)),
     ];
+    let (mut arm, mut disarm) = (vec![], vec![]);
     for (level, day) in steps {
         let key = format!("{}:{level}", item.id);
         match day.and_then(rome_noon) {
-            Some(at) if level > item.escalation => {
-                uow.schedule_timer(
-                    ESCALATION_TIMER,
-                    &key,
-                    at,
-                    serde_json::json!({"item": item.id, "level": level, "due": due.to_string()}),
-                )
-                .await?;
-            }
-            _ => {
-                uow.cancel_timer(ESCALATION_TIMER, &key).await?;
-            }
+            Some(due_at) if level > item.escalation => arm.push(TimerAt {
+                kind: ESCALATION_TIMER,
+                key,
+                due_at,
+                payload: serde_json::json!({"item": item.id, "level": level, "due": due.to_string()}),
+            }),
+            _ => disarm.push(key),
         }
     }
+    (arm, disarm)
+}
+
+/// Arms an item's escalation steps for its clock as it now is (one statement to arm, one
+/// to disarm).
+async fn arm_escalation(uow: &mut UnitOfWork, item: &WorkItem) -> Result<(), ServiceError> {
+    let (arm, disarm) = escalation_plan(item);
+    uow.schedule_timers(&arm).await?;
+    uow.cancel_timers(ESCALATION_TIMER, &disarm).await?;
+    Ok(())
+}
+
+/// Takes back every escalation step of a closed item.
+async fn disarm_escalation(uow: &mut UnitOfWork, item: &WorkItem) -> Result<(), ServiceError> {
+    uow.cancel_timers(ESCALATION_TIMER, &escalation_keys(item))
+        .await?;
     Ok(())
 }
 
@@ -240,20 +256,38 @@ impl WorkFlow {
             version: 1,
         };
         store::insert(uow, &item).await?;
-        arm_escalation(uow, &item).await?;
-        self.arm_widening(uow, &item, 1).await?;
+        // A new item has no timers yet: its escalation steps and its first widening are
+        // armed together, in one statement.
+        let (mut timers, _) = escalation_plan(&item);
+        timers.push(self.widening(&item, 1));
+        uow.schedule_timers(&timers).await?;
         emit(uow, &item, "opened", "handed over by the department").await?;
-        self.offer_with(
-            uow,
-            item.municipality.as_str(),
-            &item.department,
-            false,
-            Some(item.id),
-        )
-        .await?;
-        // The offer changed the row: answer it as stored.
-        let item = store::lock(uow, item.id).await?;
+        let offered = self
+            .offer_with(
+                uow,
+                item.municipality.as_str(),
+                &item.department,
+                false,
+                Some(item.id),
+            )
+            .await?;
+        // Answer the item as stored: offered just now, or waiting as inserted.
+        let item = offered
+            .into_iter()
+            .find(|offered| offered.id == item.id)
+            .unwrap_or(item);
         Ok((item, true))
+    }
+
+    /// The timer that widens the search for a specialist at `stage`.
+    fn widening(&self, item: &WorkItem, stage: i64) -> TimerAt {
+        let after = ts(self.settings.widen_after) * stage as i32;
+        TimerAt {
+            kind: WIDEN_TIMER,
+            key: format!("{}:{stage}", item.id),
+            due_at: item.waiting_since + after,
+            payload: serde_json::json!({"item": item.id, "stage": stage, "since": item.waiting_since.to_string()}),
+        }
     }
 
     async fn arm_widening(
@@ -262,14 +296,7 @@ impl WorkFlow {
         item: &WorkItem,
         stage: i64,
     ) -> Result<(), ServiceError> {
-        let after = ts(self.settings.widen_after) * stage as i32;
-        uow.schedule_timer(
-            WIDEN_TIMER,
-            &format!("{}:{stage}", item.id),
-            item.waiting_since + after,
-            serde_json::json!({"item": item.id, "stage": stage, "since": item.waiting_since.to_string()}),
-        )
-        .await?;
+        uow.schedule_timers(&[self.widening(item, stage)]).await?;
         Ok(())
     }
 
@@ -354,10 +381,7 @@ impl WorkFlow {
         if item.is_open() {
             arm_escalation(uow, &item).await?;
         } else {
-            for level in 1..=3 {
-                uow.cancel_timer(ESCALATION_TIMER, &format!("{}:{level}", item.id))
-                    .await?;
-            }
+            disarm_escalation(uow, &item).await?;
         }
         let reason = if change.note.is_empty() {
             format!("changed by the department: {change_name}")
@@ -418,8 +442,10 @@ impl WorkFlow {
         department: &str,
         widened: bool,
     ) -> Result<usize, ServiceError> {
-        self.offer_with(uow, municipality, department, widened, None)
-            .await
+        Ok(self
+            .offer_with(uow, municipality, department, widened, None)
+            .await?
+            .len())
     }
 
     /// As [`Self::offer_in`], weighing also `fresh`: an item this transaction created,
@@ -431,21 +457,29 @@ impl WorkFlow {
         department: &str,
         widened: bool,
         fresh: Option<Uuid>,
-    ) -> Result<usize, ServiceError> {
+    ) -> Result<Vec<WorkItem>, ServiceError> {
         let now = uow.now();
-        let specialists = store::free_specialists(uow, municipality, department, widened).await?;
         // Once every waiting item is offered the round is over: without this bound a new
         // request, offered to the first free specialist, still cost every other free
         // specialist four queries (the work benchmark fell from 100 to 40 requests a
         // second with 32 specialists). Items that start waiting in another transaction
         // after this count are offered by that transaction's own round.
         let mut waiting = store::count_waiting(uow, municipality, department).await?;
-        let mut made = 0;
+        let mut made = vec![];
+        if waiting <= 0 {
+            return Ok(made);
+        }
+        // Read without locks; each specialist's row is locked only when an offer to them
+        // is weighed, so concurrent rounds (the consumer's lanes, completions) take
+        // different specialists instead of one round holding them all until it commits.
+        let specialists = store::free_specialists(uow, municipality, department, widened).await?;
         for specialist in specialists {
             if waiting <= 0 {
                 break;
             }
-            if !store::still_free(uow, &specialist).await? {
+            if !store::lock_for_offer(uow, &specialist).await?
+                || !store::still_free(uow, &specialist).await?
+            {
                 continue;
             }
             // The view proposes; the database confirms (the items still wait, nobody
@@ -493,7 +527,7 @@ impl WorkFlow {
                 "offered to the next eligible specialist",
             )
             .await?;
-            made += 1;
+            made.push(item);
             waiting -= 1;
         }
         Ok(made)
@@ -622,10 +656,7 @@ impl WorkFlow {
         item.result = result;
         item.closed_at = Some(now);
         let item = store::save(&mut uow, item).await?;
-        for level in 1..=3 {
-            uow.cancel_timer(ESCALATION_TIMER, &format!("{}:{level}", item.id))
-                .await?;
-        }
+        disarm_escalation(&mut uow, &item).await?;
         emit(&mut uow, &item, "completed", "completed by the specialist").await?;
         self.offer_in(
             &mut uow,

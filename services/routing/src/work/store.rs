@@ -268,6 +268,9 @@ pub async fn continuity(
     operator_id: &str,
     items: &[WorkItem],
 ) -> Result<std::collections::HashSet<Uuid>, RoutingError> {
+    if items.is_empty() {
+        return Ok(Default::default());
+    }
     let procedures: Vec<Uuid> = items.iter().map(|i| i.origin.procedure_id).collect();
     let people: Vec<String> = items
         .iter()
@@ -330,8 +333,8 @@ pub async fn load_of(uow: &mut UnitOfWork, operator_id: &str) -> Result<(i64, bo
     Ok((row.try_get("held")?, offered > 0))
 }
 
-/// The specialists of a department who may receive an offer now (locked; those another
-/// transaction is offering to are skipped): back-office tier or
+/// The specialists of a department who may receive an offer now, as this statement's
+/// snapshot sees them (not locked: see [`lock_for_offer`]): back-office tier or
 /// the department's technicians, present for back-office work, with spare capacity and
 /// no offer pending; `widened` adds every operator of the department present for
 /// back-office work, whatever their tier.
@@ -348,8 +351,7 @@ pub async fn free_specialists(
            and not exists (select 1 from work_items w where w.offered_to = o.id and w.state = 'offered')
            and (select count(*) from work_items w where w.holder = o.id and w.state = 'held')
                < o.back_office_capacity
-         order by (select count(*) from work_items w where w.holder = o.id and w.state = 'held'), o.id
-         for update of o skip locked",
+         order by (select count(*) from work_items w where w.holder = o.id and w.state = 'held'), o.id",
     )
     .bind(municipality)
     .bind(department)
@@ -362,11 +364,25 @@ pub async fn free_specialists(
         .map_err(Into::into)
 }
 
-/// Whether `operator_id`, whose row this transaction has locked, still has no offer
-/// pending and room under their capacity. [`free_specialists`] judged that on the
-/// snapshot its statement began with; an offer committed between that snapshot and the
-/// row lock would otherwise be doubled. Nobody offers to a specialist without their
-/// row's lock, so this later statement sees every offer that matters.
+/// Locks `operator_id`'s row for an offer, unless another transaction holds it (that one
+/// is offering them something: skip them). `no key update`, not `update`: the foreign-key
+/// checks of cases and items that name the specialist (key share) need not wait for an
+/// offer round to commit.
+pub async fn lock_for_offer(uow: &mut UnitOfWork, operator_id: &str) -> Result<bool, RoutingError> {
+    let locked: Option<i32> =
+        sqlx::query_scalar("select 1 from operators where id = $1 for no key update skip locked")
+            .bind(operator_id)
+            .fetch_optional(uow.conn())
+            .await?;
+    Ok(locked.is_some())
+}
+
+/// Whether `operator_id`, whose row this transaction has locked ([`lock_for_offer`]),
+/// still has no offer pending and room under their capacity. [`free_specialists`] judged
+/// that on the snapshot its statement began with, without locks; an offer committed
+/// since would otherwise be doubled. Nobody offers to a specialist without their row's
+/// lock, and this statement begins after that lock is taken, so it sees every offer that
+/// matters.
 pub async fn still_free(uow: &mut UnitOfWork, operator_id: &str) -> Result<bool, RoutingError> {
     let free: bool = sqlx::query_scalar(
         "select not exists (select 1 from work_items w where w.offered_to = o.id and w.state = 'offered')
