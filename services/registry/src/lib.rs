@@ -124,6 +124,10 @@ pub async fn start(
             .as_deref()
             .map(Into::into),
         outgoing: outgoing.clone(),
+        documents: config
+            .documents
+            .open(service.db())
+            .map_err(|e| StartError::Other(format!("DOCUMENT_STORE_URL: {}", e.detail())))?,
     };
     let streets = streets::grpc::Streets::new(service.db().clone());
     let residents = residents::grpc::Residents::new(registry.clone());
