@@ -8,8 +8,10 @@ use crate::{ConfigError, Db, Env, ServiceError};
 /// Where documents are kept: unset or `postgres` for the service's own schema (the
 /// embedded default); `file:///absolute/path` for a directory through `object_store`.
 ///
-/// `s3://bucket/prefix` is not built in: `object_store`'s `aws` feature adds an HTTP
-/// client and its own TLS set-up to every service's build. To add it, enable the
+/// `s3://bucket/prefix` is not built in: `object_store`'s `aws` feature takes its
+/// dependency tree from 84 crates to 171 — reqwest, hyper, quick-xml, and rustls on
+/// aws-lc-rs, a C library built with cmake, beside the ring every service already uses —
+/// in every service's build. To add it, enable the
 /// feature in the workspace's `object_store` line, parse the URL here with
 /// `object_store::aws::AmazonS3Builder::from_env().with_url(url)`, and wrap the store in
 /// [`ObjectDocuments::new`]: nothing else changes.
