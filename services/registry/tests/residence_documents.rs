@@ -229,6 +229,17 @@ async fn a_jpeg_declared_as_pdf_refuses_the_declaration_and_nothing_is_written()
     let refused = sportello_kit::ServiceError::from(error);
     assert_eq!(refused.violations()[0].field, "documents[0].title");
 
+    // At most five documents.
+    let six = vec![attached(PDF, "application/pdf", "Allegato"); 6];
+    let error = h
+        .changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(declaration(&family, six)))
+        .await
+        .unwrap_err();
+    let refused = sportello_kit::ServiceError::from(error);
+    assert_eq!(refused.violations()[0].field, "documents");
+
     for table in [
         "documents",
         "residence_change_documents",
@@ -269,4 +280,26 @@ async fn the_same_document_handed_in_twice_is_kept_once() {
         read.title, "Modulo di dichiarazione",
         "the first it was handed in as"
     );
+}
+
+/// A scan of several pages is larger than tonic's default 4 MiB message: the service
+/// takes it, up to the document size limit.
+#[tokio::test]
+async fn a_document_larger_than_grpcs_default_message_is_taken() {
+    let (h, _routing, family) = Box::pin(desk()).await;
+    let mut scan = PDF.to_vec();
+    scan.resize(6 * 1024 * 1024, b' ');
+    h.changes()
+        .await
+        .declare_residence_change(operator("residence.declare").request(declaration(
+            &family,
+            vec![attached(&scan, "application/pdf", "Modulo scansionato")],
+        )))
+        .await
+        .unwrap();
+    let size: i64 = sqlx::query_scalar("select size_bytes from documents")
+        .fetch_one(h.pool())
+        .await
+        .unwrap();
+    assert_eq!(size, 6 * 1024 * 1024);
 }

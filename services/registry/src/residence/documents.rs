@@ -19,6 +19,23 @@ use crate::domain::{ResidenceChangeId, ResidentId};
 /// The longest title: a few words for the operator.
 const TITLE_MAX: usize = 120;
 
+/// The most documents one declaration takes: the form, the dwelling title, identity
+/// documents, a permit. It bounds a request's size (see [`request_limit`]).
+pub const MAX_DOCUMENTS: usize = 5;
+
+/// The largest DeclareResidenceChange request the service decodes: its documents at the
+/// size limit, and a mebibyte for the rest. tonic's default (4 MiB) would refuse a
+/// single document under the limit with a bare "message too large".
+pub fn request_limit(store: &dyn DocumentStore) -> usize {
+    let documents = store
+        .rules()
+        .max_bytes()
+        .saturating_mul(MAX_DOCUMENTS as u64);
+    usize::try_from(documents)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024)
+}
+
 /// A document that passed intake, with its title.
 #[derive(Debug, Clone)]
 pub struct Attached {
@@ -48,6 +65,12 @@ pub fn check(
     store: &dyn DocumentStore,
     documents: &[AttachedDocument],
 ) -> Result<Vec<Attached>, ServiceError> {
+    if documents.len() > MAX_DOCUMENTS {
+        return Err(ServiceError::invalid_field(
+            "documents",
+            format!("al massimo {MAX_DOCUMENTS} documenti / at most {MAX_DOCUMENTS} documents"),
+        ));
+    }
     documents
         .iter()
         .enumerate()
