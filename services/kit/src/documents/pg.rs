@@ -23,9 +23,9 @@ impl PgDocuments {
         Self { db, rules }
     }
 
-    /// Writes `document` on `conn` unless a row has its hash already, then answers the
-    /// stored row (the first intake's, should the same bytes come with another name of
-    /// the same type).
+    /// Writes `document` on `conn` unless a row has its hash already. The row there is
+    /// the same document: same bytes, so the same size and — the allowed types'
+    /// signatures being disjoint — the same media type.
     async fn write(
         conn: &mut PgConnection,
         document: &CheckedDocument,
