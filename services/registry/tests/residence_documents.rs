@@ -126,6 +126,29 @@ async fn a_pdf_handed_in_is_kept_referred_to_in_the_work_request_and_read_back_a
         "no bytes in the event"
     );
 
+    // Routing takes the work with the reference: the specialist's item lists it.
+    h.registry.running.workers.relay.run_once().await.unwrap();
+    routing
+        .running
+        .workers
+        .consumers
+        .iter()
+        .find(|c| c.durable_name().ends_with("work-registry"))
+        .unwrap()
+        .run_once(50)
+        .await
+        .unwrap();
+    let (sha256, title): (String, String) = sqlx::query_as(
+        "select documents -> 0 ->> 'sha256', documents -> 0 ->> 'title' from routing.work_items",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (sha256.as_str(), title.as_str()),
+        (hash.as_str(), "Modulo di dichiarazione")
+    );
+
     // The protocol register records the form's hash.
     let registration = ProtocolServiceClient::new(routing.channel().await)
         .get_registration(operator("protocol.read").request(GetRegistrationRequest {
