@@ -15,6 +15,8 @@
 //! - [`clock`] and [`timers`]: an injectable clock and durable timers;
 //! - [`pseudonym`]: the pseudonymous `requester_ref` that stands for a person outside
 //!   the service that owns their data;
+//! - [`documents`]: the content-addressed document store (PostgreSQL or object storage)
+//!   with its intake checks (allowed type, magic bytes, size);
 //! - [`janitor`]: purge of old rows;
 //! - [`server`] and [`service`]: the gRPC server with health and reflection, metrics,
 //!   graceful shutdown, and [`main`] for a service binary;
@@ -26,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -23,6 +23,8 @@ pub enum RecordKind {
     Family,
     /// An issued certificate.
     Certificate,
+    /// A document handed in with a change of residence (the record id is the change's).
+    ResidenceChangeDocument,
 }
 
 impl RecordKind {
@@ -31,6 +33,7 @@ impl RecordKind {
             Self::Resident => "resident",
             Self::Family => "family",
             Self::Certificate => "certificate",
+            Self::ResidenceChangeDocument => "residence_change_document",
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sportello_kit::{ConfigError, Env, PseudonymKey, ServiceConfig, StartError};
+use sportello_kit::{
+    ConfigError, Env, PseudonymKey, ServiceConfig, StartError, documents::DocumentStoreConfig,
+};
 
 /// Where the public verification page is when `CERTIFICATE_VERIFY_URL` is not set: the
 /// gateway of `make run`.
@@ -29,6 +31,9 @@ pub struct RegistryConfig {
     /// Agenzia delle Entrate n. 12345 del 02/01/2020"); unset when the municipality has
     /// none.
     pub virtual_stamp_authorisation: Option<String>,
+    /// Where documents handed in are kept and how they are checked
+    /// (`DOCUMENT_STORE_URL`, `DOCUMENT_MAX_BYTES`): the registry's own schema by default.
+    pub documents: DocumentStoreConfig,
 }
 
 impl AsRef<ServiceConfig> for RegistryConfig {
@@ -67,6 +72,7 @@ impl RegistryConfig {
             verify_url: verify_url.trim_end_matches('/').to_owned(),
             virtual_stamp_authorisation: (!authorisation.is_empty())
                 .then(|| authorisation.to_owned()),
+            documents: DocumentStoreConfig::from_env(env)?,
         })
     }
 
@@ -81,6 +87,7 @@ impl RegistryConfig {
             routing_url: None,
             verify_url: DEFAULT_VERIFY_URL.to_owned(),
             virtual_stamp_authorisation: None,
+            documents: DocumentStoreConfig::default(),
         })
     }
 }

@@ -35,6 +35,7 @@ use sportello_proto::registry::v1::{
     resident_service_server::ResidentServiceServer, street_service_server::StreetServiceServer,
 };
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 pub use config::{IntoRegistryConfig, RegistryConfig};
 pub use state::Registry;
@@ -124,11 +125,16 @@ pub async fn start(
             .as_deref()
             .map(Into::into),
         outgoing: outgoing.clone(),
+        documents: config
+            .documents
+            .open(service.db())
+            .map_err(|e| StartError::Other(format!("DOCUMENT_STORE_URL: {}", e.detail())))?,
     };
     let streets = streets::grpc::Streets::new(service.db().clone());
     let residents = residents::grpc::Residents::new(registry.clone());
     let facts = facts::grpc::Facts::new(registry.clone());
     let certificates = certificates::grpc::Certificates::new(registry.clone());
+    let request_limit = residence::documents::request_limit(registry.documents.as_ref());
     let residence = residence::grpc::Residence::new(registry.clone(), intake);
     let api = Api::new()
         .grpc(StreetServiceServer::with_interceptor(
@@ -147,8 +153,9 @@ pub async fn start(
             certificates,
             require_call_context,
         ))
-        .grpc(ResidenceChangeServiceServer::with_interceptor(
-            residence,
+        // Declarations carry documents: room for them (see `request_limit`).
+        .grpc(InterceptedService::new(
+            ResidenceChangeServiceServer::new(residence).max_decoding_message_size(request_limit),
             require_call_context,
         ));
     service.serve(api, listeners, shutdown).await

@@ -33,6 +33,8 @@ pub struct Registry {
     pub virtual_stamp_authorisation: Option<Arc<str>>,
     /// Where outgoing documents are registered (routing's protocol register).
     pub outgoing: Arc<dyn crate::residence::outgoing::OutgoingRegister>,
+    /// Where documents handed in with procedures are kept (the kit's document store).
+    pub documents: Arc<dyn sportello_kit::documents::DocumentStore>,
 }
 
 impl Registry {

@@ -57,6 +57,7 @@ fn declaration(family: &[Resident], members: Vec<MovingMember>) -> DeclareReside
         site_id: String::new(),
         remaining_head_id: String::new(),
         representative_id: String::new(),
+        documents: Vec::new(),
     }
 }
 

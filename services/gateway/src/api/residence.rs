@@ -638,6 +638,8 @@ pub async fn declare(
                 site_id: site.id,
                 remaining_head_id,
                 representative_id,
+                // The counter form hands in no files yet.
+                documents: Vec::new(),
             }))
             .await?
             .into_inner()

@@ -592,6 +592,7 @@ mod tests {
             document_sha256: String::new(),
             idempotency_key: String::new(),
             site_id: Uuid::now_v7().to_string(),
+            documents: Vec::new(),
             remaining_head_id: String::new(),
             representative_id: String::new(),
         }

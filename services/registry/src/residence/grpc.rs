@@ -6,11 +6,13 @@ use prost::Message as _;
 use sha2::{Digest, Sha256};
 use sportello_kit::{
     Aggregate, CallContext, Claim, Db, IdempotencyKey, RequesterRef, ServiceError,
+    documents::Sha256Hex,
 };
 use sportello_pa::calendar::rome;
 use sportello_proto::registry::v1::{
     AnswerObservationsRequest, AnswerObservationsResponse, DeclareImmigrationRequest,
     DeclareImmigrationResponse, DeclareResidenceChangeRequest, DeclareResidenceChangeResponse,
+    GetResidenceChangeDocumentRequest, GetResidenceChangeDocumentResponse,
     GetResidenceChangeRequest, GetResidenceChangeResponse, RecordAddressCheckRequest,
     RecordAddressCheckResponse, RecordNoticeReceiptRequest, RecordNoticeReceiptResponse,
     RecordObservationsRequest, RecordObservationsResponse, ResidenceChangeDeclared,
@@ -22,6 +24,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
+    documents::{self, Attached},
     domain::{
         Answer, Basis, CheckResult, DeclaredChange, LegalClock, Notice, Observations, Receipt,
         RecordedCheck,
@@ -35,6 +38,7 @@ use super::{
     work,
 };
 use crate::{
+    audit::{Access, RecordKind},
     domain::{ResidenceChangeId, ResidentId},
     error::RegistryError,
     residents::store::street_id,
@@ -124,6 +128,8 @@ impl ResidenceChangeService for Residence {
         let request = request.into_inner();
         let declared = DeclaredChange::try_from(&request)?;
         context.ensure_municipality(declared.municipality)?;
+        // A bad document refuses the whole declaration before anything is registered.
+        let attached = documents::check(self.registry.documents.as_ref(), &request.documents)?;
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let fingerprint = DeclareResidenceChangeRequest {
             idempotency_key: String::new(),
@@ -246,8 +252,15 @@ impl ResidenceChangeService for Residence {
         );
         let id = ResidenceChangeId(derived(base, "residence_change"));
         tracing::Span::current().record("residence_change_id", tracing::field::display(id));
+        // The register records the declaration form's hash: the one given, else the
+        // first document's (the form is attached first), else the request's content's.
         let document_sha256 = declared
             .document_sha256
+            .or_else(|| {
+                attached
+                    .first()
+                    .map(|a| Sha256::digest(a.document.content()).into())
+            })
             .unwrap_or_else(|| Sha256::digest(fingerprint.encode_to_vec()).into());
         let entry = match self
             .intake
@@ -299,11 +312,16 @@ impl ResidenceChangeService for Residence {
             purpose: context.purpose().to_owned(),
         };
         let requester_ref = declarant_ref.to_string();
+        let document_store = registry.documents.clone();
         let recorded = registry
             .db
             .idempotent(DECLARE, key, &fingerprint, |uow| {
                 Box::pin(async move {
                     let change = store::record(uow, &declared, &intake).await?;
+                    // In this transaction: the documents are kept with the change, or
+                    // neither is (with object storage, an object is written at once and
+                    // left unreferenced by a rollback: harmless, content addressed).
+                    documents::record(uow, document_store.as_ref(), change.id, &attached).await?;
                     let id = change.id.to_string();
                     let resident_ids: Vec<String> =
                         change.members.iter().map(|(m, _)| m.to_string()).collect();
@@ -334,7 +352,14 @@ impl ResidenceChangeService for Residence {
                     .await?;
                     // The check goes to routing's back office as work, in this very
                     // transaction: recorded and handed over, or neither.
-                    work::request(uow, &change, &requester_ref, change.members.len()).await?;
+                    work::request(
+                        uow,
+                        &change,
+                        &requester_ref,
+                        change.members.len(),
+                        attached.iter().map(Attached::work_ref).collect(),
+                    )
+                    .await?;
                     if let Some(due) = assent_at {
                         uow.schedule_timer(SILENCE_TIMER, &id, due, serde_json::json!({}))
                             .await?;
@@ -528,7 +553,15 @@ impl ResidenceChangeService for Residence {
                     .await?;
                     // The check goes to routing's back office as work, in this very
                     // transaction: recorded and handed over, or neither.
-                    work::request(uow, &change, &requester_ref, change.members.len()).await?;
+                    // Declarations of a move into the municipality take no documents yet.
+                    work::request(
+                        uow,
+                        &change,
+                        &requester_ref,
+                        change.members.len(),
+                        Vec::new(),
+                    )
+                    .await?;
                     if let Some(due) = assent_at {
                         uow.schedule_timer(SILENCE_TIMER, &id, due, serde_json::json!({}))
                             .await?;
@@ -574,6 +607,54 @@ impl ResidenceChangeService for Residence {
         context.ensure_municipality(change.municipality)?;
         Ok(Response::new(GetResidenceChangeResponse {
             residence_change: Some(change_message(&change)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, residence_change_id))]
+    async fn get_residence_change_document(
+        &self,
+        request: Request<GetResidenceChangeDocumentRequest>,
+    ) -> Result<Response<GetResidenceChangeDocumentResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        crate::access::ensure_reads_personal_data(&context)?;
+        let sha256: Sha256Hex = request
+            .get_ref()
+            .sha256
+            .parse()
+            .map_err(|why: &str| ServiceError::invalid_field("sha256", why))?;
+        // Only a document of a change of the caller's municipality: another
+        // municipality's, or one never handed in with a change, is not found alike.
+        let owner = documents::owner(self.registry.db.pool(), &context, &sha256)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or(RegistryError::NotFound {
+                field: "sha256",
+                what: "no document with this hash in a change of residence of the municipality",
+            })?;
+        tracing::Span::current().record(
+            "residence_change_id",
+            tracing::field::display(owner.residence_change_id),
+        );
+        let document = self.registry.documents.get(&sha256).await?;
+        // Written before the bytes leave: no audit row, no document.
+        self.registry
+            .audit(
+                &context,
+                Access {
+                    action: "residence_change.get_document",
+                    record_kind: RecordKind::ResidenceChangeDocument,
+                    record_id: owner.residence_change_id.0,
+                    disclosed: &owner.members,
+                },
+            )
+            .await?;
+        Ok(Response::new(GetResidenceChangeDocumentResponse {
+            media_type: document.reference.media_type.to_string(),
+            size_bytes: document.reference.size_bytes,
+            content: document.content.to_vec(),
+            title: owner.title,
+            residence_change_id: owner.residence_change_id.to_string(),
         }))
     }
 

@@ -7,6 +7,7 @@
 //! their window passed (`notice`), is every member's previous state restored. Each step
 //! is an event with ids only.
 
+pub mod documents;
 pub mod domain;
 pub mod grpc;
 pub mod immigration;

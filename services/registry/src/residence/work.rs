@@ -20,8 +20,8 @@ use sportello_kit::{
 };
 use sportello_pa::{Calendar, ClockOptions, Outcome, Procedure, Stop, clock};
 use sportello_proto::routing::v1::{
-    ClockSuspension, OutcomeOnExpiry, PriorityCategory, StatutoryClock, WorkChanged, WorkOrigin,
-    WorkRequested, WorkUpdateKind, WorkUpdated,
+    ClockSuspension, DocumentRef, OutcomeOnExpiry, PriorityCategory, StatutoryClock, WorkChanged,
+    WorkOrigin, WorkRequested, WorkUpdateKind, WorkUpdated,
 };
 use uuid::Uuid;
 
@@ -122,12 +122,15 @@ pub fn statutory_clock(change: &Change) -> Result<StatutoryClock, ServiceError> 
     })
 }
 
-/// Hands the address check of a change just recorded to routing, in `uow`.
+/// Hands the address check of a change just recorded to routing, in `uow`, with the
+/// references of the documents handed in (hash, type, size, a title free of personal
+/// data — never the bytes: the specialist reads them from the registry, audited).
 pub async fn request(
     uow: &mut UnitOfWork,
     change: &Change,
     requester_ref: &str,
     movers: usize,
+    documents: Vec<DocumentRef>,
 ) -> Result<(), ServiceError> {
     let id = change.id.to_string();
     let persons = if movers == 1 { "persona" } else { "persone" };
@@ -147,7 +150,7 @@ pub async fn request(
             change.protocol_number
         ),
         priority_category: PriorityCategory::None as i32,
-        documents: vec![],
+        documents,
         protocol_registration_id: change.protocol_registration_id.clone(),
     };
     uow.emit_as(REQUESTED.into(), &message, aggregate(change, &id))
