@@ -100,7 +100,9 @@ pg_start() {
   pg_tls "$dir"
   # TLS as in production (where services require verify-full): clients that ask for it
   # get it; $dir/tls/ca.crt verifies the server as 127.0.0.1 or localhost.
-  local opts="-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=400"
+  # PG_EXTRA_OPTS adds server settings for a profiling run, e.g.
+  #   PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements" deploy/local/test.sh …
+  local opts="-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=400 ${PG_EXTRA_OPTS:-}"
   opts="$opts -c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key"
   if [ "$mode" = throwaway ]; then
     # Tests throw the cluster away: durability would only slow them down.
