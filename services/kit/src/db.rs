@@ -326,6 +326,8 @@ pub mod sqlstate {
     pub const SERIALIZATION_FAILURE: &str = "40001";
     /// `deadlock_detected`.
     pub const DEADLOCK_DETECTED: &str = "40P01";
+    /// `query_canceled`: the statement ran past `statement_timeout` (or was cancelled).
+    pub const QUERY_CANCELED: &str = "57014";
     /// `admin_shutdown`: the server is shutting down or an administrator ended the session.
     pub const ADMIN_SHUTDOWN: &str = "57P01";
     /// `crash_shutdown`: another backend crashed and the server is restarting.

@@ -347,6 +347,21 @@ impl From<sqlx::Error> for ServiceError {
                     source: Some(error.into()),
                 }
             }
+            // The statement ran past the service's `DATABASE_STATEMENT_TIMEOUT`: the
+            // database was too slow for the caller's time, not a bug — the caller may
+            // retry later, and the reply says so instead of "internal error".
+            sqlx::Error::Database(ref db)
+                if db.code().as_deref() == Some(crate::db::sqlstate::QUERY_CANCELED) =>
+            {
+                Self {
+                    kind: ErrorKind::DeadlineExceeded,
+                    message: "il database non ha risposto in tempo; riprovare / the database \
+                              did not answer in time; try again"
+                        .to_owned(),
+                    violations: Vec::new(),
+                    source: Some(error.into()),
+                }
+            }
             _ => Self::internal(error),
         }
     }

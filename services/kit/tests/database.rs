@@ -40,6 +40,27 @@ async fn failover_errors_are_unavailable_and_others_are_not() {
 }
 
 #[tokio::test]
+async fn a_statement_past_its_timeout_is_deadline_exceeded_not_internal() {
+    let ctx = common::context().await;
+    let mut conn = PgConnection::connect(&ctx.config.database_url)
+        .await
+        .unwrap();
+    sqlx::raw_sql("set statement_timeout = '50ms'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let error = sqlx::raw_sql("select pg_sleep(5)")
+        .execute(&mut conn)
+        .await
+        .expect_err("the statement times out");
+    let error = ServiceError::from(error);
+    assert_eq!(error.kind(), ErrorKind::DeadlineExceeded);
+    assert!(error.to_string().contains("in tempo"), "{error}");
+    let status = tonic::Status::from(error);
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+}
+
+#[tokio::test]
 async fn a_session_terminated_by_another_is_unavailable() {
     let ctx = common::context().await;
     let mut victim = PgConnection::connect(&ctx.config.database_url)
