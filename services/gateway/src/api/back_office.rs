@@ -18,8 +18,9 @@ use sportello_proto::{
 };
 
 use super::{
+    board,
     body::{Body, Path, Query},
-    input,
+    input, sites_of,
 };
 use crate::{
     app::AppState,
@@ -484,6 +485,28 @@ pub async fn summary(
         "by_procedure": reply.by_procedure.iter().map(tally).collect::<Vec<_>>(),
         "by_assignee": reply.by_assignee.iter().map(tally).collect::<Vec<_>>(),
     })))
+}
+
+/// `GET /api/v1/back-office/queues`: the manager's page — the counter queues of every
+/// site of the manager's municipality, with their waiting counts and the wait estimate a
+/// ticket taken now has (P50 and P90, and what they rest on: never a blank figure).
+pub async fn queues(
+    State(state): State<AppState>,
+    signed: Signed,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    signed.require(&[Role::Manager, Role::Admin])?;
+    let context = signed.context("work.report")?;
+    let sites = sites_of(&state, &context, signed.account().municipality).await?;
+    let mut reply = Vec::with_capacity(sites.len());
+    for site in sites {
+        let queues = board::queues(&state, &context, &site.id).await?;
+        reply.push(serde_json::json!({
+            "code": site.code,
+            "name": site.name,
+            "queues": queues,
+        }));
+    }
+    Ok(Json(serde_json::json!({ "sites": reply })))
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub struct Snapshot {
     pub queues: Vec<QueueView>,
 }
 
-async fn queues(
+pub(crate) async fn queues(
     state: &AppState,
     context: &CallContext,
     site_id: &str,

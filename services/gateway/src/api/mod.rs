@@ -90,6 +90,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/back-office/breaches", get(back_office::breaches))
         .route("/api/v1/back-office/summary", get(back_office::summary))
+        .route("/api/v1/back-office/queues", get(back_office::queues))
         .route("/api/v1/residence-changes", post(residence::declare))
         .route("/api/v1/residence-changes/{id}", get(residence::get))
         .route(

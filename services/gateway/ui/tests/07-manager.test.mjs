@@ -64,6 +64,17 @@ test("the manager sees the office's open work by procedure and by assignee", asy
     'non assegnate',
   );
 
+  // The counter queues of every site, each with its wait estimate and, never blank, what
+  // the estimate rests on (or why there is none).
+  const queues = await manager.evaluate(async () => (await fetch('/api/v1/back-office/queues')).json());
+  const expected = queues.sites.flatMap((s) => s.queues.map((q) => [s.code, q.service_group]));
+  assert.ok(expected.length > 0, JSON.stringify(queues));
+  const rows = await manager.$$eval('[data-testid="counter-queues"] tbody tr', (rs) =>
+    rs.map((r) => [r.dataset.site, r.dataset.queue, r.querySelector('[data-testid="wait-basis"]')?.textContent.trim() ?? '']),
+  );
+  assert.deepEqual(rows.map((r) => r.slice(0, 2)), expected, 'one line per queue of each site');
+  for (const [, queue, basis] of rows) assert.ok(basis.length > 0, `the estimate of ${queue} says what it rests on`);
+
   // The year's breaches report answers for this year, and a bad year names the field.
   const year = new Date().getFullYear();
   const breaches = await manager.evaluate(async (y) => (await fetch(`/api/v1/back-office/breaches?year=${y}`)).json(), year);
@@ -80,6 +91,10 @@ test("the manager sees the office's open work by procedure and by assignee", asy
   const specialist = await newPage(browser);
   await login(specialist, 'bo.gialli', '/back-office');
   expectConsoleError(specialist, /status of 403 .*\/back-office\/summary\)$/);
-  const refused = await specialist.evaluate(async () => (await fetch('/api/v1/back-office/summary')).status);
-  assert.equal(refused, 403);
+  expectConsoleError(specialist, /status of 403 .*\/back-office\/queues\)$/);
+  const refused = await specialist.evaluate(async () => [
+    (await fetch('/api/v1/back-office/summary')).status,
+    (await fetch('/api/v1/back-office/queues')).status,
+  ]);
+  assert.deepEqual(refused, [403, 403]);
 });

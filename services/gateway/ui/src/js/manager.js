@@ -2,6 +2,8 @@
 // assignee — waiting, offered, held, suspended, due soon, breached — and the yearly
 // report of terms not kept (L. 241/1990 art. 2 c.9-quater). Counts of work to organise,
 // never anyone's performance: the page shows nothing about completed work per person.
+// Below them, the counter queues of every site with the honest wait estimate: a figure
+// and always what it rests on (or why there is none).
 import { api, requireSession, showError } from './api.js';
 import { fmtDate, fmtTime, h, initPage } from './common.js';
 import { onLangChange, t } from './i18n.js';
@@ -11,7 +13,7 @@ const REFRESH_EVERY_MS = 15000;
 // not list departments yet.
 const DEPARTMENTS = ['anagrafe', 'servizi_educativi', 'suap', 'mobilita', 'urp', 'servizi_sociali'];
 const $ = (id) => document.getElementById(id);
-const state = { summary: null, breaches: null };
+const state = { summary: null, breaches: null, queues: null };
 let refreshTimer = null;
 
 initPage();
@@ -41,7 +43,10 @@ async function refresh() {
   const days = $('due-soon-days').value.trim();
   if (days) query.set('due_soon_days', days);
   try {
-    state.summary = await api('GET', `/back-office/summary?${query}`);
+    [state.summary, state.queues] = await Promise.all([
+      api('GET', `/back-office/summary?${query}`),
+      api('GET', '/back-office/queues'),
+    ]);
     $('page-alert').hidden = true;
     render();
   } catch (err) {
@@ -101,6 +106,7 @@ function render() {
       ),
     );
   }
+  if (state.queues) renderQueues(state.queues.sites);
   const b = state.breaches;
   if (b) {
     $('breaches-rows').replaceChildren(
@@ -109,4 +115,32 @@ function render() {
         : [h('tr', {}, h('td', { colspan: '3', class: 'text-muted' }, t('mgr.no_breaches')))]),
     );
   }
+}
+
+// Seconds as minutes for people: "4 min", "< 1 min".
+const minutes = (seconds) => (seconds < 60 ? '< 1 min' : `${Math.round(seconds / 60)} min`);
+
+function renderQueues(sites) {
+  const rows = sites.flatMap((site) =>
+    site.queues.map((q) =>
+      h(
+        'tr',
+        { dataset: { site: site.code, queue: q.service_group } },
+        h('td', {}, site.name),
+        h('td', {}, `${q.letter} — ${q.name}`),
+        num(q.waiting),
+        num(q.waiting ? minutes(q.longest_wait_seconds) : '—'),
+        h(
+          'td',
+          { class: 'text-end sp-mono', 'data-testid': 'wait-estimate' },
+          q.wait_p90_seconds ? `${minutes(q.wait_p50_seconds)} – ${minutes(q.wait_p90_seconds)}` : '—',
+        ),
+        // Never blank: the basis says what the figure rests on, or why there is none.
+        h('td', { class: 'small', 'data-testid': 'wait-basis' }, q.wait_basis),
+      ),
+    ),
+  );
+  $('queue-rows').replaceChildren(
+    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '6', class: 'text-muted' }, t('mgr.no_queues')))]),
+  );
 }
