@@ -4,8 +4,8 @@ use sportello_kit::{MunicipalityCode, ServiceError, domain};
 use sportello_proto::{
     common::v1::Channel,
     routing::v1::{
-        ServiceGroup as GroupMessage, ServiceOutcome, ServiceType as TypeMessage,
-        SkillRequirement, Tier,
+        ServiceGroup as GroupMessage, ServiceOutcome, ServiceType as TypeMessage, SkillRequirement,
+        Tier,
     },
 };
 
