@@ -124,6 +124,7 @@ impl Region {
                         documents: Vec::new(),
                         statutory_rule: String::new(),
                         active: true,
+                        outcomes: Vec::new(),
                     }),
                 );
             }

@@ -8,8 +8,10 @@ use common::{Desk, RESIDENCE, SCHOOL, as_kiosk, as_operator, settings};
 use sportello_proto::{
     common::v1::{Address, Channel},
     routing::v1::{
-        CallNextRequest, CallTicketRequest, CompleteRequest, CreateSiteRequest, IssueTicketRequest,
-        OpenCaseRequest, Presence, PriorityCategory, Tier, site_service_client::SiteServiceClient,
+        CallNextRequest, CallTicketRequest, CompleteRequest, CreateSiteRequest,
+        GetServiceTypeRequest, IssueTicketRequest, OpenCaseRequest, Presence, PriorityCategory,
+        ServiceOutcome, Tier, UpsertServiceTypeRequest,
+        catalogue_service_client::CatalogueServiceClient, site_service_client::SiteServiceClient,
     },
 };
 use tonic::{Code, Status};
@@ -200,4 +202,94 @@ async fn each_bad_request_gets_its_code_and_changes_nothing() {
     // Going on a break with a case in hand.
     let status = desk.presence("p.neri", Presence::Break).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
+}
+
+/// An administrator's service type with a bad outcome is refused naming the entry and its
+/// field, and the catalogue keeps what it had; the database's own check refuses what
+/// slipped past the service.
+#[tokio::test]
+async fn a_service_type_with_a_bad_outcome_is_refused_naming_it() {
+    let desk = Desk::open(1, settings(20, 2)).await;
+    let mut catalogue = CatalogueServiceClient::new(desk.routing.channel().await);
+    let reader = catalogue.clone();
+    let read = || {
+        let mut catalogue = reader.clone();
+        async move {
+            catalogue
+                .get_service_type(common::request(GetServiceTypeRequest {
+                    municipality_istat_code: "011015".into(),
+                    code: "registry.residence_address_check".into(),
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .service_type
+                .unwrap()
+        }
+    };
+    let stored = read().await;
+    assert_eq!(stored.outcomes.len(), 2, "the shipped outcomes");
+    let outcome = |code: &str, name: &str| ServiceOutcome {
+        code: code.into(),
+        name: name.into(),
+    };
+    let cases: [(&str, Vec<ServiceOutcome>); 4] = [
+        (
+            "service_type.outcomes[1].code",
+            vec![outcome("check_passed", "Sì"), outcome("Check Failed", "No")],
+        ),
+        (
+            "service_type.outcomes[1].code",
+            vec![outcome("check_passed", "Sì"), outcome("check_passed", "No")],
+        ),
+        (
+            "service_type.outcomes[0].name",
+            vec![outcome("check_passed", "  "), outcome("check_failed", "No")],
+        ),
+        (
+            "service_type.outcomes",
+            (0..21)
+                .map(|i| outcome(&format!("outcome_{i}"), "Esito"))
+                .collect(),
+        ),
+    ];
+    for (field, outcomes) in cases {
+        let mut bad = stored.clone();
+        bad.outcomes = outcomes;
+        let status = refused(
+            &desk,
+            Code::InvalidArgument,
+            catalogue.upsert_service_type(common::request(UpsertServiceTypeRequest {
+                service_type: Some(bad),
+            })),
+        )
+        .await;
+        assert!(
+            status.message().starts_with(&format!("{field}: ")),
+            "{field}: {}",
+            status.message()
+        );
+        assert_eq!(read().await, stored, "the catalogue kept what it had");
+    }
+
+    // The table holds the invariant itself: two codes the same, or a code and no name.
+    for (codes, names) in [
+        ("{check_passed,check_passed}", "{Sì,No}"),
+        ("{check_passed}", "{}"),
+        ("{Check}", "{Sì}"),
+    ] {
+        let error = sqlx::query(
+            "update routing.service_types set outcome_codes = $1::text[], outcome_names = $2::text[]
+              where code = 'registry.residence_address_check'",
+        )
+        .bind(codes)
+        .bind(names)
+        .execute(desk.pool())
+        .await
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("service_types_outcomes_valid"),
+            "{codes} {names}: {error}"
+        );
+    }
 }

@@ -17,9 +17,10 @@ use common::{
 use prost::Message;
 use sportello_kit::inbox::Outcome;
 use sportello_proto::routing::v1::{
-    AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, ListWorkRequest,
-    SummariseWorkRequest, WorkState, WorkUpdateKind, WorkUpdated, WorkView,
-    back_office_service_client::BackOfficeServiceClient,
+    AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, GetServiceTypeRequest,
+    ListWorkRequest, SummariseWorkRequest, UpsertServiceTypeRequest, WorkState, WorkUpdateKind,
+    WorkUpdated, WorkView, back_office_service_client::BackOfficeServiceClient,
+    catalogue_service_client::CatalogueServiceClient,
 };
 use sportello_routing::work::{domain::WorkRequest, flow::WorkFlow, store};
 use tonic::Code;
@@ -268,6 +269,171 @@ async fn an_offer_goes_to_one_specialist_who_accepts_it_and_no_one_else_can() {
     );
 }
 
+/// Publishes the registry's request for an address check, lets routing offer it to the
+/// one specialist, who accepts it: the item id, held by `holder`.
+async fn held_check(desk: &mut Desk, holder: &str) -> Uuid {
+    specialist(desk, holder).await;
+    publish(
+        desk,
+        Uuid::now_v7(),
+        &request(Uuid::now_v7(), "2027-01-11", "2027-01-04"),
+    )
+    .await;
+    assert_eq!(consume(desk).await, [Outcome::Applied]);
+    let item: Uuid = sqlx::query_scalar("select id from work_items where state = 'offered'")
+        .fetch_one(desk.pool())
+        .await
+        .unwrap();
+    back_office(desk)
+        .await
+        .accept_offer(back_office_person(holder).request(AcceptOfferRequest {
+            item_id: item.to_string(),
+            operator_id: holder.into(),
+        }))
+        .await
+        .unwrap();
+    item
+}
+
+/// What a completion changes: the item's state and version, its case's status, the
+/// events written.
+async fn footprint(desk: &Desk, item: Uuid) -> (String, i64, String, i64) {
+    sqlx::query_as(
+        "select w.state, w.version, c.status,
+                (select count(*) from outbox)
+           from work_items w join cases c on c.id = w.case_id
+          where w.id = $1",
+    )
+    .bind(item)
+    .fetch_one(desk.pool())
+    .await
+    .unwrap()
+}
+
+async fn complete_as(
+    desk: &Desk,
+    holder: &str,
+    item: Uuid,
+    outcome: &str,
+) -> Result<sportello_proto::routing::v1::WorkItem, tonic::Status> {
+    back_office(desk)
+        .await
+        .complete_work(back_office_person(holder).request(CompleteWorkRequest {
+            item_id: item.to_string(),
+            operator_id: holder.into(),
+            outcome_code: outcome.into(),
+            result: Default::default(),
+        }))
+        .await
+        .map(|r| r.into_inner().item.unwrap())
+}
+
+/// The registry acts on the outcome of its address check and knows only check_passed and
+/// check_failed, which the catalogue lists for the service: any other outcome is refused
+/// naming `outcome_code` with the accepted codes, and leaves the item held, its case
+/// open and no event written; a listed one completes it.
+#[tokio::test]
+async fn completing_with_an_outcome_the_catalogue_does_not_list_is_refused_and_changes_nothing() {
+    let mut desk = desk().await;
+    let item = held_check(&mut desk, "s.bianchi").await;
+    let before = footprint(&desk, item).await;
+    assert_eq!(before.0, "held");
+    // A general outcome is not one of the address check's; nor is a made-up code.
+    for outcome in ["approved", "check_maybe"] {
+        let refused = complete_as(&desk, "s.bianchi", item, outcome)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert!(
+            refused.message().starts_with("outcome_code: "),
+            "{refused:?}"
+        );
+        assert!(
+            refused.message().contains("check_passed, check_failed"),
+            "the accepted codes are listed: {refused:?}"
+        );
+        assert!(
+            refused.message().contains("non è tra gli esiti ammessi"),
+            "Italian first: {refused:?}"
+        );
+        assert_eq!(footprint(&desk, item).await, before, "nothing changed");
+    }
+    let done = complete_as(&desk, "s.bianchi", item, "check_failed")
+        .await
+        .unwrap();
+    assert_eq!(done.state, WorkState::Completed as i32);
+    assert_eq!(done.outcome_code, "check_failed");
+    assert_eq!(
+        count(
+            &desk,
+            "select count(*) from outbox where event_type = 'work.registry.completed'"
+        )
+        .await,
+        1,
+        "the listed outcome reaches the registry"
+    );
+}
+
+/// A service whose catalogue entry lists no outcomes takes the general ones (approved,
+/// rejected, informed) and only those; the administrator's edit of the outcomes holds
+/// from the next completion on.
+#[tokio::test]
+async fn a_service_without_outcomes_takes_the_general_outcomes_only() {
+    let mut desk = desk().await;
+    let item = held_check(&mut desk, "s.bianchi").await;
+    let mut catalogue = CatalogueServiceClient::new(desk.routing.channel().await);
+    let mut check = catalogue
+        .get_service_type(common::request(GetServiceTypeRequest {
+            municipality_istat_code: LA_SPEZIA.into(),
+            code: CHECK.into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_type
+        .unwrap();
+    let names: Vec<(&str, &str)> = check
+        .outcomes
+        .iter()
+        .map(|o| (o.code.as_str(), o.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("check_passed", "Dimora abituale accertata"),
+            ("check_failed", "Dimora abituale non accertata")
+        ],
+        "the shipped catalogue lists the outcomes the registry reads"
+    );
+    check.outcomes.clear();
+    let stored = catalogue
+        .upsert_service_type(common::request(UpsertServiceTypeRequest {
+            service_type: Some(check),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_type
+        .unwrap();
+    assert!(stored.outcomes.is_empty());
+
+    let before = footprint(&desk, item).await;
+    let refused = complete_as(&desk, "s.bianchi", item, "check_passed")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().starts_with("outcome_code: ")
+            && refused.message().contains("approved, rejected, informed"),
+        "{refused:?}"
+    );
+    assert_eq!(footprint(&desk, item).await, before, "nothing changed");
+    let done = complete_as(&desk, "s.bianchi", item, "informed")
+        .await
+        .unwrap();
+    assert_eq!(done.outcome_code, "informed");
+}
+
 /// A department that decides its procedure itself (the registry's silence-assent, a
 /// decision recorded in its own system) completes routing's work with its outcome: the
 /// case is completed, not cancelled, and the holder is free again. An update that
@@ -323,6 +489,8 @@ async fn a_department_decision_completes_the_work_with_its_outcome() {
         1,
         "nothing changed"
     );
+    // Not one of the address check's outcomes in the catalogue: a department's decision
+    // is its own, and is not limited to what a specialist may choose.
     publish_update(
         &desk,
         Uuid::now_v7(),

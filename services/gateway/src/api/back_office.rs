@@ -69,6 +69,21 @@ pub struct WorkItemView {
     pub arrived_at: String,
     pub outcome_code: Option<String>,
     pub version: u64,
+    /// The outcomes the item may be completed with, from its service's catalogue entry;
+    /// empty when the service lists none and the general ones apply (approved, rejected,
+    /// informed, which the page names itself). Only in the single-item view: a list
+    /// would ask the catalogue once per row for a choice made on one item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<Vec<OutcomeView>>,
+}
+
+/// An outcome an item may be completed with.
+#[derive(Debug, Serialize)]
+pub struct OutcomeView {
+    /// What CompleteWork takes as `outcome_code`.
+    pub code: String,
+    /// The catalogue's name for the operator (Italian).
+    pub name: String,
 }
 
 fn optional(s: &str) -> Option<String> {
@@ -150,6 +165,7 @@ impl WorkItemView {
             arrived_at: item.arrived_at.clone(),
             outcome_code: optional(&item.outcome_code),
             version: item.version,
+            outcomes: None,
         }
     }
 }
@@ -250,9 +266,23 @@ pub async fn get(
         .item
         .unwrap_or_default();
     let (_, history, _) = super::cases::load(&state, &signed, &context, &item.case_id).await?;
+    // The choice of outcome is the catalogue's: a service it does not know (never the
+    // case for an item routing made) leaves the general outcomes, as an empty list does.
+    let outcomes = super::service_type(&state, &context, &item.service_code)
+        .await?
+        .map(|s| s.outcomes)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| OutcomeView {
+            code: o.code,
+            name: o.name,
+        })
+        .collect();
     let now = state.db.clock().now();
+    let mut view = WorkItemView::new(&item, &signed.account().id, now);
+    view.outcomes = Some(outcomes);
     Ok(Json(serde_json::json!({
-        "item": WorkItemView::new(&item, &signed.account().id, now),
+        "item": view,
         "history": history,
     })))
 }

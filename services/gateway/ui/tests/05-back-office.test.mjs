@@ -43,6 +43,10 @@ test('a counter case handed to the back office is offered, accepted and complete
   await offer.locator('[data-testid="accept-offer"]').click();
   await specialist.waitForSelector('[data-testid="item-state"][data-state="held"]');
   assert.equal((await specialist.textContent('[data-testid="item-note"]')).trim(), note);
+  // A counter's hand-off is of a service that lists no outcomes in the catalogue: the
+  // general ones are offered, and only they.
+  assert.deepEqual(await specialist.$$eval('#work-outcome option', (os) => os.map((o) => o.value)),
+    ['approved', 'rejected', 'informed']);
   await specialist.selectOption('#work-outcome', 'informed');
   await specialist.click('[data-testid="complete-work"]');
   await specialist.waitForSelector('[data-testid="item-state"][data-state="completed"]');

@@ -95,6 +95,10 @@ test('the counter declares a move from another municipality and prints the recei
   await offer.first().locator('[data-testid="accept-offer"]').click();
   await specialist.waitForSelector('[data-testid="item-state"][data-state="held"]');
   await specialist.waitForSelector('[data-testid="residence-steps"]:not([hidden])');
+  // The outcomes offered are the address check's in the catalogue, with its names.
+  assert.deepEqual(
+    await specialist.$$eval('#work-outcome option', (os) => os.map((o) => [o.value, o.textContent.trim()])),
+    [['check_passed', 'Dimora abituale accertata'], ['check_failed', 'Dimora abituale non accertata']]);
   await specialist.selectOption('#work-outcome', 'check_failed');
   await specialist.click('[data-testid="complete-work"]');
   await specialist.waitForSelector('[data-testid="item-state"][data-state="completed"]');

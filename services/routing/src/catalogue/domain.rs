@@ -4,7 +4,8 @@ use sportello_kit::{MunicipalityCode, ServiceError, domain};
 use sportello_proto::{
     common::v1::Channel,
     routing::v1::{
-        ServiceGroup as GroupMessage, ServiceType as TypeMessage, SkillRequirement, Tier,
+        ServiceGroup as GroupMessage, ServiceOutcome, ServiceType as TypeMessage, SkillRequirement,
+        Tier,
     },
 };
 
@@ -17,6 +18,29 @@ pub struct Requirement {
     pub skill: String,
     /// Least proficiency, 1-5.
     pub min_proficiency: i16,
+}
+
+/// The outcomes a back-office item may be completed with when its service lists none:
+/// what a counter's hand-off or a department that reads no particular outcome ends with.
+/// The same set the back-office page offered before the catalogue listed outcomes.
+pub const GENERAL_OUTCOMES: &[&str] = &["approved", "rejected", "informed"];
+
+/// The most outcomes a service lists: a choice an operator makes from one short list.
+pub const OUTCOMES_MAX: usize = 20;
+
+/// The longest outcome code: as long as any outcome code a case keeps.
+pub const OUTCOME_CODE_MAX: usize = 40;
+
+/// The longest outcome name shown to the operator.
+pub const OUTCOME_NAME_MAX: usize = 120;
+
+/// An outcome a service's back-office work may be completed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Lowercase code.
+    pub code: String,
+    /// Name for the operator (Italian).
+    pub name: String,
 }
 
 /// A service the municipality offers.
@@ -48,6 +72,9 @@ pub struct ServiceType {
     pub statutory_rule: String,
     /// Offered now.
     pub active: bool,
+    /// The outcomes its back-office work may be completed with; empty for
+    /// [`GENERAL_OUTCOMES`].
+    pub outcomes: Vec<Outcome>,
 }
 
 /// A queue and its letter.
@@ -177,6 +204,7 @@ impl ServiceType {
                 "must be a lowercase rule name or empty",
             ));
         }
+        let outcomes = parse_outcomes(&m.outcomes, prefix)?;
         Ok(Self {
             municipality,
             code: m.code.clone(),
@@ -191,6 +219,7 @@ impl ServiceType {
             documents,
             statutory_rule: m.statutory_rule.clone(),
             active: m.active,
+            outcomes,
         })
     }
 
@@ -218,6 +247,14 @@ impl ServiceType {
             statutory_rule: self.statutory_rule.clone(),
             active: self.active,
             version: u64::try_from(version).unwrap_or_default(),
+            outcomes: self
+                .outcomes
+                .iter()
+                .map(|o| ServiceOutcome {
+                    code: o.code.clone(),
+                    name: o.name.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -225,6 +262,55 @@ impl ServiceType {
     pub fn allows(&self, channel: Channel) -> bool {
         self.channels.contains(&channel)
     }
+
+    /// The codes its back-office work may be completed with: its own outcomes, or the
+    /// general ones when it lists none.
+    pub fn outcome_codes(&self) -> Vec<&str> {
+        if self.outcomes.is_empty() {
+            GENERAL_OUTCOMES.to_vec()
+        } else {
+            self.outcomes.iter().map(|o| o.code.as_str()).collect()
+        }
+    }
+}
+
+/// Parses a service's outcomes, each named by its path (`service_type.outcomes[1].code`)
+/// so an administrator finds the one entry that is wrong.
+fn parse_outcomes(list: &[ServiceOutcome], prefix: &str) -> Result<Vec<Outcome>, ServiceError> {
+    if list.len() > OUTCOMES_MAX {
+        return Err(invalid(
+            prefix,
+            "outcomes",
+            format!("must list at most {OUTCOMES_MAX} outcomes"),
+        ));
+    }
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(list.len());
+    for (i, ServiceOutcome { code, name }) in list.iter().enumerate() {
+        let at = format!("{prefix}.outcomes[{i}]");
+        if !is_code(code, OUTCOME_CODE_MAX) {
+            return Err(ServiceError::invalid_field(
+                format!("{at}.code"),
+                format!(
+                    "must be a lowercase code of 1 to {OUTCOME_CODE_MAX} characters \
+                     (a-z, 0-9, _), e.g. check_passed"
+                ),
+            ));
+        }
+        // Two entries with one code: the operator would see two names for one outcome,
+        // and the department could not tell which was meant.
+        if outcomes.iter().any(|o| o.code == *code) {
+            return Err(ServiceError::invalid_field(
+                format!("{at}.code"),
+                format!("{code} is listed twice"),
+            ));
+        }
+        let name = domain::required_text(&format!("{at}.name"), name, OUTCOME_NAME_MAX)?;
+        outcomes.push(Outcome {
+            code: code.clone(),
+            name,
+        });
+    }
+    Ok(outcomes)
 }
 
 impl ServiceGroup {
@@ -287,6 +373,16 @@ mod tests {
             statutory_rule: String::new(),
             active: true,
             version: 0,
+            outcomes: vec![
+                ServiceOutcome {
+                    code: "issued".into(),
+                    name: "Certificato rilasciato".into(),
+                },
+                ServiceOutcome {
+                    code: "not_issued".into(),
+                    name: "Certificato non rilasciabile".into(),
+                },
+            ],
         }
     }
 
@@ -319,7 +415,40 @@ mod tests {
                     m.statutory_rule = "L. 241".into()
                 }),
                 ("service_type.name", |m| m.name.clear()),
+                ("service_type.outcomes[1].code", |m| {
+                    m.outcomes[1].code = "Not issued".into()
+                }),
+                ("service_type.outcomes[1].code", |m| {
+                    m.outcomes[1].code = "issued".into()
+                }),
+                ("service_type.outcomes[0].code", |m| {
+                    m.outcomes[0].code.clear()
+                }),
+                ("service_type.outcomes[0].name", |m| {
+                    m.outcomes[0].name = " ".into()
+                }),
+                ("service_type.outcomes[1].name", |m| {
+                    m.outcomes[1].name = "x".repeat(121)
+                }),
+                ("service_type.outcomes", |m| {
+                    m.outcomes = (0..21)
+                        .map(|i| ServiceOutcome {
+                            code: format!("outcome_{i}"),
+                            name: format!("Esito {i}"),
+                        })
+                        .collect()
+                }),
             ],
         );
+    }
+
+    #[test]
+    fn without_outcomes_a_service_takes_the_general_ones() {
+        let mut m = message();
+        let listed = ServiceType::parse(&m, "service_type").unwrap();
+        assert_eq!(listed.outcome_codes(), ["issued", "not_issued"]);
+        m.outcomes.clear();
+        let general = ServiceType::parse(&m, "service_type").unwrap();
+        assert_eq!(general.outcome_codes(), GENERAL_OUTCOMES);
     }
 }

@@ -9,7 +9,7 @@ use sportello_kit::{Db, MunicipalityCode, ServiceError};
 use sportello_proto::{common::v1::Channel, routing::v1::Tier};
 
 use super::{
-    domain::{Requirement, ServiceGroup, ServiceType},
+    domain::{Outcome, Requirement, ServiceGroup, ServiceType},
     store,
 };
 use crate::domain::{Stored, tier_from_number};
@@ -51,6 +51,16 @@ struct ServiceEntry {
     documents: Vec<String>,
     #[serde(default)]
     rule: String,
+    /// The outcomes its back-office work may be completed with; none for the general ones.
+    #[serde(default)]
+    outcomes: Vec<OutcomeEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeEntry {
+    code: String,
+    name: String,
 }
 
 /// A seed file that cannot be used, with the reason.
@@ -122,6 +132,14 @@ pub fn parse(text: &str) -> Result<Seed, SeedError> {
             documents: entry.documents,
             statutory_rule: entry.rule,
             active: true,
+            outcomes: entry
+                .outcomes
+                .into_iter()
+                .map(|o| Outcome {
+                    code: o.code,
+                    name: o.name,
+                })
+                .collect(),
         };
         // The same checks as an administrator's edit.
         ServiceType::parse(&service.to_message(0), "service")
@@ -215,6 +233,17 @@ mod tests {
                     "{} has a known group",
                     service.code
                 );
+            }
+            // The registry reads exactly these two outcomes of its address check
+            // (services/registry/src/residence/work.rs): the catalogue offers no other.
+            if istat == &"011015" {
+                let check = seed
+                    .services
+                    .iter()
+                    .find(|s| s.code == "registry.residence_address_check")
+                    .unwrap();
+                let codes: Vec<&str> = check.outcomes.iter().map(|o| o.code.as_str()).collect();
+                assert_eq!(codes, ["check_passed", "check_failed"]);
             }
             let letters: std::collections::HashSet<_> =
                 seed.groups.iter().map(|g| &g.letter).collect();

@@ -4,7 +4,7 @@ use sportello_kit::{MunicipalityCode, UnitOfWork, db};
 use sportello_proto::common::v1::Channel;
 use sqlx::{PgExecutor, Row, postgres::PgRow, types::Json};
 
-use super::domain::{Requirement, ServiceGroup, ServiceType};
+use super::domain::{Outcome, Requirement, ServiceGroup, ServiceType};
 use crate::{
     domain::{Stored, decode, tier_from_number, tier_number},
     error::RoutingError,
@@ -12,13 +12,22 @@ use crate::{
 
 const TYPE_COLUMNS: &str = "municipality, code, name, department, default_tier, expected_minutes,
     appointment_required, required_skills, service_group, allowed_channels, required_documents,
-    statutory_rule, active, version";
+    statutory_rule, active, outcome_codes, outcome_names, version";
 
 fn type_from_row(row: &PgRow) -> Result<(ServiceType, i64), sqlx::Error> {
     let municipality: String = row.try_get("municipality")?;
     let channels: Vec<String> = row.try_get("allowed_channels")?;
     let tier: i16 = row.try_get("default_tier")?;
     let Json(required_skills): Json<Vec<Requirement>> = row.try_get("required_skills")?;
+    let codes: Vec<String> = row.try_get("outcome_codes")?;
+    let names: Vec<String> = row.try_get("outcome_names")?;
+    // The table's check keeps the two arrays the same length; a row that is not is a
+    // broken row, not one to read half of.
+    if codes.len() != names.len() {
+        return Err(sqlx::Error::Decode(
+            "outcome_codes and outcome_names differ in length".into(),
+        ));
+    }
     Ok((
         ServiceType {
             municipality: municipality
@@ -39,6 +48,11 @@ fn type_from_row(row: &PgRow) -> Result<(ServiceType, i64), sqlx::Error> {
             documents: row.try_get("required_documents")?,
             statutory_rule: row.try_get("statutory_rule")?,
             active: row.try_get("active")?,
+            outcomes: codes
+                .into_iter()
+                .zip(names)
+                .map(|(code, name)| Outcome { code, name })
+                .collect(),
         },
         row.try_get("version")?,
     ))
@@ -69,11 +83,14 @@ pub async fn upsert_type(
         });
     }
     let channels: Vec<&str> = service.channels.iter().map(|c| c.to_db()).collect();
+    let outcome_codes: Vec<&str> = service.outcomes.iter().map(|o| o.code.as_str()).collect();
+    let outcome_names: Vec<&str> = service.outcomes.iter().map(|o| o.name.as_str()).collect();
     let result = sqlx::query_scalar::<_, i64>(
         "insert into service_types as t (municipality, code, name, department, default_tier,
              expected_minutes, appointment_required, required_skills, service_group,
-             allowed_channels, required_documents, statutory_rule, active, version)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1)
+             allowed_channels, required_documents, statutory_rule, active, outcome_codes,
+             outcome_names, version)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, 1)
          on conflict (municipality, code) do update set
              name = excluded.name, department = excluded.department,
              default_tier = excluded.default_tier, expected_minutes = excluded.expected_minutes,
@@ -82,6 +99,7 @@ pub async fn upsert_type(
              allowed_channels = excluded.allowed_channels,
              required_documents = excluded.required_documents,
              statutory_rule = excluded.statutory_rule, active = excluded.active,
+             outcome_codes = excluded.outcome_codes, outcome_names = excluded.outcome_names,
              version = t.version + 1
            where t.version = $14
          returning version",
@@ -100,6 +118,8 @@ pub async fn upsert_type(
     .bind(&service.statutory_rule)
     .bind(service.active)
     .bind(expected_version)
+    .bind(&outcome_codes)
+    .bind(&outcome_names)
     .fetch_optional(uow.conn())
     .await;
     match result {

@@ -220,6 +220,7 @@ mod tests {
             documents: vec![],
             statutory_rule: String::new(),
             active: true,
+            outcomes: vec![],
         }
     }
 

@@ -354,6 +354,12 @@ impl WorkFlow {
                 "cancelled"
             }
             WorkUpdateKind::Decided => {
+                // Not checked against the service's outcomes in the catalogue, unlike a
+                // specialist's completion: those list what an operator may choose for the
+                // department, while this is the department's own decision in its own
+                // terms (the registry's confirmed_by_silence_assent), which it reads back
+                // itself; refusing it here would leave routing's item open on a procedure
+                // the department has already closed.
                 let Some(decision) = change.decision.clone() else {
                     return Err(ServiceError::invalid_field("outcome_code", "is required"));
                 };
@@ -637,6 +643,24 @@ impl WorkFlow {
         }
         if item.state != WorkState::Held || item.holder.as_deref() != Some(operator_id) {
             return Err(RoutingError::NotHolder.into());
+        }
+        // The department reads the outcome of its work and acts on it (the registry
+        // confirms a residence on check_passed): a code it does not know would close the
+        // case with nothing following. So the specialist chooses from what the catalogue
+        // lists for the service, checked here before anything is written, so a refusal
+        // leaves the item held and emits nothing.
+        let catalogue = self.catalogue.get(item.municipality).await?;
+        let accepted = catalogue.service(&item.service_code)?.outcome_codes();
+        if !accepted.contains(&outcome_code.as_str()) {
+            let accepted = accepted.join(", ");
+            return Err(ServiceError::invalid_field(
+                "outcome_code",
+                format!(
+                    "{outcome_code} non è tra gli esiti ammessi per {service}: {accepted} / \
+                     {outcome_code} is not an outcome {service} accepts: {accepted}",
+                    service = item.service_code,
+                ),
+            ));
         }
         let now = uow.now();
         let mut case = cases::store::lock(&mut uow, item.case_id).await?;

@@ -6,12 +6,10 @@ import { announce, fmtDate, fmtDateTime, fmtTime, h, initPage, label, mmss, show
 import { onLangChange, t } from './i18n.js';
 
 const REFRESH_EVERY_MS = 4000;
-// The outcomes each procedure's department understands (the registry reads only the
-// address check's two); a counter's hand-off ends with the general ones. The catalogue
-// does not list outcomes yet: when it does, this comes from there.
-const OUTCOMES = {
-  residence_change: ['check_passed', 'check_failed'],
-};
+// The outcomes an item may be completed with are its service's in the catalogue (the
+// item view carries them, with the catalogue's Italian names: the registry's address
+// check lists the two it reads). A service that lists none takes the general ones, which
+// routing accepts then and which this page names itself, in the user's language.
 const GENERAL_OUTCOMES = ['approved', 'rejected', 'informed'];
 const $ = (id) => document.getElementById(id);
 const state = { operator: null, offers: [], mine: [], department: [], selected: null, history: [], change: null };
@@ -49,7 +47,9 @@ async function refresh() {
     for (const o of state.offers) if (!seen.has(o.id)) announce(`${t('bo.new_offer')}: ${o.service_code}`);
     if (state.selected) {
       const fresh = [...state.mine, ...state.offers, ...state.department].find((i) => i.id === state.selected.id);
-      if (fresh) state.selected = fresh;
+      // The lists carry no outcomes (only the item view asks the catalogue): keep those
+      // the item view brought.
+      if (fresh) state.selected = { ...fresh, outcomes: state.selected.outcomes };
     }
     render();
     await loadResidence();
@@ -136,11 +136,25 @@ function renderItem() {
   $('item-note').textContent = item.context_note || '—';
   $('item-documents').textContent = String(item.documents);
   $('complete-work-form').hidden = !item.held_by_me;
-  const allowed = OUTCOMES[item.procedure_kind] ?? GENERAL_OUTCOMES;
-  for (const option of $('work-outcome').options) option.hidden = !allowed.includes(option.value);
-  if (!allowed.includes($('work-outcome').value)) $('work-outcome').value = allowed[0];
+  renderOutcomes(item);
   $('item-history').replaceChildren(...state.history.map((s) => h('li', {},
     `${fmtDateTime(s.time)} — ${label('status', s.status)}${s.reason ? `: ${s.reason}` : ''}`)));
+}
+
+/** The outcome <select>: the item's catalogue outcomes, or the general ones; the choice
+ * already made stays while it is still offered (the page re-renders every refresh). */
+function renderOutcomes(item) {
+  const listed = item.outcomes ?? [];
+  const options = listed.length
+    ? listed.map((o) => [o.code, o.name])
+    : GENERAL_OUTCOMES.map((code) => [code, t(`bo.outcome_${code}`)]);
+  const select = $('work-outcome');
+  const chosen = select.value;
+  // The catalogue names its outcomes in Italian whatever the page's language: say so to
+  // screen readers.
+  const lang = listed.length ? 'it' : undefined;
+  select.replaceChildren(...options.map(([code, name]) => h('option', { value: code, lang }, name)));
+  select.value = options.some(([code]) => code === chosen) ? chosen : options[0][0];
 }
 
 async function select(item) {
