@@ -134,13 +134,41 @@ function renderItem() {
   $('item-escalation').textContent = label('bo.escalation', item.escalation)
     + (item.substitute_due_date ? ` — ${t('bo.substitute_by')} ${fmtDate(item.substitute_due_date)}` : '');
   $('item-note').textContent = item.context_note || '—';
-  $('item-documents').textContent = String(item.documents);
+  renderItemDocuments(item);
   $('complete-work-form').hidden = !item.held_by_me;
   const allowed = OUTCOMES[item.procedure_kind] ?? GENERAL_OUTCOMES;
   for (const option of $('work-outcome').options) option.hidden = !allowed.includes(option.value);
   if (!allowed.includes($('work-outcome').value)) $('work-outcome').value = allowed[0];
   $('item-history').replaceChildren(...state.history.map((s) => h('li', {},
     `${fmtDateTime(s.time)} — ${label('status', s.status)}${s.reason ? `: ${s.reason}` : ''}`)));
+}
+
+/**
+ * The item's documents by reference: title, type, size; a change of residence's link to
+ * the gateway's read (which the registry authorises and audits), opened in a new tab.
+ * Kept apart from the outcome code so both change without touching each other.
+ */
+function renderItemDocuments(item) {
+  const refs = item.document_refs ?? [];
+  if (!refs.length) {
+    $('item-documents').replaceChildren(String(item.documents ?? 0));
+    return;
+  }
+  const readable = residenceItem(item);
+  $('item-documents').replaceChildren(h('ul', { class: 'mb-0 ps-3', 'data-testid': 'item-documents' },
+    ...refs.map((d) => {
+      const kind = d.media_type.split('/').pop().toUpperCase();
+      const size = d.size_bytes < 1024 * 1024
+        ? `${Math.ceil(d.size_bytes / 1024)} KB` : `${(d.size_bytes / 1024 / 1024).toFixed(1)} MB`;
+      const title = d.title || t('bo.document_untitled');
+      const name = readable
+        ? h('a', {
+          href: `/api/v1/residence-changes/${encodeURIComponent(item.procedure_id)}/documents/${encodeURIComponent(d.sha256)}`,
+          target: '_blank', rel: 'noopener', 'data-testid': 'item-document-link',
+        }, title)
+        : title;
+      return h('li', {}, name, ` — ${kind}, ${size}`);
+    })));
 }
 
 async function select(item) {
