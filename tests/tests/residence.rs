@@ -608,7 +608,8 @@ async fn observations_after_the_window_are_refused_and_nothing_is_written_art_10
 
 /// A minimal PDF: what the registry's magic-byte check asks of one is that it start with
 /// `%PDF-`. ASCII, so the test's HTTP client reads it back unchanged.
-const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 /// A JPEG's first bytes (SOI, then an APP0 JFIF marker).
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9";
 
@@ -663,7 +664,12 @@ async fn a_declarations_documents_are_attached_listed_and_read_back_through_the_
         )
         .await;
     assert_eq!(refused.status, 400, "{}", refused.body);
-    assert_eq!(field(&refused), "documents[0].media_type", "{}", refused.body);
+    assert_eq!(
+        field(&refused),
+        "documents[0].media_type",
+        "{}",
+        refused.body
+    );
 
     // What the gateway checks itself: base64, the count, a title free of personal data.
     let pdf = json!({"title": "Altro documento", "media_type": "application/pdf", "content_base64": base64(PDF)});
@@ -754,13 +760,26 @@ async fn a_declarations_documents_are_attached_listed_and_read_back_through_the_
         );
     }
     // Unknown hashes, and this document under another change, are not found.
-    let unknown = format!("/api/v1/residence-changes/{id}/documents/{}", "0".repeat(64));
-    assert_eq!(api.call("GET", &unknown, Some(&desk_user), None).await.status, 404);
+    let unknown = format!(
+        "/api/v1/residence-changes/{id}/documents/{}",
+        "0".repeat(64)
+    );
+    assert_eq!(
+        api.call("GET", &unknown, Some(&desk_user), None)
+            .await
+            .status,
+        404
+    );
     let elsewhere = format!(
         "/api/v1/residence-changes/{}/documents/{sha256}",
         uuid::Uuid::now_v7()
     );
-    assert_eq!(api.call("GET", &elsewhere, Some(&desk_user), None).await.status, 404);
+    assert_eq!(
+        api.call("GET", &elsewhere, Some(&desk_user), None)
+            .await
+            .status,
+        404
+    );
     let malformed = format!("/api/v1/residence-changes/{id}/documents/abc");
     let reply = api.call("GET", &malformed, Some(&desk_user), None).await;
     assert_eq!(reply.status, 400, "{}", reply.body);

@@ -1265,21 +1265,42 @@ mod tests {
 
         let six = (0..6).map(|_| document("application/pdf", &pdf)).collect();
         assert_eq!(refused_field(attached(six, 100)), "documents");
-        let bad = vec![document("application/pdf", &pdf), document("image/png", "not base64!")];
-        assert_eq!(refused_field(attached(bad, 100)), "documents[1].content_base64");
+        let bad = vec![
+            document("application/pdf", &pdf),
+            document("image/png", "not base64!"),
+        ];
+        assert_eq!(
+            refused_field(attached(bad, 100)),
+            "documents[1].content_base64"
+        );
         let unpadded = vec![document("application/pdf", pdf.trim_end_matches('='))];
-        assert_eq!(refused_field(attached(unpadded, 100)), "documents[0].content_base64");
+        assert_eq!(
+            refused_field(attached(unpadded, 100)),
+            "documents[0].content_base64"
+        );
         let big = vec![document("application/pdf", &pdf)];
-        assert_eq!(refused_field(attached(big, 4)), "documents[0].content_base64");
+        assert_eq!(
+            refused_field(attached(big, 4)),
+            "documents[0].content_base64"
+        );
         let empty = vec![document("application/pdf", "")];
-        assert_eq!(refused_field(attached(empty, 100)), "documents[0].content_base64");
+        assert_eq!(
+            refused_field(attached(empty, 100)),
+            "documents[0].content_base64"
+        );
         for media_type in ["application/PDF", "text/plain", ""] {
             let wrong = vec![document(media_type, &pdf)];
-            assert_eq!(refused_field(attached(wrong, 100)), "documents[0].media_type");
+            assert_eq!(
+                refused_field(attached(wrong, 100)),
+                "documents[0].media_type"
+            );
         }
         let mut named = document("application/pdf", &pdf);
         named.title = "Carta d'identità RSSMRA80A01E463X".into();
-        assert_eq!(refused_field(attached(vec![named], 100)), "documents[0].title");
+        assert_eq!(
+            refused_field(attached(vec![named], 100)),
+            "documents[0].title"
+        );
     }
 
     #[test]
