@@ -785,3 +785,45 @@ async fn a_declarations_documents_are_attached_listed_and_read_back_through_the_
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(field(&reply), "sha256");
 }
+
+/// A scan over tonic's default 4 MiB message, under DOCUMENT_MAX_BYTES (10 MiB): the
+/// gateway's body limit for a declaration and its decoding limit for the read both take
+/// it, as the registry's do.
+#[tokio::test]
+async fn a_document_over_4_mib_goes_through_the_gateway_both_ways() {
+    let (_stack, api, _family) = Box::pin(desk()).await;
+    let desk_user = api.sign_in("poli.bianchi").await;
+    let mut scan = b"%PDF-1.4\n".to_vec();
+    scan.resize(6 * 1024 * 1024, b'A');
+    let declared = api
+        .expect(
+            201,
+            "POST",
+            "/api/v1/residence-changes",
+            &desk_user,
+            Some(with_documents(json!([{
+                "title": "Titolo di occupazione dell'alloggio",
+                "media_type": "application/pdf",
+                "content_base64": base64(&scan),
+            }]))),
+        )
+        .await;
+    let id = declared["residence_change"]["id"].as_str().unwrap();
+    let sha256 = sportello_kit::documents::Sha256Hex::of(&scan).to_string();
+    let read = api
+        .call(
+            "GET",
+            &format!("/api/v1/residence-changes/{id}/documents/{sha256}"),
+            Some(&desk_user),
+            None,
+        )
+        .await;
+    assert_eq!(
+        read.status,
+        200,
+        "{}",
+        &read.body[..read.body.len().min(300)]
+    );
+    assert_eq!(read.body.len(), scan.len());
+    assert!(read.body.as_bytes() == scan.as_slice());
+}
