@@ -8,6 +8,8 @@
 #   SPORTELLO_URL               the gateway, e.g. http://127.0.0.1:41234
 #   SPORTELLO_DEMO_PASSWORD     the demo accounts' password
 #   SPORTELLO_DEMO_FISCAL_CODE  a resident head of family of the synthetic La Spezia
+#   SPORTELLO_DEMO_MOVER_FISCAL_CODE  another, who lives alone: a move within the
+#                               municipality needs no one named to head a family left behind
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -gt 0 ] || die "usage: $0 COMMAND [ARGS...]"
@@ -94,6 +96,16 @@ SPORTELLO_DEMO_FISCAL_CODE=$("$(pg_bindir)/psql" "$DATABASE_URL" -Atc "
   order by r.fiscal_code limit 1")
 [ -n "$SPORTELLO_DEMO_FISCAL_CODE" ] || die "no resident head of family in the synthetic register"
 export SPORTELLO_DEMO_FISCAL_CODE
+SPORTELLO_DEMO_MOVER_FISCAL_CODE=$("$(pg_bindir)/psql" "$DATABASE_URL" -Atc "
+  select r.fiscal_code from registry.residents r
+  join registry.resident_versions v on v.resident_id = r.id
+  where v.valid_to is null and v.superseded_at is null and v.status = 'resident'
+    and v.relationship = 'head' and r.fiscal_code <> '$SPORTELLO_DEMO_FISCAL_CODE'
+    and (select count(*) from registry.resident_versions o
+         where o.family_id = v.family_id and o.valid_to is null and o.superseded_at is null
+           and o.status = 'resident') = 1
+  order by r.fiscal_code limit 1")
+export SPORTELLO_DEMO_MOVER_FISCAL_CODE
 
 say "running: $*"
 "$@"

@@ -605,3 +605,225 @@ async fn observations_after_the_window_are_refused_and_nothing_is_written_art_10
     assert_eq!(before, after, "nothing written");
     assert!(after["residence_change"]["observations_date"].is_null());
 }
+
+/// A minimal PDF: what the registry's magic-byte check asks of one is that it start with
+/// `%PDF-`. ASCII, so the test's HTTP client reads it back unchanged.
+const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+/// A JPEG's first bytes (SOI, then an APP0 JFIF marker).
+const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9";
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn with_documents(documents: Value) -> Value {
+    let mut body = move_within();
+    body["documents"] = documents;
+    body
+}
+
+/// Issue 13 at the gateway: the counter attaches the signed form to a declaration as
+/// base64 in the JSON body; a bad document refuses the whole declaration naming its
+/// field, before anything is registered; the specialist's work item lists the document
+/// by reference, and the counter and the specialist read it back through the gateway
+/// with its type, never cached nor sniffed.
+#[tokio::test]
+async fn a_declarations_documents_are_attached_listed_and_read_back_through_the_gateway() {
+    let (stack, api, _family) = Box::pin(desk()).await;
+    let desk_user = api.sign_in("poli.bianchi").await;
+    let specialist = api.sign_in("bo.gialli").await; // anagrafe
+    api.expect(
+        200,
+        "POST",
+        "/api/v1/console/presence",
+        &specialist,
+        Some(json!({"presence": "back_office"})),
+    )
+    .await;
+    let field = |reply: &http::Response| {
+        reply.json()["error"]["fields"][0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // A JPEG declared as a PDF: the registry's magic-byte check names the field, and
+    // nothing is registered (no work reaches the back office below but the good one).
+    let refused = api
+        .call(
+            "POST",
+            "/api/v1/residence-changes",
+            Some(&desk_user),
+            Some(with_documents(json!([{
+                "title": "Modulo di dichiarazione",
+                "media_type": "application/pdf",
+                "content_base64": base64(JPEG),
+            }]))),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(
+        field(&refused),
+        "documents[0].media_type",
+        "{}",
+        refused.body
+    );
+
+    // What the gateway checks itself: base64, the count, a title free of personal data.
+    let pdf = json!({"title": "Altro documento", "media_type": "application/pdf", "content_base64": base64(PDF)});
+    for (documents, named) in [
+        (
+            json!([{"media_type": "application/pdf", "content_base64": "JVBERi0x!"}]),
+            "documents[0].content_base64",
+        ),
+        (json!(vec![pdf.clone(); 6]), "documents"),
+        (
+            json!([{"title": "Carta di mario.rossi@example.it", "media_type": "application/pdf", "content_base64": base64(PDF)}]),
+            "documents[0].title",
+        ),
+    ] {
+        let reply = api
+            .call(
+                "POST",
+                "/api/v1/residence-changes",
+                Some(&desk_user),
+                Some(with_documents(documents)),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert_eq!(field(&reply), named, "{}", reply.body);
+    }
+
+    let declared = api
+        .expect(
+            201,
+            "POST",
+            "/api/v1/residence-changes",
+            &desk_user,
+            Some(with_documents(json!([{
+                "title": "Modulo di dichiarazione",
+                "media_type": "application/pdf",
+                "content_base64": base64(PDF),
+            }]))),
+        )
+        .await;
+    let id = declared["residence_change"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        declared["receipt"]["documents"],
+        json!(["Modulo di dichiarazione"])
+    );
+    let sha256 = sportello_kit::documents::Sha256Hex::of(PDF).to_string();
+
+    // The work item carries the reference, not the bytes; and only this change's.
+    hand_over(&stack).await;
+    let offered = api
+        .expect(
+            200,
+            "GET",
+            "/api/v1/back-office/work?view=offered",
+            &specialist,
+            None,
+        )
+        .await;
+    let items = offered["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only the declaration taken: {offered}");
+    assert_eq!(items[0]["procedure_id"], id.as_str());
+    assert_eq!(items[0]["documents"], 1);
+    assert_eq!(
+        items[0]["document_refs"],
+        json!([{
+            "sha256": sha256,
+            "media_type": "application/pdf",
+            "size_bytes": PDF.len(),
+            "title": "Modulo di dichiarazione",
+        }])
+    );
+
+    // Read back, by the counter and by the specialist, as the bytes handed in.
+    let path = format!("/api/v1/residence-changes/{id}/documents/{sha256}");
+    for user in [&desk_user, &specialist] {
+        let read = api.call("GET", &path, Some(user), None).await;
+        assert_eq!(read.status, 200, "{}", read.body);
+        assert_eq!(read.body.as_bytes(), PDF);
+        assert_eq!(read.header("content-type"), Some("application/pdf"));
+        assert_eq!(read.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(read.header("cache-control"), Some("no-store"));
+        let disposition = read.header("content-disposition").unwrap();
+        assert_eq!(
+            disposition,
+            format!("inline; filename=\"documento-{}.pdf\"", &sha256[..12])
+        );
+    }
+    // Unknown hashes, and this document under another change, are not found.
+    let unknown = format!(
+        "/api/v1/residence-changes/{id}/documents/{}",
+        "0".repeat(64)
+    );
+    assert_eq!(
+        api.call("GET", &unknown, Some(&desk_user), None)
+            .await
+            .status,
+        404
+    );
+    let elsewhere = format!(
+        "/api/v1/residence-changes/{}/documents/{sha256}",
+        uuid::Uuid::now_v7()
+    );
+    assert_eq!(
+        api.call("GET", &elsewhere, Some(&desk_user), None)
+            .await
+            .status,
+        404
+    );
+    let malformed = format!("/api/v1/residence-changes/{id}/documents/abc");
+    let reply = api.call("GET", &malformed, Some(&desk_user), None).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(field(&reply), "sha256");
+}
+
+/// A scan over tonic's default 4 MiB message, under DOCUMENT_MAX_BYTES (10 MiB): the
+/// gateway's body limit for a declaration and its decoding limit for the read both take
+/// it, as the registry's do.
+#[tokio::test]
+async fn a_document_over_4_mib_goes_through_the_gateway_both_ways() {
+    let (_stack, api, _family) = Box::pin(desk()).await;
+    let desk_user = api.sign_in("poli.bianchi").await;
+    let mut scan = b"%PDF-1.4\n".to_vec();
+    scan.resize(6 * 1024 * 1024, b'A');
+    let declared = api
+        .expect(
+            201,
+            "POST",
+            "/api/v1/residence-changes",
+            &desk_user,
+            Some(with_documents(json!([{
+                "title": "Titolo di occupazione dell'alloggio",
+                "media_type": "application/pdf",
+                "content_base64": base64(&scan),
+            }]))),
+        )
+        .await;
+    let id = declared["residence_change"]["id"].as_str().unwrap();
+    let sha256 = sportello_kit::documents::Sha256Hex::of(&scan).to_string();
+    let read = api
+        .call(
+            "GET",
+            &format!("/api/v1/residence-changes/{id}/documents/{sha256}"),
+            Some(&desk_user),
+            None,
+        )
+        .await;
+    assert_eq!(
+        read.status,
+        200,
+        "{}",
+        &read.body[..read.body.len().min(300)]
+    );
+    assert_eq!(read.body.len(), scan.len());
+    assert!(read.body.as_bytes() == scan.as_slice());
+}

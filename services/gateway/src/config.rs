@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use jiff::SignedDuration;
-use sportello_kit::{ConfigError, Env, MunicipalityCode, ServiceConfig};
+use sportello_kit::{
+    ConfigError, Env, MunicipalityCode, ServiceConfig,
+    documents::{DEFAULT_MAX_BYTES, DOCUMENT_MAX_BYTES_VAR},
+};
 
 /// A service the gateway talks to, and the variable that says where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,10 @@ pub struct WebConfig {
     /// The municipality whose boards, kiosks and sites the public pages show.
     /// `PUBLIC_MUNICIPALITY`, default 011015 (La Spezia, the demo).
     pub public_municipality: MunicipalityCode,
+    /// The size limit of one document attached to a declaration, in bytes:
+    /// `DOCUMENT_MAX_BYTES`, the variable the registry reads for its own check, so one
+    /// setting sizes both the gateway's request limit and the registry's; default 10 MiB.
+    pub document_max_bytes: u64,
 }
 
 impl Default for WebConfig {
@@ -58,6 +65,7 @@ impl Default for WebConfig {
             cookie_secure: true,
             session_ttl: SignedDuration::from_hours(10),
             public_municipality: DEMO_MUNICIPALITY,
+            document_max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -72,9 +80,18 @@ pub const DEMO_MUNICIPALITY: MunicipalityCode = match MunicipalityCode::from_dig
 };
 
 impl WebConfig {
-    /// Reads `UI_ASSETS_DIR`, `COOKIE_SECURE`, `SESSION_HOURS`, `PUBLIC_MUNICIPALITY`.
+    /// Reads `UI_ASSETS_DIR`, `COOKIE_SECURE`, `SESSION_HOURS`, `PUBLIC_MUNICIPALITY`,
+    /// `DOCUMENT_MAX_BYTES`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = Self::default();
+        let document_max_bytes: u64 = env.or(DOCUMENT_MAX_BYTES_VAR, DEFAULT_MAX_BYTES)?;
+        if document_max_bytes == 0 {
+            return Err(ConfigError::invalid(
+                DOCUMENT_MAX_BYTES_VAR,
+                "0",
+                "must be at least 1",
+            ));
+        }
         let hours: i64 = env.or("SESSION_HOURS", 10)?;
         if !(1..=24).contains(&hours) {
             return Err(ConfigError::invalid(
@@ -88,6 +105,7 @@ impl WebConfig {
             cookie_secure: env.or("COOKIE_SECURE", true)?,
             session_ttl: SignedDuration::from_hours(hours),
             public_municipality: env.or("PUBLIC_MUNICIPALITY", defaults.public_municipality)?,
+            document_max_bytes,
         })
     }
 }

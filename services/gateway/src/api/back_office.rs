@@ -65,6 +65,9 @@ pub struct WorkItemView {
     pub outcome_on_expiry: Option<&'static str>,
     pub context_note: String,
     pub documents: usize,
+    /// The documents' references (never their bytes): a residence change's are read at
+    /// `/api/v1/residence-changes/{procedure_id}/documents/{sha256}`.
+    pub document_refs: Vec<DocumentRefView>,
     pub protocol_registration_id: Option<String>,
     pub arrived_at: String,
     pub outcome_code: Option<String>,
@@ -84,6 +87,15 @@ pub struct OutcomeView {
     pub code: String,
     /// The catalogue's name for the operator (Italian).
     pub name: String,
+}
+
+/// A document the item refers to: what it is, not whose.
+#[derive(Debug, Serialize)]
+pub struct DocumentRefView {
+    pub sha256: String,
+    pub media_type: String,
+    pub size_bytes: u64,
+    pub title: String,
 }
 
 fn optional(s: &str) -> Option<String> {
@@ -161,6 +173,16 @@ impl WorkItemView {
             }),
             context_note: item.context_note.clone(),
             documents: item.documents.len(),
+            document_refs: item
+                .documents
+                .iter()
+                .map(|d| DocumentRefView {
+                    sha256: d.sha256.clone(),
+                    media_type: d.media_type.clone(),
+                    size_bytes: d.size_bytes,
+                    title: d.title.clone(),
+                })
+                .collect(),
             protocol_registration_id: optional(&item.protocol_registration_id),
             arrived_at: item.arrived_at.clone(),
             outcome_code: optional(&item.outcome_code),

@@ -26,6 +26,7 @@ pub mod views;
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{any, get, post, put},
@@ -91,8 +92,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/back-office/breaches", get(back_office::breaches))
         .route("/api/v1/back-office/summary", get(back_office::summary))
         .route("/api/v1/back-office/queues", get(back_office::queues))
-        .route("/api/v1/residence-changes", post(residence::declare))
+        // A declaration carries its documents: its extractor sets its own body limit.
+        .route(
+            "/api/v1/residence-changes",
+            post(residence::declare).layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/v1/residence-changes/{id}", get(residence::get))
+        .route(
+            "/api/v1/residence-changes/{id}/documents/{sha256}",
+            get(residence::document),
+        )
         .route(
             "/api/v1/residence-changes/{id}/notice",
             post(residence::send_notice),

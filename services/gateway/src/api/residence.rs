@@ -8,15 +8,25 @@
 //! The members' names and fiscal codes go to the registry, which owns them; they are
 //! never logged here, and the reply names the members by record id only.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{FromRequest, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use base64::{
+    Engine as _, alphabet,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
+};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use sportello_kit::{CallContext, ErrorKind, ServiceError, privacy};
+use sportello_kit::{CallContext, ErrorKind, ServiceError, documents::MediaType, privacy};
 use sportello_proto::{
     common::v1::Channel,
     registry::v1::{
-        AnswerObservationsRequest, DeclareImmigrationRequest, DeclareResidenceChangeRequest,
-        DwellingTitle, EuResidenceGround, GetResidenceChangeRequest,
+        AnswerObservationsRequest, AttachedDocument, DeclareImmigrationRequest,
+        DeclareResidenceChangeRequest, DwellingTitle, EuResidenceGround,
+        GetResidenceChangeDocumentRequest, GetResidenceChangeRequest,
         GetResidentByFiscalCodeRequest, IncomingMember, MovingMember, NewAddress, NoticeDelivery,
         ObservationsOutcome, RecordNoticeReceiptRequest, RecordObservationsRequest,
         RegisterResidentRequest, Relationship, ResidenceChange, Resident,
@@ -53,6 +63,18 @@ const READERS: &[Role] = &[
     Role::BackOffice,
     Role::Manager,
 ];
+
+/// Who reads a change's documents: those who take declarations and the back office's
+/// specialists — the people the registry lets read a document of a change (it answers
+/// a manager, who watches the floor and serves no citizen, permission denied).
+const DOCUMENT_READERS: &[Role] = &[Role::Polivalente, Role::Tecnico, Role::BackOffice];
+
+/// The most documents a declaration carries, as the registry takes them (its
+/// `MAX_DOCUMENTS`): the form, the dwelling title, identity documents, a permit.
+pub const MAX_DOCUMENTS: usize = 5;
+
+/// The longest document title, as the registry takes it.
+const TITLE_MAX: usize = 120;
 
 /// The relationships the document lists, as the registry's enum names them.
 const RELATIONSHIPS: &str = "one of head, spouse, civil_partner, partner, child, stepchild, \
@@ -336,6 +358,176 @@ pub struct DeclarationForm {
     pub representative_fiscal_code: String,
     #[serde(default)]
     pub idempotency_key: String,
+    /// The documents handed in (the declaration form first), at most [`MAX_DOCUMENTS`].
+    #[serde(default)]
+    pub documents: Vec<DocumentForm>,
+}
+
+/// A document handed in with a declaration, as the JSON body carries it.
+///
+/// Why base64 in JSON rather than multipart: the registry takes the declaration and its
+/// documents in one unary gRPC message, so the gateway holds every byte in memory
+/// whichever way they arrive — multipart would save only base64's third and the
+/// decoding copy, at the cost of a second request shape, a second error path and a
+/// second content type for the OpenAPI document and its contract tests. JSON keeps one
+/// body, checked once, whose errors name `documents[i].…` like every other field; the
+/// route's body limit is raised for this route only (see [`declaration_body_limit`]).
+#[derive(Deserialize)]
+pub struct DocumentForm {
+    /// What it is, from the form's list ("Modulo di dichiarazione", …): it travels to
+    /// routing, so never whose it is.
+    #[serde(default)]
+    pub title: String,
+    /// One of the registry's allowed types, exactly as written.
+    pub media_type: String,
+    /// The bytes, standard base64 with padding (RFC 4648 section 4).
+    pub content_base64: String,
+}
+
+impl std::fmt::Debug for DocumentForm {
+    // The content holds the movers' data: a log line shows its length only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentForm")
+            .field("title", &self.title)
+            .field("media_type", &self.media_type)
+            .field(
+                "content_base64",
+                &format_args!("<{} characters>", self.content_base64.len()),
+            )
+            .finish()
+    }
+}
+
+/// Standard base64 with canonical padding, as the document's pattern states it. Unused
+/// trailing bits are allowed: the pattern cannot express them, and a request the
+/// document allows must not be refused as malformed.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
+
+/// The base64 length of `bytes` bytes.
+fn encoded_len(bytes: u64) -> u64 {
+    bytes.div_ceil(3).saturating_mul(4)
+}
+
+/// The largest declaration body: [`MAX_DOCUMENTS`] documents at the size limit in
+/// base64, and a mebibyte for the members, the address and the JSON around them.
+pub fn declaration_body_limit(document_max_bytes: u64) -> usize {
+    let documents = encoded_len(document_max_bytes).saturating_mul(MAX_DOCUMENTS as u64);
+    usize::try_from(documents)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024)
+}
+
+/// The largest GetResidenceChangeDocument reply: a document at the size limit, and a
+/// mebibyte for its title and ids. tonic's default (4 MiB) would refuse a scan under
+/// the limit with a bare "message too large".
+fn document_reply_limit(document_max_bytes: u64) -> usize {
+    usize::try_from(document_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024)
+}
+
+/// Checks the documents as the OpenAPI document states them and decodes them; the
+/// registry then checks that each content is what its type says (magic bytes), and a
+/// refusal names `documents[i].media_type` all the same.
+fn attached(
+    documents: Vec<DocumentForm>,
+    max_bytes: u64,
+) -> Result<Vec<AttachedDocument>, ServiceError> {
+    if documents.len() > MAX_DOCUMENTS {
+        return Err(ServiceError::invalid_field(
+            "documents",
+            format!("al massimo {MAX_DOCUMENTS} documenti / at most {MAX_DOCUMENTS} documents"),
+        ));
+    }
+    documents
+        .into_iter()
+        .enumerate()
+        .map(|(i, document)| {
+            let field = |name: &str| format!("documents[{i}].{name}");
+            input::text(&field("title"), &document.title, TITLE_MAX)?;
+            // The title travels to routing in the work request.
+            privacy::ensure_free_of_personal_data(&field("title"), &document.title)?;
+            if !MediaType::ALL
+                .iter()
+                .any(|t| t.as_str() == document.media_type)
+            {
+                return Err(ServiceError::invalid_field(
+                    field("media_type"),
+                    "uno tra application/pdf, image/jpeg, image/png, application/pkcs7-mime, \
+                     application/xml / one of application/pdf, image/jpeg, image/png, \
+                     application/pkcs7-mime, application/xml",
+                ));
+            }
+            let too_big = || {
+                ServiceError::invalid_field(
+                    field("content_base64"),
+                    format!(
+                        "il documento supera {max_bytes} byte / the document exceeds \
+                         {max_bytes} bytes"
+                    ),
+                )
+            };
+            // Refused before decoding: a body at the route's limit decodes nothing.
+            if document.content_base64.len() as u64 > encoded_len(max_bytes) {
+                return Err(too_big());
+            }
+            let content = BASE64
+                .decode(document.content_base64.as_bytes())
+                .map_err(|_| {
+                    ServiceError::invalid_field(
+                        field("content_base64"),
+                        "non è base64 standard con padding / is not standard base64 with \
+                         padding",
+                    )
+                })?;
+            if content.is_empty() {
+                return Err(ServiceError::invalid_field(
+                    field("content_base64"),
+                    "è vuoto / is empty",
+                ));
+            }
+            if content.len() as u64 > max_bytes {
+                return Err(too_big());
+            }
+            Ok(AttachedDocument {
+                content,
+                media_type: document.media_type,
+                title: document.title,
+            })
+        })
+        .collect()
+}
+
+/// A declaration's JSON body, read up to [`declaration_body_limit`] of the configured
+/// document size instead of axum's 2 MB default (which the route disables): a
+/// declaration carries its documents, every other body stays small.
+#[derive(Debug)]
+pub struct DeclarationBody(pub DeclarationForm);
+
+impl FromRequest<AppState> for DeclarationBody {
+    type Rejection = ServiceError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = declaration_body_limit(state.settings.document_max_bytes);
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            ServiceError::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "il corpo della richiesta non si legge o supera {limit} byte / the request \
+                     body could not be read or exceeds {limit} bytes"
+                ),
+            )
+        })?;
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        let Body(form) = Body::<DeclarationForm>::from_request(request, state).await?;
+        Ok(Self(form))
+    }
 }
 
 /// What the registry needs of a move within the municipality, once the gateway has
@@ -444,6 +636,15 @@ fn checked(form: &DeclarationForm) -> Result<(), ServiceError> {
         "must be a site's code, e.g. palazzo-civico",
     )?;
     input::optional_uuid("idempotency_key", &form.idempotency_key)?;
+    if !form.documents.is_empty() && form.origin != "within" {
+        // The registry's DeclareImmigration takes no documents yet: refused rather than
+        // dropped, so no one believes a file was kept that was not.
+        return Err(ServiceError::invalid_field(
+            "documents",
+            "i documenti si allegano solo a un trasferimento nel comune / documents are \
+             attached only to a move within the municipality",
+        ));
+    }
     input::text(
         "dwelling_title_reference",
         &form.dwelling_title_reference,
@@ -584,9 +785,16 @@ async fn find_members(
 pub async fn declare(
     State(state): State<AppState>,
     signed: Signed,
-    Body(form): Body<DeclarationForm>,
+    DeclarationBody(mut form): DeclarationBody,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
     checked(&form)?;
+    let documents = attached(
+        std::mem::take(&mut form.documents),
+        state.settings.document_max_bytes,
+    )?;
+    // The receipt lists what was handed in, by title: the registry's reply names no
+    // documents, and a refused one refuses the whole declaration.
+    let document_titles: Vec<String> = documents.iter().map(|d| d.title.clone()).collect();
     signed.require(DECLARANTS)?;
     let context = signed.context("residence.declare")?;
     let municipality = signed.account().municipality;
@@ -638,8 +846,7 @@ pub async fn declare(
                 site_id: site.id,
                 remaining_head_id,
                 representative_id,
-                // The counter form hands in no files yet.
-                documents: Vec::new(),
+                documents,
             }))
             .await?
             .into_inner()
@@ -716,6 +923,7 @@ pub async fn declare(
                 "declared_on": change.effective_date,
                 "answer_by": change.check_due,
                 "members": change.members.len(),
+                "documents": document_titles,
             },
         })),
     ))
@@ -753,6 +961,93 @@ pub async fn get(
         .into_inner()
         .residence_change;
     Ok(reply(change))
+}
+
+/// A document's SHA-256 in a path: 64 hex digits, either case (`^[0-9a-fA-F]{64}$`).
+fn sha256(field: &str, raw: &str) -> Result<String, ServiceError> {
+    if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(ServiceError::invalid_field(
+            field,
+            "deve essere di 64 cifre esadecimali / must be 64 hex digits",
+        ))
+    }
+}
+
+/// The file name a document is offered under: its type and the start of its hash, never
+/// its title (free text, and the header's quoting would have to be trusted with it).
+fn document_filename(sha256: &str, media_type: &str) -> String {
+    let extension = match media_type {
+        "application/pdf" => "pdf",
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "application/pkcs7-mime" => "p7m",
+        "application/xml" => "xml",
+        _ => "bin",
+    };
+    let short: String = sha256.chars().take(12).collect();
+    format!("documento-{short}.{extension}")
+}
+
+/// `GET /api/v1/residence-changes/{id}/documents/{sha256}`: a document handed in with
+/// the change, for the counter and the back office (the registry checks the
+/// municipality and audits the read). It holds the movers' data: never cached, never
+/// sniffed into another type; an XML one is sandboxed, as a browser would otherwise run
+/// its scripts in the gateway's origin.
+pub async fn document(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path((id, hash)): Path<(String, String)>,
+) -> Result<Response, ServiceError> {
+    let id = input::record_id("id", &id)?.to_string();
+    let hash = sha256("sha256", &hash)?;
+    signed.require(DOCUMENT_READERS)?;
+    let context = signed.context("residence.read")?;
+    let reply = state
+        .residence_changes()?
+        // A document may be up to DOCUMENT_MAX_BYTES: above tonic's 4 MiB default.
+        .max_decoding_message_size(document_reply_limit(state.settings.document_max_bytes))
+        .get_residence_change_document(context.request(GetResidenceChangeDocumentRequest {
+            sha256: hash.clone(),
+        }))
+        .await?
+        .into_inner();
+    // The registry answers the earliest change holding these bytes: a path naming another
+    // change does not name this document.
+    if reply.residence_change_id != id {
+        return Err(ServiceError::new(
+            ErrorKind::NotFound,
+            "sha256: nessun documento di questo cambio ha questo hash / no document of this \
+             change has this hash",
+        ));
+    }
+    let media_type = MediaType::ALL
+        .into_iter()
+        .find(|t| t.as_str() == reply.media_type)
+        .map_or("application/octet-stream", MediaType::as_str);
+    let disposition = format!(
+        "inline; filename=\"{}\"",
+        document_filename(&hash, media_type)
+    );
+    let mut response = reply.content.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if media_type == MediaType::Xml.as_str() {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'"),
+        );
+    }
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 /// The notice of reasons against.
@@ -939,6 +1234,95 @@ mod tests {
         for bad in ["", "0", "05", "123456", "12 A", "12/", "12/ABCDE", "A"] {
             assert!(!house_number(bad), "{bad}");
         }
+    }
+
+    fn document(media_type: &str, content_base64: &str) -> DocumentForm {
+        DocumentForm {
+            title: "Modulo di dichiarazione".into(),
+            media_type: media_type.into(),
+            content_base64: content_base64.into(),
+        }
+    }
+
+    fn refused_field(result: Result<Vec<AttachedDocument>, ServiceError>) -> String {
+        let error = result.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+        error
+            .violations()
+            .first()
+            .map(|v| v.field.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn documents_are_decoded_and_checked_naming_their_field() {
+        // 16 bytes: the base64 ends in "==", which an unpadded copy drops.
+        let pdf = BASE64.encode(b"%PDF-1.4\n%%EOF\n\n");
+        assert!(pdf.ends_with("=="));
+        let ok = attached(vec![document("application/pdf", &pdf)], 100).unwrap();
+        assert_eq!(ok[0].content, b"%PDF-1.4\n%%EOF\n\n");
+        assert_eq!(ok[0].media_type, "application/pdf");
+
+        let six = (0..6).map(|_| document("application/pdf", &pdf)).collect();
+        assert_eq!(refused_field(attached(six, 100)), "documents");
+        let bad = vec![
+            document("application/pdf", &pdf),
+            document("image/png", "not base64!"),
+        ];
+        assert_eq!(
+            refused_field(attached(bad, 100)),
+            "documents[1].content_base64"
+        );
+        let unpadded = vec![document("application/pdf", pdf.trim_end_matches('='))];
+        assert_eq!(
+            refused_field(attached(unpadded, 100)),
+            "documents[0].content_base64"
+        );
+        let big = vec![document("application/pdf", &pdf)];
+        assert_eq!(
+            refused_field(attached(big, 4)),
+            "documents[0].content_base64"
+        );
+        let empty = vec![document("application/pdf", "")];
+        assert_eq!(
+            refused_field(attached(empty, 100)),
+            "documents[0].content_base64"
+        );
+        for media_type in ["application/PDF", "text/plain", ""] {
+            let wrong = vec![document(media_type, &pdf)];
+            assert_eq!(
+                refused_field(attached(wrong, 100)),
+                "documents[0].media_type"
+            );
+        }
+        let mut named = document("application/pdf", &pdf);
+        named.title = "Carta d'identità RSSMRA80A01E463X".into();
+        assert_eq!(
+            refused_field(attached(vec![named], 100)),
+            "documents[0].title"
+        );
+    }
+
+    #[test]
+    fn the_body_limit_holds_five_documents_at_the_limit() {
+        let max = 10 * 1024 * 1024;
+        let one = usize::try_from(encoded_len(max)).unwrap();
+        assert!(declaration_body_limit(max) > 5 * one);
+        assert!(declaration_body_limit(max) < 5 * one + 2 * 1024 * 1024);
+        assert_eq!(encoded_len(3), 4);
+        assert_eq!(encoded_len(4), 8);
+    }
+
+    #[test]
+    fn a_document_is_offered_under_a_name_without_its_title() {
+        let hash = "ab".repeat(32);
+        assert_eq!(
+            document_filename(&hash, "application/pdf"),
+            "documento-abababababab.pdf"
+        );
+        assert!(sha256("sha256", &hash.to_ascii_uppercase()).is_ok());
+        assert!(sha256("sha256", "abc").is_err());
+        assert!(sha256("sha256", &"g".repeat(64)).is_err());
     }
 
     #[test]

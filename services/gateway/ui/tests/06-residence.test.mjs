@@ -14,6 +14,10 @@ after(async () => { await browser?.close(); });
 
 /** Anna Verdi, born in Pisa (G702) on 21 April 1975: not in the synthetic register. */
 const ANNA = 'VRDNNA75D61G702A';
+/** A head of family of the synthetic register who lives alone (deploy/local/stack.sh). */
+const MOVER = process.env.SPORTELLO_DEMO_MOVER_FISCAL_CODE || '';
+/** A minimal PDF: the registry checks that a PDF starts with %PDF-. */
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
 /** The synthetic gazetteer's first street. */
 const STREET = '00001';
 
@@ -125,5 +129,62 @@ test('the counter declares a move from another municipality and prints the recei
   for (const form of ['#rs-notice-form', '#rs-receipt-form', '#rs-observations-form', '#rs-answer-form']) {
     assert.equal(await specialist.isHidden(form), true, `${form}: nothing left to do`);
   }
+  await specialist.click('[data-testid="presence-toggle"]');
+});
+
+test('a move within the municipality carries its declaration form to the back office', async (t) => {
+  if (!MOVER) {
+    t.skip('SPORTELLO_DEMO_MOVER_FISCAL_CODE is not set: run under deploy/local/stack.sh');
+    return;
+  }
+  const specialist = await newPage(browser);
+  await login(specialist, 'bo.gialli', '/back-office');
+  await specialist.waitForFunction(() => document.getElementById('presence-badge').textContent.trim() !== '—');
+  if (await specialist.getAttribute('#presence-toggle', 'aria-pressed') !== 'true') {
+    await specialist.click('[data-testid="presence-toggle"]');
+    await specialist.waitForSelector('#presence-toggle[aria-pressed="true"]');
+  }
+
+  const desk = await newPage(browser);
+  await login(desk, 'poli.bianchi', '/console');
+  await desk.waitForSelector('#residence-block:not([hidden])');
+  await desk.click('[data-testid="residence-open"]');
+  await desk.waitForSelector('#res-documents-group:not([hidden])');
+  await desk.fill('[name="members[0].fiscal_code"]', MOVER);
+  await desk.selectOption('[name="members[0].relationship"]', 'head');
+  await desk.fill('#res-street', STREET);
+  await desk.fill('#res-house-number', '7');
+
+  // The signed form, chosen as a file; its title is picked from a list, never typed.
+  await desk.setInputFiles('[data-testid="residence-documents-input"]',
+    { name: 'dichiarazione.pdf', mimeType: 'application/pdf', buffer: PDF });
+  const rows = desk.locator('[data-testid="residence-document"]');
+  assert.equal(await rows.count(), 1);
+  assert.equal(await desk.inputValue('[name="documents[0].title"]'), 'Modulo di dichiarazione');
+  await axe(desk, 'console: a declaration with its documents');
+
+  await desk.click('[data-testid="declare-residence"]');
+  await desk.locator('[data-testid="residence-receipt"]').waitFor({ state: 'visible' });
+  assert.deepEqual(await desk.locator('[data-testid="res-receipt-documents"] li').allTextContents(),
+    ['Modulo di dichiarazione']);
+  assert.equal(await rows.count(), 0, 'the next citizen starts without documents');
+
+  // The specialist's item lists the document and links to it; the link serves the PDF.
+  const offer = specialist.locator('.sp-offer', { hasText: 'registry.residence_address_check' });
+  await offer.first().waitFor({ timeout: 20_000 });
+  await offer.first().locator('[data-testid="accept-offer"]').click();
+  await specialist.waitForSelector('[data-testid="item-state"][data-state="held"]');
+  const link = specialist.locator('[data-testid="item-document-link"]');
+  await link.waitFor();
+  assert.equal((await link.textContent()).trim(), 'Modulo di dichiarazione');
+  const href = await link.getAttribute('href');
+  assert.match(href, /^\/api\/v1\/residence-changes\/[0-9a-f-]{36}\/documents\/[0-9a-f]{64}$/);
+  const read = await specialist.request.get(href);
+  assert.equal(read.status(), 200);
+  assert.equal(read.headers()['content-type'], 'application/pdf');
+  assert.equal(read.headers()['x-content-type-options'], 'nosniff');
+  assert.equal(read.headers()['cache-control'], 'no-store');
+  assert.deepEqual(Buffer.from(await read.body()), PDF);
+  await axe(specialist, 'back office: an item with its documents');
   await specialist.click('[data-testid="presence-toggle"]');
 });

@@ -134,7 +134,7 @@ function renderItem() {
   $('item-escalation').textContent = label('bo.escalation', item.escalation)
     + (item.substitute_due_date ? ` — ${t('bo.substitute_by')} ${fmtDate(item.substitute_due_date)}` : '');
   $('item-note').textContent = item.context_note || '—';
-  $('item-documents').textContent = String(item.documents);
+  renderItemDocuments(item);
   $('complete-work-form').hidden = !item.held_by_me;
   renderOutcomes(item);
   $('item-history').replaceChildren(...state.history.map((s) => h('li', {},
@@ -155,6 +155,34 @@ function renderOutcomes(item) {
   const lang = listed.length ? 'it' : undefined;
   select.replaceChildren(...options.map(([code, name]) => h('option', { value: code, lang }, name)));
   select.value = options.some(([code]) => code === chosen) ? chosen : options[0][0];
+}
+
+/**
+ * The item's documents by reference: title, type, size; a change of residence's link to
+ * the gateway's read (which the registry authorises and audits), opened in a new tab.
+ * Kept apart from the outcome code so both change without touching each other.
+ */
+function renderItemDocuments(item) {
+  const refs = item.document_refs ?? [];
+  if (!refs.length) {
+    $('item-documents').replaceChildren(String(item.documents ?? 0));
+    return;
+  }
+  const readable = residenceItem(item);
+  $('item-documents').replaceChildren(h('ul', { class: 'mb-0 ps-3', 'data-testid': 'item-documents' },
+    ...refs.map((d) => {
+      const kind = d.media_type.split('/').pop().toUpperCase();
+      const size = d.size_bytes < 1024 * 1024
+        ? `${Math.ceil(d.size_bytes / 1024)} KB` : `${(d.size_bytes / 1024 / 1024).toFixed(1)} MB`;
+      const title = d.title || t('bo.document_untitled');
+      const name = readable
+        ? h('a', {
+          href: `/api/v1/residence-changes/${encodeURIComponent(item.procedure_id)}/documents/${encodeURIComponent(d.sha256)}`,
+          target: '_blank', rel: 'noopener', 'data-testid': 'item-document-link',
+        }, title)
+        : title;
+      return h('li', {}, name, ` — ${kind}, ${size}`);
+    })));
 }
 
 async function select(item) {

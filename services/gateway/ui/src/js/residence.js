@@ -28,6 +28,28 @@ const MEMBER_FIELDS = [
 
 let rows = 0;
 
+/** At most this many documents (the registry's limit, stated in openapi.json). */
+const MAX_DOCUMENTS = 5;
+/** The media types the registry takes, by file extension (a .p7m often has no type). */
+const MEDIA_TYPES = {
+  pdf: 'application/pdf', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png',
+  p7m: 'application/pkcs7-mime', xml: 'application/xml',
+};
+/**
+ * Titles to choose from, not free text: a title travels to routing's work item and the
+ * back office, so it must say what the document is, never whose. The value sent is the
+ * Italian title (the record's language); the label follows the page's language.
+ */
+const DOCUMENT_TITLES = [
+  { key: 'form', value: 'Modulo di dichiarazione' },
+  { key: 'identity', value: "Documento d'identità" },
+  { key: 'dwelling', value: "Titolo di occupazione dell'alloggio" },
+  { key: 'permit', value: 'Permesso di soggiorno' },
+  { key: 'other', value: 'Altro documento' },
+];
+/** The files chosen, in the order they are sent. */
+let documents = [];
+
 /** Shows the form to the roles that declare; `sites` fill the site list, `seat` preselects. */
 export function initResidence({ roles, sites, seatSite }) {
   if (!roles.some((r) => DECLARANT_ROLES.includes(r))) return;
@@ -47,12 +69,14 @@ export function initResidence({ roles, sites, seatSite }) {
     const row = addMember();
     row.querySelector('input')?.focus();
   });
+  $('res-doc-files').addEventListener('change', addDocuments);
   $('residence-form').addEventListener('submit', submit);
   $('res-receipt-print').addEventListener('click', () => window.print());
   addMember();
   renderOrigin();
   onLangChange(() => {
     for (const row of $('res-members').children) labelRow(row);
+    renderDocuments();
   });
 }
 
@@ -68,6 +92,79 @@ function renderOrigin() {
   $('res-origin-municipality-group').hidden = origin() !== 'municipality';
   $('res-origin-country-group').hidden = origin() !== 'abroad';
   for (const el of document.querySelectorAll('#res-members [data-incoming]')) el.hidden = !incoming;
+  // The registry takes documents with a move within the municipality only (its
+  // declaration of a move in has no documents yet): the gateway refuses them otherwise.
+  $('res-documents-group').hidden = incoming;
+}
+
+/** The media type the registry expects for `file`, from its type or its extension. */
+function mediaType(file) {
+  if (Object.values(MEDIA_TYPES).includes(file.type)) return file.type;
+  const extension = file.name.split('.').pop()?.toLowerCase() ?? '';
+  return MEDIA_TYPES[extension] ?? '';
+}
+
+/** Adds the chosen files (up to MAX_DOCUMENTS in all); the first defaults to the form. */
+function addDocuments(ev) {
+  const input = ev.currentTarget;
+  const chosen = [...input.files];
+  input.value = '';
+  const room = MAX_DOCUMENTS - documents.length;
+  for (const file of chosen.slice(0, Math.max(room, 0))) {
+    const title = documents.length === 0 ? DOCUMENT_TITLES[0].value : DOCUMENT_TITLES.at(-1).value;
+    documents.push({ file, title });
+  }
+  renderDocuments();
+  if (chosen.length > room) announce(t('res.documents_too_many'));
+}
+
+function formatSize(bytes) {
+  return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** A row per document: the file (named `documents[i].file` for its errors), its title, remove. */
+function renderDocuments() {
+  const list = $('res-doc-list');
+  list.replaceChildren(...documents.map((doc, i) => {
+    const fileId = `res-doc${i}-file`;
+    const titleId = `res-doc${i}-title`;
+    const select = h('select', { id: titleId, name: `documents[${i}].title` },
+      ...DOCUMENT_TITLES.map((d) => h('option', { value: d.value }, t(`res.doc.${d.key}`))));
+    select.value = doc.title;
+    select.addEventListener('change', () => { doc.title = select.value; });
+    const remove = h('button', { type: 'button', class: 'btn btn-outline-danger btn-sm' }, t('res.document_remove'));
+    remove.addEventListener('click', () => {
+      documents.splice(i, 1);
+      renderDocuments();
+      $('res-doc-files').focus();
+    });
+    return h('div', { class: 'row g-2 mb-1', 'data-testid': 'residence-document' },
+      h('div', { class: 'col-md-5 form-group mb-1' },
+        h('label', { for: fileId, class: 'active' }, t('res.document_file')),
+        h('input', { type: 'text', class: 'form-control', id: fileId, name: `documents[${i}].file`, readonly: true,
+          value: `${doc.file.name} (${formatSize(doc.file.size)})` })),
+      h('div', { class: 'col-md-4 select-wrapper mb-1' }, h('label', { for: titleId }, t('res.document_title')), select),
+      h('div', { class: 'col-md-3 mb-1' }, remove));
+  }));
+}
+
+/** Standard base64 of `buffer`, in chunks (String.fromCharCode takes a bounded argument list). */
+function base64(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** The documents as openapi.json's AttachedDocument states them, read from the files. */
+async function attachedDocuments() {
+  return Promise.all(documents.map(async (doc) => ({
+    title: doc.title,
+    media_type: mediaType(doc.file),
+    content_base64: base64(await doc.file.arrayBuffer()),
+  })));
 }
 
 function control(field, id) {
@@ -176,6 +273,9 @@ function body() {
 /** The registry names a member's data as `members[i].person` with "field: why": show it on the field. */
 function onFields(err) {
   const fields = (err?.fields ?? []).map((f) => {
+    // A document's type or content is shown on its file's row.
+    const doc = /^(documents\[\d+\])\.(media_type|content_base64|content)$/.exec(f.field);
+    if (doc) return { field: `${doc[1]}.file`, description: f.description };
     const m = /^(members\[\d+\])\.person$/.exec(f.field);
     const inner = /^([a-z_]+): (.*)$/.exec(f.description ?? '');
     return m && inner ? { field: `${m[1]}.${inner[1]}`, description: inner[2] } : f;
@@ -185,6 +285,9 @@ function onFields(err) {
 
 function missing(b) {
   const fields = [];
+  documents.forEach((doc, i) => {
+    if (!mediaType(doc.file)) fields.push({ field: `documents[${i}].file`, description: t('res.documents_type') });
+  });
   b.members.forEach((m, i) => {
     if (!m.fiscal_code) fields.push({ field: `members[${i}].fiscal_code`, description: t('form.required') });
   });
@@ -204,11 +307,14 @@ async function submit(ev) {
   clearErrors(form);
   await withBusy(form.querySelector('button[type=submit]'), async () => {
     try {
+      if (b.origin === 'within' && documents.length) b.documents = await attachedDocuments();
       const res = await api('POST', '/residence-changes', b);
       showReceipt(res.receipt);
       delete form.dataset.key;
       form.reset();
       $('res-members').replaceChildren();
+      documents = [];
+      renderDocuments();
       addMember();
       renderOrigin();
       form.hidden = true;
@@ -228,5 +334,9 @@ function showReceipt(receipt) {
   $('res-receipt-members').textContent = String(receipt.members);
   $('res-receipt-answer-by').textContent = fmtDate(receipt.answer_by);
   $('res-receipt-answer-by').dataset.day = receipt.answer_by;
+  const titles = receipt.documents ?? [];
+  $('res-receipt-documents').replaceChildren(...(titles.length
+    ? titles.map((title) => h('li', {}, title))
+    : [h('li', { class: 'list-unstyled' }, '—')]));
   $('residence-receipt').hidden = false;
 }
