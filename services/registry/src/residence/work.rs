@@ -335,11 +335,11 @@ pub async fn request_reasons_against(
         // No names, no fiscal codes, not the check's reasons (they may name people):
         // those are read from the registry, which audits the read.
         context_note: format!(
-            "Accertamento negativo sulla dichiarazione di residenza, protocollo {p}: prossimo \
-             passo art. 10-bis L. 241/1990: {step}. La decisione è la risposta alle \
-             osservazioni o la scadenza del termine. / The address check failed (protocol \
-             {p}); next 10-bis step: see above. The decision is the answer to the \
-             observations or the window lapsing.",
+            "Accertamento negativo sulla dichiarazione di residenza, protocollo {p} / the \
+             address check failed, protocol {p}. Prossimo passo (art. 10-bis L. 241/1990) / \
+             next step: {step}. Decide l'anagrafe con la risposta alle osservazioni o alla \
+             scadenza del termine / the registry decides with the answer to the \
+             observations or when their window lapses.",
             p = change.protocol_number,
             step = next_step(&change),
         ),
