@@ -276,6 +276,28 @@ async fn a_failed_check_goes_through_the_10_bis_notice_to_rejection_art_18_bis_d
     assert_eq!(failed["check_failure"], "abitazione disabitata");
     assert_eq!(failed["next_step"], "notice");
 
+    // The 10-bis steps are their own item in the department's back office (issue 13):
+    // the change waiting for its notice is listed, not only reachable from the check.
+    let listed = api
+        .expect(
+            200,
+            "GET",
+            "/api/v1/back-office/work?view=department",
+            &specialist,
+            None,
+        )
+        .await;
+    let reasons_against: Vec<&Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["service_code"] == "registry.residence_reasons_against")
+        .collect();
+    assert_eq!(reasons_against.len(), 1, "{listed}");
+    assert_eq!(reasons_against[0]["procedure_id"], id.as_str());
+    assert_ne!(reasons_against[0]["state"], "completed");
+    let reasons_item = reasons_against[0]["id"].as_str().unwrap().to_owned();
+
     // The 10-bis steps are the registry office's: the counter and another department's
     // specialist are refused, and nothing is written.
     let notice = json!({"reasons": "al sopralluogo l'abitazione risultava disabitata"});
@@ -370,6 +392,19 @@ async fn a_failed_check_goes_through_the_10_bis_notice_to_rejection_art_18_bis_d
         .await;
     let rejected = &answered["residence_change"];
     assert_eq!(rejected["status"], "rejected");
+    // The registry's decision completes the 10-bis item with its outcome.
+    hand_over(&stack).await;
+    let card = api
+        .expect(
+            200,
+            "GET",
+            &format!("/api/v1/back-office/work/{reasons_item}"),
+            &specialist,
+            None,
+        )
+        .await;
+    assert_eq!(card["item"]["state"], "completed", "{card}");
+    assert_eq!(card["item"]["outcome_code"], "rejected", "{card}");
     assert_eq!(rejected["observations_outcome"], "rejected");
     assert_eq!(rejected["next_step"], "none");
     assert!(

@@ -23,7 +23,7 @@ use sportello_proto::{
     routing::v1::{
         AcceptOfferRequest, CaseStatus, CompleteWorkRequest, CreateSiteRequest, GetCaseRequest,
         GetRegistrationRequest, IncomingKind, Operator, Presence, SetPresenceRequest, Skill, Tier,
-        UpsertOperatorRequest, WorkRequested, WorkState,
+        UpsertOperatorRequest, WorkRequested, WorkState, WorkUpdateKind, WorkUpdated,
         back_office_service_client::BackOfficeServiceClient,
         case_service_client::CaseServiceClient, operator_service_client::OperatorServiceClient,
         protocol_service_client::ProtocolServiceClient, site_service_client::SiteServiceClient,
@@ -745,13 +745,16 @@ async fn a_failed_check_restores_the_previous_state_and_records_why() {
     .await
     .unwrap();
     assert_eq!(superseded, 1);
+    // The check's case ended with the check (failed); the 10-bis phase's work, requested
+    // with the failure, is completed with the registry's decision.
     let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(case.status, CaseStatus::Completed as i32);
+    assert_eq!(case.outcome_code, "check_failed");
     assert_eq!(
-        case.status,
-        CaseStatus::Completed as i32,
+        routing_item(&h, REASONS_AGAINST).await,
+        ("completed".into(), Some("rejected".into())),
         "completed with the registry's decision"
     );
-    assert_eq!(case.outcome_code, "rejected");
     assert_eq!(
         event_types(&h).await.last().unwrap(),
         "registry.residence_change.rejected"
@@ -968,13 +971,15 @@ async fn the_window_lapses_unused_and_the_timer_rejects_art_10_bis() {
             .unwrap();
     assert_eq!(status, ("rejected".into(), "abitazione disabitata".into()));
     timers.run_once().await.unwrap();
+    // The check's case ended with the failed check; the 10-bis work carries the decision.
     let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(case.status, CaseStatus::Completed as i32);
+    assert_eq!(case.outcome_code, "check_failed");
     assert_eq!(
-        case.status,
-        CaseStatus::Completed as i32,
+        routing_item(&h, REASONS_AGAINST).await,
+        ("completed".into(), Some("rejected".into())),
         "completed with the registry's decision"
     );
-    assert_eq!(case.outcome_code, "rejected");
     assert_eq!(
         family_now(&h, &family[0].family_id, "").await[0].1,
         "Via del Prione"
@@ -1027,13 +1032,15 @@ async fn accepted_observations_confirm_the_move_art_10_bis() {
         ObservationsOutcome::Accepted as i32
     );
     assert_eq!(confirmed.appeal, "");
+    // The check's case ended with the failed check; the 10-bis work carries the decision.
     let case = routing_case(&h, &routing, &change.id).await;
+    assert_eq!(case.status, CaseStatus::Completed as i32);
+    assert_eq!(case.outcome_code, "check_failed");
     assert_eq!(
-        case.status,
-        CaseStatus::Completed as i32,
+        routing_item(&h, REASONS_AGAINST).await,
+        ("completed".into(), Some("confirmed".into())),
         "completed with the registry's decision"
     );
-    assert_eq!(case.outcome_code, "confirmed");
 }
 
 /// DPR 223/1989 art. 6 (issue 11, point 3): the head of a family may move alone; the
@@ -1905,5 +1912,321 @@ async fn a_rejected_immigration_is_communicated_to_the_municipality_of_origin_dl
             ),
             ("communication".to_owned(), "istat:010025".to_owned()),
         ]
+    );
+}
+
+/// The registry's work requests in its outbox, in order.
+async fn work_requests(h: &Harness) -> Vec<WorkRequested> {
+    let payloads: Vec<Vec<u8>> = sqlx::query_scalar(
+        "select payload from outbox where event_type = 'registry.work.requested' order by id",
+    )
+    .fetch_all(h.pool())
+    .await
+    .unwrap();
+    payloads
+        .iter()
+        .map(|p| <WorkRequested as prost::Message>::decode(p.as_slice()).unwrap())
+        .collect()
+}
+
+/// The registry's work updates in its outbox, in order: (work id, kind, outcome).
+async fn work_updates(h: &Harness) -> Vec<(String, i32, String)> {
+    let payloads: Vec<Vec<u8>> = sqlx::query_scalar(
+        "select payload from outbox where event_type = 'registry.work.updated' order by id",
+    )
+    .fetch_all(h.pool())
+    .await
+    .unwrap();
+    payloads
+        .iter()
+        .map(|p| {
+            let u = <WorkUpdated as prost::Message>::decode(p.as_slice()).unwrap();
+            (u.work_id, u.kind, u.outcome_code)
+        })
+        .collect()
+}
+
+/// Routing's item for a registry service: (state, outcome).
+async fn routing_item(h: &Harness, service: &str) -> (String, Option<String>) {
+    sqlx::query_as("select state, outcome_code from routing.work_items where service_code = $1")
+        .bind(service)
+        .fetch_one(h.pool())
+        .await
+        .unwrap()
+}
+
+const REASONS_AGAINST: &str = "registry.residence_reasons_against";
+
+/// Issue 13, the 10-bis phase: a check failed in routing's back office hands the 10-bis
+/// steps to routing as their own work (a derived id, the change as procedure, the same
+/// clock, no personal data), once whatever is redelivered; the notice suspends that work,
+/// not the check's; the answer to the observations decides it.
+#[tokio::test]
+async fn a_failed_check_puts_the_10_bis_steps_in_the_back_office_until_the_answer() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let who = specialist(&routing, "s.verdi").await;
+    let change = declare_whole_family(&h, &family).await;
+    hand_over(&h, &routing).await;
+    work_the_check(
+        &h,
+        &routing,
+        &who,
+        "s.verdi",
+        "check_failed",
+        &[("reason", "abitazione disabitata")],
+    )
+    .await;
+    hand_over(&h, &routing).await;
+
+    let change_id: uuid::Uuid = change.id.parse().unwrap();
+    let derived = sportello_registry::residence::work::reasons_against_work_id(
+        sportello_registry::domain::ResidenceChangeId(change_id),
+    )
+    .to_string();
+    let requests = work_requests(&h).await;
+    assert_eq!(requests.len(), 2, "the check, then the 10-bis phase");
+    let tenbis = &requests[1];
+    assert_eq!(tenbis.work_id, derived);
+    assert_ne!(tenbis.work_id, change.id);
+    assert_eq!(tenbis.service_code, REASONS_AGAINST);
+    let origin = tenbis.origin.clone().unwrap();
+    assert_eq!(origin.procedure_kind, "residence_change");
+    assert_eq!(origin.procedure_id, change.id, "continuity with the check");
+    assert_eq!(tenbis.requester_ref, family[0].requester_ref);
+    assert_eq!(
+        tenbis.clock.as_ref().unwrap().due_date,
+        get_change(&h, &change.id).await.check_due,
+        "the same statutory clock"
+    );
+    assert!(tenbis.context_note.contains("10-bis"));
+    assert!(tenbis.context_note.contains("send the notice"));
+    for private in [
+        "abitazione disabitata",
+        "Rossi",
+        family[0].fiscal_code.as_str(),
+    ] {
+        assert!(!tenbis.context_note.contains(private), "{private}");
+    }
+    // Routing opened it: the back office lists it, and the registry noted its case.
+    assert_eq!(count(h.pool(), "routing.work_items").await, 2);
+    let (state, _) = routing_item(&h, REASONS_AGAINST).await;
+    assert!(["waiting", "offered"].contains(&state.as_str()), "{state}");
+    let case_id: String =
+        sqlx::query_scalar("select reasons_against_case_id from residence_changes")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert!(!case_id.is_empty());
+
+    // The check's `completed` delivered again: the inbox drops it, one 10-bis request.
+    let (id, aggregate_id, version, data): (uuid::Uuid, String, i64, Vec<u8>) = sqlx::query_as(
+        "select id, aggregate_id, aggregate_version, payload from routing.outbox
+          where event_type = 'work.registry.completed'",
+    )
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    let record = sportello_kit::EventRecord {
+        id,
+        source: "//sportello/routing".into(),
+        event_type: "work.registry.completed".into(),
+        time: Timestamp::now(),
+        aggregate_kind: "routing.work".into(),
+        aggregate_id,
+        aggregate_version: version,
+        municipality: SPEZIA.into(),
+        data_type: "sportello.routing.v1.WorkChanged".into(),
+        data: data.into(),
+        traceparent: None,
+    };
+    let mut headers = record.headers();
+    headers.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        format!("{id}-again").as_str(),
+    );
+    async_nats::jetstream::new(h.ctx.nats().await)
+        .publish_with_headers(
+            h.ctx
+                .config
+                .subject_prefix
+                .subject("work.registry.completed"),
+            headers,
+            record.data.clone(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(
+        step(&h.registry, "registry-work").await,
+        [Outcome::Duplicate]
+    );
+    assert_eq!(work_requests(&h).await.len(), 2, "still one 10-bis request");
+
+    // The notice suspends the 10-bis work, not the check's (closed by the specialist).
+    let mut changes = h.changes().await;
+    h.ctx
+        .clock
+        .set("2026-12-16T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .send_reasons_against(
+            operator("residence.check").request(SendReasonsAgainstRequest {
+                residence_change_id: change.id.clone(),
+                reasons: "nessuno abita all'indirizzo dichiarato (tre sopralluoghi)".into(),
+                outgoing_protocol_number: "2026/0000500".into(),
+                sent_date: "2026-12-14".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        work_updates(&h).await,
+        [(
+            derived.clone(),
+            WorkUpdateKind::Suspended as i32,
+            String::new()
+        )]
+    );
+    hand_over(&h, &routing).await;
+    assert_eq!(routing_item(&h, REASONS_AGAINST).await.0, "suspended");
+    assert_eq!(
+        routing_item(&h, "registry.residence_address_check").await,
+        ("completed".into(), Some("check_failed".into()))
+    );
+
+    // Receipt, observations, answer: the answer decides the 10-bis work.
+    changes
+        .record_notice_receipt(
+            operator("residence.check").request(RecordNoticeReceiptRequest {
+                residence_change_id: change.id.clone(),
+                delivery: NoticeDelivery::Counter as i32,
+                received_date: "2026-12-16".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    h.ctx
+        .clock
+        .set("2026-12-21T10:00:00Z".parse::<Timestamp>().unwrap());
+    changes
+        .record_observations(
+            operator("residence.check").request(RecordObservationsRequest {
+                residence_change_id: change.id.clone(),
+                received_date: "2026-12-21".into(),
+                observations: "Abito all'indirizzo da novembre.".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    hand_over(&h, &routing).await;
+    let (state, _) = routing_item(&h, REASONS_AGAINST).await;
+    assert!(
+        ["waiting", "offered"].contains(&state.as_str()),
+        "resumed: {state}"
+    );
+    changes
+        .answer_observations(
+            operator("residence.check").request(AnswerObservationsRequest {
+                residence_change_id: change.id.clone(),
+                outcome: ObservationsOutcome::Accepted as i32,
+                reasons: "il contratto prova la dimora".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let updates = work_updates(&h).await;
+    assert!(
+        updates.iter().all(|(work, _, _)| *work == derived),
+        "nothing to the check's closed work: {updates:?}"
+    );
+    assert_eq!(
+        updates.last().unwrap(),
+        &(
+            derived.clone(),
+            WorkUpdateKind::Decided as i32,
+            "confirmed".to_owned()
+        )
+    );
+    hand_over(&h, &routing).await;
+    assert_eq!(
+        routing_item(&h, REASONS_AGAINST).await,
+        ("completed".into(), Some("confirmed".into()))
+    );
+    let closed: bool =
+        sqlx::query_scalar("select reasons_against_closed_at is not null from residence_changes")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert!(closed, "routing's `completed` noted the case closed");
+    let decided = get_change(&h, &change.id).await;
+    assert_eq!(decided.status, ResidenceChangeStatus::Confirmed as i32);
+}
+
+/// A failure recorded over gRPC (RecordAddressCheck) closes the check's open work with
+/// `check_failed` and requests the 10-bis work in the same transaction; a specialist
+/// completing the 10-bis item with a check outcome changes nothing in the procedure.
+#[tokio::test]
+async fn the_10_bis_work_is_not_completed_by_a_check_outcome() {
+    let (h, routing, family) = Box::pin(desk()).await;
+    let who = specialist(&routing, "s.neri").await;
+    let change = declare_whole_family(&h, &family).await;
+    hand_over(&h, &routing).await;
+    h.changes()
+        .await
+        .record_address_check(
+            operator("residence.check").request(RecordAddressCheckRequest {
+                residence_change_id: change.id.clone(),
+                outcome: CheckOutcome::Failed as i32,
+                reason: "nessuno abita all'indirizzo dichiarato".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(work_requests(&h).await.len(), 2);
+    hand_over(&h, &routing).await;
+    assert_eq!(
+        routing_item(&h, "registry.residence_address_check").await,
+        ("completed".into(), Some("check_failed".into()))
+    );
+    // The 10-bis item goes to the specialist; they complete it by hand.
+    let item: String = sqlx::query_scalar(
+        "select id::text from routing.work_items where service_code = $1 and state = 'offered'",
+    )
+    .bind(REASONS_AGAINST)
+    .fetch_one(h.pool())
+    .await
+    .unwrap();
+    let mut back_office = BackOfficeServiceClient::new(routing.channel().await);
+    back_office
+        .accept_offer(who.request(AcceptOfferRequest {
+            item_id: item.clone(),
+            operator_id: "s.neri".into(),
+        }))
+        .await
+        .unwrap();
+    back_office
+        .complete_work(who.request(CompleteWorkRequest {
+            item_id: item,
+            operator_id: "s.neri".into(),
+            outcome_code: "check_passed".into(),
+            result: Default::default(),
+        }))
+        .await
+        .unwrap();
+    hand_over(&h, &routing).await;
+    let after = get_change(&h, &change.id).await;
+    assert_eq!(
+        after.status,
+        ResidenceChangeStatus::Recorded as i32,
+        "not confirmed by a check outcome on the 10-bis work"
+    );
+    assert!(!after.check_failure.is_empty());
+    assert_eq!(
+        count(
+            h.pool(),
+            "outbox where event_type = 'registry.residence_change.confirmed'"
+        )
+        .await,
+        0
     );
 }

@@ -80,7 +80,8 @@ fn clock_of(
 }
 
 /// A failed address check: recorded, and the change waits for a notice of reasons
-/// against (silence-assent still runs until one is sent).
+/// against (silence-assent still runs until one is sent). The 10-bis phase is handed to
+/// routing as its own work in the same unit of work, so the back office lists it.
 pub async fn check_failed(
     uow: &mut UnitOfWork,
     context: &CallContext,
@@ -97,7 +98,8 @@ pub async fn check_failed(
         aggregate(&change, &id),
     )
     .await?;
-    Ok(change)
+    let requester_ref = declarant_ref(uow, &change).await?;
+    super::work::request_reasons_against(uow, &change, &requester_ref).await
 }
 
 /// The declarant's requester_ref: the notice's and the rejection's recipient.

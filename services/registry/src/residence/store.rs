@@ -85,6 +85,13 @@ pub struct Change {
     pub origin_municipality: Option<String>,
     /// For a move from abroad, the country (ISO code).
     pub origin_country: Option<String>,
+    /// When the 10-bis phase was handed to routing as its own work (after a failed
+    /// check); from then on the procedure's clock and decision go to that work.
+    pub reasons_against_work_at: Option<Timestamp>,
+    /// The 10-bis phase's case in routing; empty until routing's `opened` event.
+    pub reasons_against_case_id: String,
+    /// When the 10-bis phase's case was closed in routing.
+    pub reasons_against_closed_at: Option<Timestamp>,
 }
 
 impl Change {
@@ -572,7 +579,8 @@ const COLUMNS: &str = "c.id, c.municipality, c.status, c.family_id, c.destinatio
      c.case_closed_at, c.version, c.check_failure, c.notice_sent_on, c.notice_protocol_number,
      c.notice_delivery, c.notice_received_on, c.observations_window_end, c.observations_on,
      c.observations, c.observations_outcome, c.observations_answer, c.remaining_head_id,
-     c.representative_id, c.origin_municipality, c.origin_country";
+     c.representative_id, c.origin_municipality, c.origin_country, c.reasons_against_work_at,
+     c.reasons_against_case_id, c.reasons_against_closed_at";
 
 /// A change, locked until the unit of work ends.
 pub async fn lock(
@@ -705,6 +713,9 @@ async fn with_members(conn: &mut PgConnection, row: &PgRow) -> Result<Change, sq
             .map(ResidentId),
         origin_municipality: row.try_get("origin_municipality")?,
         origin_country: row.try_get("origin_country")?,
+        reasons_against_work_at: time("reasons_against_work_at")?,
+        reasons_against_case_id: row.try_get("reasons_against_case_id")?,
+        reasons_against_closed_at: time("reasons_against_closed_at")?,
     })
 }
 
@@ -1078,6 +1089,60 @@ pub async fn note_case(
     )
     .bind(id.0)
     .bind(case_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Notes that the 10-bis phase was handed to routing as work (the first time wins: the
+/// request is made once per failed check).
+pub async fn reasons_against_requested(
+    uow: &mut UnitOfWork,
+    change: &Change,
+) -> Result<Change, RegistryError> {
+    let now = uow.now();
+    sqlx::query(
+        "update residence_changes
+         set reasons_against_work_at = coalesce(reasons_against_work_at, $2)
+         where id = $1",
+    )
+    .bind(change.id.0)
+    .bind(SqlTimestamp::from(now))
+    .execute(uow.conn())
+    .await?;
+    relock(uow, change.id).await
+}
+
+/// Notes the 10-bis phase's case routing opened (the first `opened` event wins).
+pub async fn note_reasons_against_case(
+    conn: &mut PgConnection,
+    id: ResidenceChangeId,
+    case_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update residence_changes set reasons_against_case_id = $2
+         where id = $1 and reasons_against_case_id = '' and reasons_against_work_at is not null",
+    )
+    .bind(id.0)
+    .bind(case_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Notes that the 10-bis phase's case was closed in routing.
+pub async fn mark_reasons_against_closed(
+    conn: &mut PgConnection,
+    id: ResidenceChangeId,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update residence_changes
+         set reasons_against_closed_at = coalesce(reasons_against_closed_at, $2)
+         where id = $1 and reasons_against_work_at is not null",
+    )
+    .bind(id.0)
+    .bind(SqlTimestamp::from(now))
     .execute(conn)
     .await?;
     Ok(())

@@ -11,9 +11,19 @@
 //!
 //! The work's id and the procedure's id are the change's id: one change, one check.
 //! Events carry ids, dates and the pseudonymous requester_ref, never personal data.
+//!
+//! A failed check closes the check's work, but the procedure goes on through the 10-bis
+//! steps (notice, receipt, observations, answer): so, in the transaction that records
+//! the failure, the registry requests a second piece of work,
+//! `registry.residence_reasons_against`, whose id is derived from the change's (a
+//! redelivery derives the same id and routing dedupes it) and whose procedure id is the
+//! change's (routing's continuity prefers the specialist who did the check). From then on
+//! the clock's changes and the decision go to that work, not the check's. Only the
+//! registry decides it: a specialist's outcome on it is not a check outcome.
 
 use futures::future::BoxFuture;
 use prost::Message as _;
+use sha2::{Digest, Sha256};
 use sportello_kit::{
     Aggregate, CallContext, ConsumerSpec, EventHandler, EventRecord, HandlerError, ServiceError,
     UnitOfWork,
@@ -21,12 +31,12 @@ use sportello_kit::{
 use sportello_pa::{Calendar, ClockOptions, Outcome, Procedure, Stop, clock};
 use sportello_proto::routing::v1::{
     ClockSuspension, DocumentRef, OutcomeOnExpiry, PriorityCategory, StatutoryClock, WorkChanged,
-    WorkOrigin, WorkRequested, WorkUpdateKind, WorkUpdated,
+    WorkItem, WorkOrigin, WorkRequested, WorkUpdateKind, WorkUpdated,
 };
 use uuid::Uuid;
 
 use super::{
-    domain::{Basis, Status},
+    domain::{Basis, REJECTED_OUTCOME, Status},
     intake::CHECK_SERVICE,
     notice,
     store::{self, Change},
@@ -44,6 +54,8 @@ pub const UPDATED: &str = "registry.work.updated";
 pub const CHECK_PASSED: &str = "check_passed";
 /// The outcome a specialist completes a failed check with.
 pub const CHECK_FAILED: &str = "check_failed";
+/// The catalogue code of the 10-bis phase after a failed check.
+pub const REASONS_AGAINST_SERVICE: &str = "registry.residence_reasons_against";
 /// The durable consumer of routing's events about the registry's work.
 pub const CONSUMER: &str = "registry-work";
 /// What it reads: routing's events about the registry's work only.
@@ -69,6 +81,33 @@ fn origin(change: &Change) -> WorkOrigin {
         service: "registry".into(),
         procedure_kind: PROCEDURE_KIND.into(),
         procedure_id: change.id.to_string(),
+    }
+}
+
+/// The 10-bis phase's work id, derived from the change's id: the same change always
+/// derives the same id, so a redelivered check outcome requests the same work and
+/// routing dedupes it. (A name-based UUID: SHA-256 of the change's id and a label, as a
+/// version-8 UUID — the workspace's uuid has no SHA-1 feature, and none is needed.)
+pub fn reasons_against_work_id(change: ResidenceChangeId) -> Uuid {
+    let digest = Sha256::new()
+        .chain_update(change.0.as_bytes())
+        .chain_update(b"art-10-bis")
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// The work the procedure's clock and decision go to: the 10-bis phase's once requested,
+/// the check's before; and whether routing has closed it already.
+fn current_work(change: &Change) -> (String, bool) {
+    if change.reasons_against_work_at.is_some() {
+        (
+            reasons_against_work_id(change.id).to_string(),
+            change.reasons_against_closed_at.is_some(),
+        )
+    } else {
+        (change.id.to_string(), change.case_closed_at.is_some())
     }
 }
 
@@ -158,7 +197,8 @@ pub async fn request(
     Ok(())
 }
 
-/// Tells routing the check's clock or standing changed, in `uow`.
+/// Tells routing the procedure's clock or standing changed, in `uow`: to the current
+/// work (the check's, or the 10-bis phase's after a failed check).
 pub async fn update(
     uow: &mut UnitOfWork,
     change: &Change,
@@ -166,8 +206,9 @@ pub async fn update(
     note: &str,
 ) -> Result<(), ServiceError> {
     let id = change.id.to_string();
+    let (work_id, _) = current_work(change);
     let message = WorkUpdated {
-        work_id: id.clone(),
+        work_id,
         origin: Some(origin(change)),
         municipality_istat_code: change.municipality.to_string(),
         kind: kind as i32,
@@ -180,14 +221,14 @@ pub async fn update(
     Ok(())
 }
 
-/// The check's clock changed (a 10-bis notice sent, received, answered with
-/// observations): routing's item follows, while routing still has it open.
+/// The procedure's clock changed (a 10-bis notice sent, received, answered with
+/// observations): routing's current item follows, while routing still has it open.
 pub async fn clock_changed(
     uow: &mut UnitOfWork,
     change: &Change,
     kind: WorkUpdateKind,
 ) -> Result<(), ServiceError> {
-    if change.case_closed_at.is_some() {
+    if current_work(change).1 {
         return Ok(());
     }
     let note = match kind {
@@ -205,20 +246,22 @@ pub async fn clock_changed(
 }
 
 /// The registry decided without the back office (silence-assent, the answer to the
-/// observations, the window lapsed): routing completes the check's work with the
-/// decision's outcome code — never the official's free-text reasons, which may name
-/// people. Nothing is sent when routing's case is closed already.
+/// observations, the window lapsed): routing completes the current work (the check's,
+/// or the 10-bis phase's) with the decision's outcome code — never the official's
+/// free-text reasons, which may name people. Nothing is sent when routing's case is
+/// closed already.
 pub async fn decided(
     uow: &mut UnitOfWork,
     change: &Change,
     order: &CloseOrder,
 ) -> Result<(), ServiceError> {
-    if change.case_closed_at.is_some() {
+    let (work_id, closed) = current_work(change);
+    if closed {
         return Ok(());
     }
     let id = change.id.to_string();
     let message = WorkUpdated {
-        work_id: id.clone(),
+        work_id,
         origin: Some(origin(change)),
         municipality_istat_code: change.municipality.to_string(),
         kind: WorkUpdateKind::Decided as i32,
@@ -233,6 +276,80 @@ pub async fn decided(
     uow.emit_as(UPDATED.into(), &message, aggregate(change, &id))
         .await?;
     Ok(())
+}
+
+/// The next 10-bis step, for the context note (what the back office does next).
+fn next_step(change: &Change) -> &'static str {
+    if change.notice_sent.is_none() {
+        "inviare il preavviso di rigetto / send the notice of reasons against"
+    } else if change.notice_received.is_none() {
+        "registrare la ricezione del preavviso / record the notice's receipt"
+    } else if change.observations.is_none() {
+        "registrare le osservazioni, se arrivano entro 10 giorni / record the observations, \
+         if they arrive within 10 days"
+    } else {
+        "rispondere alle osservazioni / answer the observations"
+    }
+}
+
+/// The check failed: hands the 10-bis phase to routing as its own work, in `uow` (the
+/// failure's own transaction), and closes the check's work when routing still has it
+/// open (a failure recorded over gRPC rather than by the specialist completing it), so
+/// one change has one open item. Once only: a change that has the work already is
+/// returned as it is.
+pub async fn request_reasons_against(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    requester_ref: &str,
+) -> Result<Change, ServiceError> {
+    if change.reasons_against_work_at.is_some() {
+        return Ok(change.clone());
+    }
+    let id = change.id.to_string();
+    if change.case_closed_at.is_none() {
+        // The check's work ends with the check: its outcome is the failure. Routing's
+        // `completed` for it then finds the failure recorded and changes nothing.
+        let message = WorkUpdated {
+            work_id: id.clone(),
+            origin: Some(origin(change)),
+            municipality_istat_code: change.municipality.to_string(),
+            kind: WorkUpdateKind::Decided as i32,
+            clock: Some(statutory_clock(change)?),
+            note: "Accertamento negativo registrato in anagrafe. / Failed check recorded in \
+                   the registry."
+                .into(),
+            outcome_code: CHECK_FAILED.into(),
+            result: Default::default(),
+        };
+        uow.emit_as(UPDATED.into(), &message, aggregate(change, &id))
+            .await?;
+    }
+    let change = store::reasons_against_requested(uow, change).await?;
+    let message = WorkRequested {
+        work_id: reasons_against_work_id(change.id).to_string(),
+        origin: Some(origin(&change)),
+        municipality_istat_code: change.municipality.to_string(),
+        service_code: REASONS_AGAINST_SERVICE.into(),
+        requester_ref: requester_ref.to_owned(),
+        clock: Some(statutory_clock(&change)?),
+        // No names, no fiscal codes, not the check's reasons (they may name people):
+        // those are read from the registry, which audits the read.
+        context_note: format!(
+            "Accertamento negativo sulla dichiarazione di residenza, protocollo {p} / the \
+             address check failed, protocol {p}. Prossimo passo (art. 10-bis L. 241/1990) / \
+             next step: {step}. Decide l'anagrafe con la risposta alle osservazioni o alla \
+             scadenza del termine / the registry decides with the answer to the \
+             observations or when their window lapses.",
+            p = change.protocol_number,
+            step = next_step(&change),
+        ),
+        priority_category: PriorityCategory::None as i32,
+        documents: Vec::new(),
+        protocol_registration_id: change.protocol_registration_id.clone(),
+    };
+    uow.emit_as(REQUESTED.into(), &message, aggregate(&change, &id))
+        .await?;
+    Ok(change)
 }
 
 /// Applies routing's events about the registry's work.
@@ -286,6 +403,13 @@ impl EventHandler for WorkEvents {
             else {
                 return Err(reject(format!("no change of residence {id}")));
             };
+            if item.service_code == REASONS_AGAINST_SERVICE
+                || item.work_id == reasons_against_work_id(id).to_string()
+            {
+                return reasons_against_event(uow, &change, change_name, &item)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.into()));
+            }
             match change_name {
                 "opened" => {
                     store::note_case(uow.conn(), id, &item.case_id)
@@ -315,6 +439,41 @@ impl EventHandler for WorkEvents {
             Ok(())
         })
     }
+}
+
+/// Routing's events about the 10-bis phase's work: they note its case and its closing,
+/// never a check outcome. Only the registry decides the phase (the answer to the
+/// observations, the window lapsing, silence-assent before a notice): a `completed` whose
+/// outcome is not the registry's decision (a specialist completing the item by hand) is
+/// logged and changes nothing in the procedure.
+async fn reasons_against_event(
+    uow: &mut UnitOfWork,
+    change: &Change,
+    change_name: &str,
+    item: &WorkItem,
+) -> Result<(), sqlx::Error> {
+    let id = change.id;
+    match change_name {
+        "opened" => store::note_reasons_against_case(uow.conn(), id, &item.case_id).await?,
+        "completed" | "cancelled" => {
+            store::note_reasons_against_case(uow.conn(), id, &item.case_id).await?;
+            // Closed in routing, whoever closed it: updates to it would be ignored there.
+            let now = uow.now();
+            store::mark_reasons_against_closed(uow.conn(), id, now).await?;
+            let decided = match change.status {
+                Status::Recorded => None,
+                Status::Rejected => Some(REJECTED_OUTCOME),
+                Status::Confirmed => change.basis.map(Basis::outcome_code),
+            };
+            if change_name == "completed" && decided != Some(item.outcome_code.as_str()) {
+                tracing::info!(residence_change_id = %id, outcome = %item.outcome_code,
+                    "routing completed the 10-bis work with an outcome the registry did not \
+                     decide: nothing recorded");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The specialist completed the check: passed confirms the move, failed records the

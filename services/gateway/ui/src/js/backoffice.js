@@ -139,6 +139,16 @@ function renderItem() {
   renderOutcomes(item);
   $('item-history').replaceChildren(...state.history.map((s) => h('li', {},
     `${fmtDateTime(s.time)} — ${label('status', s.status)}${s.reason ? `: ${s.reason}` : ''}`)));
+  hideCompleteWhereTheRegistryDecides(item);
+}
+
+// Work the department decides itself: the 10-bis phase of a change of residence ends with
+// the answer to the observations (or the window lapsing), given in the residence panel
+// below; an outcome picked here would not be the registry's decision.
+const DECIDED_BY_THE_DEPARTMENT = ['registry.residence_reasons_against'];
+
+function hideCompleteWhereTheRegistryDecides(item) {
+  if (DECIDED_BY_THE_DEPARTMENT.includes(item.service_code)) $('complete-work-form').hidden = true;
 }
 
 /** The outcome <select>: the item's catalogue outcomes, or the general ones; the choice
