@@ -22,10 +22,12 @@ use sportello_proto::{
     },
     routing::v1::{
         AcceptOfferRequest, CaseStatus, CompleteWorkRequest, CreateSiteRequest, GetCaseRequest,
-        GetRegistrationRequest, IncomingKind, Operator, Presence, SetPresenceRequest, Skill, Tier,
-        UpsertOperatorRequest, WorkRequested, WorkState, WorkUpdateKind, WorkUpdated,
+        GetRegistrationRequest, GetServiceTypeRequest, IncomingKind, Operator, Presence,
+        SetPresenceRequest, Skill, Tier, UpsertOperatorRequest, UpsertServiceTypeRequest,
+        WorkRequested, WorkState, WorkUpdateKind, WorkUpdated,
         back_office_service_client::BackOfficeServiceClient,
-        case_service_client::CaseServiceClient, operator_service_client::OperatorServiceClient,
+        case_service_client::CaseServiceClient, catalogue_service_client::CatalogueServiceClient,
+        operator_service_client::OperatorServiceClient,
         protocol_service_client::ProtocolServiceClient, site_service_client::SiteServiceClient,
     },
 };
@@ -1701,10 +1703,35 @@ async fn a_check_failed_in_routing_waits_for_the_notice_art_18_bis() {
 
 /// Bad input from routing: a check completed with an outcome the registry's procedure
 /// does not know goes to the dead-letter subject with its reason; nothing changes here.
+/// Routing refuses such an outcome itself while the catalogue lists the check's two; an
+/// administrator who empties that list (the general outcomes then apply) lets one
+/// through, and the registry is the second line.
 #[tokio::test]
 async fn an_outcome_the_check_does_not_know_is_dead_lettered_and_changes_nothing() {
     let (h, routing, family) = Box::pin(desk()).await;
     let who = specialist(&routing, "s.neri").await;
+    let mut catalogue = CatalogueServiceClient::new(routing.channel().await);
+    let mut check = catalogue
+        .get_service_type(
+            administrator("catalogue.read").request(GetServiceTypeRequest {
+                municipality_istat_code: SPEZIA.into(),
+                code: "registry.residence_address_check".into(),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .service_type
+        .unwrap();
+    check.outcomes.clear();
+    catalogue
+        .upsert_service_type(
+            administrator("catalogue.admin").request(UpsertServiceTypeRequest {
+                service_type: Some(check),
+            }),
+        )
+        .await
+        .unwrap();
     let change = declare_whole_family(&h, &family).await;
     hand_over(&h, &routing).await;
     work_the_check(&h, &routing, &who, "s.neri", "approved", &[]).await;
@@ -2204,11 +2231,24 @@ async fn the_10_bis_work_is_not_completed_by_a_check_outcome() {
         }))
         .await
         .unwrap();
+    // Routing refuses a check's outcome on this work (its catalogue entry lists none, so
+    // only the general outcomes apply); a general one reaches the registry, which does not
+    // take it for its decision.
+    let refused = back_office
+        .complete_work(who.request(CompleteWorkRequest {
+            item_id: item.clone(),
+            operator_id: "s.neri".into(),
+            outcome_code: "check_passed".into(),
+            result: Default::default(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     back_office
         .complete_work(who.request(CompleteWorkRequest {
             item_id: item,
             operator_id: "s.neri".into(),
-            outcome_code: "check_passed".into(),
+            outcome_code: "approved".into(),
             result: Default::default(),
         }))
         .await
