@@ -24,6 +24,9 @@ pub struct RoutingConfig {
     /// (`PROTOCOL_NAME_KEYS`: `<id>:<64 hex digits>`, comma-separated, the current key
     /// first; older keys stay to read older entries).
     pub protocol_name_keys: Arc<Keyring>,
+    /// How often the back office's gauges (items by department and state) are read from
+    /// the database: 15 s, a Prometheus scrape's usual interval; tests shorten it.
+    pub gauges_every: Duration,
 }
 
 impl AsRef<ServiceConfig> for RoutingConfig {
@@ -44,6 +47,7 @@ impl From<ServiceConfig> for RoutingConfig {
             heartbeat_timeout: Duration::from_secs(90),
             offers: crate::work::flow::OfferSettings::default(),
             protocol_name_keys: Arc::new(Keyring::random()),
+            gauges_every: crate::work::gauges::EVERY,
         }
     }
 }
@@ -95,6 +99,7 @@ impl RoutingConfig {
             heartbeat_timeout,
             offers,
             protocol_name_keys: Arc::new(protocol_name_keys),
+            gauges_every: crate::work::gauges::EVERY,
         })
     }
 }

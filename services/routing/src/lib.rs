@@ -121,6 +121,11 @@ pub async fn start(
         config.service.subject_prefix.clone(),
         shutdown.clone(),
     ));
+    tokio::spawn(work::gauges::run(
+        db.clone(),
+        config.gauges_every,
+        shutdown.clone(),
+    ));
     for (department, subjects) in work::consumer::DEPARTMENT_SUBJECTS {
         service.consume(
             work::consumer::spec(department, subjects),

@@ -898,3 +898,52 @@ async fn fifty_specialists_and_a_thousand_items_racing_none_held_twice_none_lost
         "each item assigned once"
     );
 }
+
+/// Issue 13, Metrics: the items each department holds, by state — never by person — as
+/// gauges read from the database, so every replica reports the whole back office.
+#[tokio::test]
+async fn the_gauges_count_the_items_of_each_department_by_state() {
+    let ctx = common::context().await;
+    let mut config = sportello_routing::RoutingConfig::from(ctx.config.clone());
+    config.seed_municipalities = vec![LA_SPEZIA.parse().unwrap()];
+    config.heartbeat_timeout = Duration::from_secs(86_400 * 365);
+    config.gauges_every = Duration::from_millis(100);
+    let routing = sportello_kit::testing::TestService::start(
+        &sportello_routing::SPEC,
+        config,
+        sportello_routing::start,
+    )
+    .await;
+    let desk = Desk::open_on(ctx, routing, 2, settings(20, 2)).await;
+    for _ in 0..2 {
+        let message = request(Uuid::now_v7(), "2027-01-11", "2027-01-04");
+        publish(&desk, Uuid::now_v7(), &message).await;
+    }
+    assert_eq!(consume(&desk).await, [Outcome::Applied, Outcome::Applied]);
+    // Nobody receives back-office work: both wait.
+    let expected = r#"sportello_routing_work_items{department="anagrafe",state="waiting"} 2"#;
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = metrics(desk.routing.running.metrics_addr).await;
+        if last.lines().any(|l| l == expected) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(last.lines().any(|l| l == expected), "{last}");
+    assert!(
+        !last.contains("operator") && !last.contains("holder"),
+        "no gauge names a person"
+    );
+}
+
+/// The Prometheus text of a metrics address.
+async fn metrics(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    String::from_utf8_lossy(&raw).into_owned()
+}

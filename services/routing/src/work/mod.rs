@@ -7,11 +7,13 @@
 //!   escalate on the clock, complete, escalate from the counter;
 //! - [`consumer`]: the durable inbox of each department's requests;
 //! - [`timers`]: offers that lapse, searches that widen, escalation steps;
+//! - [`gauges`]: the items each department holds, by state, for Prometheus;
 //! - [`grpc`]: the `BackOfficeService`.
 
 pub mod consumer;
 pub mod domain;
 pub mod flow;
+pub mod gauges;
 pub mod grpc;
 pub mod index;
 pub mod store;

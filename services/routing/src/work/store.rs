@@ -583,3 +583,16 @@ pub async fn count_waiting(
     .fetch_one(uow.conn())
     .await?)
 }
+
+/// Open items counted by department and state, for the gauges.
+pub async fn open_by_department_and_state(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<(String, String, i64)>, RoutingError> {
+    Ok(sqlx::query_as(
+        "select department, state, count(*) from work_items
+         where state in ('waiting', 'offered', 'held', 'suspended')
+         group by 1, 2",
+    )
+    .fetch_all(db)
+    .await?)
+}
