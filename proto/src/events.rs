@@ -51,6 +51,7 @@ catalogue! {
     routing::v1::CaseTransferred => "case.transferred",
     routing::v1::CaseQueued => "case.queued",
     routing::v1::CaseCompleted => "case.completed",
+    routing::v1::CaseAppointmentRequested => "case.appointment_requested",
     routing::v1::CaseCancelled => "case.cancelled",
     routing::v1::TicketIssued => "ticket.issued",
     routing::v1::OperatorPresenceChanged => "operator.presence_changed",

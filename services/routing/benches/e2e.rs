@@ -671,6 +671,7 @@ async fn open_loop(
                             operator_id: id.clone(),
                             case_id,
                             outcome_code: "issued".into(),
+                            appointment: None,
                         },
                     ))
                     .await
@@ -864,6 +865,7 @@ async fn call_next_open_loop(
                                 operator_id: id.clone(),
                                 case_id: call.case.unwrap().id,
                                 outcome_code: "issued".into(),
+                                appointment: None,
                             },
                         ))
                         .await

@@ -80,6 +80,7 @@ async fn each_bad_request_gets_its_code_and_changes_nothing() {
         operator_id: "m.rossi".into(),
         case_id: held.id.clone(),
         outcome_code: "issued".into(),
+        appointment: None,
     };
     refused(
         &desk,
@@ -93,6 +94,7 @@ async fn each_bad_request_gets_its_code_and_changes_nothing() {
         operator_id: "p.neri".into(),
         case_id: held.id.clone(),
         outcome_code: String::new(),
+        appointment: None,
     };
     let status = refused(
         &desk,

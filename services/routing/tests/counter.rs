@@ -634,3 +634,106 @@ async fn the_wait_estimate_says_what_it_rests_on() {
         a.wait_basis
     );
 }
+
+/// Issue 13, point 5: a counter case past its budget continues by appointment — it
+/// completes with `appointment_requested` and `case.appointment_requested` carries the
+/// note and the budget (the catalogue's expected minutes) for the booking to pick up. A
+/// note naming a person, a missing note, or another outcome is refused naming the field,
+/// and the case stays held.
+#[tokio::test]
+async fn a_case_past_its_budget_continues_by_appointment_with_its_note() {
+    use sportello_proto::routing::v1::{AppointmentHandOff, CompleteRequest};
+    let mut desk = Desk::open(4, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 3).await;
+    desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    let case = desk.call_next("m.rossi").await.unwrap().case.unwrap();
+    assert!(
+        case.called_time.is_some(),
+        "the console reads the budget from it"
+    );
+    desk.wait(40);
+    let hand_off = |outcome: &str, note: &str| {
+        as_operator(
+            "m.rossi",
+            CompleteRequest {
+                operator_id: "m.rossi".into(),
+                case_id: case.id.clone(),
+                outcome_code: outcome.into(),
+                appointment: Some(AppointmentHandOff {
+                    context_note: note.into(),
+                }),
+            },
+        )
+    };
+    for (outcome, note, field) in [
+        (
+            "issued",
+            "Serve il sopralluogo del tecnico.",
+            "outcome_code",
+        ),
+        ("", "  ", "appointment.context_note"),
+        (
+            "",
+            "Richiamare RSSMRA85M01E463X",
+            "appointment.context_note",
+        ),
+    ] {
+        let refused = desk
+            .cases
+            .complete(hand_off(outcome, note))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert!(refused.message().contains(field), "{refused:?}");
+    }
+    let held = desk
+        .cases
+        .get_case(as_operator(
+            "m.rossi",
+            GetCaseRequest {
+                case_id: case.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(held.status(), CaseStatus::Called, "nothing changed");
+
+    let done = desk
+        .cases
+        .complete(hand_off(
+            "",
+            "Serve il sopralluogo del tecnico: documenti visti.",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(done.status(), CaseStatus::Completed);
+    assert_eq!(done.outcome_code, "appointment_requested");
+    let (payload, budget): (Vec<u8>, i16) = sqlx::query_as(
+        "select o.payload, s.expected_minutes from routing.outbox o, routing.service_types s
+         where o.event_type = 'case.appointment_requested' and o.aggregate_id = $1
+           and s.code = $2",
+    )
+    .bind(&case.id)
+    .bind(RESIDENCE)
+    .fetch_one(desk.pool())
+    .await
+    .unwrap();
+    let handed =
+        <sportello_proto::routing::v1::CaseAppointmentRequested as prost::Message>::decode(
+            payload.as_slice(),
+        )
+        .unwrap();
+    assert_eq!(
+        handed.context_note,
+        "Serve il sopralluogo del tecnico: documenti visti."
+    );
+    assert_eq!(handed.budget_minutes, u32::try_from(budget).unwrap());
+    assert_eq!(handed.handling_seconds, 40 * 60);
+    assert_eq!(handed.case.unwrap().outcome_code, "appointment_requested");
+}

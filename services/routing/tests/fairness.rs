@@ -333,6 +333,7 @@ async fn run(
                                         operator_id: id.clone(),
                                         case_id: case,
                                         outcome_code: "issued".into(),
+                                        appointment: None,
                                     },
                                 ))
                                 .await

@@ -17,8 +17,8 @@ use sportello_proto::{
         IssueCertificateRequest, issue_certificate_request::Person,
     },
     routing::v1::{
-        Call, Case, CaseStatus, CompleteRequest, GetCaseRequest, MarkNoShowRequest, ParkRequest,
-        RecallRequest, ResumeRequest, TransferRequest,
+        AppointmentHandOff, Call, Case, CaseStatus, CompleteRequest, GetCaseRequest,
+        MarkNoShowRequest, ParkRequest, RecallRequest, ResumeRequest, TransferRequest,
     },
 };
 
@@ -306,19 +306,54 @@ pub async fn complete(
     Path(id): Path<String>,
     Body(form): Body<CompleteForm>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
-    let (context, case_id) = for_action(&signed, "case.serve", &id)?;
+    completed(&state, &signed, &id, form.outcome_code, None).await
+}
+
+/// The hand-off to an appointment.
+#[derive(Debug, Deserialize)]
+pub struct AppointmentForm {
+    #[serde(default)]
+    pub context_note: String,
+}
+
+/// `POST /api/v1/cases/{id}/appointment`: the case held at the counter continues by
+/// appointment — it completes with outcome `appointment_requested` and routing emits
+/// `case.appointment_requested` with the note, for the booking to pick up.
+pub async fn to_appointment(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Body(form): Body<AppointmentForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    // Checked here as routing checks it, so a refusal names the body's own field.
+    input::required_text("context_note", &form.context_note, 2000)?;
+    let note = form.context_note.trim().to_owned();
+    sportello_kit::privacy::ensure_free_of_personal_data("context_note", &note)?;
+    let handoff = AppointmentHandOff { context_note: note };
+    completed(&state, &signed, &id, String::new(), Some(handoff)).await
+}
+
+async fn completed(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+    outcome_code: String,
+    appointment: Option<AppointmentHandOff>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let (context, case_id) = for_action(signed, "case.serve", id)?;
     let reply = state
         .cases()?
         .complete(context.request(CompleteRequest {
-            operator_id: me(&signed),
+            operator_id: me(signed),
             case_id: case_id.clone(),
-            outcome_code: form.outcome_code,
+            outcome_code,
+            appointment,
         }))
         .await
         .map_err(refusal)?
         .into_inner();
     let next_call = match &reply.next_call {
-        Some(call) => call_view(&state, &context, call).await?,
+        Some(call) => call_view(state, &context, call).await?,
         None => None,
     };
     let now = state.db.clock().now();

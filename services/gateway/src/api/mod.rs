@@ -66,6 +66,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/cases/{id}/transfer", post(cases::transfer))
         .route("/api/v1/cases/{id}/complete", post(cases::complete))
         .route(
+            "/api/v1/cases/{id}/appointment",
+            post(cases::to_appointment),
+        )
+        .route(
             "/api/v1/cases/{id}/requester",
             post(cases::reveal_requester),
         )

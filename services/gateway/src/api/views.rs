@@ -47,6 +47,11 @@ pub struct CaseView {
     /// Whether the requester is known (their identity can be opened, audited).
     pub has_requester: bool,
     pub outcome_code: String,
+    /// The counter budget: the catalogue's expected minutes for the service, in seconds
+    /// (0 when the catalogue does not say).
+    pub budget_seconds: i64,
+    /// Seconds since the case was last called to a counter (0 if never called).
+    pub serving_seconds: i64,
 }
 
 impl CaseView {
@@ -74,6 +79,8 @@ impl CaseView {
                 .unwrap_or_default(),
             has_requester: !case.requester_ref.is_empty(),
             outcome_code: case.outcome_code.clone(),
+            budget_seconds: service.map_or(0, |s| i64::from(s.expected_minutes) * 60),
+            serving_seconds: seconds_since(case.called_time.as_ref(), now),
         }
     }
 }

@@ -57,3 +57,32 @@ test('a counter case handed to the back office is offered, accepted and complete
   assert.equal(stored.case.status, 'completed', JSON.stringify(stored.case));
   await specialist.click('[data-testid="presence-toggle"]');
 });
+
+test('a counter case continues by appointment with a note, and the card knows its budget', async () => {
+  const kiosk = await openKiosk(browser);
+  const label = await takeTicket(kiosk, await serviceOf(kiosk, 'anagrafe'));
+  const desk = await openConsole(browser, 'poli.bianchi', 2);
+  await desk.fill('#call-ticket-input', label);
+  await desk.click('#call-ticket-form button[type=submit]');
+  await desk.waitForFunction((l) => document.getElementById('case-label').textContent === l, label);
+  // The card carries the counter budget (the catalogue's expected minutes) and how long
+  // the case has been at the counter: past the budget, it suggests the hand-offs.
+  const card = await desk.evaluate(async () => {
+    const res = await fetch('/api/v1/console');
+    return (await res.json()).current_case;
+  });
+  assert.ok(card.budget_seconds > 0, JSON.stringify(card));
+  assert.ok(card.serving_seconds < card.budget_seconds, JSON.stringify(card));
+  assert.equal(await desk.locator('[data-testid="over-budget"]').isHidden(), true, 'within its budget');
+
+  // Without a note nothing is sent; with one the case leaves the counter.
+  await desk.click('[data-testid="to-appointment"]');
+  await desk.locator('#case-alert').waitFor({ state: 'visible' });
+  assert.equal(await desk.locator('[data-testid="case-card"]').isHidden(), false);
+  await desk.fill('#escalate-note', `Serve il sopralluogo del tecnico; visto il contratto (${label}).`);
+  await desk.click('[data-testid="to-appointment"]');
+  await desk.locator('[data-testid="case-card"]').waitFor({ state: 'hidden' });
+  const done = await desk.evaluate(async (id) => (await (await fetch(`/api/v1/cases/${id}`)).json()), card.id);
+  assert.equal(done.case.outcome_code, 'appointment_requested', JSON.stringify(done));
+  await setOffline(desk);
+});

@@ -605,12 +605,16 @@ impl Flow {
     /// Completes the held case with an outcome. If the ticket has another service the
     /// operator may serve, it is called to the same counter; the ticket's other services
     /// enter their queues keeping its place. Otherwise the operator enters wrap-up.
+    /// With `appointment` (its hand-off note), the case continues by appointment:
+    /// `case.appointment_requested` follows `case.completed` in the same transaction, with
+    /// the counter budget the case had, for the booking to pick up.
     pub async fn complete(
         &self,
         context: &CallContext,
         operator_id: &str,
         case_id: Uuid,
         outcome: &str,
+        appointment: Option<&str>,
     ) -> Result<(Case, Option<Call>), ServiceError> {
         let mut uow = self.db.begin().await?;
         let mut operator = lock_operator(&mut uow, context, operator_id).await?;
@@ -634,6 +638,21 @@ impl Flow {
             handling_seconds: u32::try_from(handling).unwrap_or(u32::MAX),
         };
         events::emit(&mut uow, &event, &case).await?;
+        if let Some(note) = appointment {
+            let budget_minutes = self
+                .catalogue
+                .get(case.municipality)
+                .await?
+                .service(&case.service_code)
+                .map_or(0, |s| u32::try_from(s.expected_minutes).unwrap_or(0));
+            let handed = sportello_proto::routing::v1::CaseAppointmentRequested {
+                case: Some(case.to_message()),
+                context_note: note.to_owned(),
+                budget_minutes,
+                handling_seconds: u32::try_from(handling).unwrap_or(u32::MAX),
+            };
+            events::emit(&mut uow, &handed, &case).await?;
+        }
 
         let mut next_call = None;
         let mut queued = Vec::new();

@@ -105,6 +105,7 @@ impl Case {
             call_count: u32::try_from(self.call_count).unwrap_or_default(),
             outcome_code: self.outcome_code.clone().unwrap_or_default(),
             version: u64::try_from(self.version).unwrap_or_default(),
+            called_time: self.called_at.map(to_proto_timestamp),
         }
     }
 }

@@ -20,6 +20,9 @@ use super::{
 };
 use crate::{domain::Stored, operators::domain::parse_operator_id};
 
+/// The outcome of a counter case that continues by appointment.
+pub const APPOINTMENT_REQUESTED: &str = "appointment_requested";
+
 /// The cases' gRPC service.
 #[derive(Debug, Clone)]
 pub struct Cases {
@@ -259,10 +262,35 @@ impl CaseService for Cases {
         let request = request.into_inner();
         let operator = operator_id(&request.operator_id)?;
         let id = case_id(&request.case_id)?;
-        let outcome = parse_outcome("outcome_code", &request.outcome_code)?;
+        let (outcome, appointment) = match &request.appointment {
+            None => (parse_outcome("outcome_code", &request.outcome_code)?, None),
+            Some(handoff) => {
+                if !matches!(request.outcome_code.as_str(), "" | APPOINTMENT_REQUESTED) {
+                    return Err(ServiceError::invalid_field(
+                        "outcome_code",
+                        format!(
+                            "con un appuntamento l'esito è {APPOINTMENT_REQUESTED} / with an \
+                             appointment the outcome is {APPOINTMENT_REQUESTED}"
+                        ),
+                    )
+                    .into());
+                }
+                let note =
+                    crate::work::domain::note("appointment.context_note", &handoff.context_note)?;
+                if note.is_empty() {
+                    return Err(ServiceError::invalid_field(
+                        "appointment.context_note",
+                        "dire cosa è stato chiesto, quali documenti visti, cosa promesso / say \
+                         what was asked, which documents were seen and what was promised",
+                    )
+                    .into());
+                }
+                (APPOINTMENT_REQUESTED.to_owned(), Some(note))
+            }
+        };
         let (case, next_call) = self
             .flow
-            .complete(&context, &operator, id, &outcome)
+            .complete(&context, &operator, id, &outcome, appointment.as_deref())
             .await?;
         Ok(Response::new(CompleteResponse {
             case: Some(case.to_message()),

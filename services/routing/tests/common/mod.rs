@@ -260,6 +260,7 @@ impl Desk {
                     operator_id: id.into(),
                     case_id: case_id.into(),
                     outcome_code: outcome.into(),
+                    appointment: None,
                 },
             ))
             .await?

@@ -308,7 +308,7 @@ async function loadCase(id) {
 function renderCase() {
   const c = state.kase;
   $('case-card').hidden = !c;
-  if (!c) return;
+  if (!c) return watchBudget(null, false);
   $('case-label').textContent = c.ticket_label;
   $('case-service').textContent = c.service_name ?? c.service_code;
   $('case-channel').textContent = label('channel', c.channel);
@@ -325,6 +325,7 @@ function renderCase() {
 
   const open = !CLOSED.has(c.status);
   for (const el of $('case-actions').querySelectorAll('button, select, input')) el.disabled = !open;
+  watchBudget(c, open);
   fillSelect($('transfer-group'), [
     { value: '', text: t('case.choose_queue') },
     ...state.groups.filter((g) => g.code !== c.service_group).map((g) => ({ value: g.code, text: `${g.letter} — ${g.name}` })),
@@ -336,6 +337,24 @@ function renderCase() {
     $('certificate-form').dataset.caseId = c.id;
     if ([...$('cert-type').options].some((o) => o.value === certType)) $('cert-type').value = certType;
   }
+}
+
+// The counter budget (the catalogue's expected minutes): once a case held at the counter
+// runs past it, the card suggests the back office or an appointment. The server's
+// `serving_seconds` was read when the card was; the timer counts on from there.
+let budgetTimer = null;
+function watchBudget(c, open) {
+  clearTimeout(budgetTimer);
+  const alert = $('over-budget');
+  alert.hidden = true;
+  if (!c || !open || !c.budget_seconds || !c.serving_seconds) return;
+  const show = () => {
+    alert.textContent = t('case.over_budget', { minutes: Math.round(c.budget_seconds / 60) });
+    alert.hidden = false;
+  };
+  const left = c.budget_seconds - c.serving_seconds;
+  if (left < 0) show();
+  else budgetTimer = setTimeout(show, (left + 1) * 1000);
 }
 
 function resetCaseForms() {
@@ -413,6 +432,21 @@ function bindCase() {
       state.kase = null;
       renderCase();
       announce(t('escalate.receipt_heading'));
+      await refreshAfterAction();
+    }, { form, alertEl: $('case-alert') });
+  });
+  $('to-appointment').addEventListener('click', async (ev) => {
+    const form = $('escalate-form');
+    const note = $('escalate-note').value.trim();
+    if (!note) return showError(form, requiredError('context_note'), $('case-alert'));
+    const id = state.kase?.id;
+    if (!id) return;
+    await withBusy(ev.currentTarget, async () => {
+      await api('POST', `/cases/${encodeURIComponent(id)}/appointment`, { context_note: note });
+      // Completed at the counter; the booking picks it up from routing's event.
+      state.kase = null;
+      renderCase();
+      announce(t('appointment.done'));
       await refreshAfterAction();
     }, { form, alertEl: $('case-alert') });
   });
