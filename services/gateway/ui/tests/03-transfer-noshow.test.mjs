@@ -1,23 +1,11 @@
 // A transferred case keeps its original arrival; no-show needs the site's minimum calls.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { callNext, complete, expectConsoleError, launch, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
+import { callByNumber, callNext, complete, expectConsoleError, launch, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
-
-async function callByNumber(page, label) {
-  await page.fill('#call-ticket-input', label);
-  await page.click('#call-ticket-form button[type=submit]');
-  try {
-    await page.locator('[data-testid="called-label"]', { hasText: label }).waitFor();
-  } catch (err) {
-    const alerts = await page.locator('[role=alert]').allTextContents();
-    throw new Error(`${label} was not called; the page says: ${alerts.map((a) => a.trim()).filter(Boolean).join(' | ')}`, { cause: err });
-  }
-  await page.waitForFunction((l) => document.getElementById('case-label').textContent === l, label);
-}
 
 test('a transferred case is served before later arrivals of the target queue', async () => {
   const kiosk = await openKiosk(browser);

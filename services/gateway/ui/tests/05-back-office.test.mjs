@@ -2,7 +2,7 @@
 // offer, accepts it and completes it; the citizen's receipt says when they will hear.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { axe, launch, login, newPage, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
+import { axe, callByNumber, launch, login, newPage, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -23,9 +23,7 @@ test('a counter case handed to the back office is offered, accepted and complete
   const kiosk = await openKiosk(browser);
   const label = await takeTicket(kiosk, await serviceOf(kiosk, 'anagrafe'));
   const desk = await openConsole(browser, 'poli.bianchi', 2);
-  await desk.fill('#call-ticket-input', label);
-  await desk.click('#call-ticket-form button[type=submit]');
-  await desk.waitForFunction((l) => document.getElementById('case-label').textContent === l, label);
+  await callByNumber(desk, label);
   const note = `Chiesta verifica della dimora; visti documento e contratto di locazione (${label}).`;
   await desk.fill('#escalate-note', note);
   await desk.click('[data-testid="escalate"]');
@@ -62,9 +60,7 @@ test('a counter case continues by appointment with a note, and the card knows it
   const kiosk = await openKiosk(browser);
   const label = await takeTicket(kiosk, await serviceOf(kiosk, 'anagrafe'));
   const desk = await openConsole(browser, 'poli.bianchi', 2);
-  await desk.fill('#call-ticket-input', label);
-  await desk.click('#call-ticket-form button[type=submit]');
-  await desk.waitForFunction((l) => document.getElementById('case-label').textContent === l, label);
+  await callByNumber(desk, label);
   // The card carries the counter budget (the catalogue's expected minutes) and how long
   // the case has been at the counter: past the budget, it suggests the hand-offs.
   const card = await desk.evaluate(async () => {

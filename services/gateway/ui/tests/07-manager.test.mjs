@@ -3,7 +3,7 @@
 // specialist receives shows as open and unassigned in its procedure's line.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { axe, expectConsoleError, launch, login, newPage, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
+import { axe, callByNumber, expectConsoleError, launch, login, newPage, openConsole, openKiosk, serviceOf, setOffline, takeTicket } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -33,9 +33,7 @@ test("the manager sees the office's open work by procedure and by assignee", asy
   const kiosk = await openKiosk(browser);
   const label = await takeTicket(kiosk, await serviceOf(kiosk, 'anagrafe'));
   const desk = await openConsole(browser, 'poli.bianchi', 2);
-  await desk.fill('#call-ticket-input', label);
-  await desk.click('#call-ticket-form button[type=submit]');
-  await desk.waitForFunction((l) => document.getElementById('case-label').textContent === l, label);
+  await callByNumber(desk, label);
   await desk.fill('#escalate-note', `Verifica richiesta allo sportello (${label}).`);
   await desk.click('[data-testid="escalate"]');
   await desk.locator('[data-testid="escalation-receipt"]').waitFor({ state: 'visible' });

@@ -180,3 +180,16 @@ export async function callUntil(consolePage, label, max = 30) {
 export async function setOffline(consolePage) {
   await consolePage.click('button[data-presence="offline"]').catch(() => {});
 }
+
+/** The console calls ticket `label` by its number and waits for its case card. */
+export async function callByNumber(page, label) {
+  await page.fill('#call-ticket-input', label);
+  await page.click('#call-ticket-form button[type=submit]');
+  try {
+    await page.locator('[data-testid="called-label"]', { hasText: label }).waitFor();
+  } catch (err) {
+    const alerts = await page.locator('[role=alert]').allTextContents();
+    throw new Error(`${label} was not called; the page says: ${alerts.map((a) => a.trim()).filter(Boolean).join(' | ')}`, { cause: err });
+  }
+  await page.waitForFunction((l) => document.getElementById('case-label').textContent === l, label);
+}
