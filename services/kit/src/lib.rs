@@ -18,6 +18,7 @@
 //! - [`documents`]: the content-addressed document store (PostgreSQL or object storage)
 //!   with its intake checks (allowed type, magic bytes, size);
 //! - [`janitor`]: purge of old rows;
+//! - [`mail`]: plain-text e-mail by SMTP (`SMTP_URL`, `MAIL_FROM`);
 //! - [`server`] and [`service`]: the gRPC server with health and reflection, metrics,
 //!   graceful shutdown, and [`main`] for a service binary;
 //! - `testing` (feature `testing`): fresh databases, isolated NATS, in-process services.
@@ -34,6 +35,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod janitor;
+pub mod mail;
 pub mod metrics;
 pub mod nats;
 pub mod nats_auth;

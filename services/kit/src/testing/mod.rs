@@ -5,12 +5,14 @@
 //! `make test` starts a private PostgreSQL and sets `SPORTELLO_TEST_DATABASE_URL` (a
 //! maintenance database of that cluster) and `SPORTELLO_TEST_NATS_SERVER` (the
 //! nats-server binary: each test context starts its own server, authentication on, see
-//! [`nats`]); tests never touch anything else.
+//! [`nats`]) and `SPORTELLO_TEST_SMTPD_PYTHONPATH` (a private aiosmtpd: a test that
+//! sends mail starts its own SMTP server, see [`smtp`]); tests never touch anything else.
 
 #![allow(clippy::expect_used, clippy::panic)]
 
 pub mod nats;
 pub mod pki;
+pub mod smtp;
 
 use std::{future::Future, sync::Once};
 
