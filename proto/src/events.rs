@@ -57,6 +57,12 @@ catalogue! {
     routing::v1::OperatorPresenceChanged => "operator.presence_changed",
     routing::v1::ProtocolRegistered => "protocol.registered",
     routing::v1::ProtocolVoided => "protocol.voided",
+    routing::v1::AppointmentBooked => "routing.appointment.booked",
+    routing::v1::AppointmentConfirmed => "routing.appointment.confirmed",
+    routing::v1::AppointmentRescheduled => "routing.appointment.rescheduled",
+    routing::v1::AppointmentReleased => "routing.appointment.released",
+    routing::v1::AppointmentCheckedIn => "routing.appointment.checked_in",
+    routing::v1::AppointmentReminderDue => "routing.appointment.reminder_due",
     suap::v1::BusinessRegistered => "suap.business.registered",
     urp::v1::FeedbackSubmitted => "urp.feedback.submitted",
 }

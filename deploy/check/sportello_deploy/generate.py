@@ -89,14 +89,19 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     declarations of change of residence wait unregistered; CERTIFICATE_VERIFY_URL comes
     from the ConfigMap sportello-registry, set per overlay.
 
-    routing: PROTOCOL_NAME_KEYS (required) from its Secret.
+    routing: PROTOCOL_NAME_KEYS (required) from its Secret; PSEUDONYM_KEY (required), the
+    registry's, so a booking's requester_ref is the registry's reference of the person.
     """
     if svc.name == "routing":
         return [
             "        # Seal the senders' names in the protocol register: add keys, never drop one.\n"
             "        - name: PROTOCOL_NAME_KEYS\n"
             "          valueFrom:\n            secretKeyRef:\n"
-            f"              name: {PROTOCOL_NAMES_SECRET}\n              key: keys\n"
+            f"              name: {PROTOCOL_NAMES_SECRET}\n              key: keys\n",
+            "        # Bookings are bound to the registry's requester_ref: the same key.\n"
+            "        - name: PSEUDONYM_KEY\n"
+            "          valueFrom:\n            secretKeyRef:\n"
+            f"              name: {PSEUDONYM_SECRET}\n              key: key\n",
         ]
     if svc.name != "registry":
         return []

@@ -41,6 +41,31 @@ impl FromStr for PseudonymKey {
     }
 }
 
+impl PseudonymKey {
+    /// A random key that lives as long as the process: for tests and a whole-stack test,
+    /// where no reference has to survive a restart. Production reads `PSEUDONYM_KEY`.
+    pub fn random() -> Self {
+        // Four v4 UUIDs: 488 random bits from the system's source, one SHA-256 block.
+        let mut key = [0u8; 64];
+        for chunk in key.chunks_mut(16) {
+            chunk.copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        }
+        Self(<Hmac<Sha256> as hmac::digest::KeyInit>::new(&key.into()))
+    }
+
+    /// A keyed hash of `value` under this secret, separated by `purpose` (e.g.
+    /// `"booking.source"`): for values a service must recognise again without keeping
+    /// them — a network address for a cap, an e-mailed code to check — which nobody
+    /// without the key can recompute or reverse.
+    pub fn keyed_hash(&self, purpose: &str, value: &str) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// A pseudonymous reference to a person: `rr_` and 32 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequesterRef(String);

@@ -67,6 +67,13 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.routing.v1.BackOfficeService/GetWork",
             callers: &[Caller::Department, Caller::AnySystem],
         },
+        // Appointments: the public booking page, the kiosk, the operators' calendar and
+        // the administration of calendars all go through the gateway; the demo seeder
+        // sets up hours and schedules. The handlers tell staff from citizens by role.
+        Rule {
+            rpc: "sportello.routing.v1.AppointmentService/*",
+            callers: &[GATEWAY, DEMO],
+        },
         // Administration: the gateway's admin pages and the demo seeder; the handlers
         // ask for an administrator or manager of the same municipality.
         Rule {

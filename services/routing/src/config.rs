@@ -2,7 +2,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sportello_kit::{ConfigError, Env, MunicipalityCode, ServiceConfig};
+use sportello_kit::{
+    ConfigError, Env, MunicipalityCode, PseudonymKey, ServiceConfig, mail::Mailer,
+};
 
 use crate::protocol::sealed::Keyring;
 
@@ -27,6 +29,13 @@ pub struct RoutingConfig {
     /// How often the back office's gauges (items by department and state) are read from
     /// the database: 15 s, a Prometheus scrape's usual interval; tests shorten it.
     pub gauges_every: Duration,
+    /// The deployment secret behind requester_refs (`PSEUDONYM_KEY`, the registry's):
+    /// a booking is bound to the person by the reference of their fiscal code, and the
+    /// caps count sources and addresses by keyed hashes under it.
+    pub pseudonym_key: PseudonymKey,
+    /// Sends the bookings' confirmation codes (`SMTP_URL`, `MAIL_FROM`); without it,
+    /// citizens cannot book online (operators still book on their behalf).
+    pub mailer: Option<Mailer>,
 }
 
 impl AsRef<ServiceConfig> for RoutingConfig {
@@ -48,6 +57,8 @@ impl From<ServiceConfig> for RoutingConfig {
             offers: crate::work::flow::OfferSettings::default(),
             protocol_name_keys: Arc::new(Keyring::random()),
             gauges_every: crate::work::gauges::EVERY,
+            pseudonym_key: PseudonymKey::random(),
+            mailer: None,
         }
     }
 }
@@ -93,6 +104,14 @@ impl RoutingConfig {
         )?;
         let protocol_name_keys = Keyring::parse(&raw)
             .map_err(|why| ConfigError::invalid("PROTOCOL_NAME_KEYS", &raw, why))?;
+        let raw: String = env.required(
+            "PSEUDONYM_KEY",
+            "serve la chiave dei riferimenti pseudonimi, la stessa dell'anagrafe (the key behind requester_refs, the registry's): 64 or more hex digits",
+        )?;
+        let pseudonym_key: PseudonymKey = raw
+            .parse()
+            .map_err(|why| ConfigError::invalid("PSEUDONYM_KEY", &raw, why))?;
+        let mailer = Mailer::from_env(env)?;
         Ok(Self {
             service,
             seed_municipalities,
@@ -100,6 +119,8 @@ impl RoutingConfig {
             offers,
             protocol_name_keys: Arc::new(protocol_name_keys),
             gauges_every: crate::work::gauges::EVERY,
+            pseudonym_key,
+            mailer,
         })
     }
 }
@@ -115,6 +136,10 @@ mod tests {
             (
                 "PROTOCOL_NAME_KEYS",
                 "k1:0101010101010101010101010101010101010101010101010101010101010101",
+            ),
+            (
+                "PSEUDONYM_KEY",
+                "0202020202020202020202020202020202020202020202020202020202020202",
             ),
         ];
         pairs.extend(sportello_kit::testing::pki::tls_vars("svc/routing"));

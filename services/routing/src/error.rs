@@ -141,6 +141,38 @@ pub enum RoutingError {
     /// Voided already.
     #[error("the registration was voided already")]
     AlreadyVoided,
+    /// The slot was booked by someone else first (the exclusion constraints decided).
+    #[error(
+        "questo orario è già stato prenotato: sceglierne un altro / this slot is already booked: choose another"
+    )]
+    SlotTaken,
+    /// A booking cap is reached.
+    #[error(
+        "limite di prenotazioni raggiunto ({rule} = {limit}) / booking cap reached ({rule} = {limit})"
+    )]
+    CapReached {
+        /// The rule, as BookingRules names it.
+        rule: &'static str,
+        /// Its value.
+        limit: i64,
+    },
+    /// No such booking (or not the caller's).
+    #[error("prenotazione non trovata / booking not found")]
+    BookingNotFound,
+    /// The booking's status does not allow the action.
+    #[error("la prenotazione è {status}: {hint}")]
+    BookingState {
+        /// Status now, as stored.
+        status: &'static str,
+        /// What to do, Italian and English.
+        hint: &'static str,
+    },
+    /// Outside the check-in window.
+    #[error("{0}")]
+    CheckInWindow(String),
+    /// Online booking needs the e-mail seam (`SMTP_URL`).
+    #[error("e-mail is not configured (SMTP_URL)")]
+    MailNotConfigured,
     /// A correspondent's name could not be sealed or opened (a key missing from
     /// `PROTOCOL_NAME_KEYS`, a tampered value). Internal: the cause is logged, never
     /// the name.
@@ -157,6 +189,17 @@ impl RoutingError {
         Self::Sealing(error)
     }
 
+    /// A booking whose status forbids the action.
+    pub fn booking_is(
+        status: sportello_proto::routing::v1::BookingStatus,
+        hint: &'static str,
+    ) -> Self {
+        Self::BookingState {
+            status: crate::domain::Stored::to_db(status),
+            hint,
+        }
+    }
+
     /// An invalid field.
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::Invalid {
@@ -171,8 +214,10 @@ impl RoutingError {
             Invalid { .. } => ErrorKind::InvalidArgument,
             SiteNotFound | CounterNotFound(_) | UnknownService(_) | UnknownGroup(_)
             | OperatorNotFound | CaseNotFound | TicketNotFound | RegistrationNotFound
-            | WorkNotFound => ErrorKind::NotFound,
-            SiteExists { .. } | LetterTaken(_) => ErrorKind::AlreadyExists,
+            | WorkNotFound | BookingNotFound => ErrorKind::NotFound,
+            SiteExists { .. } | LetterTaken(_) | SlotTaken => ErrorKind::AlreadyExists,
+            CapReached { .. } => ErrorKind::ResourceExhausted,
+            MailNotConfigured => ErrorKind::Unavailable,
             StaleVersion { .. } => ErrorKind::Aborted,
             LacksSkill(_)
             | NotHolding
@@ -194,7 +239,9 @@ impl RoutingError {
             | AlreadyVoided
             | NoOffer
             | WorkClosed(_)
-            | AtCapacity(_) => ErrorKind::FailedPrecondition,
+            | AtCapacity(_)
+            | BookingState { .. }
+            | CheckInWindow(_) => ErrorKind::FailedPrecondition,
             Sealing(_) | Db(_) => ErrorKind::Internal,
         }
     }

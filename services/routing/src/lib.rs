@@ -7,6 +7,7 @@
 //! claims in PostgreSQL; [`error`] is routing's one error table.
 
 pub mod access;
+pub mod appointments;
 pub mod cases;
 pub mod catalogue;
 pub mod config;
@@ -23,6 +24,7 @@ use sportello_kit::{
     Subscription, require_call_context,
 };
 use sportello_proto::routing::v1::{
+    appointment_service_server::AppointmentServiceServer,
     back_office_service_server::BackOfficeServiceServer, case_service_server::CaseServiceServer,
     catalogue_service_server::CatalogueServiceServer,
     operator_service_server::OperatorServiceServer, protocol_service_server::ProtocolServiceServer,
@@ -80,7 +82,16 @@ pub async fn start(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let config = config.into();
+    // Boxed: the start-up holds every part of routing at once, too much for the stack of
+    // whoever awaits it.
+    Box::pin(start_boxed(config.into(), listeners, shutdown)).await
+}
+
+async fn start_boxed(
+    config: RoutingConfig,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<Running, StartError> {
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
     let db = service.db().clone();
     let other = |e: &dyn std::fmt::Display| StartError::Other(e.to_string());
@@ -148,6 +159,25 @@ pub async fn start(
         work::timers::Escalation(work.clone()),
     );
 
+    let appointments = appointments::Appointments {
+        db: db.clone(),
+        catalogue: cache.clone(),
+        sites: site_cache.clone(),
+        dispatcher: dispatcher.clone(),
+        key: config.pseudonym_key.clone(),
+        mailer: config.mailer.clone(),
+    };
+    for kind in [
+        appointments::CONFIRM_TIMER,
+        appointments::NO_SHOW_TIMER,
+        appointments::REMINDER_TIMER,
+    ] {
+        service.on_timer(
+            kind,
+            appointments::arrival::BookingTimers(appointments.clone()),
+        );
+    }
+
     let flow = cases::Flow {
         db: db.clone(),
         dispatcher,
@@ -178,6 +208,10 @@ pub async fn start(
         ))
         .grpc(BackOfficeServiceServer::with_interceptor(
             work::grpc::BackOffice::new(work),
+            require_call_context,
+        ))
+        .grpc(AppointmentServiceServer::with_interceptor(
+            appointments::grpc::AppointmentApi(appointments),
             require_call_context,
         ));
     service.serve(api, listeners, shutdown).await

@@ -111,7 +111,10 @@ fn apply_to(index: &mut WaitingIndex, case: &Case) {
             site,
             group: Arc::from(case.group.as_str()),
             service: Arc::from(case.service_code.as_str()),
-            priority: is_priority(case.priority),
+            // A checked-in appointment goes ahead of walk-ins from its time on (its
+            // arrival is its start): see policy.
+            priority: is_priority(case.priority)
+                || case.channel == sportello_proto::common::v1::Channel::Appointment,
             arrival: case.arrival_at,
             version: case.version,
         });

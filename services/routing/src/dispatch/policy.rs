@@ -10,6 +10,12 @@
 //!    were already there when it arrived;
 //! 3. otherwise first come, first served, across all the operator's queues.
 //!
+//! A checked-in appointment is a priority case whose arrival is its booked start: before
+//! that time it is not called at all (the heads of the priority class are ordered by
+//! arrival, so a future one is the last to become due), from then on it goes ahead of
+//! walk-ins — within the same bound, so a walk-in who has waited B is not overtaken by
+//! an appointment booked after they arrived.
+//!
 //! Only the oldest case of each class in each lane matters: within a class, cases are
 //! served in arrival order, so the decision looks at two heads per lane.
 
@@ -53,6 +59,8 @@ pub fn pick<K: Copy + Ord>(
         reason,
         priority: false,
     };
+    // A priority head due later (an appointment before its time) is not yet callable.
+    let oldest_priority = oldest_priority.filter(|(arrival, _)| *arrival <= now);
     match (oldest_priority, oldest_ordinary) {
         (None, None) => None,
         (None, Some(o)) => Some(ordinary(o, DecisionReason::Fifo)),

@@ -49,6 +49,10 @@ impl ReplicaProcess {
                 "PROTOCOL_NAME_KEYS",
                 "k1:0101010101010101010101010101010101010101010101010101010101010101",
             )
+            .env(
+                "PSEUDONYM_KEY",
+                "0202020202020202020202020202020202020202020202020202020202020202",
+            )
             .env("RUST_LOG", "warn")
             .envs(sportello_kit::testing::pki::tls_vars("svc/routing"))
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
