@@ -13,6 +13,7 @@ use sportello_proto::{
         resident_service_client::ResidentServiceClient,
     },
     routing::v1::{
+        appointment_service_client::AppointmentServiceClient,
         back_office_service_client::BackOfficeServiceClient,
         case_service_client::CaseServiceClient, catalogue_service_client::CatalogueServiceClient,
         operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
@@ -60,6 +61,11 @@ impl AppState {
     /// Routing's back office (tier 4).
     pub fn back_office(&self) -> Result<BackOfficeServiceClient<Channel>, ServiceError> {
         Ok(BackOfficeServiceClient::new(self.channel("routing")?))
+    }
+
+    /// Routing's appointments.
+    pub fn appointments(&self) -> Result<AppointmentServiceClient<Channel>, ServiceError> {
+        Ok(AppointmentServiceClient::new(self.channel("routing")?))
     }
 
     /// Routing's operators.

@@ -555,6 +555,9 @@ async fn serve_http(listener: TcpListener, router: axum::Router, stop: Cancellat
             span
         },
     ));
+    // The peer's address rides along for handlers that count by network source (the
+    // public booking page's caps).
+    let router = router.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(error) = axum::serve(listener, router)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await

@@ -12,6 +12,7 @@
 //! checked as the document states it).
 
 pub mod admin;
+pub mod appointments;
 pub mod back_office;
 pub mod board;
 pub mod body;
@@ -50,6 +51,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sites/{site}/board/events", get(board::events))
         .route("/api/v1/sites/{site}/services", get(kiosk::services))
         .route("/api/v1/sites/{site}/tickets", post(kiosk::issue_ticket))
+        .route(
+            "/api/v1/sites/{site}/check-in",
+            post(appointments::check_in),
+        )
+        .route("/api/v1/appointments", post(appointments::book))
+        .route("/api/v1/appointments/services", get(appointments::services))
+        .route("/api/v1/appointments/slots", get(appointments::slots))
+        .route("/api/v1/appointments/calendar", get(appointments::calendar))
+        .route(
+            "/api/v1/appointments/{code}/confirm",
+            post(appointments::confirm),
+        )
+        .route(
+            "/api/v1/appointments/{code}/cancel",
+            post(appointments::cancel),
+        )
         .route("/api/v1/console", get(console::overview))
         .route("/api/v1/console/seat", post(console::seat))
         .route("/api/v1/console/presence", post(console::presence))
@@ -128,6 +145,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/admin/sites",
             get(admin::sites).post(admin::create_site),
+        )
+        .route(
+            "/api/v1/admin/sites/{site}/appointment-hours",
+            put(appointments::set_hours),
+        )
+        .route(
+            "/api/v1/admin/operators/{id}/schedule",
+            put(appointments::set_schedule),
+        )
+        .route(
+            "/api/v1/admin/booking-rules",
+            get(appointments::rules).put(appointments::set_rules),
         )
         .route(
             "/api/v1/admin/accounts",
