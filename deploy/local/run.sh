@@ -112,6 +112,18 @@ PKI="$STATE/pki"
 say "certificates: local authority in $PKI"
 pki_issue "$PKI" "$BIN" "${SERVICES[@]/#/svc/}" tool/demo tool/cli
 
+# E-mail: without SMTP_URL, a local mail catcher (aiosmtpd) keeps every message the
+# stack sends — the bookings' confirmation codes — as a file in .sportello/mail/new.
+if [ -z "${SMTP_URL:-}" ]; then
+  SMTP_PORT=$(free_port)
+  mkdir -p "$STATE/mail"
+  PYTHONPATH=$(aiosmtpd_path) python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+    -c aiosmtpd.handlers.Mailbox "$STATE/mail" >"$STATE/logs/smtpd.log" 2>&1 &
+  PIDS+=($!)
+  export SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
+  say "e-mail: messages the stack sends land in $STATE/mail/new"
+fi
+
 export LISTEN_HOST=127.0.0.1
 # Plain HTTP on loopback: session cookies cannot be Secure here (they are in Kubernetes).
 export COOKIE_SECURE=${COOKIE_SECURE:-false}

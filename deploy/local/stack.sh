@@ -62,6 +62,14 @@ NATS_PORT=${ports[$((1 + 2 * ${#SERVICES[@]}))]}
 # NATS with authentication on, as deployed: each service its own user.
 nats_start "$LOGS/nats" "$NATS_PORT" "$BIN" "${SERVICES[@]}"
 export SPORTELLO_URL="http://127.0.0.1:$HTTP_PORT"
+# A real SMTP server for the bookings' confirmation codes: each message lands as a file in
+# SPORTELLO_STACK_MAILDIR (a Maildir), where a test reads it.
+SMTP_PORT=$(free_port)
+export SPORTELLO_STACK_MAILDIR="$LOGS/maildir"
+PYTHONPATH=$(aiosmtpd_path) python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+  -c aiosmtpd.handlers.Mailbox "$SPORTELLO_STACK_MAILDIR" >"$LOGS/smtpd.log" 2>&1 &
+PIDS+=($!)
+export SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" MAIL_FROM="prenotazioni@sportello.invalid"
 export CERTIFICATE_VERIFY_URL="$SPORTELLO_URL/verifica"
 export UI_ASSETS_DIR="$ROOT/services/gateway/ui/dist"
 declare -A GRPC METRICS

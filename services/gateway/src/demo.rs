@@ -8,9 +8,10 @@ use sportello_kit::{CallContext, Db, ErrorKind, MunicipalityCode, ServiceError};
 use sportello_proto::{
     common::v1::Address,
     routing::v1::{
-        CreateSiteRequest, GetOperatorRequest, Operator, SiteSettings, Skill,
-        UpsertOperatorRequest, operator_service_client::OperatorServiceClient,
-        site_service_client::SiteServiceClient,
+        CreateSiteRequest, GetOperatorRequest, ListSitesRequest, Operator, ScheduleBlock,
+        SetOpeningHoursRequest, SetOperatorScheduleRequest, SiteSettings, Skill,
+        UpsertOperatorRequest, WeeklyHours, appointment_service_client::AppointmentServiceClient,
+        operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
     },
 };
 
@@ -189,7 +190,7 @@ pub async fn seed(
             Err(status) => return Err(status.into()),
         }
     }
-    let mut operators = OperatorServiceClient::new(routing);
+    let mut operators = OperatorServiceClient::new(routing.clone());
     for account in &ACCOUNTS {
         if account.tier > 0 {
             // Updating a profile names the version it read (routing's optimistic check).
@@ -248,5 +249,65 @@ pub async fn seed(
             }
         })?;
     }
+    seed_appointments(&context, routing, municipality, &mut sites).await
+}
+
+/// The technician receiving by appointment: Palazzo Civico takes appointments Monday to
+/// Friday 08:30-13:00 (and Thursday afternoon), and Paolo Neri receives there at counter
+/// 6 in the mornings. Setting them again replaces them with the same.
+async fn seed_appointments(
+    context: &CallContext,
+    routing: sportello_kit::PeerChannel,
+    municipality: MunicipalityCode,
+    sites: &mut SiteServiceClient<sportello_kit::PeerChannel>,
+) -> Result<(), ServiceError> {
+    let Some(civico) = sites
+        .list_sites(context.request(ListSitesRequest {
+            municipality_istat_code: municipality.to_string(),
+        }))
+        .await?
+        .into_inner()
+        .sites
+        .into_iter()
+        .find(|s| s.code == "palazzo-civico")
+    else {
+        return Ok(());
+    };
+    let mut appointments = AppointmentServiceClient::new(routing);
+    let mut hours: Vec<WeeklyHours> = (1..=5)
+        .map(|weekday| WeeklyHours {
+            weekday,
+            opens: "08:30".into(),
+            closes: "13:00".into(),
+        })
+        .collect();
+    hours.push(WeeklyHours {
+        weekday: 4,
+        opens: "14:30".into(),
+        closes: "17:00".into(),
+    });
+    appointments
+        .set_opening_hours(context.request(SetOpeningHoursRequest {
+            site_id: civico.id.clone(),
+            service_group: String::new(),
+            hours,
+        }))
+        .await?;
+    appointments
+        .set_operator_schedule(
+            context.request(SetOperatorScheduleRequest {
+                operator_id: "tec.neri".into(),
+                blocks: (1..=5)
+                    .map(|weekday| ScheduleBlock {
+                        weekday,
+                        starts: "09:00".into(),
+                        ends: "12:30".into(),
+                        site_id: civico.id.clone(),
+                        counter_number: 6,
+                    })
+                    .collect(),
+            }),
+        )
+        .await?;
     Ok(())
 }

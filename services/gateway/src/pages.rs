@@ -16,7 +16,7 @@ use tower_http::services::ServeDir;
 use crate::app::AppState;
 
 /// Page routes and the HTML file each serves.
-pub const PAGES: [(&str, &str); 11] = [
+pub const PAGES: [(&str, &str); 12] = [
     ("/", "home.html"),
     ("/accesso", "login.html"),
     ("/console", "console.html"),
@@ -24,6 +24,7 @@ pub const PAGES: [(&str, &str); 11] = [
     ("/ufficio", "manager.html"),
     ("/tabellone/{site}", "board.html"),
     ("/totem/{site}", "kiosk.html"),
+    ("/prenota", "prenota.html"),
     ("/verifica", "verify.html"),
     ("/verifica/{code}", "verify.html"),
     ("/admin", "admin.html"),

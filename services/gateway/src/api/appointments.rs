@@ -121,7 +121,7 @@ pub struct SlotQuery {
     pub service: String,
     #[serde(default)]
     pub from: String,
-    #[serde(default, deserialize_with = "input::integer")]
+    #[serde(default)]
     pub days: u32,
 }
 
@@ -405,7 +405,7 @@ pub async fn check_in(
 pub struct CalendarQuery {
     pub site: String,
     pub from: String,
-    #[serde(default, deserialize_with = "input::integer")]
+    #[serde(default)]
     pub days: u32,
     #[serde(default)]
     pub operator: String,

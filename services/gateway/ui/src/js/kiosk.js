@@ -36,6 +36,7 @@ async function main() {
   $('kiosk-form').addEventListener('change', () => {
     idempotencyKey = uuid(); // a new choice is a new ticket
   });
+  $('checkin-form').addEventListener('submit', checkIn);
   $('print-ticket').addEventListener('click', () => window.print());
   $('new-ticket').addEventListener('click', reset);
 }
@@ -104,6 +105,34 @@ async function takeTicket(ev) {
   }, { form });
 }
 
+// An appointment arrives: the code (typed, or read from the QR code by a scanner that
+// types it) checks it in; the ticket shows the label the board will call at its time.
+async function checkIn(ev) {
+  ev.preventDefault();
+  const form = $('checkin-form');
+  const code = $('checkin-code').value.trim();
+  if (!code) {
+    showError(form, { message: t('kiosk.appointment_code') });
+    return;
+  }
+  await withBusy($('checkin-submit'), async () => {
+    const res = await api('POST', `/sites/${encodeURIComponent(site)}/check-in`, { code });
+    lastTicket = {
+      ticket: { label: res.ticket_label, issue_time: new Date().toISOString() },
+      people_ahead: 0,
+      services: [],
+      appointment: res.booking,
+    };
+    renderTicket(lastTicket);
+    $('kiosk-form').hidden = true;
+    form.hidden = true;
+    $('ticket-view').hidden = false;
+    announce(`${t('kiosk.your_number')} ${res.ticket_label}. ${$('ticket-ahead').textContent}`);
+    $('print-ticket').focus();
+    startCountdown();
+  }, { form });
+}
+
 function aheadText(n) {
   if (!n) return t('kiosk.ahead_none');
   return n === 1 ? t('kiosk.ahead_one') : t('kiosk.ahead_many', { n });
@@ -112,7 +141,9 @@ function aheadText(n) {
 function renderTicket(res) {
   $('ticket-site').textContent = siteName;
   $('ticket-label').textContent = res.ticket.label;
-  $('ticket-ahead').textContent = aheadText(res.people_ahead);
+  $('ticket-ahead').textContent = res.appointment
+    ? t('kiosk.appointment_at', { time: new Intl.DateTimeFormat('it-IT', { timeZone: 'Europe/Rome', hour: '2-digit', minute: '2-digit' }).format(new Date(res.appointment.start_time)) })
+    : aheadText(res.people_ahead);
   $('ticket-services').replaceChildren(...(res.services ?? []).map((s) => h('li', {}, s.name)));
   $('ticket-time').textContent = fmtTime(res.ticket.issue_time);
 }
@@ -135,6 +166,8 @@ function reset() {
   form.reset();
   renderPriorities();
   form.hidden = false;
+  $('checkin-form').reset();
+  $('checkin-form').hidden = false;
   $('ticket-view').hidden = true;
   window.scrollTo(0, 0);
   form.querySelector('input')?.focus();
