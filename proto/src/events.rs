@@ -63,6 +63,7 @@ catalogue! {
     routing::v1::AppointmentReleased => "routing.appointment.released",
     routing::v1::AppointmentCheckedIn => "routing.appointment.checked_in",
     routing::v1::AppointmentReminderDue => "routing.appointment.reminder_due",
+    routing::v1::AppointmentOffered => "routing.appointment.offered",
     suap::v1::BusinessRegistered => "suap.business.registered",
     urp::v1::FeedbackSubmitted => "urp.feedback.submitted",
 }

@@ -3,8 +3,8 @@
 //! A service's connections have `search_path` set to its own schema, so its SQL never
 //! names the schema and never reaches another service's tables. At start the kit's
 //! tables (outbox, inbox, timers, idempotency keys) and then the service's own
-//! migrations run under a per-schema advisory lock, so replicas starting together
-//! migrate once. The schema belongs to an owner role, which runs the migrations; the
+//! migrations run under an advisory lock, so replicas starting together migrate once
+//! (and services starting together one after the other: extensions are database-wide). The schema belongs to an owner role, which runs the migrations; the
 //! service connects as a role that owns nothing and holds only the grants of
 //! [`grant_service_role`] (audit tables insert-only). Migrations are written
 //! expand-then-contract: the previous release keeps working while a rolling upgrade is
@@ -112,7 +112,12 @@ async fn migrate_and_grant(
     service_role: Option<&str>,
 ) -> Result<(), DbError> {
     let mut conn = pool.acquire().await?;
-    let lock = advisory_key(&format!("sportello.migrate.{schema}"));
+    // One lock for the database, not one per schema: two services' migrations may both
+    // create an extension (`btree_gist`: registry's and routing's), and CREATE EXTENSION
+    // IF NOT EXISTS run at the same instant by two sessions fails in one of them on
+    // pg_extension's unique name. Services starting together migrate one after the
+    // other; with nothing pending that is milliseconds each.
+    let lock = advisory_key("sportello.migrate");
     sqlx::query("select pg_advisory_lock($1)")
         .bind(lock)
         .execute(&mut *conn)
@@ -131,8 +136,7 @@ async fn migrate_and_grant(
         ] {
             let mut migrator = Migrator::with_migrations(source.iter().cloned().collect());
             migrator.dangerous_set_table_name(format!("{}.{table}", quote_ident(schema)));
-            // We hold our own per-schema lock; sqlx's lock is per database and would make
-            // services starting together wait on each other.
+            // We hold our own lock (above).
             migrator.set_locking(false);
             migrator
                 .run(&mut *conn)
@@ -245,7 +249,7 @@ pub async fn current_role(pool: &PgPool) -> Result<String, DbError> {
 
 /// Prepares the schema as `pool`'s role. A schema that role owns (or that does not exist
 /// yet) it migrates — creating it, then the kit's and the service's migrations under an
-/// advisory lock keyed by the schema — as on a single-role database (a developer's own,
+/// advisory lock held by one migration at a time in the database — as on a single-role database (a developer's own,
 /// the tests' template). A schema owned by another role (the owner's init step migrated
 /// it, see [`migrate_as_owner`]) it only checks, failing if one of this release's
 /// migrations is missing: a service role cannot and must not migrate. Tools beside a

@@ -57,6 +57,7 @@ create table booking_rules (
     confirm_minutes          smallint not null check (confirm_minutes between 5 and 60),
     check_in_early_minutes   smallint not null check (check_in_early_minutes between 0 and 120),
     check_in_late_minutes    smallint not null check (check_in_late_minutes between 0 and 60),
+    waitlist_offer_minutes   smallint not null check (waitlist_offer_minutes between 5 and 1440),
     version                  bigint   not null check (version > 0)
 );
 
@@ -76,7 +77,7 @@ create table bookings (
         check (not isempty(slot) and lower_inc(slot) and not upper_inc(slot)
                and not lower_inf(slot) and not upper_inf(slot)),
     status            text        not null
-        check (status in ('unconfirmed', 'confirmed', 'checked_in', 'cancelled', 'expired', 'no_show')),
+        check (status in ('unconfirmed', 'offered', 'confirmed', 'checked_in', 'cancelled', 'expired', 'no_show')),
     requester_ref     text        not null check (requester_ref ~ '^rr_[0-9a-f]{32}$'),
     source_ref        text        check (source_ref ~ '^[0-9a-f]{32}$'),
     email_ref         text        check (email_ref ~ '^[0-9a-f]{32}$'),
@@ -93,15 +94,39 @@ create table bookings (
     version           bigint      not null default 1 check (version > 0),
     foreign key (site_id, counter_number) references counters (site_id, number),
     check (status <> 'unconfirmed' or (confirm_deadline is not null and confirmation_hash is not null)),
+    check (status <> 'offered' or confirm_deadline is not null),
     check ((status = 'checked_in') = (case_id is not null)),
     -- Never double-booked: an operator, and a counter, hold one booking at a time.
     constraint bookings_operator_free exclude using gist (operator_id with =, slot with &&)
-        where (status in ('unconfirmed', 'confirmed', 'checked_in')),
+        where (status in ('unconfirmed', 'offered', 'confirmed', 'checked_in')),
     constraint bookings_counter_free exclude using gist (site_id with =, counter_number with =, slot with &&)
-        where (status in ('unconfirmed', 'confirmed', 'checked_in'))
+        where (status in ('unconfirmed', 'offered', 'confirmed', 'checked_in'))
 );
 create index bookings_site_slot on bookings using gist (site_id, slot);
 create index bookings_requester on bookings (requester_ref, service_code)
     where status in ('unconfirmed', 'confirmed', 'checked_in');
 create index bookings_source on bookings (source_ref, created_at) where source_ref is not null;
 create index bookings_email on bookings (email_ref, created_at) where email_ref is not null;
+
+-- The waitlist: a person waits for a service within a date range (at some sites, or any);
+-- a freed slot is offered to the first in line as a booking held for them ('offered')
+-- until they accept or the offer lapses, then to the next.
+create table waitlist (
+    id            uuid        primary key,
+    municipality  text        not null check (municipality ~ '^[0-9]{6}$'),
+    service_code  text        not null,
+    requester_ref text        not null check (requester_ref ~ '^rr_[0-9a-f]{32}$'),
+    site_ids      uuid[]      not null default '{}',
+    from_date     date        not null,
+    to_date       date        not null,
+    status        text        not null check (status in ('waiting', 'offered', 'booked', 'lapsed', 'withdrawn')),
+    booking_id    uuid        references bookings (id),
+    joined_at     timestamptz not null,
+    version       bigint      not null default 1 check (version > 0),
+    check (from_date <= to_date),
+    check (status not in ('offered', 'booked') or booking_id is not null)
+);
+-- One place in line per person and service.
+create unique index waitlist_one_per_person on waitlist (municipality, service_code, requester_ref)
+    where status in ('waiting', 'offered');
+create index waitlist_line on waitlist (municipality, service_code, joined_at) where status = 'waiting';

@@ -167,6 +167,14 @@ pub enum RoutingError {
         /// What to do, Italian and English.
         hint: &'static str,
     },
+    /// The person is already in line for the service.
+    #[error(
+        "sei già in lista d'attesa per questo servizio / already on the waiting list for this service"
+    )]
+    AlreadyWaiting,
+    /// No such place in a waitlist (or not the caller's).
+    #[error("posto in lista d'attesa non trovato / waiting-list entry not found")]
+    WaitlistNotFound,
     /// Outside the check-in window.
     #[error("{0}")]
     CheckInWindow(String),
@@ -214,8 +222,10 @@ impl RoutingError {
             Invalid { .. } => ErrorKind::InvalidArgument,
             SiteNotFound | CounterNotFound(_) | UnknownService(_) | UnknownGroup(_)
             | OperatorNotFound | CaseNotFound | TicketNotFound | RegistrationNotFound
-            | WorkNotFound | BookingNotFound => ErrorKind::NotFound,
-            SiteExists { .. } | LetterTaken(_) | SlotTaken => ErrorKind::AlreadyExists,
+            | WorkNotFound | BookingNotFound | WaitlistNotFound => ErrorKind::NotFound,
+            SiteExists { .. } | LetterTaken(_) | SlotTaken | AlreadyWaiting => {
+                ErrorKind::AlreadyExists
+            }
             CapReached { .. } => ErrorKind::ResourceExhausted,
             MailNotConfigured => ErrorKind::Unavailable,
             StaleVersion { .. } => ErrorKind::Aborted,

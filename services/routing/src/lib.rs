@@ -171,6 +171,7 @@ async fn start_boxed(
         appointments::CONFIRM_TIMER,
         appointments::NO_SHOW_TIMER,
         appointments::REMINDER_TIMER,
+        appointments::OFFER_TIMER,
     ] {
         service.on_timer(
             kind,

@@ -24,10 +24,11 @@ use sportello_pa::{
     fiscal_code::{Person, encode},
 };
 use sportello_proto::routing::v1::{
-    BookRequest, BookResponse, BookingRules, BookingStatus, CancelBookingRequest, CheckInRequest,
-    ConfirmBookingRequest, GetBookingRulesRequest, RescheduleBookingRequest, ScheduleBlock,
+    AcceptWaitlistOfferRequest, BookRequest, BookResponse, BookingRules, BookingStatus,
+    CancelBookingRequest, CheckInRequest, ConfirmBookingRequest, GetBookingRulesRequest,
+    GetWaitlistEntryRequest, JoinWaitlistRequest, RescheduleBookingRequest, ScheduleBlock,
     SearchSlotsRequest, SetBookingRulesRequest, SetOpeningHoursRequest, SetOperatorScheduleRequest,
-    Tier, WeeklyHours, appointment_service_client::AppointmentServiceClient,
+    Tier, WaitlistStatus, WeeklyHours, appointment_service_client::AppointmentServiceClient,
 };
 use tonic::Code;
 
@@ -765,4 +766,139 @@ async fn bad_bookings_are_refused_naming_the_field_or_rule_and_nothing_is_writte
         .book(as_operator("t.rossi", message))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_freed_slot_is_offered_to_the_first_in_line_then_to_the_next_when_the_offer_lapses() {
+    let mut agenda = Agenda::open().await;
+    agenda.rules(|r| r.waitlist_offer_minutes = 30).await;
+    let first = agenda
+        .book_for("2026-11-27", "09:00", 1)
+        .await
+        .unwrap()
+        .booking
+        .unwrap();
+    // Two people wait for a dehors appointment from tomorrow on, in this order.
+    let join_api = agenda.api.clone();
+    let join = |person: i32| {
+        let mut api = join_api.clone();
+        async move {
+            api.join_waitlist(public(JoinWaitlistRequest {
+                municipality_istat_code: LA_SPEZIA.into(),
+                service_code: DEHORS.into(),
+                fiscal_code: fiscal_code(person),
+                site_ids: vec![],
+                from_date: "2026-11-27".into(),
+                to_date: "2026-11-30".into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .entry
+            .unwrap()
+        }
+    };
+    let second = join(2).await;
+    let third = join(3).await;
+    assert_eq!(second.status, WaitlistStatus::Waiting as i32);
+    // The same person cannot queue twice.
+    let mut again = agenda.api.clone();
+    let twice = again
+        .join_waitlist(public(JoinWaitlistRequest {
+            municipality_istat_code: LA_SPEZIA.into(),
+            service_code: DEHORS.into(),
+            fiscal_code: fiscal_code(2),
+            site_ids: vec![],
+            from_date: "2026-11-27".into(),
+            to_date: "2026-11-27".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::AlreadyExists);
+
+    let waitlist_api = agenda.api.clone();
+    let entry = |id: String, person: i32| {
+        let mut api = waitlist_api.clone();
+        async move {
+            api.get_waitlist_entry(public(GetWaitlistEntryRequest {
+                entry_id: id,
+                fiscal_code: fiscal_code(person),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .entry
+            .unwrap()
+        }
+    };
+    // The 09:00 booking is cancelled: the slot is held for the first in line at once.
+    agenda
+        .api
+        .cancel_booking(staff(CancelBookingRequest {
+            code: first.code.clone(),
+            fiscal_code: String::new(),
+            reason: "il cittadino ha telefonato".into(),
+        }))
+        .await
+        .unwrap();
+    let offered = entry(second.id.clone(), 2).await;
+    assert_eq!(offered.status, WaitlistStatus::Offered as i32);
+    let held = offered.booking.unwrap();
+    assert_eq!(held.status, BookingStatus::Offered as i32);
+    assert_eq!(held.start_time, first.start_time);
+    assert!(
+        !agenda
+            .search("2026-11-27", 1)
+            .await
+            .contains(&instant(&at("2026-11-27", "09:00")))
+    );
+    assert_eq!(
+        agenda
+            .book_for("2026-11-27", "09:00", 4)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::AlreadyExists
+    );
+    assert_eq!(
+        entry(third.id.clone(), 3).await.status,
+        WaitlistStatus::Waiting as i32
+    );
+
+    // Unanswered for 30 minutes: the offer lapses and goes to the next in line.
+    agenda.desk.wait(31);
+    agenda.fire_timers().await;
+    assert_eq!(
+        entry(second.id.clone(), 2).await.status,
+        WaitlistStatus::Lapsed as i32
+    );
+    let next = entry(third.id.clone(), 3).await;
+    assert_eq!(next.status, WaitlistStatus::Offered as i32);
+    assert_eq!(next.booking.as_ref().unwrap().start_time, first.start_time);
+    // Someone else cannot take it; the third person can.
+    let mut api = agenda.api.clone();
+    let not_theirs = api
+        .accept_waitlist_offer(public(AcceptWaitlistOfferRequest {
+            entry_id: third.id.clone(),
+            fiscal_code: fiscal_code(2),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(not_theirs.code(), Code::NotFound);
+    let booked = api
+        .accept_waitlist_offer(public(AcceptWaitlistOfferRequest {
+            entry_id: third.id.clone(),
+            fiscal_code: fiscal_code(3),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .entry
+        .unwrap();
+    assert_eq!(booked.status, WaitlistStatus::Booked as i32);
+    assert_eq!(
+        booked.booking.unwrap().status,
+        BookingStatus::Confirmed as i32
+    );
+    assert_eq!(agenda.holding().await, 1);
 }

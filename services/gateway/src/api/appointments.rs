@@ -17,10 +17,11 @@ use sportello_kit::{ServiceError, events::to_proto_timestamp};
 use sportello_proto::{
     common::v1::Channel,
     routing::v1::{
-        BookRequest, Booking, BookingRules, BookingStatus, CancelBookingRequest, CheckInRequest,
-        ConfirmBookingRequest, GetBookingRulesRequest, ListBookingsRequest,
-        ListServiceTypesRequest, ScheduleBlock, SearchSlotsRequest, SetBookingRulesRequest,
-        SetOpeningHoursRequest, SetOperatorScheduleRequest, WeeklyHours,
+        AcceptWaitlistOfferRequest, BookRequest, Booking, BookingRules, BookingStatus,
+        CancelBookingRequest, CheckInRequest, ConfirmBookingRequest, GetBookingRulesRequest,
+        GetWaitlistEntryRequest, JoinWaitlistRequest, ListBookingsRequest, ListServiceTypesRequest,
+        ScheduleBlock, SearchSlotsRequest, SetBookingRulesRequest, SetOpeningHoursRequest,
+        SetOperatorScheduleRequest, WaitlistEntry, WaitlistStatus, WeeklyHours,
         appointment_service_client::AppointmentServiceClient,
     },
 };
@@ -362,6 +363,108 @@ pub async fn cancel(
     Ok(Json(serde_json::json!({ "booking": view(&booking, None) })))
 }
 
+/// A place in the waitlist, asked for on the public page.
+#[derive(Debug, Deserialize)]
+pub struct WaitlistForm {
+    pub service_code: String,
+    pub fiscal_code: String,
+    pub from_date: String,
+    pub to_date: String,
+}
+
+fn entry_view(entry: &WaitlistEntry) -> serde_json::Value {
+    let status = WaitlistStatus::try_from(entry.status)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("WAITLIST_STATUS_")
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "id": entry.id,
+        "service_code": entry.service_code,
+        "from_date": entry.from_date,
+        "to_date": entry.to_date,
+        "status": status,
+        "booking": entry.booking.as_ref().map(|b| view(b, None)),
+    })
+}
+
+/// `POST /api/v1/appointments/waitlist`: waits for a slot of a service between two days;
+/// a freed one is held for the first in line.
+pub async fn join_waitlist(
+    State(state): State<AppState>,
+    Body(form): Body<WaitlistForm>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
+    input::text("fiscal_code", &form.fiscal_code, 16)?;
+    let municipality = state.settings.public_municipality;
+    let context = state.public_context("appointment.waitlist")?;
+    let entry = appointments(&state)?
+        .join_waitlist(context.request(JoinWaitlistRequest {
+            municipality_istat_code: municipality.to_string(),
+            service_code: form.service_code,
+            fiscal_code: form.fiscal_code,
+            site_ids: Vec::new(),
+            from_date: form.from_date,
+            to_date: form.to_date,
+        }))
+        .await?
+        .into_inner()
+        .entry
+        .unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "entry": entry_view(&entry) })),
+    ))
+}
+
+/// The person in line, by fiscal code.
+#[derive(Debug, Deserialize)]
+pub struct InLineForm {
+    pub fiscal_code: String,
+}
+
+/// `POST /api/v1/appointments/waitlist/{id}`: where a place in line stands (a POST: the
+/// fiscal code stays out of the address and the logs).
+pub async fn waitlist_entry(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(form): Body<InLineForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    input::text("fiscal_code", &form.fiscal_code, 16)?;
+    let context = state.public_context("appointment.waitlist")?;
+    let entry = appointments(&state)?
+        .get_waitlist_entry(context.request(GetWaitlistEntryRequest {
+            entry_id: id,
+            fiscal_code: form.fiscal_code,
+        }))
+        .await?
+        .into_inner()
+        .entry
+        .unwrap_or_default();
+    Ok(Json(serde_json::json!({ "entry": entry_view(&entry) })))
+}
+
+/// `POST /api/v1/appointments/waitlist/{id}/accept`: takes the slot held for the place.
+pub async fn accept_offer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(form): Body<InLineForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    input::text("fiscal_code", &form.fiscal_code, 16)?;
+    let context = state.public_context("appointment.waitlist")?;
+    let entry = appointments(&state)?
+        .accept_waitlist_offer(context.request(AcceptWaitlistOfferRequest {
+            entry_id: id,
+            fiscal_code: form.fiscal_code,
+        }))
+        .await?
+        .into_inner()
+        .entry
+        .unwrap_or_default();
+    Ok(Json(serde_json::json!({ "entry": entry_view(&entry) })))
+}
+
 /// A check-in at the kiosk.
 #[derive(Debug, Deserialize)]
 pub struct CheckInForm {
@@ -599,6 +702,7 @@ fn rules_view(r: &BookingRules) -> serde_json::Value {
         "confirm_minutes": r.confirm_minutes,
         "check_in_early_minutes": r.check_in_early_minutes,
         "check_in_late_minutes": r.check_in_late_minutes,
+        "waitlist_offer_minutes": r.waitlist_offer_minutes,
         "version": r.version,
     })
 }
@@ -631,6 +735,8 @@ pub struct RulesForm {
     #[serde(deserialize_with = "input::integer")]
     pub check_in_late_minutes: u32,
     #[serde(deserialize_with = "input::integer")]
+    pub waitlist_offer_minutes: u32,
+    #[serde(deserialize_with = "input::integer")]
     pub version: u64,
 }
 
@@ -658,6 +764,7 @@ pub async fn set_rules(
                 confirm_minutes: f.confirm_minutes,
                 check_in_early_minutes: f.check_in_early_minutes,
                 check_in_late_minutes: f.check_in_late_minutes,
+                waitlist_offer_minutes: f.waitlist_offer_minutes,
                 version: f.version,
             }),
         }))

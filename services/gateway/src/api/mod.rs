@@ -60,6 +60,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/appointments/slots", get(appointments::slots))
         .route("/api/v1/appointments/calendar", get(appointments::calendar))
         .route(
+            "/api/v1/appointments/waitlist",
+            post(appointments::join_waitlist),
+        )
+        .route(
+            "/api/v1/appointments/waitlist/{id}",
+            post(appointments::waitlist_entry),
+        )
+        .route(
+            "/api/v1/appointments/waitlist/{id}/accept",
+            post(appointments::accept_offer),
+        )
+        .route(
             "/api/v1/appointments/{code}/confirm",
             post(appointments::confirm),
         )

@@ -203,6 +203,10 @@ impl Appointments {
             (super::NO_SHOW_TIMER, BookingStatus::Confirmed) => {
                 (BookingStatus::NoShow, "non presentato")
             }
+            (super::OFFER_TIMER, BookingStatus::Offered) => (
+                BookingStatus::Expired,
+                "offerta della lista d'attesa non accettata",
+            ),
             (super::REMINDER_TIMER, BookingStatus::Confirmed) => {
                 let documents = self.documents_of(&booking).await;
                 emit(
@@ -241,7 +245,13 @@ impl Appointments {
             &booking,
         )
         .await?;
-        Ok(())
+        // A slot given back ahead of its time goes to the waitlist (a no-show's time has
+        // passed: offer_freed lets it be).
+        if timer.kind == super::OFFER_TIMER {
+            self.offer_lapsed(uow, &booking).await
+        } else {
+            self.offer_freed(uow, &booking).await
+        }
     }
 }
 

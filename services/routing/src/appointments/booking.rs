@@ -39,7 +39,7 @@ use crate::{catalogue::domain::ServiceType, error::RoutingError};
 const CONFIRM_ATTEMPTS: i16 = 5;
 
 /// A fiscal code, checked (check character included).
-fn fiscal_code(raw: &str) -> Result<CodiceFiscale, ServiceError> {
+pub(crate) fn fiscal_code(raw: &str) -> Result<CodiceFiscale, ServiceError> {
     raw.trim()
         .to_ascii_uppercase()
         .parse::<CodiceFiscale>()
@@ -61,7 +61,11 @@ fn confirmation_hash(app: &Appointments, booking: Uuid, code: &str) -> String {
 
 /// Arms a booking's timers for its status: the confirmation deadline, the end of the
 /// check-in window, and the reminder the day before (at 10:00 Rome, if still ahead).
-async fn arm(uow: &mut UnitOfWork, b: &Booking, rules: &BookingRules) -> Result<(), sqlx::Error> {
+pub(crate) async fn arm(
+    uow: &mut UnitOfWork,
+    b: &Booking,
+    rules: &BookingRules,
+) -> Result<(), sqlx::Error> {
     let key = b.id.to_string();
     let payload = serde_json::json!({ "booking": key });
     let mut timers = Vec::new();
@@ -659,7 +663,7 @@ impl Appointments {
                     booking: Some(booking.to_message(&documents)),
                 });
             }
-            BookingStatus::Unconfirmed | BookingStatus::Confirmed => {}
+            BookingStatus::Unconfirmed | BookingStatus::Confirmed | BookingStatus::Offered => {}
             other => {
                 return Err(RoutingError::booking_is(
                     other,
@@ -687,6 +691,7 @@ impl Appointments {
             &booking,
         )
         .await?;
+        self.offer_freed(&mut uow, &booking).await?;
         uow.commit().await?;
         Ok(CancelBookingResponse {
             booking: Some(message),

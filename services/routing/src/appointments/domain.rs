@@ -20,13 +20,24 @@ stored!(BookingStatus {
     Cancelled => "cancelled",
     Expired => "expired",
     NoShow => "no_show",
+    Offered => "offered",
+});
+
+stored!(sportello_proto::routing::v1::WaitlistStatus {
+    Waiting => "waiting",
+    Offered => "offered",
+    Booked => "booked",
+    Lapsed => "lapsed",
 });
 
 /// Whether a booking in `status` holds its slot (the exclusion constraints' set).
 pub fn holds_slot(status: BookingStatus) -> bool {
     matches!(
         status,
-        BookingStatus::Unconfirmed | BookingStatus::Confirmed | BookingStatus::CheckedIn
+        BookingStatus::Unconfirmed
+            | BookingStatus::Offered
+            | BookingStatus::Confirmed
+            | BookingStatus::CheckedIn
     )
 }
 
@@ -202,6 +213,7 @@ pub struct BookingRules {
     pub confirm_minutes: i16,
     pub check_in_early_minutes: i16,
     pub check_in_late_minutes: i16,
+    pub waitlist_offer_minutes: i16,
     pub version: i64,
 }
 
@@ -220,6 +232,7 @@ impl Default for BookingRules {
             confirm_minutes: 15,
             check_in_early_minutes: 30,
             check_in_late_minutes: 10,
+            waitlist_offer_minutes: 120,
             version: 0,
         }
     }
@@ -293,6 +306,12 @@ impl BookingRules {
                 120,
             )?,
             check_in_late_minutes: within("check_in_late_minutes", m.check_in_late_minutes, 0, 60)?,
+            waitlist_offer_minutes: within(
+                "waitlist_offer_minutes",
+                m.waitlist_offer_minutes,
+                5,
+                1440,
+            )?,
             version: i64::try_from(m.version).unwrap_or(i64::MAX),
         })
     }
@@ -313,6 +332,7 @@ impl BookingRules {
             confirm_minutes: u(self.confirm_minutes),
             check_in_early_minutes: u(self.check_in_early_minutes),
             check_in_late_minutes: u(self.check_in_late_minutes),
+            waitlist_offer_minutes: u(self.waitlist_offer_minutes),
             version: u64::try_from(self.version).unwrap_or_default(),
         }
     }

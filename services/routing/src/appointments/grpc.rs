@@ -3,13 +3,14 @@
 
 use sportello_kit::CallContext;
 use sportello_proto::routing::v1::{
-    AddClosureRequest, AddClosureResponse, BookRequest, BookResponse, CancelBookingRequest,
-    CancelBookingResponse, CheckInRequest, CheckInResponse, ConfirmBookingRequest,
-    ConfirmBookingResponse, GetBookingRequest, GetBookingResponse, GetBookingRulesRequest,
-    GetBookingRulesResponse, ListBookingsRequest, ListBookingsResponse, RescheduleBookingRequest,
-    RescheduleBookingResponse, SearchSlotsRequest, SearchSlotsResponse, SetBookingRulesRequest,
-    SetBookingRulesResponse, SetOpeningHoursRequest, SetOpeningHoursResponse,
-    SetOperatorScheduleRequest, SetOperatorScheduleResponse,
+    AcceptWaitlistOfferRequest, AcceptWaitlistOfferResponse, AddClosureRequest, AddClosureResponse,
+    BookRequest, BookResponse, CancelBookingRequest, CancelBookingResponse, CheckInRequest,
+    CheckInResponse, ConfirmBookingRequest, ConfirmBookingResponse, GetBookingRequest,
+    GetBookingResponse, GetBookingRulesRequest, GetBookingRulesResponse, GetWaitlistEntryRequest,
+    GetWaitlistEntryResponse, JoinWaitlistRequest, JoinWaitlistResponse, ListBookingsRequest,
+    ListBookingsResponse, RescheduleBookingRequest, RescheduleBookingResponse, SearchSlotsRequest,
+    SearchSlotsResponse, SetBookingRulesRequest, SetBookingRulesResponse, SetOpeningHoursRequest,
+    SetOpeningHoursResponse, SetOperatorScheduleRequest, SetOperatorScheduleResponse,
     appointment_service_server::AppointmentService,
 };
 use tonic::{Request, Response, Status};
@@ -163,6 +164,41 @@ impl AppointmentService for AppointmentApi {
         let context = CallContext::of(&request)?.clone();
         Ok(Response::new(
             self.0.check_in(&context, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn join_waitlist(
+        &self,
+        request: Request<JoinWaitlistRequest>,
+    ) -> Result<Response<JoinWaitlistResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        Ok(Response::new(
+            self.0.join_waitlist(&context, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_waitlist_entry(
+        &self,
+        request: Request<GetWaitlistEntryRequest>,
+    ) -> Result<Response<GetWaitlistEntryResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        Ok(Response::new(
+            self.0
+                .waitlist_entry(&context, request.into_inner())
+                .await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn accept_waitlist_offer(
+        &self,
+        request: Request<AcceptWaitlistOfferRequest>,
+    ) -> Result<Response<AcceptWaitlistOfferResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        Ok(Response::new(
+            self.0.accept_offer(&context, request.into_inner()).await?,
         ))
     }
 }

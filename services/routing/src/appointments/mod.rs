@@ -3,7 +3,8 @@
 //! [`Appointments`] holds what every step needs; each step lives in the file named for
 //! it: [`calendars`] (hours, closures, schedules, rules), [`search`] (free slots),
 //! [`booking`] (book, confirm, cancel, reschedule, read), [`arrival`] (check-in, and the
-//! timers that expire, mark no-shows and remind). [`calendar`] and [`slots`] say what a
+//! timers that expire, mark no-shows and remind), [`waitlist`] (a freed slot held for the
+//! first in line, then the next). [`calendar`] and [`slots`] say what a
 //! slot is; [`store`] holds the SQL; [`grpc`] parses and maps errors.
 
 pub mod arrival;
@@ -15,6 +16,7 @@ pub mod grpc;
 pub mod search;
 pub mod slots;
 pub mod store;
+pub mod waitlist;
 
 use sportello_kit::{Aggregate, CallContext, Db, PseudonymKey, Role, UnitOfWork, mail::Mailer};
 use sportello_proto::Event;
@@ -28,6 +30,8 @@ pub const CONFIRM_TIMER: &str = "appointment.confirm";
 pub const NO_SHOW_TIMER: &str = "appointment.no_show";
 /// The durable timer that announces the reminder the day before.
 pub const REMINDER_TIMER: &str = "appointment.reminder";
+/// The durable timer that ends a waitlist offer left unanswered.
+pub const OFFER_TIMER: &str = "appointment.offer";
 
 /// What the appointment steps need.
 #[derive(Debug, Clone)]

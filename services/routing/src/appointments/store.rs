@@ -44,6 +44,7 @@ pub async fn rules(
         confirm_minutes: row.try_get("confirm_minutes")?,
         check_in_early_minutes: row.try_get("check_in_early_minutes")?,
         check_in_late_minutes: row.try_get("check_in_late_minutes")?,
+        waitlist_offer_minutes: row.try_get("waitlist_offer_minutes")?,
         version: row.try_get("version")?,
     })
 }
@@ -66,8 +67,9 @@ pub async fn save_rules(
         "insert into booking_rules (municipality, buffer_minutes, max_open_per_service,
            max_per_person_per_day, max_per_source_per_day, max_per_email_per_day,
            release_days_ahead, release_time, release_tranches, tranche_interval_minutes,
-           confirm_minutes, check_in_early_minutes, check_in_late_minutes, version)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           confirm_minutes, check_in_early_minutes, check_in_late_minutes, version,
+           waitlist_offer_minutes)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          on conflict (municipality) do update set
            buffer_minutes = excluded.buffer_minutes,
            max_open_per_service = excluded.max_open_per_service,
@@ -81,6 +83,7 @@ pub async fn save_rules(
            confirm_minutes = excluded.confirm_minutes,
            check_in_early_minutes = excluded.check_in_early_minutes,
            check_in_late_minutes = excluded.check_in_late_minutes,
+           waitlist_offer_minutes = excluded.waitlist_offer_minutes,
            version = excluded.version
          where booking_rules.version = $14 - 1",
     )
@@ -98,6 +101,7 @@ pub async fn save_rules(
     .bind(r.check_in_early_minutes)
     .bind(r.check_in_late_minutes)
     .bind(current + 1)
+    .bind(r.waitlist_offer_minutes)
     .execute(uow.conn())
     .await?;
     Ok(current + 1)
@@ -180,7 +184,7 @@ pub async fn add_closure(
     .await?;
     sqlx::query_scalar(
         "select count(*) from bookings where site_id = $1 and slot && tstzrange($2, $3)
-           and status in ('unconfirmed', 'confirmed', 'checked_in')",
+           and status in ('unconfirmed', 'offered', 'confirmed', 'checked_in')",
     )
     .bind(site)
     .bind(SqlTimestamp::from(from))
@@ -316,7 +320,7 @@ pub async fn taken(
         "select operator_id, site_id, counter_number, lower(slot) as starts, upper(slot) as ends
          from bookings
          where site_id = any($1) and slot && tstzrange($2, $3)
-           and status in ('unconfirmed', 'confirmed', 'checked_in')",
+           and status in ('unconfirmed', 'offered', 'confirmed', 'checked_in')",
     )
     .bind(sites)
     .bind(SqlTimestamp::from(from))
@@ -561,9 +565,9 @@ pub async fn held(
     let row = sqlx::query(
         "select
            count(*) filter (where requester_ref = $1 and service_code = $2
-                              and status in ('unconfirmed', 'confirmed')) as for_service,
+                              and status in ('unconfirmed', 'offered', 'confirmed')) as for_service,
            count(*) filter (where requester_ref = $1 and slot && tstzrange($3, $4)
-                              and status in ('unconfirmed', 'confirmed', 'checked_in')) as on_day,
+                              and status in ('unconfirmed', 'offered', 'confirmed', 'checked_in')) as on_day,
            (select count(*) from bookings where source_ref = $5 and created_at >= $7) as from_source,
            (select count(*) from bookings where email_ref = $6 and created_at >= $7) as by_email
          from bookings where requester_ref = $1 and id is distinct from $8",
@@ -609,4 +613,174 @@ pub async fn list(
     .iter()
     .map(from_row)
     .collect()
+}
+
+/// A place in a waitlist, as stored.
+#[derive(Debug, Clone)]
+pub struct WaitlistRow {
+    /// Id.
+    pub id: Uuid,
+    /// The municipality.
+    pub municipality: String,
+    /// The service.
+    pub service_code: String,
+    /// The person.
+    pub requester_ref: String,
+    /// The sites; empty: any.
+    pub site_ids: Vec<Uuid>,
+    /// First day.
+    pub from_date: jiff::civil::Date,
+    /// Last day.
+    pub to_date: jiff::civil::Date,
+    /// Where it stands.
+    pub status: String,
+    /// The booking held for it or made from it.
+    pub booking_id: Option<Uuid>,
+    /// When the person joined.
+    pub joined_at: Timestamp,
+    /// Version.
+    pub version: i64,
+}
+
+const WAITLIST_COLUMNS: &str = "id, municipality, service_code, requester_ref, site_ids, from_date,
+    to_date, status, booking_id, joined_at, version";
+
+fn waitlist_row(row: &PgRow) -> Result<WaitlistRow, sqlx::Error> {
+    Ok(WaitlistRow {
+        id: row.try_get("id")?,
+        municipality: row.try_get("municipality")?,
+        service_code: row.try_get("service_code")?,
+        requester_ref: row.try_get("requester_ref")?,
+        site_ids: row.try_get("site_ids")?,
+        from_date: row.try_get::<jiff_sqlx::Date, _>("from_date")?.to_jiff(),
+        to_date: row.try_get::<jiff_sqlx::Date, _>("to_date")?.to_jiff(),
+        status: row.try_get("status")?,
+        booking_id: row.try_get("booking_id")?,
+        joined_at: row.try_get::<SqlTimestamp, _>("joined_at")?.to_jiff(),
+        version: row.try_get("version")?,
+    })
+}
+
+/// Puts a person in line; a person already in line for the service is
+/// [`RoutingError::AlreadyWaiting`].
+pub async fn join_waitlist(uow: &mut UnitOfWork, w: &WaitlistRow) -> Result<(), RoutingError> {
+    let result = sqlx::query(
+        "insert into waitlist (id, municipality, service_code, requester_ref, site_ids, from_date,
+           to_date, status, booking_id, joined_at, version)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(w.id)
+    .bind(&w.municipality)
+    .bind(&w.service_code)
+    .bind(&w.requester_ref)
+    .bind(&w.site_ids)
+    .bind(jiff_sqlx::Date::from(w.from_date))
+    .bind(jiff_sqlx::Date::from(w.to_date))
+    .bind(&w.status)
+    .bind(w.booking_id)
+    .bind(SqlTimestamp::from(w.joined_at))
+    .bind(w.version)
+    .execute(uow.conn())
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
+            Err(RoutingError::AlreadyWaiting)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The first in line for a freed slot of `service` on `day` at `site`, locked (others
+/// offering at the same time skip it).
+pub async fn first_in_line(
+    uow: &mut UnitOfWork,
+    municipality: &str,
+    service: &str,
+    day: jiff::civil::Date,
+    site: Uuid,
+) -> Result<Option<WaitlistRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {WAITLIST_COLUMNS} from waitlist
+         where municipality = $1 and service_code = $2 and status = 'waiting'
+           and $3 between from_date and to_date
+           and (cardinality(site_ids) = 0 or $4 = any(site_ids))
+         order by joined_at, id limit 1 for update skip locked"
+    )))
+    .bind(municipality)
+    .bind(service)
+    .bind(jiff_sqlx::Date::from(day))
+    .bind(site)
+    .fetch_optional(uow.conn())
+    .await?
+    .as_ref()
+    .map(waitlist_row)
+    .transpose()
+}
+
+/// A place in line, locked.
+pub async fn lock_waitlist(uow: &mut UnitOfWork, id: Uuid) -> Result<WaitlistRow, RoutingError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {WAITLIST_COLUMNS} from waitlist where id = $1 for update"
+    )))
+    .bind(id)
+    .fetch_optional(uow.conn())
+    .await?
+    .ok_or(RoutingError::WaitlistNotFound)?;
+    Ok(waitlist_row(&row)?)
+}
+
+/// The place in line a booking was offered to, locked.
+pub async fn waitlist_of_booking(
+    uow: &mut UnitOfWork,
+    booking: Uuid,
+) -> Result<Option<WaitlistRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {WAITLIST_COLUMNS} from waitlist where booking_id = $1 for update"
+    )))
+    .bind(booking)
+    .fetch_optional(uow.conn())
+    .await?
+    .as_ref()
+    .map(waitlist_row)
+    .transpose()
+}
+
+/// A place in line.
+pub async fn waitlist_entry(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<WaitlistRow, RoutingError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {WAITLIST_COLUMNS} from waitlist where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(RoutingError::WaitlistNotFound)?;
+    Ok(waitlist_row(&row)?)
+}
+
+/// Saves a place's status and booking.
+pub async fn update_waitlist(uow: &mut UnitOfWork, w: &WaitlistRow) -> Result<(), sqlx::Error> {
+    sqlx::query("update waitlist set status = $2, booking_id = $3, version = $4 where id = $1")
+        .bind(w.id)
+        .bind(&w.status)
+        .bind(w.booking_id)
+        .bind(w.version)
+        .execute(uow.conn())
+        .await
+        .map(|_| ())
+}
+
+/// A booking by id.
+pub async fn by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Booking, RoutingError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from bookings where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(RoutingError::BookingNotFound)?;
+    Ok(from_row(&row)?)
 }
