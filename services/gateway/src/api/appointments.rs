@@ -122,6 +122,7 @@ pub struct SlotQuery {
     pub service: String,
     #[serde(default)]
     pub from: String,
+    /// A query's values are text: parsed as a number here (`input::integer` is for JSON).
     #[serde(default)]
     pub days: u32,
 }
@@ -508,6 +509,7 @@ pub async fn check_in(
 pub struct CalendarQuery {
     pub site: String,
     pub from: String,
+    /// A query's values are text: parsed as a number here (`input::integer` is for JSON).
     #[serde(default)]
     pub days: u32,
     #[serde(default)]
@@ -773,4 +775,37 @@ pub async fn set_rules(
         .rules
         .unwrap_or_default();
     Ok(Json(serde_json::json!({ "rules": rules_view(&rules) })))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{extract::Query, http::Uri};
+
+    use super::{CalendarQuery, SlotQuery};
+
+    /// `days` comes as text in the query string, as the document's integer parameter.
+    #[test]
+    fn the_queries_take_days_as_the_document_writes_them() {
+        let uri: Uri = "/api/v1/appointments/slots?service=registry.id_card&days=5"
+            .parse()
+            .unwrap();
+        let Query(slots) = Query::<SlotQuery>::try_from_uri(&uri).unwrap();
+        assert_eq!(
+            (slots.service.as_str(), slots.days),
+            ("registry.id_card", 5)
+        );
+        let uri: Uri = "/api/v1/appointments/slots?service=registry.id_card"
+            .parse()
+            .unwrap();
+        assert_eq!(Query::<SlotQuery>::try_from_uri(&uri).unwrap().0.days, 0);
+        let uri: Uri = "/api/v1/appointments/calendar?site=centro&from=2026-12-07&days=7"
+            .parse()
+            .unwrap();
+        let Query(calendar) = Query::<CalendarQuery>::try_from_uri(&uri).unwrap();
+        assert_eq!((calendar.days, calendar.operator.as_str()), (7, ""));
+        let uri: Uri = "/api/v1/appointments/calendar?site=centro&from=2026-12-07&days=x"
+            .parse()
+            .unwrap();
+        assert!(Query::<CalendarQuery>::try_from_uri(&uri).is_err());
+    }
 }
