@@ -121,11 +121,39 @@ async fn disarm(uow: &mut UnitOfWork, b: &Booking) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// The candidates no other transaction is booking right now: each slot (operator and
+/// start) is claimed with a transaction-scoped advisory try-lock, so of concurrent
+/// bookings of one slot one goes on and the others are answered at once — instead of
+/// all inserting and waiting on the exclusion constraints (and, with two constraints,
+/// on each other: a deadlock). The constraints still decide: a claim only spares the
+/// wait.
+async fn claim<'c>(
+    uow: &mut UnitOfWork,
+    candidates: &'c [Candidate],
+) -> Result<Vec<&'c Candidate>, ServiceError> {
+    let mut claimed = Vec::new();
+    for c in candidates {
+        let key = format!("{}@{}", c.operator, c.start);
+        let got: bool =
+            sqlx::query_scalar("select pg_try_advisory_xact_lock(hashtextextended($1, 11))")
+                .bind(&key)
+                .fetch_one(uow.conn())
+                .await?;
+        if got {
+            claimed.push(c);
+        }
+    }
+    if claimed.is_empty() {
+        return Err(RoutingError::SlotTaken.into());
+    }
+    Ok(claimed)
+}
+
 /// Tries the candidates in turn, each in a savepoint, until one is not taken; the
 /// exclusion constraints decide. `write` inserts or moves the booking into `c`.
 async fn first_free<'c, F>(
     uow: &mut UnitOfWork,
-    candidates: &'c [Candidate],
+    candidates: &[&'c Candidate],
     mut write: F,
 ) -> Result<&'c Candidate, ServiceError>
 where
@@ -134,7 +162,7 @@ where
         &'c Candidate,
     ) -> futures::future::BoxFuture<'u, Result<(), RoutingError>>,
 {
-    for c in candidates {
+    for &c in candidates {
         sqlx::query("savepoint slot").execute(uow.conn()).await?;
         match write(uow, c).await {
             Ok(()) => return Ok(c),
@@ -374,6 +402,7 @@ impl Appointments {
                     .into_iter()
                     .flatten()
                     .collect();
+                    let claimed = claim(uow, &candidates).await?;
                     store::lock_people(uow, &people).await?;
                     let day = instants(rome::date_of(start), 1)?;
                     let since = now
@@ -422,7 +451,7 @@ impl Appointments {
                         created_at: now,
                         version: 1,
                     };
-                    let chosen = first_free(uow, &candidates, |uow, c| {
+                    let chosen = first_free(uow, &claimed, |uow, c| {
                         let mut b = template.clone();
                         b.operator_id = c.operator.clone();
                         b.counter_number = c.counter;
@@ -743,6 +772,7 @@ impl Appointments {
                         )
                         .into());
                     }
+                    let claimed = claim(uow, &candidates).await?;
                     store::lock_people(uow, &[booking.requester_ref.as_str()]).await?;
                     let day = instants(rome::date_of(start), 1)?;
                     let held = store::held(
@@ -770,7 +800,7 @@ impl Appointments {
                         version: booking.version + 1,
                         ..booking
                     };
-                    let chosen = first_free(uow, &candidates, |uow, c| {
+                    let chosen = first_free(uow, &claimed, |uow, c| {
                         let mut b = template.clone();
                         b.operator_id = c.operator.clone();
                         b.counter_number = c.counter;
