@@ -105,11 +105,12 @@ bench-kit: ## Trust between services: end-user token verification, a loopback ca
 	$(CARGO) bench --locked -p sportello-kit --bench trust
 
 .PHONY: bench-routing
-bench-routing: ## Routing: the in-memory decision (index alone, served path), the back office's pick, then open-loop capacity, publish delay, open-loop CallNext, and the work hand-off (requested → offered at 100/s for 60 s)
+bench-routing: ## Routing: the in-memory decision (index alone, served path), the back office's pick, then open-loop capacity, publish delay, open-loop CallNext, the work hand-off (requested → offered at 100/s for 60 s), and appointment booking (a month's slot search across two sites, spread bookings/s, one slot contested by 200)
 	$(CARGO) bench --locked -p sportello-routing --bench decision
 	$(CARGO) bench --locked -p sportello-routing --bench pick
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench e2e
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench work
+	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-routing --bench appointments
 
 .PHONY: bench-registry
 bench-registry: ## Registry: certificate issuing p50/p99 (PDF included; durable PostgreSQL) with the synthetic La Spezia loaded
