@@ -16,7 +16,7 @@ use tower_http::services::ServeDir;
 use crate::app::AppState;
 
 /// Page routes and the HTML file each serves.
-pub const PAGES: [(&str, &str); 12] = [
+pub const PAGES: [(&str, &str); 13] = [
     ("/", "home.html"),
     ("/accesso", "login.html"),
     ("/console", "console.html"),
@@ -25,6 +25,7 @@ pub const PAGES: [(&str, &str); 12] = [
     ("/tabellone/{site}", "board.html"),
     ("/totem/{site}", "kiosk.html"),
     ("/prenota", "prenota.html"),
+    ("/calendario", "calendario.html"),
     ("/verifica", "verify.html"),
     ("/verifica/{code}", "verify.html"),
     ("/admin", "admin.html"),

@@ -20,9 +20,9 @@ use sportello_proto::{
         AcceptWaitlistOfferRequest, BookRequest, Booking, BookingRules, BookingStatus,
         CancelBookingRequest, CheckInRequest, ConfirmBookingRequest, GetBookingRulesRequest,
         GetWaitlistEntryRequest, JoinWaitlistRequest, ListBookingsRequest, ListServiceTypesRequest,
-        ScheduleBlock, SearchSlotsRequest, SetBookingRulesRequest, SetOpeningHoursRequest,
-        SetOperatorScheduleRequest, WaitlistEntry, WaitlistStatus, WeeklyHours,
-        appointment_service_client::AppointmentServiceClient,
+        RescheduleBookingRequest, ScheduleBlock, SearchSlotsRequest, SetBookingRulesRequest,
+        SetOpeningHoursRequest, SetOperatorScheduleRequest, WaitlistEntry, WaitlistStatus,
+        WeeklyHours, appointment_service_client::AppointmentServiceClient,
     },
 };
 
@@ -307,6 +307,140 @@ pub async fn book(
             "confirmation_sent": reply.confirmation_sent,
         })),
     ))
+}
+
+/// A booking made by an operator on a citizen's behalf.
+#[derive(Debug, Deserialize)]
+pub struct OnBehalfForm {
+    pub service_code: String,
+    pub site: String,
+    pub start_time: String,
+    pub fiscal_code: String,
+    #[serde(default)]
+    pub operator_id: String,
+    #[serde(default)]
+    pub origin_case_id: String,
+    #[serde(default)]
+    pub idempotency_key: String,
+}
+
+/// The roles that book, move and cancel on a citizen's behalf.
+const STAFF: [Role; 4] = [
+    Role::InfoDesk,
+    Role::Polivalente,
+    Role::Tecnico,
+    Role::BackOffice,
+];
+
+/// `POST /api/v1/appointments/on-behalf`: an operator books for a citizen (at the
+/// counter, on the phone, from a counter case that continues by appointment); confirmed
+/// at once, no e-mail.
+pub async fn book_on_behalf(
+    State(state): State<AppState>,
+    signed: Signed,
+    Body(form): Body<OnBehalfForm>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
+    let account = signed.require(&STAFF)?;
+    input::optional_uuid("idempotency_key", &form.idempotency_key)?;
+    input::optional_uuid("origin_case_id", &form.origin_case_id)?;
+    input::text("fiscal_code", &form.fiscal_code, 16)?;
+    input::text("operator_id", &form.operator_id, 64)?;
+    let start_time = instant("start_time", &form.start_time)?;
+    let context = signed.context("appointment.book")?;
+    let site = site_by_code(&state, &context, account.municipality, &form.site).await?;
+    let reply = appointments(&state)?
+        .book(context.request(BookRequest {
+            municipality_istat_code: account.municipality.to_string(),
+            service_code: form.service_code,
+            site_id: site.id,
+            start_time: Some(start_time),
+            operator_id: form.operator_id,
+            fiscal_code: form.fiscal_code,
+            email: String::new(),
+            source: String::new(),
+            origin_case_id: form.origin_case_id,
+            idempotency_key: form.idempotency_key,
+        }))
+        .await?
+        .into_inner();
+    let booking = reply.booking.unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "booking": described(&state, &context, &booking).await? })),
+    ))
+}
+
+/// A move to another slot, by an operator.
+#[derive(Debug, Deserialize)]
+pub struct MoveForm {
+    pub site: String,
+    pub start_time: String,
+    #[serde(default)]
+    pub operator_id: String,
+    #[serde(default)]
+    pub idempotency_key: String,
+}
+
+/// `POST /api/v1/appointments/{code}/move`: an operator moves a booking; it never holds
+/// two slots, and keeps its own when the new one is taken (409).
+pub async fn move_booking(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(code): Path<String>,
+    Body(form): Body<MoveForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let account = signed.require(&STAFF)?;
+    input::optional_uuid("idempotency_key", &form.idempotency_key)?;
+    input::text("operator_id", &form.operator_id, 64)?;
+    let start_time = instant("start_time", &form.start_time)?;
+    let context = signed.context("appointment.move")?;
+    let site = site_by_code(&state, &context, account.municipality, &form.site).await?;
+    let booking = appointments(&state)?
+        .reschedule_booking(context.request(RescheduleBookingRequest {
+            code,
+            fiscal_code: String::new(),
+            site_id: site.id.clone(),
+            start_time: Some(start_time),
+            operator_id: form.operator_id,
+            idempotency_key: form.idempotency_key,
+        }))
+        .await?
+        .into_inner()
+        .booking
+        .unwrap_or_default();
+    Ok(Json(
+        serde_json::json!({ "booking": view(&booking, Some(&site)) }),
+    ))
+}
+
+/// An operator's cancellation, with its reason.
+#[derive(Debug, Deserialize)]
+pub struct WithdrawForm {
+    pub reason: String,
+}
+
+/// `POST /api/v1/appointments/{code}/withdraw`: an operator cancels a booking, saying why
+/// (kept with the booking, never in events); the slot goes to the waitlist.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(code): Path<String>,
+    Body(form): Body<WithdrawForm>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    signed.require(&STAFF)?;
+    input::required_text("reason", &form.reason, 500)?;
+    let context = signed.context("appointment.cancel")?;
+    let booking = appointments(&state)?
+        .cancel_booking(context.request(CancelBookingRequest {
+            code,
+            fiscal_code: String::new(),
+            reason: form.reason,
+        }))
+        .await?
+        .into_inner()
+        .booking
+        .unwrap_or_default();
+    Ok(Json(serde_json::json!({ "booking": view(&booking, None) })))
 }
 
 /// The e-mailed code.

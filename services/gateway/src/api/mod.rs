@@ -60,6 +60,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/appointments/slots", get(appointments::slots))
         .route("/api/v1/appointments/calendar", get(appointments::calendar))
         .route(
+            "/api/v1/appointments/on-behalf",
+            post(appointments::book_on_behalf),
+        )
+        .route(
+            "/api/v1/appointments/{code}/move",
+            post(appointments::move_booking),
+        )
+        .route(
+            "/api/v1/appointments/{code}/withdraw",
+            post(appointments::withdraw),
+        )
+        .route(
             "/api/v1/appointments/waitlist",
             post(appointments::join_waitlist),
         )

@@ -142,3 +142,55 @@ test('booked online, checked in at the kiosk, called at its time before an earli
   await complete(desk, 'informed');
   await setOffline(desk);
 });
+
+test('an operator books for a citizen in the calendar, moves the booking and cancels it with a reason', async () => {
+  const admin = await newPage(browser);
+  await login(admin, 'admin', '/admin');
+  const hours = await apiAs(admin, 'PUT', `/admin/sites/${SITE}/appointment-hours`, {
+    service_group: '',
+    hours: [1, 2, 3, 4, 5, 6, 7].map((d) => ({ weekday: d, opens: '00:00', closes: '23:59' })),
+  });
+  assert.equal(hours.status, 200, JSON.stringify(hours.body));
+  const schedule = await apiAs(admin, 'PUT', '/admin/operators/tec.neri/schedule', {
+    blocks: [1, 2, 3, 4, 5, 6, 7].map((d) => ({ weekday: d, starts: '08:00', ends: '20:00', site: SITE, counter_number: 6 })),
+  });
+  assert.equal(schedule.status, 200, JSON.stringify(schedule.body));
+
+  const page = await newPage(browser);
+  await login(page, 'poli.bianchi', '/calendario');
+  await page.waitForSelector('#behalf-service option', { state: 'attached' });
+  await page.selectOption('#behalf-service', SERVICE);
+  await page.waitForFunction(() => document.querySelectorAll('#behalf-slot option').length > 2);
+  const [first, second] = await page.$$eval('#behalf-slot option', (os) => os.slice(0, 2).map((o) => o.value));
+  await page.selectOption('#behalf-slot', first);
+  await page.fill('#behalf-fiscal-code', process.env.SPORTELLO_DEMO_MOVER_FISCAL_CODE || FISCAL_CODE);
+  await page.click('[data-testid="behalf-submit"]');
+  const done = await page.waitForSelector('[data-testid="behalf-done"]:not([hidden])');
+  const code = (await done.textContent()).match(/[0-9A-Z]{8}/)[0];
+
+  // The week's calendar lists it, confirmed.
+  const day = first.split('|')[1];
+  await page.fill('#cal-from', new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome' }).format(new Date(day)));
+  await page.selectOption('#cal-days', '7');
+  await page.click('#cal-form button[type=submit]');
+  const row = page.locator(`tr[data-code="${code}"]`);
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-status'), 'confirmed');
+  await axe(page, 'calendar');
+
+  // Moved to the next free slot: the same booking, another time.
+  const before = await row.locator('td').first().textContent();
+  await row.locator('[data-action="move"]').click();
+  await page.selectOption(`#move-${code}`, second);
+  await page.click('[data-testid="confirm-move"]');
+  await page.waitForFunction(([c, t]) => {
+    const r = document.querySelector(`tr[data-code="${c}"]`);
+    return r && r.querySelector('td').textContent !== t;
+  }, [code, before]);
+
+  // Cancelled with a reason.
+  await page.locator(`tr[data-code="${code}"] [data-action="cancel"]`).click();
+  await page.fill(`#reason-${code}`, 'Il cittadino ha chiesto di annullare per telefono.');
+  await page.click('[data-testid="confirm-cancel"]');
+  await page.waitForSelector(`tr[data-code="${code}"][data-status="cancelled"]`);
+});

@@ -441,9 +441,12 @@ function bindCase() {
     if (!note) return showError(form, requiredError('context_note'), $('case-alert'));
     const id = state.kase?.id;
     if (!id) return;
+    const service = state.kase?.service_code ?? '';
     await withBusy(ev.currentTarget, async () => {
       await api('POST', `/cases/${encodeURIComponent(id)}/appointment`, { context_note: note });
-      // Completed at the counter; the booking picks it up from routing's event.
+      // Completed at the counter; the calendar books it with the citizen still here (the
+      // booking names the case it continues).
+      window.open(`/calendario?case=${encodeURIComponent(id)}&service=${encodeURIComponent(service)}`, '_blank', 'noopener');
       state.kase = null;
       renderCase();
       announce(t('appointment.done'));
