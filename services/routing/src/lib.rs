@@ -166,6 +166,7 @@ async fn start_boxed(
         dispatcher: dispatcher.clone(),
         key: config.pseudonym_key.clone(),
         mailer: config.mailer.clone(),
+        calendars: appointments::slots::CalendarCache::default(),
     };
     for kind in [
         appointments::CONFIRM_TIMER,

@@ -199,7 +199,7 @@ impl Appointments {
         }
         let day = rome::date_of(start);
         let calendars =
-            Calendars::load(self.db.pool(), municipality, service, &[site], (day, day)).await?;
+            Calendars::load(&self.calendars, &self.db, municipality, service, &[site]).await?;
         if let Some(why) = calendars.closed_because(site, day) {
             return Err(RoutingError::invalid(
                 "start_time",

@@ -45,6 +45,7 @@ impl Appointments {
         let mut uow = self.db.begin().await?;
         store::replace_hours(&mut uow, site, group, &hours).await?;
         uow.commit().await?;
+        self.calendars.invalidate(record.site.municipality);
         let mut sorted = hours;
         sorted.sort();
         Ok(SetOpeningHoursResponse {
@@ -76,6 +77,7 @@ impl Appointments {
         let mut uow = self.db.begin().await?;
         let held = store::add_closure(&mut uow, site, day, &reason, from, to).await?;
         uow.commit().await?;
+        self.calendars.invalidate(record.site.municipality);
         Ok(AddClosureResponse {
             bookings_to_move: u32::try_from(held).unwrap_or(u32::MAX),
         })
@@ -110,6 +112,7 @@ impl Appointments {
         let mut uow = self.db.begin().await?;
         store::replace_schedule(&mut uow, &operator_id, &blocks).await?;
         uow.commit().await?;
+        self.calendars.invalidate(operator.profile.municipality);
         Ok(SetOperatorScheduleResponse {
             blocks: store::schedule_of(self.db.pool(), &operator_id)
                 .await?
@@ -155,6 +158,7 @@ impl Appointments {
         let mut uow = self.db.begin().await?;
         rules.version = store::save_rules(&mut uow, municipality, &rules).await?;
         uow.commit().await?;
+        self.calendars.invalidate(municipality);
         Ok(SetBookingRulesResponse {
             rules: Some(rules.to_message()),
         })

@@ -49,6 +49,8 @@ pub struct Appointments {
     pub key: PseudonymKey,
     /// Sends the confirmation codes; without it, citizens cannot book online.
     pub mailer: Option<Mailer>,
+    /// This replica's snapshots of the calendars.
+    pub calendars: slots::CalendarCache,
 }
 
 /// Whether the caller acts as municipal staff (booking on a citizen's behalf, seeing

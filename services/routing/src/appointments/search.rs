@@ -124,14 +124,8 @@ impl Appointments {
         let last = from
             .checked_add(jiff::Span::new().days(days - 1))
             .map_err(|_| RoutingError::invalid("from_date", "fuori intervallo / out of range"))?;
-        let calendars = Calendars::load(
-            self.db.pool(),
-            municipality,
-            service,
-            &site_ids,
-            (from, last),
-        )
-        .await?;
+        let calendars =
+            Calendars::load(&self.calendars, &self.db, municipality, service, &site_ids).await?;
         let (start, end) = instants(from, days)?;
         let taken = Taken::load(self.db.pool(), &site_ids, start, end).await?;
 

@@ -60,44 +60,139 @@ pub struct Calendars {
     calendar: Calendar,
 }
 
-impl Calendars {
-    /// Loads what laying out `service`'s slots at `sites` between two days needs.
-    pub async fn load(
+/// How long a replica reuses what it read of a municipality's calendars: changes made
+/// through this replica apply at once (they invalidate it), other replicas' within this.
+const CALENDARS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Everything a municipality's slots are made of, as read at one moment: rules, hours,
+/// closures, schedules, who receives. Booking and search read it here instead of five
+/// queries per request — a contested slot's losers must be answered in milliseconds.
+#[derive(Debug)]
+pub struct Snapshot {
+    rules: BookingRules,
+    hours: HashMap<(Uuid, String), Vec<(i16, Span)>>,
+    closures: HashSet<(Uuid, Date)>,
+    blocks: Vec<(String, Block)>,
+    profiles: HashMap<String, Profile>,
+    read_at: std::time::Instant,
+}
+
+impl Snapshot {
+    async fn read(
         pool: &PgPool,
         municipality: MunicipalityCode,
-        service: &ServiceType,
-        sites: &[Uuid],
-        days: (Date, Date),
+        now: jiff::Timestamp,
     ) -> Result<Self, RoutingError> {
+        let sites: Vec<Uuid> = crate::sites::store::list(pool, municipality.as_str())
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         let rules = store::rules(pool, municipality).await?;
         let mut hours: HashMap<(Uuid, String), Vec<(i16, Span)>> = HashMap::new();
-        for (site, group, weekday, span) in store::hours(pool, sites).await? {
+        for (site, group, weekday, span) in store::hours(pool, &sites).await? {
             hours
                 .entry((site, group))
                 .or_default()
                 .push((weekday, span));
         }
-        let closures = store::closures(pool, sites, days.0, days.1)
+        // Closures from yesterday on: a booking is never in the past.
+        let today = rome::date_of(now);
+        let (from, to) = (
+            today.yesterday().unwrap_or(today),
+            today
+                .checked_add(jiff::Span::new().days(400))
+                .unwrap_or(today),
+        );
+        let closures = store::closures(pool, &sites, from, to)
             .await?
             .into_iter()
             .collect();
-        let receivers: HashSet<String> = crate::operators::store::list(pool, municipality, None)
+        let profiles = crate::operators::store::list(pool, municipality, None)
             .await?
             .into_iter()
-            .filter(|o| receives(&o.profile, service))
-            .map(|o| o.profile.id)
+            .map(|o| (o.profile.id.clone(), o.profile))
             .collect();
-        let blocks = store::schedules(pool, municipality, sites)
-            .await?
-            .into_iter()
-            .filter(|(operator, _)| receivers.contains(operator))
-            .collect();
+        let blocks = store::schedules(pool, municipality, &sites).await?;
         Ok(Self {
-            length: rules.slot_length(service.expected_minutes),
             rules,
-            group: service.group.clone(),
             hours,
             closures,
+            blocks,
+            profiles,
+            read_at: std::time::Instant::now(),
+        })
+    }
+}
+
+/// This replica's snapshots of the municipalities' calendars.
+#[derive(Debug, Clone, Default)]
+pub struct CalendarCache {
+    snapshots:
+        std::sync::Arc<std::sync::Mutex<HashMap<MunicipalityCode, std::sync::Arc<Snapshot>>>>,
+}
+
+impl CalendarCache {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<MunicipalityCode, std::sync::Arc<Snapshot>>> {
+        // A map of snapshots holds no invariant a panicking holder could break.
+        self.snapshots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The municipality's snapshot, read again when older than a few seconds.
+    pub async fn get(
+        &self,
+        pool: &PgPool,
+        municipality: MunicipalityCode,
+        now: jiff::Timestamp,
+    ) -> Result<std::sync::Arc<Snapshot>, RoutingError> {
+        if let Some(s) = self.map().get(&municipality)
+            && s.read_at.elapsed() < CALENDARS_FRESH_FOR
+        {
+            return Ok(s.clone());
+        }
+        let fresh = std::sync::Arc::new(Snapshot::read(pool, municipality, now).await?);
+        self.map().insert(municipality, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Forgets a municipality's snapshot (its calendars or rules changed here).
+    pub fn invalidate(&self, municipality: MunicipalityCode) {
+        self.map().remove(&municipality);
+    }
+}
+
+impl Calendars {
+    /// The calendars of `service` at `sites`, from this replica's snapshot.
+    pub async fn load(
+        cache: &CalendarCache,
+        db: &sportello_kit::Db,
+        municipality: MunicipalityCode,
+        service: &ServiceType,
+        sites: &[Uuid],
+    ) -> Result<Self, RoutingError> {
+        let snapshot = cache.get(db.pool(), municipality, db.clock().now()).await?;
+        let blocks = snapshot
+            .blocks
+            .iter()
+            .filter(|(operator, block)| {
+                sites.contains(&block.site_id)
+                    && snapshot
+                        .profiles
+                        .get(operator)
+                        .is_some_and(|p| receives(p, service))
+            })
+            .cloned()
+            .collect();
+        Ok(Self {
+            length: snapshot.rules.slot_length(service.expected_minutes),
+            rules: snapshot.rules,
+            group: service.group.clone(),
+            hours: snapshot.hours.clone(),
+            closures: snapshot.closures.clone(),
             blocks,
             calendar: Calendar::for_municipality(municipality.as_str()),
         })
