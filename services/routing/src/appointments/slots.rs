@@ -130,6 +130,9 @@ impl Snapshot {
 pub struct CalendarCache {
     snapshots:
         std::sync::Arc<std::sync::Mutex<HashMap<MunicipalityCode, std::sync::Arc<Snapshot>>>>,
+    /// One reader at a time: when a snapshot ages out under load, the requests arriving
+    /// together wait for one read instead of each making their own.
+    reading: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl CalendarCache {
@@ -149,10 +152,18 @@ impl CalendarCache {
         municipality: MunicipalityCode,
         now: jiff::Timestamp,
     ) -> Result<std::sync::Arc<Snapshot>, RoutingError> {
-        if let Some(s) = self.map().get(&municipality)
-            && s.read_at.elapsed() < CALENDARS_FRESH_FOR
-        {
-            return Ok(s.clone());
+        let fresh_one = || {
+            self.map()
+                .get(&municipality)
+                .filter(|s| s.read_at.elapsed() < CALENDARS_FRESH_FOR)
+                .cloned()
+        };
+        if let Some(s) = fresh_one() {
+            return Ok(s);
+        }
+        let _reading = self.reading.lock().await;
+        if let Some(s) = fresh_one() {
+            return Ok(s);
         }
         let fresh = std::sync::Arc::new(Snapshot::read(pool, municipality, now).await?);
         self.map().insert(municipality, fresh.clone());
