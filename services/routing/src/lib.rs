@@ -167,6 +167,7 @@ async fn start_boxed(
         key: config.pseudonym_key.clone(),
         mailer: config.mailer.clone(),
         calendars: appointments::slots::CalendarCache::default(),
+        claims: appointments::claims::Claims::default(),
     };
     for kind in [
         appointments::CONFIRM_TIMER,

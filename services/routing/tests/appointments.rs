@@ -428,6 +428,10 @@ async fn five_hundred_scripted_bookings_from_one_source_are_stopped_by_the_caps(
         message.source = "203.0.113.66".into();
         match agenda.api.book(public(message)).await {
             Ok(_) => accepted += 1,
+            // The script comes back to slots it already holds: those are simply taken.
+            Err(e) if e.code() == Code::AlreadyExists => {
+                *refused_by.entry("taken".to_owned()).or_default() += 1;
+            }
             Err(e) => {
                 assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
                 let rule = e
@@ -439,8 +443,15 @@ async fn five_hundred_scripted_bookings_from_one_source_are_stopped_by_the_caps(
             }
         }
     }
-    assert_eq!(accepted, 20, "the default per-source cap");
-    assert_eq!(refused_by.get("max_per_source_per_day"), Some(&480));
+    // Free slots were left (the month has more than 40): the cap stopped it, not the
+    // calendar.
+    assert_eq!(accepted, 20, "the default per-source cap: {refused_by:?}");
+    let capped = refused_by
+        .get("max_per_source_per_day")
+        .copied()
+        .unwrap_or(0);
+    assert!(capped >= 300, "{refused_by:?}");
+    assert_eq!(capped + refused_by.get("taken").copied().unwrap_or(0), 480);
     // The same script rotating addresses but reusing one mailbox: the address cap.
     let mut accepted = 0;
     for i in 0..50 {

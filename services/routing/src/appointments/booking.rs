@@ -388,6 +388,20 @@ impl Appointments {
         };
         let documents = service.documents.clone();
         let service_for_mail = service.clone();
+        // Another booking of these slots in flight here, or one just made: answered now.
+        let keys: Vec<String> = candidates
+            .iter()
+            .map(|c| super::claims::key(&c.operator, c.start))
+            .collect();
+        let held_here = self.claims.claim(&keys).ok_or(RoutingError::SlotTaken)?;
+        let candidates: Vec<Candidate> = candidates
+            .into_iter()
+            .filter(|c| {
+                held_here
+                    .keys()
+                    .contains(&super::claims::key(&c.operator, c.start))
+            })
+            .collect();
 
         let (response, replayed) = self
             .db
@@ -483,6 +497,14 @@ impl Appointments {
                 })
             })
             .await?;
+        if let Some(b) = response.booking.as_ref()
+            && let Some(start) = b
+                .start_time
+                .as_ref()
+                .and_then(|t| Timestamp::new(t.seconds, t.nanos).ok())
+        {
+            held_here.booked(&super::claims::key(&b.operator_id, start));
+        }
         if replayed {
             return Ok(response);
         }
@@ -536,6 +558,8 @@ impl Appointments {
             .await?;
         }
         uow.commit().await?;
+        self.claims
+            .forget(&super::claims::key(&booking.operator_id, booking.start));
         Ok(())
     }
 
@@ -722,6 +746,8 @@ impl Appointments {
         .await?;
         self.offer_freed(&mut uow, &booking).await?;
         uow.commit().await?;
+        self.claims
+            .forget(&super::claims::key(&booking.operator_id, booking.start));
         Ok(CancelBookingResponse {
             booking: Some(message),
         })
@@ -761,7 +787,9 @@ impl Appointments {
             idempotency_key: String::new(),
             ..request
         };
-        self.db
+        let old_slot = super::claims::key(&current.operator_id, current.start);
+        let moved = self
+            .db
             .idempotent("routing.reschedule_booking", idempotency, &fingerprint, |uow| {
                 Box::pin(async move {
                     let (booking, _, _) = store::lock(uow, &code).await?;
@@ -830,7 +858,10 @@ impl Appointments {
                     })
                 })
             })
-            .await
+            .await?;
+        // The old slot is free again: this replica must not answer it as just booked.
+        self.claims.forget(&old_slot);
+        Ok(moved)
     }
 
     /// The bookings of a site over some days: the operators' calendar.

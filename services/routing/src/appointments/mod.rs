@@ -11,6 +11,7 @@ pub mod arrival;
 pub mod booking;
 pub mod calendar;
 pub mod calendars;
+pub mod claims;
 pub mod domain;
 pub mod grpc;
 pub mod search;
@@ -51,6 +52,8 @@ pub struct Appointments {
     pub mailer: Option<Mailer>,
     /// This replica's snapshots of the calendars.
     pub calendars: slots::CalendarCache,
+    /// This replica's claims on slots being booked.
+    pub claims: claims::Claims,
 }
 
 /// Whether the caller acts as municipal staff (booking on a citizen's behalf, seeing
