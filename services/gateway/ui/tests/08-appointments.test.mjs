@@ -194,3 +194,40 @@ test('an operator books for a citizen in the calendar, moves the booking and can
   await page.click('[data-testid="confirm-cancel"]');
   await page.waitForSelector(`tr[data-code="${code}"][data-status="cancelled"]`);
 });
+
+test('a citizen waits in line on the public page; a cancelled slot is held for them and they take it', async () => {
+  const citizen = await newPage(browser);
+  await citizen.goto('/prenota');
+  await citizen.click(`label[for="svc-${SERVICE.replace('.', '-')}"]`);
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome' }).format(new Date());
+  const inAWeek = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome' }).format(new Date(Date.now() + 7 * 86_400_000));
+  await citizen.fill('#wait-from', today);
+  await citizen.fill('#wait-to', inAWeek);
+  await citizen.fill('#wait-fiscal-code', FISCAL_CODE);
+  await citizen.click('[data-testid="wait-submit"]');
+  await citizen.waitForSelector('[data-testid="wait-joined"]:not([hidden])');
+  await citizen.fill('#wait-check-fiscal-code', FISCAL_CODE);
+  await citizen.click('[data-testid="wait-check-submit"]');
+  await citizen.waitForSelector('[data-testid="wait-status"][data-status="waiting"]');
+  await axe(citizen, 'waiting list');
+
+  // An operator books the first free slot for someone else, who then cancels: the slot
+  // is held for the first in line at once.
+  const desk = await newPage(browser);
+  await login(desk, 'poli.bianchi', '/calendario');
+  const free = await desk.evaluate(async (s) => (await (await fetch(`/api/v1/appointments/slots?service=${s}&days=7`)).json()).slots[0], SERVICE);
+  assert.ok(free, 'a free slot this week');
+  const booked = await apiAs(desk, 'POST', '/appointments/on-behalf', {
+    service_code: SERVICE, site: free.site, start_time: free.start_time,
+    fiscal_code: process.env.SPORTELLO_DEMO_MOVER_FISCAL_CODE,
+  });
+  assert.equal(booked.status, 201, JSON.stringify(booked.body));
+  const withdrawn = await apiAs(desk, 'POST', `/appointments/${booked.body.booking.code}/withdraw`, { reason: 'Il cittadino non può venire.' });
+  assert.equal(withdrawn.status, 200, JSON.stringify(withdrawn.body));
+
+  await citizen.click('[data-testid="wait-check-submit"]');
+  await citizen.waitForSelector('[data-testid="wait-status"][data-status="offered"]');
+  await citizen.click('[data-testid="wait-accept"]');
+  await citizen.waitForSelector('[data-testid="wait-status"][data-status="booked"]');
+  assert.match(await citizen.textContent('[data-testid="wait-status"]'), /[0-9A-Z]{8}/);
+});

@@ -32,6 +32,70 @@ async function main() {
   $('book-form').addEventListener('submit', book);
   $('confirm-form').addEventListener('submit', confirm);
   $('booked-print').addEventListener('click', () => window.print());
+  $('waitlist-form').addEventListener('submit', joinWaitlist);
+  $('wait-check-form').addEventListener('submit', checkWaitlist);
+}
+
+// The waitlist: a place in line for the chosen service between two days; the person
+// comes back with its code and their fiscal code to see whether a slot is held for them.
+async function joinWaitlist(ev) {
+  ev.preventDefault();
+  const form = $('waitlist-form');
+  clearErrors(form);
+  const service = document.querySelector('input[name="service_code"]:checked')?.value;
+  if (!service) {
+    showError(form, { message: t('book.choose_service') });
+    return;
+  }
+  await withBusy($('wait-submit'), async () => {
+    const res = await api('POST', '/appointments/waitlist', {
+      service_code: service,
+      fiscal_code: $('wait-fiscal-code').value.trim(),
+      from_date: $('wait-from').value,
+      to_date: $('wait-to').value,
+    });
+    $('wait-joined').hidden = false;
+    $('wait-joined').textContent = t('wait.joined', { id: res.entry.id });
+    $('wait-id').value = res.entry.id;
+    announce($('wait-joined').textContent);
+  }, { form });
+}
+
+async function checkWaitlist(ev) {
+  ev.preventDefault();
+  const form = $('wait-check-form');
+  clearErrors(form);
+  await withBusy($('wait-check-submit'), async () => {
+    const res = await api('POST', `/appointments/waitlist/${encodeURIComponent($('wait-id').value.trim())}`, {
+      fiscal_code: $('wait-check-fiscal-code').value.trim(),
+    });
+    renderEntry(res.entry);
+  }, { form });
+}
+
+function renderEntry(entry) {
+  const out = $('wait-status');
+  out.dataset.status = entry.status;
+  const parts = [h('p', {}, t(`wait.status_${entry.status}`))];
+  const b = entry.booking;
+  if (entry.status === 'offered' && b) {
+    parts.push(h('p', {}, t('wait.offer', {
+      when: `${dayOf(b.start_time)} ${timeOf(b.start_time)}`,
+      until: b.confirm_deadline ? `${dayOf(b.confirm_deadline)} ${timeOf(b.confirm_deadline)}` : '',
+    })));
+    const accept = h('button', { type: 'button', class: 'btn btn-primary', dataset: { testid: 'wait-accept' } }, t('wait.accept'));
+    accept.addEventListener('click', () => withBusy(accept, async () => {
+      const res = await api('POST', `/appointments/waitlist/${encodeURIComponent(entry.id)}/accept`, {
+        fiscal_code: $('wait-check-fiscal-code').value.trim(),
+      });
+      renderEntry(res.entry);
+    }, { form: $('wait-check-form') }));
+    parts.push(accept);
+  } else if (entry.status === 'booked' && b) {
+    parts.push(h('p', {}, t('wait.booked', { code: b.code, when: `${dayOf(b.start_time)} ${timeOf(b.start_time)}` })));
+  }
+  out.replaceChildren(...parts);
+  announce(out.textContent);
 }
 
 function renderServices() {
