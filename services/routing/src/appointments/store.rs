@@ -264,21 +264,21 @@ pub async fn schedules(
     .fetch_all(db)
     .await?;
     rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get("operator_id")?,
-                Block {
-                    weekday: row.try_get("weekday")?,
-                    span: Span {
-                        starts: time(row, "starts")?,
-                        ends: time(row, "ends")?,
-                    },
-                    site_id: row.try_get("site_id")?,
-                    counter_number: row.try_get("counter_number")?,
-                },
-            ))
-        })
+        .map(|row| Ok((row.try_get("operator_id")?, block_row(row)?)))
         .collect()
+}
+
+/// A schedule block from its row.
+fn block_row(row: &PgRow) -> Result<Block, sqlx::Error> {
+    Ok(Block {
+        weekday: row.try_get("weekday")?,
+        span: Span {
+            starts: time(row, "starts")?,
+            ends: time(row, "ends")?,
+        },
+        site_id: row.try_get("site_id")?,
+        counter_number: row.try_get("counter_number")?,
+    })
 }
 
 /// An operator's schedule.
@@ -293,19 +293,7 @@ pub async fn schedule_of(
     .bind(operator)
     .fetch_all(db)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Block {
-                weekday: row.try_get("weekday")?,
-                span: Span {
-                    starts: time(row, "starts")?,
-                    ends: time(row, "ends")?,
-                },
-                site_id: row.try_get("site_id")?,
-                counter_number: row.try_get("counter_number")?,
-            })
-        })
-        .collect()
+    rows.iter().map(block_row).collect()
 }
 
 /// The time the sites' operators and counters are taken between two instants:
