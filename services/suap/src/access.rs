@@ -7,9 +7,16 @@ const GATEWAY: Caller = Caller::Service("gateway");
 
 /// The table.
 pub static POLICY: Policy = Policy {
-    rules: &[Rule {
-        rpc: "sportello.suap.v1.BusinessService/*",
-        callers: &[GATEWAY, Caller::AnySystem],
-    }],
+    rules: &[
+        Rule {
+            rpc: "sportello.suap.v1.BusinessService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
+        // SetTariffs also requires the administrator's role, checked in the handler.
+        Rule {
+            rpc: "sportello.suap.v1.OccupationService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
+    ],
     persons: &[GATEWAY, Caller::AnySystem],
 };

@@ -11,6 +11,47 @@ pub enum SuapError {
         /// The municipality.
         municipality: MunicipalityCode,
     },
+    /// The database's rule refused the grant: a granted or valid occupation overlaps this
+    /// one in shape and period.
+    #[error(
+        "il posto è già occupato nello stesso periodo dall'occupazione {} (regola del database) / the place is already held in the same period by occupation {} (database rule)",
+        other.map_or_else(|| "?".to_owned(), |id| id.to_string()),
+        other.map_or_else(|| "?".to_owned(), |id| id.to_string())
+    )]
+    OccupationConflict {
+        /// The occupation that holds the place, when it could be read back.
+        other: Option<uuid::Uuid>,
+    },
+    /// No such occupation (or not in the caller's municipality).
+    #[error("occupazione non trovata / occupation not found")]
+    OccupationNotFound,
+    /// The occupation's status does not allow the action.
+    #[error(
+        "l'occupazione è {status}: impossibile {action} / the occupation is {status}: cannot {action}"
+    )]
+    OccupationStatus {
+        /// Its status.
+        status: String,
+        /// What was asked.
+        action: &'static str,
+    },
+    /// The year's tariff table has no rate for the occupation.
+    #[error(
+        "nessuna tariffa {year} per zona {zone}, {kind}, {duration} / no {year} tariff for zone {zone}, {kind}, {duration}"
+    )]
+    NoTariff {
+        /// Tariff year.
+        year: i16,
+        /// Zone category.
+        zone: i32,
+        /// Kind.
+        kind: &'static str,
+        /// "permanent" or "temporary".
+        duration: &'static str,
+    },
+    /// The business named by an occupation is not registered.
+    #[error("impresa non registrata / no such business")]
+    UnknownBusiness,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -22,7 +63,58 @@ impl From<SuapError> for ServiceError {
             SuapError::BusinessExists { .. } => {
                 ServiceError::new(ErrorKind::AlreadyExists, error.to_string())
             }
+            SuapError::UnknownBusiness => {
+                ServiceError::invalid_field("business_id", error.to_string())
+            }
+            SuapError::OccupationNotFound => {
+                ServiceError::new(ErrorKind::NotFound, error.to_string())
+            }
+            SuapError::OccupationConflict { .. }
+            | SuapError::OccupationStatus { .. }
+            | SuapError::NoTariff { .. } => {
+                ServiceError::new(ErrorKind::FailedPrecondition, error.to_string())
+            }
             SuapError::Db(db) => db.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_occupation_conflict_names_the_other_occupation_and_the_rule() {
+        let other = uuid::Uuid::now_v7();
+        let error = ServiceError::from(SuapError::OccupationConflict { other: Some(other) });
+        assert_eq!(error.kind(), ErrorKind::FailedPrecondition);
+        assert!(
+            error.message().contains(&other.to_string()),
+            "{}",
+            error.message()
+        );
+        assert!(
+            error.message().contains("database rule"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn occupation_errors_map_to_their_codes() {
+        assert_eq!(
+            ServiceError::from(SuapError::OccupationNotFound).kind(),
+            ErrorKind::NotFound
+        );
+        let status = SuapError::OccupationStatus {
+            status: "revoked".into(),
+            action: "grant",
+        };
+        assert_eq!(
+            ServiceError::from(status).kind(),
+            ErrorKind::FailedPrecondition
+        );
     }
 }

@@ -8,12 +8,16 @@
 pub mod access;
 pub mod businesses;
 pub mod error;
+pub mod occupations;
 
 use sportello_kit::{
     Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
     StreamSpec,
 };
-use sportello_proto::suap::v1::business_service_server::BusinessServiceServer;
+use sportello_proto::suap::v1::{
+    business_service_server::BusinessServiceServer,
+    occupation_service_server::OccupationServiceServer,
+};
 use tokio_util::sync::CancellationToken;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -45,9 +49,15 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let service = Service::start(&SPEC, config).await?;
     let businesses = businesses::grpc::Businesses::new(service.db().clone());
-    let api = Api::new().grpc(BusinessServiceServer::with_interceptor(
-        businesses,
-        sportello_kit::require_call_context,
-    ));
+    let occupations = occupations::grpc::Occupations::new(service.db().clone());
+    let api = Api::new()
+        .grpc(BusinessServiceServer::with_interceptor(
+            businesses,
+            sportello_kit::require_call_context,
+        ))
+        .grpc(OccupationServiceServer::with_interceptor(
+            occupations,
+            sportello_kit::require_call_context,
+        ));
     service.serve(api, listeners, shutdown).await
 }

@@ -1,0 +1,11 @@
+//! Occupations of public land (suolo pubblico) and dehors, with the canone unico: the place
+//! as a polygon checked against the others in the database (`geometry`, `store`), the
+//! tariff engine (`canone`), the transitions (`flow`) and the gRPC edge (`grpc`).
+
+pub mod canone;
+pub mod domain;
+pub mod events;
+pub mod flow;
+pub mod geometry;
+pub mod grpc;
+pub mod store;
