@@ -36,8 +36,9 @@ create table occupations (
     id                 uuid        primary key,
     municipality       text        not null check (municipality ~ '^[0-9]{6}$'),
     kind               text        not null check (kind in ('dehors', 'scaffolding', 'event', 'market_stall')),
-    -- The place as given: [[lon, lat], ...], WGS84 degrees, ring not closed.
-    vertices           jsonb       not null,
+    -- The place as given: lon0, lat0, lon1, lat1, ... (WGS84 degrees), ring not closed.
+    vertices           double precision[] not null
+                       check (cardinality(vertices) >= 6 and cardinality(vertices) % 2 = 0),
     -- The place for the conflict rule: projected metres, shrunk inward by 1 mm.
     shape              polygon     not null,
     -- The lon/lat bounding box, for the map of a street.
