@@ -68,22 +68,21 @@ pub async fn quote(
         kind: kind.as_str(),
         duration: if permanent { "permanent" } else { "temporary" },
     };
-    let table = store::tariff_tables(uow.conn(), municipality, Some(i32::from(year)))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(no_tariff)?;
-    let rate = table
-        .rates
-        .iter()
-        .find(|(z, k, p, _)| *z == zone && *k == kind && *p == permanent)
-        .map(|(_, _, _, rate)| *rate)
-        .ok_or_else(no_tariff)?;
-    let computation: Computation = canone::compute(area_m2, period, table.standard, rate);
+    let (version, standard, rate) = store::current_rate(
+        uow.conn(),
+        municipality,
+        i32::from(year),
+        zone,
+        kind,
+        permanent,
+    )
+    .await?
+    .ok_or_else(no_tariff)?;
+    let computation: Computation = canone::compute(area_m2, period, standard, rate);
     Ok(StoredCanone {
         computation,
-        tariff_year: table.year,
-        tariff_version: table.version,
+        tariff_year: i32::from(year),
+        tariff_version: version,
     })
 }
 

@@ -213,12 +213,8 @@ pub async fn grant(
     .fetch_one(uow.conn())
     .await;
     match updated {
-        Ok(version) => {
-            sqlx::query("release savepoint occupation_grant")
-                .execute(uow.conn())
-                .await?;
-            Ok(version)
-        }
+        // The savepoint is left to the commit to release: one round trip fewer.
+        Ok(version) => Ok(version),
         Err(error)
             if db::violated_constraint(&error, db::sqlstate::EXCLUSION_VIOLATION)
                 == Some(NO_OVERLAP) =>
@@ -406,6 +402,49 @@ fn from_row(row: &PgRow) -> Result<Occupation, SuapError> {
         version: row.try_get("version")?,
         created_at: row.try_get::<SqlTimestamp, _>("created_at")?.to_jiff(),
     })
+}
+
+/// The rate for one zone, kind and duration in the latest version of a year's table, with
+/// that version and the table's standard tariffs: one round trip for the grant.
+pub async fn current_rate(
+    conn: &mut PgConnection,
+    municipality: MunicipalityCode,
+    year: i32,
+    zone: i32,
+    kind: Kind,
+    permanent: bool,
+) -> Result<Option<(i32, Standard, Rate)>, SuapError> {
+    let row = sqlx::query(
+        "select t.version, t.standard_annual_cents, t.standard_daily_cents,
+                r.coefficient_milli, r.reduction_percent
+           from (select * from occupation_tariff_tables
+                  where municipality = $1 and year = $2
+                  order by version desc limit 1) t
+           join occupation_tariff_rates r
+             on r.municipality = t.municipality and r.year = t.year and r.version = t.version
+          where r.zone_category = $3 and r.kind = $4 and r.permanent = $5",
+    )
+    .bind(municipality.as_str())
+    .bind(year)
+    .bind(zone)
+    .bind(kind.as_str())
+    .bind(permanent)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok((
+            row.try_get("version")?,
+            Standard {
+                annual_cents: row.try_get("standard_annual_cents")?,
+                daily_cents: row.try_get("standard_daily_cents")?,
+            },
+            Rate {
+                coefficient_milli: row.try_get("coefficient_milli")?,
+                reduction_percent: row.try_get("reduction_percent")?,
+            },
+        ))
+    })
+    .transpose()
 }
 
 /// A tariff table as stored.
