@@ -16,6 +16,11 @@
 //! 2. free: an empty corner of a cell — granted (it then holds that corner);
 //! 3. free in the notch of an L — inside the L's bounding box, outside its shape: granted.
 //!
+//! Before each attempt, the database's check alone is timed too: the query with the
+//! exclusion constraint's own predicate (shape && shape, period && period, on the
+//! statuses that hold the place), which its GiST index answers — the conflict check
+//! without the gRPC call, the transaction and the durable commit around it.
+//!
 //! Target (issue 15): p99 ≤ 10 ms with 50,000 granted occupations. Run with
 //! `make bench-suap` (it starts the servers).
 
@@ -226,7 +231,8 @@ async fn main() {
     let operator = CallContext::new("gateway", "operator:suap-2", SPEZIA, "suap.occupation")
         .unwrap()
         .with_roles(&[Role::BackOffice]);
-    let (mut conflicting, mut free, mut notch) = (vec![], vec![], vec![]);
+    let (mut conflicting, mut free, mut notch, mut probes) = (vec![], vec![], vec![], vec![]);
+    let pool = suap.running.db().pool();
     // Cells spread over the city (a stride coprime with the count), each used once.
     let stride = 7_919;
     let mut l_cells = (0..occupations)
@@ -245,11 +251,30 @@ async fn main() {
                 &[(2.0, 2.0), (4.5, 2.0), (4.5, 4.5), (2.0, 4.5)]
             }
         };
+        let ring = cell_ring(i, j, metres);
+        let shape = Place::parse(&ring).unwrap().shape_literal();
+        let probe_started = Instant::now();
+        let holder: Option<Uuid> = sqlx::query_scalar(
+            "select id from occupations
+              where status in ('granted', 'valid') and shape && $1::polygon
+                and period && daterange('2027-06-10', '2027-06-20', '[]')
+              limit 1",
+        )
+        .bind(&shape)
+        .fetch_optional(pool)
+        .await
+        .unwrap();
+        probes.push(probe_started.elapsed());
+        assert_eq!(
+            holder.is_some(),
+            case == 0,
+            "attempt {attempt}: the probe disagrees"
+        );
         let requested = api
             .request_occupation(operator.request(RequestOccupationRequest {
                 municipality_istat_code: SPEZIA.into(),
                 kind: OccupationKind::Dehors as i32,
-                vertices: to_pb(&cell_ring(i, j, metres)),
+                vertices: to_pb(&ring),
                 street: "Via del Prione".into(),
                 zone_category: 1,
                 start_date: "2027-06-10".into(),
@@ -286,6 +311,7 @@ async fn main() {
         .chain(&notch)
         .copied()
         .collect();
+    report("database check alone", probes);
     report("grant, all attempts", all);
     report("grant, conflicting (refused)", conflicting);
     report("grant, free corner", free);
