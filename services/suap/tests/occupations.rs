@@ -116,6 +116,31 @@ async fn two_overlapping_dehors_the_second_is_refused_by_the_database_rule() {
 }
 
 #[tokio::test]
+async fn two_overlapping_grants_at_the_same_instant_one_wins_and_the_other_names_it() {
+    let h = Harness::start().await;
+    h.spezia_tariffs_2027().await;
+    let a = h
+        .request(dehors(rect(0.0, 0.0, 4.0, 4.0), "2027-06-01", "2027-06-30"))
+        .await;
+    let b = h
+        .request(dehors(rect(3.0, 3.0, 7.0, 7.0), "2027-06-15", "2027-07-15"))
+        .await;
+    let (first, second) = tokio::join!(h.grant(&a.id), h.grant(&b.id));
+    let (winner, loser) = match (first, second) {
+        (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+        other => panic!("exactly one must win: {other:?}"),
+    };
+    assert_eq!(loser.code(), Code::FailedPrecondition);
+    assert!(loser.message().contains(&winner.id), "{}", loser.message());
+    let holding: i64 =
+        sqlx::query_scalar("select count(*) from occupations where status = 'granted'")
+            .fetch_one(h.pool())
+            .await
+            .unwrap();
+    assert_eq!(holding, 1);
+}
+
+#[tokio::test]
 async fn two_l_shapes_whose_bounding_boxes_overlap_are_both_granted() {
     let h = Harness::start().await;
     h.spezia_tariffs_2027().await;
@@ -374,6 +399,28 @@ async fn the_canone_of_a_summer_dehors_at_la_spezias_tariffs() {
         .occupation
         .unwrap();
     assert_eq!(stored.canone.unwrap().amount.unwrap().amount_minor, 527_040);
+    let tables = h
+        .occupations()
+        .await
+        .list_tariffs(
+            operator().request(sportello_proto::suap::v1::ListTariffsRequest {
+                municipality_istat_code: SPEZIA.into(),
+                year: 0,
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .tables;
+    assert_eq!(tables.len(), 1, "the latest table of each year");
+    assert_eq!((tables[0].year, tables[0].version), (2027, 2));
+    assert_eq!(
+        (
+            tables[0].standard_annual_cents,
+            tables[0].standard_daily_cents
+        ),
+        (5_000, 120)
+    );
 
     // Paid (the payments seam calls the flow): valid, and still holding the place.
     let id = Uuid::parse_str(&granted.id).unwrap();
