@@ -657,5 +657,56 @@ async fn each_bad_input_is_named_and_nothing_is_written() {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(count(h.pool(), "occupation_tariff_tables").await, 0);
-    let _ = REQUESTER;
+}
+
+#[tokio::test]
+async fn every_transition_is_published_through_the_outbox_with_ids_only() {
+    let h = Harness::start().await;
+    h.spezia_tariffs_2027().await;
+    let granted = h
+        .request_and_grant(dehors(rect(0.0, 0.0, 4.0, 4.0), "2027-06-01", "2027-06-30"))
+        .await
+        .unwrap();
+    let mut uow = h.db().begin().await.unwrap();
+    let paid_at = uow.now();
+    let id = Uuid::parse_str(&granted.id).unwrap();
+    sportello_suap::occupations::flow::mark_paid(&mut uow, id, paid_at, "RT-1")
+        .await
+        .unwrap();
+    uow.commit().await.unwrap();
+    h.occupations()
+        .await
+        .revoke_occupation(operator().request(RevokeOccupationRequest {
+            occupation_id: granted.id.clone(),
+            reason: "revoca / revoked".into(),
+            idempotency_key: String::new(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        event_types(h.pool()).await,
+        [
+            "suap.occupation.tariffs_published",
+            "suap.occupation.requested",
+            "suap.occupation.granted",
+            "suap.occupation.validated",
+            "suap.occupation.revoked",
+        ]
+    );
+    let payloads: Vec<Vec<u8>> = sqlx::query_scalar("select payload from outbox")
+        .fetch_all(h.pool())
+        .await
+        .unwrap();
+    for payload in payloads {
+        let text = String::from_utf8_lossy(&payload);
+        assert!(
+            !text.contains(REQUESTER) && !text.contains("Prione"),
+            "{text}"
+        );
+    }
+    h.suap.running.workers.relay.run_once().await.unwrap();
+    assert_eq!(
+        count(h.pool(), "outbox where published_at is null").await,
+        0
+    );
 }
