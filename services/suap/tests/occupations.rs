@@ -710,3 +710,41 @@ async fn every_transition_is_published_through_the_outbox_with_ids_only() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_registered_business_applies_by_its_id() {
+    use sportello_proto::{
+        common::v1::Address,
+        suap::v1::{RegisterBusinessRequest, business_service_client::BusinessServiceClient},
+    };
+    let h = Harness::start().await;
+    let business = BusinessServiceClient::new(h.suap.channel().await)
+        .register_business(operator().request(RegisterBusinessRequest {
+            municipality_istat_code: SPEZIA.into(),
+            vat_number: "01234560116".into(),
+            legal_name: "Trattoria del Prione S.n.c.".into(),
+            ateco_code: "56.10.11".into(),
+            registered_office: Some(Address {
+                street_name: "Via del Prione".into(),
+                house_number: "42".into(),
+                postal_code: "19121".into(),
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .business
+        .unwrap();
+    let requested = h
+        .request(RequestOccupationRequest {
+            business_id: business.id.clone(),
+            requester_ref: String::new(),
+            ..dehors(rect(0.0, 0.0, 4.0, 4.0), "2027-06-01", "2027-06-30")
+        })
+        .await;
+    assert_eq!(requested.business_id, business.id);
+    assert!(requested.requester_ref.is_empty());
+    assert_eq!(requested.status, OccupationStatus::Requested as i32);
+}

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     canone::{self, Computation, Kind, Period},
-    domain::{NewOccupation, kind_to_proto},
+    domain::{NewOccupation, Requester, kind_to_proto},
     events,
     store::{self, Occupation, StoredCanone, TariffTable},
 };
@@ -34,6 +34,13 @@ pub async fn request(
     occupation: &NewOccupation,
     renews: Option<Uuid>,
 ) -> Result<Occupation, ServiceError> {
+    // A business of another municipality is no business here (the foreign key alone would
+    // accept it).
+    if let Requester::Business(business) = &occupation.requester
+        && !store::business_in(uow.conn(), *business, occupation.municipality).await?
+    {
+        return Err(SuapError::UnknownBusiness.into());
+    }
     let saved = store::insert(uow, occupation, renews).await?;
     let id = saved.id.to_string();
     let event = OccupationRequested {

@@ -157,6 +157,21 @@ pub async fn insert(
     })
 }
 
+/// Whether `business` is registered with `municipality`'s SUAP.
+pub async fn business_in(
+    conn: &mut PgConnection,
+    business: Uuid,
+    municipality: MunicipalityCode,
+) -> Result<bool, SuapError> {
+    let found: Option<i32> =
+        sqlx::query_scalar("select 1 from businesses where id = $1 and municipality = $2")
+            .bind(business)
+            .bind(municipality.as_str())
+            .fetch_optional(conn)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// An occupation, locked for the rest of the unit of work.
 pub async fn lock(uow: &mut UnitOfWork, id: Uuid) -> Result<Option<Occupation>, SuapError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
