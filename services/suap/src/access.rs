@@ -7,9 +7,17 @@ const GATEWAY: Caller = Caller::Service("gateway");
 
 /// The table.
 pub static POLICY: Policy = Policy {
-    rules: &[Rule {
-        rpc: "sportello.suap.v1.BusinessService/*",
-        callers: &[GATEWAY, Caller::AnySystem],
-    }],
+    rules: &[
+        Rule {
+            rpc: "sportello.suap.v1.BusinessService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
+        // The counter files on a business's behalf; a department system (a front office
+        // such as impresainungiorno's, a body's back office) files and follows up.
+        Rule {
+            rpc: "sportello.suap.v1.ApplicationService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
+    ],
     persons: &[GATEWAY, Caller::AnySystem],
 };
