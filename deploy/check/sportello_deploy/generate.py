@@ -91,6 +91,8 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
 
     routing: PROTOCOL_NAME_KEYS (required) from its Secret; PSEUDONYM_KEY (required), the
     registry's, so a booking's requester_ref is the registry's reference of the person.
+
+    suap: ROUTING_URL, without which filings are refused (UNAVAILABLE: no protocol number).
     """
     if svc.name == "routing":
         return [
@@ -103,6 +105,10 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
             "          valueFrom:\n            secretKeyRef:\n"
             f"              name: {PSEUDONYM_SECRET}\n              key: key\n",
         ]
+    if svc.name == "suap":
+        return [
+            f"        - name: ROUTING_URL\n          value: https://routing:{services['routing'].grpc}\n"
+        ] if "routing" in services else []
     if svc.name != "registry":
         return []
     out = [

@@ -42,6 +42,7 @@ pub mod nats_auth;
 pub mod outbox;
 pub mod privacy;
 pub mod propagation;
+pub mod protocol;
 pub mod pseudonym;
 pub mod role;
 pub mod server;

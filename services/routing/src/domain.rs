@@ -96,6 +96,7 @@ stored!(IncomingKind {
     Complaint => "complaint",
     Request => "request",
     Integration => "integration",
+    Opinion => "opinion",
 });
 
 stored!(OutgoingKind {
@@ -104,6 +105,8 @@ stored!(OutgoingKind {
     OrderToConform => "order_to_conform",
     Decision => "decision",
     Communication => "communication",
+    Receipt => "receipt",
+    OpinionRequest => "opinion_request",
 });
 
 /// A tier as its number, 1-4.

@@ -12,6 +12,12 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.suap.v1.BusinessService/*",
             callers: &[GATEWAY, Caller::AnySystem],
         },
+        // The counter files on a business's behalf; a department system (a front office
+        // such as impresainungiorno's, a body's back office) files and follows up.
+        Rule {
+            rpc: "sportello.suap.v1.ApplicationService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
         // SetTariffs also requires the administrator's role, checked in the handler.
         Rule {
             rpc: "sportello.suap.v1.OccupationService/*",

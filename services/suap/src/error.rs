@@ -11,6 +11,18 @@ pub enum SuapError {
         /// The municipality.
         municipality: MunicipalityCode,
     },
+    /// No record with this id, named by the field that gave it.
+    #[error("{what} ({field})")]
+    NotFound {
+        /// The request's field.
+        field: &'static str,
+        /// What was not found, Italian first.
+        what: String,
+    },
+    /// The step does not fit where the procedure stands, or its rule forbids it: the
+    /// message names the rule.
+    #[error("{0}")]
+    Precondition(String),
     /// The database's rule refused the grant: a granted or valid occupation overlaps this
     /// one in shape and period.
     #[error(
@@ -63,6 +75,8 @@ impl From<SuapError> for ServiceError {
             SuapError::BusinessExists { .. } => {
                 ServiceError::new(ErrorKind::AlreadyExists, error.to_string())
             }
+            SuapError::NotFound { .. } => ServiceError::new(ErrorKind::NotFound, error.to_string()),
+            SuapError::Precondition(why) => ServiceError::new(ErrorKind::FailedPrecondition, why),
             SuapError::UnknownBusiness => {
                 ServiceError::invalid_field("business_id", error.to_string())
             }
