@@ -1,6 +1,6 @@
 //! Occupations of public land (suolo pubblico) and dehors, with the canone unico: the place
 //! as a polygon checked against the others in the database (`geometry`, `store`), the
-//! tariff engine (`canone`), the transitions (`flow`) and the gRPC edge (`grpc`).
+//! tariff engine (`canone`), the transitions (`flow`) and the gRPC edge (`grpc`, `message`).
 
 pub mod canone;
 pub mod domain;
@@ -8,4 +8,5 @@ pub mod events;
 pub mod flow;
 pub mod geometry;
 pub mod grpc;
+pub mod message;
 pub mod store;
