@@ -14,7 +14,7 @@ use prost::Message;
 use sportello_kit::{
     Api, ErrorKind, ServiceError, UnitOfWork,
     payments::{
-        Creditor, DebtPosition, Debtor, DebtorKind, GpdClient, Ledger, OnPaid, PaidPosition,
+        Creditor, DebtPosition, Debtor, DebtorKind, GpdClient, Ledger, PaidHandlers, PaidPosition,
         PaymentOption, PaymentRequest, Payments, PaymentsConfig, PositionStatus, Purpose,
         RECEIPTS_TIMER, SegregationCode,
     },
@@ -29,23 +29,19 @@ const DOMAIN: &str = "registry";
 const LA_SPEZIA: &str = "011015";
 const SEGREGATION: &str = "07";
 
-/// Records each paid position as an effect, as a department would make a permit valid.
-struct RecordPaid;
-
-impl OnPaid for RecordPaid {
-    fn on_paid<'a>(
-        &'a self,
-        uow: &'a mut UnitOfWork,
-        paid: &'a PaidPosition,
-    ) -> BoxFuture<'a, Result<(), ServiceError>> {
-        Box::pin(async move {
-            sqlx::query("insert into effects (source, note) values ('paid', $1)")
-                .bind(&paid.purpose.id)
-                .execute(uow.conn())
-                .await?;
-            Ok(())
-        })
-    }
+/// Records each paid position as an effect, as a department would make a permit valid
+/// (a plain function: the form a department's flow registers).
+fn record_paid<'a>(
+    uow: &'a mut UnitOfWork,
+    paid: &'a PaidPosition,
+) -> BoxFuture<'a, Result<(), ServiceError>> {
+    Box::pin(async move {
+        sqlx::query("insert into effects (source, note) values ('paid', $1)")
+            .bind(&paid.purpose.id)
+            .execute(uow.conn())
+            .await?;
+        Ok(())
+    })
 }
 
 fn config(sim: &SimPagoPa) -> PaymentsConfig {
@@ -82,7 +78,12 @@ async fn world() -> World {
         |service_config, listeners, shutdown| async move {
             let mut service = sportello_kit::Service::start(&common::SPEC, service_config).await?;
             let ledger = Ledger::new(service.db().clone(), DOMAIN, poller_gpd, poller_config);
-            service.on_timer(RECEIPTS_TIMER, ledger.poller(RecordPaid).unwrap());
+            service.on_timer(
+                RECEIPTS_TIMER,
+                ledger
+                    .poller(PaidHandlers::new().on("occupation", record_paid))
+                    .unwrap(),
+            );
             ledger
                 .arm()
                 .await

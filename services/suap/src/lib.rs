@@ -7,11 +7,12 @@
 
 pub mod access;
 pub mod businesses;
+pub mod config;
 pub mod error;
+pub mod payments;
 
 use sportello_kit::{
-    Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
-    StreamSpec,
+    Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
 };
 use sportello_proto::suap::v1::business_service_server::BusinessServiceServer;
 use tokio_util::sync::CancellationToken;
@@ -39,11 +40,14 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 
 /// Starts the SUAP on `listeners` until `shutdown` is cancelled.
 pub async fn start(
-    config: ServiceConfig,
+    config: impl config::IntoSuapConfig,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let service = Service::start(&SPEC, config).await?;
+    let config = config.into_suap_config();
+    let mut service = Service::start(&SPEC, config.service).await?;
+    // The ledger that the procedures' flows ask for payments through.
+    let _payments = payments::SuapPayments::install(&mut service, config.payments).await?;
     let businesses = businesses::grpc::Businesses::new(service.db().clone());
     let api = Api::new().grpc(BusinessServiceServer::with_interceptor(
         businesses,

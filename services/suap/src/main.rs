@@ -3,5 +3,10 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let spec = &sportello_suap::SPEC;
-    sportello_kit::main(spec, |env| spec.config_from_env(env), sportello_suap::start).await
+    sportello_kit::main(
+        spec,
+        sportello_suap::config::SuapConfig::from_env,
+        sportello_suap::start,
+    )
+    .await
 }

@@ -16,7 +16,8 @@ pub const PAGOPA_GPD_KEY: &str = "PAGOPA_GPD_KEY";
 /// The creditors, one per municipality: `ISTAT,FISCAL_CODE,IBAN,NAME` entries joined by
 /// `;`, e.g. `011015,00211160114,IT60X0542811101000000123456,Comune della Spezia`.
 pub const PAGOPA_CREDITORS: &str = "PAGOPA_CREDITORS";
-/// This service's two-digit *codice segregazione* (each paying department its own).
+/// This service's two-digit *codice segregazione*. Each paying department has its own, so
+/// their IUVs never collide: `01` education, `02` SUAP, `03` mobility (their defaults).
 pub const PAGOPA_SEGREGATION_CODE: &str = "PAGOPA_SEGREGATION_CODE";
 /// The *tassonomia* code of the service's collections (GPD's transfer `category`).
 pub const PAGOPA_TAXONOMY: &str = "PAGOPA_TAXONOMY";
@@ -62,10 +63,7 @@ impl PaymentsConfig {
     /// then answers payment requests UNAVAILABLE, saying what to set).
     /// `default_segregation` is the service's own code when `PAGOPA_SEGREGATION_CODE` is
     /// unset.
-    pub fn from_env(
-        env: &Env,
-        default_segregation: SegregationCode,
-    ) -> Result<Option<Self>, ConfigError> {
+    pub fn from_env(env: &Env, default_segregation: &str) -> Result<Option<Self>, ConfigError> {
         let Some(raw_url) = env.raw(PAGOPA_GPD_URL) else {
             return Ok(None);
         };
@@ -86,12 +84,12 @@ impl PaymentsConfig {
         )?;
         let creditors = parse_creditors(&raw_creditors)
             .map_err(|why| ConfigError::invalid(PAGOPA_CREDITORS, &raw_creditors, why))?;
-        let segregation = match env.raw(PAGOPA_SEGREGATION_CODE) {
-            None => default_segregation,
-            Some(raw) => raw
-                .parse()
-                .map_err(|why| ConfigError::invalid(PAGOPA_SEGREGATION_CODE, raw, why))?,
-        };
+        let raw_segregation = env
+            .raw(PAGOPA_SEGREGATION_CODE)
+            .unwrap_or(default_segregation);
+        let segregation: SegregationCode = raw_segregation
+            .parse()
+            .map_err(|why| ConfigError::invalid(PAGOPA_SEGREGATION_CODE, raw_segregation, why))?;
         let taxonomy: String = env.required(
             PAGOPA_TAXONOMY,
             "il codice tassonomia dei servizi di incasso / the collection's taxonomy code, e.g. 9/0101108TS/",
@@ -224,7 +222,7 @@ mod tests {
 
     #[test]
     fn an_unset_url_means_no_payments_and_a_missing_creditor_list_is_named() {
-        let seg: SegregationCode = "02".parse().unwrap();
+        let seg = "02";
         assert!(
             PaymentsConfig::from_env(&Env::from_pairs([]), seg)
                 .unwrap()

@@ -77,6 +77,25 @@ pub trait OnPaid: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), ServiceError>>;
 }
 
+/// A plain function is a callback too, so a department can register its flow's
+/// `fn mark_paid<'a>(uow: &'a mut UnitOfWork, paid: &'a PaidPosition) -> BoxFuture<'a, …>`
+/// as it is.
+impl<F> OnPaid for F
+where
+    F: for<'a> Fn(&'a mut UnitOfWork, &'a PaidPosition) -> BoxFuture<'a, Result<(), ServiceError>>
+        + Send
+        + Sync
+        + 'static,
+{
+    fn on_paid<'a>(
+        &'a self,
+        uow: &'a mut UnitOfWork,
+        paid: &'a PaidPosition,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        self(uow, paid)
+    }
+}
+
 /// One [`OnPaid`] per purpose kind. A payment for a kind nobody registered is still
 /// recorded and published; only the callback is skipped (and logged).
 #[derive(Default, Clone)]

@@ -115,15 +115,31 @@ impl std::fmt::Debug for Simulator {
     }
 }
 
-type Answer = Result<Response, Response>;
+/// A refusal: its status and ProblemJson detail.
+#[derive(Debug)]
+struct Refused {
+    status: StatusCode,
+    detail: String,
+}
 
-fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
-    let body = Problem {
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type Answer = Result<Response, Refused>;
+
+fn problem(status: StatusCode, detail: impl Into<String>) -> Refused {
+    Refused {
+        status,
         detail: detail.into(),
-    };
-    (status, Json(body)).into_response()
+    }
 }
 
 impl Simulator {
@@ -175,7 +191,7 @@ impl Simulator {
             .await
     }
 
-    fn check_key(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn check_key(&self, headers: &HeaderMap) -> Result<(), Refused> {
         match &self.key {
             Some(key) if headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()) != Some(key) => {
                 Err(problem(
@@ -187,7 +203,7 @@ impl Simulator {
         }
     }
 
-    fn with_ledger<T>(&self, change: impl FnOnce(&mut Ledger) -> T) -> Result<T, Response> {
+    fn with_ledger<T>(&self, change: impl FnOnce(&mut Ledger) -> T) -> Result<T, Refused> {
         let mut ledger = self
             .ledger
             .lock()
@@ -391,7 +407,7 @@ async fn list(
     if limit == 0 || limit > PAGE_LIMIT {
         return Err(problem(StatusCode::BAD_REQUEST, "limit: 1 to 50"));
     }
-    let bound = |raw: &Option<String>, name: &str| -> Result<Option<Timestamp>, Response> {
+    let bound = |raw: &Option<String>, name: &str| -> Result<Option<Timestamp>, Refused> {
         raw.as_deref()
             .map(|r| {
                 parse_gpd_datetime(r).ok_or_else(|| {
