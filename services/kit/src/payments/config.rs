@@ -78,22 +78,33 @@ impl PaymentsConfig {
                      https://api.platform.pagopa.it/gpd/debt-positions-service/v1",
                 )
             })?;
-        let raw_creditors: String = env.required(
-            PAGOPA_CREDITORS,
-            "ISTAT,CODICE_FISCALE,IBAN,NOME per comune, separati da ';' / ISTAT,FISCAL_CODE,IBAN,NAME per municipality, joined by ';'",
-        )?;
-        let creditors = parse_creditors(&raw_creditors)
-            .map_err(|why| ConfigError::invalid(PAGOPA_CREDITORS, &raw_creditors, why))?;
+        // Required only once PAGOPA_GPD_URL is set, so read with `raw`: deploy-check
+        // demands every `env.required` of the kit of every service, paying or not.
+        let raw_creditors = env
+            .raw(PAGOPA_CREDITORS)
+            .ok_or_else(|| ConfigError::Missing {
+                var: PAGOPA_CREDITORS.to_owned(),
+                hint: "ISTAT,CODICE_FISCALE,IBAN,NOME per comune, separati da ';' / \
+                   ISTAT,FISCAL_CODE,IBAN,NAME per municipality, joined by ';'"
+                    .to_owned(),
+            })?;
+        let creditors = parse_creditors(raw_creditors)
+            .map_err(|why| ConfigError::invalid(PAGOPA_CREDITORS, raw_creditors, why))?;
         let raw_segregation = env
             .raw(PAGOPA_SEGREGATION_CODE)
             .unwrap_or(default_segregation);
         let segregation: SegregationCode = raw_segregation
             .parse()
             .map_err(|why| ConfigError::invalid(PAGOPA_SEGREGATION_CODE, raw_segregation, why))?;
-        let taxonomy: String = env.required(
-            PAGOPA_TAXONOMY,
-            "il codice tassonomia dei servizi di incasso / the collection's taxonomy code, e.g. 9/0101108TS/",
-        )?;
+        let taxonomy = env
+            .raw(PAGOPA_TAXONOMY)
+            .ok_or_else(|| ConfigError::Missing {
+                var: PAGOPA_TAXONOMY.to_owned(),
+                hint: "il codice tassonomia dei servizi di incasso / the collection's \
+                       taxonomy code, e.g. 9/0101108TS/"
+                    .to_owned(),
+            })?
+            .to_owned();
         if !valid_taxonomy(&taxonomy) {
             return Err(ConfigError::invalid(
                 PAGOPA_TAXONOMY,

@@ -4,9 +4,11 @@
 //!
 //! The subset used: `POST /organizations/{fc}/debtpositions?toPublish=true` (create and
 //! publish; `409` when the IUPD or IUV exists), `GET /organizations/{fc}/debtpositions/{iupd}`
-//! (one position and its status) and `GET /organizations/{fc}/debtpositions?status=PAID&
-//! payment_date_time_from=…&payment_date_time_to=…&page=…&limit=50` (the paid positions,
-//! each option carrying `idReceipt` and `paymentDate`: the receipts). Every call carries
+//! (one position and its status) and `GET /organizations/{fc}/debtpositions?
+//! payment_date_time_from=…&payment_date_time_to=…&page=…&limit=50` (the positions paid in
+//! the window, each option carrying `idReceipt` and `paymentDate`: the receipts; no
+//! `status=PAID` filter, since a paid position turns `REPORTED` once the PSP's reporting
+//! arrives and must still be seen). Every call carries
 //! the `Ocp-Apim-Subscription-Key` header. GPD's date-times are local times without an
 //! offset; they are read and written in Europe/Rome.
 
@@ -30,8 +32,9 @@ pub const PAGE_LIMIT: u32 = 50;
 /// The header GPD reads the subscription key from.
 pub const KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
 
-/// A debt position as it is created (`PaymentPositionModel`).
-#[derive(Debug, Serialize, Deserialize)]
+/// A debt position as it is created (`PaymentPositionModel`). It carries the debtor:
+/// `Debug` leaves them out.
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PositionBody {
     pub(crate) iupd: String,
@@ -44,6 +47,18 @@ pub(crate) struct PositionBody {
     pub(crate) company_name: String,
     #[serde(default)]
     pub(crate) payment_option: Vec<OptionBody>,
+}
+
+impl std::fmt::Debug for PositionBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PositionBody")
+            .field("iupd", &self.iupd)
+            .field("type", &self.kind)
+            .field("fiscal_code", &"<redacted>")
+            .field("full_name", &"<redacted>")
+            .field("payment_option", &self.payment_option)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A payment option as it is created (`PaymentOptionModel`).
@@ -434,8 +449,10 @@ impl Payments for GpdClient {
         Box::pin(async move {
             let url = self.url(
                 &format!("/organizations/{}/debtpositions", creditor.as_str()),
+                // No `status=PAID`: a paid position becomes REPORTED once the PSP's
+                // reporting flow arrives, and a poller that was down a day must still
+                // see it. The payment-time window already lists only paid positions.
                 &[
-                    ("status", "PAID".to_owned()),
                     ("payment_date_time_from", gpd_datetime(from)),
                     ("payment_date_time_to", gpd_datetime(to)),
                     ("page", page.to_string()),
