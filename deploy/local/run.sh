@@ -127,7 +127,9 @@ fi
 # Payments: without PAGOPA_GPD_URL, a local pagoPA (GPD's debt positions and a PSP's
 # payments) keeps its positions in .sportello/pagopa.json; pay a notice with
 #   curl -X POST http://127.0.0.1:PORT/sim/pay -d '{"noticeNumber":"3…","amount":CENTS}'
-if [ -z "${PAGOPA_GPD_URL:-}" ]; then
+if [ -z "${PAGOPA_GPD_URL:-}" ] && [ ! -x "$BIN/sportello-pagopa-sim" ]; then
+  say "pagoPA: $BIN/sportello-pagopa-sim is missing; payment requests will answer UNAVAILABLE"
+elif [ -z "${PAGOPA_GPD_URL:-}" ]; then
   PAGOPA_PORT=$(free_port)
   PAGOPA_SIM_LISTEN="127.0.0.1:$PAGOPA_PORT" PAGOPA_SIM_STATE="$STATE/pagopa.json" \
     "$BIN/sportello-pagopa-sim" >"$STATE/logs/pagopa-sim.log" 2>&1 &

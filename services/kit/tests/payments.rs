@@ -340,3 +340,67 @@ async fn payments_bad_requests_name_the_field_and_an_unconfigured_ledger_says_wh
     assert_eq!(error.kind(), ErrorKind::Unavailable);
     assert!(error.message().contains("PAGOPA_GPD_URL"), "{error}");
 }
+
+#[tokio::test]
+async fn payments_two_concurrent_requests_for_one_purpose_make_one_position() {
+    let w = world().await;
+    let (a, b) = tokio::join!(
+        w.ledger.request(request("occ-6", 2_000)),
+        w.ledger.request(request("occ-6", 2_000))
+    );
+    assert_eq!(a.unwrap(), b.unwrap());
+    let (rows, unpublished): (i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where published_at is null) from payment_positions",
+    )
+    .fetch_one(w.service.running.db().pool())
+    .await
+    .unwrap();
+    assert_eq!((rows, unpublished), (1, 0));
+}
+
+#[tokio::test]
+async fn payments_receipts_over_several_pages_are_all_applied_in_one_pass() {
+    let w = world().await;
+    let timers = &w.service.running.workers.timers;
+    assert_eq!(
+        timers.run_once().await.unwrap(),
+        1,
+        "the armed poller fires"
+    );
+    w.ctx.clock.advance(SignedDuration::from_mins(1));
+    // GPD pages by 50: 61 receipts take two pages.
+    for i in 0..61 {
+        let notice = w
+            .ledger
+            .request(request(&format!("occ-p{i}"), 100 + i))
+            .await
+            .unwrap();
+        w.sim
+            .pay(notice.notice_number.as_str(), notice.amount_cents)
+            .await
+            .unwrap();
+    }
+    w.ctx.clock.advance(SignedDuration::from_secs(5));
+    assert_eq!(timers.run_once().await.unwrap(), 1);
+    let paid: i64 =
+        sqlx::query_scalar("select count(*) from payment_positions where status = 'paid'")
+            .fetch_one(w.service.running.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(paid, 61);
+    assert_eq!(
+        common::count_effects(w.service.running.db().pool()).await,
+        61
+    );
+    assert_eq!(
+        w.service
+            .running
+            .workers
+            .relay
+            .run_once()
+            .await
+            .unwrap()
+            .published,
+        61
+    );
+}

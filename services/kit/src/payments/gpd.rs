@@ -489,3 +489,39 @@ pub(crate) fn same_notice(position: &DebtPosition, notice: &Notice) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn gpd_times_are_rome_local_in_winter_and_summer() {
+        let winter: Timestamp = "2026-12-31T22:59:59Z".parse().unwrap();
+        assert_eq!(gpd_datetime(winter), "2026-12-31T23:59:59");
+        let summer: Timestamp = "2026-07-01T08:00:00Z".parse().unwrap();
+        assert_eq!(gpd_datetime(summer), "2026-07-01T10:00:00");
+        for at in [winter, summer] {
+            assert_eq!(parse_gpd_datetime(&gpd_datetime(at)), Some(at));
+        }
+        // An answer with an offset is read as such.
+        assert_eq!(parse_gpd_datetime("2026-07-01T08:00:00Z"), Some(summer));
+        assert_eq!(parse_gpd_datetime("31/12/2026"), None);
+    }
+
+    #[test]
+    fn only_paid_options_are_receipts() {
+        let listed: PositionResponse = serde_json::from_str(
+            r#"{"iupd":"suap-1","status":"PAID","paymentOption":[
+                {"iuv":"02000000000000184","amount":4500,"status":"PO_PAID",
+                 "paymentDate":"2026-12-06T16:10:53","idReceipt":"r-1"},
+                {"iuv":"02000000000000285","amount":100,"status":"PO_UNPAID"}]}"#,
+        )
+        .unwrap();
+        let creditor: CreditorFiscalCode = "00211160114".parse().unwrap();
+        let receipts = listed.receipts(&creditor);
+        assert_eq!(receipts.len(), 1);
+        assert_eq!(receipts[0].receipt_id, "r-1");
+        assert_eq!(receipts[0].paid_at.to_string(), "2026-12-06T15:10:53Z");
+    }
+}
