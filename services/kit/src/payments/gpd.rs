@@ -360,13 +360,16 @@ impl GpdClient {
     }
 }
 
-/// The ProblemJson's title and detail, or a word when the body is not one.
+/// The ProblemJson's title and detail, or a word when the body is not one. GPD's detail
+/// may quote the request, debtor included: fiscal codes and the like are masked, since
+/// the text ends up in errors and logs.
 fn problem(body: &[u8]) -> String {
-    match serde_json::from_slice::<Problem>(body) {
+    let text = match serde_json::from_slice::<Problem>(body) {
         Ok(p) if !p.detail.is_empty() => format!("{} ({})", p.detail, p.title),
         Ok(p) if !p.title.is_empty() => p.title,
-        _ => "no details".to_owned(),
-    }
+        _ => return "no details".to_owned(),
+    };
+    crate::privacy::mask(&text).0
 }
 
 fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PaymentsError> {
@@ -507,6 +510,15 @@ mod tests {
         // An answer with an offset is read as such.
         assert_eq!(parse_gpd_datetime("2026-07-01T08:00:00Z"), Some(summer));
         assert_eq!(parse_gpd_datetime("31/12/2026"), None);
+    }
+
+    #[test]
+    fn a_refusal_quoting_the_debtor_is_masked() {
+        let text = problem(
+            br#"{"title":"Bad Request","status":400,"detail":"fiscalCode RSSMRA80A01E463K is not valid"}"#,
+        );
+        assert!(!text.contains("RSSMRA80A01E463K"), "{text}");
+        assert!(text.contains("Bad Request"), "{text}");
     }
 
     #[test]
