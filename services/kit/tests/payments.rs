@@ -404,3 +404,29 @@ async fn payments_receipts_over_several_pages_are_all_applied_in_one_pass() {
         61
     );
 }
+
+#[tokio::test]
+async fn payments_a_position_pagopa_refuses_is_withdrawn_and_the_purpose_can_be_asked_again() {
+    let w = world().await;
+    let mut broken = config(&w.sim);
+    // No taxonomy code: GPD (and the simulator) refuse the transfer.
+    broken.taxonomy = String::new();
+    let refusing = Ledger::new(
+        w.service.running.db().clone(),
+        DOMAIN,
+        Arc::new(GpdClient::new(&broken).unwrap()),
+        broken,
+    );
+    let error = refusing.request(request("occ-7", 700)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::FailedPrecondition, "{error}");
+    assert!(error.message().contains("category"), "{error}");
+
+    let notice = w.ledger.request(request("occ-7", 700)).await.unwrap();
+    let statuses: Vec<String> =
+        sqlx::query_scalar("select status from payment_positions order by created_at, id")
+            .fetch_all(w.service.running.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(statuses, ["invalidated", "open"]);
+    w.sim.pay(notice.notice_number.as_str(), 700).await.unwrap();
+}

@@ -295,8 +295,28 @@ impl Ledger {
                 notice_number,
             },
         };
-        let created = configured.payments.create(&position).await?;
-        super::gpd::same_notice(&position, &created)?;
+        let created = configured
+            .payments
+            .create(&position)
+            .await
+            .and_then(|notice| super::gpd::same_notice(&position, &notice).map(|()| notice));
+        if let Err(error @ (PaymentsError::Refused(_) | PaymentsError::Conflict(_))) = created {
+            // pagoPA will never take this position: withdraw it, so that the purpose is
+            // free for a corrected request (which gets a new IUV) instead of being held
+            // by a notice nobody can pay.
+            let mut uow = self.db.begin().await?;
+            sqlx::query(
+                "update payment_positions set status = 'invalidated', version = version + 1
+                 where id = $1 and published_at is null and status = 'open'",
+            )
+            .bind(row.id)
+            .execute(uow.conn())
+            .await?;
+            uow.commit().await?;
+            tracing::warn!(position_id = %row.id, error = %error, "pagoPA refused a debt position; withdrawn");
+            return Err(error.into());
+        }
+        created?;
         let mut uow = self.db.begin().await?;
         let now = uow.now();
         sqlx::query(
