@@ -9,7 +9,7 @@
 //!   status, the receipts paid in a time window — with [`GpdClient`], the real GPD over
 //!   HTTP, and [`sim`], a local pagoPA that `make run` and the tests use and pay through;
 //! - [`ledger`]: the service's own positions (`payment_positions`, an IUV sequence),
-//!   [`Ledger::request`] for a department's flow, and the [`ReceiptPoller`], a repeating
+//!   [`Ledger::request`] for a department's flow; [`receipts`]: the [`ReceiptPoller`], a repeating
 //!   durable timer that turns each receipt into, in one transaction: the position paid,
 //!   a `PaymentReceived` event in the outbox, the department's [`OnPaid`] callback and
 //!   the advanced cursor. A receipt listed again changes nothing.
@@ -40,6 +40,7 @@ pub mod domain;
 pub mod gpd;
 mod http;
 pub mod ledger;
+pub mod receipts;
 pub mod sim;
 
 use futures::future::BoxFuture;
@@ -51,9 +52,8 @@ pub use domain::{
     PaymentOption, PositionStatus, Purpose, Receipt, ReceiptPage, SegregationCode,
 };
 pub use gpd::GpdClient;
-pub use ledger::{
-    Ledger, OnPaid, PaidHandlers, PaymentRequest, RECEIPTS_TIMER, ReceiptPoller, unconfigured,
-};
+pub use ledger::{Ledger, PaymentRequest, unconfigured};
+pub use receipts::{OnPaid, PaidHandlers, RECEIPTS_TIMER, ReceiptPoller};
 
 /// Why pagoPA did not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
