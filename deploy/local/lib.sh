@@ -52,6 +52,16 @@ nats_server_bin() {
   echo "$bin"
 }
 
+# pagopa_sim_env PORT: the PAGOPA_* variables that point the paying services at the local
+# pagoPA simulator (sportello-pagopa-sim) on PORT, with the demo municipality (La Spezia)
+# as the creditor. The IBAN and the taxonomy code are placeholders the simulator accepts;
+# a deployment sets its own (deploy/README).
+pagopa_sim_env() {
+  echo "PAGOPA_GPD_URL=http://127.0.0.1:$1"
+  echo "PAGOPA_CREDITORS=011015,00211160114,IT60X0542811101000000123456,Comune della Spezia"
+  echo "PAGOPA_TAXONOMY=9/0101108TS/"
+}
+
 # aiosmtpd_path: a PYTHONPATH entry holding the pinned aiosmtpd, installed once into the
 # tools directory (never into the machine's Python).
 aiosmtpd_path() {

@@ -124,6 +124,20 @@ if [ -z "${SMTP_URL:-}" ]; then
   say "e-mail: messages the stack sends land in $STATE/mail/new"
 fi
 
+# Payments: without PAGOPA_GPD_URL, a local pagoPA (GPD's debt positions and a PSP's
+# payments) keeps its positions in .sportello/pagopa.json; pay a notice with
+#   curl -X POST http://127.0.0.1:PORT/sim/pay -d '{"noticeNumber":"3…","amount":CENTS}'
+if [ -z "${PAGOPA_GPD_URL:-}" ] && [ ! -x "$BIN/sportello-pagopa-sim" ]; then
+  say "pagoPA: $BIN/sportello-pagopa-sim is missing; payment requests will answer UNAVAILABLE"
+elif [ -z "${PAGOPA_GPD_URL:-}" ]; then
+  PAGOPA_PORT=$(free_port)
+  PAGOPA_SIM_LISTEN="127.0.0.1:$PAGOPA_PORT" PAGOPA_SIM_STATE="$STATE/pagopa.json" \
+    "$BIN/sportello-pagopa-sim" >"$STATE/logs/pagopa-sim.log" 2>&1 &
+  PIDS+=($!)
+  while IFS= read -r assignment; do export "${assignment?}"; done < <(pagopa_sim_env "$PAGOPA_PORT")
+  say "pagoPA: local simulator on $PAGOPA_GPD_URL (pay with POST $PAGOPA_GPD_URL/sim/pay)"
+fi
+
 export LISTEN_HOST=127.0.0.1
 # Plain HTTP on loopback: session cookies cannot be Secure here (they are in Kubernetes).
 export COOKIE_SECURE=${COOKIE_SECURE:-false}

@@ -7,6 +7,7 @@
 # command:
 #   SPORTELLO_URL               the gateway, e.g. http://127.0.0.1:41234
 #   SPORTELLO_DEMO_PASSWORD     the demo accounts' password
+#   PAGOPA_GPD_URL              the local pagoPA simulator (pay at $PAGOPA_GPD_URL/sim/pay)
 #   SPORTELLO_DEMO_FISCAL_CODE  a resident head of family of the synthetic La Spezia
 #   SPORTELLO_DEMO_MOVER_FISCAL_CODE  another, who lives alone: a move within the
 #                               municipality needs no one named to head a family left behind
@@ -70,6 +71,12 @@ PYTHONPATH=$(aiosmtpd_path) python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
   -c aiosmtpd.handlers.Mailbox "$SPORTELLO_STACK_MAILDIR" >"$LOGS/smtpd.log" 2>&1 &
 PIDS+=($!)
 export SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" MAIL_FROM="prenotazioni@sportello.invalid"
+# A local pagoPA that the paying services create debt positions at and a test pays
+# through (POST $PAGOPA_GPD_URL/sim/pay).
+PAGOPA_PORT=$(free_port)
+PAGOPA_SIM_LISTEN="127.0.0.1:$PAGOPA_PORT" "$BIN/sportello-pagopa-sim" >"$LOGS/pagopa-sim.log" 2>&1 &
+PIDS+=($!)
+while IFS= read -r assignment; do export "${assignment?}"; done < <(pagopa_sim_env "$PAGOPA_PORT")
 export CERTIFICATE_VERIFY_URL="$SPORTELLO_URL/verifica"
 export UI_ASSETS_DIR="$ROOT/services/gateway/ui/dist"
 declare -A GRPC METRICS

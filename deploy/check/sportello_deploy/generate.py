@@ -73,12 +73,17 @@ PG_OWNER_SECRET = "sportello-pg-owner"
 
 # A service's own settings that differ per site, in a hand-written ConfigMap the overlays
 # merge into (deploy/base/config/kustomization.yaml).
-SERVICE_CONFIG = {"registry": "sportello-registry"}
+SERVICE_CONFIG = {"registry": "sportello-registry", "suap": "sportello-suap"}
 # The Secret holding the registry's PSEUDONYM_KEY (deploy/README.md, "Secrets").
 PSEUDONYM_SECRET = "sportello-pseudonym"
 # The Secret holding routing's PROTOCOL_NAME_KEYS, the keys sealing the correspondents'
 # names in the protocol register (deploy/README.md, "Secrets").
 PROTOCOL_NAMES_SECRET = "sportello-protocol-names"
+# The Secret holding the subscription key of pagoPA's debt-position service (GPD), read by
+# the paying services as PAGOPA_GPD_KEY (deploy/README.md, "Secrets").
+PAGOPA_SECRET = "sportello-pagopa"
+# The services that create debt positions at pagoPA and fetch its receipts.
+PAGOPA_CLIENTS = ("suap",)
 
 
 def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
@@ -93,7 +98,23 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     registry's, so a booking's requester_ref is the registry's reference of the person.
 
     suap: ROUTING_URL, without which filings are refused (UNAVAILABLE: no protocol number).
+    suap: PAGOPA_GPD_KEY, GPD's subscription key, from its Secret — optional, so SUAP
+    starts before pagoPA is set up (payment requests then answer UNAVAILABLE); the rest
+    of pagoPA's settings come from the ConfigMap sportello-suap, set per overlay.
     """
+    if svc.name == "suap":
+        out = [
+            "        # pagoPA's debt-position service (GPD): its subscription key.\n"
+            "        - name: PAGOPA_GPD_KEY\n"
+            "          valueFrom:\n            secretKeyRef:\n"
+            f"              name: {PAGOPA_SECRET}\n              key: gpd-key\n"
+            "              optional: true\n",
+        ]
+        if "routing" in services:
+            out.append(
+                f"        - name: ROUTING_URL\n          value: https://routing:{services['routing'].grpc}\n"
+            )
+        return out
     if svc.name == "routing":
         return [
             "        # Seal the senders' names in the protocol register: add keys, never drop one.\n"
@@ -105,10 +126,6 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
             "          valueFrom:\n            secretKeyRef:\n"
             f"              name: {PSEUDONYM_SECRET}\n              key: key\n",
         ]
-    if svc.name == "suap":
-        return [
-            f"        - name: ROUTING_URL\n          value: https://routing:{services['routing'].grpc}\n"
-        ] if "routing" in services else []
     if svc.name != "registry":
         return []
     out = [
@@ -191,6 +208,13 @@ def network_policy(svc: Service, services: dict[str, Service]) -> str:
         "  - to:\n    - podSelector:\n        matchLabels:\n          app.kubernetes.io/name: otel-collector\n"
         "    ports:\n    - port: 4317\n      protocol: TCP\n"
     )
+    if svc.name in PAGOPA_CLIENTS:
+        out.append(
+            "  # pagoPA's debt-position service (GPD, api.platform.pagopa.it) over HTTPS: a\n"
+            "  # NetworkPolicy cannot name a host; narrow the ipBlock to pagoPA's addresses (README).\n"
+            "  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n"
+            "    ports:\n    - port: 443\n      protocol: TCP\n"
+        )
     return "".join(out)
 
 

@@ -19,6 +19,8 @@
 //!   with its intake checks (allowed type, magic bytes, size);
 //! - [`janitor`]: purge of old rows;
 //! - [`mail`]: plain-text e-mail by SMTP (`SMTP_URL`, `MAIL_FROM`);
+//! - `payments` (feature `payments`): pagoPA debt positions (GPD), the local pagoPA
+//!   simulator, and receipts turned into `<service>.payment.received` events;
 //! - [`server`] and [`service`]: the gRPC server with health and reflection, metrics,
 //!   graceful shutdown, and [`main`] for a service binary;
 //! - `testing` (feature `testing`): fresh databases, isolated NATS, in-process services.
@@ -40,6 +42,8 @@ pub mod metrics;
 pub mod nats;
 pub mod nats_auth;
 pub mod outbox;
+#[cfg(feature = "payments")]
+pub mod payments;
 pub mod privacy;
 pub mod propagation;
 pub mod protocol;

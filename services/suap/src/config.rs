@@ -1,7 +1,10 @@
 //! The SUAP's configuration: the common one, where routing is (the protocol register),
-//! and where filed documents are kept.
+//! where filed documents are kept, and pagoPA's.
 
-use sportello_kit::{ConfigError, Env, ServiceConfig, StartError, documents::DocumentStoreConfig};
+use sportello_kit::{
+    ConfigError, Env, ServiceConfig, StartError, documents::DocumentStoreConfig,
+    payments::PaymentsConfig,
+};
 
 /// Everything the SUAP needs.
 #[derive(Debug, Clone)]
@@ -14,6 +17,8 @@ pub struct SuapConfig {
     /// Where filed documents are kept and how they are checked (`DOCUMENT_STORE_URL`,
     /// `DOCUMENT_MAX_BYTES`): the SUAP's own schema by default.
     pub documents: DocumentStoreConfig,
+    /// pagoPA (`PAGOPA_*`); `None` leaves payment requests UNAVAILABLE.
+    pub payments: Option<PaymentsConfig>,
 }
 
 impl SuapConfig {
@@ -23,6 +28,7 @@ impl SuapConfig {
             service: crate::SPEC.config_from_env(env)?,
             routing_url: env.peer_url("ROUTING_URL", "routing")?,
             documents: DocumentStoreConfig::from_env(env)?,
+            payments: crate::payments::config_from_env(env)?,
         })
     }
 }
@@ -34,7 +40,7 @@ impl AsRef<ServiceConfig> for SuapConfig {
 }
 
 /// What [`crate::start`] accepts: a full [`SuapConfig`], or the common configuration
-/// alone (no routing, documents in the SUAP's schema).
+/// alone (no routing, documents in the SUAP's schema, no payments).
 pub trait IntoSuapConfig {
     /// The SUAP's configuration.
     fn into_suap_config(self) -> Result<SuapConfig, StartError>;
@@ -52,6 +58,7 @@ impl IntoSuapConfig for ServiceConfig {
             service: self,
             routing_url: None,
             documents: DocumentStoreConfig::default(),
+            payments: None,
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod businesses;
 pub mod config;
 pub mod error;
 pub mod occupations;
+pub mod payments;
 
 use std::sync::Arc;
 
@@ -65,6 +66,8 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = config.into_suap_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    // The ledger that the procedures' flows ask for payments through.
+    let _payments = payments::SuapPayments::install(&mut service, config.payments.clone()).await?;
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
         Some(url) => Arc::new(RoutingProtocol::new(
             service

@@ -92,6 +92,7 @@ impl Desk {
             service: ctx.config.clone(),
             routing_url: Some(routing.grpc_url()),
             documents: Default::default(),
+            payments: None,
         };
         let suap = Box::pin(TestService::start(
             &sportello_suap::SPEC,

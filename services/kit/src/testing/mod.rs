@@ -11,6 +11,8 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 pub mod nats;
+#[cfg(feature = "payments")]
+pub mod pagopa;
 pub mod pki;
 pub mod smtp;
 
