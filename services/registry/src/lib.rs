@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use sportello_kit::{
     Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
+    protocol::{self, ProtocolRegister, RoutingProtocol},
     require_call_context,
 };
 use sportello_proto::registry::v1::{
@@ -75,25 +76,18 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = config.into_registry_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
-    // Outgoing entries need their number at once: a gRPC seam of their own, beside the
-    // intake (which moves to events with the work hand-off).
-    let outgoing: Arc<dyn residence::outgoing::OutgoingRegister> = match &config.routing_url {
-        Some(url) => Arc::new(residence::outgoing::RoutingRegister::new(
+    // Declarations in, notices and decisions out: routing's protocol register, whose
+    // numbers are needed at once (a gRPC seam of the kit's).
+    let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
+        Some(url) => Arc::new(RoutingProtocol::new(
             service
                 .channel_to("routing", url)
                 .map_err(|e| StartError::Other(format!("ROUTING_URL: {e}")))?,
-        )),
-        None => Arc::new(residence::outgoing::Unconfigured),
-    };
-    let intake: Arc<dyn residence::intake::Intake> = match &config.routing_url {
-        Some(url) => Arc::new(residence::intake::RoutingIntake::new(
-            service
-                .channel_to("routing", url)
-                .map_err(|e| StartError::Other(format!("ROUTING_URL: {e}")))?,
+            "registry",
         )),
         None => {
             tracing::warn!("ROUTING_URL is not set: changes of residence are unavailable");
-            Arc::new(residence::intake::Unconfigured)
+            Arc::new(protocol::Unconfigured)
         }
     };
     service.on_timer(
@@ -103,7 +97,7 @@ pub async fn start(
     service.on_timer(
         residence::notice::WINDOW_TIMER,
         residence::notice::WindowLapsed {
-            outgoing: outgoing.clone(),
+            outgoing: protocol.clone(),
         },
     );
     service.on_timer(
@@ -124,7 +118,7 @@ pub async fn start(
             .virtual_stamp_authorisation
             .as_deref()
             .map(Into::into),
-        outgoing: outgoing.clone(),
+        protocol,
         documents: config
             .documents
             .open(service.db())
@@ -135,7 +129,7 @@ pub async fn start(
     let facts = facts::grpc::Facts::new(registry.clone());
     let certificates = certificates::grpc::Certificates::new(registry.clone());
     let request_limit = residence::documents::request_limit(registry.documents.as_ref());
-    let residence = residence::grpc::Residence::new(registry.clone(), intake);
+    let residence = residence::grpc::Residence::new(registry.clone());
     let api = Api::new()
         .grpc(StreetServiceServer::with_interceptor(
             streets,

@@ -31,8 +31,8 @@ pub struct Registry {
     /// The municipality's authorisation for virtual payment of the stamp duty (DPR
     /// 642/1972 art. 15), as printed, if configured.
     pub virtual_stamp_authorisation: Option<Arc<str>>,
-    /// Where outgoing documents are registered (routing's protocol register).
-    pub outgoing: Arc<dyn crate::residence::outgoing::OutgoingRegister>,
+    /// Routing's protocol register: declarations in, notices and decisions out.
+    pub protocol: Arc<dyn sportello_kit::protocol::ProtocolRegister>,
     /// Where documents handed in with procedures are kept (the kit's document store).
     pub documents: Arc<dyn sportello_kit::documents::DocumentStore>,
 }

@@ -1,12 +1,10 @@
 //! `sportello.registry.v1.ResidenceChangeService`.
 
-use std::sync::Arc;
-
 use prost::Message as _;
 use sha2::{Digest, Sha256};
 use sportello_kit::{
     Aggregate, CallContext, Claim, Db, IdempotencyKey, RequesterRef, ServiceError,
-    documents::Sha256Hex,
+    documents::Sha256Hex, protocol::Incoming,
 };
 use sportello_pa::calendar::rome;
 use sportello_proto::registry::v1::{
@@ -19,7 +17,7 @@ use sportello_proto::registry::v1::{
     ResidenceChangeRecorded, SendReasonsAgainstRequest, SendReasonsAgainstResponse,
     residence_change_service_server::ResidenceChangeService,
 };
-use sportello_proto::routing::v1::WorkUpdateKind;
+use sportello_proto::routing::v1::{IncomingKind, WorkUpdateKind};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -30,7 +28,7 @@ use super::{
         RecordedCheck,
     },
     immigration::{DeclaredImmigration, Origin},
-    intake::{Declaration, Intake, SenderName},
+    intake::SenderName,
     message::change_message,
     notice,
     store::{self, Change},
@@ -50,13 +48,12 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Residence {
     registry: Registry,
-    intake: Arc<dyn Intake>,
 }
 
 impl Residence {
-    /// Runs changes of residence on `registry`, reaching routing through `intake`.
-    pub fn new(registry: Registry, intake: Arc<dyn Intake>) -> Self {
-        Self { registry, intake }
+    /// Runs changes of residence on `registry` (routing's protocol register included).
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
     }
 }
 
@@ -263,13 +260,15 @@ impl ResidenceChangeService for Residence {
             })
             .unwrap_or_else(|| Sha256::digest(fingerprint.encode_to_vec()).into());
         let entry = match self
-            .intake
-            .register_declaration(
+            .registry
+            .protocol
+            .register_incoming(
                 &context,
-                &Declaration {
+                &Incoming {
                     municipality: declared.municipality,
-                    sender_ref: declarant_ref.clone(),
-                    sender_name: declarant_name,
+                    kind: IncomingKind::Declaration,
+                    sender_ref: declarant_ref.to_string(),
+                    sender_name: declarant_name.into_inner(),
                     subject: format!(
                         "Dichiarazione di cambio di abitazione ({} {})",
                         movers.len(),
@@ -474,13 +473,16 @@ impl ResidenceChangeService for Residence {
             .unwrap_or_else(|| Sha256::digest(fingerprint.encode_to_vec()).into());
         let count = declared.members.len();
         let entry = self
-            .intake
-            .register_declaration(
+            .registry
+            .protocol
+            .register_incoming(
                 &context,
-                &Declaration {
+                &Incoming {
                     municipality: declared.municipality,
-                    sender_ref: declarant_ref.clone(),
-                    sender_name: SenderName::of(&declared.members[declared.declarant].person.data),
+                    kind: IncomingKind::Declaration,
+                    sender_ref: declarant_ref.to_string(),
+                    sender_name: SenderName::of(&declared.members[declared.declarant].person.data)
+                        .into_inner(),
                     subject: format!(
                         "Dichiarazione di residenza con provenienza {} ({count} {})",
                         match declared.origin {
@@ -668,7 +670,7 @@ impl ResidenceChangeService for Residence {
         let parsed = Notice::try_from(request.get_ref())?;
         let change = notice::send_registered(
             &self.registry.db,
-            self.registry.outgoing.as_ref(),
+            self.registry.protocol.as_ref(),
             &context,
             &parsed,
         )
@@ -768,7 +770,7 @@ impl ResidenceChangeService for Residence {
         let mut uow = self.registry.db.begin().await.map_err(ServiceError::from)?;
         // The decision's work update to routing is written in the same transaction.
         let (change, _order) =
-            notice::answer(&mut uow, self.registry.outgoing.as_ref(), &context, &answer).await?;
+            notice::answer(&mut uow, self.registry.protocol.as_ref(), &context, &answer).await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(AnswerObservationsResponse {
             residence_change: Some(change_message(&change)),

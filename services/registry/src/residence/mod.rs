@@ -14,7 +14,6 @@ pub mod immigration;
 pub mod intake;
 pub mod message;
 pub mod notice;
-pub mod outgoing;
 pub mod store;
 pub mod timers;
 pub mod work;

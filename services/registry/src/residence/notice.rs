@@ -8,6 +8,7 @@
 
 use futures::future::BoxFuture;
 use jiff::civil::Date;
+use sportello_kit::protocol::{Outgoing, ProtocolRegister};
 use sportello_kit::{Aggregate, CallContext, ServiceError, Timer, TimerHandler, UnitOfWork};
 use sportello_pa::calendar::rome;
 use sportello_proto::registry::v1::{
@@ -21,7 +22,6 @@ use super::{
         APPEAL, Answer, Basis, COMMUNICATIONS, LegalClock, Notice, NoticeDates, Observations,
         REJECTED_OUTCOME, Receipt, Status,
     },
-    outgoing::{Outgoing, OutgoingRegister},
     store::{self, Change},
     timers::{self, CloseOrder, SILENCE_TIMER},
 };
@@ -120,7 +120,7 @@ async fn declarant_ref(uow: &mut UnitOfWork, change: &Change) -> Result<String, 
 /// and date.
 pub async fn send_registered(
     db: &sportello_kit::Db,
-    outgoing: &dyn OutgoingRegister,
+    outgoing: &dyn ProtocolRegister,
     context: &CallContext,
     notice: &Notice,
 ) -> Result<Change, ServiceError> {
@@ -141,7 +141,7 @@ pub async fn send_registered(
         };
         send(&mut trial, context, &dry).await?;
         // Dropped without commit: rolled back, nothing of the trial remains.
-        Outgoing::of_change(
+        Outgoing::of_procedure(
             change.municipality,
             &change.id.to_string(),
             OutgoingKind::NoticeOfReasonsAgainst,
@@ -150,7 +150,7 @@ pub async fn send_registered(
             &notice.reasons,
         )
     };
-    let entry = outgoing.register(context, &document).await?;
+    let entry = outgoing.register_outgoing(context, &document).await?;
     let sent_on = rome::date_of(entry.registered_at);
     if notice.sent_on.is_some_and(|day| day != sent_on) {
         return Err(RegistryError::invalid(
@@ -373,7 +373,7 @@ pub async fn observations(
 /// state. Returns the change and the order to close the check's case.
 pub async fn answer(
     uow: &mut UnitOfWork,
-    outgoing: &dyn OutgoingRegister,
+    outgoing: &dyn ProtocolRegister,
     context: &CallContext,
     answer: &Answer,
 ) -> Result<(Change, CloseOrder), ServiceError> {
@@ -424,7 +424,7 @@ pub async fn answer(
 /// gets the same entries through their derived keys.
 pub async fn reject(
     uow: &mut UnitOfWork,
-    outgoing: &dyn OutgoingRegister,
+    outgoing: &dyn ProtocolRegister,
     change: &Change,
     reason: &str,
     order: &CloseOrder,
@@ -434,7 +434,7 @@ pub async fn reject(
     let declarant = declarant_ref(uow, &change).await?;
     let municipality = change.municipality;
     let communication = |recipient: &str| {
-        Outgoing::of_change(
+        Outgoing::of_procedure(
             municipality,
             &id,
             OutgoingKind::Communication,
@@ -444,7 +444,7 @@ pub async fn reject(
         )
     };
     let mut documents = vec![
-        Outgoing::of_change(
+        Outgoing::of_procedure(
             municipality,
             &id,
             OutgoingKind::Rejection,
@@ -460,7 +460,7 @@ pub async fn reject(
     }
     let caller = order.context(&change)?;
     for document in &documents {
-        outgoing.register(&caller, document).await?;
+        outgoing.register_outgoing(&caller, document).await?;
     }
     uow.emit(
         &ResidenceChangeRejected {
@@ -489,7 +489,7 @@ pub async fn reject(
 #[derive(Debug, Clone)]
 pub struct WindowLapsed {
     /// Where the rejection and its communications are registered.
-    pub outgoing: std::sync::Arc<dyn OutgoingRegister>,
+    pub outgoing: std::sync::Arc<dyn ProtocolRegister>,
 }
 
 impl TimerHandler for WindowLapsed {
