@@ -67,7 +67,7 @@ pub async fn start(
     let config = config.into_suap_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
     // The ledger that the procedures' flows ask for payments through.
-    let _payments = payments::SuapPayments::install(&mut service, config.payments.clone()).await?;
+    let payments = payments::SuapPayments::install(&mut service, config.payments.clone()).await?;
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
         Some(url) => Arc::new(RoutingProtocol::new(
             service
@@ -106,7 +106,7 @@ pub async fn start(
     .unwrap_or(usize::MAX)
     .saturating_add(1024 * 1024);
     let businesses = businesses::grpc::Businesses::new(service.db().clone());
-    let occupations = occupations::grpc::Occupations::new(service.db().clone());
+    let occupations = occupations::grpc::Occupations::new(service.db().clone(), payments);
     let applications = applications::grpc::Applications::new(desk);
     let api = Api::new()
         .grpc(BusinessServiceServer::with_interceptor(

@@ -59,3 +59,15 @@ pub async fn insert(uow: &mut UnitOfWork, business: NewBusiness) -> Result<Busin
         Err(error) => Err(error.into()),
     }
 }
+
+/// A business's VAT number and registered name: what pagoPA needs of a payer that is a
+/// business (a debt position's debtor, type G).
+pub async fn payer<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as("select vat_number, legal_name from businesses where id = $1")
+        .bind(id)
+        .fetch_optional(executor)
+        .await
+}

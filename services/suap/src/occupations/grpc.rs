@@ -23,9 +23,10 @@ use super::{
     domain::{self as occ, NewOccupation, QuoteInput},
     flow,
     message::{canone_to_message, status_to_db, tariffs_to_message, to_message},
+    payment,
     store::{self, Filter, TariffTable},
 };
-use crate::error::SuapError;
+use crate::{error::SuapError, payments::SuapPayments};
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
@@ -34,12 +35,13 @@ const MAX_PAGE: u32 = 500;
 #[derive(Debug, Clone)]
 pub struct Occupations {
     db: Db,
+    payments: SuapPayments,
 }
 
 impl Occupations {
-    /// Serves occupations from `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// Serves occupations from `db`, asking `payments` for the canone's notices.
+    pub fn new(db: Db, payments: SuapPayments) -> Self {
+        Self { db, payments }
     }
 }
 
@@ -91,17 +93,31 @@ impl OccupationService for Occupations {
             ..request
         };
         let municipality = context.municipality();
-        let response = self
+        let mut response = self
             .db
             .idempotent("suap.grant_occupation", key, &fingerprint, |uow| {
                 Box::pin(async move {
                     let granted = flow::grant(uow, municipality, id).await?;
                     Ok(GrantOccupationResponse {
                         occupation: Some(to_message(&granted)),
+                        ..Default::default()
                     })
                 })
             })
             .await?;
+        // The grant is committed: the notice is asked after it (pagoPA keeps one position
+        // per occupation, so a repeated grant gets the same notice).
+        let mut conn = self.db.pool().acquire().await.map_err(ServiceError::from)?;
+        let granted = store::get(&mut conn, id)
+            .await
+            .map_err(ServiceError::from)?;
+        drop(conn);
+        if let Some(occupation) = granted.filter(|o| o.status == "granted") {
+            match payment::canone_notice(&self.payments, &self.db, &occupation).await {
+                Ok(notice) => response.payment_notice = Some(notice),
+                Err(why) => response.payment_unavailable = why,
+            }
+        }
         Ok(Response::new(response))
     }
 

@@ -9,4 +9,5 @@ pub mod flow;
 pub mod geometry;
 pub mod grpc;
 pub mod message;
+pub mod payment;
 pub mod store;

@@ -61,7 +61,7 @@ pub fn config_from_env(env: &Env) -> Result<Option<PaymentsConfig>, ConfigError>
 /// The callbacks of the procedures that take payments, by purpose kind (see the module
 /// documentation). A payment whose kind has none is still recorded and published.
 pub fn on_paid_hooks() -> PaidHandlers {
-    PaidHandlers::new()
+    PaidHandlers::new().on(OCCUPATION, crate::occupations::payment::paid)
 }
 
 /// SUAP's ledger of debt positions; cheap to clone into each flow that asks for money.

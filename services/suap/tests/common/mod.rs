@@ -6,7 +6,8 @@
 
 use sportello_kit::{
     CallContext, PeerChannel as Channel, Role,
-    testing::{TestContext, TestService},
+    payments::{Creditor, PaymentsConfig},
+    testing::{TestContext, TestService, pagopa::SimPagoPa},
 };
 use sportello_proto::suap::v1::{
     LonLat, OccupationKind, RequestOccupationRequest, SetTariffsRequest, TariffRate,
@@ -27,6 +28,8 @@ pub const REQUESTER: &str = "rr_0123456789abcdef0123456789abcdef";
 pub struct Harness {
     pub ctx: TestContext,
     pub suap: TestService,
+    /// The local pagoPA, when the SUAP was started paying.
+    pub pagopa: Option<SimPagoPa>,
 }
 
 impl Harness {
@@ -39,7 +42,46 @@ impl Harness {
             sportello_suap::start,
         ))
         .await;
-        Self { ctx, suap }
+        Self {
+            ctx,
+            suap,
+            pagopa: None,
+        }
+    }
+
+    /// Starts the SUAP on a fresh database with the local pagoPA simulator as its GPD:
+    /// canone notices are real positions there, and the tests pay them as a PSP would.
+    pub async fn start_paying() -> Self {
+        let ctx = TestContext::new(&[&sportello_suap::SPEC]).await;
+        let sim = SimPagoPa::start(ctx.config.clock.clone()).await;
+        let payments = PaymentsConfig::for_test(
+            sim.url(),
+            SPEZIA.parse().unwrap(),
+            Creditor {
+                fiscal_code: "00211160114".parse().unwrap(),
+                iban: "IT60X0542811101000000123456".to_owned(),
+                name: "Comune della Spezia".to_owned(),
+            },
+            sportello_suap::payments::SEGREGATION_CODE.parse().unwrap(),
+        )
+        .unwrap();
+        let config = sportello_suap::SuapConfig {
+            service: ctx.config.clone(),
+            routing_url: None,
+            documents: Default::default(),
+            payments: Some(payments),
+        };
+        let suap = Box::pin(TestService::start(
+            &sportello_suap::SPEC,
+            config,
+            sportello_suap::start,
+        ))
+        .await;
+        Self {
+            ctx,
+            suap,
+            pagopa: Some(sim),
+        }
     }
 
     pub fn pool(&self) -> &sqlx::PgPool {
