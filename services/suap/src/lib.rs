@@ -92,6 +92,13 @@ pub async fn start(
         applications::clock::EXPIRY_TIMER,
         applications::steps::TermExpired,
     );
+    service.on_timer(
+        applications::land::NOTICE_TIMER,
+        applications::land::CanoneNotice {
+            payments: payments.clone(),
+            db: service.db().clone(),
+        },
+    );
     service.consume(
         applications::work::consumer_spec(),
         applications::work::WorkEvents::new(desk.clone()),

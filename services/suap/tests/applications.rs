@@ -5,11 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use jiff::{Timestamp, civil::Date};
 use sportello_kit::{
     CallContext, PeerChannel, Role,
     inbox::Outcome,
-    testing::{TestContext, TestService},
+    payments::{Creditor, PaymentsConfig},
+    testing::{TestContext, TestService, pagopa::SimPagoPa},
 };
 use sportello_pa::calendar::rome;
 use sportello_proto::{
@@ -73,12 +76,23 @@ struct Desk {
     ctx: TestContext,
     suap: TestService,
     routing: TestService,
+    /// The local pagoPA, for a desk started paying (its receipt poller is a timer that
+    /// the other tests' counts of timers fired would see).
+    pagopa: Option<SimPagoPa>,
     business_id: String,
     specialist: CallContext,
 }
 
 impl Desk {
     async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    async fn start_paying() -> Self {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(paying: bool) -> Self {
         let ctx = TestContext::new(&[&sportello_suap::SPEC, &sportello_routing::SPEC]).await;
         let mut routing_config = sportello_routing::RoutingConfig::from(ctx.config.clone());
         routing_config.seed_municipalities = vec![SPEZIA.parse().unwrap()];
@@ -88,11 +102,29 @@ impl Desk {
             sportello_routing::start,
         ))
         .await;
+        let pagopa = if paying {
+            Some(SimPagoPa::start(ctx.config.clock.clone()).await)
+        } else {
+            None
+        };
+        let payments = pagopa.as_ref().map(|sim| {
+            PaymentsConfig::for_test(
+                sim.url(),
+                SPEZIA.parse().unwrap(),
+                Creditor {
+                    fiscal_code: "00211160114".parse().unwrap(),
+                    iban: "IT60X0542811101000000123456".to_owned(),
+                    name: "Comune della Spezia".to_owned(),
+                },
+                sportello_suap::payments::SEGREGATION_CODE.parse().unwrap(),
+            )
+            .unwrap()
+        });
         let config = sportello_suap::SuapConfig {
             service: ctx.config.clone(),
             routing_url: Some(routing.grpc_url()),
             documents: Default::default(),
-            payments: None,
+            payments,
         };
         let suap = Box::pin(TestService::start(
             &sportello_suap::SPEC,
@@ -123,10 +155,33 @@ impl Desk {
             .unwrap()
             .id;
         let specialist = specialist(&routing, "s.verdi").await;
+        // La Spezia's 2027 tariff for dehors in zone 1 (coefficient 1.5): the canone of
+        // the land the `suolo.*` applications ask for.
+        sportello_proto::suap::v1::occupation_service_client::OccupationServiceClient::new(
+            suap.channel().await,
+        )
+        .set_tariffs(administrator("suap.tariffs").request(
+            sportello_proto::suap::v1::SetTariffsRequest {
+                municipality_istat_code: SPEZIA.into(),
+                year: 2027,
+                population: common::SPEZIA_POPULATION,
+                rates: vec![sportello_proto::suap::v1::TariffRate {
+                    zone_category: 1,
+                    kind: sportello_proto::suap::v1::OccupationKind::Dehors as i32,
+                    permanent: false,
+                    coefficient_milli: 1_500,
+                    reduction_percent: 0,
+                }],
+                idempotency_key: String::new(),
+            },
+        ))
+        .await
+        .unwrap();
         Self {
             ctx,
             suap,
             routing,
+            pagopa,
             business_id,
             specialist,
         }
@@ -152,6 +207,22 @@ impl Desk {
             mandate_reference: "Procura speciale del 2026-11-20".into(),
             requester_ref: String::new(),
             idempotency_key: String::new(),
+            // Public land gives its place: each procedure its own corner of Via del Prione.
+            occupation: procedure.starts_with("suolo.").then(|| {
+                let x0 = if procedure.ends_with("tutelata") {
+                    20.0
+                } else {
+                    0.0
+                };
+                sportello_proto::suap::v1::OccupationPlace {
+                    kind: sportello_proto::suap::v1::OccupationKind::Dehors as i32,
+                    vertices: common::rect(x0, 0.0, x0 + 6.0, 3.9),
+                    street: "Via del Prione".into(),
+                    zone_category: 1,
+                    start_date: "2027-06-01".into(),
+                    end_date: "2027-09-30".into(),
+                }
+            }),
         }
     }
 
@@ -841,4 +912,137 @@ async fn bad_filings_name_the_field_and_register_nothing() {
         .into_inner();
     assert_eq!(first, again);
     assert_eq!(count(d.pool(), "applications").await, 2);
+}
+
+/// A dehors application carries its place: the decision grants the occupation, the
+/// canone's pagoPA notice follows once the decision is committed, and the payment makes
+/// the permit valid. A second application for an overlapping place, granted by the
+/// specialist too, cannot take the place: it goes back to the back office with the
+/// reason, and nothing is granted.
+#[tokio::test]
+async fn a_dehors_application_grants_its_place_and_the_paid_canone_makes_it_valid() {
+    use sportello_proto::suap::v1::{
+        GetOccupationRequest, OccupationKind, OccupationPlace, OccupationStatus,
+        occupation_service_client::OccupationServiceClient,
+    };
+    let d = Box::pin(Desk::start_paying()).await;
+    let occupations = OccupationServiceClient::new(d.suap.channel().await);
+    let place = |x0: f64| OccupationPlace {
+        kind: OccupationKind::Dehors as i32,
+        vertices: common::rect(x0, 0.0, x0 + 6.0, 3.9),
+        street: "Via del Prione".into(),
+        zone_category: 1,
+        start_date: "2027-06-01".into(),
+        end_date: "2027-09-30".into(),
+    };
+    let items = ["application_form", "occupation_plan", "photos"];
+    let file = |x0: f64| {
+        let mut request = d.filing("suolo.dehors", &items);
+        request.occupation = Some(place(x0));
+        request
+    };
+    let missing = d
+        .applications()
+        .await
+        .file_application(operator("suap.file").request(FileApplicationRequest {
+            occupation: None,
+            ..d.filing("suolo.dehors", &items)
+        }))
+        .await
+        .unwrap_err();
+    assert!(missing.message().contains("occupation"), "{missing:?}");
+    let mut bad_place = file(0.0);
+    bad_place.occupation.as_mut().unwrap().end_date = "2027-05-01".into();
+    let bad = d
+        .applications()
+        .await
+        .file_application(operator("suap.file").request(bad_place))
+        .await
+        .unwrap_err();
+    assert!(bad.message().contains("occupation.end_date"), "{bad:?}");
+
+    let first = d
+        .applications()
+        .await
+        .file_application(operator("suap.file").request(file(0.0)))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    assert!(!first.occupation_id.is_empty());
+    let second = d
+        .applications()
+        .await
+        .file_application(operator("suap.file").request(file(3.0)))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+
+    let occupation = |id: String| {
+        let mut client = occupations.clone();
+        async move {
+            client
+                .get_occupation(
+                    operator("suap.read").request(GetOccupationRequest { occupation_id: id }),
+                )
+                .await
+                .unwrap()
+                .into_inner()
+                .occupation
+                .unwrap()
+        }
+    };
+    // The specialist grants the first: the place is granted, its notice follows.
+    d.work("granted", &[]).await;
+    assert_eq!(
+        d.get(&first.id).await.status,
+        ApplicationStatus::Granted as i32
+    );
+    assert_eq!(
+        occupation(first.occupation_id.clone()).await.status,
+        OccupationStatus::Granted as i32
+    );
+    let timers = &d.suap.running.workers.timers;
+    timers.run_once().await.unwrap();
+    let notice: String =
+        sqlx::query_scalar("select notice_number from payment_positions where purpose_id = $1")
+            .bind(&first.occupation_id)
+            .fetch_one(d.pool())
+            .await
+            .unwrap();
+    // 24 m² billed × €1.20 a day × 1.5 × 122 days.
+    d.ctx.clock.advance(jiff::SignedDuration::from_mins(1));
+    d.pagopa
+        .as_ref()
+        .unwrap()
+        .pay(&notice, 527_040)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        d.ctx.clock.advance(jiff::SignedDuration::from_secs(6));
+        timers.run_once().await.unwrap();
+        d.suap.running.workers.relay.run_once().await.unwrap();
+    }
+    assert_eq!(
+        occupation(first.occupation_id.clone()).await.status,
+        OccupationStatus::Valid as i32
+    );
+
+    // The second overlaps it: granting it cannot stand.
+    d.work("granted", &[]).await;
+    let back = d.get(&second.id).await;
+    assert_eq!(back.status, ApplicationStatus::UnderReview as i32);
+    assert_eq!(
+        occupation(second.occupation_id.clone()).await.status,
+        OccupationStatus::Requested as i32
+    );
+    let note: String =
+        sqlx::query_scalar("select context_note from routing.work_items where state = 'offered'")
+            .fetch_one(d.pool())
+            .await
+            .unwrap();
+    assert!(note.contains(&first.occupation_id), "{note}");
 }

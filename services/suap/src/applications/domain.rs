@@ -2,15 +2,18 @@
 //! edge.
 
 use jiff::civil::Date;
-use sportello_kit::{MunicipalityCode, RequesterRef, ServiceError, domain, privacy};
+use sportello_kit::{
+    FieldViolation, MunicipalityCode, RequesterRef, ServiceError, domain, privacy,
+};
 use sportello_pa::{Calendar, ClockOptions, Deadline, Procedure, Stop, clock};
 use sportello_proto::{
     common::v1::Channel,
-    suap::v1::{FileApplicationRequest, MandateKind},
+    suap::v1::{FileApplicationRequest, MandateKind, OccupationPlace, RequestOccupationRequest},
 };
 use uuid::Uuid;
 
 use super::procedures::{self, ProcedureDef, Regime};
+use crate::occupations::domain::NewOccupation;
 
 /// Where an application stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +164,43 @@ pub struct NewApplication {
     pub filing: Filing,
     /// The legal representative, pseudonymous.
     pub requester_ref: Option<RequesterRef>,
+    /// The public land asked for (`suolo.*` procedures).
+    pub occupation: Option<NewOccupation>,
+}
+
+/// The occupation a filing asks for, parsed as `RequestOccupation` parses it, each error
+/// naming `occupation.<field>`.
+fn occupation(
+    request: &FileApplicationRequest,
+    place: &OccupationPlace,
+) -> Result<NewOccupation, ServiceError> {
+    let as_request = RequestOccupationRequest {
+        municipality_istat_code: request.municipality_istat_code.clone(),
+        kind: place.kind,
+        vertices: place.vertices.clone(),
+        street: place.street.clone(),
+        zone_category: place.zone_category,
+        start_date: place.start_date.clone(),
+        end_date: place.end_date.clone(),
+        business_id: request.business_id.clone(),
+        requester_ref: String::new(),
+        idempotency_key: String::new(),
+    };
+    NewOccupation::try_from(&as_request).map_err(|error| {
+        let violations: Vec<FieldViolation> = error
+            .violations()
+            .iter()
+            .map(|v| FieldViolation {
+                field: format!("occupation.{}", v.field),
+                description: v.description.clone(),
+            })
+            .collect();
+        if violations.is_empty() {
+            error
+        } else {
+            ServiceError::invalid_fields(violations)
+        }
+    })
 }
 
 impl TryFrom<&FileApplicationRequest> for NewApplication {
@@ -231,6 +271,24 @@ impl TryFrom<&FileApplicationRequest> for NewApplication {
                 request.requester_ref.trim(),
             )?)
         };
+        let occupation = match (&request.occupation, procedure.occupies_land()) {
+            (Some(place), true) => Some(occupation(request, place)?),
+            (None, true) => {
+                return Err(ServiceError::invalid_field(
+                    "occupation",
+                    "una domanda di suolo pubblico indica il luogo e il periodo / an \
+                     application for public land gives the place and the period",
+                ));
+            }
+            (Some(_), false) => {
+                return Err(ServiceError::invalid_field(
+                    "occupation",
+                    "solo per le domande di suolo pubblico (suolo.*) / only for applications \
+                     for public land (suolo.*)",
+                ));
+            }
+            (None, false) => None,
+        };
         Ok(Self {
             municipality,
             business_id,
@@ -238,6 +296,7 @@ impl TryFrom<&FileApplicationRequest> for NewApplication {
             subject,
             filing,
             requester_ref,
+            occupation,
         })
     }
 }
@@ -335,6 +394,7 @@ mod tests {
             mandate_reference: "Procura del 2026-12-01".into(),
             requester_ref: String::new(),
             idempotency_key: String::new(),
+            occupation: None,
         }
     }
 

@@ -331,6 +331,16 @@ pub async fn file(
     desk.db
         .idempotent(FILE, key, &fingerprint, move |uow| {
             Box::pin(async move {
+                // The land asked for is requested with the filing (it holds nothing until
+                // granted with the decision).
+                let occupation_id = match &new.occupation {
+                    Some(occupation) => Some(
+                        crate::occupations::flow::request(uow, occupation, None)
+                            .await?
+                            .id,
+                    ),
+                    None => None,
+                };
                 let mut app = store::insert(
                     uow,
                     store::Filed {
@@ -339,6 +349,7 @@ pub async fn file(
                         filed_by: &actor,
                         received_on,
                         protocol: &filing,
+                        occupation_id,
                     },
                 )
                 .await?;

@@ -143,5 +143,9 @@ pub fn application(
         },
         version: u64::try_from(app.version).unwrap_or_default(),
         create_time: Some(to_proto_timestamp(app.created_at)),
+        occupation_id: app
+            .occupation_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     })
 }

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod domain;
 pub mod filing;
 pub mod grpc;
+pub mod land;
 pub mod message;
 pub mod opinions;
 pub mod procedures;

@@ -274,6 +274,12 @@ impl ProcedureDef {
         }
     }
 
+    /// Whether it asks for public land: the filing carries the occupation, granted with
+    /// the decision.
+    pub fn occupies_land(&self) -> bool {
+        self.code.starts_with("suolo.")
+    }
+
     /// What the end of the term brings, with its rule.
     pub fn outcome_text(&self) -> &'static str {
         self.regime.clock().map_or("", |p| p.outcome_rule())

@@ -22,7 +22,7 @@ use crate::error::SuapError;
 use super::{
     clock,
     domain::{ApplicationId, Status},
-    message,
+    land, message,
     procedures::Regime,
     store::{self, Application},
     work,
@@ -184,6 +184,10 @@ pub async fn apply_outcome(
             "prohibited"
         }
         (Regime::Ordinary(_), "granted") => {
+            // The land first: a place taken meanwhile sends the application back.
+            if let Err(why) = land::grant(uow, &app).await? {
+                return land_taken(uow, app, &why, Status::UnderReview).await;
+            }
             send_to_business(
                 desk,
                 &context,
@@ -209,6 +213,34 @@ pub async fn apply_outcome(
     let app = store::save(uow, &app).await?;
     clock::schedule(uow, &app).await?;
     emit_changed(uow, &app, step, &[]).await
+}
+
+/// The decision would grant land that cannot be granted now: the application stays
+/// undecided (`status`), and a new round of work goes to the back office with the reason
+/// (refuse, or agree another place or period).
+async fn land_taken(
+    uow: &mut UnitOfWork,
+    mut app: Application,
+    why: &str,
+    status: Status,
+) -> Result<(), ServiceError> {
+    tracing::info!(application_id = %app.id, "the decision would grant land that is not free");
+    app.status = status;
+    app.work_round += 1;
+    app.case_id = None;
+    app.work_closed_at = None;
+    let app = store::save(uow, &app).await?;
+    work::request_with_note(
+        uow,
+        &app,
+        &format!(
+            "Il suolo non può essere concesso / the land cannot be granted: {}",
+            why.chars().take(600).collect::<String>()
+        ),
+    )
+    .await?;
+    clock::schedule(uow, &app).await?;
+    emit_changed(uow, &app, "land_unavailable", &[]).await
 }
 
 fn close_open_stops(stops: &mut [Stop], today: jiff::civil::Date) {
@@ -269,6 +301,9 @@ async fn expire(uow: &mut UnitOfWork, mut app: Application) -> Result<(), Servic
         }
         (Regime::Ordinary(_), Status::UnderReview) => match deadline.outcome_on_expiry {
             Outcome::SilenceAssent => {
+                if let Err(why) = land::grant(uow, &app).await? {
+                    return land_taken(uow, app, &why, Status::DecisionOverdue).await;
+                }
                 app.status = Status::GrantedBySilence;
                 ("granted_by_silence", Some("granted_by_silence"))
             }

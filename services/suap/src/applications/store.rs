@@ -52,6 +52,8 @@ pub struct Application {
     pub version: i64,
     /// When it was filed.
     pub created_at: Timestamp,
+    /// The occupation of public land it asks for.
+    pub occupation_id: Option<Uuid>,
 }
 
 /// A document as listed.
@@ -96,7 +98,8 @@ pub struct OpinionRow {
 
 const COLUMNS: &str = "id, municipality, business_id, requester_ref, procedure_code, regime,
     matter, subject, channel, received_on, protocol_registration_id, protocol_number,
-    receipt_number, status, stops, work_round, case_id, work_closed_at, version, created_at";
+    receipt_number, status, stops, work_round, case_id, work_closed_at, version, created_at,
+    occupation_id";
 
 fn decode(column: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected value in column {column}").into())
@@ -139,6 +142,7 @@ fn application(row: &PgRow) -> Result<Application, sqlx::Error> {
             .map(SqlTimestamp::to_jiff),
         version: row.try_get("version")?,
         created_at: row.try_get::<SqlTimestamp, _>("created_at")?.to_jiff(),
+        occupation_id: row.try_get("occupation_id")?,
     })
 }
 
@@ -155,6 +159,8 @@ pub struct Filed<'a> {
     pub received_on: Date,
     /// The filing's protocol entry.
     pub protocol: &'a sportello_kit::protocol::Entry,
+    /// The occupation requested with it.
+    pub occupation_id: Option<Uuid>,
 }
 
 /// Inserts a filing.
@@ -175,8 +181,9 @@ pub async fn insert(uow: &mut UnitOfWork, filed: Filed<'_>) -> Result<Applicatio
         "insert into applications (id, municipality, business_id, requester_ref, procedure_code,
              regime, matter, subject, channel, mandate_kind, mandate_reference, filed_by,
              received_on, protocol_registration_id, protocol_number, status, created_at,
-             updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+             updated_at, occupation_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
+                 $18)
          returning {COLUMNS}"
     )))
     .bind(filed.id.0)
@@ -196,6 +203,7 @@ pub async fn insert(uow: &mut UnitOfWork, filed: Filed<'_>) -> Result<Applicatio
     .bind(&filed.protocol.number)
     .bind(Status::on_filing(regime).as_str())
     .bind(SqlTimestamp::from(now))
+    .bind(filed.occupation_id)
     .fetch_one(uow.conn())
     .await?;
     application(&row)

@@ -92,6 +92,25 @@ pub async fn request(
     app: &Application,
     documents: Vec<sportello_proto::routing::v1::DocumentRef>,
 ) -> Result<(), ServiceError> {
+    send_request(uow, app, documents, None).await
+}
+
+/// [`request`] with a word for the specialist on why this round exists (no personal
+/// data: routing refuses a note that holds any).
+pub async fn request_with_note(
+    uow: &mut UnitOfWork,
+    app: &Application,
+    note: &str,
+) -> Result<(), ServiceError> {
+    send_request(uow, app, Vec::new(), Some(note)).await
+}
+
+async fn send_request(
+    uow: &mut UnitOfWork,
+    app: &Application,
+    documents: Vec<sportello_proto::routing::v1::DocumentRef>,
+    note: Option<&str>,
+) -> Result<(), ServiceError> {
     let Some(code) = service_code(app) else {
         return Ok(());
     };
@@ -120,10 +139,14 @@ pub async fn request(
         clock: clock::statutory_clock(app)?,
         // For the specialist: the procedure and the protocol, never a name.
         context_note: format!(
-            "Pratica SUAP {procedure}, protocollo {protocol}{round}: {next}.",
+            "Pratica SUAP {procedure}, protocollo {protocol}{round}: {next}.{extra}",
             procedure = app.procedure_code,
             protocol = app.protocol_number,
-        ),
+            extra = note.map(|n| format!(" {n}")).unwrap_or_default(),
+        )
+        .chars()
+        .take(2000)
+        .collect(),
         priority_category: PriorityCategory::None as i32,
         documents,
         protocol_registration_id: app.protocol_registration_id.clone(),
