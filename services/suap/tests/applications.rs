@@ -1046,3 +1046,63 @@ async fn a_dehors_application_grants_its_place_and_the_paid_canone_makes_it_vali
             .unwrap();
     assert!(note.contains(&first.occupation_id), "{note}");
 }
+
+/// Silence-assent cannot grant a place another occupation holds: when the term of the
+/// second of two overlapping dehors applications ends, it becomes overdue and goes back
+/// to the back office with the reason; its place is not granted.
+#[tokio::test]
+async fn silence_assent_does_not_grant_a_place_taken_meanwhile() {
+    use sportello_proto::suap::v1::{
+        GetOccupationRequest, OccupationStatus, occupation_service_client::OccupationServiceClient,
+    };
+    let d = Box::pin(Desk::start()).await;
+    let items = ["application_form", "occupation_plan", "photos"];
+    let first = d.file("suolo.dehors", &items).await;
+    let mut overlapping = d.filing("suolo.dehors", &items);
+    overlapping.occupation.as_mut().unwrap().vertices = common::rect(3.0, 0.0, 9.0, 3.9);
+    let second = d
+        .applications()
+        .await
+        .file_application(operator("suap.file").request(overlapping))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    d.work("granted", &[]).await;
+    assert_eq!(
+        d.get(&first.id).await.status,
+        ApplicationStatus::Granted as i32
+    );
+
+    d.at_start_of("2027-01-28");
+    d.suap.running.workers.timers.run_once().await.unwrap();
+    let overdue = d.get(&second.id).await;
+    assert_eq!(overdue.status, ApplicationStatus::DecisionOverdue as i32);
+    let occupation = OccupationServiceClient::new(d.suap.channel().await)
+        .get_occupation(operator("suap.read").request(GetOccupationRequest {
+            occupation_id: second.occupation_id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .occupation
+        .unwrap();
+    assert_eq!(occupation.status, OccupationStatus::Requested as i32);
+    assert!(
+        d.events()
+            .await
+            .contains(&"suap.application.land_unavailable".to_owned())
+    );
+    d.hand_over().await;
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from routing.work_items where state not in ('completed', 'cancelled')",
+    )
+    .fetch_one(d.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        open, 1,
+        "the new round only: the first round's work was withdrawn or done"
+    );
+}

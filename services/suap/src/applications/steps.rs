@@ -186,7 +186,7 @@ pub async fn apply_outcome(
         (Regime::Ordinary(_), "granted") => {
             // The land first: a place taken meanwhile sends the application back.
             if let Err(why) = land::grant(uow, &app).await? {
-                return land_taken(uow, app, &why, Status::UnderReview).await;
+                return land_taken(uow, app, &why, Status::UnderReview, true).await;
             }
             send_to_business(
                 desk,
@@ -223,23 +223,37 @@ async fn land_taken(
     mut app: Application,
     why: &str,
     status: Status,
+    reschedule: bool,
 ) -> Result<(), ServiceError> {
     tracing::info!(application_id = %app.id, "the decision would grant land that is not free");
+    let note = format!(
+        "Il suolo non può essere concesso / the land cannot be granted: {}",
+        why.chars().take(600).collect::<String>()
+    );
     app.status = status;
-    app.work_round += 1;
-    app.case_id = None;
-    app.work_closed_at = None;
+    if app.work_closed_at.is_some() {
+        // The specialist's work is done: a new round for the new question.
+        app.work_round += 1;
+        app.case_id = None;
+        app.work_closed_at = None;
+        let app = store::save(uow, &app).await?;
+        work::request_with_note(uow, &app, &note).await?;
+        return finish_land_taken(uow, app, reschedule).await;
+    }
+    // Still open in the back office (silence reached first): the item learns why.
     let app = store::save(uow, &app).await?;
-    work::request_with_note(
-        uow,
-        &app,
-        &format!(
-            "Il suolo non può essere concesso / the land cannot be granted: {}",
-            why.chars().take(600).collect::<String>()
-        ),
-    )
-    .await?;
-    clock::schedule(uow, &app).await?;
+    work::update(uow, &app, WorkUpdateKind::ClockChanged, &note, "").await?;
+    finish_land_taken(uow, app, reschedule).await
+}
+
+async fn finish_land_taken(
+    uow: &mut UnitOfWork,
+    app: Application,
+    reschedule: bool,
+) -> Result<(), ServiceError> {
+    if reschedule {
+        clock::schedule(uow, &app).await?;
+    }
     emit_changed(uow, &app, "land_unavailable", &[]).await
 }
 
@@ -302,7 +316,8 @@ async fn expire(uow: &mut UnitOfWork, mut app: Application) -> Result<(), Servic
         (Regime::Ordinary(_), Status::UnderReview) => match deadline.outcome_on_expiry {
             Outcome::SilenceAssent => {
                 if let Err(why) = land::grant(uow, &app).await? {
-                    return land_taken(uow, app, &why, Status::DecisionOverdue).await;
+                    // From inside the term's own timer: nothing to set again.
+                    return land_taken(uow, app, &why, Status::DecisionOverdue, false).await;
                 }
                 app.status = Status::GrantedBySilence;
                 ("granted_by_silence", Some("granted_by_silence"))
