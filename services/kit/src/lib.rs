@@ -57,6 +57,7 @@ pub mod testing;
 pub mod timers;
 pub mod trust;
 pub mod uow;
+pub mod work;
 
 pub use clock::{Clock, ManualClock};
 pub use config::{ConfigError, DefaultPorts, Env, ServiceConfig, WorkerMode};

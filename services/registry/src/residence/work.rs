@@ -22,7 +22,6 @@
 //! registry decides it: a specialist's outcome on it is not a check outcome.
 
 use futures::future::BoxFuture;
-use prost::Message as _;
 use sha2::{Digest, Sha256};
 use sportello_kit::{
     Aggregate, CallContext, ConsumerSpec, EventHandler, EventRecord, HandlerError, ServiceError,
@@ -30,8 +29,8 @@ use sportello_kit::{
 };
 use sportello_pa::{Calendar, ClockOptions, Outcome, Procedure, Stop, clock};
 use sportello_proto::routing::v1::{
-    ClockSuspension, DocumentRef, OutcomeOnExpiry, PriorityCategory, StatutoryClock, WorkChanged,
-    WorkItem, WorkOrigin, WorkRequested, WorkUpdateKind, WorkUpdated,
+    ClockSuspension, DocumentRef, OutcomeOnExpiry, PriorityCategory, StatutoryClock, WorkItem,
+    WorkOrigin, WorkRequested, WorkUpdateKind, WorkUpdated,
 };
 use uuid::Uuid;
 
@@ -356,19 +355,15 @@ pub async fn request_reasons_against(
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WorkEvents;
 
+/// Routing's work events the registry could never apply.
+const REJECTED: &str = "sportello_registry_work_events_rejected_total";
+
 fn reject(why: impl Into<String>) -> HandlerError {
-    metrics::counter!("sportello_registry_work_events_rejected_total").increment(1);
-    HandlerError::Reject(why.into())
+    sportello_kit::work::reject(REJECTED, why)
 }
 
 fn retry_or_reject(error: ServiceError) -> HandlerError {
-    use sportello_kit::ErrorKind;
-    match error.kind() {
-        ErrorKind::InvalidArgument | ErrorKind::NotFound | ErrorKind::PermissionDenied => {
-            reject(error.to_string())
-        }
-        _ => HandlerError::Retry(error),
-    }
+    sportello_kit::work::retry_or_reject(REJECTED, error)
 }
 
 impl EventHandler for WorkEvents {
@@ -378,25 +373,13 @@ impl EventHandler for WorkEvents {
         event: &'a EventRecord,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let change_name = event
-                .event_type
-                .strip_prefix("work.registry.")
-                .ok_or_else(|| reject(format!("{} is not registry work", event.event_type)))?;
-            let message = WorkChanged::decode(event.data.clone())
-                .map_err(|e| reject(format!("undecodable work event: {e}")))?;
-            let item = message
-                .item
-                .ok_or_else(|| reject("a work event without its item"))?;
-            let Some(origin) = item.origin.as_ref() else {
-                return Err(reject("a work item without its origin"));
-            };
+            let work = sportello_kit::work::WorkEvent::decode(event, "registry", REJECTED)?;
             // Other procedures of the registry are not routed yet: nothing to advance.
-            if origin.procedure_kind != PROCEDURE_KIND {
+            if work.origin().procedure_kind != PROCEDURE_KIND {
                 return Ok(());
             }
-            let id = Uuid::parse_str(&origin.procedure_id)
-                .map(ResidenceChangeId)
-                .map_err(|_| reject("origin.procedure_id is not a UUID"))?;
+            let id = ResidenceChangeId(work.procedure_id(REJECTED)?);
+            let (change_name, item) = (work.change.as_str(), &work.item);
             let Some(change) = store::lock(uow.conn(), id)
                 .await
                 .map_err(|e| HandlerError::Retry(e.into()))?
@@ -406,7 +389,7 @@ impl EventHandler for WorkEvents {
             if item.service_code == REASONS_AGAINST_SERVICE
                 || item.work_id == reasons_against_work_id(id).to_string()
             {
-                return reasons_against_event(uow, &change, change_name, &item)
+                return reasons_against_event(uow, &change, change_name, item)
                     .await
                     .map_err(|e| HandlerError::Retry(e.into()));
             }
@@ -417,7 +400,7 @@ impl EventHandler for WorkEvents {
                         .map_err(|e| HandlerError::Retry(e.into()))?;
                 }
                 "completed" => {
-                    completed(uow, change, &item.case_id, &item.outcome_code, &item)
+                    completed(uow, change, &item.case_id, &item.outcome_code, item)
                         .await
                         .map_err(retry_or_reject)?;
                 }

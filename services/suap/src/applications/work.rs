@@ -14,13 +14,12 @@
 //! the round's number (a redelivery derives the same id and routing dedupes it).
 
 use futures::future::BoxFuture;
-use prost::Message as _;
 use sportello_kit::{
     Aggregate, ConsumerSpec, EventHandler, EventRecord, HandlerError, ServiceError, UnitOfWork,
-    protocol::document_key,
+    protocol::document_key, work::WorkEvent,
 };
 use sportello_proto::routing::v1::{
-    PriorityCategory, WorkChanged, WorkItem, WorkOrigin, WorkRequested, WorkUpdateKind, WorkUpdated,
+    PriorityCategory, WorkItem, WorkOrigin, WorkRequested, WorkUpdateKind, WorkUpdated,
 };
 use uuid::Uuid;
 
@@ -197,20 +196,19 @@ impl WorkEvents {
     }
 }
 
+/// Routing's work events the SUAP could never apply.
+const REJECTED: &str = "sportello_suap_work_events_rejected_total";
+
 fn reject(why: impl Into<String>) -> HandlerError {
-    metrics::counter!("sportello_suap_work_events_rejected_total").increment(1);
-    HandlerError::Reject(why.into())
+    sportello_kit::work::reject(REJECTED, why)
 }
 
+/// The kit's rule, and a step the procedure refuses never applies later either.
 fn retry_or_reject(error: ServiceError) -> HandlerError {
-    use sportello_kit::ErrorKind;
-    match error.kind() {
-        ErrorKind::InvalidArgument
-        | ErrorKind::NotFound
-        | ErrorKind::PermissionDenied
-        | ErrorKind::FailedPrecondition => reject(error.to_string()),
-        _ => HandlerError::Retry(error),
+    if error.kind() == sportello_kit::ErrorKind::FailedPrecondition {
+        return reject(error.to_string());
     }
+    sportello_kit::work::retry_or_reject(REJECTED, error)
 }
 
 impl EventHandler for WorkEvents {
@@ -220,22 +218,9 @@ impl EventHandler for WorkEvents {
         event: &'a EventRecord,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let change = event
-                .event_type
-                .strip_prefix("work.suap.")
-                .ok_or_else(|| reject(format!("{} is not SUAP work", event.event_type)))?;
-            let message = WorkChanged::decode(event.data.clone())
-                .map_err(|e| reject(format!("undecodable work event: {e}")))?;
-            let item = message
-                .item
-                .ok_or_else(|| reject("a work event without its item"))?;
-            let origin = item
-                .origin
-                .as_ref()
-                .ok_or_else(|| reject("a work item without its origin"))?;
-            let id = Uuid::parse_str(&origin.procedure_id)
-                .map(ApplicationId)
-                .map_err(|_| reject("origin.procedure_id is not a UUID"))?;
+            let work = WorkEvent::decode(event, "suap", REJECTED)?;
+            let id = ApplicationId(work.procedure_id(REJECTED)?);
+            let (change, item) = (work.change.as_str(), &work.item);
             let Some(app) = store::lock(uow.conn(), id)
                 .await
                 .map_err(|e| HandlerError::Retry(e.into()))?
@@ -255,7 +240,7 @@ impl EventHandler for WorkEvents {
                         .map_err(|e| HandlerError::Retry(e.into()))?;
                 }
                 "completed" => {
-                    completed(&self.desk, uow, app, &item)
+                    completed(&self.desk, uow, app, item)
                         .await
                         .map_err(retry_or_reject)?;
                 }
