@@ -10,7 +10,10 @@
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use sportello_gateway::{config::DEMO_MUNICIPALITY, demo};
-use sportello_kit::{CallContext, Role, testing::TestService};
+use sportello_kit::{
+    CallContext, Role,
+    testing::{TestService, exchange},
+};
 use sportello_proto::registry::v1::{
     GetResidentRequest, NewAddress, RegisterResidentRequest, RegisterStreetRequest,
     RegistrationGround, Relationship, Resident, Sex,
@@ -119,35 +122,13 @@ async fn desk() -> (Stack, Api, Vec<Resident>) {
     (stack, Api { addr }, family)
 }
 
-/// Steps one durable consumer of `running` by its name's end.
-async fn step(running: &TestService, consumer: &str) {
-    running
-        .running
-        .workers
-        .consumers
-        .iter()
-        .find(|c| c.durable_name().ends_with(consumer))
-        .unwrap_or_else(|| panic!("no consumer {consumer}"))
-        .run_once(50)
-        .await
-        .unwrap();
-}
-
 /// Moves the work between the registry and routing as their running workers would.
 async fn hand_over(stack: &Stack) {
-    let routing = stack.service("routing");
-    for _ in 0..2 {
-        registry(stack)
-            .running
-            .workers
-            .relay
-            .run_once()
-            .await
-            .unwrap();
-        step(routing, "work-registry").await;
-        routing.running.workers.relay.run_once().await.unwrap();
-        step(registry(stack), "registry-work").await;
-    }
+    exchange(&[
+        (stack.service("routing"), "work-registry"),
+        (registry(stack), "registry-work"),
+    ])
+    .await;
 }
 
 /// Moves the clock to `instant` and signs `username` in again: the days between outlast

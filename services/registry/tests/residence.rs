@@ -9,7 +9,11 @@ mod common;
 
 use common::{Harness, SPEZIA, administrator, count, operator};
 use jiff::Timestamp;
-use sportello_kit::{CallContext, Role, inbox::Outcome, testing::TestService};
+use sportello_kit::{
+    CallContext, Role,
+    inbox::Outcome,
+    testing::{TestService, exchange},
+};
 use sportello_proto::{
     common::v1::{Address, Channel},
     registry::v1::{
@@ -96,31 +100,10 @@ async fn event_types(h: &Harness) -> Vec<String> {
         .unwrap()
 }
 
-/// Steps one durable consumer of `running` by its name's end.
-async fn step(running: &TestService, consumer: &str) -> Vec<Outcome> {
-    running
-        .running
-        .workers
-        .consumers
-        .iter()
-        .find(|c| c.durable_name().ends_with(consumer))
-        .unwrap_or_else(|| panic!("no consumer {consumer}"))
-        .run_once(50)
-        .await
-        .unwrap()
-}
-
-/// Moves the work between the registry and routing as their running workers would: the
-/// registry's relay publishes, routing's consumer takes the work, routing's relay
-/// publishes its work events, the registry's consumer applies them (twice over, so that a
-/// decision's update and routing's answer to it both arrive).
+/// Moves the work between the registry and routing as their running workers would, until
+/// nothing is left in flight (a decision's update and routing's answer to it included).
 async fn hand_over(h: &Harness, routing: &TestService) {
-    for _ in 0..2 {
-        h.registry.running.workers.relay.run_once().await.unwrap();
-        step(routing, "work-registry").await;
-        routing.running.workers.relay.run_once().await.unwrap();
-        step(&h.registry, "registry-work").await;
-    }
+    exchange(&[(routing, "work-registry"), (&h.registry, "registry-work")]).await;
 }
 
 async fn get_change(h: &Harness, id: &str) -> ResidenceChange {
@@ -1650,10 +1633,7 @@ async fn the_check_worked_in_routings_back_office_confirms_the_move_once() {
         .unwrap()
         .await
         .unwrap();
-    assert_eq!(
-        step(&h.registry, "registry-work").await,
-        [Outcome::Duplicate]
-    );
+    assert_eq!(h.registry.step("registry-work").await, [Outcome::Duplicate]);
     assert_eq!(
         count(
             h.pool(),
@@ -1736,7 +1716,7 @@ async fn an_outcome_the_check_does_not_know_is_dead_lettered_and_changes_nothing
     hand_over(&h, &routing).await;
     work_the_check(&h, &routing, &who, "s.neri", "approved", &[]).await;
     routing.running.workers.relay.run_once().await.unwrap();
-    let outcomes = step(&h.registry, "registry-work").await;
+    let outcomes = h.registry.step("registry-work").await;
     assert!(outcomes.contains(&Outcome::DeadLettered), "{outcomes:?}");
     let unchanged = get_change(&h, &change.id).await;
     assert_eq!(unchanged.status, ResidenceChangeStatus::Recorded as i32);
@@ -2084,10 +2064,7 @@ async fn a_failed_check_puts_the_10_bis_steps_in_the_back_office_until_the_answe
         .unwrap()
         .await
         .unwrap();
-    assert_eq!(
-        step(&h.registry, "registry-work").await,
-        [Outcome::Duplicate]
-    );
+    assert_eq!(h.registry.step("registry-work").await, [Outcome::Duplicate]);
     assert_eq!(work_requests(&h).await.len(), 2, "still one 10-bis request");
 
     // The notice suspends the 10-bis work, not the check's (closed by the specialist).

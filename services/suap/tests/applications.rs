@@ -10,9 +10,8 @@ mod common;
 use jiff::{Timestamp, civil::Date};
 use sportello_kit::{
     CallContext, PeerChannel, Role,
-    inbox::Outcome,
     payments::{Creditor, PaymentsConfig},
-    testing::{TestContext, TestService, pagopa::SimPagoPa},
+    testing::{TestContext, TestService, exchange, pagopa::SimPagoPa},
 };
 use sportello_pa::calendar::rome;
 use sportello_proto::{
@@ -252,12 +251,7 @@ impl Desk {
 
     /// Moves the work between the SUAP and routing as their running workers would.
     async fn hand_over(&self) {
-        for _ in 0..2 {
-            self.suap.running.workers.relay.run_once().await.unwrap();
-            step(&self.routing, "work-suap").await;
-            self.routing.running.workers.relay.run_once().await.unwrap();
-            step(&self.suap, "suap-work").await;
-        }
+        exchange(&[(&self.routing, "work-suap"), (&self.suap, "suap-work")]).await;
     }
 
     /// The specialist accepts the offered item and completes it with `outcome`.
@@ -313,19 +307,6 @@ impl Desk {
         .await
         .unwrap()
     }
-}
-
-async fn step(running: &TestService, consumer: &str) -> Vec<Outcome> {
-    running
-        .running
-        .workers
-        .consumers
-        .iter()
-        .find(|c| c.durable_name().ends_with(consumer))
-        .unwrap_or_else(|| panic!("no consumer {consumer}"))
-        .run_once(50)
-        .await
-        .unwrap()
 }
 
 /// A back-office specialist of the SUAP in routing, present for back-office work.

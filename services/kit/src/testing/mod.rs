@@ -329,11 +329,67 @@ impl TestService {
         .expect("connect to the service")
     }
 
+    /// Handles what the consumer whose durable name ends with `consumer` has now.
+    pub async fn step(&self, consumer: &str) -> Vec<crate::inbox::Outcome> {
+        self.running
+            .workers
+            .consumers
+            .iter()
+            .find(|c| c.durable_name().ends_with(consumer))
+            .unwrap_or_else(|| panic!("{} has no consumer {consumer}", self.name))
+            .run_once(50)
+            .await
+            .expect("step the consumer")
+    }
+
     /// Stops the service in its shutdown order and waits until it has stopped.
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.running.wait().await;
     }
+}
+
+/// Passes events between in-process services until nothing moves. A round publishes
+/// every listed service's outbox before each step of a listed consumer (a service and
+/// the end of a durable name). It ends after three quiet rounds a little apart: a pull
+/// consumer may see a message JetStream has just stored only a moment later, so one
+/// empty fetch does not mean nothing is coming.
+pub async fn exchange(route: &[(&TestService, &str)]) {
+    const QUIET_ROUNDS: usize = 3;
+    const MAX_ROUNDS: usize = 200;
+    let mut quiet = 0;
+    for _ in 0..MAX_ROUNDS {
+        let mut moved = 0;
+        for (service, consumer) in route {
+            for (relaying, _) in route {
+                moved += relaying
+                    .running
+                    .workers
+                    .relay
+                    .run_once()
+                    .await
+                    .expect("relay the outbox")
+                    .published;
+            }
+            // A handler that fails is retried later, by JetStream's delay: not progress.
+            moved += service
+                .step(consumer)
+                .await
+                .iter()
+                .filter(|o| **o != crate::inbox::Outcome::WillRetry)
+                .count();
+        }
+        if moved > 0 {
+            quiet = 0;
+            continue;
+        }
+        quiet += 1;
+        if quiet == QUIET_ROUNDS {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("events kept moving after {MAX_ROUNDS} rounds");
 }
 
 /// A way to spoil one field of a valid request, and the field the error must name.
