@@ -368,6 +368,64 @@ async fn outgoing_kinds(d: &Desk) -> Vec<String> {
 
 const SHOP: &[&str] = &["scia_form", "moral_requirements", "floor_plan"];
 
+/// The counter finds the business it files for by VAT number, in its own municipality
+/// only; an unknown one is NOT_FOUND (register it first), a wrong check digit is named.
+#[tokio::test]
+async fn the_counter_finds_a_business_by_its_vat_number() {
+    use sportello_proto::suap::v1::{GetBusinessRequest, LookupBusinessRequest};
+    let d = Box::pin(Desk::start()).await;
+    let mut businesses = BusinessServiceClient::new(d.suap.channel().await);
+    let lookup = |vat: &str, municipality: &str| LookupBusinessRequest {
+        municipality_istat_code: municipality.into(),
+        vat_number: vat.into(),
+    };
+    let found = businesses
+        .lookup_business(operator("business.read").request(lookup(" 01234560116 ", SPEZIA)))
+        .await
+        .unwrap()
+        .into_inner()
+        .business
+        .unwrap();
+    assert_eq!(found.id, d.business_id);
+    assert_eq!(found.legal_name, "Trattoria del Prione S.n.c.");
+    assert_eq!(found.registered_office.as_ref().unwrap().postal_code, "19121");
+    let by_id = businesses
+        .get_business(operator("business.read").request(GetBusinessRequest {
+            business_id: d.business_id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .business
+        .unwrap();
+    assert_eq!(by_id, found);
+
+    // Valid, but not registered here: the Comune della Spezia's own VAT number.
+    let unknown = businesses
+        .lookup_business(operator("business.read").request(lookup("00211160114", SPEZIA)))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+    let bad = businesses
+        .lookup_business(operator("business.read").request(lookup("01234560110", SPEZIA)))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("vat_number"), "{bad:?}");
+    let elsewhere = businesses
+        .lookup_business(operator("business.read").request(lookup("01234560116", "010025")))
+        .await
+        .unwrap_err();
+    assert_eq!(elsewhere.code(), Code::PermissionDenied, "{elsewhere:?}");
+    let no_id = businesses
+        .get_business(operator("business.read").request(GetBusinessRequest {
+            business_id: "0195f3a0-0000-7000-8000-00000000ffff".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(no_id.code(), Code::NotFound, "{no_id:?}");
+}
+
 /// A SCIA filed at the counter: a protocol number and a receipt at once, effective on
 /// filing; the control is tier-4 work on the 60-day clock; the specialist completes it
 /// within the term and the application is compliant.

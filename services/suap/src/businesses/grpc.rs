@@ -6,11 +6,16 @@ use sportello_kit::{
 use sportello_proto::{
     common::v1::Address,
     suap::v1::{
-        Business as BusinessMessage, BusinessRegistered, RegisterBusinessRequest,
+        Business as BusinessMessage, BusinessRegistered, GetBusinessRequest, GetBusinessResponse,
+        LookupBusinessRequest, LookupBusinessResponse, RegisterBusinessRequest,
         RegisterBusinessResponse, business_service_server::BusinessService,
     },
 };
 use tonic::{Request, Response, Status};
+
+use sportello_kit::{ErrorKind, MunicipalityCode, domain};
+use sportello_pa::PartitaIva;
+use uuid::Uuid;
 
 use super::{domain::NewBusiness, store};
 
@@ -72,6 +77,75 @@ impl BusinessService for Businesses {
             })
             .await?;
         Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_business(
+        &self,
+        request: Request<GetBusinessRequest>,
+    ) -> Result<Response<GetBusinessResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let id = Uuid::parse_str(request.get_ref().business_id.trim()).map_err(|_| {
+            ServiceError::invalid_field("business_id", "non è un UUID / is not a UUID")
+        })?;
+        let business = self
+            .found(&context, store::Find::Id(id), "business_id")
+            .await?;
+        Ok(Response::new(GetBusinessResponse {
+            business: Some(business),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn lookup_business(
+        &self,
+        request: Request<LookupBusinessRequest>,
+    ) -> Result<Response<LookupBusinessResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let municipality: MunicipalityCode =
+            domain::parse_field("municipality_istat_code", &request.municipality_istat_code)?;
+        context.ensure_municipality(municipality)?;
+        let vat_number: PartitaIva = domain::parse_field("vat_number", request.vat_number.trim())?;
+        let business = self
+            .found(
+                &context,
+                store::Find::VatNumber(municipality, vat_number.as_str()),
+                "vat_number",
+            )
+            .await?;
+        Ok(Response::new(LookupBusinessResponse {
+            business: Some(business),
+        }))
+    }
+}
+
+impl Businesses {
+    /// The business `find` names, in the caller's municipality, or NOT_FOUND naming
+    /// `field`.
+    async fn found(
+        &self,
+        context: &CallContext,
+        find: store::Find<'_>,
+        field: &str,
+    ) -> Result<BusinessMessage, ServiceError> {
+        let found = store::find(self.db.pool(), find).await?;
+        match found {
+            Some(saved)
+                if context
+                    .ensure_municipality(saved.business.municipality)
+                    .is_ok() =>
+            {
+                Ok(to_message(&saved))
+            }
+            _ => Err(ServiceError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "nessuna impresa registrata con questo {field} / no business registered \
+                     with this {field}"
+                ),
+            )),
+        }
     }
 }
 

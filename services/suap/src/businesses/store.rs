@@ -1,7 +1,8 @@
 //! Businesses in PostgreSQL.
 
 use jiff::Timestamp;
-use sportello_kit::{UnitOfWork, db, uow::SqlTimestamp};
+use sportello_kit::{MunicipalityCode, UnitOfWork, db, uow::SqlTimestamp};
+use sqlx::{Row, postgres::PgRow};
 use uuid::Uuid;
 
 use super::domain::NewBusiness;
@@ -70,4 +71,68 @@ pub async fn payer<'e>(
         .bind(id)
         .fetch_optional(executor)
         .await
+}
+
+/// Which business to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Find<'a> {
+    /// By record id.
+    Id(Uuid),
+    /// By VAT number, in a municipality.
+    VatNumber(MunicipalityCode, &'a str),
+}
+
+/// The business `find` names, if there is one.
+pub async fn find<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    find: Find<'_>,
+) -> Result<Option<Business>, sqlx::Error> {
+    const COLUMNS: &str = "select id, municipality, vat_number, legal_name, ateco_code,
+                                  street_name, house_number, postal_code, office_municipality,
+                                  version, created_at from businesses";
+    let row = match find {
+        Find::Id(id) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{COLUMNS} where id = $1")))
+                .bind(id)
+                .fetch_optional(executor)
+                .await?
+        }
+        Find::VatNumber(municipality, vat_number) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{COLUMNS} where municipality = $1 and vat_number = $2"
+            )))
+            .bind(municipality.as_str())
+            .bind(vat_number)
+            .fetch_optional(executor)
+            .await?
+        }
+    };
+    row.as_ref().map(business).transpose()
+}
+
+/// A column holding a domain value the table's checks admit.
+fn parsed<T: std::str::FromStr>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
+    let raw: String = row.try_get(column)?;
+    raw.parse().map_err(|_| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("{column} holds {raw:?}").into(),
+    })
+}
+
+fn business(row: &PgRow) -> Result<Business, sqlx::Error> {
+    Ok(Business {
+        id: row.try_get("id")?,
+        business: NewBusiness {
+            municipality: parsed(row, "municipality")?,
+            vat_number: parsed(row, "vat_number")?,
+            legal_name: row.try_get("legal_name")?,
+            ateco_code: row.try_get("ateco_code")?,
+            street_name: row.try_get("street_name")?,
+            house_number: row.try_get("house_number")?,
+            postal_code: row.try_get("postal_code")?,
+            office_municipality: parsed(row, "office_municipality")?,
+        },
+        version: row.try_get("version")?,
+        created_at: row.try_get::<SqlTimestamp, _>("created_at")?.to_jiff(),
+    })
 }
