@@ -18,6 +18,11 @@ use sportello_proto::{
         case_service_client::CaseServiceClient, catalogue_service_client::CatalogueServiceClient,
         operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
     },
+    suap::v1::{
+        application_service_client::ApplicationServiceClient,
+        business_service_client::BusinessServiceClient,
+        occupation_service_client::OccupationServiceClient,
+    },
 };
 
 use crate::{api::live::Live, auth::limiter::LoginLimiter, config::WebConfig, peers::Peers};
@@ -96,5 +101,20 @@ impl AppState {
     /// The registry's residents.
     pub fn residents(&self) -> Result<ResidentServiceClient<Channel>, ServiceError> {
         Ok(ResidentServiceClient::new(self.channel("registry")?))
+    }
+
+    /// The SUAP's businesses.
+    pub fn suap_businesses(&self) -> Result<BusinessServiceClient<Channel>, ServiceError> {
+        Ok(BusinessServiceClient::new(self.channel("suap")?))
+    }
+
+    /// The SUAP's applications, and its procedures' guidance.
+    pub fn suap_applications(&self) -> Result<ApplicationServiceClient<Channel>, ServiceError> {
+        Ok(ApplicationServiceClient::new(self.channel("suap")?))
+    }
+
+    /// The SUAP's occupations of public land.
+    pub fn suap_occupations(&self) -> Result<OccupationServiceClient<Channel>, ServiceError> {
+        Ok(OccupationServiceClient::new(self.channel("suap")?))
     }
 }

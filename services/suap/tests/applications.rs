@@ -388,7 +388,10 @@ async fn the_counter_finds_a_business_by_its_vat_number() {
         .unwrap();
     assert_eq!(found.id, d.business_id);
     assert_eq!(found.legal_name, "Trattoria del Prione S.n.c.");
-    assert_eq!(found.registered_office.as_ref().unwrap().postal_code, "19121");
+    assert_eq!(
+        found.registered_office.as_ref().unwrap().postal_code,
+        "19121"
+    );
     let by_id = businesses
         .get_business(operator("business.read").request(GetBusinessRequest {
             business_id: d.business_id.clone(),

@@ -7,7 +7,7 @@
 //! errors through the kit's one table, so a field error comes back under its field.
 //!
 //! Layout: [`board`] and [`kiosk`] (the waiting room), [`console`] and [`cases`] (the
-//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
+//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`suap`] (the business desk: guidance, businesses, filings and their receipts), [`documents`] (attachments in a JSON body), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
 //! happen), [`views`] (the JSON shapes), [`body`] and [`input`] (what requests may hold,
 //! checked as the document states it).
 
@@ -18,10 +18,12 @@ pub mod board;
 pub mod body;
 pub mod cases;
 pub mod console;
+pub mod documents;
 pub mod input;
 pub mod kiosk;
 pub mod live;
 pub mod residence;
+pub mod suap;
 pub mod verify;
 pub mod views;
 
@@ -163,6 +165,17 @@ pub fn router() -> Router<AppState> {
             "/api/v1/residence-changes/{id}/answer",
             post(residence::answer),
         )
+        .route("/api/v1/suap/procedures", get(suap::procedures))
+        .route(
+            "/api/v1/suap/businesses",
+            get(suap::lookup_business).post(suap::register_business),
+        )
+        // A filing carries its documents: its extractor sets its own body limit.
+        .route(
+            "/api/v1/suap/applications",
+            post(suap::file).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/suap/applications/{id}", get(suap::get))
         .route("/api/v1/verify/{code}", get(verify::verify))
         .route("/api/v1/admin/operators", get(admin::operators))
         .route("/api/v1/admin/operators/{id}", put(admin::put_operator))

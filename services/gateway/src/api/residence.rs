@@ -10,13 +10,9 @@
 
 use axum::{
     Json,
-    extract::{FromRequest, Request, State},
+    extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-};
-use base64::{
-    Engine as _, alphabet,
-    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -36,6 +32,7 @@ use sportello_proto::{
 
 use super::{
     body::{Body, Path},
+    documents::{self, WithDocuments},
     input,
     views::{short_name, time},
 };
@@ -363,15 +360,8 @@ pub struct DeclarationForm {
     pub documents: Vec<DocumentForm>,
 }
 
-/// A document handed in with a declaration, as the JSON body carries it.
-///
-/// Why base64 in JSON rather than multipart: the registry takes the declaration and its
-/// documents in one unary gRPC message, so the gateway holds every byte in memory
-/// whichever way they arrive — multipart would save only base64's third and the
-/// decoding copy, at the cost of a second request shape, a second error path and a
-/// second content type for the OpenAPI document and its contract tests. JSON keeps one
-/// body, checked once, whose errors name `documents[i].…` like every other field; the
-/// route's body limit is raised for this route only (see [`declaration_body_limit`]).
+/// A document handed in with a declaration, as the JSON body carries it (base64: see
+/// [`documents`]).
 #[derive(Deserialize)]
 pub struct DocumentForm {
     /// What it is, from the form's list ("Modulo di dichiarazione", …): it travels to
@@ -398,102 +388,22 @@ impl std::fmt::Debug for DocumentForm {
     }
 }
 
-/// Standard base64 with canonical padding, as the document's pattern states it. Unused
-/// trailing bits are allowed: the pattern cannot express them, and a request the
-/// document allows must not be refused as malformed.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
-);
-
-/// The base64 length of `bytes` bytes.
-fn encoded_len(bytes: u64) -> u64 {
-    bytes.div_ceil(3).saturating_mul(4)
-}
-
-/// The largest declaration body: [`MAX_DOCUMENTS`] documents at the size limit in
-/// base64, and a mebibyte for the members, the address and the JSON around them.
-pub fn declaration_body_limit(document_max_bytes: u64) -> usize {
-    let documents = encoded_len(document_max_bytes).saturating_mul(MAX_DOCUMENTS as u64);
-    usize::try_from(documents)
-        .unwrap_or(usize::MAX)
-        .saturating_add(1024 * 1024)
-}
-
-/// The largest GetResidenceChangeDocument reply: a document at the size limit, and a
-/// mebibyte for its title and ids. tonic's default (4 MiB) would refuse a scan under
-/// the limit with a bare "message too large".
-fn document_reply_limit(document_max_bytes: u64) -> usize {
-    usize::try_from(document_max_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(1024 * 1024)
-}
-
-/// Checks the documents as the OpenAPI document states them and decodes them; the
-/// registry then checks that each content is what its type says (magic bytes), and a
-/// refusal names `documents[i].media_type` all the same.
+/// Checks the documents' count and titles, and decodes them (see [`documents::decode`]).
 fn attached(
     documents: Vec<DocumentForm>,
     max_bytes: u64,
 ) -> Result<Vec<AttachedDocument>, ServiceError> {
-    if documents.len() > MAX_DOCUMENTS {
-        return Err(ServiceError::invalid_field(
-            "documents",
-            format!("al massimo {MAX_DOCUMENTS} documenti / at most {MAX_DOCUMENTS} documents"),
-        ));
-    }
+    documents::at_most(documents.len(), MAX_DOCUMENTS)?;
     documents
         .into_iter()
         .enumerate()
         .map(|(i, document)| {
-            let field = |name: &str| format!("documents[{i}].{name}");
-            input::text(&field("title"), &document.title, TITLE_MAX)?;
+            let field = format!("documents[{i}].title");
+            input::text(&field, &document.title, TITLE_MAX)?;
             // The title travels to routing in the work request.
-            privacy::ensure_free_of_personal_data(&field("title"), &document.title)?;
-            if !MediaType::ALL
-                .iter()
-                .any(|t| t.as_str() == document.media_type)
-            {
-                return Err(ServiceError::invalid_field(
-                    field("media_type"),
-                    "uno tra application/pdf, image/jpeg, image/png, application/pkcs7-mime, \
-                     application/xml / one of application/pdf, image/jpeg, image/png, \
-                     application/pkcs7-mime, application/xml",
-                ));
-            }
-            let too_big = || {
-                ServiceError::invalid_field(
-                    field("content_base64"),
-                    format!(
-                        "il documento supera {max_bytes} byte / the document exceeds \
-                         {max_bytes} bytes"
-                    ),
-                )
-            };
-            // Refused before decoding: a body at the route's limit decodes nothing.
-            if document.content_base64.len() as u64 > encoded_len(max_bytes) {
-                return Err(too_big());
-            }
-            let content = BASE64
-                .decode(document.content_base64.as_bytes())
-                .map_err(|_| {
-                    ServiceError::invalid_field(
-                        field("content_base64"),
-                        "non è base64 standard con padding / is not standard base64 with \
-                         padding",
-                    )
-                })?;
-            if content.is_empty() {
-                return Err(ServiceError::invalid_field(
-                    field("content_base64"),
-                    "è vuoto / is empty",
-                ));
-            }
-            if content.len() as u64 > max_bytes {
-                return Err(too_big());
-            }
+            privacy::ensure_free_of_personal_data(&field, &document.title)?;
+            let content =
+                documents::decode(i, &document.media_type, &document.content_base64, max_bytes)?;
             Ok(AttachedDocument {
                 content,
                 media_type: document.media_type,
@@ -503,31 +413,8 @@ fn attached(
         .collect()
 }
 
-/// A declaration's JSON body, read up to [`declaration_body_limit`] of the configured
-/// document size instead of axum's 2 MB default (which the route disables): a
-/// declaration carries its documents, every other body stays small.
-#[derive(Debug)]
-pub struct DeclarationBody(pub DeclarationForm);
-
-impl FromRequest<AppState> for DeclarationBody {
-    type Rejection = ServiceError;
-
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let limit = declaration_body_limit(state.settings.document_max_bytes);
-        let (parts, body) = request.into_parts();
-        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-            ServiceError::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "il corpo della richiesta non si legge o supera {limit} byte / the request \
-                     body could not be read or exceeds {limit} bytes"
-                ),
-            )
-        })?;
-        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
-        let Body(form) = Body::<DeclarationForm>::from_request(request, state).await?;
-        Ok(Self(form))
-    }
+impl documents::CarriesDocuments for DeclarationForm {
+    const MAX_DOCUMENTS: usize = MAX_DOCUMENTS;
 }
 
 /// What the registry needs of a move within the municipality, once the gateway has
@@ -785,7 +672,7 @@ async fn find_members(
 pub async fn declare(
     State(state): State<AppState>,
     signed: Signed,
-    DeclarationBody(mut form): DeclarationBody,
+    WithDocuments(mut form): WithDocuments<DeclarationForm>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
     checked(&form)?;
     let documents = attached(
@@ -1007,7 +894,7 @@ pub async fn document(
     let reply = state
         .residence_changes()?
         // A document may be up to DOCUMENT_MAX_BYTES: above tonic's 4 MiB default.
-        .max_decoding_message_size(document_reply_limit(state.settings.document_max_bytes))
+        .max_decoding_message_size(documents::reply_limit(state.settings.document_max_bytes))
         .get_residence_change_document(context.request(GetResidenceChangeDocumentRequest {
             sha256: hash.clone(),
         }))
@@ -1257,7 +1144,8 @@ mod tests {
     #[test]
     fn documents_are_decoded_and_checked_naming_their_field() {
         // 16 bytes: the base64 ends in "==", which an unpadded copy drops.
-        let pdf = BASE64.encode(b"%PDF-1.4\n%%EOF\n\n");
+        use base64::Engine as _;
+        let pdf = documents::BASE64.encode(b"%PDF-1.4\n%%EOF\n\n");
         assert!(pdf.ends_with("=="));
         let ok = attached(vec![document("application/pdf", &pdf)], 100).unwrap();
         assert_eq!(ok[0].content, b"%PDF-1.4\n%%EOF\n\n");
@@ -1301,16 +1189,6 @@ mod tests {
             refused_field(attached(vec![named], 100)),
             "documents[0].title"
         );
-    }
-
-    #[test]
-    fn the_body_limit_holds_five_documents_at_the_limit() {
-        let max = 10 * 1024 * 1024;
-        let one = usize::try_from(encoded_len(max)).unwrap();
-        assert!(declaration_body_limit(max) > 5 * one);
-        assert!(declaration_body_limit(max) < 5 * one + 2 * 1024 * 1024);
-        assert_eq!(encoded_len(3), 4);
-        assert_eq!(encoded_len(4), 8);
     }
 
     #[test]

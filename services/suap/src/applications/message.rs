@@ -64,6 +64,7 @@ pub fn procedure(p: &ProcedureDef) -> ProcedureInfo {
             .collect(),
         forwarded_to_other_bodies: !p.forwarded_to.is_empty(),
         costs: p.costs.into(),
+        occupies_land: p.occupies_land(),
     }
 }
 
