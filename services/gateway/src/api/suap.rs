@@ -311,8 +311,8 @@ pub struct FilingForm {
     /// How the operator may file for the business: `signed_form` or
     /// `special_power_of_attorney`.
     mandate: String,
-    /// The power of attorney's reference (its date and number), when there is one.
-    #[serde(default)]
+    /// The signed form's reference (its date and signature) or the power of attorney's
+    /// (its date and number).
     mandate_reference: String,
     #[serde(default)]
     documents: Vec<FiledDocumentForm>,
@@ -405,7 +405,7 @@ pub async fn file(
     WithDocuments(form): WithDocuments<FilingForm>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
     let mandate = mandate(&form.mandate)?;
-    input::text("mandate_reference", &form.mandate_reference, 200)?;
+    input::text("mandate_reference", &form.mandate_reference, 120)?;
     input::optional_uuid("idempotency_key", &form.idempotency_key)?;
     let occupation = form.occupation.map(place).transpose()?;
     let documents = filed(form.documents, state.settings.document_max_bytes)?;

@@ -328,7 +328,7 @@ pub fn deadline(
                 // a change of residence (DPR 223/1989 art. 18-bis c. 1: "non invia").
                 if procedure == Procedure::ResidenceCheck && run.outcome == Outcome::SilenceAssent {
                     run.outcome = Outcome::Breach;
-                    run.outcome_rule = "DPR 223/1989 art. 18-bis c. 1, DL 5/2012 art. 5 c. 5: a 10-bis notice was sent within the 45 days, so no silence-assent; the decision is still due";
+                    run.outcome_rule = "DPR 223/1989 art. 18-bis c. 1, DL 5/2012 art. 5 c. 5: preavviso di rigetto (art. 10-bis) inviato entro i 45 giorni, quindi niente silenzio-assenso; la decisione resta dovuta / a 10-bis notice was sent within the 45 days, so no silence-assent; the decision is still due";
                     run.steps.push(format!(
                         "10-bis notice sent {sent}, within the term ending {due_so_far}: no silence-assent on change of residence (DPR 223/1989 art. 18-bis c. 1; DL 5/2012 art. 5 c. 5)"
                     ));

@@ -91,37 +91,37 @@ impl Matter {
     pub fn rule(&self) -> &'static str {
         match self {
             Matter::General => {
-                "L. 241/1990 art. 20 c. 1: silence-assent; on request the office attests it within 10 days (c. 2-bis)"
+                "L. 241/1990 art. 20 c. 1: silenzio-assenso; su richiesta l'ufficio lo attesta entro 10 giorni (c. 2-bis) / silence-assent; on request the office attests it within 10 days (c. 2-bis)"
             }
             Matter::Heritage => {
-                "L. 241/1990 art. 20 c. 4: no silence-assent on cultural and landscape heritage; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: niente silenzio-assenso sui beni culturali e paesaggistici; la decisione resta dovuta / no silence-assent on cultural and landscape heritage; the decision is still due"
             }
             Matter::Environment => {
-                "L. 241/1990 art. 20 c. 4: no silence-assent on the environment; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: niente silenzio-assenso sull'ambiente; la decisione resta dovuta / no silence-assent on the environment; the decision is still due"
             }
             Matter::HydrogeologicalRisk => {
-                "L. 241/1990 art. 20 c. 4: no silence-assent on hydrogeological risk; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: niente silenzio-assenso sul rischio idrogeologico; la decisione resta dovuta / no silence-assent on hydrogeological risk; the decision is still due"
             }
             Matter::NationalDefence => {
-                "L. 241/1990 art. 20 c. 4: no silence-assent on national defence; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: niente silenzio-assenso sulla difesa nazionale; la decisione resta dovuta / no silence-assent on national defence; the decision is still due"
             }
             Matter::PublicSafety => {
-                "L. 241/1990 art. 20 c. 4: no silence-assent on public safety; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: niente silenzio-assenso sulla pubblica sicurezza; la decisione resta dovuta / no silence-assent on public safety; the decision is still due"
             }
             Matter::Immigration => {
-                "L. 241/1990 art. 20 c. 4: no silence-assent on immigration, asylum and citizenship; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: niente silenzio-assenso su immigrazione, asilo e cittadinanza; la decisione resta dovuta / no silence-assent on immigration, asylum and citizenship; the decision is still due"
             }
             Matter::Health => {
-                "L. 241/1990 art. 20 c. 4: no silence-assent on health and public safety from harm; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: niente silenzio-assenso su salute e pubblica incolumità; la decisione resta dovuta / no silence-assent on health and public safety from harm; the decision is still due"
             }
             Matter::EuFormalMeasure => {
-                "L. 241/1990 art. 20 c. 4: EU law requires a formal measure; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: il diritto UE richiede un provvedimento espresso; la decisione resta dovuta / EU law requires a formal measure; the decision is still due"
             }
             Matter::SilenceIsRejection => {
-                "L. 241/1990 art. 20 c. 4: the law makes silence a rejection"
+                "L. 241/1990 art. 20 c. 4: la legge qualifica il silenzio come rigetto / the law makes silence a rejection"
             }
             Matter::ExcludedByDecree => {
-                "L. 241/1990 art. 20 c. 4: excluded by decree of the President of the Council of Ministers; the decision is still due"
+                "L. 241/1990 art. 20 c. 4: escluso con decreto del Presidente del Consiglio dei ministri; la decisione resta dovuta / excluded by decree of the President of the Council of Ministers; the decision is still due"
             }
         }
     }

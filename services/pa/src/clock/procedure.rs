@@ -203,33 +203,33 @@ impl Procedure {
                 silence_assent: true,
                 ..
             } => {
-                "L. 241/1990 art. 20 c. 1: silence-assent; on request the office attests it within 10 days (c. 2-bis)"
+                "L. 241/1990 art. 20 c. 1: silenzio-assenso; su richiesta l'ufficio lo attesta entro 10 giorni (c. 2-bis) / silence-assent; on request the office attests it within 10 days (c. 2-bis)"
             }
             Procedure::Generic {
                 silence_assent: false,
                 ..
             }
             | Procedure::ResidenceRegistration => {
-                "L. 241/1990 art. 2 c. 8-9: the office remains bound to decide"
+                "L. 241/1990 art. 2 c. 8-9: l'ufficio resta tenuto a decidere / the office remains bound to decide"
             }
             Procedure::ResidenceCheck => {
-                "DPR 223/1989 art. 18-bis c. 1, DL 5/2012 art. 5 c. 5, L. 241/1990 art. 20: silence-assent unless a 10-bis notice was sent within the term; on request the office attests it within 10 days (art. 20 c. 2-bis)"
+                "DPR 223/1989 art. 18-bis c. 1, DL 5/2012 art. 5 c. 5, L. 241/1990 art. 20: silenzio-assenso salvo preavviso di rigetto (art. 10-bis) inviato entro il termine; su richiesta l'ufficio lo attesta entro 10 giorni (art. 20 c. 2-bis) / silence-assent unless a 10-bis notice was sent within the term; on request the office attests it within 10 days (art. 20 c. 2-bis)"
             }
             Procedure::Scia | Procedure::SciaBuilding => {
-                "L. 241/1990 art. 19 c. 3-4: the power to prohibit lapses; only self-annulment (art. 21-nonies) remains"
+                "L. 241/1990 art. 19 c. 3-4: il potere di vietare si consuma; resta solo l'annullamento d'ufficio (art. 21-nonies) / the power to prohibit lapses; only self-annulment (art. 21-nonies) remains"
             }
             Procedure::SuapOrdinary { matter } => matter.rule(),
             Procedure::Opinion => {
-                "L. 241/1990 art. 16 c. 2: the requesting administration proceeds without the opinion"
+                "L. 241/1990 art. 16 c. 2: l'amministrazione richiedente procede senza il parere / the requesting administration proceeds without the opinion"
             }
             Procedure::ProtectedOpinion { .. } => {
-                "L. 241/1990 art. 16 c. 3: an environmental, landscape, territorial or health opinion never lapses; the requester may not proceed without it"
+                "L. 241/1990 art. 16 c. 3: un parere ambientale, paesaggistico, territoriale o sanitario non si dà mai per acquisito; il richiedente non procede senza / an environmental, landscape, territorial or health opinion never lapses; the requester may not proceed without it"
             }
             Procedure::Assent { .. } => {
-                "L. 241/1990 art. 17-bis c. 2-3: the assent is deemed given"
+                "L. 241/1990 art. 17-bis c. 2-3: l'assenso si intende acquisito / the assent is deemed given"
             }
             Procedure::SilenceAssentAttestation => {
-                "L. 241/1990 art. 20 c. 2-bis: the applicant's own declaration (DPR 445/2000 art. 47) replaces the attestation"
+                "L. 241/1990 art. 20 c. 2-bis: la dichiarazione del richiedente (DPR 445/2000 art. 47) sostituisce l'attestazione / the applicant's own declaration (DPR 445/2000 art. 47) replaces the attestation"
             }
         }
     }

@@ -3,6 +3,7 @@
 // number and the day by which the citizen will hear (45 days, DPR 223/1989 art. 18-bis).
 import { api, clearErrors, showError, withBusy } from './api.js';
 import { announce, fillSelect, fmtDate, h, uuid } from './common.js';
+import { base64, formatSize, mediaType } from './files.js';
 import { onLangChange, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -30,11 +31,6 @@ let rows = 0;
 
 /** At most this many documents (the registry's limit, stated in openapi.json). */
 const MAX_DOCUMENTS = 5;
-/** The media types the registry takes, by file extension (a .p7m often has no type). */
-const MEDIA_TYPES = {
-  pdf: 'application/pdf', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png',
-  p7m: 'application/pkcs7-mime', xml: 'application/xml',
-};
 /**
  * Titles to choose from, not free text: a title travels to routing's work item and the
  * back office, so it must say what the document is, never whose. The value sent is the
@@ -97,13 +93,6 @@ function renderOrigin() {
   $('res-documents-group').hidden = incoming;
 }
 
-/** The media type the registry expects for `file`, from its type or its extension. */
-function mediaType(file) {
-  if (Object.values(MEDIA_TYPES).includes(file.type)) return file.type;
-  const extension = file.name.split('.').pop()?.toLowerCase() ?? '';
-  return MEDIA_TYPES[extension] ?? '';
-}
-
 /** Adds the chosen files (up to MAX_DOCUMENTS in all); the first defaults to the form. */
 function addDocuments(ev) {
   const input = ev.currentTarget;
@@ -116,10 +105,6 @@ function addDocuments(ev) {
   }
   renderDocuments();
   if (chosen.length > room) announce(t('res.documents_too_many'));
-}
-
-function formatSize(bytes) {
-  return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 /** A row per document: the file (named `documents[i].file` for its errors), its title, remove. */
@@ -146,16 +131,6 @@ function renderDocuments() {
       h('div', { class: 'col-md-4 select-wrapper mb-1' }, h('label', { for: titleId }, t('res.document_title')), select),
       h('div', { class: 'col-md-3 mb-1' }, remove));
   }));
-}
-
-/** Standard base64 of `buffer`, in chunks (String.fromCharCode takes a bounded argument list). */
-function base64(buffer) {
-  const bytes = new Uint8Array(buffer);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }
 
 /** The documents as openapi.json's AttachedDocument states them, read from the files. */
