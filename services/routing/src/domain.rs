@@ -97,6 +97,7 @@ stored!(IncomingKind {
     Request => "request",
     Integration => "integration",
     Opinion => "opinion",
+    Observations => "observations",
 });
 
 stored!(OutgoingKind {

@@ -93,6 +93,10 @@ pub async fn start(
         applications::steps::TermExpired,
     );
     service.on_timer(
+        applications::reasons::WINDOW_TIMER,
+        applications::reasons::WindowEnded,
+    );
+    service.on_timer(
         applications::land::NOTICE_TIMER,
         applications::land::CanoneNotice {
             payments: payments.clone(),

@@ -1148,3 +1148,186 @@ async fn silence_assent_does_not_grant_a_place_taken_meanwhile() {
         "the new round only: the first round's work was withdrawn or done"
     );
 }
+
+/// A refusal goes through the notice of reasons against (L. 241/1990 art. 10-bis): a
+/// `refused` with no notice sends the notice instead; the term is suspended; the
+/// observations filed within the 10 days start the round in which the specialist decides,
+/// the term running again 10 days after them; a refusal without its reasons goes back to
+/// the back office; the reasoned refusal revokes the place asked for.
+#[tokio::test]
+async fn a_refusal_goes_through_the_10_bis_notice_and_the_observations() {
+    use sportello_proto::suap::v1::{
+        GetOccupationRequest, OccupationStatus, RecordObservationsRequest,
+        occupation_service_client::OccupationServiceClient,
+    };
+    let d = Box::pin(Desk::start()).await;
+    let filed = d
+        .file(
+            "suolo.dehors",
+            &["application_form", "occupation_plan", "photos"],
+        )
+        .await;
+    assert_eq!(filed.due_date, "2027-01-27");
+    let reasons = [(
+        "reasons",
+        "Il dehors occupa il marciapiede oltre la larghezza consentita dal regolamento",
+    )];
+
+    // Thursday 26 November: the specialist refuses; the law wants the notice first.
+    d.work("refused", &reasons).await;
+    let notified = d.get(&filed.id).await;
+    assert_eq!(notified.status, ApplicationStatus::ReasonsNotified as i32);
+    // Suspended from the notice through the window's last day (26 November + 10 days is
+    // Sunday 6 December, moved to Monday 7): 12 days added to 27 January, should no
+    // observations come.
+    assert_eq!(notified.due_date, "2027-02-08");
+    assert_eq!(
+        outgoing_kinds(&d).await,
+        ["receipt", "notice_of_reasons_against"]
+    );
+    assert!(
+        d.events()
+            .await
+            .contains(&"suap.application.reasons_notified".to_owned())
+    );
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from routing.work_items where state not in ('completed', 'cancelled')",
+    )
+    .fetch_one(d.pool())
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "nothing to decide while the business may answer");
+
+    let mut client = d.applications().await;
+    let observations = |day: &str| RecordObservationsRequest {
+        application_id: filed.id.clone(),
+        documents: vec![document("observations")],
+        received_date: day.into(),
+        idempotency_key: String::new(),
+    };
+    let before = client
+        .record_observations(operator("suap.observations").request(observations("2026-11-20")))
+        .await
+        .unwrap_err();
+    assert_eq!(before.code(), Code::InvalidArgument);
+    assert!(before.message().contains("received_date"), "{before:?}");
+
+    // Tuesday 1 December, within the 10 days: the observations.
+    d.at_start_of("2026-12-01");
+    let heard = client
+        .record_observations(operator("suap.observations").request(observations("")))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    assert_eq!(heard.status, ApplicationStatus::ReasonsNotified as i32);
+    // Suspended from 26 November, the term runs again on 11 December, 10 days after the
+    // observations: 15 days added to 27 January.
+    assert_eq!(heard.due_date, "2027-02-11");
+    let again = client
+        .record_observations(operator("suap.observations").request(observations("")))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+
+    // The refusal needs its reasons: without them the work comes back.
+    d.work("refused", &[]).await;
+    assert_eq!(
+        d.get(&filed.id).await.status,
+        ApplicationStatus::ReasonsNotified as i32
+    );
+    assert!(
+        d.events()
+            .await
+            .contains(&"suap.application.decision_sent_back".to_owned())
+    );
+    let note: String =
+        sqlx::query_scalar("select context_note from routing.work_items where state = 'offered'")
+            .fetch_one(d.pool())
+            .await
+            .unwrap();
+    assert!(note.contains("motivazione"), "{note}");
+
+    d.work("refused", &reasons).await;
+    let refused = d.get(&filed.id).await;
+    assert_eq!(refused.status, ApplicationStatus::Refused as i32);
+    assert_eq!(
+        outgoing_kinds(&d).await,
+        ["receipt", "notice_of_reasons_against", "rejection"]
+    );
+    let occupation = OccupationServiceClient::new(d.suap.channel().await)
+        .get_occupation(operator("suap.read").request(GetOccupationRequest {
+            occupation_id: refused.occupation_id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .occupation
+        .unwrap();
+    assert_eq!(occupation.status, OccupationStatus::Revoked as i32);
+}
+
+/// Without observations the window ends by itself and the back office decides; late
+/// observations are refused naming the 10 days; a grant after the notice stands.
+#[tokio::test]
+async fn the_window_for_observations_ends_and_the_office_decides() {
+    use sportello_proto::suap::v1::RecordObservationsRequest;
+    let d = Box::pin(Desk::start()).await;
+    let filed = d
+        .file(
+            "suolo.dehors",
+            &["application_form", "occupation_plan", "photos"],
+        )
+        .await;
+    d.work(
+        "reasons_against",
+        &[(
+            "reasons",
+            "La planimetria non rispetta le distanze dagli attraversamenti",
+        )],
+    )
+    .await;
+    assert_eq!(
+        d.get(&filed.id).await.status,
+        ApplicationStatus::ReasonsNotified as i32
+    );
+
+    // Notice received on 26 November: 10 days to Sunday 6 December, moved to Monday 7.
+    d.at_start_of("2026-12-08");
+    let late = d
+        .applications()
+        .await
+        .record_observations(
+            operator("suap.observations").request(RecordObservationsRequest {
+                application_id: filed.id.clone(),
+                documents: vec![document("observations")],
+                received_date: String::new(),
+                idempotency_key: String::new(),
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition, "{late:?}");
+    assert!(late.message().contains("2026-12-07"), "{late:?}");
+
+    d.suap.running.workers.timers.run_once().await.unwrap();
+    d.hand_over().await;
+    let note: String =
+        sqlx::query_scalar("select context_note from routing.work_items where state = 'offered'")
+            .fetch_one(d.pool())
+            .await
+            .unwrap();
+    assert!(note.contains("Nessuna osservazione"), "{note}");
+    let waiting = d.get(&filed.id).await;
+    assert_eq!(
+        waiting.due_date, "2027-02-08",
+        "suspended 26 November to 7 December"
+    );
+
+    d.work("granted", &[]).await;
+    assert_eq!(
+        d.get(&filed.id).await.status,
+        ApplicationStatus::Granted as i32
+    );
+}

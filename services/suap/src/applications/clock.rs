@@ -39,6 +39,19 @@ pub fn statutory_clock(app: &Application) -> Result<Option<StatutoryClock>, Serv
                 from_date: from.to_string(),
                 until_date: until.map(|d| d.to_string()).unwrap_or_default(),
             }),
+            // Suspended from the notice; the term runs again 10 days after the
+            // observations or at the window's end (art. 10-bis).
+            Stop::ReasonsAgainst {
+                sent, observations, ..
+            } => Some(ClockSuspension {
+                reason: "reasons_against".into(),
+                from_date: sent.to_string(),
+                until_date: observations
+                    .and_then(|o| o.checked_add(jiff::Span::new().days(10)).ok())
+                    .or_else(|| deadline.observation_window.as_ref().and_then(|w| w.ends))
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+            }),
             _ => None,
         })
         .collect();

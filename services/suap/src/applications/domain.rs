@@ -44,6 +44,9 @@ pub enum Status {
     DecisionOverdue,
     /// Ordinary procedure refused.
     Refused,
+    /// Ordinary procedure: the notice of reasons against granting is out (L. 241/1990
+    /// art. 10-bis); the business may file observations, then the back office decides.
+    ReasonsNotified,
 }
 
 impl Status {
@@ -63,6 +66,7 @@ impl Status {
             Status::GrantedBySilence => "granted_by_silence",
             Status::DecisionOverdue => "decision_overdue",
             Status::Refused => "refused",
+            Status::ReasonsNotified => "reasons_notified",
         }
     }
 
@@ -82,6 +86,7 @@ impl Status {
             "granted_by_silence" => Status::GrantedBySilence,
             "decision_overdue" => Status::DecisionOverdue,
             "refused" => Status::Refused,
+            "reasons_notified" => Status::ReasonsNotified,
             other => {
                 return Err(sqlx::Error::Decode(
                     format!("unknown application status {other:?}").into(),

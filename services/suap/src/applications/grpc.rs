@@ -6,7 +6,8 @@ use sportello_proto::suap::v1::{
     FileApplicationRequest, FileApplicationResponse, GetApplicationRequest, GetApplicationResponse,
     ListApplicationsRequest, ListApplicationsResponse, ListProceduresRequest,
     ListProceduresResponse, ReceiveIntegrationRequest, ReceiveIntegrationResponse,
-    RecordOpinionRequest, RecordOpinionResponse, ReportMeasuresRequest, ReportMeasuresResponse,
+    RecordObservationsRequest, RecordObservationsResponse, RecordOpinionRequest,
+    RecordOpinionResponse, ReportMeasuresRequest, ReportMeasuresResponse,
     RequestIntegrationRequest, RequestIntegrationResponse, RequestOpinionRequest,
     RequestOpinionResponse, application_service_server::ApplicationService,
 };
@@ -15,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     domain::ApplicationId,
-    filing, message, opinions, procedures, requests,
+    filing, message, opinions, procedures, reasons, requests,
     steps::Desk,
     store::{self, Application},
 };
@@ -139,6 +140,27 @@ impl ApplicationService for Applications {
         )
         .await?;
         Ok(Response::new(ReceiveIntegrationResponse {
+            application: Some(self.full(&app).await?),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_observations(
+        &self,
+        request: Request<RecordObservationsRequest>,
+    ) -> Result<Response<RecordObservationsResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let r = request.into_inner();
+        let app = reasons::record_observations(
+            &self.desk,
+            &context,
+            id("application_id", &r.application_id)?,
+            &r.documents,
+            &r.received_date,
+            &r.idempotency_key,
+        )
+        .await?;
+        Ok(Response::new(RecordObservationsResponse {
             application: Some(self.full(&app).await?),
         }))
     }

@@ -40,6 +40,7 @@ pub fn status(status: Status) -> ApplicationStatus {
         Status::GrantedBySilence => ApplicationStatus::GrantedBySilence,
         Status::DecisionOverdue => ApplicationStatus::DecisionOverdue,
         Status::Refused => ApplicationStatus::Refused,
+        Status::ReasonsNotified => ApplicationStatus::ReasonsNotified,
     }
 }
 

@@ -36,7 +36,7 @@ fn not_found() -> ServiceError {
     .into()
 }
 
-fn precondition(why: impl Into<String>) -> ServiceError {
+pub(super) fn precondition(why: impl Into<String>) -> ServiceError {
     SuapError::Precondition(why.into()).into()
 }
 
@@ -57,7 +57,10 @@ pub async fn read(
 
 /// Locks the application in `uow` and checks nothing moved since it was read: a step
 /// decided on a stale read is refused, and the caller may retry.
-async fn relock(uow: &mut UnitOfWork, read: &Application) -> Result<Application, ServiceError> {
+pub(super) async fn relock(
+    uow: &mut UnitOfWork,
+    read: &Application,
+) -> Result<Application, ServiceError> {
     let app = store::lock(uow.conn(), read.id)
         .await?
         .ok_or_else(not_found)?;
@@ -164,7 +167,7 @@ pub async fn request_integration(
 }
 
 /// Registers documents arriving for `app` as one incoming entry of `kind`.
-async fn register_arrival(
+pub(super) async fn register_arrival(
     desk: &Desk,
     context: &CallContext,
     app: &Application,
@@ -195,7 +198,7 @@ async fn register_arrival(
         .await
 }
 
-fn check_step_documents(
+pub(super) fn check_step_documents(
     desk: &Desk,
     app: &Application,
     documents: &[FiledDocument],

@@ -24,6 +24,7 @@ use super::{
     domain::{ApplicationId, Status},
     land, message,
     procedures::Regime,
+    reasons,
     store::{self, Application},
     work,
 };
@@ -101,7 +102,7 @@ fn outcome_error(app: &Application, outcome: &str) -> ServiceError {
     let expected = if app.regime.is_scia() {
         "compliant, conform_order, prohibited"
     } else {
-        "granted"
+        "granted, reasons_against, refused"
     };
     ServiceError::invalid_field(
         "item.outcome_code",
@@ -208,11 +209,39 @@ pub async fn apply_outcome(
             app.status = Status::Granted;
             "granted"
         }
+        (Regime::Ordinary(_), "reasons_against" | "refused") => {
+            let step = if outcome == "refused" {
+                reasons::refuse(desk, uow, &context, &mut app, result, today).await?
+            } else {
+                reasons::send_notice(desk, uow, &context, &mut app, result, today).await?
+            };
+            match step {
+                reasons::Step::Taken(step) => step,
+                reasons::Step::Again(note) => return decide_again(uow, app, &note).await,
+            }
+        }
         _ => return Err(outcome_error(&app, outcome)),
     };
     let app = store::save(uow, &app).await?;
     clock::schedule(uow, &app).await?;
     emit_changed(uow, &app, step, &[]).await
+}
+
+/// The outcome cannot stand now (a refusal before the window for observations closed, a
+/// step without its reasons): a new round goes to the back office saying why.
+async fn decide_again(
+    uow: &mut UnitOfWork,
+    mut app: Application,
+    note: &str,
+) -> Result<(), ServiceError> {
+    tracing::info!(application_id = %app.id, "the outcome cannot stand now: a new round");
+    app.work_round += 1;
+    app.case_id = None;
+    app.work_closed_at = None;
+    let app = store::save(uow, &app).await?;
+    work::request_with_note(uow, &app, note).await?;
+    clock::schedule(uow, &app).await?;
+    emit_changed(uow, &app, "decision_sent_back", &[]).await
 }
 
 /// The decision would grant land that cannot be granted now: the application stays
@@ -313,24 +342,26 @@ async fn expire(uow: &mut UnitOfWork, mut app: Application) -> Result<(), Servic
             app.status = Status::Prohibited;
             ("prohibited", None)
         }
-        (Regime::Ordinary(_), Status::UnderReview) => match deadline.outcome_on_expiry {
-            Outcome::SilenceAssent => {
-                if let Err(why) = land::grant(uow, &app).await? {
-                    // From inside the term's own timer: nothing to set again.
-                    return land_taken(uow, app, &why, Status::DecisionOverdue, false).await;
+        (Regime::Ordinary(_), Status::UnderReview | Status::ReasonsNotified) => {
+            match deadline.outcome_on_expiry {
+                Outcome::SilenceAssent => {
+                    if let Err(why) = land::grant(uow, &app).await? {
+                        // From inside the term's own timer: nothing to set again.
+                        return land_taken(uow, app, &why, Status::DecisionOverdue, false).await;
+                    }
+                    app.status = Status::GrantedBySilence;
+                    ("granted_by_silence", Some("granted_by_silence"))
                 }
-                app.status = Status::GrantedBySilence;
-                ("granted_by_silence", Some("granted_by_silence"))
+                Outcome::SilenceRejection => {
+                    app.status = Status::Refused;
+                    ("refused", Some("refused_by_silence"))
+                }
+                _ => {
+                    app.status = Status::DecisionOverdue;
+                    ("decision_overdue", None)
+                }
             }
-            Outcome::SilenceRejection => {
-                app.status = Status::Refused;
-                ("refused", Some("refused_by_silence"))
-            }
-            _ => {
-                app.status = Status::DecisionOverdue;
-                ("decision_overdue", None)
-            }
-        },
+        }
         _ => return Ok(()),
     };
     tracing::info!(application_id = %app.id, step, "the term ended");

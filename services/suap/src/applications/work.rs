@@ -91,7 +91,7 @@ pub async fn request(
     app: &Application,
     documents: Vec<sportello_proto::routing::v1::DocumentRef>,
 ) -> Result<(), ServiceError> {
-    send_request(uow, app, documents, None).await
+    request_round(uow, app, documents, None).await
 }
 
 /// [`request`] with a word for the specialist on why this round exists (no personal
@@ -101,10 +101,12 @@ pub async fn request_with_note(
     app: &Application,
     note: &str,
 ) -> Result<(), ServiceError> {
-    send_request(uow, app, Vec::new(), Some(note)).await
+    request_round(uow, app, Vec::new(), Some(note)).await
 }
 
-async fn send_request(
+/// Hands the back office the application's current round, with its documents and a
+/// word on why the round exists.
+pub async fn request_round(
     uow: &mut UnitOfWork,
     app: &Application,
     documents: Vec<sportello_proto::routing::v1::DocumentRef>,
@@ -119,7 +121,10 @@ async fn send_request(
             "controllo dei requisiti; esiti: compliant, conform_order (result days >= 30), \
              prohibited / check of the requirements"
         }
-        _ => "istruttoria e decisione; esito: granted / review and decision",
+        _ => {
+            "istruttoria e decisione; esiti: granted, reasons_against (preavviso di rigetto, \
+             result reasons), refused (dopo il preavviso, result reasons) / review and decision"
+        }
     };
     let round = if app.work_round > 1 {
         format!(

@@ -225,9 +225,12 @@ async function completeSelected(ev) {
   const item = state.selected;
   if (!item) return;
   await withBusy(form.querySelector('button[type=submit]'), async () => {
+    const reasons = $('work-reasons').value.trim();
     const res = await api('POST', `/back-office/work/${encodeURIComponent(item.id)}/complete`, {
       outcome_code: $('work-outcome').value,
+      ...(reasons ? { result: { reasons } } : {}),
     });
+    $('work-reasons').value = '';
     state.selected = res.item;
     announce(`${item.service_code}: ${label('bo.state', res.item.state)}`);
     renderItem();

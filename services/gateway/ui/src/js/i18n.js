@@ -652,6 +652,8 @@ const it = {
   'suap.new_filing': 'Nuova pratica',
   'home.suap': 'Sportello imprese (SUAP)',
   'console.suap': 'Sportello imprese',
+  'bo.reasons': 'Motivazione (senza dati personali)',
+  'bo.reasons_hint': 'Per un preavviso di rigetto o un rigetto: i motivi, anche sulle osservazioni ricevute.',
 };
 
 const en = {
@@ -1301,6 +1303,8 @@ const en = {
   'suap.new_filing': 'New application',
   'home.suap': 'Business desk (SUAP)',
   'console.suap': 'Business desk',
+  'bo.reasons': 'Reasons (no personal data)',
+  'bo.reasons_hint': 'For a notice of reasons against or a refusal: the reasons, on the observations received too.',
 };
 
 const messages = { it, en };
