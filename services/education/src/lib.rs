@@ -5,6 +5,7 @@
 //! `grpc` (the tonic service); [`error`] is the service's one error table.
 
 pub mod access;
+pub mod enrolment;
 pub mod error;
 pub mod schools;
 
