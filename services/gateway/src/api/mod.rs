@@ -170,6 +170,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/suap/businesses",
             get(suap::lookup_business).post(suap::register_business),
         )
+        .route(
+            "/api/v1/suap/businesses/{id}/applications",
+            get(suap::business_applications),
+        )
         // A filing carries its documents: its extractor sets its own body limit.
         .route(
             "/api/v1/suap/applications",

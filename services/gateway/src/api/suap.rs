@@ -13,9 +13,9 @@ use sportello_proto::{
     common::v1::{Address, Channel},
     suap::v1::{
         Application, ApplicationStatus, Business, FileApplicationRequest, FiledDocument,
-        GetApplicationRequest, GetBusinessRequest, GetOccupationRequest, ListProceduresRequest,
-        LonLat, LookupBusinessRequest, MandateKind, Occupation, OccupationKind, OccupationPlace,
-        ProcedureInfo, Regime, RegisterBusinessRequest,
+        GetApplicationRequest, GetBusinessRequest, GetOccupationRequest, ListApplicationsRequest,
+        ListProceduresRequest, LonLat, LookupBusinessRequest, MandateKind, Occupation,
+        OccupationKind, OccupationPlace, ProcedureInfo, Regime, RegisterBusinessRequest,
     },
 };
 
@@ -201,6 +201,27 @@ pub async fn lookup_business(
         .into_inner()
         .business;
     Ok(business_reply(business))
+}
+
+/// `GET /api/v1/suap/businesses/{id}/applications`: the business's dossier — its
+/// applications, newest first, each with where its procedure stands and its term.
+pub async fn business_applications(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    let id = input::record_id("id", &id)?.to_string();
+    signed.require(READERS)?;
+    let context = signed.context("suap.read")?;
+    let applications = state
+        .suap_applications()?
+        .list_applications(context.request(ListApplicationsRequest { business_id: id }))
+        .await?
+        .into_inner()
+        .applications;
+    Ok(Json(serde_json::json!({
+        "applications": applications.iter().map(application_view).collect::<Vec<_>>(),
+    })))
 }
 
 /// A registered office.

@@ -123,4 +123,11 @@ test('the counter files a dehors application and prints its receipt', async () =
   await login(again, 'tec.neri', new URL(desk.url()).pathname + new URL(desk.url()).search);
   await again.waitForSelector('[data-testid="suap-receipt"]:not([hidden])');
   assert.equal((await again.textContent('[data-testid="suap-receipt-protocol"]')).trim(), protocol);
+
+  // The business's dossier lists the application, in review, with its receipt.
+  await desk.click('#receipt-new');
+  await desk.waitForSelector(`[data-testid="suap-dossier"] tr:has-text("${protocol}")`);
+  const row = desk.locator(`[data-testid="suap-dossier"] tr:has-text("${protocol}")`);
+  assert.match(await row.textContent(), /In istruttoria/);
+  assert.match(await row.locator('a').getAttribute('href'), /^\/imprese\?domanda=/);
 });

@@ -46,6 +46,7 @@ async function main() {
   }
   onLangChange(() => {
     renderProcedure();
+    renderDossier();
     if (state.dossier) showReceipt(state.dossier);
   });
   const shown = new URLSearchParams(location.search).get('domanda');
@@ -157,7 +158,31 @@ function chooseBusiness(business) {
     : '';
   $('filing-fields').disabled = !business;
   $('filing-needs-business').hidden = Boolean(business);
-  if (business) announce(found.textContent);
+  $('dossier').hidden = !business;
+  if (business) {
+    announce(found.textContent);
+    loadDossier().catch((err) => showError(null, err, $('page-alert')));
+  }
+}
+
+/** The business's applications: where each stands, its term, its receipt. */
+async function loadDossier() {
+  if (!state.business) return;
+  const { applications } = await api('GET', `/suap/businesses/${encodeURIComponent(state.business.id)}/applications`);
+  state.applications = applications;
+  renderDossier();
+}
+
+function renderDossier() {
+  const applications = state.applications ?? [];
+  $('dossier-empty').hidden = applications.length > 0;
+  $('dossier-rows').replaceChildren(...applications.map((a) => h('tr', {},
+    h('td', { class: 'sp-mono' }, a.protocol_number),
+    h('td', {}, procedure(a.procedure_code)?.title ?? a.procedure_code),
+    h('td', {}, t(`suap.status.${a.status}`)),
+    h('td', {}, fmtDate(a.received_date)),
+    h('td', {}, a.due_date ? fmtDate(a.due_date) : '—'),
+    h('td', {}, h('a', { href: `/imprese?domanda=${encodeURIComponent(a.id)}` }, t('suap.receipt_link'))))));
 }
 
 /** The outline typed as "lat, lon" lines; `null` for a line that is no pair of numbers. */
@@ -330,6 +355,7 @@ function newFiling() {
   renderPlace();
   $('receipt').hidden = true;
   $('filing-block').classList.remove('d-none');
+  loadDossier().catch((err) => showError(null, err, $('page-alert')));
   history.replaceState(null, '', '/imprese');
   $('subject').focus();
 }
