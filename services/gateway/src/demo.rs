@@ -13,6 +13,10 @@ use sportello_proto::{
         UpsertOperatorRequest, WeeklyHours, appointment_service_client::AppointmentServiceClient,
         operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
     },
+    suap::v1::{
+        ListTariffsRequest, OccupationKind, SetTariffsRequest, TariffRate,
+        occupation_service_client::OccupationServiceClient,
+    },
 };
 
 use crate::auth::accounts::{self, AccountInput};
@@ -64,7 +68,7 @@ pub struct DemoAccount {
 }
 
 /// Every demo account.
-pub const ACCOUNTS: [DemoAccount; 8] = [
+pub const ACCOUNTS: [DemoAccount; 9] = [
     DemoAccount {
         id: "info.rossi",
         display_name: "Giulia Rossi",
@@ -115,6 +119,14 @@ pub const ACCOUNTS: [DemoAccount; 8] = [
         department: Some("anagrafe"),
         tier: 4,
         skills: &[("anagrafe", 5)],
+    },
+    DemoAccount {
+        id: "bo.viola",
+        display_name: "Chiara Viola",
+        roles: &["back_office"],
+        department: Some("suap"),
+        tier: 4,
+        skills: &[("suap", 5), ("commercio", 4)],
     },
     DemoAccount {
         id: "resp.blu",
@@ -309,5 +321,87 @@ async fn seed_appointments(
             }),
         )
         .await?;
+    Ok(())
+}
+
+/// The demo municipality's resident population for the canone's standard tariff
+/// (L. 160/2019 c. 826: the population at 31 December of the year before last; La Spezia,
+/// ISTAT).
+const POPULATION: i64 = 92_659;
+
+/// Demo coefficients of the canone unico per zone category — a municipality sets its own
+/// by deliberation (L. 160/2019 c. 817, 821); these are samples, not La Spezia's.
+const ZONE_COEFFICIENTS_MILLI: [(i32, i32); 3] = [(1, 1_500), (2, 1_000), (3, 800)];
+
+/// Seeds the SUAP's canone tariffs for this year and the next, so that a dehors filed in
+/// the demo can be granted and billed. A year that has tariffs keeps them (seeded before,
+/// or set by hand).
+pub async fn seed_suap(
+    suap: sportello_kit::PeerChannel,
+    municipality: MunicipalityCode,
+    this_year: i16,
+) -> Result<(), ServiceError> {
+    let context = CallContext::new(
+        "tool/demo",
+        "system:demo-seed",
+        municipality.as_str(),
+        "demo.seed",
+    )
+    .map_err(|e| ServiceError::internal(e.to_string()))?
+    .with_roles(&[sportello_kit::Role::Admin]);
+    let mut rates = Vec::new();
+    for (zone, coefficient) in ZONE_COEFFICIENTS_MILLI {
+        for kind in [
+            OccupationKind::Dehors,
+            OccupationKind::Scaffolding,
+            OccupationKind::Event,
+            OccupationKind::MarketStall,
+        ] {
+            for permanent in [false, true] {
+                rates.push(TariffRate {
+                    zone_category: zone,
+                    kind: kind as i32,
+                    permanent,
+                    coefficient_milli: coefficient,
+                    reduction_percent: 0,
+                });
+            }
+        }
+    }
+    let mut occupations = OccupationServiceClient::new(suap);
+    let set: Vec<i32> = occupations
+        .list_tariffs(context.request(ListTariffsRequest {
+            municipality_istat_code: municipality.to_string(),
+            year: 0,
+        }))
+        .await?
+        .into_inner()
+        .tables
+        .iter()
+        .map(|t| t.year)
+        .collect();
+    for year in [this_year, this_year + 1] {
+        if set.contains(&i32::from(year)) {
+            continue;
+        }
+        let reply = occupations
+            .set_tariffs(context.request(SetTariffsRequest {
+                municipality_istat_code: municipality.to_string(),
+                year: i32::from(year),
+                population: POPULATION,
+                rates: rates.clone(),
+                idempotency_key: format!("0195f3a0-0000-7000-8000-0000000{year:05}"),
+            }))
+            .await;
+        match reply {
+            Ok(_) => {}
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::AlreadyExists | tonic::Code::FailedPrecondition
+                ) => {}
+            Err(status) => return Err(status.into()),
+        }
+    }
     Ok(())
 }

@@ -18,6 +18,15 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.suap.v1.ApplicationService/*",
             callers: &[GATEWAY, Caller::AnySystem],
         },
+        // The demo seeder sets the demo municipality's tariffs (`make run`).
+        Rule {
+            rpc: "sportello.suap.v1.OccupationService/SetTariffs",
+            callers: &[Caller::Tool("demo")],
+        },
+        Rule {
+            rpc: "sportello.suap.v1.OccupationService/ListTariffs",
+            callers: &[Caller::Tool("demo")],
+        },
         // SetTariffs also requires the administrator's role, checked in the handler.
         Rule {
             rpc: "sportello.suap.v1.OccupationService/*",

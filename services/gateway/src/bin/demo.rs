@@ -4,7 +4,8 @@
 //!
 //! Environment: `DATABASE_URL` (the gateway's PostgreSQL), `ROUTING_URL` (`https://…`),
 //! `TLS_CERT`/`TLS_KEY`/`TLS_CA` (its certificate as `tool/demo`, which routing lets
-//! administer the demo municipality), `DEMO_PASSWORD` (default `demo-sportello`),
+//! administer the demo municipality), `SUAP_URL` (optional: the SUAP, whose canone
+//! tariffs it seeds), `DEMO_PASSWORD` (default `demo-sportello`),
 //! `PUBLIC_MUNICIPALITY` (default 011015).
 
 use std::{io::Write, process::ExitCode, time::Duration};
@@ -15,6 +16,7 @@ use sportello_kit::{ConfigError, Env, MunicipalityCode, PeerChannel, TlsIdentity
 struct Settings {
     database_url: String,
     routing_url: String,
+    suap_url: Option<String>,
     identity: TlsIdentity,
     password: String,
     municipality: MunicipalityCode,
@@ -24,6 +26,7 @@ fn settings(env: &Env) -> Result<Settings, ConfigError> {
     Ok(Settings {
         database_url: env.required("DATABASE_URL", "the gateway's PostgreSQL URL")?,
         routing_url: env.required("ROUTING_URL", "the routing service's gRPC URL")?,
+        suap_url: env.optional("SUAP_URL")?,
         identity: TlsIdentity::from_env(env)?,
         password: env.or("DEMO_PASSWORD", "demo-sportello".to_owned())?,
         municipality: env.or("PUBLIC_MUNICIPALITY", DEMO_MUNICIPALITY)?,
@@ -81,5 +84,11 @@ async fn run(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     demo::seed(&db, routing, settings.municipality, &settings.password).await?;
+    if let Some(url) = &settings.suap_url {
+        let suap =
+            PeerChannel::connect(&settings.identity, "suap", url, Duration::from_secs(30)).await?;
+        let this_year = jiff::Zoned::now().year();
+        demo::seed_suap(suap, settings.municipality, this_year).await?;
+    }
     Ok(())
 }
