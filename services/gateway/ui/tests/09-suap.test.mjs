@@ -3,7 +3,8 @@
 // the business by VAT number (registering it the first time), attaches one file per
 // checklist item and draws the place as an outline; errors come back on their fields
 // (the SUAP's own refusal of a period included); the filing's receipt shows the protocol
-// number, the term, the measured area and the documents' fingerprints, and prints alone.
+// number, the term, the measured area and the documents' fingerprints, and prints alone;
+// the business's dossier lists it, and the SUAP's specialist grants it in the back office.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { axe, expectConsoleError, launch, login, newPage, screenshot } from './helpers.mjs';
@@ -25,7 +26,7 @@ const OUTLINE = (() => {
     .map(([a, b]) => `${a.toFixed(7)}, ${b.toFixed(7)}`).join('\n');
 })();
 
-test('the counter files a dehors application and prints its receipt', async () => {
+test('the counter files a dehors application, prints its receipt, and the back office grants it', async () => {
   const desk = await newPage(browser);
   await login(desk, 'tec.neri', '/imprese');
   await desk.waitForSelector('#filing-block:not([hidden])');
@@ -130,4 +131,33 @@ test('the counter files a dehors application and prints its receipt', async () =
   const row = desk.locator(`[data-testid="suap-dossier"] tr:has-text("${protocol}")`);
   assert.match(await row.textContent(), /In istruttoria/);
   assert.match(await row.locator('a').getAttribute('href'), /^\/imprese\?domanda=/);
+
+  // The SUAP's specialist decides it in the back office, with the procedure's outcomes.
+  const specialist = await newPage(browser);
+  await login(specialist, 'bo.viola', '/back-office');
+  await specialist.waitForFunction(() => document.getElementById('presence-badge').textContent.trim() !== '—');
+  if (await specialist.getAttribute('#presence-toggle', 'aria-pressed') !== 'true') {
+    await specialist.click('[data-testid="presence-toggle"]');
+    await specialist.waitForSelector('#presence-toggle[aria-pressed="true"]');
+  }
+  const offer = specialist.locator('.sp-offer', { hasText: 'suap.ordinary_review' });
+  await offer.first().waitFor({ timeout: 20_000 });
+  await offer.first().locator('[data-testid="accept-offer"]').click();
+  await specialist.waitForSelector('[data-testid="item-state"][data-state="held"]');
+  assert.match(await specialist.textContent('[data-testid="item-note"]'), new RegExp(protocol));
+  assert.deepEqual(await specialist.$$eval('#work-outcome option', (os) => os.map((o) => o.value)),
+    ['granted', 'reasons_against', 'refused']);
+  await axe(specialist, 'back office: a SUAP review');
+  await specialist.selectOption('#work-outcome', 'granted');
+  await specialist.click('[data-testid="complete-work"]');
+  await specialist.waitForSelector('[data-testid="item-state"][data-state="completed"]');
+
+  // The SUAP hears of it through routing's event: the dossier shows it granted.
+  let status = '';
+  for (let i = 0; i < 40 && !/Accolta/.test(status); i += 1) {
+    await desk.click('[data-testid="suap-lookup"]');
+    await desk.waitForTimeout(250);
+    status = await row.textContent();
+  }
+  assert.match(status, /Accolta/);
 });
