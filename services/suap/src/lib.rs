@@ -93,6 +93,10 @@ pub async fn start(
         applications::steps::TermExpired,
     );
     service.on_timer(
+        occupations::expiry::EXPIRY_TIMER,
+        occupations::expiry::Expire,
+    );
+    service.on_timer(
         applications::reasons::WINDOW_TIMER,
         applications::reasons::WindowEnded,
     );

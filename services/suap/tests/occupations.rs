@@ -748,3 +748,81 @@ async fn a_registered_business_applies_by_its_id() {
     assert!(requested.requester_ref.is_empty());
     assert_eq!(requested.status, OccupationStatus::Requested as i32);
 }
+
+/// A temporary occupation expires the day after its last day (a durable timer), saying so
+/// in an event; a revoked one and a permanent one do not.
+#[tokio::test]
+async fn a_temporary_occupation_expires_the_day_after_its_last_day() {
+    let h = Harness::start().await;
+    h.spezia_tariffs_2027().await;
+    let summer = h
+        .request_and_grant(dehors(rect(0.0, 0.0, 6.0, 4.0), "2027-05-01", "2027-08-31"))
+        .await
+        .unwrap();
+    let revoked = h
+        .request_and_grant(dehors(
+            rect(20.0, 0.0, 26.0, 4.0),
+            "2027-05-01",
+            "2027-08-31",
+        ))
+        .await
+        .unwrap();
+    h.occupations()
+        .await
+        .revoke_occupation(operator().request(RevokeOccupationRequest {
+            occupation_id: revoked.id.clone(),
+            reason: "rinuncia / withdrawn".into(),
+            idempotency_key: String::new(),
+        }))
+        .await
+        .unwrap();
+    let permanent = h
+        .request_and_grant(dehors(rect(40.0, 0.0, 46.0, 4.0), "2027-05-01", ""))
+        .await
+        .unwrap();
+    let h = &h;
+    let status = |id: String| async move {
+        h.occupations()
+            .await
+            .get_occupation(operator().request(GetOccupationRequest { occupation_id: id }))
+            .await
+            .unwrap()
+            .into_inner()
+            .occupation
+            .unwrap()
+            .status
+    };
+
+    // The last day: still granted.
+    h.ctx
+        .clock
+        .set("2027-08-31T21:59:00Z".parse::<jiff::Timestamp>().unwrap());
+    h.suap.running.workers.timers.run_once().await.unwrap();
+    assert_eq!(
+        status(summer.id.clone()).await,
+        OccupationStatus::Granted as i32
+    );
+    // Midnight in Rome (CEST): expired.
+    h.ctx
+        .clock
+        .set("2027-08-31T22:00:00Z".parse::<jiff::Timestamp>().unwrap());
+    h.suap.running.workers.timers.run_once().await.unwrap();
+    assert_eq!(
+        status(summer.id.clone()).await,
+        OccupationStatus::Expired as i32
+    );
+    assert_eq!(
+        status(revoked.id.clone()).await,
+        OccupationStatus::Revoked as i32
+    );
+    assert_eq!(
+        status(permanent.id.clone()).await,
+        OccupationStatus::Granted as i32
+    );
+    let expired: Vec<String> = event_types(h.pool())
+        .await
+        .into_iter()
+        .filter(|e| e == "suap.occupation.expired")
+        .collect();
+    assert_eq!(expired.len(), 1);
+}

@@ -12,5 +12,7 @@ pub const GRANTED: &str = "suap.occupation.granted";
 pub const VALIDATED: &str = "suap.occupation.validated";
 /// Revoked: the place is free.
 pub const REVOKED: &str = "suap.occupation.revoked";
+/// Its period ended.
+pub const EXPIRED: &str = "suap.occupation.expired";
 /// A new version of a year's tariffs.
 pub const TARIFFS_PUBLISHED: &str = "suap.occupation.tariffs_published";

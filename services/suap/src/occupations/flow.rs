@@ -19,7 +19,11 @@ use super::{
 };
 use crate::error::SuapError;
 
-fn aggregate<'a>(id: &'a str, version: i64, municipality: MunicipalityCode) -> Aggregate<'a> {
+pub(super) fn aggregate<'a>(
+    id: &'a str,
+    version: i64,
+    municipality: MunicipalityCode,
+) -> Aggregate<'a> {
     Aggregate {
         kind: "suap.occupation",
         id,
@@ -121,6 +125,7 @@ pub async fn grant(
     )
     .await?;
     let version = store::grant(uow, occupation_id, &canone).await?;
+    super::expiry::schedule(uow, &occupation).await?;
     occupation.status = "granted".into();
     occupation.canone = Some(canone);
     occupation.version = version;

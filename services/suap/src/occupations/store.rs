@@ -288,6 +288,19 @@ pub async fn revoke(uow: &mut UnitOfWork, id: Uuid, reason: &str) -> Result<i64,
     Ok(version)
 }
 
+/// Marks a granted or valid occupation expired; `None` when it was neither.
+pub async fn expire(uow: &mut UnitOfWork, id: Uuid) -> Result<Option<i64>, SuapError> {
+    let version = sqlx::query_scalar(
+        "update occupations set status = 'expired', version = version + 1, updated_at = $2
+          where id = $1 and status in ('granted', 'valid') returning version",
+    )
+    .bind(id)
+    .bind(SqlTimestamp::from(uow.now()))
+    .fetch_optional(uow.conn())
+    .await?;
+    Ok(version)
+}
+
 /// What to list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
