@@ -65,5 +65,6 @@ catalogue! {
     routing::v1::AppointmentReminderDue => "routing.appointment.reminder_due",
     routing::v1::AppointmentOffered => "routing.appointment.offered",
     suap::v1::BusinessRegistered => "suap.business.registered",
+    suap::v1::BusinessUpdated => "suap.business.updated",
     urp::v1::FeedbackSubmitted => "urp.feedback.submitted",
 }

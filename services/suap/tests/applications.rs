@@ -368,6 +368,70 @@ async fn outgoing_kinds(d: &Desk) -> Vec<String> {
 
 const SHOP: &[&str] = &["scia_form", "moral_requirements", "floor_plan"];
 
+/// A business's name, activity and office change with the version read; its VAT number
+/// never does; a stale version or a bad field changes nothing.
+#[tokio::test]
+async fn a_business_is_updated_with_the_version_it_was_read_at() {
+    use sportello_proto::suap::v1::{GetBusinessRequest, UpdateBusinessRequest};
+    let d = Box::pin(Desk::start()).await;
+    let mut businesses = BusinessServiceClient::new(d.suap.channel().await);
+    let office = |street: &str| Address {
+        street_name: street.into(),
+        house_number: "7".into(),
+        postal_code: "19121".into(),
+        ..Default::default()
+    };
+    let update = |version: u64, ateco: &str| UpdateBusinessRequest {
+        business_id: d.business_id.clone(),
+        version,
+        legal_name: "Trattoria del Prione di Rossi & C. S.n.c.".into(),
+        ateco_code: ateco.into(),
+        registered_office: Some(office("Via Sapri")),
+    };
+    let updated = businesses
+        .update_business(operator("business.update").request(update(1, "56.10.11")))
+        .await
+        .unwrap()
+        .into_inner()
+        .business
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.vat_number, "01234560116");
+    assert_eq!(updated.registered_office.unwrap().street_name, "Via Sapri");
+
+    let stale = businesses
+        .update_business(operator("business.update").request(update(1, "56.10.11")))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+    let bad = businesses
+        .update_business(operator("business.update").request(update(2, "5610")))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("ateco_code"), "{bad:?}");
+    let now = businesses
+        .get_business(operator("business.read").request(GetBusinessRequest {
+            business_id: d.business_id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .business
+        .unwrap();
+    assert_eq!(now.version, 2, "nothing changed by the refused updates");
+    let events: Vec<String> = sqlx::query_scalar(
+        "select event_type from outbox where event_type like 'suap.business.%' order by id",
+    )
+    .fetch_all(d.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        ["suap.business.registered", "suap.business.updated"]
+    );
+}
+
 /// The counter finds the business it files for by VAT number, in its own municipality
 /// only; an unknown one is NOT_FOUND (register it first), a wrong check digit is named.
 #[tokio::test]

@@ -8,7 +8,8 @@ use sportello_proto::{
     suap::v1::{
         Business as BusinessMessage, BusinessRegistered, GetBusinessRequest, GetBusinessResponse,
         LookupBusinessRequest, LookupBusinessResponse, RegisterBusinessRequest,
-        RegisterBusinessResponse, business_service_server::BusinessService,
+        RegisterBusinessResponse, UpdateBusinessRequest, UpdateBusinessResponse,
+        business_service_server::BusinessService,
     },
 };
 use tonic::{Request, Response, Status};
@@ -17,7 +18,7 @@ use sportello_kit::{ErrorKind, MunicipalityCode, domain};
 use sportello_pa::PartitaIva;
 use uuid::Uuid;
 
-use super::{domain::NewBusiness, store};
+use super::{domain::NewBusiness, flow, store};
 
 /// The businesses' gRPC service.
 #[derive(Debug, Clone)]
@@ -77,6 +78,35 @@ impl BusinessService for Businesses {
             })
             .await?;
         Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_business(
+        &self,
+        request: Request<UpdateBusinessRequest>,
+    ) -> Result<Response<UpdateBusinessResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let id = Uuid::parse_str(request.business_id.trim()).map_err(|_| {
+            ServiceError::invalid_field("business_id", "non è un UUID / is not a UUID")
+        })?;
+        let current = self
+            .found(&context, store::Find::Id(id), "business_id")
+            .await?;
+        // Parsed as a registration of the same VAT number: the same checks, the same
+        // field names.
+        let changed = NewBusiness::try_from(&RegisterBusinessRequest {
+            municipality_istat_code: current.municipality_istat_code.clone(),
+            vat_number: current.vat_number.clone(),
+            legal_name: request.legal_name,
+            ateco_code: request.ateco_code,
+            registered_office: request.registered_office,
+            idempotency_key: String::new(),
+        })?;
+        let saved = flow::update(&self.db, id, request.version, changed).await?;
+        Ok(Response::new(UpdateBusinessResponse {
+            business: Some(to_message(&saved)),
+        }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -73,6 +73,34 @@ pub async fn payer<'e>(
         .await
 }
 
+/// Writes a business's changeable fields if its version is still `expected`; the new
+/// version, or `None` when it moved on meanwhile.
+pub async fn update(
+    uow: &mut UnitOfWork,
+    id: Uuid,
+    expected: i64,
+    business: &NewBusiness,
+) -> Result<Option<i64>, SuapError> {
+    let version = sqlx::query_scalar(
+        "update businesses
+            set legal_name = $3, ateco_code = $4, street_name = $5, house_number = $6,
+                postal_code = $7, office_municipality = $8, version = version + 1
+          where id = $1 and version = $2
+          returning version",
+    )
+    .bind(id)
+    .bind(expected)
+    .bind(&business.legal_name)
+    .bind(&business.ateco_code)
+    .bind(&business.street_name)
+    .bind(&business.house_number)
+    .bind(&business.postal_code)
+    .bind(business.office_municipality.as_str())
+    .fetch_optional(uow.conn())
+    .await?;
+    Ok(version)
+}
+
 /// Which business to read.
 #[derive(Debug, Clone, Copy)]
 pub enum Find<'a> {
