@@ -304,26 +304,11 @@ pub async fn record_observations(
          decide, giving reasons on them.",
         entry.number
     );
-    let app = new_round(&mut uow, app, refs, &note).await?;
+    let app = work::next_round(&mut uow, app, refs, Some(&note)).await?;
     uow.cancel_timer(WINDOW_TIMER, &app.id.to_string()).await?;
     clock::schedule(&mut uow, &app).await?;
     steps::emit_changed(&mut uow, &app, "observations_received", &[]).await?;
     uow.commit().await?;
-    Ok(app)
-}
-
-/// Opens the round in which the specialist decides after the notice.
-async fn new_round(
-    uow: &mut UnitOfWork,
-    mut app: Application,
-    documents: Vec<sportello_proto::routing::v1::DocumentRef>,
-    note: &str,
-) -> Result<Application, ServiceError> {
-    app.work_round += 1;
-    app.case_id = None;
-    app.work_closed_at = None;
-    let app = store::save(uow, &app).await?;
-    work::request_round(uow, &app, documents, Some(note)).await?;
     Ok(app)
 }
 
@@ -354,7 +339,7 @@ impl TimerHandler for WindowEnded {
                 "Nessuna osservazione al preavviso di rigetto entro il {ends}: decidere (art. \
                  10-bis L. 241/1990). / No observations within the window: decide."
             );
-            let app = new_round(uow, app, Vec::new(), &note).await?;
+            let app = work::next_round(uow, app, Vec::new(), Some(&note)).await?;
             clock::schedule(uow, &app).await?;
             steps::emit_changed(uow, &app, "observations_window_ended", &[]).await
         })

@@ -341,15 +341,11 @@ pub async fn report_measures(
     .await?;
     app.stops = stops;
     app.status = Status::MeasuresReported;
-    app.work_round += 1;
-    app.case_id = None;
-    app.work_closed_at = None;
-    let app = store::save(&mut uow, &app).await?;
     let refs = checked
         .iter()
         .map(|d| d.work_ref("Misure adottate"))
         .collect();
-    work::request(&mut uow, &app, refs).await?;
+    let app = work::next_round(&mut uow, app, refs, None).await?;
     clock::schedule(&mut uow, &app).await?;
     steps::emit_changed(&mut uow, &app, "measures_reported", &[]).await?;
     uow.commit().await?;

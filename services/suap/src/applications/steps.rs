@@ -231,15 +231,11 @@ pub async fn apply_outcome(
 /// step without its reasons): a new round goes to the back office saying why.
 async fn decide_again(
     uow: &mut UnitOfWork,
-    mut app: Application,
+    app: Application,
     note: &str,
 ) -> Result<(), ServiceError> {
     tracing::info!(application_id = %app.id, "the outcome cannot stand now: a new round");
-    app.work_round += 1;
-    app.case_id = None;
-    app.work_closed_at = None;
-    let app = store::save(uow, &app).await?;
-    work::request_with_note(uow, &app, note).await?;
+    let app = work::next_round(uow, app, Vec::new(), Some(note)).await?;
     clock::schedule(uow, &app).await?;
     emit_changed(uow, &app, "decision_sent_back", &[]).await
 }
@@ -262,11 +258,7 @@ async fn land_taken(
     app.status = status;
     if app.work_closed_at.is_some() {
         // The specialist's work is done: a new round for the new question.
-        app.work_round += 1;
-        app.case_id = None;
-        app.work_closed_at = None;
-        let app = store::save(uow, &app).await?;
-        work::request_with_note(uow, &app, &note).await?;
+        let app = work::next_round(uow, app, Vec::new(), Some(&note)).await?;
         return finish_land_taken(uow, app, reschedule).await;
     }
     // Still open in the back office (silence reached first): the item learns why.

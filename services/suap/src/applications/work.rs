@@ -94,14 +94,21 @@ pub async fn request(
     request_round(uow, app, documents, None).await
 }
 
-/// [`request`] with a word for the specialist on why this round exists (no personal
+/// Starts the application's next round of back-office work (the last one is closed):
+/// saves it and hands it over with its documents and a word on why it exists (no personal
 /// data: routing refuses a note that holds any).
-pub async fn request_with_note(
+pub async fn next_round(
     uow: &mut UnitOfWork,
-    app: &Application,
-    note: &str,
-) -> Result<(), ServiceError> {
-    request_round(uow, app, Vec::new(), Some(note)).await
+    mut app: Application,
+    documents: Vec<sportello_proto::routing::v1::DocumentRef>,
+    note: Option<&str>,
+) -> Result<Application, ServiceError> {
+    app.work_round += 1;
+    app.case_id = None;
+    app.work_closed_at = None;
+    let app = store::save(uow, &app).await?;
+    request_round(uow, &app, documents, note).await?;
+    Ok(app)
 }
 
 /// Hands the back office the application's current round, with its documents and a
