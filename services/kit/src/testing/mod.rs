@@ -329,17 +329,26 @@ impl TestService {
         .expect("connect to the service")
     }
 
-    /// Handles what the consumer whose durable name ends with `consumer` has now.
+    /// Handles what the consumer whose durable name ends with `consumer` has, waiting up
+    /// to two seconds for the first message: a pull consumer may see a message JetStream
+    /// has just stored only a moment later, so one empty fetch is no answer. A test that
+    /// expects nothing to arrive uses [`exchange`] instead.
     pub async fn step(&self, consumer: &str) -> Vec<crate::inbox::Outcome> {
-        self.running
+        let inbox = self
+            .running
             .workers
             .consumers
             .iter()
             .find(|c| c.durable_name().ends_with(consumer))
-            .unwrap_or_else(|| panic!("{} has no consumer {consumer}", self.name))
-            .run_once(50)
-            .await
-            .expect("step the consumer")
+            .unwrap_or_else(|| panic!("{} has no consumer {consumer}", self.name));
+        for _ in 0..80 {
+            let outcomes = inbox.run_once(50).await.expect("step the consumer");
+            if !outcomes.is_empty() {
+                return outcomes;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        Vec::new()
     }
 
     /// Stops the service in its shutdown order and waits until it has stopped.
