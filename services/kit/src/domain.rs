@@ -89,6 +89,21 @@ where
         .map_err(|e: T::Err| crate::ServiceError::invalid_field(field, e.to_string()))
 }
 
+/// A required day field, `YYYY-MM-DD`, in the years an office's dates fall in
+/// (2000-2200): a year typed wrong is caught here, not stored.
+pub fn parse_date(field: &str, raw: &str) -> Result<jiff::civil::Date, crate::ServiceError> {
+    let date: jiff::civil::Date = raw.trim().parse().map_err(|_| {
+        crate::ServiceError::invalid_field(field, "data AAAA-MM-GG / a date YYYY-MM-DD")
+    })?;
+    if !(2000..=2200).contains(&date.year()) {
+        return Err(crate::ServiceError::invalid_field(
+            field,
+            "anno 2000-2200 / year 2000-2200",
+        ));
+    }
+    Ok(date)
+}
+
 /// A required free-text field: trimmed, not empty, at most `max` characters.
 pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String, crate::ServiceError> {
     let text = raw.trim();

@@ -80,6 +80,31 @@ impl Db {
             .map(|(response, _)| response)
     }
 
+    /// The response an earlier call with `key` recorded, if any — for a flow that must
+    /// not ask other services again before it knows the call is new (a registry read is
+    /// audited; a protocol number is a register entry). The probe claims nothing: its
+    /// transaction is rolled back, and [`Db::idempotent`] claims the key with the work.
+    pub async fn replay<Resp: Message + Default>(
+        &self,
+        operation: &str,
+        key: Option<IdempotencyKey>,
+        fingerprint: &impl Message,
+    ) -> Result<Option<Resp>, ServiceError> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let mut probe = self.begin().await?;
+        match probe
+            .claim_idempotency_key(operation, key, fingerprint)
+            .await?
+        {
+            Claim::Replay(bytes) => Resp::decode(bytes.as_slice())
+                .map(Some)
+                .map_err(ServiceError::internal),
+            Claim::Fresh => Ok(None),
+        }
+    }
+
     /// [`Db::idempotent`], also saying whether the response was a replay (the work was
     /// done by an earlier call; what it returns may be out of date).
     pub async fn idempotent_or_replay<Resp, Work>(

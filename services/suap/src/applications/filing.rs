@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use prost::Message as _;
 use sportello_kit::{
-    CallContext, Claim, IdempotencyKey, ServiceError, UnitOfWork,
+    CallContext, IdempotencyKey, ServiceError, UnitOfWork,
     documents::{CheckedDocument, DocumentStore},
     protocol::{Incoming, Outgoing, document_key, sha256_hex},
 };
@@ -182,23 +182,6 @@ pub async fn record_documents(
     Ok(())
 }
 
-async fn replay(
-    desk: &Desk,
-    key: Option<IdempotencyKey>,
-    fingerprint: &FileApplicationRequest,
-) -> Result<Option<FileApplicationResponse>, ServiceError> {
-    let Some(key) = key else {
-        return Ok(None);
-    };
-    let mut probe = desk.db.begin().await?;
-    match probe.claim_idempotency_key(FILE, key, fingerprint).await? {
-        Claim::Replay(bytes) => FileApplicationResponse::decode(bytes.as_slice())
-            .map(Some)
-            .map_err(ServiceError::internal),
-        Claim::Fresh => Ok(None),
-    }
-}
-
 /// Files an application.
 pub async fn file(
     desk: &Desk,
@@ -212,7 +195,7 @@ pub async fn file(
         idempotency_key: String::new(),
         ..request
     };
-    if let Some(response) = replay(desk, key, &fingerprint).await? {
+    if let Some(response) = desk.db.replay(FILE, key, &fingerprint).await? {
         return Ok(response);
     }
     if !store::business_exists(desk.db.pool(), new.business_id, new.municipality).await? {

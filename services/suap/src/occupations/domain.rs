@@ -106,11 +106,11 @@ pub fn parse_place(raw: &[pb::LonLat]) -> Result<Place, ServiceError> {
 
 /// A period from `start_date` and an optional inclusive `end_date` (empty: open-ended).
 pub fn parse_period(start: &str, end: &str) -> Result<Period, ServiceError> {
-    let start: Date = parse_date("start_date", start)?;
+    let start: Date = domain::parse_date("start_date", start)?;
     let end = if end.trim().is_empty() {
         None
     } else {
-        Some(parse_date("end_date", end)?)
+        Some(domain::parse_date("end_date", end)?)
     };
     if end.is_some_and(|end| end < start) {
         return Err(ServiceError::invalid_field(
@@ -119,20 +119,6 @@ pub fn parse_period(start: &str, end: &str) -> Result<Period, ServiceError> {
         ));
     }
     Ok(Period { start, end })
-}
-
-fn parse_date(field: &str, raw: &str) -> Result<Date, ServiceError> {
-    let date: Date = raw
-        .trim()
-        .parse()
-        .map_err(|_| ServiceError::invalid_field(field, "data AAAA-MM-GG / a date YYYY-MM-DD"))?;
-    if !(2000..=2200).contains(&date.year()) {
-        return Err(ServiceError::invalid_field(
-            field,
-            "anno 2000-2200 / year 2000-2200",
-        ));
-    }
-    Ok(date)
 }
 
 impl TryFrom<&pb::RequestOccupationRequest> for NewOccupation {
