@@ -25,6 +25,9 @@ macro_rules! catalogue {
 
 catalogue! {
     education::v1::SchoolRegistered => "education.school.registered",
+    education::v1::EnrolmentWindowOpened => "education.enrolment_window.opened",
+    education::v1::ApplicationFiled => "education.application.filed",
+    education::v1::RankingPublished => "education.ranking.published",
     gateway::v1::UserSessionsRevoked => "gateway.sessions.revoked",
     mobility::v1::ZoneDefined => "mobility.zone.defined",
     registry::v1::StreetRegistered => "registry.street.registered",

@@ -98,6 +98,9 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     registry's, so a booking's requester_ref is the registry's reference of the person.
 
     suap: ROUTING_URL, without which filings are refused (UNAVAILABLE: no protocol number).
+    education: PSEUDONYM_KEY (required), the registry's, so an application knows its child
+    by the registry's reference; ROUTING_URL and REGISTRY_URL, without which enrolment
+    applications are refused (UNAVAILABLE: no protocol number, no residence fact).
     suap: PAGOPA_GPD_KEY, GPD's subscription key, from its Secret — optional, so SUAP
     starts before pagoPA is set up (payment requests then answer UNAVAILABLE); the rest
     of pagoPA's settings come from the ConfigMap sportello-suap, set per overlay.
@@ -126,6 +129,19 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
             "          valueFrom:\n            secretKeyRef:\n"
             f"              name: {PSEUDONYM_SECRET}\n              key: key\n",
         ]
+    if svc.name == "education":
+        out = [
+            "        # An application knows its child by the registry's requester_ref: the same key.\n"
+            "        - name: PSEUDONYM_KEY\n"
+            "          valueFrom:\n            secretKeyRef:\n"
+            f"              name: {PSEUDONYM_SECRET}\n              key: key\n"
+        ]
+        for peer in ("routing", "registry"):
+            if peer in services:
+                out.append(
+                    f"        - name: {peer.upper()}_URL\n          value: https://{peer}:{services[peer].grpc}\n"
+                )
+        return out
     if svc.name != "registry":
         return []
     out = [

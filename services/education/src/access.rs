@@ -7,9 +7,17 @@ const GATEWAY: Caller = Caller::Service("gateway");
 
 /// The table.
 pub static POLICY: Policy = Policy {
-    rules: &[Rule {
-        rpc: "sportello.education.v1.SchoolService/*",
-        callers: &[GATEWAY, Caller::AnySystem],
-    }],
+    rules: &[
+        Rule {
+            rpc: "sportello.education.v1.SchoolService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
+        // The counter and department systems (the municipality's portal, a school's
+        // office); handlers authorise the person by role.
+        Rule {
+            rpc: "sportello.education.v1.EnrolmentService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
+    ],
     persons: &[GATEWAY, Caller::AnySystem],
 };

@@ -11,6 +11,35 @@ pub enum EducationError {
         /// The ministry code.
         school_code: String,
     },
+    /// The municipality has a window for this service and school year already.
+    #[error(
+        "c'è già una finestra di iscrizione per questo servizio e anno scolastico / there is \
+         already an enrolment window for this service and school year"
+    )]
+    WindowExists,
+    /// The child has an application in this window already.
+    #[error(
+        "c'è già una domanda per questo bambino in questa finestra ({code}) / this child has \
+         an application in this window already"
+    )]
+    ApplicationExists {
+        /// The existing application's code.
+        code: String,
+    },
+    /// The ranking's stage is published already.
+    #[error("la graduatoria è già pubblicata / the ranking is published already")]
+    RankingExists,
+    /// Something a field names does not exist.
+    #[error("{field}: {what}")]
+    NotFound {
+        /// The field.
+        field: &'static str,
+        /// What is missing, in Italian and English.
+        what: &'static str,
+    },
+    /// The request is well formed but the procedure is not where it allows it.
+    #[error("{0}")]
+    Precondition(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -19,8 +48,17 @@ pub enum EducationError {
 impl From<EducationError> for ServiceError {
     fn from(error: EducationError) -> Self {
         match error {
-            EducationError::SchoolExists { .. } => {
+            EducationError::SchoolExists { .. }
+            | EducationError::WindowExists
+            | EducationError::ApplicationExists { .. }
+            | EducationError::RankingExists => {
                 ServiceError::new(ErrorKind::AlreadyExists, error.to_string())
+            }
+            EducationError::NotFound { field, what } => {
+                ServiceError::new(ErrorKind::NotFound, format!("{field}: {what}"))
+            }
+            EducationError::Precondition(why) => {
+                ServiceError::new(ErrorKind::FailedPrecondition, why)
             }
             EducationError::Db(db) => db.into(),
         }

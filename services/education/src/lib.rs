@@ -5,16 +5,24 @@
 //! `grpc` (the tonic service); [`error`] is the service's one error table.
 
 pub mod access;
+pub mod config;
 pub mod enrolment;
 pub mod error;
 pub mod schools;
 
+use std::sync::Arc;
+
 use sportello_kit::{
-    Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
-    StreamSpec,
+    Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
+    protocol::{ProtocolRegister, RoutingProtocol, Unconfigured},
+    require_call_context,
 };
-use sportello_proto::education::v1::school_service_server::SchoolServiceServer;
+use sportello_proto::education::v1::{
+    enrolment_service_server::EnrolmentServiceServer, school_service_server::SchoolServiceServer,
+};
 use tokio_util::sync::CancellationToken;
+
+pub use config::{EducationConfig, IntoEducationConfig};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -39,15 +47,50 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 
 /// Starts the education service on `listeners` until `shutdown` is cancelled.
 pub async fn start(
-    config: ServiceConfig,
+    config: impl IntoEducationConfig,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let service = Service::start(&SPEC, config).await?;
+    let config = config.into_education_config()?;
+    let service = Service::start(&SPEC, config.service.clone()).await?;
+    let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
+        Some(url) => Arc::new(RoutingProtocol::new(
+            service
+                .channel_to("routing", url)
+                .map_err(|e| StartError::Other(format!("ROUTING_URL: {e}")))?,
+            "education",
+        )),
+        None => {
+            tracing::warn!("ROUTING_URL is not set: enrolment applications are unavailable");
+            Arc::new(Unconfigured)
+        }
+    };
+    let registry = match &config.registry_url {
+        Some(url) => Some(
+            service
+                .channel_to("registry", url)
+                .map_err(|e| StartError::Other(format!("REGISTRY_URL: {e}")))?,
+        ),
+        None => {
+            tracing::warn!("REGISTRY_URL is not set: enrolment applications are unavailable");
+            None
+        }
+    };
+    let office = enrolment::Office {
+        db: service.db().clone(),
+        protocol,
+        facts: enrolment::facts::RegistryFacts::new(registry),
+        key: config.pseudonym_key.clone(),
+    };
     let schools = schools::grpc::Schools::new(service.db().clone());
-    let api = Api::new().grpc(SchoolServiceServer::with_interceptor(
-        schools,
-        sportello_kit::require_call_context,
-    ));
+    let api = Api::new()
+        .grpc(SchoolServiceServer::with_interceptor(
+            schools,
+            require_call_context,
+        ))
+        .grpc(EnrolmentServiceServer::with_interceptor(
+            enrolment::grpc::Enrolment::new(office),
+            require_call_context,
+        ));
     service.serve(api, listeners, shutdown).await
 }

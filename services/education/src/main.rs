@@ -2,10 +2,9 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let spec = &sportello_education::SPEC;
     sportello_kit::main(
-        spec,
-        |env| spec.config_from_env(env),
+        &sportello_education::SPEC,
+        sportello_education::EducationConfig::from_env,
         sportello_education::start,
     )
     .await

@@ -17,7 +17,7 @@ pub type Points = u32;
 
 /// Points for a household whose ISEE value is at most `up_to_cents` (`None`: any value
 /// above the previous band, and an ISEE not declared).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IncomeBand {
     /// Upper bound, in euro cents, inclusive; `None` for the last band.
     pub up_to_cents: Option<i64>,
@@ -25,8 +25,9 @@ pub struct IncomeBand {
     pub points: Points,
 }
 
-/// One version of a service's criteria for a school year.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One version of a service's criteria for a school year (stored with its window as
+/// JSON, in these field names).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Criteria {
     /// Version, from 1: a ranking records the version it was computed with.
     pub version: u32,
@@ -111,7 +112,7 @@ impl Declared {
         }
         if self.isee_cents.is_some_and(|v| v < 0) {
             return Err(ServiceError::invalid_field(
-                "isee_value",
+                "isee_value_cents",
                 "un valore ISEE non è negativo / an ISEE value is not negative",
             ));
         }
@@ -261,7 +262,10 @@ pub(crate) mod tests {
 
         let mut d = declared();
         d.isee_cents = Some(-1);
-        assert_eq!(d.check().unwrap_err().violations()[0].field, "isee_value");
+        assert_eq!(
+            d.check().unwrap_err().violations()[0].field,
+            "isee_value_cents"
+        );
         let mut d = declared();
         d.working_parents = 3;
         assert_eq!(

@@ -1,0 +1,69 @@
+-- Enrolment in the municipal nurseries and pre-schools: a window per service and school
+-- year, the applications filed in it, and the rankings published from them (issue 16).
+
+-- A window, with the criteria its ranking is computed by (the PA rules of
+-- `enrolment::criteria`, as JSON: one version per window, never edited once applications
+-- exist — a ranking records the version it used).
+create table enrolment_windows (
+    id           uuid        primary key,
+    municipality text        not null check (municipality ~ '^[0-9]{6}$'),
+    level        text        not null check (level in ('nido', 'infanzia')),
+    school_year  smallint    not null check (school_year between 2000 and 2999),
+    opens_on     date        not null,
+    closes_on    date        not null,
+    starts_on    date        not null,
+    criteria     jsonb       not null check (jsonb_typeof(criteria) = 'object'),
+    -- The applications' codes are numbered per window under its row lock.
+    filed        integer     not null default 0 check (filed >= 0),
+    version      bigint      not null default 1 check (version > 0),
+    created_at   timestamptz not null,
+    constraint enrolment_windows_dates check (opens_on <= closes_on and closes_on < starts_on),
+    constraint enrolment_windows_one_per_year unique (municipality, level, school_year)
+);
+
+-- An application. Education keeps the child's pseudonymous reference and birth date
+-- (the age rules and the ranking's tie-break need it), never the fiscal code or a name:
+-- the protocol register keeps the sender, sealed.
+create table enrolment_applications (
+    id                       uuid        primary key,
+    window_id                uuid        not null references enrolment_windows (id),
+    code                     text        not null check (code ~ '^[A-Z0-9-]{1,20}$'),
+    child_ref                text        not null check (child_ref ~ '^rr_[0-9a-f]{32}$'),
+    applicant_ref            text        not null check (applicant_ref ~ '^rr_[0-9a-f]{32}$'),
+    birth_date               date        not null,
+    entry                    text        not null check (entry in ('regular', 'early')),
+    resident                 boolean     not null,
+    working_parents          smallint    not null check (working_parents between 0 and 2),
+    siblings_enrolled        smallint    not null check (siblings_enrolled between 0 and 20),
+    isee_cents               bigint      check (isee_cents >= 0),
+    dsu_protocol             text        check (dsu_protocol ~ '^[A-Z0-9-]{1,40}$'),
+    score                    integer     not null check (score >= 0),
+    channel                  text        not null check (channel in ('counter', 'system')),
+    filed_by                 text        not null,
+    protocol_registration_id text        not null,
+    protocol_number          text        not null,
+    -- The register's order: the ranking's fifth tie-break.
+    filed_at                 timestamptz not null,
+    constraint enrolment_applications_code unique (window_id, code),
+    -- One application per child and window (a duplicate is refused, not merged).
+    constraint enrolment_applications_one_per_child unique (window_id, child_ref),
+    constraint enrolment_applications_isee_with_dsu check ((isee_cents is null) = (dsu_protocol is null))
+);
+
+-- Health data (an L. 104/1992 certification) apart from the application: read only to
+-- score it, never returned, never in an event or a published ranking.
+create table enrolment_application_health (
+    application_id       uuid    primary key references enrolment_applications (id),
+    disability_certified boolean not null
+);
+
+-- A published ranking: each stage once per window, as published (rows and open data).
+create table enrolment_rankings (
+    window_id        uuid        not null references enrolment_windows (id),
+    stage            text        not null check (stage in ('provisional', 'final')),
+    criteria_version integer     not null check (criteria_version >= 1),
+    rows             jsonb       not null check (jsonb_typeof(rows) = 'array'),
+    open_data_csv    text        not null,
+    published_at     timestamptz not null,
+    primary key (window_id, stage)
+);

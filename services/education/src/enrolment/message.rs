@@ -1,0 +1,80 @@
+//! Stored enrolment records on the wire.
+
+use sportello_kit::events::to_proto_timestamp;
+use sportello_proto::{
+    common::v1::Channel,
+    education::v1::{
+        Application as ApplicationMessage, Entry as EntryMessage, Ranking as RankingMessage,
+        RankingRow, Window as WindowMessage,
+    },
+};
+
+use super::{
+    age::Entry,
+    domain::{Filing, criteria_message},
+    store,
+};
+
+/// A window.
+pub fn window(window: &store::Window) -> WindowMessage {
+    let w = &window.window;
+    WindowMessage {
+        id: window.id.0.to_string(),
+        municipality_istat_code: w.municipality.to_string(),
+        level: w.service.level() as i32,
+        school_year: i32::from(w.year.0),
+        opens_on: w.opens_on.to_string(),
+        closes_on: w.closes_on.to_string(),
+        starts_on: w.starts_on.to_string(),
+        criteria: Some(criteria_message(&w.criteria)),
+        applications: u32::try_from(window.filed).unwrap_or_default(),
+        version: u64::try_from(window.version).unwrap_or_default(),
+        create_time: Some(to_proto_timestamp(window.created_at)),
+    }
+}
+
+/// An application: never its health data.
+pub fn application(a: &store::Application) -> ApplicationMessage {
+    ApplicationMessage {
+        id: a.id.0.to_string(),
+        window_id: a.window_id.0.to_string(),
+        code: a.code.clone(),
+        protocol_number: a.protocol_number.clone(),
+        child_ref: a.child_ref.clone(),
+        entry: match a.entry {
+            Entry::Regular => EntryMessage::Regular,
+            Entry::Early => EntryMessage::Early,
+        } as i32,
+        resident: a.resident,
+        working_parents: u32::try_from(a.working_parents).unwrap_or_default(),
+        siblings_enrolled: u32::try_from(a.siblings_enrolled).unwrap_or_default(),
+        isee_value_cents: a.isee_cents,
+        dsu_protocol: a.dsu_protocol.clone().unwrap_or_default(),
+        score: u32::try_from(a.score).unwrap_or_default(),
+        channel: match a.filing {
+            Filing::Counter => Channel::Counter,
+            Filing::System => Channel::Web,
+        } as i32,
+        file_time: Some(to_proto_timestamp(a.filed_at)),
+    }
+}
+
+/// A published ranking.
+pub fn ranking(r: &store::Ranking) -> RankingMessage {
+    RankingMessage {
+        window_id: r.window_id.0.to_string(),
+        stage: r.stage.message() as i32,
+        criteria_version: u32::try_from(r.criteria_version).unwrap_or_default(),
+        rows: r
+            .rows
+            .iter()
+            .map(|row| RankingRow {
+                position: row.position,
+                application_code: row.code.clone(),
+                score: row.total,
+            })
+            .collect(),
+        open_data_csv: r.open_data_csv.clone(),
+        publish_time: Some(to_proto_timestamp(r.published_at)),
+    }
+}

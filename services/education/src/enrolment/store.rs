@@ -1,0 +1,433 @@
+//! Enrolment in PostgreSQL: windows, applications (their health data apart) and the
+//! published rankings.
+
+use jiff::{Timestamp, civil::Date};
+use sportello_kit::{UnitOfWork, db, uow::SqlTimestamp};
+use sqlx::{Row, postgres::PgRow};
+use uuid::Uuid;
+
+use super::{
+    age::{Entry, SchoolYear},
+    criteria::Criteria,
+    domain::{ApplicationId, Filing, NewWindow, Service, Stage, WindowId},
+    ranking::PublishedRow,
+};
+use crate::error::EducationError;
+
+/// A stored window.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Record id.
+    pub id: WindowId,
+    /// What was opened.
+    pub window: NewWindow,
+    /// Applications filed in it.
+    pub filed: i32,
+    /// Record version.
+    pub version: i64,
+    /// When it was opened.
+    pub created_at: Timestamp,
+}
+
+fn decode(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("enrolment: bad {what} in the database").into())
+}
+
+fn date(row: &PgRow, column: &str) -> Result<Date, sqlx::Error> {
+    Ok(row.try_get::<jiff_sqlx::Date, _>(column)?.to_jiff())
+}
+
+fn timestamp(row: &PgRow, column: &str) -> Result<Timestamp, sqlx::Error> {
+    Ok(row.try_get::<SqlTimestamp, _>(column)?.to_jiff())
+}
+
+const WINDOW_COLUMNS: &str = "id, municipality, level, school_year, opens_on, closes_on, \
+                              starts_on, criteria, filed, version, created_at";
+
+fn window_from(row: &PgRow) -> Result<Window, sqlx::Error> {
+    let municipality: String = row.try_get("municipality")?;
+    let level: String = row.try_get("level")?;
+    let criteria: serde_json::Value = row.try_get("criteria")?;
+    Ok(Window {
+        id: WindowId(row.try_get("id")?),
+        window: NewWindow {
+            municipality: municipality.parse().map_err(|_| decode("municipality"))?,
+            service: Service::from_name(&level).ok_or_else(|| decode("level"))?,
+            year: SchoolYear(row.try_get("school_year")?),
+            opens_on: date(row, "opens_on")?,
+            closes_on: date(row, "closes_on")?,
+            starts_on: date(row, "starts_on")?,
+            criteria: serde_json::from_value::<Criteria>(criteria)
+                .map_err(|_| decode("criteria"))?,
+        },
+        filed: row.try_get("filed")?,
+        version: row.try_get("version")?,
+        created_at: timestamp(row, "created_at")?,
+    })
+}
+
+/// Opens a window; another for the same municipality, service and year is
+/// [`EducationError::WindowExists`].
+pub async fn insert_window(
+    uow: &mut UnitOfWork,
+    window: NewWindow,
+) -> Result<Window, EducationError> {
+    let id = WindowId(Uuid::now_v7());
+    let created_at = uow.now();
+    let criteria =
+        serde_json::to_value(&window.criteria).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let inserted = sqlx::query(
+        "insert into enrolment_windows (id, municipality, level, school_year, opens_on,
+                                        closes_on, starts_on, criteria, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.0)
+    .bind(window.municipality.as_str())
+    .bind(window.service.name())
+    .bind(window.year.0)
+    .bind(jiff_sqlx::Date::from(window.opens_on))
+    .bind(jiff_sqlx::Date::from(window.closes_on))
+    .bind(jiff_sqlx::Date::from(window.starts_on))
+    .bind(criteria)
+    .bind(SqlTimestamp::from(created_at))
+    .execute(uow.conn())
+    .await;
+    match inserted {
+        Ok(_) => Ok(Window {
+            id,
+            window,
+            filed: 0,
+            version: 1,
+            created_at,
+        }),
+        Err(error)
+            if db::violated_constraint(&error, db::sqlstate::UNIQUE_VIOLATION)
+                == Some("enrolment_windows_one_per_year") =>
+        {
+            Err(EducationError::WindowExists)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A window.
+pub async fn find_window(
+    conn: impl sqlx::PgExecutor<'_>,
+    id: WindowId,
+) -> Result<Option<Window>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {WINDOW_COLUMNS} from enrolment_windows where id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(window_from)
+    .transpose()
+}
+
+/// A window, locked until `uow` ends: filings in one window number their codes in turn,
+/// and a ranking is computed from what is filed when it holds the lock.
+pub async fn lock_window(
+    uow: &mut UnitOfWork,
+    id: WindowId,
+) -> Result<Option<Window>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {WINDOW_COLUMNS} from enrolment_windows where id = $1 for update"
+    )))
+    .bind(id.0)
+    .fetch_optional(uow.conn())
+    .await?
+    .as_ref()
+    .map(window_from)
+    .transpose()
+}
+
+/// A stored application.
+#[derive(Debug, Clone)]
+pub struct Application {
+    /// Record id.
+    pub id: ApplicationId,
+    /// Its window.
+    pub window_id: WindowId,
+    /// Public code.
+    pub code: String,
+    /// The child's reference.
+    pub child_ref: String,
+    /// The applicant's reference.
+    pub applicant_ref: String,
+    /// The child's birth date (age rules, ties).
+    pub birth_date: Date,
+    /// Regular or early.
+    pub entry: Entry,
+    /// Resident on the day of filing (the registry's answer).
+    pub resident: bool,
+    /// Working parents declared.
+    pub working_parents: i16,
+    /// Siblings attending, declared.
+    pub siblings_enrolled: i16,
+    /// The ISEE value, if declared.
+    pub isee_cents: Option<i64>,
+    /// Its DSU protocol number.
+    pub dsu_protocol: Option<String>,
+    /// Total score.
+    pub score: i32,
+    /// How it arrived.
+    pub filing: Filing,
+    /// Who filed it (the operator or the system).
+    pub filed_by: String,
+    /// The protocol entry's id.
+    pub protocol_registration_id: String,
+    /// The protocol number.
+    pub protocol_number: String,
+    /// The register's time.
+    pub filed_at: Timestamp,
+}
+
+const APPLICATION_COLUMNS: &str = "id, window_id, code, child_ref, applicant_ref, birth_date, \
+    entry, resident, working_parents, siblings_enrolled, isee_cents, dsu_protocol, score, \
+    channel, filed_by, protocol_registration_id, protocol_number, filed_at";
+
+fn entry_name(entry: Entry) -> &'static str {
+    match entry {
+        Entry::Regular => "regular",
+        Entry::Early => "early",
+    }
+}
+
+fn application_from(row: &PgRow) -> Result<Application, sqlx::Error> {
+    let entry: String = row.try_get("entry")?;
+    let channel: String = row.try_get("channel")?;
+    Ok(Application {
+        id: ApplicationId(row.try_get("id")?),
+        window_id: WindowId(row.try_get("window_id")?),
+        code: row.try_get("code")?,
+        child_ref: row.try_get("child_ref")?,
+        applicant_ref: row.try_get("applicant_ref")?,
+        birth_date: date(row, "birth_date")?,
+        entry: match entry.as_str() {
+            "regular" => Entry::Regular,
+            "early" => Entry::Early,
+            _ => return Err(decode("entry")),
+        },
+        resident: row.try_get("resident")?,
+        working_parents: row.try_get("working_parents")?,
+        siblings_enrolled: row.try_get("siblings_enrolled")?,
+        isee_cents: row.try_get("isee_cents")?,
+        dsu_protocol: row.try_get("dsu_protocol")?,
+        score: row.try_get("score")?,
+        filing: match channel.as_str() {
+            "counter" => Filing::Counter,
+            "system" => Filing::System,
+            _ => return Err(decode("channel")),
+        },
+        filed_by: row.try_get("filed_by")?,
+        protocol_registration_id: row.try_get("protocol_registration_id")?,
+        protocol_number: row.try_get("protocol_number")?,
+        filed_at: timestamp(row, "filed_at")?,
+    })
+}
+
+/// The next application number in a locked window.
+pub async fn next_number(uow: &mut UnitOfWork, window: WindowId) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "update enrolment_windows set filed = filed + 1 where id = $1 returning filed",
+    )
+    .bind(window.0)
+    .fetch_one(uow.conn())
+    .await
+}
+
+/// Inserts an application and its health data; a second one for the child in the
+/// window is [`EducationError::ApplicationExists`].
+pub async fn insert_application(
+    uow: &mut UnitOfWork,
+    application: &Application,
+    disability_certified: bool,
+) -> Result<(), EducationError> {
+    let a = application;
+    let inserted = sqlx::query(
+        "insert into enrolment_applications (id, window_id, code, child_ref, applicant_ref,
+             birth_date, entry, resident, working_parents, siblings_enrolled, isee_cents,
+             dsu_protocol, score, channel, filed_by, protocol_registration_id,
+             protocol_number, filed_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(a.id.0)
+    .bind(a.window_id.0)
+    .bind(&a.code)
+    .bind(&a.child_ref)
+    .bind(&a.applicant_ref)
+    .bind(jiff_sqlx::Date::from(a.birth_date))
+    .bind(entry_name(a.entry))
+    .bind(a.resident)
+    .bind(a.working_parents)
+    .bind(a.siblings_enrolled)
+    .bind(a.isee_cents)
+    .bind(a.dsu_protocol.as_deref())
+    .bind(a.score)
+    .bind(a.filing.name())
+    .bind(&a.filed_by)
+    .bind(&a.protocol_registration_id)
+    .bind(&a.protocol_number)
+    .bind(SqlTimestamp::from(a.filed_at))
+    .execute(uow.conn())
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(error)
+            if db::violated_constraint(&error, db::sqlstate::UNIQUE_VIOLATION)
+                == Some("enrolment_applications_one_per_child") =>
+        {
+            let code = application_of_child(uow.conn(), a.window_id, &a.child_ref)
+                .await?
+                .map(|a| a.code)
+                .unwrap_or_default();
+            return Err(EducationError::ApplicationExists { code });
+        }
+        Err(error) => return Err(error.into()),
+    }
+    sqlx::query(
+        "insert into enrolment_application_health (application_id, disability_certified)
+         values ($1, $2)",
+    )
+    .bind(a.id.0)
+    .bind(disability_certified)
+    .execute(uow.conn())
+    .await?;
+    Ok(())
+}
+
+/// The child's application in a window, if any.
+pub async fn application_of_child(
+    conn: impl sqlx::PgExecutor<'_>,
+    window: WindowId,
+    child_ref: &str,
+) -> Result<Option<Application>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {APPLICATION_COLUMNS} from enrolment_applications
+          where window_id = $1 and child_ref = $2"
+    )))
+    .bind(window.0)
+    .bind(child_ref)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(application_from)
+    .transpose()
+}
+
+/// An application.
+pub async fn find_application(
+    conn: impl sqlx::PgExecutor<'_>,
+    id: ApplicationId,
+) -> Result<Option<Application>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {APPLICATION_COLUMNS} from enrolment_applications where id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(application_from)
+    .transpose()
+}
+
+/// Every application of a window, in no particular order.
+pub async fn applications_of(
+    conn: impl sqlx::PgExecutor<'_>,
+    window: WindowId,
+) -> Result<Vec<Application>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {APPLICATION_COLUMNS} from enrolment_applications where window_id = $1"
+    )))
+    .bind(window.0)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(application_from)
+    .collect()
+}
+
+/// A published ranking.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    /// Its window.
+    pub window_id: WindowId,
+    /// Its stage.
+    pub stage: Stage,
+    /// The criteria's version.
+    pub criteria_version: i32,
+    /// The rows as published.
+    pub rows: Vec<PublishedRow>,
+    /// The open data.
+    pub open_data_csv: String,
+    /// When it was published.
+    pub published_at: Timestamp,
+}
+
+/// Stores a published ranking; a second one of the stage is
+/// [`EducationError::RankingExists`].
+pub async fn insert_ranking(uow: &mut UnitOfWork, ranking: &Ranking) -> Result<(), EducationError> {
+    let rows: Vec<serde_json::Value> = ranking
+        .rows
+        .iter()
+        .map(|r| serde_json::json!([r.position, r.code, r.total]))
+        .collect();
+    let inserted = sqlx::query(
+        "insert into enrolment_rankings (window_id, stage, criteria_version, rows,
+                                         open_data_csv, published_at)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(ranking.window_id.0)
+    .bind(ranking.stage.name())
+    .bind(ranking.criteria_version)
+    .bind(serde_json::Value::Array(rows))
+    .bind(&ranking.open_data_csv)
+    .bind(SqlTimestamp::from(ranking.published_at))
+    .execute(uow.conn())
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(error) if db::violated_constraint(&error, db::sqlstate::UNIQUE_VIOLATION).is_some() => {
+            Err(EducationError::RankingExists)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A window's published ranking of `stage`, if published.
+pub async fn find_ranking(
+    conn: impl sqlx::PgExecutor<'_>,
+    window: WindowId,
+    stage: Stage,
+) -> Result<Option<Ranking>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "select criteria_version, rows, open_data_csv, published_at from enrolment_rankings
+          where window_id = $1 and stage = $2",
+    )
+    .bind(window.0)
+    .bind(stage.name())
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let rows: Vec<(u32, String, u32)> =
+        serde_json::from_value(row.try_get("rows")?).map_err(|_| decode("ranking rows"))?;
+    Ok(Some(Ranking {
+        window_id: window,
+        stage,
+        criteria_version: row.try_get("criteria_version")?,
+        rows: rows
+            .into_iter()
+            .map(|(position, code, total)| PublishedRow {
+                position,
+                code,
+                total,
+            })
+            .collect(),
+        open_data_csv: row.try_get("open_data_csv")?,
+        published_at: timestamp(&row, "published_at")?,
+    }))
+}

@@ -1,0 +1,260 @@
+//! Education started in-process with the registry (the residence facts) and routing (the
+//! protocol register) on one fresh database and one manual clock: nothing faked.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code, unreachable_pub)]
+
+use sportello_kit::{
+    CallContext, PeerChannel, Role,
+    testing::{TestContext, TestService},
+};
+use sportello_proto::{
+    education::v1::{
+        Criteria, FileApplicationRequest, IncomeBand, OpenWindowRequest, SchoolLevel, Window,
+        enrolment_service_client::EnrolmentServiceClient,
+    },
+    registry::v1::{
+        NewAddress, RegisterResidentRequest, RegisterStreetRequest, Relationship, Sex,
+        resident_service_client::ResidentServiceClient, street_service_client::StreetServiceClient,
+    },
+};
+
+/// The deployment's pseudonymisation secret, shared by the registry and education.
+pub const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// La Spezia.
+pub const SPEZIA: &str = "011015";
+
+/// A person: surname, name, sex, birth date, birthplace.
+pub type Who = (&'static str, &'static str, Sex, &'static str, &'static str);
+
+/// The three services.
+pub struct Office {
+    pub ctx: TestContext,
+    pub education: TestService,
+    pub registry: TestService,
+    pub routing: TestService,
+}
+
+impl Office {
+    /// Starts routing (La Spezia's catalogue), the registry and education, on `today`.
+    pub async fn start(today: &str) -> Self {
+        let ctx = TestContext::new(&[
+            &sportello_education::SPEC,
+            &sportello_registry::SPEC,
+            &sportello_routing::SPEC,
+        ])
+        .await;
+        ctx.clock.set(today.parse().unwrap());
+        let mut routing_config = sportello_routing::RoutingConfig::from(ctx.config.clone());
+        routing_config.seed_municipalities = vec![SPEZIA.parse().unwrap()];
+        let routing = Box::pin(TestService::start(
+            &sportello_routing::SPEC,
+            routing_config,
+            sportello_routing::start,
+        ))
+        .await;
+        let registry_config =
+            sportello_registry::RegistryConfig::with_key(ctx.config.clone(), KEY).unwrap();
+        let registry = Box::pin(TestService::start(
+            &sportello_registry::SPEC,
+            registry_config,
+            sportello_registry::start,
+        ))
+        .await;
+        let config = sportello_education::EducationConfig {
+            service: ctx.config.clone(),
+            routing_url: Some(routing.grpc_url()),
+            registry_url: Some(registry.grpc_url()),
+            pseudonym_key: KEY.parse().unwrap(),
+        };
+        let education = Box::pin(TestService::start(
+            &sportello_education::SPEC,
+            config,
+            sportello_education::start,
+        ))
+        .await;
+        StreetServiceClient::new(registry.channel().await)
+            .register_street(counter("street.register").request(RegisterStreetRequest {
+                municipality_istat_code: SPEZIA.into(),
+                street_code: "PRIONE".into(),
+                qualifier: "Via".into(),
+                name: "del Prione".into(),
+                postal_code: "19121".into(),
+                idempotency_key: String::new(),
+            }))
+            .await
+            .unwrap();
+        Self {
+            ctx,
+            education,
+            registry,
+            routing,
+        }
+    }
+
+    pub fn pool(&self) -> &sqlx::PgPool {
+        self.education.running.db().pool()
+    }
+
+    pub async fn enrolment(&self) -> EnrolmentServiceClient<PeerChannel> {
+        EnrolmentServiceClient::new(self.education.channel().await)
+    }
+
+    pub fn set_today(&self, at: &str) {
+        self.ctx.clock.set(at.parse().unwrap());
+    }
+
+    /// Registers a family in La Spezia: `parent` heads it, `child` is their child.
+    pub async fn resident_family(&self, parent: Who, child: Who) {
+        let mut residents = ResidentServiceClient::new(self.registry.channel().await);
+        let context = counter("resident.register");
+        let head = residents
+            .register_resident(context.request(person(parent, "")))
+            .await
+            .unwrap()
+            .into_inner()
+            .resident
+            .unwrap();
+        let mut request = person(child, &head.family_id);
+        request.relationship = Relationship::Child as i32;
+        request.address = None;
+        residents
+            .register_resident(context.request(request))
+            .await
+            .unwrap();
+    }
+
+    /// Opens `level`'s window for 2027/28, from 10 January to 10 February 2027, the
+    /// service starting on 1 September, under [`criteria`].
+    pub async fn open_window(&self, level: SchoolLevel) -> Window {
+        self.enrolment()
+            .await
+            .open_window(education_office().request(OpenWindowRequest {
+                municipality_istat_code: SPEZIA.into(),
+                level: level as i32,
+                school_year: 2027,
+                opens_on: "2027-01-10".into(),
+                closes_on: "2027-02-10".into(),
+                starts_on: "2027-09-01".into(),
+                criteria: Some(criteria()),
+                idempotency_key: String::new(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .window
+            .unwrap()
+    }
+}
+
+/// A sample of published criteria: 10 for residence, 0/4/8 by working parents, 3 per
+/// sibling (up to 2), 12 for a disability, income 6/4/2/0 up to €8,000, €15,000, €25,000
+/// and above.
+pub fn criteria() -> Criteria {
+    Criteria {
+        version: 1,
+        resident_points: 10,
+        working_parents_points: vec![0, 4, 8],
+        sibling_points: 3,
+        max_siblings: 2,
+        disability_points: 12,
+        income_bands: vec![
+            IncomeBand {
+                up_to_cents: Some(800_000),
+                points: 6,
+            },
+            IncomeBand {
+                up_to_cents: Some(1_500_000),
+                points: 4,
+            },
+            IncomeBand {
+                up_to_cents: Some(2_500_000),
+                points: 2,
+            },
+            IncomeBand {
+                up_to_cents: None,
+                points: 0,
+            },
+        ],
+    }
+}
+
+/// An application for `child` by `parent` at the counter, with no declarations.
+pub fn application(window: &Window, parent: Who, child: Who) -> FileApplicationRequest {
+    FileApplicationRequest {
+        window_id: window.id.clone(),
+        child_fiscal_code: code_of(child),
+        applicant_fiscal_code: code_of(parent),
+        applicant_name: format!("{} {}", parent.1, parent.0),
+        channel: sportello_proto::common::v1::Channel::Counter as i32,
+        ..Default::default()
+    }
+}
+
+/// A registration of `who` at Via del Prione 12, resident since 1 January 2026 (a new
+/// family unless one is given).
+pub fn person(who: Who, family_id: &str) -> RegisterResidentRequest {
+    let (surname, name, sex, birth, place) = who;
+    RegisterResidentRequest {
+        municipality_istat_code: SPEZIA.into(),
+        fiscal_code: code_of(who),
+        surname: surname.into(),
+        given_names: name.into(),
+        sex: sex as i32,
+        birth_date: birth.into(),
+        birthplace_code: place.into(),
+        citizenship: "IT".into(),
+        address: Some(NewAddress {
+            street_code: "PRIONE".into(),
+            house_number: "12".into(),
+        }),
+        family_id: family_id.into(),
+        relationship: 0,
+        effective_date: "2026-01-01".into(),
+        idempotency_key: String::new(),
+        ground: sportello_proto::registry::v1::RegistrationGround::DataLoad as i32,
+    }
+}
+
+/// The fiscal code the rules give for `who`.
+pub fn code_of(who: Who) -> String {
+    let (surname, name, sex, birth, place) = who;
+    let sex = match sex {
+        Sex::Female => sportello_pa::Sex::Female,
+        _ => sportello_pa::Sex::Male,
+    };
+    sportello_pa::fiscal_code::encode(&sportello_pa::fiscal_code::Person {
+        surname,
+        name,
+        sex,
+        birth_date: birth.parse().unwrap(),
+        birthplace: place.parse().unwrap(),
+    })
+    .unwrap()
+    .as_str()
+    .to_owned()
+}
+
+/// An operator of La Spezia at a multi-purpose counter, through the gateway.
+pub fn counter(purpose: &str) -> CallContext {
+    CallContext::new("gateway", "operator:op-7", SPEZIA, purpose)
+        .unwrap()
+        .with_roles(&[Role::Polivalente])
+}
+
+/// The education office's specialist (windows, rankings).
+pub fn education_office() -> CallContext {
+    CallContext::new("gateway", "operator:ed-1", SPEZIA, "enrolment.manage")
+        .unwrap()
+        .with_roles(&[Role::BackOffice])
+        .with_department(Some("education"))
+}
+
+/// Rows in a table (schema-qualified where it is another service's).
+pub async fn count(pool: &sqlx::PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}

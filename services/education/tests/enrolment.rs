@@ -1,0 +1,454 @@
+//! Issue 16: an enrolment window, applications at the counter with the registry's facts
+//! and the protocol register, and the rankings published from them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{
+    Office, SPEZIA, Who, application, code_of, count, counter, criteria, education_office,
+};
+use sportello_proto::{
+    education::v1::{
+        Application, Entry, FileApplicationRequest, GetApplicationRequest, GetRankingRequest,
+        OpenWindowRequest, PublishRankingRequest, RankingStage, SchoolLevel, Window,
+    },
+    registry::v1::Sex,
+};
+use tonic::Code;
+
+// Parents, and children within the nursery's age on 1 September 2027 (3 to 36 months).
+const ROSSI: Who = ("Rossi", "Mario", Sex::Male, "1988-03-02", "E463");
+const LUCA: Who = ("Rossi", "Luca", Sex::Male, "2025-05-10", "E463");
+const BIANCHI: Who = ("Bianchi", "Giulia", Sex::Female, "1990-07-14", "E463");
+const SARA: Who = ("Bianchi", "Sara", Sex::Female, "2025-11-02", "E463");
+const VERDI: Who = ("Verdi", "Paolo", Sex::Male, "1985-01-20", "E463");
+const TOMMASO: Who = ("Verdi", "Tommaso", Sex::Male, "2025-02-01", "E463");
+const NERI: Who = ("Neri", "Elena", Sex::Female, "1987-09-09", "E463");
+const BEATRICE: Who = ("Neri", "Beatrice", Sex::Female, "2025-03-03", "E463");
+// A family from Sarzana, not in La Spezia's register.
+const GALLI: Who = ("Galli", "Marco", Sex::Male, "1986-04-04", "I449");
+const PIETRO: Who = ("Galli", "Pietro", Sex::Male, "2025-06-06", "I449");
+// Too old for the nursery on 1 September 2027 (three in July 2027).
+const ESPOSITO: Who = ("Esposito", "Anna", Sex::Female, "1984-12-12", "E463");
+const LEO: Who = ("Esposito", "Leo", Sex::Male, "2024-07-15", "E463");
+
+async fn file(office: &Office, request: FileApplicationRequest) -> Application {
+    office
+        .enrolment()
+        .await
+        .file_application(counter("enrolment.apply").request(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap()
+}
+
+fn with(
+    mut request: FileApplicationRequest,
+    working_parents: u32,
+    isee_euro: Option<i64>,
+    disability: bool,
+) -> FileApplicationRequest {
+    request.working_parents = working_parents;
+    request.isee_value_cents = isee_euro.map(|e| e * 100);
+    if isee_euro.is_some() {
+        request.dsu_protocol = "INPS-ISEE-2027-00012345A-00".into();
+    }
+    request.disability_certified = disability;
+    request
+}
+
+async fn publish(
+    office: &Office,
+    window: &Window,
+    stage: RankingStage,
+) -> Result<Vec<(u32, String, u32)>, tonic::Status> {
+    office
+        .enrolment()
+        .await
+        .publish_ranking(education_office().request(PublishRankingRequest {
+            window_id: window.id.clone(),
+            stage: stage as i32,
+        }))
+        .await
+        .map(|r| {
+            r.into_inner()
+                .ranking
+                .unwrap()
+                .rows
+                .into_iter()
+                .map(|row| (row.position, row.application_code, row.score))
+                .collect()
+        })
+}
+
+/// Five applications under the sample criteria, one from a family the register does not
+/// know; the provisional and the final ranking exactly as the criteria compute, a tie
+/// broken by the lower ISEE; published with nothing but positions, codes and totals.
+#[tokio::test]
+async fn a_window_ranks_its_applications_as_the_criteria_compute() {
+    let office = Box::pin(Office::start("2027-01-20T09:00:00Z")).await;
+    for (parent, child) in [
+        (ROSSI, LUCA),
+        (BIANCHI, SARA),
+        (VERDI, TOMMASO),
+        (NERI, BEATRICE),
+    ] {
+        office.resident_family(parent, child).await;
+    }
+    let window = office.open_window(SchoolLevel::Nido).await;
+    assert_eq!(window.applications, 0);
+    assert_eq!(window.criteria.as_ref().unwrap(), &criteria());
+
+    // Resident, both parents working, ISEE €7,000: 10 + 8 + 6.
+    let luca = file(
+        &office,
+        with(application(&window, ROSSI, LUCA), 2, Some(7_000), false),
+    )
+    .await;
+    // Resident, one working, ISEE €12,000: 10 + 4 + 4.
+    let sara = file(
+        &office,
+        with(application(&window, BIANCHI, SARA), 1, Some(12_000), false),
+    )
+    .await;
+    // Not resident (Sarzana), both working, ISEE €7,000: 0 + 8 + 6.
+    let pietro = file(
+        &office,
+        with(application(&window, GALLI, PIETRO), 2, Some(7_000), false),
+    )
+    .await;
+    // Resident, one working, ISEE €10,000: 18 as Sara, but the lower ISEE goes first.
+    let tommaso = file(
+        &office,
+        with(application(&window, VERDI, TOMMASO), 1, Some(10_000), false),
+    )
+    .await;
+    // Resident, nobody working, no ISEE (the last band), a certification: 10 + 12.
+    let beatrice = file(
+        &office,
+        with(application(&window, NERI, BEATRICE), 0, None, true),
+    )
+    .await;
+
+    let scores: Vec<(bool, u32)> = [&luca, &sara, &pietro, &tommaso, &beatrice]
+        .iter()
+        .map(|a| (a.resident, a.score))
+        .collect();
+    assert_eq!(
+        scores,
+        [(true, 24), (true, 18), (false, 14), (true, 18), (true, 22)]
+    );
+    assert_eq!(luca.code, "NIDO27-00001");
+    assert_eq!(beatrice.code, "NIDO27-00005");
+    assert_eq!(luca.entry, Entry::Regular as i32);
+    assert!(!luca.protocol_number.is_empty());
+    assert_ne!(luca.protocol_number, sara.protocol_number);
+    // The child is known by reference, the registry's own.
+    let key: sportello_kit::PseudonymKey = common::KEY.parse().unwrap();
+    assert_eq!(
+        luca.child_ref,
+        sportello_kit::RequesterRef::derive(&key, SPEZIA.parse().unwrap(), &code_of(LUCA))
+            .to_string()
+    );
+    let again = office
+        .enrolment()
+        .await
+        .get_application(counter("enrolment.read").request(GetApplicationRequest {
+            application_id: tommaso.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    assert_eq!(again, tommaso);
+
+    // The registry was asked, and audited each answer with the counter's purpose.
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "select caller, purpose from registry.audit_log where action = 'fact.is_resident'",
+    )
+    .fetch_all(office.pool())
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 4, "the four resident children: {audited:?}");
+    assert!(
+        audited
+            .iter()
+            .all(|(caller, purpose)| caller == "education" && purpose == "enrolment.apply"),
+        "{audited:?}"
+    );
+    // Each application is in the protocol register, sent by the applicant's reference.
+    assert_eq!(count(office.pool(), "routing.registrations").await, 5);
+
+    // Not while the window is open.
+    let early = publish(&office, &window, RankingStage::Provisional)
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition, "{early:?}");
+    office.set_today("2027-02-11T08:00:00Z");
+    let final_first = publish(&office, &window, RankingStage::Final)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        final_first.code(),
+        Code::FailedPrecondition,
+        "{final_first:?}"
+    );
+
+    let expected = vec![
+        (1, luca.code.clone(), 24),
+        (2, beatrice.code.clone(), 22),
+        (3, tommaso.code.clone(), 18),
+        (4, sara.code.clone(), 18),
+        (5, pietro.code.clone(), 14),
+    ];
+    assert_eq!(
+        publish(&office, &window, RankingStage::Provisional)
+            .await
+            .unwrap(),
+        expected
+    );
+    let twice = publish(&office, &window, RankingStage::Provisional)
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::AlreadyExists);
+    assert_eq!(
+        publish(&office, &window, RankingStage::Final)
+            .await
+            .unwrap(),
+        expected
+    );
+
+    // As published, and as open data: nothing about the children (a canary name and
+    // fiscal code), nothing per criterion.
+    let published = office
+        .enrolment()
+        .await
+        .get_ranking(counter("enrolment.read").request(GetRankingRequest {
+            window_id: window.id.clone(),
+            stage: RankingStage::Final as i32,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ranking
+        .unwrap();
+    assert_eq!(published.criteria_version, 1);
+    let csv = &published.open_data_csv;
+    assert_eq!(
+        csv,
+        &format!(
+            "posizione;codice_domanda;punteggio\r\n1;{};24\r\n2;{};22\r\n3;{};18\r\n4;{};18\r\n5;{};14\r\n",
+            luca.code, beatrice.code, tommaso.code, sara.code, pietro.code
+        )
+    );
+    let stored: String = sqlx::query_scalar::<_, String>(
+        "select rows::text || open_data_csv from enrolment_rankings",
+    )
+    .fetch_all(office.pool())
+    .await
+    .unwrap()
+    .concat();
+    for canary in [
+        code_of(BEATRICE),
+        "Beatrice".to_owned(),
+        "Neri".to_owned(),
+        luca.child_ref.clone(),
+    ] {
+        assert!(
+            !csv.contains(&canary) && !stored.contains(&canary),
+            "{canary} published"
+        );
+    }
+
+    // Events carry ids: no fiscal code, no name, no score.
+    let payloads: Vec<Vec<u8>> = sqlx::query_scalar("select payload from outbox")
+        .fetch_all(office.pool())
+        .await
+        .unwrap();
+    let events: Vec<String> = sqlx::query_scalar("select event_type from outbox order by id")
+        .fetch_all(office.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "education.application.filed")
+            .count(),
+        5
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "education.ranking.published")
+            .count(),
+        2
+    );
+    for payload in payloads {
+        let text = String::from_utf8_lossy(&payload);
+        for who in [LUCA, SARA, PIETRO, TOMMASO, BEATRICE, ROSSI] {
+            assert!(!text.contains(&code_of(who)), "a fiscal code in an event");
+            assert!(!text.contains(who.0), "a name in an event");
+        }
+    }
+}
+
+/// Each bad application gets a precise error and writes nothing: not in the register,
+/// not in education, not asked of the registry.
+#[tokio::test]
+async fn bad_applications_are_refused_naming_what_is_wrong_and_nothing_is_written() {
+    let office = Box::pin(Office::start("2027-01-05T09:00:00Z")).await;
+    office.resident_family(ROSSI, LUCA).await;
+    office.resident_family(ESPOSITO, LEO).await;
+    let window = office.open_window(SchoolLevel::Nido).await;
+    let pre_school = office.open_window(SchoolLevel::Infanzia).await;
+    let mut enrolment = office.enrolment().await;
+    let client = enrolment.clone();
+    let refused = |request: FileApplicationRequest| {
+        let mut enrolment = client.clone();
+        async move {
+            enrolment
+                .file_application(counter("enrolment.apply").request(request))
+                .await
+                .unwrap_err()
+        }
+    };
+
+    // Before the window opens (5 January; it opens on the 10th).
+    let status = refused(application(&window, ROSSI, LUCA)).await;
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().contains("2027-01-10"),
+        "{}",
+        status.message()
+    );
+
+    office.set_today("2027-01-20T09:00:00Z");
+    let field_of = |status: &tonic::Status| {
+        let error = sportello_kit::ServiceError::from(status.clone());
+        error
+            .violations()
+            .first()
+            .map(|v| v.field.clone())
+            .unwrap_or_default()
+    };
+    // Leo turns three in July 2027: past the nursery's 36 months on 1 September.
+    let status = refused(application(&window, ESPOSITO, LEO)).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(field_of(&status), "child_fiscal_code");
+    assert!(status.message().contains("36 mesi"), "{}", status.message());
+    // Luca (May 2025) turns three only in May 2028: too young for pre-school in 2027/28.
+    let status = refused(application(&pre_school, ROSSI, LUCA)).await;
+    assert_eq!(field_of(&status), "child_fiscal_code");
+    assert!(
+        status.message().contains("30 aprile"),
+        "{}",
+        status.message()
+    );
+    // A negative ISEE value.
+    let status = refused(with(application(&window, ROSSI, LUCA), 1, Some(-1), false)).await;
+    assert_eq!(field_of(&status), "isee_value_cents");
+    // An ISEE without its DSU.
+    let mut no_dsu = with(application(&window, ROSSI, LUCA), 1, Some(9_000), false);
+    no_dsu.dsu_protocol.clear();
+    assert_eq!(field_of(&refused(no_dsu).await), "dsu_protocol");
+    // A fiscal code that does not check.
+    let mut bad = application(&window, ROSSI, LUCA);
+    bad.child_fiscal_code.replace_range(
+        15..16,
+        if bad.child_fiscal_code.ends_with('A') {
+            "B"
+        } else {
+            "A"
+        },
+    );
+    assert_eq!(field_of(&refused(bad).await), "child_fiscal_code");
+    // Three working parents.
+    let three = with(application(&window, ROSSI, LUCA), 3, None, false);
+    assert_eq!(field_of(&refused(three).await), "working_parents");
+    // A window that does not exist.
+    let mut nowhere = application(&window, ROSSI, LUCA);
+    nowhere.window_id = uuid::Uuid::now_v7().to_string();
+    assert_eq!(refused(nowhere).await.code(), Code::NotFound);
+
+    assert_eq!(count(office.pool(), "enrolment_applications").await, 0);
+    assert_eq!(count(office.pool(), "routing.registrations").await, 0);
+    assert_eq!(
+        count(
+            office.pool(),
+            "registry.audit_log where action = 'fact.is_resident'"
+        )
+        .await,
+        0
+    );
+
+    // The first is filed; a second for the same child is refused, naming the first.
+    let first = enrolment
+        .file_application(counter("enrolment.apply").request(application(&window, ROSSI, LUCA)))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    let mut second = application(&window, ROSSI, LUCA);
+    second.working_parents = 2;
+    let status = refused(second).await;
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert!(
+        status.message().contains(&first.code),
+        "{}",
+        status.message()
+    );
+    assert_eq!(count(office.pool(), "enrolment_applications").await, 1);
+    assert_eq!(count(office.pool(), "routing.registrations").await, 1);
+
+    // After the window closes.
+    office.set_today("2027-02-11T09:00:00Z");
+    let status = refused(application(&window, VERDI, TOMMASO)).await;
+    assert_eq!(status.code(), Code::FailedPrecondition);
+
+    // A window for the same service and year again; dates the wrong way round.
+    let again = OpenWindowRequest {
+        municipality_istat_code: SPEZIA.into(),
+        level: SchoolLevel::Nido as i32,
+        school_year: 2027,
+        opens_on: "2027-03-01".into(),
+        closes_on: "2027-03-31".into(),
+        starts_on: "2027-09-01".into(),
+        criteria: Some(criteria()),
+        idempotency_key: String::new(),
+    };
+    let status = enrolment
+        .open_window(education_office().request(again.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+    let backwards = OpenWindowRequest {
+        school_year: 2028,
+        closes_on: "2027-02-01".into(),
+        starts_on: "2028-09-01".into(),
+        ..again.clone()
+    };
+    let status = enrolment
+        .open_window(education_office().request(backwards))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&status), "closes_on");
+    let mut bands = criteria();
+    bands.income_bands.pop();
+    let unbounded = OpenWindowRequest {
+        school_year: 2028,
+        starts_on: "2028-09-01".into(),
+        criteria: Some(bands),
+        ..again
+    };
+    let status = enrolment
+        .open_window(education_office().request(unbounded))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&status), "criteria.income_bands");
+    assert_eq!(count(office.pool(), "enrolment_windows").await, 2);
+}
