@@ -28,6 +28,8 @@ catalogue! {
     education::v1::EnrolmentWindowOpened => "education.enrolment_window.opened",
     education::v1::ApplicationFiled => "education.application.filed",
     education::v1::RankingPublished => "education.ranking.published",
+    education::v1::ObjectionFiled => "education.objection.filed",
+    education::v1::ObjectionDecided => "education.objection.decided",
     gateway::v1::UserSessionsRevoked => "gateway.sessions.revoked",
     mobility::v1::ZoneDefined => "mobility.zone.defined",
     registry::v1::StreetRegistered => "registry.street.registered",

@@ -180,6 +180,7 @@ async fn main() {
                 starts_on: format!("{year}-09-01"),
                 criteria: Some(criteria()),
                 idempotency_key: String::new(),
+                objection_days: 0,
             }))
             .await
             .unwrap()

@@ -13,6 +13,8 @@ create table enrolment_windows (
     closes_on    date        not null,
     starts_on    date        not null,
     criteria     jsonb       not null check (jsonb_typeof(criteria) = 'object'),
+    -- Days after the provisional ranking within which families may object.
+    objection_days smallint  not null default 10 check (objection_days between 1 and 60),
     -- The applications' codes are numbered per window under its row lock.
     filed        integer     not null default 0 check (filed >= 0),
     version      bigint      not null default 1 check (version > 0),
@@ -44,6 +46,7 @@ create table enrolment_applications (
     protocol_number          text        not null,
     -- The register's order: the ranking's fifth tie-break.
     filed_at                 timestamptz not null,
+    version                  bigint      not null default 1 check (version > 0),
     constraint enrolment_applications_code unique (window_id, code),
     -- One application per child and window (a duplicate is refused, not merged).
     constraint enrolment_applications_one_per_child unique (window_id, child_ref),
@@ -67,3 +70,30 @@ create table enrolment_rankings (
     published_at     timestamptz not null,
     primary key (window_id, stage)
 );
+
+-- A family's objection to the provisional ranking: registered, handed to the back office
+-- as work (its id is the objection's), decided there. One per application.
+create table enrolment_objections (
+    id                       uuid        primary key,
+    application_id           uuid        not null references enrolment_applications (id),
+    window_id                uuid        not null references enrolment_windows (id),
+    -- The family's words: free text that may hold anything, so it stays here (never in
+    -- an event or routing's work note).
+    grounds                  text        not null check (length(grounds) between 1 and 2000),
+    channel                  text        not null check (channel in ('counter', 'system')),
+    filed_by                 text        not null,
+    protocol_registration_id text        not null,
+    protocol_number          text        not null,
+    filed_at                 timestamptz not null,
+    status                   text        not null default 'open'
+        check (status in ('open', 'upheld', 'rejected')),
+    score_before             integer     not null check (score_before >= 0),
+    score_after              integer     check (score_after >= 0),
+    case_id                  text,
+    decided_by               text,
+    decided_at               timestamptz,
+    constraint enrolment_objections_one_per_application unique (application_id),
+    constraint enrolment_objections_decided check (
+        (status = 'open') = (decided_at is null and score_after is null))
+);
+create index enrolment_objections_open on enrolment_objections (window_id) where status = 'open';

@@ -23,6 +23,8 @@ pub struct EducationConfig {
 impl EducationConfig {
     /// Reads the configuration.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        // The common settings first: a missing database is the first thing to say.
+        let service = crate::SPEC.config_from_env(env)?;
         let raw: String = env.required(
             "PSEUDONYM_KEY",
             "serve la chiave dei riferimenti pseudonimi, la stessa dell'anagrafe (the key behind requester_refs, the registry's): 64 or more hex digits",
@@ -32,7 +34,7 @@ impl EducationConfig {
             .parse()
             .map_err(|why| ConfigError::invalid("PSEUDONYM_KEY", &raw, why))?;
         Ok(Self {
-            service: crate::SPEC.config_from_env(env)?,
+            service,
             routing_url: env.peer_url("ROUTING_URL", "routing")?,
             registry_url: env.peer_url("REGISTRY_URL", "registry")?,
             pseudonym_key,

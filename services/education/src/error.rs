@@ -26,6 +26,9 @@ pub enum EducationError {
         /// The existing application's code.
         code: String,
     },
+    /// The application has an objection already.
+    #[error("c'è già un ricorso per questa domanda / this application has an objection already")]
+    ObjectionExists,
     /// The ranking's stage is published already.
     #[error("la graduatoria è già pubblicata / the ranking is published already")]
     RankingExists,
@@ -51,6 +54,7 @@ impl From<EducationError> for ServiceError {
             EducationError::SchoolExists { .. }
             | EducationError::WindowExists
             | EducationError::ApplicationExists { .. }
+            | EducationError::ObjectionExists
             | EducationError::RankingExists => {
                 ServiceError::new(ErrorKind::AlreadyExists, error.to_string())
             }

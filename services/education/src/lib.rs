@@ -39,11 +39,17 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "education",
         subjects: &["education.>"],
     }],
-    consumers: Vec::new,
+    // Routing's events about education's work: the consumer's NATS permissions come
+    // from here.
+    consumers: education_consumers,
     subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };
+
+fn education_consumers() -> Vec<sportello_kit::ConsumerSpec> {
+    vec![enrolment::work::consumer_spec()]
+}
 
 /// Starts the education service on `listeners` until `shutdown` is cancelled.
 pub async fn start(
@@ -52,7 +58,11 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
     let config = config.into_education_config()?;
-    let service = Service::start(&SPEC, config.service.clone()).await?;
+    let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    service.consume(
+        enrolment::work::consumer_spec(),
+        enrolment::work::WorkEvents,
+    );
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
         Some(url) => Arc::new(RoutingProtocol::new(
             service

@@ -11,7 +11,8 @@ use common::{
 use sportello_proto::{
     education::v1::{
         Application, Entry, FileApplicationRequest, GetApplicationRequest, GetRankingRequest,
-        OpenWindowRequest, PublishRankingRequest, RankingStage, SchoolLevel, Window,
+        ObjectionStatus, OpenWindowRequest, PublishRankingRequest, RankingStage, SchoolLevel,
+        Window,
     },
     registry::v1::Sex,
 };
@@ -215,6 +216,58 @@ async fn a_window_ranks_its_applications_as_the_criteria_compute() {
         .await
         .unwrap_err();
     assert_eq!(twice.code(), Code::AlreadyExists);
+
+    // The final ranking waits for the objection days (ten from the provisional one).
+    let too_soon = publish(&office, &window, RankingStage::Final)
+        .await
+        .unwrap_err();
+    assert_eq!(too_soon.code(), Code::FailedPrecondition);
+    assert!(
+        too_soon.message().contains("2027-02-21"),
+        "{}",
+        too_soon.message()
+    );
+
+    // Sara's family objects: both parents work. Registered, handed to the back office
+    // without the family's words.
+    let grounds =
+        "Lavorano entrambi i genitori: allegata la dichiarazione del datore di lavoro della madre";
+    let objection = office.object(&sara, grounds).await.unwrap();
+    assert_eq!(objection.status, ObjectionStatus::Open as i32);
+    assert_eq!(objection.score_before, 18);
+    assert!(!objection.protocol_number.is_empty());
+    let again = office.object(&sara, "di nuovo").await.unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists);
+    office.hand_over().await;
+    let (code, note): (String, String) =
+        sqlx::query_as("select service_code, context_note from routing.work_items")
+            .fetch_one(office.pool())
+            .await
+            .unwrap();
+    assert_eq!(code, "education.ranking_objection");
+    assert!(
+        note.contains(&sara.code) && !note.contains("datore"),
+        "{note}"
+    );
+    // Upheld on the corrected declaration: 10 + 8 + 4.
+    office.work("upheld", &[("working_parents", "2")]).await;
+    let decided = office.objection(&objection.id).await;
+    assert_eq!(decided.status, ObjectionStatus::Upheld as i32);
+    assert_eq!(decided.score_after, 22);
+    assert_eq!(office.application(&sara.id).await.score, 22);
+
+    // After the days no objection is taken; then the final ranking.
+    office.set_today("2027-02-22T08:00:00Z");
+    let late = office.object(&pietro, "troppo tardi").await.unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition, "{late:?}");
+    // Sara (22, ISEE €12,000) before Beatrice (22, no ISEE): the declared value first.
+    let expected = vec![
+        (1, luca.code.clone(), 24),
+        (2, sara.code.clone(), 22),
+        (3, beatrice.code.clone(), 22),
+        (4, tommaso.code.clone(), 18),
+        (5, pietro.code.clone(), 14),
+    ];
     assert_eq!(
         publish(&office, &window, RankingStage::Final)
             .await
@@ -241,8 +294,8 @@ async fn a_window_ranks_its_applications_as_the_criteria_compute() {
     assert_eq!(
         csv,
         &format!(
-            "posizione;codice_domanda;punteggio\r\n1;{};24\r\n2;{};22\r\n3;{};18\r\n4;{};18\r\n5;{};14\r\n",
-            luca.code, beatrice.code, tommaso.code, sara.code, pietro.code
+            "posizione;codice_domanda;punteggio\r\n1;{};24\r\n2;{};22\r\n3;{};22\r\n4;{};18\r\n5;{};14\r\n",
+            luca.code, sara.code, beatrice.code, tommaso.code, pietro.code
         )
     );
     let stored: String = sqlx::query_scalar::<_, String>(
@@ -293,6 +346,7 @@ async fn a_window_ranks_its_applications_as_the_criteria_compute() {
             assert!(!text.contains(&code_of(who)), "a fiscal code in an event");
             assert!(!text.contains(who.0), "a name in an event");
         }
+        assert!(!text.contains("datore"), "the family's grounds in an event");
     }
 }
 
@@ -420,6 +474,7 @@ async fn bad_applications_are_refused_naming_what_is_wrong_and_nothing_is_writte
         starts_on: "2027-09-01".into(),
         criteria: Some(criteria()),
         idempotency_key: String::new(),
+        objection_days: 0,
     };
     let status = enrolment
         .open_window(education_office().request(again.clone()))

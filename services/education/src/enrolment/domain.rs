@@ -22,6 +22,10 @@ use super::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowId(pub Uuid);
 
+/// An objection's id (and its back-office work's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectionId(pub Uuid);
+
 /// An application's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApplicationId(pub Uuid);
@@ -87,6 +91,8 @@ pub struct NewWindow {
     pub starts_on: Date,
     /// The criteria.
     pub criteria: Criteria,
+    /// Days after the provisional ranking within which families may object.
+    pub objection_days: i16,
 }
 
 /// Reads the criteria, checked.
@@ -220,6 +226,16 @@ impl TryFrom<&OpenWindowRequest> for NewWindow {
                 format!("nell'anno scolastico {year} / in the school year {year}"),
             ));
         }
+        let objection_days = match r.objection_days {
+            0 => 10,
+            days @ 1..=60 => i16::try_from(days).unwrap_or(10),
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "objection_days",
+                    "da 1 a 60 giorni (0: 10) / 1 to 60 days (0: 10)",
+                ));
+            }
+        };
         Ok(Self {
             municipality,
             service,
@@ -228,6 +244,7 @@ impl TryFrom<&OpenWindowRequest> for NewWindow {
             closes_on,
             starts_on,
             criteria: criteria_from_message(r.criteria.as_ref())?,
+            objection_days,
         })
     }
 }
@@ -242,6 +259,27 @@ pub enum Filing {
 }
 
 impl Filing {
+    /// Parses the `channel` field.
+    pub fn parse(raw: i32) -> Result<Self, ServiceError> {
+        match Channel::try_from(raw) {
+            Ok(Channel::Counter) => Ok(Self::Counter),
+            Ok(Channel::Web | Channel::Pec) => Ok(Self::System),
+            _ => Err(ServiceError::invalid_field(
+                "channel",
+                "CHANNEL_COUNTER allo sportello, CHANNEL_WEB o CHANNEL_PEC da un sistema / the \
+                 counter, or a department system",
+            )),
+        }
+    }
+
+    /// The channel the protocol register records.
+    pub const fn channel(self) -> Channel {
+        match self {
+            Self::Counter => Channel::Counter,
+            Self::System => Channel::Web,
+        }
+    }
+
     /// Its name in the database.
     pub const fn name(self) -> &'static str {
         match self {
@@ -294,7 +332,7 @@ fn parse_fiscal_code(field: &str, raw: &str) -> Result<CodiceFiscale, ServiceErr
 
 /// A DSU protocol number as INPS prints it (`INPS-ISEE-2027-00012345A-00`): capitals,
 /// digits and dashes.
-fn parse_dsu(raw: &str) -> Result<String, ServiceError> {
+pub fn parse_dsu(raw: &str) -> Result<String, ServiceError> {
     let dsu = raw.trim().to_ascii_uppercase();
     if dsu.is_empty()
         || dsu.len() > 40
@@ -352,17 +390,7 @@ impl TryFrom<&FileApplicationRequest> for NewApplication {
                 ));
             }
         };
-        let filing = match Channel::try_from(r.channel) {
-            Ok(Channel::Counter) => Filing::Counter,
-            Ok(Channel::Web | Channel::Pec) => Filing::System,
-            _ => {
-                return Err(ServiceError::invalid_field(
-                    "channel",
-                    "CHANNEL_COUNTER allo sportello, CHANNEL_WEB o CHANNEL_PEC da un sistema / \
-                     the counter, or a department system",
-                ));
-            }
-        };
+        let filing = Filing::parse(r.channel)?;
         Ok(Self {
             window_id,
             child,

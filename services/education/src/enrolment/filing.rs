@@ -14,7 +14,6 @@ use sportello_kit::{
 };
 use sportello_pa::calendar::rome;
 use sportello_proto::{
-    common::v1::Channel,
     education::v1::{ApplicationFiled, FileApplicationRequest, FileApplicationResponse},
     routing::v1::IncomingKind,
 };
@@ -23,7 +22,7 @@ use super::{
     Office,
     age::{self, Entry},
     criteria,
-    domain::{ApplicationId, Filing, NewApplication, Service},
+    domain::{ApplicationId, NewApplication, Service},
     message, store,
 };
 use crate::error::EducationError;
@@ -121,10 +120,7 @@ pub async fn file(
         declared.isee_cents,
         new.dsu_protocol,
     );
-    let channel = match new.filing {
-        Filing::Counter => Channel::Counter,
-        Filing::System => Channel::Web,
-    };
+    let channel = new.filing.channel();
     let entry_in_register = office
         .protocol
         .register_incoming(

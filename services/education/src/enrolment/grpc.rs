@@ -3,7 +3,8 @@
 
 use sportello_kit::{CallContext, Role, ServiceError, domain};
 use sportello_proto::education::v1::{
-    FileApplicationRequest, FileApplicationResponse, GetApplicationRequest, GetApplicationResponse,
+    FileApplicationRequest, FileApplicationResponse, FileObjectionRequest, FileObjectionResponse,
+    GetApplicationRequest, GetApplicationResponse, GetObjectionRequest, GetObjectionResponse,
     GetRankingRequest, GetRankingResponse, GetWindowRequest, GetWindowResponse, OpenWindowRequest,
     OpenWindowResponse, PublishRankingRequest, PublishRankingResponse,
     enrolment_service_server::EnrolmentService,
@@ -12,8 +13,8 @@ use tonic::{Request, Response, Status};
 
 use super::{
     Office,
-    domain::{ApplicationId, Stage, WindowId},
-    filing, message, publication, store, windows,
+    domain::{ApplicationId, ObjectionId, Stage, WindowId},
+    filing, message, objections, publication, store, windows,
 };
 use crate::error::EducationError;
 
@@ -154,6 +155,49 @@ impl EnrolmentService for Enrolment {
             .map_err(ServiceError::from)?;
         Ok(Response::new(GetRankingResponse {
             ranking: Some(message::ranking(&ranking)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn file_objection(
+        &self,
+        request: Request<FileObjectionRequest>,
+    ) -> Result<Response<FileObjectionResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        Ok(Response::new(
+            objections::file(&self.office, &context, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_objection(
+        &self,
+        request: Request<GetObjectionRequest>,
+    ) -> Result<Response<GetObjectionResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let mut roles = Role::OPERATORS.to_vec();
+        roles.extend([Role::Manager, Role::Admin]);
+        context.require_role(&roles)?;
+        let id = ObjectionId(domain::parse_field(
+            "objection_id",
+            request.get_ref().objection_id.trim(),
+        )?);
+        let not_found = || {
+            ServiceError::from(EducationError::NotFound {
+                field: "objection_id",
+                what: "nessun ricorso con questo id / no objection with this id",
+            })
+        };
+        let objection = store::find_objection(self.office.db.pool(), id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(not_found)?;
+        let application = self
+            .application(&context, &objection.application_id.0.to_string())
+            .await
+            .map_err(|_| not_found())?;
+        Ok(Response::new(GetObjectionResponse {
+            objection: Some(message::objection(&objection, &application.code)),
         }))
     }
 }

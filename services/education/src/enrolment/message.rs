@@ -1,19 +1,12 @@
 //! Stored enrolment records on the wire.
 
 use sportello_kit::events::to_proto_timestamp;
-use sportello_proto::{
-    common::v1::Channel,
-    education::v1::{
-        Application as ApplicationMessage, Entry as EntryMessage, Ranking as RankingMessage,
-        RankingRow, Window as WindowMessage,
-    },
+use sportello_proto::education::v1::{
+    Application as ApplicationMessage, Entry as EntryMessage, Objection as ObjectionMessage,
+    ObjectionStatus, Ranking as RankingMessage, RankingRow, Window as WindowMessage,
 };
 
-use super::{
-    age::Entry,
-    domain::{Filing, criteria_message},
-    store,
-};
+use super::{age::Entry, domain::criteria_message, store};
 
 /// A window.
 pub fn window(window: &store::Window) -> WindowMessage {
@@ -30,6 +23,7 @@ pub fn window(window: &store::Window) -> WindowMessage {
         applications: u32::try_from(window.filed).unwrap_or_default(),
         version: u64::try_from(window.version).unwrap_or_default(),
         create_time: Some(to_proto_timestamp(window.created_at)),
+        objection_days: u32::try_from(w.objection_days).unwrap_or_default(),
     }
 }
 
@@ -51,10 +45,7 @@ pub fn application(a: &store::Application) -> ApplicationMessage {
         isee_value_cents: a.isee_cents,
         dsu_protocol: a.dsu_protocol.clone().unwrap_or_default(),
         score: u32::try_from(a.score).unwrap_or_default(),
-        channel: match a.filing {
-            Filing::Counter => Channel::Counter,
-            Filing::System => Channel::Web,
-        } as i32,
+        channel: a.filing.channel() as i32,
         file_time: Some(to_proto_timestamp(a.filed_at)),
     }
 }
@@ -76,5 +67,30 @@ pub fn ranking(r: &store::Ranking) -> RankingMessage {
             .collect(),
         open_data_csv: r.open_data_csv.clone(),
         publish_time: Some(to_proto_timestamp(r.published_at)),
+    }
+}
+
+/// An objection, with its application's code.
+pub fn objection(o: &store::Objection, application_code: &str) -> ObjectionMessage {
+    ObjectionMessage {
+        id: o.id.0.to_string(),
+        application_id: o.application_id.0.to_string(),
+        application_code: application_code.to_owned(),
+        window_id: o.window_id.0.to_string(),
+        protocol_number: o.protocol_number.clone(),
+        status: match o.status.as_str() {
+            "open" => ObjectionStatus::Open,
+            "upheld" => ObjectionStatus::Upheld,
+            "rejected" => ObjectionStatus::Rejected,
+            _ => ObjectionStatus::Unspecified,
+        } as i32,
+        grounds: o.grounds.clone(),
+        score_before: u32::try_from(o.score_before).unwrap_or_default(),
+        score_after: o
+            .score_after
+            .and_then(|s| u32::try_from(s).ok())
+            .unwrap_or_default(),
+        file_time: Some(to_proto_timestamp(o.filed_at)),
+        decide_time: o.decided_at.map(to_proto_timestamp),
     }
 }

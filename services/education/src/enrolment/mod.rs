@@ -7,8 +7,10 @@
 //! The procedure on them, one layering: [`grpc`] parses (through [`domain`]) and maps
 //! errors; a flow owns each unit of work — [`windows`] opens a window, [`filing`] files an
 //! application (the registry's facts through [`facts`], the protocol register, then one
-//! transaction), [`publication`] computes and publishes a ranking —; [`store`] holds the
-//! SQL and [`message`] the wire form.
+//! transaction), [`publication`] computes and publishes a ranking, [`objections`] takes
+//! a family's objection and applies the back office's outcome, which [`work`] hands over
+//! and hears back through routing —; [`store`] holds the SQL and [`message`] the wire
+//! form.
 
 pub mod age;
 pub mod criteria;
@@ -17,10 +19,12 @@ pub mod facts;
 pub mod filing;
 pub mod grpc;
 pub mod message;
+pub mod objections;
 pub mod publication;
 pub mod ranking;
 pub mod store;
 pub mod windows;
+pub mod work;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use super::{
     Office,
     criteria::Score,
     domain::{Stage, WindowId},
-    message,
+    message, objections,
     ranking::{self, Candidate},
     store,
 };
@@ -80,6 +80,26 @@ pub async fn publish(
                 .into(),
         )
         .into());
+    }
+    if stage == Stage::Final {
+        let provisional = store::find_ranking(uow.conn(), id, Stage::Provisional)
+            .await?
+            .ok_or_else(|| ServiceError::internal("the provisional ranking vanished"))?;
+        let last = objections::last_day(&window, &provisional)?;
+        if today <= last {
+            return Err(EducationError::Precondition(format!(
+                "i ricorsi si presentano fino al {last}: la definitiva si pubblica dopo / \
+                 objections are taken until {last}: the final ranking comes after"
+            ))
+            .into());
+        }
+        let open = store::open_objections(uow.conn(), id).await?;
+        if open > 0 {
+            return Err(EducationError::Precondition(format!(
+                "{open} ricorsi ancora da decidere / {open} objections still to decide"
+            ))
+            .into());
+        }
     }
     let applications = store::applications_of(uow.conn(), id).await?;
     let ranked = ranking::rank(candidates(&applications));

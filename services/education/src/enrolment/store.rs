@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     age::{Entry, SchoolYear},
     criteria::Criteria,
-    domain::{ApplicationId, Filing, NewWindow, Service, Stage, WindowId},
+    domain::{ApplicationId, Filing, NewWindow, ObjectionId, Service, Stage, WindowId},
     ranking::PublishedRow,
 };
 use crate::error::EducationError;
@@ -42,7 +42,7 @@ fn timestamp(row: &PgRow, column: &str) -> Result<Timestamp, sqlx::Error> {
 }
 
 const WINDOW_COLUMNS: &str = "id, municipality, level, school_year, opens_on, closes_on, \
-                              starts_on, criteria, filed, version, created_at";
+                              starts_on, criteria, objection_days, filed, version, created_at";
 
 fn window_from(row: &PgRow) -> Result<Window, sqlx::Error> {
     let municipality: String = row.try_get("municipality")?;
@@ -59,6 +59,7 @@ fn window_from(row: &PgRow) -> Result<Window, sqlx::Error> {
             starts_on: date(row, "starts_on")?,
             criteria: serde_json::from_value::<Criteria>(criteria)
                 .map_err(|_| decode("criteria"))?,
+            objection_days: row.try_get("objection_days")?,
         },
         filed: row.try_get("filed")?,
         version: row.try_get("version")?,
@@ -78,8 +79,9 @@ pub async fn insert_window(
         serde_json::to_value(&window.criteria).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let inserted = sqlx::query(
         "insert into enrolment_windows (id, municipality, level, school_year, opens_on,
-                                        closes_on, starts_on, criteria, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                        closes_on, starts_on, criteria, created_at,
+                                        objection_days)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id.0)
     .bind(window.municipality.as_str())
@@ -90,6 +92,7 @@ pub async fn insert_window(
     .bind(jiff_sqlx::Date::from(window.starts_on))
     .bind(criteria)
     .bind(SqlTimestamp::from(created_at))
+    .bind(window.objection_days)
     .execute(uow.conn())
     .await;
     match inserted {
@@ -430,4 +433,254 @@ pub async fn find_ranking(
         open_data_csv: row.try_get("open_data_csv")?,
         published_at: timestamp(&row, "published_at")?,
     }))
+}
+
+/// A stored objection.
+#[derive(Debug, Clone)]
+pub struct Objection {
+    /// Record id (its work's id too).
+    pub id: ObjectionId,
+    /// The application.
+    pub application_id: ApplicationId,
+    /// The window.
+    pub window_id: WindowId,
+    /// The family's grounds.
+    pub grounds: String,
+    /// How it arrived.
+    pub filing: Filing,
+    /// Who filed it.
+    pub filed_by: String,
+    /// The protocol entry's id.
+    pub protocol_registration_id: String,
+    /// The protocol number.
+    pub protocol_number: String,
+    /// The register's time.
+    pub filed_at: Timestamp,
+    /// `open`, `upheld` or `rejected`.
+    pub status: String,
+    /// The score when filed.
+    pub score_before: i32,
+    /// The score after the outcome.
+    pub score_after: Option<i32>,
+    /// Routing's case, once opened.
+    pub case_id: Option<String>,
+    /// Who decided it.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<Timestamp>,
+}
+
+const OBJECTION_COLUMNS: &str = "id, application_id, window_id, grounds, channel, filed_by, \
+    protocol_registration_id, protocol_number, filed_at, status, score_before, score_after, \
+    case_id, decided_by, decided_at";
+
+fn objection_from(row: &PgRow) -> Result<Objection, sqlx::Error> {
+    let channel: String = row.try_get("channel")?;
+    Ok(Objection {
+        id: ObjectionId(row.try_get("id")?),
+        application_id: ApplicationId(row.try_get("application_id")?),
+        window_id: WindowId(row.try_get("window_id")?),
+        grounds: row.try_get("grounds")?,
+        filing: match channel.as_str() {
+            "counter" => Filing::Counter,
+            "system" => Filing::System,
+            _ => return Err(decode("channel")),
+        },
+        filed_by: row.try_get("filed_by")?,
+        protocol_registration_id: row.try_get("protocol_registration_id")?,
+        protocol_number: row.try_get("protocol_number")?,
+        filed_at: timestamp(row, "filed_at")?,
+        status: row.try_get("status")?,
+        score_before: row.try_get("score_before")?,
+        score_after: row.try_get("score_after")?,
+        case_id: row.try_get("case_id")?,
+        decided_by: row.try_get("decided_by")?,
+        decided_at: row
+            .try_get::<Option<SqlTimestamp>, _>("decided_at")?
+            .map(|t| t.to_jiff()),
+    })
+}
+
+/// Inserts an objection; a second for the application is
+/// [`EducationError::ObjectionExists`].
+pub async fn insert_objection(uow: &mut UnitOfWork, o: &Objection) -> Result<(), EducationError> {
+    let inserted = sqlx::query(
+        "insert into enrolment_objections (id, application_id, window_id, grounds, channel,
+             filed_by, protocol_registration_id, protocol_number, filed_at, score_before)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(o.id.0)
+    .bind(o.application_id.0)
+    .bind(o.window_id.0)
+    .bind(&o.grounds)
+    .bind(o.filing.name())
+    .bind(&o.filed_by)
+    .bind(&o.protocol_registration_id)
+    .bind(&o.protocol_number)
+    .bind(SqlTimestamp::from(o.filed_at))
+    .bind(o.score_before)
+    .execute(uow.conn())
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(error)
+            if db::violated_constraint(&error, db::sqlstate::UNIQUE_VIOLATION)
+                == Some("enrolment_objections_one_per_application") =>
+        {
+            Err(EducationError::ObjectionExists)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// An objection.
+pub async fn find_objection(
+    conn: impl sqlx::PgExecutor<'_>,
+    id: ObjectionId,
+) -> Result<Option<Objection>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {OBJECTION_COLUMNS} from enrolment_objections where id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(objection_from)
+    .transpose()
+}
+
+/// An objection, locked until `uow` ends.
+pub async fn lock_objection(
+    uow: &mut UnitOfWork,
+    id: ObjectionId,
+) -> Result<Option<Objection>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {OBJECTION_COLUMNS} from enrolment_objections where id = $1 for update"
+    )))
+    .bind(id.0)
+    .fetch_optional(uow.conn())
+    .await?
+    .as_ref()
+    .map(objection_from)
+    .transpose()
+}
+
+/// The application's objection, if any.
+pub async fn objection_of(
+    conn: impl sqlx::PgExecutor<'_>,
+    application: ApplicationId,
+) -> Result<Option<Objection>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {OBJECTION_COLUMNS} from enrolment_objections where application_id = $1"
+    )))
+    .bind(application.0)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(objection_from)
+    .transpose()
+}
+
+/// How many of a window's objections are still open.
+pub async fn open_objections(
+    conn: impl sqlx::PgExecutor<'_>,
+    window: WindowId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from enrolment_objections where window_id = $1 and status = 'open'",
+    )
+    .bind(window.0)
+    .fetch_one(conn)
+    .await
+}
+
+/// Notes routing's case of an objection.
+pub async fn set_objection_case(
+    uow: &mut UnitOfWork,
+    id: ObjectionId,
+    case_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update enrolment_objections set case_id = $2 where id = $1")
+        .bind(id.0)
+        .bind(case_id)
+        .execute(uow.conn())
+        .await?;
+    Ok(())
+}
+
+/// Records an objection's outcome.
+pub async fn decide_objection(uow: &mut UnitOfWork, o: &Objection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update enrolment_objections
+            set status = $2, score_after = $3, case_id = $4, decided_by = $5, decided_at = $6
+          where id = $1",
+    )
+    .bind(o.id.0)
+    .bind(&o.status)
+    .bind(o.score_after)
+    .bind(o.case_id.as_deref())
+    .bind(o.decided_by.as_deref())
+    .bind(o.decided_at.map(SqlTimestamp::from))
+    .execute(uow.conn())
+    .await?;
+    Ok(())
+}
+
+/// An application locked until `uow` ends, with its health data (to rescore it).
+pub async fn lock_application(
+    uow: &mut UnitOfWork,
+    id: ApplicationId,
+) -> Result<Option<(Application, bool)>, sqlx::Error> {
+    let Some(application) = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {APPLICATION_COLUMNS} from enrolment_applications where id = $1 for update"
+    )))
+    .bind(id.0)
+    .fetch_optional(uow.conn())
+    .await?
+    .as_ref()
+    .map(application_from)
+    .transpose()?
+    else {
+        return Ok(None);
+    };
+    let disability: bool = sqlx::query_scalar(
+        "select disability_certified from enrolment_application_health where application_id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(uow.conn())
+    .await?
+    .unwrap_or(false);
+    Ok(Some((application, disability)))
+}
+
+/// Saves an application's declarations and score after an upheld objection, and its
+/// health data.
+pub async fn rescore(
+    uow: &mut UnitOfWork,
+    a: &Application,
+    disability_certified: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update enrolment_applications
+            set working_parents = $2, siblings_enrolled = $3, isee_cents = $4,
+                dsu_protocol = $5, score = $6, version = version + 1
+          where id = $1",
+    )
+    .bind(a.id.0)
+    .bind(a.working_parents)
+    .bind(a.siblings_enrolled)
+    .bind(a.isee_cents)
+    .bind(a.dsu_protocol.as_deref())
+    .bind(a.score)
+    .execute(uow.conn())
+    .await?;
+    sqlx::query(
+        "update enrolment_application_health set disability_certified = $2
+          where application_id = $1",
+    )
+    .bind(a.id.0)
+    .bind(disability_certified)
+    .execute(uow.conn())
+    .await?;
+    Ok(())
 }

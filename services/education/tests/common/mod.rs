@@ -6,16 +6,24 @@
 
 use sportello_kit::{
     CallContext, PeerChannel, Role,
-    testing::{TestContext, TestService},
+    testing::{TestContext, TestService, exchange},
 };
 use sportello_proto::{
+    common::v1::Channel,
     education::v1::{
-        Criteria, FileApplicationRequest, IncomeBand, OpenWindowRequest, SchoolLevel, Window,
+        Application, Criteria, FileApplicationRequest, FileObjectionRequest, GetApplicationRequest,
+        GetObjectionRequest, IncomeBand, Objection, OpenWindowRequest, SchoolLevel, Window,
         enrolment_service_client::EnrolmentServiceClient,
     },
     registry::v1::{
         NewAddress, RegisterResidentRequest, RegisterStreetRequest, Relationship, Sex,
         resident_service_client::ResidentServiceClient, street_service_client::StreetServiceClient,
+    },
+    routing::v1::{
+        AcceptOfferRequest, CompleteWorkRequest, Operator, Presence, SetPresenceRequest, Skill,
+        Tier, UpsertOperatorRequest, WorkState,
+        back_office_service_client::BackOfficeServiceClient,
+        operator_service_client::OperatorServiceClient,
     },
 };
 
@@ -101,6 +109,100 @@ impl Office {
         EnrolmentServiceClient::new(self.education.channel().await)
     }
 
+    /// Files `application`'s family's objection at the counter.
+    pub async fn object(
+        &self,
+        application: &Application,
+        grounds: &str,
+    ) -> Result<Objection, tonic::Status> {
+        self.enrolment()
+            .await
+            .file_objection(
+                counter("enrolment.objection").request(FileObjectionRequest {
+                    application_id: application.id.clone(),
+                    grounds: grounds.into(),
+                    channel: Channel::Counter as i32,
+                    idempotency_key: String::new(),
+                }),
+            )
+            .await
+            .map(|r| r.into_inner().objection.unwrap())
+    }
+
+    pub async fn objection(&self, id: &str) -> Objection {
+        self.enrolment()
+            .await
+            .get_objection(counter("enrolment.read").request(GetObjectionRequest {
+                objection_id: id.into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .objection
+            .unwrap()
+    }
+
+    pub async fn application(&self, id: &str) -> Application {
+        self.enrolment()
+            .await
+            .get_application(counter("enrolment.read").request(GetApplicationRequest {
+                application_id: id.into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .application
+            .unwrap()
+    }
+
+    /// Moves the work between education and routing as their running workers would.
+    pub async fn hand_over(&self) {
+        exchange(&[
+            (&self.routing, "work-education"),
+            (&self.education, "education-work"),
+        ])
+        .await;
+    }
+
+    /// A specialist of the servizi educativi, present in the back office, accepts the
+    /// offered item and completes it with `outcome`.
+    pub async fn work(&self, outcome: &str, result: &[(&str, &str)]) {
+        let specialist = specialist(&self.routing, "e.conti").await;
+        self.hand_over().await;
+        let item: String =
+            sqlx::query_scalar("select id::text from routing.work_items where state = 'offered'")
+                .fetch_one(self.pool())
+                .await
+                .unwrap();
+        let mut back_office = BackOfficeServiceClient::new(self.routing.channel().await);
+        back_office
+            .accept_offer(specialist.request(AcceptOfferRequest {
+                item_id: item.clone(),
+                operator_id: "e.conti".into(),
+            }))
+            .await
+            .unwrap();
+        let done = back_office
+            .complete_work(
+                specialist.request(CompleteWorkRequest {
+                    item_id: item,
+                    operator_id: "e.conti".into(),
+                    outcome_code: outcome.into(),
+                    result: result
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                }),
+            )
+            .await
+            .unwrap()
+            .into_inner()
+            .item
+            .unwrap();
+        assert_eq!(done.state, WorkState::Completed as i32);
+        self.hand_over().await;
+    }
+
     pub fn set_today(&self, at: &str) {
         self.ctx.clock.set(at.parse().unwrap());
     }
@@ -139,6 +241,7 @@ impl Office {
                 starts_on: "2027-09-01".into(),
                 criteria: Some(criteria()),
                 idempotency_key: String::new(),
+                objection_days: 0,
             }))
             .await
             .unwrap()
@@ -257,4 +360,41 @@ pub async fn count(pool: &sqlx::PgPool, table: &str) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap()
+}
+
+/// A back-office specialist of the servizi educativi in routing, present for work.
+pub async fn specialist(routing: &TestService, id: &str) -> CallContext {
+    let mut operators = OperatorServiceClient::new(routing.channel().await);
+    let admin = CallContext::new("gateway", "operator:admin", SPEZIA, "operator.upsert")
+        .unwrap()
+        .with_roles(&[Role::Admin]);
+    operators
+        .upsert_operator(admin.request(UpsertOperatorRequest {
+            operator: Some(Operator {
+                id: id.into(),
+                municipality_istat_code: SPEZIA.into(),
+                display_name: format!("Specialista {id}"),
+                tier: Tier::BackOffice as i32,
+                department: "servizi_educativi".into(),
+                skills: vec![Skill {
+                    skill: "servizi_educativi".into(),
+                    proficiency: 4,
+                }],
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap();
+    let context = CallContext::new("gateway", &format!("operator:{id}"), SPEZIA, "work.serve")
+        .unwrap()
+        .with_roles(&[Role::BackOffice])
+        .with_department(Some("servizi_educativi"));
+    operators
+        .set_presence(context.request(SetPresenceRequest {
+            operator_id: id.into(),
+            presence: Presence::BackOffice as i32,
+        }))
+        .await
+        .unwrap();
+    context
 }

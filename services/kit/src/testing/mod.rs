@@ -334,21 +334,27 @@ impl TestService {
     /// has just stored only a moment later, so one empty fetch is no answer. A test that
     /// expects nothing to arrive uses [`exchange`] instead.
     pub async fn step(&self, consumer: &str) -> Vec<crate::inbox::Outcome> {
-        let inbox = self
-            .running
-            .workers
-            .consumers
-            .iter()
-            .find(|c| c.durable_name().ends_with(consumer))
-            .unwrap_or_else(|| panic!("{} has no consumer {consumer}", self.name));
         for _ in 0..80 {
-            let outcomes = inbox.run_once(50).await.expect("step the consumer");
+            let outcomes = self.fetch_once(consumer).await;
             if !outcomes.is_empty() {
                 return outcomes;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         Vec::new()
+    }
+
+    /// Handles what one fetch of the consumer brings, perhaps nothing.
+    async fn fetch_once(&self, consumer: &str) -> Vec<crate::inbox::Outcome> {
+        self.running
+            .workers
+            .consumers
+            .iter()
+            .find(|c| c.durable_name().ends_with(consumer))
+            .unwrap_or_else(|| panic!("{} has no consumer {consumer}", self.name))
+            .run_once(50)
+            .await
+            .expect("step the consumer")
     }
 
     /// Stops the service in its shutdown order and waits until it has stopped.
@@ -382,7 +388,7 @@ pub async fn exchange(route: &[(&TestService, &str)]) {
             }
             // A handler that fails is retried later, by JetStream's delay: not progress.
             moved += service
-                .step(consumer)
+                .fetch_once(consumer)
                 .await
                 .iter()
                 .filter(|o| **o != crate::inbox::Outcome::WillRetry)
