@@ -30,6 +30,8 @@ catalogue! {
     education::v1::RankingPublished => "education.ranking.published",
     education::v1::ObjectionFiled => "education.objection.filed",
     education::v1::ObjectionDecided => "education.objection.decided",
+    education::v1::OfferMade => "education.offer.made",
+    education::v1::OfferAnswered => "education.offer.answered",
     gateway::v1::UserSessionsRevoked => "gateway.sessions.revoked",
     mobility::v1::ZoneDefined => "mobility.zone.defined",
     registry::v1::StreetRegistered => "registry.street.registered",

@@ -181,6 +181,8 @@ async fn main() {
                 criteria: Some(criteria()),
                 idempotency_key: String::new(),
                 objection_days: 0,
+                places: 0,
+                acceptance_days: 0,
             }))
             .await
             .unwrap()

@@ -15,6 +15,10 @@ create table enrolment_windows (
     criteria     jsonb       not null check (jsonb_typeof(criteria) = 'object'),
     -- Days after the provisional ranking within which families may object.
     objection_days smallint  not null default 10 check (objection_days between 1 and 60),
+    -- Places offered for the year, in the final ranking's order, each answered within
+    -- the acceptance days.
+    places       integer     not null default 0 check (places >= 0),
+    acceptance_days smallint not null default 7 check (acceptance_days between 1 and 30),
     -- The applications' codes are numbered per window under its row lock.
     filed        integer     not null default 0 check (filed >= 0),
     version      bigint      not null default 1 check (version > 0),
@@ -47,6 +51,14 @@ create table enrolment_applications (
     -- The register's order: the ranking's fifth tie-break.
     filed_at                 timestamptz not null,
     version                  bigint      not null default 1 check (version > 0),
+    -- The offer of a place, in the final ranking's order.
+    offer_status             text        check (offer_status in ('offered', 'accepted', 'refused', 'lapsed')),
+    offer_last_day           date,
+    offered_at               timestamptz,
+    answered_at              timestamptz,
+    constraint enrolment_applications_offer check (
+        (offer_status is null) = (offer_last_day is null and offered_at is null)
+        and (offer_status in ('accepted', 'refused', 'lapsed')) = (answered_at is not null)),
     constraint enrolment_applications_code unique (window_id, code),
     -- One application per child and window (a duplicate is refused, not merged).
     constraint enrolment_applications_one_per_child unique (window_id, child_ref),

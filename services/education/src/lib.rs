@@ -63,6 +63,7 @@ pub async fn start(
         enrolment::work::consumer_spec(),
         enrolment::work::WorkEvents,
     );
+    service.on_timer(enrolment::offers::LAPSE_TIMER, enrolment::offers::Lapse);
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
         Some(url) => Arc::new(RoutingProtocol::new(
             service

@@ -11,8 +11,8 @@ use common::{
 use sportello_proto::{
     education::v1::{
         Application, Entry, FileApplicationRequest, GetApplicationRequest, GetRankingRequest,
-        ObjectionStatus, OpenWindowRequest, PublishRankingRequest, RankingStage, SchoolLevel,
-        Window,
+        ObjectionStatus, OfferStatus, OpenWindowRequest, PublishRankingRequest, RankingStage,
+        SchoolLevel, Window,
     },
     registry::v1::Sex,
 };
@@ -275,6 +275,49 @@ async fn a_window_ranks_its_applications_as_the_criteria_compute() {
         expected
     );
 
+    // Three places, offered in the final order with seven days to answer.
+    assert_eq!(
+        office.offer_places(&window).await,
+        [luca.code.clone(), sara.code.clone(), beatrice.code.clone()]
+    );
+    let offered = office.application(&luca.id).await;
+    assert_eq!(offered.offer_status, OfferStatus::Offered as i32);
+    assert_eq!(offered.offer_last_day, "2027-03-01");
+    assert!(
+        office.offer_places(&window).await.is_empty(),
+        "no place is free"
+    );
+    // Sara's family refuses: the place passes to Tommaso at once. Luca's accepts.
+    assert_eq!(
+        office.answer(&sara, false).await.unwrap(),
+        vec![tommaso.code.clone()]
+    );
+    assert!(office.answer(&luca, true).await.unwrap().is_empty());
+    let twice = office.answer(&luca, false).await.unwrap_err();
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    // Beatrice's and Tommaso's offers lapse the day after their last day; the places
+    // pass on — to Pietro, the only one left.
+    office.set_today("2027-03-01T23:30:00Z");
+    let timers = &office.education.running.workers.timers;
+    assert_eq!(timers.run_once().await.unwrap(), 2);
+    for (who, status) in [
+        (&luca, OfferStatus::Accepted),
+        (&sara, OfferStatus::Refused),
+        (&beatrice, OfferStatus::Lapsed),
+        (&tommaso, OfferStatus::Lapsed),
+        (&pietro, OfferStatus::Offered),
+    ] {
+        assert_eq!(
+            office.application(&who.id).await.offer_status,
+            status as i32,
+            "{}",
+            who.code
+        );
+    }
+    let late = office.answer(&beatrice, true).await.unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition, "{late:?}");
+    assert!(office.answer(&pietro, true).await.unwrap().is_empty());
+
     // As published, and as open data: nothing about the children (a canary name and
     // fiscal code), nothing per criterion.
     let published = office
@@ -340,6 +383,18 @@ async fn a_window_ranks_its_applications_as_the_criteria_compute() {
             .count(),
         2
     );
+    for (event, times) in [
+        ("education.offer.made", 5),
+        ("education.offer.answered", 5),
+        ("education.objection.filed", 1),
+        ("education.objection.decided", 1),
+    ] {
+        assert_eq!(
+            events.iter().filter(|e| *e == event).count(),
+            times,
+            "{event}"
+        );
+    }
     for payload in payloads {
         let text = String::from_utf8_lossy(&payload);
         for who in [LUCA, SARA, PIETRO, TOMMASO, BEATRICE, ROSSI] {
@@ -475,6 +530,8 @@ async fn bad_applications_are_refused_naming_what_is_wrong_and_nothing_is_writte
         criteria: Some(criteria()),
         idempotency_key: String::new(),
         objection_days: 0,
+        places: 0,
+        acceptance_days: 0,
     };
     let status = enrolment
         .open_window(education_office().request(again.clone()))

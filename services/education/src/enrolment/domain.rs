@@ -93,6 +93,10 @@ pub struct NewWindow {
     pub criteria: Criteria,
     /// Days after the provisional ranking within which families may object.
     pub objection_days: i16,
+    /// Places offered for the year (0: not known yet).
+    pub places: i32,
+    /// Days a family has to answer an offer.
+    pub acceptance_days: i16,
 }
 
 /// Reads the criteria, checked.
@@ -236,6 +240,22 @@ impl TryFrom<&OpenWindowRequest> for NewWindow {
                 ));
             }
         };
+        let places = i32::try_from(r.places)
+            .ok()
+            .filter(|p| *p <= 100_000)
+            .ok_or_else(|| {
+                ServiceError::invalid_field("places", "al massimo 100000 / at most 100000")
+            })?;
+        let acceptance_days = match r.acceptance_days {
+            0 => 7,
+            days @ 1..=30 => i16::try_from(days).unwrap_or(7),
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "acceptance_days",
+                    "da 1 a 30 giorni (0: 7) / 1 to 30 days (0: 7)",
+                ));
+            }
+        };
         Ok(Self {
             municipality,
             service,
@@ -245,6 +265,8 @@ impl TryFrom<&OpenWindowRequest> for NewWindow {
             starts_on,
             criteria: criteria_from_message(r.criteria.as_ref())?,
             objection_days,
+            places,
+            acceptance_days,
         })
     }
 }

@@ -169,6 +169,8 @@ pub async fn file(
                     protocol_registration_id: entry_in_register.id.clone(),
                     protocol_number: entry_in_register.number.clone(),
                     filed_at: entry_in_register.registered_at,
+                    offer_status: None,
+                    offer_last_day: None,
                 };
                 store::insert_application(uow, &application, disability).await?;
                 let key = id.0.to_string();

@@ -3,10 +3,11 @@
 
 use sportello_kit::{CallContext, Role, ServiceError, domain};
 use sportello_proto::education::v1::{
-    FileApplicationRequest, FileApplicationResponse, FileObjectionRequest, FileObjectionResponse,
-    GetApplicationRequest, GetApplicationResponse, GetObjectionRequest, GetObjectionResponse,
-    GetRankingRequest, GetRankingResponse, GetWindowRequest, GetWindowResponse, OpenWindowRequest,
-    OpenWindowResponse, PublishRankingRequest, PublishRankingResponse,
+    AnswerOfferRequest, AnswerOfferResponse, FileApplicationRequest, FileApplicationResponse,
+    FileObjectionRequest, FileObjectionResponse, GetApplicationRequest, GetApplicationResponse,
+    GetObjectionRequest, GetObjectionResponse, GetRankingRequest, GetRankingResponse,
+    GetWindowRequest, GetWindowResponse, OfferPlacesRequest, OfferPlacesResponse,
+    OpenWindowRequest, OpenWindowResponse, PublishRankingRequest, PublishRankingResponse,
     enrolment_service_server::EnrolmentService,
 };
 use tonic::{Request, Response, Status};
@@ -14,7 +15,7 @@ use tonic::{Request, Response, Status};
 use super::{
     Office,
     domain::{ApplicationId, ObjectionId, Stage, WindowId},
-    filing, message, objections, publication, store, windows,
+    filing, message, objections, offers, publication, store, windows,
 };
 use crate::error::EducationError;
 
@@ -199,5 +200,27 @@ impl EnrolmentService for Enrolment {
         Ok(Response::new(GetObjectionResponse {
             objection: Some(message::objection(&objection, &application.code)),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn offer_places(
+        &self,
+        request: Request<OfferPlacesRequest>,
+    ) -> Result<Response<OfferPlacesResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        Ok(Response::new(
+            offers::offer(&self.office, &context, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn answer_offer(
+        &self,
+        request: Request<AnswerOfferRequest>,
+    ) -> Result<Response<AnswerOfferResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        Ok(Response::new(
+            offers::answer_offer(&self.office, &context, request.into_inner()).await?,
+        ))
     }
 }

@@ -3,7 +3,7 @@
 use sportello_kit::events::to_proto_timestamp;
 use sportello_proto::education::v1::{
     Application as ApplicationMessage, Entry as EntryMessage, Objection as ObjectionMessage,
-    ObjectionStatus, Ranking as RankingMessage, RankingRow, Window as WindowMessage,
+    ObjectionStatus, OfferStatus, Ranking as RankingMessage, RankingRow, Window as WindowMessage,
 };
 
 use super::{age::Entry, domain::criteria_message, store};
@@ -24,6 +24,8 @@ pub fn window(window: &store::Window) -> WindowMessage {
         version: u64::try_from(window.version).unwrap_or_default(),
         create_time: Some(to_proto_timestamp(window.created_at)),
         objection_days: u32::try_from(w.objection_days).unwrap_or_default(),
+        places: u32::try_from(w.places).unwrap_or_default(),
+        acceptance_days: u32::try_from(w.acceptance_days).unwrap_or_default(),
     }
 }
 
@@ -47,6 +49,14 @@ pub fn application(a: &store::Application) -> ApplicationMessage {
         score: u32::try_from(a.score).unwrap_or_default(),
         channel: a.filing.channel() as i32,
         file_time: Some(to_proto_timestamp(a.filed_at)),
+        offer_status: match a.offer_status.as_deref() {
+            Some("offered") => OfferStatus::Offered,
+            Some("accepted") => OfferStatus::Accepted,
+            Some("refused") => OfferStatus::Refused,
+            Some("lapsed") => OfferStatus::Lapsed,
+            _ => OfferStatus::Unspecified,
+        } as i32,
+        offer_last_day: a.offer_last_day.map(|d| d.to_string()).unwrap_or_default(),
     }
 }
 

@@ -9,7 +9,8 @@
 //! application (the registry's facts through [`facts`], the protocol register, then one
 //! transaction), [`publication`] computes and publishes a ranking, [`objections`] takes
 //! a family's objection and applies the back office's outcome, which [`work`] hands over
-//! and hears back through routing —; [`store`] holds the SQL and [`message`] the wire
+//! and hears back through routing, [`offers`] offers the places in the final ranking's
+//! order —; [`store`] holds the SQL and [`message`] the wire
 //! form.
 
 pub mod age;
@@ -20,6 +21,7 @@ pub mod filing;
 pub mod grpc;
 pub mod message;
 pub mod objections;
+pub mod offers;
 pub mod publication;
 pub mod ranking;
 pub mod store;

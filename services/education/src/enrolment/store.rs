@@ -42,7 +42,7 @@ fn timestamp(row: &PgRow, column: &str) -> Result<Timestamp, sqlx::Error> {
 }
 
 const WINDOW_COLUMNS: &str = "id, municipality, level, school_year, opens_on, closes_on, \
-                              starts_on, criteria, objection_days, filed, version, created_at";
+                              starts_on, criteria, objection_days, places, acceptance_days, filed, version, created_at";
 
 fn window_from(row: &PgRow) -> Result<Window, sqlx::Error> {
     let municipality: String = row.try_get("municipality")?;
@@ -60,6 +60,8 @@ fn window_from(row: &PgRow) -> Result<Window, sqlx::Error> {
             criteria: serde_json::from_value::<Criteria>(criteria)
                 .map_err(|_| decode("criteria"))?,
             objection_days: row.try_get("objection_days")?,
+            places: row.try_get("places")?,
+            acceptance_days: row.try_get("acceptance_days")?,
         },
         filed: row.try_get("filed")?,
         version: row.try_get("version")?,
@@ -80,8 +82,8 @@ pub async fn insert_window(
     let inserted = sqlx::query(
         "insert into enrolment_windows (id, municipality, level, school_year, opens_on,
                                         closes_on, starts_on, criteria, created_at,
-                                        objection_days)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                        objection_days, places, acceptance_days)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id.0)
     .bind(window.municipality.as_str())
@@ -93,6 +95,8 @@ pub async fn insert_window(
     .bind(criteria)
     .bind(SqlTimestamp::from(created_at))
     .bind(window.objection_days)
+    .bind(window.places)
+    .bind(window.acceptance_days)
     .execute(uow.conn())
     .await;
     match inserted {
@@ -185,11 +189,16 @@ pub struct Application {
     pub protocol_number: String,
     /// The register's time.
     pub filed_at: Timestamp,
+    /// The offer of a place: `offered`, `accepted`, `refused`, `lapsed`.
+    pub offer_status: Option<String>,
+    /// The offer's last day to answer.
+    pub offer_last_day: Option<Date>,
 }
 
 const APPLICATION_COLUMNS: &str = "id, window_id, code, child_ref, applicant_ref, birth_date, \
     entry, resident, working_parents, siblings_enrolled, isee_cents, dsu_protocol, score, \
-    channel, filed_by, protocol_registration_id, protocol_number, filed_at";
+    channel, filed_by, protocol_registration_id, protocol_number, filed_at, offer_status, \
+    offer_last_day";
 
 fn entry_name(entry: Entry) -> &'static str {
     match entry {
@@ -228,7 +237,48 @@ fn application_from(row: &PgRow) -> Result<Application, sqlx::Error> {
         protocol_registration_id: row.try_get("protocol_registration_id")?,
         protocol_number: row.try_get("protocol_number")?,
         filed_at: timestamp(row, "filed_at")?,
+        offer_status: row.try_get("offer_status")?,
+        offer_last_day: row
+            .try_get::<Option<jiff_sqlx::Date>, _>("offer_last_day")?
+            .map(|d| d.to_jiff()),
     })
+}
+
+/// Records an offer made (`offered`, with its last day) or its answer; returns the
+/// application's new version (its events carry it).
+pub async fn set_offer(
+    uow: &mut UnitOfWork,
+    id: ApplicationId,
+    status: &str,
+    last_day: Option<Date>,
+) -> Result<i64, sqlx::Error> {
+    let now = SqlTimestamp::from(uow.now());
+    if status == "offered" {
+        sqlx::query_scalar(
+            "update enrolment_applications
+                set offer_status = 'offered', offer_last_day = $2, offered_at = $3,
+                    answered_at = null, version = version + 1
+              where id = $1
+          returning version",
+        )
+        .bind(id.0)
+        .bind(last_day.map(jiff_sqlx::Date::from))
+        .bind(now)
+        .fetch_one(uow.conn())
+        .await
+    } else {
+        sqlx::query_scalar(
+            "update enrolment_applications
+                set offer_status = $2, answered_at = $3, version = version + 1
+              where id = $1
+          returning version",
+        )
+        .bind(id.0)
+        .bind(status)
+        .bind(now)
+        .fetch_one(uow.conn())
+        .await
+    }
 }
 
 /// The next application number in a locked window.

@@ -11,9 +11,9 @@ use sportello_kit::{
 use sportello_proto::{
     common::v1::Channel,
     education::v1::{
-        Application, Criteria, FileApplicationRequest, FileObjectionRequest, GetApplicationRequest,
-        GetObjectionRequest, IncomeBand, Objection, OpenWindowRequest, SchoolLevel, Window,
-        enrolment_service_client::EnrolmentServiceClient,
+        AnswerOfferRequest, Application, Criteria, FileApplicationRequest, FileObjectionRequest,
+        GetApplicationRequest, GetObjectionRequest, IncomeBand, Objection, OfferPlacesRequest,
+        OpenWindowRequest, SchoolLevel, Window, enrolment_service_client::EnrolmentServiceClient,
     },
     registry::v1::{
         NewAddress, RegisterResidentRequest, RegisterStreetRequest, Relationship, Sex,
@@ -203,6 +203,39 @@ impl Office {
         self.hand_over().await;
     }
 
+    /// Offers the window's free places; the codes offered.
+    pub async fn offer_places(&self, window: &Window) -> Vec<String> {
+        self.enrolment()
+            .await
+            .offer_places(education_office().request(OfferPlacesRequest {
+                window_id: window.id.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .offered
+            .into_iter()
+            .map(|a| a.code)
+            .collect()
+    }
+
+    /// The family's answer to `application`'s offer, at the counter; the codes the
+    /// place passed to.
+    pub async fn answer(
+        &self,
+        application: &Application,
+        accept: bool,
+    ) -> Result<Vec<String>, tonic::Status> {
+        self.enrolment()
+            .await
+            .answer_offer(counter("enrolment.offer").request(AnswerOfferRequest {
+                application_id: application.id.clone(),
+                accept,
+            }))
+            .await
+            .map(|r| r.into_inner().offered.into_iter().map(|a| a.code).collect())
+    }
+
     pub fn set_today(&self, at: &str) {
         self.ctx.clock.set(at.parse().unwrap());
     }
@@ -228,7 +261,8 @@ impl Office {
     }
 
     /// Opens `level`'s window for 2027/28, from 10 January to 10 February 2027, the
-    /// service starting on 1 September, under [`criteria`].
+    /// service starting on 1 September, under [`criteria`], with three places, ten days
+    /// for objections and seven to answer an offer.
     pub async fn open_window(&self, level: SchoolLevel) -> Window {
         self.enrolment()
             .await
@@ -242,6 +276,8 @@ impl Office {
                 criteria: Some(criteria()),
                 idempotency_key: String::new(),
                 objection_days: 0,
+                places: 3,
+                acceptance_days: 0,
             }))
             .await
             .unwrap()
