@@ -109,3 +109,20 @@ create table enrolment_objections (
         (status = 'open') = (decided_at is null and score_after is null))
 );
 create index enrolment_objections_open on enrolment_objections (window_id) where status = 'open';
+
+-- An application flagged for review because a registry fact it depends on changed (the
+-- child or the applicant moved away, died, left for abroad): back-office work, with the
+-- reason, decided there — nothing changes silently.
+create table enrolment_reviews (
+    id             uuid        primary key,
+    application_id uuid        not null references enrolment_applications (id),
+    -- Why, in words for the specialist (no personal data: a status and a day).
+    reason         text        not null check (length(reason) between 1 and 300),
+    status         text        not null default 'open'
+        check (status in ('open', 'kept', 'residence_lost')),
+    case_id        text,
+    decided_by     text,
+    decided_at     timestamptz,
+    created_at     timestamptz not null
+);
+create index enrolment_reviews_application on enrolment_reviews (application_id);

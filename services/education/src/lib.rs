@@ -39,8 +39,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "education",
         subjects: &["education.>"],
     }],
-    // Routing's events about education's work: the consumer's NATS permissions come
-    // from here.
+    // Routing's events about education's work and the registry's about residents: the
+    // consumers' NATS permissions come from here.
     consumers: education_consumers,
     subscriptions: &[],
     serves_http: false,
@@ -48,7 +48,10 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 };
 
 fn education_consumers() -> Vec<sportello_kit::ConsumerSpec> {
-    vec![enrolment::work::consumer_spec()]
+    vec![
+        enrolment::work::consumer_spec(),
+        enrolment::reviews::consumer_spec(),
+    ]
 }
 
 /// Starts the education service on `listeners` until `shutdown` is cancelled.
@@ -62,6 +65,10 @@ pub async fn start(
     service.consume(
         enrolment::work::consumer_spec(),
         enrolment::work::WorkEvents,
+    );
+    service.consume(
+        enrolment::reviews::consumer_spec(),
+        enrolment::reviews::RegistryEvents,
     );
     service.on_timer(enrolment::offers::LAPSE_TIMER, enrolment::offers::Lapse);
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {

@@ -564,3 +564,68 @@ async fn bad_applications_are_refused_naming_what_is_wrong_and_nothing_is_writte
     assert_eq!(field_of(&status), "criteria.income_bands");
     assert_eq!(count(office.pool(), "enrolment_windows").await, 2);
 }
+
+/// A family that moves out of the municipality: each move flags the application for
+/// review as back-office work, with the reason; nothing changes until the specialist
+/// decides — here, the residence points go.
+#[tokio::test]
+async fn a_family_moving_out_flags_its_application_for_review() {
+    let office = Box::pin(Office::start("2027-01-20T09:00:00Z")).await;
+    let (mario, luca_id) = office.resident_family(ROSSI, LUCA).await;
+    let window = office.open_window(SchoolLevel::Nido).await;
+    let luca = file(
+        &office,
+        with(application(&window, ROSSI, LUCA), 2, Some(7_000), false),
+    )
+    .await;
+    assert_eq!((luca.resident, luca.score), (true, 24));
+
+    office.moves_away(&luca_id, "2027-01-20").await;
+    office.moves_away(&mario, "2027-01-20").await;
+    office.facts_flow().await;
+    let reviews: Vec<(String, String)> =
+        sqlx::query_as("select reason, status from enrolment_reviews order by reason")
+            .fetch_all(office.pool())
+            .await
+            .unwrap();
+    assert_eq!(reviews.len(), 2, "{reviews:?}");
+    assert!(reviews.iter().all(|(reason, status)| status == "open"
+        && reason.contains("trasferito in un altro comune")
+        && reason.contains("2027-01-20")));
+    assert!(
+        reviews
+            .iter()
+            .any(|(reason, _)| reason.contains("(bambino"))
+    );
+    assert!(
+        reviews
+            .iter()
+            .any(|(reason, _)| reason.contains("(richiedente"))
+    );
+    // Routing's back office has them, without a name or a fiscal code.
+    let notes: Vec<String> = sqlx::query_scalar(
+        "select context_note from routing.work_items where service_code = 'education.application_review'",
+    )
+    .fetch_all(office.pool())
+    .await
+    .unwrap();
+    assert_eq!(notes.len(), 2);
+    for note in &notes {
+        assert!(note.contains(&luca.code), "{note}");
+        assert!(
+            !note.contains("Rossi") && !note.contains(&code_of(LUCA)),
+            "{note}"
+        );
+    }
+    // Nothing changed by itself.
+    assert_eq!(office.application(&luca.id).await.score, 24);
+
+    // Another exchange finds nothing new: one review per move (its id derives from the
+    // event's, so even a redelivery past the inbox would add none).
+    office.facts_flow().await;
+    assert_eq!(count(office.pool(), "enrolment_reviews").await, 2);
+
+    office.work("residence_lost", &[]).await;
+    let after = office.application(&luca.id).await;
+    assert_eq!((after.resident, after.score), (false, 14));
+}

@@ -10,7 +10,7 @@
 //! transaction), [`publication`] computes and publishes a ranking, [`objections`] takes
 //! a family's objection and applies the back office's outcome, which [`work`] hands over
 //! and hears back through routing, [`offers`] offers the places in the final ranking's
-//! order —; [`store`] holds the SQL and [`message`] the wire
+//! order, [`reviews`] flags applications whose registry facts changed —; [`store`] holds the SQL and [`message`] the wire
 //! form.
 
 pub mod age;
@@ -24,6 +24,7 @@ pub mod objections;
 pub mod offers;
 pub mod publication;
 pub mod ranking;
+pub mod reviews;
 pub mod store;
 pub mod windows;
 pub mod work;

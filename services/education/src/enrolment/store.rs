@@ -713,7 +713,7 @@ pub async fn rescore(
     sqlx::query(
         "update enrolment_applications
             set working_parents = $2, siblings_enrolled = $3, isee_cents = $4,
-                dsu_protocol = $5, score = $6, version = version + 1
+                dsu_protocol = $5, score = $6, resident = $7, version = version + 1
           where id = $1",
     )
     .bind(a.id.0)
@@ -722,6 +722,7 @@ pub async fn rescore(
     .bind(a.isee_cents)
     .bind(a.dsu_protocol.as_deref())
     .bind(a.score)
+    .bind(a.resident)
     .execute(uow.conn())
     .await?;
     sqlx::query(
@@ -733,4 +734,129 @@ pub async fn rescore(
     .execute(uow.conn())
     .await?;
     Ok(())
+}
+
+/// The live applications (not refused, not lapsed) where the person is the child or the
+/// applicant.
+pub async fn applications_of_person(
+    conn: impl sqlx::PgExecutor<'_>,
+    requester_ref: &str,
+) -> Result<Vec<Application>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {APPLICATION_COLUMNS} from enrolment_applications
+          where (child_ref = $1 or applicant_ref = $1)
+            and (offer_status is null or offer_status in ('offered', 'accepted'))
+          order by filed_at"
+    )))
+    .bind(requester_ref)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(application_from)
+    .collect()
+}
+
+/// A review of an application.
+#[derive(Debug, Clone)]
+pub struct Review {
+    /// Record id (its work's id too).
+    pub id: Uuid,
+    /// The application.
+    pub application_id: ApplicationId,
+    /// Why.
+    pub reason: String,
+    /// `open`, `kept` or `residence_lost`.
+    pub status: String,
+}
+
+/// Flags an application for review (once per id).
+pub async fn insert_review(
+    uow: &mut UnitOfWork,
+    id: Uuid,
+    application: ApplicationId,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let now = SqlTimestamp::from(uow.now());
+    sqlx::query(
+        "insert into enrolment_reviews (id, application_id, reason, created_at)
+         values ($1, $2, $3, $4) on conflict (id) do nothing",
+    )
+    .bind(id)
+    .bind(application.0)
+    .bind(reason)
+    .bind(now)
+    .execute(uow.conn())
+    .await?;
+    Ok(())
+}
+
+/// A review, locked until `uow` ends.
+pub async fn lock_review(uow: &mut UnitOfWork, id: Uuid) -> Result<Option<Review>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "select id, application_id, reason, status from enrolment_reviews where id = $1 for update",
+    )
+    .bind(id)
+    .fetch_optional(uow.conn())
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Review {
+        id: row.try_get("id")?,
+        application_id: ApplicationId(row.try_get("application_id")?),
+        reason: row.try_get("reason")?,
+        status: row.try_get("status")?,
+    }))
+}
+
+/// Notes routing's case of a review.
+pub async fn set_review_case(
+    uow: &mut UnitOfWork,
+    id: Uuid,
+    case_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update enrolment_reviews set case_id = $2 where id = $1")
+        .bind(id)
+        .bind(case_id)
+        .execute(uow.conn())
+        .await?;
+    Ok(())
+}
+
+/// Records a review's outcome.
+pub async fn decide_review(
+    uow: &mut UnitOfWork,
+    id: Uuid,
+    status: &str,
+    actor: &str,
+    case_id: &str,
+) -> Result<(), sqlx::Error> {
+    let now = SqlTimestamp::from(uow.now());
+    sqlx::query(
+        "update enrolment_reviews
+            set status = $2, decided_by = $3, case_id = $4, decided_at = $5
+          where id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(actor)
+    .bind(case_id)
+    .bind(now)
+    .execute(uow.conn())
+    .await?;
+    Ok(())
+}
+
+/// The reviews of an application: (reason, status), oldest first.
+pub async fn reviews_of(
+    conn: impl sqlx::PgExecutor<'_>,
+    application: ApplicationId,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select reason, status from enrolment_reviews where application_id = $1
+          order by created_at, id",
+    )
+    .bind(application.0)
+    .fetch_all(conn)
+    .await
 }

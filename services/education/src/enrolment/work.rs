@@ -22,7 +22,7 @@ use sportello_proto::routing::v1::{
 
 use super::{
     domain::ObjectionId,
-    objections,
+    objections, reviews,
     store::{self, Application, Objection},
 };
 
@@ -30,6 +30,8 @@ use super::{
 pub const REQUESTED: &str = "education.work.requested";
 /// The catalogue code of an objection's review.
 pub const OBJECTION_REVIEW: &str = "education.ranking_objection";
+/// The catalogue code of an application's review after a registry fact changed.
+pub const APPLICATION_REVIEW: &str = "education.application_review";
 /// The durable consumer of routing's events about education's work.
 pub const CONSUMER: &str = "education-work";
 /// What it reads.
@@ -122,6 +124,52 @@ pub async fn request(
     Ok(())
 }
 
+/// Hands the review of `application` (a registry fact changed: `reason`) to routing, in
+/// `uow`.
+pub async fn request_review(
+    uow: &mut UnitOfWork,
+    id: uuid::Uuid,
+    application: &Application,
+    municipality: MunicipalityCode,
+    reason: &str,
+) -> Result<(), ServiceError> {
+    let key = id.to_string();
+    let message = WorkRequested {
+        work_id: key.clone(),
+        origin: Some(WorkOrigin {
+            service: "education".into(),
+            procedure_kind: "application_review".into(),
+            procedure_id: key.clone(),
+        }),
+        municipality_istat_code: municipality.to_string(),
+        service_code: APPLICATION_REVIEW.into(),
+        requester_ref: application.applicant_ref.clone(),
+        clock: Some(review_clock(municipality, rome::date_of(uow.now()))?),
+        context_note: format!(
+            "Domanda {code}, protocollo {protocol}: {reason}. Verificare i requisiti; esiti: \
+             kept (resta com'è), residence_lost (perde i punti di residenza e si ricalcola) / \
+             a registry fact the application depends on changed",
+            code = application.code,
+            protocol = application.protocol_number,
+        ),
+        priority_category: PriorityCategory::None as i32,
+        documents: Vec::new(),
+        protocol_registration_id: application.protocol_registration_id.clone(),
+    };
+    uow.emit_as(
+        REQUESTED.into(),
+        &message,
+        Aggregate {
+            kind: "education.review",
+            id: &key,
+            version: 1,
+            municipality,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Routing's work events education could never apply.
 const REJECTED: &str = "sportello_education_work_events_rejected_total";
 
@@ -137,46 +185,68 @@ impl EventHandler for WorkEvents {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let work = WorkEvent::decode(event, "education", REJECTED)?;
-            if work.origin().procedure_kind != "ranking_objection" {
-                return Err(sportello_kit::work::reject(
-                    REJECTED,
-                    format!("unknown procedure {}", work.origin().procedure_kind),
-                ));
-            }
-            let id = ObjectionId(work.procedure_id(REJECTED)?);
-            let Some(objection) = store::lock_objection(uow, id)
-                .await
-                .map_err(|e| HandlerError::Retry(e.into()))?
-            else {
-                return Err(sportello_kit::work::reject(
-                    REJECTED,
-                    format!("no objection {}", id.0),
-                ));
-            };
+            let id = work.procedure_id(REJECTED)?;
             let item = &work.item;
-            match work.change.as_str() {
-                "opened" => store::set_objection_case(uow, id, &item.case_id)
-                    .await
-                    .map_err(|e| HandlerError::Retry(e.into()))?,
-                "completed" => {
-                    let actor = if item.holder.is_empty() {
-                        "system:routing".to_owned()
-                    } else {
-                        format!("operator:{}", item.holder)
+            let actor = if item.holder.is_empty() {
+                "system:routing".to_owned()
+            } else {
+                format!("operator:{}", item.holder)
+            };
+            let retry = |e: sqlx::Error| HandlerError::Retry(e.into());
+            let decided = |e| sportello_kit::work::retry_or_reject(REJECTED, e);
+            match work.origin().procedure_kind.as_str() {
+                "ranking_objection" => {
+                    let id = ObjectionId(id);
+                    let Some(objection) = store::lock_objection(uow, id).await.map_err(retry)?
+                    else {
+                        return Err(sportello_kit::work::reject(
+                            REJECTED,
+                            format!("no objection {}", id.0),
+                        ));
                     };
-                    objections::decide(
-                        uow,
-                        objection,
-                        &item.outcome_code,
-                        &item.result,
-                        &actor,
-                        &item.case_id,
-                    )
-                    .await
-                    .map_err(|e| sportello_kit::work::retry_or_reject(REJECTED, e))?;
+                    match work.change.as_str() {
+                        "opened" => store::set_objection_case(uow, id, &item.case_id)
+                            .await
+                            .map_err(retry)?,
+                        "completed" => objections::decide(
+                            uow,
+                            objection,
+                            &item.outcome_code,
+                            &item.result,
+                            &actor,
+                            &item.case_id,
+                        )
+                        .await
+                        .map_err(decided)?,
+                        // Offers, acceptance, escalation, a withdrawal: routing's own.
+                        _ => {}
+                    }
                 }
-                // Offers, acceptance, escalation, a withdrawal: routing's own business.
-                _ => {}
+                "application_review" => {
+                    let Some(review) = store::lock_review(uow, id).await.map_err(retry)? else {
+                        return Err(sportello_kit::work::reject(
+                            REJECTED,
+                            format!("no review {id}"),
+                        ));
+                    };
+                    match work.change.as_str() {
+                        "opened" => store::set_review_case(uow, id, &item.case_id)
+                            .await
+                            .map_err(retry)?,
+                        "completed" => {
+                            reviews::decide(uow, review, &item.outcome_code, &actor, &item.case_id)
+                                .await
+                                .map_err(decided)?;
+                        }
+                        _ => {}
+                    }
+                }
+                other => {
+                    return Err(sportello_kit::work::reject(
+                        REJECTED,
+                        format!("unknown procedure {other}"),
+                    ));
+                }
             }
             Ok(())
         })

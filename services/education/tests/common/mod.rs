@@ -16,8 +16,9 @@ use sportello_proto::{
         OpenWindowRequest, SchoolLevel, Window, enrolment_service_client::EnrolmentServiceClient,
     },
     registry::v1::{
-        NewAddress, RegisterResidentRequest, RegisterStreetRequest, Relationship, Sex,
-        resident_service_client::ResidentServiceClient, street_service_client::StreetServiceClient,
+        ChangeResidentStatusRequest, NewAddress, RegisterResidentRequest, RegisterStreetRequest,
+        Relationship, ResidentStatus, Sex, resident_service_client::ResidentServiceClient,
+        street_service_client::StreetServiceClient,
     },
     routing::v1::{
         AcceptOfferRequest, CompleteWorkRequest, Operator, Presence, SetPresenceRequest, Skill,
@@ -240,8 +241,9 @@ impl Office {
         self.ctx.clock.set(at.parse().unwrap());
     }
 
-    /// Registers a family in La Spezia: `parent` heads it, `child` is their child.
-    pub async fn resident_family(&self, parent: Who, child: Who) {
+    /// Registers a family in La Spezia: `parent` heads it, `child` is their child; their
+    /// record ids.
+    pub async fn resident_family(&self, parent: Who, child: Who) -> (String, String) {
         let mut residents = ResidentServiceClient::new(self.registry.channel().await);
         let context = counter("resident.register");
         let head = residents
@@ -254,10 +256,42 @@ impl Office {
         let mut request = person(child, &head.family_id);
         request.relationship = Relationship::Child as i32;
         request.address = None;
-        residents
+        let child = residents
             .register_resident(context.request(request))
             .await
+            .unwrap()
+            .into_inner()
+            .resident
             .unwrap();
+        (head.id, child.id)
+    }
+
+    /// The registry records that the resident moved to Sarzana on `day`.
+    pub async fn moves_away(&self, resident_id: &str, day: &str) {
+        ResidentServiceClient::new(self.registry.channel().await)
+            .change_resident_status(counter("resident.status").request(
+                ChangeResidentStatusRequest {
+                    resident_id: resident_id.into(),
+                    status: ResidentStatus::MovedAway as i32,
+                    effective_date: day.into(),
+                    destination: "011027".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Moves the registry's events to education, and the work between education and
+    /// routing, as their running workers would.
+    pub async fn facts_flow(&self) {
+        exchange(&[
+            (&self.registry, "registry-work"),
+            (&self.education, "education-registry"),
+            (&self.routing, "work-education"),
+            (&self.education, "education-work"),
+        ])
+        .await;
     }
 
     /// Opens `level`'s window for 2027/28, from 10 January to 10 February 2027, the

@@ -1,0 +1,137 @@
+//! Facts change, the application follows: education consumes the registry's
+//! `resident.status_changed` events (durable inbox) and flags every application of the
+//! person — as child or as applicant — for review as back-office work, with the reason
+//! (moved away, deceased, abroad, and the day). The specialist decides: `kept` (nothing
+//! changes), or `residence_lost` (the residence points go, the application is rescored).
+
+use futures::future::BoxFuture;
+use prost::Message as _;
+use sportello_kit::{
+    ConsumerSpec, EventHandler, EventRecord, HandlerError, ServiceError, UnitOfWork,
+    protocol::document_key,
+};
+use sportello_proto::registry::v1::{ResidentStatus, ResidentStatusChanged};
+
+use super::{
+    criteria::{self, Declared},
+    store, work,
+};
+
+/// The durable consumer of the registry's events.
+pub const CONSUMER: &str = "education-registry";
+/// What it reads.
+pub const SUBJECTS: &[&str] = &["registry.resident.status_changed"];
+
+/// The consumer's spec, declared in education's `ServiceSpec`.
+pub fn consumer_spec() -> ConsumerSpec {
+    ConsumerSpec::new(CONSUMER, "registry", SUBJECTS)
+}
+
+/// Registry events education could never apply.
+const REJECTED: &str = "sportello_education_registry_events_rejected_total";
+
+/// Flags the applications a status change touches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegistryEvents;
+
+fn reason(status: ResidentStatus, day: &str) -> Option<String> {
+    let what = match status {
+        ResidentStatus::MovedAway => "trasferito in un altro comune / moved away",
+        ResidentStatus::Deceased => "deceduto / deceased",
+        ResidentStatus::Aire => "trasferito all'estero (AIRE) / moved abroad",
+        _ => return None,
+    };
+    Some(format!("anagrafe: {what} dal {day}"))
+}
+
+impl EventHandler for RegistryEvents {
+    fn handle<'a>(
+        &'a self,
+        uow: &'a mut UnitOfWork,
+        event: &'a EventRecord,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let changed = ResidentStatusChanged::decode(event.data.clone()).map_err(|e| {
+                sportello_kit::work::reject(REJECTED, format!("undecodable status change: {e}"))
+            })?;
+            let status = ResidentStatus::try_from(changed.status).unwrap_or_default();
+            let Some(why) = reason(status, &changed.effective_date) else {
+                return Ok(());
+            };
+            let touched = store::applications_of_person(uow.conn(), &changed.requester_ref)
+                .await
+                .map_err(|e| HandlerError::Retry(e.into()))?;
+            for application in touched {
+                let whose = if application.child_ref == changed.requester_ref {
+                    "bambino / child"
+                } else {
+                    "richiedente / applicant"
+                };
+                let reason = format!("{why} ({whose})");
+                // One review per event and application, whatever is redelivered.
+                let id = document_key(&[&event.id.to_string(), &application.id.0.to_string()]);
+                let window = store::find_window(uow.conn(), application.window_id)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.into()))?
+                    .ok_or_else(|| {
+                        sportello_kit::work::reject(REJECTED, "an application without its window")
+                    })?;
+                store::insert_review(uow, id, application.id, &reason)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.into()))?;
+                work::request_review(uow, id, &application, window.window.municipality, &reason)
+                    .await
+                    .map_err(HandlerError::Retry)?;
+                tracing::info!(application_id = %application.id.0, "application flagged for review");
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Applies the back office's outcome of a review, in `uow`; a review decided already
+/// keeps its first decision.
+pub async fn decide(
+    uow: &mut UnitOfWork,
+    review: store::Review,
+    outcome: &str,
+    actor: &str,
+    case_id: &str,
+) -> Result<(), ServiceError> {
+    if review.status != "open" {
+        return Ok(());
+    }
+    let status = match outcome {
+        "kept" => "kept",
+        "residence_lost" => {
+            let gone = || ServiceError::internal("a review's application is gone");
+            let (mut application, disability) = store::lock_application(uow, review.application_id)
+                .await?
+                .ok_or_else(gone)?;
+            let window = store::find_window(uow.conn(), application.window_id)
+                .await?
+                .ok_or_else(gone)?;
+            let declared = Declared {
+                resident: false,
+                working_parents: u8::try_from(application.working_parents).unwrap_or(0),
+                siblings_enrolled: u8::try_from(application.siblings_enrolled).unwrap_or(0),
+                disability,
+                isee_cents: application.isee_cents,
+            };
+            application.resident = false;
+            application.score =
+                i32::try_from(criteria::score(&window.window.criteria, &declared).total)
+                    .unwrap_or(i32::MAX);
+            store::rescore(uow, &application, disability).await?;
+            "residence_lost"
+        }
+        other => {
+            return Err(ServiceError::invalid_field(
+                "outcome_code",
+                format!("{other:?}: kept o residence_lost"),
+            ));
+        }
+    };
+    store::decide_review(uow, review.id, status, actor, case_id).await?;
+    Ok(())
+}
