@@ -65,6 +65,10 @@ create table enrolment_applications (
     constraint enrolment_applications_isee_with_dsu check ((isee_cents is null) = (dsu_protocol is null))
 );
 
+-- A registry event names a person by reference: their applications, as child or applicant.
+create index enrolment_applications_child on enrolment_applications (child_ref);
+create index enrolment_applications_applicant on enrolment_applications (applicant_ref);
+
 -- Health data (an L. 104/1992 certification) apart from the application: read only to
 -- score it, never returned, never in an event or a published ranking.
 create table enrolment_application_health (
@@ -116,7 +120,8 @@ create index enrolment_objections_open on enrolment_objections (window_id) where
 create table enrolment_reviews (
     id             uuid        primary key,
     application_id uuid        not null references enrolment_applications (id),
-    -- Why, in words for the specialist (no personal data: a status and a day).
+    -- Why, in words for the specialist: the registry's status and day, and whether the
+    -- child or the applicant (routing's work note carries it: no name, no fiscal code).
     reason         text        not null check (length(reason) between 1 and 300),
     status         text        not null default 'open'
         check (status in ('open', 'kept', 'residence_lost')),

@@ -18,13 +18,10 @@ pub enum EducationError {
     )]
     WindowExists,
     /// The child has an application in this window already.
-    #[error(
-        "c'è già una domanda per questo bambino in questa finestra ({code}) / this child has \
-         an application in this window already"
-    )]
+    #[error("{}", application_exists(.code.as_deref()))]
     ApplicationExists {
-        /// The existing application's code.
-        code: String,
+        /// The existing application's code, when known.
+        code: Option<String>,
     },
     /// The application has an objection already.
     #[error("c'è già un ricorso per questa domanda / this application has an objection already")]
@@ -46,6 +43,14 @@ pub enum EducationError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+fn application_exists(code: Option<&str>) -> String {
+    let code = code.map(|c| format!(" ({c})")).unwrap_or_default();
+    format!(
+        "c'è già una domanda per questo bambino in questa finestra{code} / this child has an \
+         application in this window already"
+    )
 }
 
 impl From<EducationError> for ServiceError {

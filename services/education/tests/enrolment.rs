@@ -299,7 +299,8 @@ async fn a_window_ranks_its_applications_as_the_criteria_compute() {
     // pass on — to Pietro, the only one left.
     office.set_today("2027-03-01T23:30:00Z");
     let timers = &office.education.running.workers.timers;
-    assert_eq!(timers.run_once().await.unwrap(), 2);
+    // Four timers fire: the two answered offers' find nothing to do.
+    assert_eq!(timers.run_once().await.unwrap(), 4);
     for (who, status) in [
         (&luca, OfferStatus::Accepted),
         (&sara, OfferStatus::Refused),
@@ -625,7 +626,30 @@ async fn a_family_moving_out_flags_its_application_for_review() {
     office.facts_flow().await;
     assert_eq!(count(office.pool(), "enrolment_reviews").await, 2);
 
+    // The final ranking waits for the reviews.
+    office.set_today("2027-02-11T08:00:00Z");
+    publish(&office, &window, RankingStage::Provisional)
+        .await
+        .unwrap();
+    office.set_today("2027-02-22T08:00:00Z");
+    let waiting = publish(&office, &window, RankingStage::Final)
+        .await
+        .unwrap_err();
+    assert_eq!(waiting.code(), Code::FailedPrecondition);
+    assert!(
+        waiting.message().contains("2 domande da riesaminare"),
+        "{}",
+        waiting.message()
+    );
+
     office.work("residence_lost", &[]).await;
+    office.work("kept", &[]).await;
     let after = office.application(&luca.id).await;
     assert_eq!((after.resident, after.score), (false, 14));
+    assert_eq!(
+        publish(&office, &window, RankingStage::Final)
+            .await
+            .unwrap(),
+        vec![(1, luca.code.clone(), 14)]
+    );
 }

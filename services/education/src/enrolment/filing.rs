@@ -77,7 +77,7 @@ pub async fn file(
         store::application_of_child(office.db.pool(), window.id, child_ref.as_str()).await?
     {
         return Err(EducationError::ApplicationExists {
-            code: existing.code,
+            code: Some(existing.code),
         }
         .into());
     }

@@ -41,6 +41,71 @@ pub fn last_day(
         .map_err(ServiceError::internal)
 }
 
+/// The family's grounds: free text in paragraphs, 1 to 2000 characters.
+fn parse_grounds(raw: &str) -> Result<String, ServiceError> {
+    let grounds = raw.trim();
+    if grounds.is_empty() {
+        return Err(ServiceError::invalid_field(
+            "grounds",
+            "obbligatori: che cosa la famiglia contesta / required: what the family objects to",
+        ));
+    }
+    if grounds.chars().count() > 2000 {
+        return Err(ServiceError::invalid_field(
+            "grounds",
+            "al massimo 2000 caratteri / at most 2000 characters",
+        ));
+    }
+    if grounds
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(ServiceError::invalid_field(
+            "grounds",
+            "caratteri di controllo non ammessi / control characters are not allowed",
+        ));
+    }
+    Ok(grounds.to_owned())
+}
+
+/// Whether the window takes objections on `today`: the provisional ranking out, the final
+/// not yet, the objection days not over. Asked before anything is registered, and again
+/// under the window's lock with the insert.
+async fn check_open(
+    conn: &mut sqlx::PgConnection,
+    window: &store::Window,
+    today: Date,
+) -> Result<(), ServiceError> {
+    let Some(provisional) = store::find_ranking(&mut *conn, window.id, Stage::Provisional).await?
+    else {
+        return Err(EducationError::Precondition(
+            "la graduatoria provvisoria non è ancora pubblicata: il ricorso si presenta dopo / \
+             the provisional ranking is not published yet"
+                .into(),
+        )
+        .into());
+    };
+    if store::find_ranking(&mut *conn, window.id, Stage::Final)
+        .await?
+        .is_some()
+    {
+        return Err(EducationError::Precondition(
+            "la graduatoria definitiva è già pubblicata / the final ranking is out".into(),
+        )
+        .into());
+    }
+    let last = last_day(window, &provisional)?;
+    if today > last {
+        return Err(EducationError::Precondition(format!(
+            "i ricorsi si presentano entro il {last} ({} giorni dalla graduatoria provvisoria) \
+             / objections are taken until {last}",
+            window.window.objection_days
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Files an objection.
 pub async fn file(
     office: &Office,
@@ -52,7 +117,7 @@ pub async fn file(
         "application_id",
         request.application_id.trim(),
     )?);
-    let grounds = domain::required_text("grounds", &request.grounds, 2000)?;
+    let grounds = parse_grounds(&request.grounds)?;
     let filing = Filing::parse(request.channel)?;
     let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
     let fingerprint = FileObjectionRequest {
@@ -77,33 +142,13 @@ pub async fn file(
     if context.ensure_municipality(municipality).is_err() {
         return Err(not_found().into());
     }
-    let Some(provisional) = store::find_ranking(pool, window.id, Stage::Provisional).await? else {
-        return Err(EducationError::Precondition(
-            "la graduatoria provvisoria non è ancora pubblicata: il ricorso si presenta dopo / \
-             the provisional ranking is not published yet"
-                .into(),
-        )
-        .into());
-    };
-    if store::find_ranking(pool, window.id, Stage::Final)
-        .await?
-        .is_some()
-    {
-        return Err(EducationError::Precondition(
-            "la graduatoria definitiva è già pubblicata / the final ranking is out".into(),
-        )
-        .into());
-    }
-    let last = last_day(&window, &provisional)?;
     let today = rome::date_of(office.db.clock().now());
-    if today > last {
-        return Err(EducationError::Precondition(format!(
-            "i ricorsi si presentano entro il {last} ({} giorni dalla graduatoria provvisoria) \
-             / objections are taken until {last}",
-            window.window.objection_days
-        ))
-        .into());
-    }
+    check_open(
+        &mut *pool.acquire().await.map_err(ServiceError::from)?,
+        &window,
+        today,
+    )
+    .await?;
     if store::objection_of(pool, application_id).await?.is_some() {
         return Err(EducationError::ObjectionExists.into());
     }
@@ -160,6 +205,13 @@ pub async fn file(
         .db
         .idempotent(FILE, key, &fingerprint, move |uow| {
             Box::pin(async move {
+                // Under the window's lock: a final ranking published meanwhile, or the
+                // last day passed at midnight, refuses it still.
+                let window = store::lock_window(uow, objection.window_id)
+                    .await?
+                    .ok_or_else(|| ServiceError::internal("an objection's window vanished"))?;
+                let today = rome::date_of(uow.now());
+                check_open(uow.conn(), &window, today).await?;
                 store::insert_objection(uow, &objection).await?;
                 work::request(uow, &objection, &application, municipality).await?;
                 emit(
@@ -205,56 +257,67 @@ async fn emit<E: sportello_proto::Event>(
 }
 
 /// Reads the corrected declarations of an upheld objection over `declared`: only the
-/// keys given change; a bad value is named by its key.
+/// keys given change; a bad value is named by its key. Returns them with the DSU number
+/// when the result changes it (`Some(None)`: no ISEE any more).
 fn corrected(
     mut declared: Declared,
     result: &HashMap<String, String>,
 ) -> Result<(Declared, Option<Option<String>>), ServiceError> {
-    let number = |key: &str, raw: &str| {
-        raw.trim().parse::<u8>().map_err(|_| {
-            ServiceError::invalid_field(format!("result.{key}"), "un numero / a number")
+    let get = |key: &str| result.get(key).map(|raw| raw.trim());
+    let count = |key: &str, raw: &str| {
+        raw.parse::<u8>().ok().filter(|n| *n <= 20).ok_or_else(|| {
+            ServiceError::invalid_field(format!("result.{key}"), "da 0 a 20 / 0 to 20")
         })
     };
-    let mut dsu = None;
-    for (key, raw) in result {
-        match key.as_str() {
-            "working_parents" => declared.working_parents = number(key, raw)?,
-            "siblings_enrolled" => declared.siblings_enrolled = number(key, raw)?,
-            "isee_value_cents" => {
-                declared.isee_cents = if raw.trim() == "none" {
-                    dsu = Some(None);
-                    None
-                } else {
-                    Some(raw.trim().parse::<i64>().map_err(|_| {
-                        ServiceError::invalid_field(
-                            "result.isee_value_cents",
-                            "centesimi di euro, o none / euro cents, or none",
-                        )
-                    })?)
-                }
-            }
-            "dsu_protocol" => {
-                dsu = Some(Some(super::domain::parse_dsu(raw).map_err(|_| {
-                    ServiceError::invalid_field("result.dsu_protocol", "INPS-ISEE-…")
-                })?));
-            }
-            "disability_certified" => {
-                declared.disability = match raw.trim() {
-                    "true" => true,
-                    "false" => false,
-                    _ => {
-                        return Err(ServiceError::invalid_field(
-                            "result.disability_certified",
-                            "true o false",
-                        ));
-                    }
-                }
-            }
-            // Notes the specialist adds (reasons) ride along unread.
-            _ => {}
-        }
+    if let Some(raw) = get("working_parents") {
+        declared.working_parents = count("working_parents", raw)?;
     }
-    declared.check()?;
+    if let Some(raw) = get("siblings_enrolled") {
+        declared.siblings_enrolled = count("siblings_enrolled", raw)?;
+    }
+    if let Some(raw) = get("disability_certified") {
+        declared.disability = match raw {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "result.disability_certified",
+                    "true o false / true or false",
+                ));
+            }
+        };
+    }
+    let mut dsu = match get("dsu_protocol") {
+        Some(raw) => Some(Some(super::domain::parse_dsu(raw).map_err(|_| {
+            ServiceError::invalid_field(
+                "result.dsu_protocol",
+                "il numero della DSU, es. INPS-ISEE-2027-00012345A-00 / the DSU's number",
+            )
+        })?)),
+        None => None,
+    };
+    match get("isee_value_cents") {
+        // `none` wins over a DSU number given beside it: no ISEE, no DSU.
+        Some("none") => {
+            declared.isee_cents = None;
+            dsu = Some(None);
+        }
+        Some(raw) => {
+            declared.isee_cents = Some(raw.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+                ServiceError::invalid_field(
+                    "result.isee_value_cents",
+                    "centesimi di euro, non negativi, o none / euro cents, not negative, or none",
+                )
+            })?);
+        }
+        None => {}
+    }
+    if declared.working_parents > 2 {
+        return Err(ServiceError::invalid_field(
+            "result.working_parents",
+            "0, 1 o 2 / 0, 1 or 2",
+        ));
+    }
     Ok((declared, dsu))
 }
 
@@ -315,7 +378,7 @@ pub async fn decide(
         other => {
             return Err(ServiceError::invalid_field(
                 "outcome_code",
-                format!("{other:?}: upheld o rejected"),
+                format!("{other:?}: upheld o rejected / upheld or rejected"),
             ));
         }
     };

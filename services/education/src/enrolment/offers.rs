@@ -160,10 +160,10 @@ async fn answer(
         _ => "lapsed",
     };
     let version = store::set_offer(uow, application.id, name, None).await?;
+    // An answered offer's timer stays: it finds the offer answered and does nothing.
+    // Cancelling it here would take the timer's row after the window's lock, the order
+    // the timer worker takes them the other way round.
     let key = application.id.0.to_string();
-    if status != OfferStatus::Lapsed {
-        uow.cancel_timer(LAPSE_TIMER, &key).await?;
-    }
     uow.emit(
         &OfferAnswered {
             application_id: key.clone(),

@@ -100,6 +100,14 @@ pub async fn publish(
             ))
             .into());
         }
+        let reviews = store::open_reviews(uow.conn(), id).await?;
+        if reviews > 0 {
+            return Err(EducationError::Precondition(format!(
+                "{reviews} domande da riesaminare dopo un cambio in anagrafe / {reviews} \
+                 applications under review after a registry change"
+            ))
+            .into());
+        }
     }
     let applications = store::applications_of(uow.conn(), id).await?;
     let ranked = ranking::rank(candidates(&applications));
@@ -113,6 +121,7 @@ pub async fn publish(
         published_at: uow.now(),
     };
     store::insert_ranking(&mut uow, &published).await?;
+    let version = store::bump_window(&mut uow, id).await?;
     let key = id.0.to_string();
     let event = RankingPublished {
         window_id: key.clone(),
@@ -125,7 +134,7 @@ pub async fn publish(
         Aggregate {
             kind: "education.enrolment_window",
             id: &key,
-            version: window.version,
+            version,
             municipality: w.municipality,
         },
     )

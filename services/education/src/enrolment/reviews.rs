@@ -105,10 +105,13 @@ pub async fn decide(
         "kept" => "kept",
         "residence_lost" => {
             let gone = || ServiceError::internal("a review's application is gone");
-            let (mut application, disability) = store::lock_application(uow, review.application_id)
+            // The window first, as every step that rescores or ranks takes it.
+            let window_id = store::find_application(uow.conn(), review.application_id)
                 .await?
-                .ok_or_else(gone)?;
-            let window = store::find_window(uow.conn(), application.window_id)
+                .ok_or_else(gone)?
+                .window_id;
+            let window = store::lock_window(uow, window_id).await?.ok_or_else(gone)?;
+            let (mut application, disability) = store::lock_application(uow, review.application_id)
                 .await?
                 .ok_or_else(gone)?;
             let declared = Declared {
@@ -128,7 +131,7 @@ pub async fn decide(
         other => {
             return Err(ServiceError::invalid_field(
                 "outcome_code",
-                format!("{other:?}: kept o residence_lost"),
+                format!("{other:?}: kept o residence_lost / kept or residence_lost"),
             ));
         }
     };

@@ -133,6 +133,32 @@ pub async fn find_window(
     .transpose()
 }
 
+/// Counts a change of the window (a ranking published); returns its new version, which
+/// the change's event carries.
+pub async fn bump_window(uow: &mut UnitOfWork, id: WindowId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "update enrolment_windows set version = version + 1 where id = $1 returning version",
+    )
+    .bind(id.0)
+    .fetch_one(uow.conn())
+    .await
+}
+
+/// How many of a window's applications are under review after a registry fact changed.
+pub async fn open_reviews(
+    conn: impl sqlx::PgExecutor<'_>,
+    window: WindowId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from enrolment_reviews r
+           join enrolment_applications a on a.id = r.application_id
+          where a.window_id = $1 and r.status = 'open'",
+    )
+    .bind(window.0)
+    .fetch_one(conn)
+    .await
+}
+
 /// A window, locked until `uow` ends: filings in one window number their codes in turn,
 /// and a ranking is computed from what is filed when it holds the lock.
 pub async fn lock_window(
@@ -150,8 +176,9 @@ pub async fn lock_window(
     .transpose()
 }
 
-/// A stored application.
-#[derive(Debug, Clone)]
+/// A stored application. Its `Debug` shows ids and the code only: the declarations
+/// (an income, a household) stay out of logs.
+#[derive(Clone)]
 pub struct Application {
     /// Record id.
     pub id: ApplicationId,
@@ -193,6 +220,16 @@ pub struct Application {
     pub offer_status: Option<String>,
     /// The offer's last day to answer.
     pub offer_last_day: Option<Date>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("id", &self.id)
+            .field("window_id", &self.window_id)
+            .field("code", &self.code)
+            .finish_non_exhaustive()
+    }
 }
 
 const APPLICATION_COLUMNS: &str = "id, window_id, code, child_ref, applicant_ref, birth_date, \
@@ -332,11 +369,9 @@ pub async fn insert_application(
             if db::violated_constraint(&error, db::sqlstate::UNIQUE_VIOLATION)
                 == Some("enrolment_applications_one_per_child") =>
         {
-            let code = application_of_child(uow.conn(), a.window_id, &a.child_ref)
-                .await?
-                .map(|a| a.code)
-                .unwrap_or_default();
-            return Err(EducationError::ApplicationExists { code });
+            // A filing that raced another for the child: the transaction has failed, so
+            // the other's code cannot be read here.
+            return Err(EducationError::ApplicationExists { code: None });
         }
         Err(error) => return Err(error.into()),
     }
@@ -485,8 +520,8 @@ pub async fn find_ranking(
     }))
 }
 
-/// A stored objection.
-#[derive(Debug, Clone)]
+/// A stored objection. Its `Debug` leaves out the family's grounds.
+#[derive(Clone)]
 pub struct Objection {
     /// Record id (its work's id too).
     pub id: ObjectionId,
@@ -518,6 +553,16 @@ pub struct Objection {
     pub decided_by: Option<String>,
     /// When.
     pub decided_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Objection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Objection")
+            .field("id", &self.id)
+            .field("application_id", &self.application_id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 const OBJECTION_COLUMNS: &str = "id, application_id, window_id, grounds, channel, filed_by, \

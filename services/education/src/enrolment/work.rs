@@ -98,13 +98,12 @@ pub async fn request(
         )?),
         context_note: format!(
             "Ricorso contro la graduatoria provvisoria, domanda {code}, protocollo {protocol}: \
-             riesame del punteggio ({score} punti). Esiti: upheld con i soli valori corretti \
+             riesame del punteggio. Esiti: upheld con i soli valori corretti \
              (result: working_parents, siblings_enrolled, isee_value_cents o none, \
              dsu_protocol, disability_certified), rejected / objection to the provisional \
              ranking: review of the score",
             code = application.code,
             protocol = objection.protocol_number,
-            score = objection.score_before,
         ),
         priority_category: PriorityCategory::None as i32,
         documents: Vec::new(),

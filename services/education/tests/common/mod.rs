@@ -454,6 +454,14 @@ pub async fn specialist(routing: &TestService, id: &str) -> CallContext {
             }),
         }))
         .await
+        // Already there from an earlier item: the same operator.
+        .or_else(|status| {
+            if status.code() == tonic::Code::Aborted {
+                Ok(tonic::Response::new(Default::default()))
+            } else {
+                Err(status)
+            }
+        })
         .unwrap();
     let context = CallContext::new("gateway", &format!("operator:{id}"), SPEZIA, "work.serve")
         .unwrap()
