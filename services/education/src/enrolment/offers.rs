@@ -117,10 +117,7 @@ async fn schedule_lapse(
     id: ApplicationId,
     last_day: Date,
 ) -> Result<(), ServiceError> {
-    let at = last_day
-        .tomorrow()
-        .and_then(rome::start_of_day)
-        .map_err(ServiceError::internal)?;
+    let at = rome::end_of_day(last_day).map_err(ServiceError::internal)?;
     uow.schedule_timer(LAPSE_TIMER, &id.0.to_string(), at, serde_json::Value::Null)
         .await?;
     Ok(())

@@ -272,13 +272,7 @@ pub async fn received(
     let window_end = clock
         .observations_window_end
         .ok_or_else(|| ServiceError::internal("a received notice without its window"))?;
-    let due = window_end
-        .tomorrow()
-        .ok()
-        .map(rome::start_of_day)
-        .transpose()
-        .map_err(ServiceError::internal)?
-        .ok_or_else(|| ServiceError::internal("the window ends at the end of time"))?;
+    let due = rome::end_of_day(window_end).map_err(ServiceError::internal)?;
     uow.schedule_timer(WINDOW_TIMER, &id, due, serde_json::json!({}))
         .await?;
     uow.emit(

@@ -82,10 +82,7 @@ pub async fn schedule(uow: &mut UnitOfWork, app: &Application) -> Result<(), Ser
     let key = app.id.to_string();
     match running_due(app)? {
         Some(due) => {
-            let at = due
-                .tomorrow()
-                .and_then(rome::start_of_day)
-                .map_err(ServiceError::internal)?;
+            let at = rome::end_of_day(due).map_err(ServiceError::internal)?;
             uow.schedule_timer(EXPIRY_TIMER, &key, at, serde_json::Value::Null)
                 .await?;
         }

@@ -146,10 +146,7 @@ pub async fn send_notice(
     tracing::info!(application_id = %app.id, notice = %entry.number, %ends, "10-bis notice sent");
     app.stops = stops;
     app.status = Status::ReasonsNotified;
-    let at = ends
-        .tomorrow()
-        .and_then(rome::start_of_day)
-        .map_err(ServiceError::internal)?;
+    let at = rome::end_of_day(ends).map_err(ServiceError::internal)?;
     uow.schedule_timer(
         WINDOW_TIMER,
         &app.id.to_string(),

@@ -22,10 +22,7 @@ pub async fn schedule(
     let Some(end) = occupation.period.end else {
         return Ok(());
     };
-    let at = end
-        .tomorrow()
-        .and_then(rome::start_of_day)
-        .map_err(ServiceError::internal)?;
+    let at = rome::end_of_day(end).map_err(ServiceError::internal)?;
     uow.schedule_timer(
         EXPIRY_TIMER,
         &occupation.id.to_string(),
