@@ -183,6 +183,7 @@ async fn main() {
                 objection_days: 0,
                 places: 0,
                 acceptance_days: 0,
+                check_percent: 0,
             }))
             .await
             .unwrap()

@@ -19,6 +19,8 @@ create table enrolment_windows (
     -- the acceptance days.
     places       integer     not null default 0 check (places >= 0),
     acceptance_days smallint not null default 7 check (acceptance_days between 1 and 30),
+    -- The share of applications whose self-declarations are checked (DPR 445/2000 art. 71).
+    check_percent smallint   not null default 5 check (check_percent between 1 and 100),
     -- The applications' codes are numbered per window under its row lock.
     filed        integer     not null default 0 check (filed >= 0),
     version      bigint      not null default 1 check (version > 0),
@@ -114,17 +116,20 @@ create table enrolment_objections (
 );
 create index enrolment_objections_open on enrolment_objections (window_id) where status = 'open';
 
--- An application flagged for review because a registry fact it depends on changed (the
--- child or the applicant moved away, died, left for abroad): back-office work, with the
--- reason, decided there — nothing changes silently.
+-- An application under review as back-office work, with the reason, decided there —
+-- nothing changes silently: because a registry fact it depends on changed (the child or
+-- the applicant moved away, died, left for abroad), or because it was drawn for the check
+-- of its self-declarations (DPR 445/2000 art. 71).
 create table enrolment_reviews (
     id             uuid        primary key,
     application_id uuid        not null references enrolment_applications (id),
+    kind           text        not null default 'registry_change'
+        check (kind in ('registry_change', 'declaration_check')),
     -- Why, in words for the specialist: the registry's status and day, and whether the
     -- child or the applicant (routing's work note carries it: no name, no fiscal code).
     reason         text        not null check (length(reason) between 1 and 300),
     status         text        not null default 'open'
-        check (status in ('open', 'kept', 'residence_lost')),
+        check (status in ('open', 'kept', 'residence_lost', 'confirmed', 'not_truthful')),
     case_id        text,
     decided_by     text,
     decided_at     timestamptz,

@@ -533,6 +533,7 @@ async fn bad_applications_are_refused_naming_what_is_wrong_and_nothing_is_writte
         objection_days: 0,
         places: 0,
         acceptance_days: 0,
+        check_percent: 0,
     };
     let status = enrolment
         .open_window(education_office().request(again.clone()))
@@ -652,4 +653,69 @@ async fn a_family_moving_out_flags_its_application_for_review() {
             .unwrap(),
         vec![(1, luca.code.clone(), 14)]
     );
+}
+
+/// The check of self-declarations by sample (DPR 445/2000 art. 71): the window's share is
+/// drawn with the provisional ranking and handed to the back office; the final ranking
+/// waits for it; a declaration found untrue is rescored on the true values (art. 75).
+#[tokio::test]
+async fn self_declarations_are_checked_by_sample_art_71() {
+    let office = Box::pin(Office::start("2027-01-20T09:00:00Z")).await;
+    for (parent, child) in [(ROSSI, LUCA), (BIANCHI, SARA), (VERDI, TOMMASO)] {
+        office.resident_family(parent, child).await;
+    }
+    // 34 % of three: one.
+    let window = office.open_window_checking(SchoolLevel::Nido, 34).await;
+    assert_eq!(window.check_percent, 34);
+    for (parent, child) in [(ROSSI, LUCA), (BIANCHI, SARA), (VERDI, TOMMASO)] {
+        file(
+            &office,
+            with(application(&window, parent, child), 2, Some(7_000), false),
+        )
+        .await;
+    }
+    office.set_today("2027-02-11T08:00:00Z");
+    publish(&office, &window, RankingStage::Provisional)
+        .await
+        .unwrap();
+    let drawn: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+        "select application_id, reason from enrolment_reviews where kind = 'declaration_check'",
+    )
+    .fetch_all(office.pool())
+    .await
+    .unwrap();
+    assert_eq!(drawn.len(), 1, "{drawn:?}");
+    assert!(drawn[0].1.contains("art. 71"), "{}", drawn[0].1);
+    office.hand_over().await;
+    assert_eq!(
+        count(
+            office.pool(),
+            "routing.work_items where service_code = 'education.declaration_check'"
+        )
+        .await,
+        1
+    );
+
+    office.set_today("2027-02-22T08:00:00Z");
+    let waiting = publish(&office, &window, RankingStage::Final)
+        .await
+        .unwrap_err();
+    assert_eq!(waiting.code(), Code::FailedPrecondition);
+    // Nobody in that family works after all: 10 + 0 + 6.
+    office
+        .work("not_truthful", &[("working_parents", "0")])
+        .await;
+    let checked = office.application(&drawn[0].0.to_string()).await;
+    assert_eq!((checked.working_parents, checked.score), (0, 16));
+    let status: String = sqlx::query_scalar("select status from enrolment_reviews")
+        .fetch_one(office.pool())
+        .await
+        .unwrap();
+    assert_eq!(status, "not_truthful");
+    let last = publish(&office, &window, RankingStage::Final)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!((last.0, last.1, last.2), (3, checked.code, 16));
 }

@@ -1,6 +1,8 @@
 //! Enrolment requests parsed into domain types at the edge: every field checked and
 //! named when wrong, before anything is asked or written.
 
+use std::collections::HashMap;
+
 use jiff::civil::Date;
 use sportello_kit::{MunicipalityCode, ServiceError, domain};
 use sportello_pa::fiscal_code::CodiceFiscale;
@@ -97,6 +99,8 @@ pub struct NewWindow {
     pub places: i32,
     /// Days a family has to answer an offer.
     pub acceptance_days: i16,
+    /// Percentage of applications whose declarations are checked.
+    pub check_percent: i16,
 }
 
 /// Reads the criteria, checked.
@@ -256,6 +260,16 @@ impl TryFrom<&OpenWindowRequest> for NewWindow {
                 ));
             }
         };
+        let check_percent = match r.check_percent {
+            0 => 5,
+            percent @ 1..=100 => i16::try_from(percent).unwrap_or(5),
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "check_percent",
+                    "da 1 a 100 (0: 5) / 1 to 100 (0: 5)",
+                ));
+            }
+        };
         Ok(Self {
             municipality,
             service,
@@ -267,6 +281,7 @@ impl TryFrom<&OpenWindowRequest> for NewWindow {
             objection_days,
             places,
             acceptance_days,
+            check_percent,
         })
     }
 }
@@ -423,6 +438,72 @@ impl TryFrom<&FileApplicationRequest> for NewApplication {
             filing,
         })
     }
+}
+
+/// Reads the corrected declarations a specialist gives in a work result (an objection
+/// upheld, a check that found a declaration untrue) over `declared`: only the keys given
+/// change; a bad value is named by its key. Returns them with the DSU number
+/// when the result changes it (`Some(None)`: no ISEE any more).
+pub fn corrected_declarations(
+    mut declared: Declared,
+    result: &HashMap<String, String>,
+) -> Result<(Declared, Option<Option<String>>), ServiceError> {
+    let get = |key: &str| result.get(key).map(|raw| raw.trim());
+    let count = |key: &str, raw: &str| {
+        raw.parse::<u8>().ok().filter(|n| *n <= 20).ok_or_else(|| {
+            ServiceError::invalid_field(format!("result.{key}"), "da 0 a 20 / 0 to 20")
+        })
+    };
+    if let Some(raw) = get("working_parents") {
+        declared.working_parents = count("working_parents", raw)?;
+    }
+    if let Some(raw) = get("siblings_enrolled") {
+        declared.siblings_enrolled = count("siblings_enrolled", raw)?;
+    }
+    if let Some(raw) = get("disability_certified") {
+        declared.disability = match raw {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "result.disability_certified",
+                    "true o false / true or false",
+                ));
+            }
+        };
+    }
+    let mut dsu = match get("dsu_protocol") {
+        Some(raw) => Some(Some(parse_dsu(raw).map_err(|_| {
+            ServiceError::invalid_field(
+                "result.dsu_protocol",
+                "il numero della DSU, es. INPS-ISEE-2027-00012345A-00 / the DSU's number",
+            )
+        })?)),
+        None => None,
+    };
+    match get("isee_value_cents") {
+        // `none` wins over a DSU number given beside it: no ISEE, no DSU.
+        Some("none") => {
+            declared.isee_cents = None;
+            dsu = Some(None);
+        }
+        Some(raw) => {
+            declared.isee_cents = Some(raw.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+                ServiceError::invalid_field(
+                    "result.isee_value_cents",
+                    "centesimi di euro, non negativi, o none / euro cents, not negative, or none",
+                )
+            })?);
+        }
+        None => {}
+    }
+    if declared.working_parents > 2 {
+        return Err(ServiceError::invalid_field(
+            "result.working_parents",
+            "0, 1 o 2 / 0, 1 or 2",
+        ));
+    }
+    Ok((declared, dsu))
 }
 
 /// A ranking's stage.

@@ -26,6 +26,7 @@ pub fn window(window: &store::Window) -> WindowMessage {
         objection_days: u32::try_from(w.objection_days).unwrap_or_default(),
         places: u32::try_from(w.places).unwrap_or_default(),
         acceptance_days: u32::try_from(w.acceptance_days).unwrap_or_default(),
+        check_percent: u32::try_from(w.check_percent).unwrap_or_default(),
     }
 }
 

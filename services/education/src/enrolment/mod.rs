@@ -7,13 +7,15 @@
 //! The procedure on them, one layering: [`grpc`] parses (through [`domain`]) and maps
 //! errors; a flow owns each unit of work — [`windows`] opens a window, [`filing`] files an
 //! application (the registry's facts through [`facts`], the protocol register, then one
-//! transaction), [`publication`] computes and publishes a ranking, [`objections`] takes
+//! transaction), [`publication`] computes and publishes a ranking (drawing the checks of
+//! self-declarations, [`checks`]), [`objections`] takes
 //! a family's objection and applies the back office's outcome, which [`work`] hands over
 //! and hears back through routing, [`offers`] offers the places in the final ranking's
 //! order, [`reviews`] flags applications whose registry facts changed —; [`store`] holds the SQL and [`message`] the wire
 //! form.
 
 pub mod age;
+pub mod checks;
 pub mod criteria;
 pub mod domain;
 pub mod facts;

@@ -22,7 +22,7 @@ use sportello_proto::{
 use super::{
     Office,
     criteria::{self, Declared},
-    domain::{ApplicationId, Filing, ObjectionId, Stage},
+    domain::{ApplicationId, Filing, ObjectionId, Stage, corrected_declarations},
     message, store, work,
 };
 use crate::error::EducationError;
@@ -256,71 +256,6 @@ async fn emit<E: sportello_proto::Event>(
     Ok(())
 }
 
-/// Reads the corrected declarations of an upheld objection over `declared`: only the
-/// keys given change; a bad value is named by its key. Returns them with the DSU number
-/// when the result changes it (`Some(None)`: no ISEE any more).
-fn corrected(
-    mut declared: Declared,
-    result: &HashMap<String, String>,
-) -> Result<(Declared, Option<Option<String>>), ServiceError> {
-    let get = |key: &str| result.get(key).map(|raw| raw.trim());
-    let count = |key: &str, raw: &str| {
-        raw.parse::<u8>().ok().filter(|n| *n <= 20).ok_or_else(|| {
-            ServiceError::invalid_field(format!("result.{key}"), "da 0 a 20 / 0 to 20")
-        })
-    };
-    if let Some(raw) = get("working_parents") {
-        declared.working_parents = count("working_parents", raw)?;
-    }
-    if let Some(raw) = get("siblings_enrolled") {
-        declared.siblings_enrolled = count("siblings_enrolled", raw)?;
-    }
-    if let Some(raw) = get("disability_certified") {
-        declared.disability = match raw {
-            "true" => true,
-            "false" => false,
-            _ => {
-                return Err(ServiceError::invalid_field(
-                    "result.disability_certified",
-                    "true o false / true or false",
-                ));
-            }
-        };
-    }
-    let mut dsu = match get("dsu_protocol") {
-        Some(raw) => Some(Some(super::domain::parse_dsu(raw).map_err(|_| {
-            ServiceError::invalid_field(
-                "result.dsu_protocol",
-                "il numero della DSU, es. INPS-ISEE-2027-00012345A-00 / the DSU's number",
-            )
-        })?)),
-        None => None,
-    };
-    match get("isee_value_cents") {
-        // `none` wins over a DSU number given beside it: no ISEE, no DSU.
-        Some("none") => {
-            declared.isee_cents = None;
-            dsu = Some(None);
-        }
-        Some(raw) => {
-            declared.isee_cents = Some(raw.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
-                ServiceError::invalid_field(
-                    "result.isee_value_cents",
-                    "centesimi di euro, non negativi, o none / euro cents, not negative, or none",
-                )
-            })?);
-        }
-        None => {}
-    }
-    if declared.working_parents > 2 {
-        return Err(ServiceError::invalid_field(
-            "result.working_parents",
-            "0, 1 o 2 / 0, 1 or 2",
-        ));
-    }
-    Ok((declared, dsu))
-}
-
 /// Applies the back office's outcome to `objection`, in `uow`; an objection decided
 /// already keeps its first decision.
 pub async fn decide(
@@ -355,7 +290,7 @@ pub async fn decide(
                 disability,
                 isee_cents: application.isee_cents,
             };
-            let (declared, dsu) = corrected(declared, result)?;
+            let (declared, dsu) = corrected_declarations(declared, result)?;
             if let Some(dsu) = dsu {
                 application.dsu_protocol = dsu;
             }

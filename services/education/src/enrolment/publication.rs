@@ -9,12 +9,12 @@ use sportello_proto::education::v1::{
 };
 
 use super::{
-    Office,
+    Office, checks,
     criteria::Score,
     domain::{Stage, WindowId},
     message, objections,
     ranking::{self, Candidate},
-    store,
+    store, work,
 };
 use crate::error::EducationError;
 
@@ -121,6 +121,39 @@ pub async fn publish(
         published_at: uow.now(),
     };
     store::insert_ranking(&mut uow, &published).await?;
+    if stage == Stage::Provisional {
+        // The check of self-declarations by sample, drawn once, with the provisional
+        // ranking (DPR 445/2000 art. 71).
+        for application in checks::draw(&office.key, &window, &applications) {
+            let review = sportello_kit::protocol::document_key(&[
+                &id.0.to_string(),
+                "declaration_check",
+                &application.id.0.to_string(),
+            ]);
+            let reason = format!(
+                "estratta per il controllo a campione delle dichiarazioni ({} % delle domande, \
+                 DPR 445/2000 art. 71)",
+                w.check_percent
+            );
+            store::insert_review(
+                &mut uow,
+                review,
+                application.id,
+                "declaration_check",
+                &reason,
+            )
+            .await?;
+            work::request_review(
+                &mut uow,
+                review,
+                application,
+                w.municipality,
+                "declaration_check",
+                &reason,
+            )
+            .await?;
+        }
+    }
     let version = store::bump_window(&mut uow, id).await?;
     let key = id.0.to_string();
     let event = RankingPublished {

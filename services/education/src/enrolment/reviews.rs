@@ -3,6 +3,10 @@
 //! person — as child or as applicant — for review as back-office work, with the reason
 //! (moved away, deceased, abroad, and the day). The specialist decides: `kept` (nothing
 //! changes), or `residence_lost` (the residence points go, the application is rescored).
+//! The checks of self-declarations drawn by [`super::checks`] are reviews too, decided
+//! `confirmed` or `not_truthful`.
+
+use std::collections::HashMap;
 
 use futures::future::BoxFuture;
 use prost::Message as _;
@@ -14,6 +18,7 @@ use sportello_proto::registry::v1::{ResidentStatus, ResidentStatusChanged};
 
 use super::{
     criteria::{self, Declared},
+    domain::corrected_declarations,
     store, work,
 };
 
@@ -76,12 +81,19 @@ impl EventHandler for RegistryEvents {
                     .ok_or_else(|| {
                         sportello_kit::work::reject(REJECTED, "an application without its window")
                     })?;
-                store::insert_review(uow, id, application.id, &reason)
+                store::insert_review(uow, id, application.id, "registry_change", &reason)
                     .await
                     .map_err(|e| HandlerError::Retry(e.into()))?;
-                work::request_review(uow, id, &application, window.window.municipality, &reason)
-                    .await
-                    .map_err(HandlerError::Retry)?;
+                work::request_review(
+                    uow,
+                    id,
+                    &application,
+                    window.window.municipality,
+                    "registry_change",
+                    &reason,
+                )
+                .await
+                .map_err(HandlerError::Retry)?;
                 tracing::info!(application_id = %application.id.0, "application flagged for review");
             }
             Ok(())
@@ -90,51 +102,82 @@ impl EventHandler for RegistryEvents {
 }
 
 /// Applies the back office's outcome of a review, in `uow`; a review decided already
-/// keeps its first decision.
+/// keeps its first decision. A registry change: `kept`, or `residence_lost` (the
+/// residence points go). A check of the declarations: `confirmed`, or `not_truthful` with
+/// the true values in the result — the application is rescored on them, losing what the
+/// untrue declaration gained (DPR 445/2000 art. 75).
 pub async fn decide(
     uow: &mut UnitOfWork,
     review: store::Review,
     outcome: &str,
+    result: &HashMap<String, String>,
     actor: &str,
     case_id: &str,
 ) -> Result<(), ServiceError> {
     if review.status != "open" {
         return Ok(());
     }
-    let status = match outcome {
-        "kept" => "kept",
-        "residence_lost" => {
-            let gone = || ServiceError::internal("a review's application is gone");
-            // The window first, as every step that rescores or ranks takes it.
-            let window_id = store::find_application(uow.conn(), review.application_id)
-                .await?
-                .ok_or_else(gone)?
-                .window_id;
-            let window = store::lock_window(uow, window_id).await?.ok_or_else(gone)?;
-            let (mut application, disability) = store::lock_application(uow, review.application_id)
-                .await?
-                .ok_or_else(gone)?;
-            let declared = Declared {
-                resident: false,
-                working_parents: u8::try_from(application.working_parents).unwrap_or(0),
-                siblings_enrolled: u8::try_from(application.siblings_enrolled).unwrap_or(0),
-                disability,
-                isee_cents: application.isee_cents,
+    let rescore = match (review.kind.as_str(), outcome) {
+        ("registry_change", "kept") | ("declaration_check", "confirmed") => false,
+        ("registry_change", "residence_lost") | ("declaration_check", "not_truthful") => true,
+        (kind, other) => {
+            let allowed = if kind == "declaration_check" {
+                "confirmed o not_truthful / confirmed or not_truthful"
+            } else {
+                "kept o residence_lost / kept or residence_lost"
             };
-            application.resident = false;
-            application.score =
-                i32::try_from(criteria::score(&window.window.criteria, &declared).total)
-                    .unwrap_or(i32::MAX);
-            store::rescore(uow, &application, disability).await?;
-            "residence_lost"
-        }
-        other => {
             return Err(ServiceError::invalid_field(
                 "outcome_code",
-                format!("{other:?}: kept o residence_lost / kept or residence_lost"),
+                format!("{other:?}: {allowed}"),
             ));
         }
     };
-    store::decide_review(uow, review.id, status, actor, case_id).await?;
+    if rescore {
+        let gone = || ServiceError::internal("a review's application is gone");
+        // The window first, as every step that rescores or ranks takes it.
+        let window_id = store::find_application(uow.conn(), review.application_id)
+            .await?
+            .ok_or_else(gone)?
+            .window_id;
+        let window = store::lock_window(uow, window_id).await?.ok_or_else(gone)?;
+        let (mut application, disability) = store::lock_application(uow, review.application_id)
+            .await?
+            .ok_or_else(gone)?;
+        let declared = Declared {
+            resident: application.resident,
+            working_parents: u8::try_from(application.working_parents).unwrap_or(0),
+            siblings_enrolled: u8::try_from(application.siblings_enrolled).unwrap_or(0),
+            disability,
+            isee_cents: application.isee_cents,
+        };
+        let declared = if review.kind == "registry_change" {
+            Declared {
+                resident: false,
+                ..declared
+            }
+        } else {
+            let (declared, dsu) = corrected_declarations(declared, result)?;
+            if let Some(dsu) = dsu {
+                application.dsu_protocol = dsu;
+            }
+            if declared.isee_cents.is_some() != application.dsu_protocol.is_some() {
+                return Err(ServiceError::invalid_field(
+                    "result.dsu_protocol",
+                    "il valore ISEE va con il numero della sua DSU / an ISEE value goes with \
+                     its DSU number",
+                ));
+            }
+            declared
+        };
+        application.resident = declared.resident;
+        application.working_parents = i16::from(declared.working_parents);
+        application.siblings_enrolled = i16::from(declared.siblings_enrolled);
+        application.isee_cents = declared.isee_cents;
+        application.score =
+            i32::try_from(criteria::score(&window.window.criteria, &declared).total)
+                .unwrap_or(i32::MAX);
+        store::rescore(uow, &application, declared.disability).await?;
+    }
+    store::decide_review(uow, review.id, outcome, actor, case_id).await?;
     Ok(())
 }

@@ -42,7 +42,8 @@ fn timestamp(row: &PgRow, column: &str) -> Result<Timestamp, sqlx::Error> {
 }
 
 const WINDOW_COLUMNS: &str = "id, municipality, level, school_year, opens_on, closes_on, \
-                              starts_on, criteria, objection_days, places, acceptance_days, filed, version, created_at";
+                              starts_on, criteria, objection_days, places, acceptance_days, check_percent, filed, version, \
+                              created_at";
 
 fn window_from(row: &PgRow) -> Result<Window, sqlx::Error> {
     let municipality: String = row.try_get("municipality")?;
@@ -62,6 +63,7 @@ fn window_from(row: &PgRow) -> Result<Window, sqlx::Error> {
             objection_days: row.try_get("objection_days")?,
             places: row.try_get("places")?,
             acceptance_days: row.try_get("acceptance_days")?,
+            check_percent: row.try_get("check_percent")?,
         },
         filed: row.try_get("filed")?,
         version: row.try_get("version")?,
@@ -82,8 +84,9 @@ pub async fn insert_window(
     let inserted = sqlx::query(
         "insert into enrolment_windows (id, municipality, level, school_year, opens_on,
                                         closes_on, starts_on, criteria, created_at,
-                                        objection_days, places, acceptance_days)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                        objection_days, places, acceptance_days,
+                                        check_percent)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(id.0)
     .bind(window.municipality.as_str())
@@ -97,6 +100,7 @@ pub async fn insert_window(
     .bind(window.objection_days)
     .bind(window.places)
     .bind(window.acceptance_days)
+    .bind(window.check_percent)
     .execute(uow.conn())
     .await;
     match inserted {
@@ -810,24 +814,30 @@ pub struct Review {
     pub application_id: ApplicationId,
     /// Why.
     pub reason: String,
-    /// `open`, `kept` or `residence_lost`.
+    /// `registry_change` or `declaration_check`.
+    pub kind: String,
+    /// `open`, then `kept` or `residence_lost` (a registry change), `confirmed` or
+    /// `not_truthful` (a check).
     pub status: String,
 }
 
-/// Flags an application for review (once per id).
+/// Flags an application for review of `kind` (`registry_change`, `declaration_check`),
+/// once per id.
 pub async fn insert_review(
     uow: &mut UnitOfWork,
     id: Uuid,
     application: ApplicationId,
+    kind: &str,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
     let now = SqlTimestamp::from(uow.now());
     sqlx::query(
-        "insert into enrolment_reviews (id, application_id, reason, created_at)
-         values ($1, $2, $3, $4) on conflict (id) do nothing",
+        "insert into enrolment_reviews (id, application_id, kind, reason, created_at)
+         values ($1, $2, $3, $4, $5) on conflict (id) do nothing",
     )
     .bind(id)
     .bind(application.0)
+    .bind(kind)
     .bind(reason)
     .bind(now)
     .execute(uow.conn())
@@ -838,7 +848,8 @@ pub async fn insert_review(
 /// A review, locked until `uow` ends.
 pub async fn lock_review(uow: &mut UnitOfWork, id: Uuid) -> Result<Option<Review>, sqlx::Error> {
     let Some(row) = sqlx::query(
-        "select id, application_id, reason, status from enrolment_reviews where id = $1 for update",
+        "select id, application_id, kind, reason, status from enrolment_reviews
+          where id = $1 for update",
     )
     .bind(id)
     .fetch_optional(uow.conn())
@@ -850,6 +861,7 @@ pub async fn lock_review(uow: &mut UnitOfWork, id: Uuid) -> Result<Option<Review
         id: row.try_get("id")?,
         application_id: ApplicationId(row.try_get("application_id")?),
         reason: row.try_get("reason")?,
+        kind: row.try_get("kind")?,
         status: row.try_get("status")?,
     }))
 }

@@ -32,6 +32,8 @@ pub const REQUESTED: &str = "education.work.requested";
 pub const OBJECTION_REVIEW: &str = "education.ranking_objection";
 /// The catalogue code of an application's review after a registry fact changed.
 pub const APPLICATION_REVIEW: &str = "education.application_review";
+/// The catalogue code of the check of an application's self-declarations.
+pub const DECLARATION_CHECK: &str = "education.declaration_check";
 /// The durable consumer of routing's events about education's work.
 pub const CONSUMER: &str = "education-work";
 /// What it reads.
@@ -123,31 +125,49 @@ pub async fn request(
     Ok(())
 }
 
-/// Hands the review of `application` (a registry fact changed: `reason`) to routing, in
-/// `uow`.
+/// Hands the review of `application` to routing, in `uow`: `kind` is
+/// `registry_change` (a registry fact changed: `reason`) or `declaration_check` (drawn for
+/// the check of its self-declarations).
 pub async fn request_review(
     uow: &mut UnitOfWork,
     id: uuid::Uuid,
     application: &Application,
     municipality: MunicipalityCode,
+    kind: &str,
     reason: &str,
 ) -> Result<(), ServiceError> {
     let key = id.to_string();
+    let (procedure_kind, service_code, next) = if kind == "declaration_check" {
+        (
+            "declaration_check",
+            DECLARATION_CHECK,
+            "Controllare presso chi le detiene (INPS per l'ISEE, i datori di lavoro) le \
+             dichiarazioni sostitutive; esiti: confirmed, not_truthful con i soli valori \
+             veri (result: working_parents, siblings_enrolled, isee_value_cents o none, \
+             dsu_protocol) / check the self-declarations",
+        )
+    } else {
+        (
+            "application_review",
+            APPLICATION_REVIEW,
+            "Verificare i requisiti; esiti: kept (resta com'è), residence_lost (perde i \
+             punti di residenza e si ricalcola) / a registry fact the application depends \
+             on changed",
+        )
+    };
     let message = WorkRequested {
         work_id: key.clone(),
         origin: Some(WorkOrigin {
             service: "education".into(),
-            procedure_kind: "application_review".into(),
+            procedure_kind: procedure_kind.into(),
             procedure_id: key.clone(),
         }),
         municipality_istat_code: municipality.to_string(),
-        service_code: APPLICATION_REVIEW.into(),
+        service_code: service_code.into(),
         requester_ref: application.applicant_ref.clone(),
         clock: Some(review_clock(municipality, rome::date_of(uow.now()))?),
         context_note: format!(
-            "Domanda {code}, protocollo {protocol}: {reason}. Verificare i requisiti; esiti: \
-             kept (resta com'è), residence_lost (perde i punti di residenza e si ricalcola) / \
-             a registry fact the application depends on changed",
+            "Domanda {code}, protocollo {protocol}: {reason}. {next}",
             code = application.code,
             protocol = application.protocol_number,
         ),
@@ -221,7 +241,7 @@ impl EventHandler for WorkEvents {
                         _ => {}
                     }
                 }
-                "application_review" => {
+                "application_review" | "declaration_check" => {
                     let Some(review) = store::lock_review(uow, id).await.map_err(retry)? else {
                         return Err(sportello_kit::work::reject(
                             REJECTED,
@@ -233,9 +253,16 @@ impl EventHandler for WorkEvents {
                             .await
                             .map_err(retry)?,
                         "completed" => {
-                            reviews::decide(uow, review, &item.outcome_code, &actor, &item.case_id)
-                                .await
-                                .map_err(decided)?;
+                            reviews::decide(
+                                uow,
+                                review,
+                                &item.outcome_code,
+                                &item.result,
+                                &actor,
+                                &item.case_id,
+                            )
+                            .await
+                            .map_err(decided)?;
                         }
                         _ => {}
                     }

@@ -298,6 +298,12 @@ impl Office {
     /// service starting on 1 September, under [`criteria`], with three places, ten days
     /// for objections and seven to answer an offer.
     pub async fn open_window(&self, level: SchoolLevel) -> Window {
+        self.open_window_checking(level, 0).await
+    }
+
+    /// [`Office::open_window`], checking `check_percent` of the applications' declarations
+    /// (0: 5 %, which draws none of fewer than ten applications).
+    pub async fn open_window_checking(&self, level: SchoolLevel, check_percent: u32) -> Window {
         self.enrolment()
             .await
             .open_window(education_office().request(OpenWindowRequest {
@@ -312,6 +318,7 @@ impl Office {
                 objection_days: 0,
                 places: 3,
                 acceptance_days: 0,
+                check_percent,
             }))
             .await
             .unwrap()
