@@ -8,8 +8,9 @@
 //! too), birth dates over two years, one in ten declaring no ISEE —, then `ANALYZE`.
 //! Then each window's provisional ranking is published through gRPC (`PublishRanking`),
 //! timed from the call to its answer: the window locked, every application read, the
-//! documented order sorted, the published rows and the open-data CSV stored, the event
-//! written to the outbox, the durable commit.
+//! documented order sorted, the published rows and the open-data CSV stored, the 5 %
+//! drawn for the check of their declarations (DPR 445/2000 art. 71: each a review and a
+//! work request in the outbox), the event written to the outbox, the durable commit.
 //!
 //! Target (issue 16): the ranking of 5,000 applications computed and published ≤ 2 s.
 //! Run with `make bench-education` (it starts the servers).
