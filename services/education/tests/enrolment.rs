@@ -638,7 +638,7 @@ async fn a_family_moving_out_flags_its_application_for_review() {
         .unwrap_err();
     assert_eq!(waiting.code(), Code::FailedPrecondition);
     assert!(
-        waiting.message().contains("2 domande da riesaminare"),
+        waiting.message().contains("2 domande in riesame"),
         "{}",
         waiting.message()
     );

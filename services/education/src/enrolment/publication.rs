@@ -103,8 +103,8 @@ pub async fn publish(
         let reviews = store::open_reviews(uow.conn(), id).await?;
         if reviews > 0 {
             return Err(EducationError::Precondition(format!(
-                "{reviews} domande da riesaminare dopo un cambio in anagrafe / {reviews} \
-                 applications under review after a registry change"
+                "{reviews} domande in riesame o in controllo / {reviews} applications under \
+                 review or check"
             ))
             .into());
         }

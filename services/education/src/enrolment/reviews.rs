@@ -39,14 +39,23 @@ const REJECTED: &str = "sportello_education_registry_events_rejected_total";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RegistryEvents;
 
-fn reason(status: ResidentStatus, day: &str) -> Option<String> {
-    let what = match status {
-        ResidentStatus::MovedAway => "trasferito in un altro comune / moved away",
-        ResidentStatus::Deceased => "deceduto / deceased",
-        ResidentStatus::Aire => "trasferito all'estero (AIRE) / moved abroad",
+/// The reason in Italian, then in English: what the registry recorded, since when, and
+/// about whom.
+fn reason(status: ResidentStatus, day: &str, child: bool) -> Option<String> {
+    let (italiano, english) = match status {
+        ResidentStatus::MovedAway => ("trasferito in un altro comune", "moved away"),
+        ResidentStatus::Deceased => ("deceduto", "deceased"),
+        ResidentStatus::Aire => ("trasferito all'estero (AIRE)", "moved abroad"),
         _ => return None,
     };
-    Some(format!("anagrafe: {what} dal {day}"))
+    let (chi, who) = if child {
+        ("bambino", "child")
+    } else {
+        ("richiedente", "applicant")
+    };
+    Some(format!(
+        "anagrafe: {italiano} dal {day} ({chi}) / registry: {english} on {day} ({who})"
+    ))
 }
 
 impl EventHandler for RegistryEvents {
@@ -60,22 +69,19 @@ impl EventHandler for RegistryEvents {
                 sportello_kit::work::reject(REJECTED, format!("undecodable status change: {e}"))
             })?;
             let status = ResidentStatus::try_from(changed.status).unwrap_or_default();
-            let Some(why) = reason(status, &changed.effective_date) else {
+            if reason(status, "", true).is_none() {
                 return Ok(());
-            };
+            }
             let touched = store::applications_of_person(uow.conn(), &changed.requester_ref)
                 .await
                 .map_err(|e| HandlerError::Retry(e.into()))?;
             for application in touched {
-                let whose = if application.child_ref == changed.requester_ref {
-                    "bambino / child"
-                } else {
-                    "richiedente / applicant"
-                };
-                let reason = format!("{why} ({whose})");
+                let child = application.child_ref == changed.requester_ref;
+                let reason = reason(status, &changed.effective_date, child).unwrap_or_default();
                 // One review per event and application, whatever is redelivered.
                 let id = document_key(&[&event.id.to_string(), &application.id.0.to_string()]);
-                let window = store::find_window(uow.conn(), application.window_id)
+                // Under the window's lock, as a final ranking counts the open reviews.
+                let window = store::lock_window(uow, application.window_id)
                     .await
                     .map_err(|e| HandlerError::Retry(e.into()))?
                     .ok_or_else(|| {
@@ -156,6 +162,20 @@ pub async fn decide(
                 ..declared
             }
         } else {
+            const TRUE_VALUES: [&str; 4] = [
+                "working_parents",
+                "siblings_enrolled",
+                "isee_value_cents",
+                "dsu_protocol",
+            ];
+            if !TRUE_VALUES.iter().any(|k| result.contains_key(*k)) {
+                return Err(ServiceError::invalid_field(
+                    "result",
+                    "not_truthful dice quale dichiarazione non è vera, con il valore vero \
+                     (working_parents, siblings_enrolled, isee_value_cents, dsu_protocol) / \
+                     not_truthful names the untrue declaration with its true value",
+                ));
+            }
             let (declared, dsu) = corrected_declarations(declared, result)?;
             if let Some(dsu) = dsu {
                 application.dsu_protocol = dsu;

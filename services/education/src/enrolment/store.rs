@@ -845,6 +845,22 @@ pub async fn insert_review(
     Ok(())
 }
 
+/// The window of a review's application.
+pub async fn window_of_review(
+    conn: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<WindowId>, sqlx::Error> {
+    let window: Option<Uuid> = sqlx::query_scalar(
+        "select a.window_id from enrolment_reviews r
+           join enrolment_applications a on a.id = r.application_id
+          where r.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(window.map(WindowId))
+}
+
 /// A review, locked until `uow` ends.
 pub async fn lock_review(uow: &mut UnitOfWork, id: Uuid) -> Result<Option<Review>, sqlx::Error> {
     let Some(row) = sqlx::query(

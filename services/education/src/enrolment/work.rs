@@ -216,6 +216,14 @@ impl EventHandler for WorkEvents {
             match work.origin().procedure_kind.as_str() {
                 "ranking_objection" => {
                     let id = ObjectionId(id);
+                    // The window first, as every step that ranks or rescores takes it.
+                    if let Some(found) =
+                        store::find_objection(uow.conn(), id).await.map_err(retry)?
+                    {
+                        store::lock_window(uow, found.window_id)
+                            .await
+                            .map_err(retry)?;
+                    }
                     let Some(objection) = store::lock_objection(uow, id).await.map_err(retry)?
                     else {
                         return Err(sportello_kit::work::reject(
@@ -242,6 +250,12 @@ impl EventHandler for WorkEvents {
                     }
                 }
                 "application_review" | "declaration_check" => {
+                    if let Some(window) = store::window_of_review(uow.conn(), id)
+                        .await
+                        .map_err(retry)?
+                    {
+                        store::lock_window(uow, window).await.map_err(retry)?;
+                    }
                     let Some(review) = store::lock_review(uow, id).await.map_err(retry)? else {
                         return Err(sportello_kit::work::reject(
                             REJECTED,
