@@ -41,6 +41,23 @@ fn timestamp(row: &PgRow, column: &str) -> Result<Timestamp, sqlx::Error> {
     Ok(row.try_get::<SqlTimestamp, _>(column)?.to_jiff())
 }
 
+/// The row `sql` (one `$1`, a record id) selects, read with `from`; `None` when there is
+/// none.
+async fn optional<T>(
+    conn: impl sqlx::PgExecutor<'_>,
+    sql: String,
+    id: Uuid,
+    from: fn(&PgRow) -> Result<T, sqlx::Error>,
+) -> Result<Option<T>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from)
+        .transpose()
+}
+
 const WINDOW_COLUMNS: &str = "id, municipality, level, school_year, opens_on, closes_on, \
                               starts_on, criteria, objection_days, places, acceptance_days, check_percent, filed, version, \
                               created_at";
@@ -126,15 +143,13 @@ pub async fn find_window(
     conn: impl sqlx::PgExecutor<'_>,
     id: WindowId,
 ) -> Result<Option<Window>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select {WINDOW_COLUMNS} from enrolment_windows where id = $1"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(window_from)
-    .transpose()
+    optional(
+        conn,
+        format!("select {WINDOW_COLUMNS} from enrolment_windows where id = $1"),
+        id.0,
+        window_from,
+    )
+    .await
 }
 
 /// Counts a change of the window (a ranking published); returns its new version, which
@@ -148,7 +163,7 @@ pub async fn bump_window(uow: &mut UnitOfWork, id: WindowId) -> Result<i64, sqlx
     .await
 }
 
-/// How many of a window's applications are under review after a registry fact changed.
+/// How many of a window's applications are under review or check (open reviews of either kind).
 pub async fn open_reviews(
     conn: impl sqlx::PgExecutor<'_>,
     window: WindowId,
@@ -169,15 +184,13 @@ pub async fn lock_window(
     uow: &mut UnitOfWork,
     id: WindowId,
 ) -> Result<Option<Window>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select {WINDOW_COLUMNS} from enrolment_windows where id = $1 for update"
-    )))
-    .bind(id.0)
-    .fetch_optional(uow.conn())
-    .await?
-    .as_ref()
-    .map(window_from)
-    .transpose()
+    optional(
+        uow.conn(),
+        format!("select {WINDOW_COLUMNS} from enrolment_windows where id = $1 for update"),
+        id.0,
+        window_from,
+    )
+    .await
 }
 
 /// A stored application. Its `Debug` shows ids and the code only: the declarations
@@ -414,15 +427,13 @@ pub async fn find_application(
     conn: impl sqlx::PgExecutor<'_>,
     id: ApplicationId,
 ) -> Result<Option<Application>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select {APPLICATION_COLUMNS} from enrolment_applications where id = $1"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(application_from)
-    .transpose()
+    optional(
+        conn,
+        format!("select {APPLICATION_COLUMNS} from enrolment_applications where id = $1"),
+        id.0,
+        application_from,
+    )
+    .await
 }
 
 /// Every application of a window, in no particular order.
@@ -637,15 +648,13 @@ pub async fn find_objection(
     conn: impl sqlx::PgExecutor<'_>,
     id: ObjectionId,
 ) -> Result<Option<Objection>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select {OBJECTION_COLUMNS} from enrolment_objections where id = $1"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(objection_from)
-    .transpose()
+    optional(
+        conn,
+        format!("select {OBJECTION_COLUMNS} from enrolment_objections where id = $1"),
+        id.0,
+        objection_from,
+    )
+    .await
 }
 
 /// An objection, locked until `uow` ends.
@@ -653,15 +662,13 @@ pub async fn lock_objection(
     uow: &mut UnitOfWork,
     id: ObjectionId,
 ) -> Result<Option<Objection>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select {OBJECTION_COLUMNS} from enrolment_objections where id = $1 for update"
-    )))
-    .bind(id.0)
-    .fetch_optional(uow.conn())
-    .await?
-    .as_ref()
-    .map(objection_from)
-    .transpose()
+    optional(
+        uow.conn(),
+        format!("select {OBJECTION_COLUMNS} from enrolment_objections where id = $1 for update"),
+        id.0,
+        objection_from,
+    )
+    .await
 }
 
 /// The application's objection, if any.
@@ -669,15 +676,13 @@ pub async fn objection_of(
     conn: impl sqlx::PgExecutor<'_>,
     application: ApplicationId,
 ) -> Result<Option<Objection>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select {OBJECTION_COLUMNS} from enrolment_objections where application_id = $1"
-    )))
-    .bind(application.0)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(objection_from)
-    .transpose()
+    optional(
+        conn,
+        format!("select {OBJECTION_COLUMNS} from enrolment_objections where application_id = $1"),
+        application.0,
+        objection_from,
+    )
+    .await
 }
 
 /// How many of a window's objections are still open.
@@ -730,15 +735,15 @@ pub async fn lock_application(
     uow: &mut UnitOfWork,
     id: ApplicationId,
 ) -> Result<Option<(Application, bool)>, sqlx::Error> {
-    let Some(application) = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select {APPLICATION_COLUMNS} from enrolment_applications where id = $1 for update"
-    )))
-    .bind(id.0)
-    .fetch_optional(uow.conn())
+    let Some(application) = optional(
+        uow.conn(),
+        format!(
+            "select {APPLICATION_COLUMNS} from enrolment_applications where id = $1 for update"
+        ),
+        id.0,
+        application_from,
+    )
     .await?
-    .as_ref()
-    .map(application_from)
-    .transpose()?
     else {
         return Ok(None);
     };
