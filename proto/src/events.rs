@@ -32,6 +32,8 @@ catalogue! {
     education::v1::ObjectionDecided => "education.objection.decided",
     education::v1::OfferMade => "education.offer.made",
     education::v1::OfferAnswered => "education.offer.answered",
+    education::v1::FeeScheduleSet => "education.fee_schedule.set",
+    education::v1::SubscriptionCreated => "education.subscription.created",
     gateway::v1::UserSessionsRevoked => "gateway.sessions.revoked",
     mobility::v1::ZoneDefined => "mobility.zone.defined",
     registry::v1::StreetRegistered => "registry.street.registered",

@@ -18,6 +18,11 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.education.v1.EnrolmentService/*",
             callers: &[GATEWAY, Caller::AnySystem],
         },
+        // The counter, the education office and the municipality's portal.
+        Rule {
+            rpc: "sportello.education.v1.FeeService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
     ],
     persons: &[GATEWAY, Caller::AnySystem],
 };

@@ -1,7 +1,9 @@
 //! Education's configuration: the common one, where routing (the protocol register) and
 //! the registry (residence facts) are, and the key behind requester_refs.
 
-use sportello_kit::{ConfigError, Env, PseudonymKey, ServiceConfig, StartError};
+use sportello_kit::{
+    ConfigError, Env, PseudonymKey, ServiceConfig, StartError, payments::PaymentsConfig,
+};
 
 /// Everything education needs.
 #[derive(Debug, Clone)]
@@ -18,6 +20,9 @@ pub struct EducationConfig {
     /// The deployment secret behind requester_refs (`PSEUDONYM_KEY`, the registry's): an
     /// application knows its child by the reference of the fiscal code, never the code.
     pub pseudonym_key: PseudonymKey,
+    /// pagoPA (`PAGOPA_*`, education's segregation code `01` by default); `None` keeps
+    /// subscriptions but leaves their notices to issue, saying why.
+    pub payments: Option<PaymentsConfig>,
 }
 
 impl EducationConfig {
@@ -38,6 +43,7 @@ impl EducationConfig {
             routing_url: env.peer_url("ROUTING_URL", "routing")?,
             registry_url: env.peer_url("REGISTRY_URL", "registry")?,
             pseudonym_key,
+            payments: PaymentsConfig::from_env(env, crate::fees::SEGREGATION_CODE)?,
         })
     }
 }
@@ -49,8 +55,8 @@ impl AsRef<ServiceConfig> for EducationConfig {
 }
 
 /// What [`crate::start`] accepts: a full [`EducationConfig`], or the common configuration
-/// alone (no routing, no registry — applications UNAVAILABLE — and a key that lives as
-/// long as the process).
+/// alone (no routing, no registry — applications UNAVAILABLE —, no pagoPA, and a key that
+/// lives as long as the process).
 pub trait IntoEducationConfig {
     /// Education's configuration.
     fn into_education_config(self) -> Result<EducationConfig, StartError>;
@@ -69,6 +75,7 @@ impl IntoEducationConfig for ServiceConfig {
             routing_url: None,
             registry_url: None,
             pseudonym_key: PseudonymKey::random(),
+            payments: None,
         })
     }
 }

@@ -29,6 +29,12 @@ pub enum EducationError {
     /// The ranking's stage is published already.
     #[error("la graduatoria è già pubblicata / the ranking is published already")]
     RankingExists,
+    /// The child is subscribed to the service for the year already.
+    #[error("{}", subscription_exists(.code.as_deref()))]
+    SubscriptionExists {
+        /// The existing subscription's code, when known.
+        code: Option<String>,
+    },
     /// Something a field names does not exist.
     #[error("{field}: {what}")]
     NotFound {
@@ -53,6 +59,14 @@ fn application_exists(code: Option<&str>) -> String {
     )
 }
 
+fn subscription_exists(code: Option<&str>) -> String {
+    let code = code.map(|c| format!(" ({c})")).unwrap_or_default();
+    format!(
+        "il bambino è già iscritto a questo servizio per quest'anno{code} / the child is \
+         subscribed to this service for this year already"
+    )
+}
+
 impl From<EducationError> for ServiceError {
     fn from(error: EducationError) -> Self {
         match error {
@@ -60,7 +74,8 @@ impl From<EducationError> for ServiceError {
             | EducationError::WindowExists
             | EducationError::ApplicationExists { .. }
             | EducationError::ObjectionExists
-            | EducationError::RankingExists => {
+            | EducationError::RankingExists
+            | EducationError::SubscriptionExists { .. } => {
                 ServiceError::new(ErrorKind::AlreadyExists, error.to_string())
             }
             EducationError::NotFound { field, what } => {

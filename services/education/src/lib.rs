@@ -8,6 +8,7 @@ pub mod access;
 pub mod config;
 pub mod enrolment;
 pub mod error;
+pub mod fees;
 pub mod schools;
 
 use std::sync::Arc;
@@ -18,7 +19,8 @@ use sportello_kit::{
     require_call_context,
 };
 use sportello_proto::education::v1::{
-    enrolment_service_server::EnrolmentServiceServer, school_service_server::SchoolServiceServer,
+    enrolment_service_server::EnrolmentServiceServer, fee_service_server::FeeServiceServer,
+    school_service_server::SchoolServiceServer,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -71,6 +73,14 @@ pub async fn start(
         enrolment::reviews::RegistryEvents,
     );
     service.on_timer(enrolment::offers::LAPSE_TIMER, enrolment::offers::Lapse);
+    // The fees' debt positions; the receipt poller marks their charges paid.
+    let ledger = sportello_kit::payments::Ledger::install(
+        &mut service,
+        fees::DOMAIN,
+        config.payments.clone(),
+        sportello_kit::payments::PaidHandlers::new().on(fees::CHARGE, fees::notices::paid),
+    )
+    .await?;
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
         Some(url) => Arc::new(RoutingProtocol::new(
             service
@@ -100,6 +110,10 @@ pub async fn start(
         facts: enrolment::facts::RegistryFacts::new(registry),
         key: config.pseudonym_key.clone(),
     };
+    let desk = fees::Desk {
+        office: office.clone(),
+        ledger,
+    };
     let schools = schools::grpc::Schools::new(service.db().clone());
     let api = Api::new()
         .grpc(SchoolServiceServer::with_interceptor(
@@ -108,6 +122,10 @@ pub async fn start(
         ))
         .grpc(EnrolmentServiceServer::with_interceptor(
             enrolment::grpc::Enrolment::new(office),
+            require_call_context,
+        ))
+        .grpc(FeeServiceServer::with_interceptor(
+            fees::grpc::Fees::new(desk),
             require_call_context,
         ));
     service.serve(api, listeners, shutdown).await

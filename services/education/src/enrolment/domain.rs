@@ -354,7 +354,8 @@ impl std::fmt::Debug for NewApplication {
     }
 }
 
-fn parse_fiscal_code(field: &str, raw: &str) -> Result<CodiceFiscale, ServiceError> {
+/// Reads a required fiscal code, naming `field` when it is missing or wrong.
+pub fn parse_fiscal_code(field: &str, raw: &str) -> Result<CodiceFiscale, ServiceError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(ServiceError::invalid_field(

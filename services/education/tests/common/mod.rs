@@ -6,7 +6,8 @@
 
 use sportello_kit::{
     CallContext, PeerChannel, Role,
-    testing::{TestContext, TestService, exchange},
+    payments::{Creditor, PaymentsConfig},
+    testing::{TestContext, TestService, exchange, pagopa::SimPagoPa},
 };
 use sportello_proto::{
     common::v1::Channel,
@@ -43,11 +44,23 @@ pub struct Office {
     pub education: TestService,
     pub registry: TestService,
     pub routing: TestService,
+    /// The local pagoPA, when education takes payments.
+    pub pagopa: Option<SimPagoPa>,
 }
 
 impl Office {
     /// Starts routing (La Spezia's catalogue), the registry and education, on `today`.
     pub async fn start(today: &str) -> Self {
+        Self::start_with(today, false).await
+    }
+
+    /// [`Office::start`] with the local pagoPA simulator as education's GPD: fee notices
+    /// are real positions there, and the tests pay them as a PSP would.
+    pub async fn start_paying(today: &str) -> Self {
+        Self::start_with(today, true).await
+    }
+
+    async fn start_with(today: &str, paying: bool) -> Self {
         let ctx = TestContext::new(&[
             &sportello_education::SPEC,
             &sportello_registry::SPEC,
@@ -71,11 +84,30 @@ impl Office {
             sportello_registry::start,
         ))
         .await;
+        let pagopa = if paying {
+            Some(SimPagoPa::start(ctx.config.clock.clone()).await)
+        } else {
+            None
+        };
+        let payments = pagopa.as_ref().map(|sim| {
+            PaymentsConfig::for_test(
+                sim.url(),
+                SPEZIA.parse().unwrap(),
+                Creditor {
+                    fiscal_code: "00211160114".parse().unwrap(),
+                    iban: "IT60X0542811101000000123456".to_owned(),
+                    name: "Comune della Spezia".to_owned(),
+                },
+                sportello_education::fees::SEGREGATION_CODE.parse().unwrap(),
+            )
+            .unwrap()
+        });
         let config = sportello_education::EducationConfig {
             service: ctx.config.clone(),
             routing_url: Some(routing.grpc_url()),
             registry_url: Some(registry.grpc_url()),
             pseudonym_key: KEY.parse().unwrap(),
+            payments,
         };
         let education = Box::pin(TestService::start(
             &sportello_education::SPEC,
@@ -99,6 +131,7 @@ impl Office {
             education,
             registry,
             routing,
+            pagopa,
         }
     }
 

@@ -130,6 +130,32 @@ impl Ledger {
         }
     }
 
+    /// The ledger of `service` set up on a starting service: with `config`, the GPD
+    /// client, the receipt poller calling `on_paid` (a repeating durable timer) and its
+    /// timer armed; without, a ledger that answers [`unconfigured`], said once in the log.
+    pub async fn install(
+        running: &mut crate::Service,
+        service: &'static str,
+        config: Option<PaymentsConfig>,
+        on_paid: impl OnPaid,
+    ) -> Result<Self, crate::StartError> {
+        let db = running.db().clone();
+        let Some(config) = config else {
+            tracing::warn!("PAGOPA_GPD_URL is not set: payment requests are unavailable");
+            return Ok(Self::unconfigured(db, service));
+        };
+        let gpd = super::GpdClient::new(&config)
+            .map_err(|e| crate::StartError::Other(format!("PAGOPA_GPD_URL: {e}")))?;
+        let ledger = Self::new(db, service, Arc::new(gpd), config);
+        if let Some(poller) = ledger.poller(on_paid) {
+            running.on_timer(RECEIPTS_TIMER, poller);
+        }
+        ledger.arm().await.map_err(|e| {
+            crate::StartError::Other(format!("arming the pagoPA receipt poller: {e}"))
+        })?;
+        Ok(ledger)
+    }
+
     /// A ledger without pagoPA: every request answers [`unconfigured`].
     pub fn unconfigured(db: Db, service: &'static str) -> Self {
         Self {

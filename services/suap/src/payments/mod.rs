@@ -37,9 +37,7 @@ use std::sync::Arc;
 use sportello_kit::{
     Env, Service, ServiceError, StartError,
     config::ConfigError,
-    payments::{
-        GpdClient, Ledger, Notice, PaidHandlers, PaymentRequest, PaymentsConfig, RECEIPTS_TIMER,
-    },
+    payments::{GpdClient, Ledger, Notice, PaidHandlers, PaymentRequest, PaymentsConfig},
 };
 
 /// SUAP's *codice segregazione*: its IUVs start with these two digits (education has
@@ -78,23 +76,7 @@ impl SuapPayments {
         service: &mut Service,
         config: Option<PaymentsConfig>,
     ) -> Result<Self, StartError> {
-        let db = service.db().clone();
-        let Some(config) = config else {
-            tracing::warn!("PAGOPA_GPD_URL is not set: payment requests are unavailable");
-            return Ok(Self {
-                ledger: Ledger::unconfigured(db, DOMAIN),
-            });
-        };
-        let gpd = GpdClient::new(&config)
-            .map_err(|e| StartError::Other(format!("PAGOPA_GPD_URL: {e}")))?;
-        let ledger = Ledger::new(db, DOMAIN, Arc::new(gpd), config);
-        if let Some(poller) = ledger.poller(on_paid_hooks()) {
-            service.on_timer(RECEIPTS_TIMER, poller);
-        }
-        ledger
-            .arm()
-            .await
-            .map_err(|e| StartError::Other(format!("arming the pagoPA receipt poller: {e}")))?;
+        let ledger = Ledger::install(service, DOMAIN, config, on_paid_hooks()).await?;
         Ok(Self { ledger })
     }
 
