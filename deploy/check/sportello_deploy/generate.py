@@ -73,7 +73,11 @@ PG_OWNER_SECRET = "sportello-pg-owner"
 
 # A service's own settings that differ per site, in a hand-written ConfigMap the overlays
 # merge into (deploy/base/config/kustomization.yaml).
-SERVICE_CONFIG = {"registry": "sportello-registry", "suap": "sportello-suap"}
+SERVICE_CONFIG = {
+    "registry": "sportello-registry",
+    "suap": "sportello-suap",
+    "education": "sportello-education",
+}
 # The Secret holding the registry's PSEUDONYM_KEY (deploy/README.md, "Secrets").
 PSEUDONYM_SECRET = "sportello-pseudonym"
 # The Secret holding routing's PROTOCOL_NAME_KEYS, the keys sealing the correspondents'
@@ -83,7 +87,7 @@ PROTOCOL_NAMES_SECRET = "sportello-protocol-names"
 # the paying services as PAGOPA_GPD_KEY (deploy/README.md, "Secrets").
 PAGOPA_SECRET = "sportello-pagopa"
 # The services that create debt positions at pagoPA and fetch its receipts.
-PAGOPA_CLIENTS = ("suap",)
+PAGOPA_CLIENTS = ("suap", "education")
 
 
 def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
@@ -104,15 +108,17 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     suap: PAGOPA_GPD_KEY, GPD's subscription key, from its Secret — optional, so SUAP
     starts before pagoPA is set up (payment requests then answer UNAVAILABLE); the rest
     of pagoPA's settings come from the ConfigMap sportello-suap, set per overlay.
+    education: the same for its fees, from the ConfigMap sportello-education.
     """
+    gpd_key = (
+        "        # pagoPA's debt-position service (GPD): its subscription key.\n"
+        "        - name: PAGOPA_GPD_KEY\n"
+        "          valueFrom:\n            secretKeyRef:\n"
+        f"              name: {PAGOPA_SECRET}\n              key: gpd-key\n"
+        "              optional: true\n"
+    )
     if svc.name == "suap":
-        out = [
-            "        # pagoPA's debt-position service (GPD): its subscription key.\n"
-            "        - name: PAGOPA_GPD_KEY\n"
-            "          valueFrom:\n            secretKeyRef:\n"
-            f"              name: {PAGOPA_SECRET}\n              key: gpd-key\n"
-            "              optional: true\n",
-        ]
+        out = [gpd_key]
         if "routing" in services:
             out.append(
                 f"        - name: ROUTING_URL\n          value: https://routing:{services['routing'].grpc}\n"
@@ -134,7 +140,8 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
             "        # An application knows its child by the registry's requester_ref: the same key.\n"
             "        - name: PSEUDONYM_KEY\n"
             "          valueFrom:\n            secretKeyRef:\n"
-            f"              name: {PSEUDONYM_SECRET}\n              key: key\n"
+            f"              name: {PSEUDONYM_SECRET}\n              key: key\n",
+            gpd_key,
         ]
         for peer in ("routing", "registry"):
             if peer in services:
