@@ -396,10 +396,19 @@ mod tests {
             closures: vec![],
         };
         // Thursday 14 January 2027: 4 counters × 300 min ÷ 15 min = 80.
-        assert_eq!(capacity(date(2027, 1, 14), &[default_site.clone()], 15), 80);
+        assert_eq!(
+            capacity(date(2027, 1, 14), std::slice::from_ref(&default_site), 15),
+            80
+        );
         // Saturday: closed; 6 January (Epiphany): a national holiday.
-        assert_eq!(capacity(date(2027, 1, 16), &[default_site.clone()], 15), 0);
-        assert_eq!(capacity(date(2027, 1, 6), &[default_site.clone()], 15), 0);
+        assert_eq!(
+            capacity(date(2027, 1, 16), std::slice::from_ref(&default_site), 15),
+            0
+        );
+        assert_eq!(
+            capacity(date(2027, 1, 6), std::slice::from_ref(&default_site), 15),
+            0
+        );
         let with_hours = SiteOpening {
             counters: 2,
             minutes_by_weekday: Some(BTreeMap::from([(4, 180), (6, 240)])),
