@@ -17,6 +17,7 @@ use sportello_proto::{
         back_office_service_client::BackOfficeServiceClient,
         case_service_client::CaseServiceClient, catalogue_service_client::CatalogueServiceClient,
         operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
+        surge_service_client::SurgeServiceClient,
     },
     suap::v1::{
         application_service_client::ApplicationServiceClient,
@@ -76,6 +77,11 @@ impl AppState {
     /// Routing's operators.
     pub fn operators(&self) -> Result<OperatorServiceClient<Channel>, ServiceError> {
         Ok(OperatorServiceClient::new(self.channel("routing")?))
+    }
+
+    /// Routing's surges (the peak at the counter).
+    pub fn surges(&self) -> Result<SurgeServiceClient<Channel>, ServiceError> {
+        Ok(SurgeServiceClient::new(self.channel("routing")?))
     }
 
     /// Routing's sites.

@@ -88,6 +88,11 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.routing.v1.OperatorService/*",
             callers: &[GATEWAY, DEMO],
         },
+        // The surge rosters and the manager's view of the peaks.
+        Rule {
+            rpc: "sportello.routing.v1.SurgeService/*",
+            callers: &[GATEWAY, DEMO],
+        },
         // Reading the catalogue and the sites is harmless and departments need it.
         Rule {
             rpc: "sportello.routing.v1.CatalogueService/GetServiceType",

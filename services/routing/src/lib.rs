@@ -17,6 +17,7 @@ pub mod error;
 pub mod operators;
 pub mod protocol;
 pub mod sites;
+pub mod surges;
 pub mod work;
 
 use sportello_kit::{
@@ -28,7 +29,7 @@ use sportello_proto::routing::v1::{
     back_office_service_server::BackOfficeServiceServer, case_service_server::CaseServiceServer,
     catalogue_service_server::CatalogueServiceServer,
     operator_service_server::OperatorServiceServer, protocol_service_server::ProtocolServiceServer,
-    site_service_server::SiteServiceServer,
+    site_service_server::SiteServiceServer, surge_service_server::SurgeServiceServer,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -58,7 +59,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             "work.>",
         ],
     }],
-    consumers: work_consumers,
+    consumers,
     // Each replica's ordered view of the waiting cases (dispatch::sync).
     subscriptions: &[Subscription::Ordered {
         stream_part: "routing",
@@ -68,11 +69,13 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     policy: &access::POLICY,
 };
 
-/// The durable consumers routing runs: each department's work, on its stream.
-fn work_consumers() -> Vec<sportello_kit::ConsumerSpec> {
+/// The durable consumers routing runs: each department's work, on its stream, and
+/// education's windows and applications (the surges).
+fn consumers() -> Vec<sportello_kit::ConsumerSpec> {
     work::consumer::DEPARTMENT_SUBJECTS
         .into_iter()
         .map(|(department, subjects)| work::consumer::spec(department, subjects))
+        .chain([surges::consumer::spec()])
         .collect()
 }
 
@@ -159,6 +162,19 @@ async fn start_boxed(
         work::timers::Escalation(work.clone()),
     );
 
+    // The peak at the counter: education's windows re-skill the surge rosters.
+    let surges = surges::flow::SurgeFlow {
+        db: db.clone(),
+        catalogue: cache.clone(),
+    };
+    service.consume(
+        surges::consumer::spec(),
+        surges::consumer::SurgeHandler(surges.clone()),
+    );
+    for kind in [surges::START_TIMER, surges::END_TIMER] {
+        service.on_timer(kind, surges::timers::SurgeTimers(surges.clone()));
+    }
+
     let appointments = appointments::Appointments {
         db: db.clone(),
         catalogue: cache.clone(),
@@ -211,6 +227,10 @@ async fn start_boxed(
         ))
         .grpc(BackOfficeServiceServer::with_interceptor(
             work::grpc::BackOffice::new(work),
+            require_call_context,
+        ))
+        .grpc(SurgeServiceServer::with_interceptor(
+            surges::grpc::SurgeApi(surges),
             require_call_context,
         ))
         .grpc(AppointmentServiceServer::with_interceptor(

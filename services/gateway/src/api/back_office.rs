@@ -12,8 +12,8 @@ use sportello_proto::{
     common::v1::PageRequest,
     routing::v1::{
         AcceptOfferRequest, CompleteWorkRequest, DeclineOfferRequest, EscalateCaseRequest,
-        EscalationLevel, GetWorkRequest, ListBreachesRequest, ListWorkRequest, OutcomeOnExpiry,
-        SummariseWorkRequest, WorkItem, WorkState, WorkTally, WorkView as View,
+        EscalationLevel, GetWorkRequest, ListBreachesRequest, ListSurgesRequest, ListWorkRequest,
+        OutcomeOnExpiry, SummariseWorkRequest, WorkItem, WorkState, WorkTally, WorkView as View,
     },
 };
 
@@ -559,6 +559,62 @@ pub async fn queues(
         }));
     }
     Ok(Json(serde_json::json!({ "sites": reply })))
+}
+
+/// `GET /api/v1/back-office/surges`: the manager's page — the peaks at the counter: each
+/// enrolment window's surge (scheduled, active, ended) with the operators it re-skilled,
+/// and every day of the window with the applications filed against the counters'
+/// capacity (routing's `ListSurges`).
+pub async fn surges(
+    State(state): State<AppState>,
+    signed: Signed,
+) -> Result<Json<serde_json::Value>, ServiceError> {
+    signed.require(&[Role::Manager, Role::Admin])?;
+    let context = signed.context("work.report")?;
+    let surges = state
+        .surges()?
+        .list_surges(context.request(ListSurgesRequest {
+            municipality_istat_code: signed.account().municipality.to_string(),
+        }))
+        .await?
+        .into_inner()
+        .surges;
+    let views: Vec<serde_json::Value> = surges
+        .iter()
+        .filter_map(|overview| {
+            let s = overview.surge.as_ref()?;
+            let status = match s.status() {
+                sportello_proto::routing::v1::SurgeStatus::Scheduled => "scheduled",
+                sportello_proto::routing::v1::SurgeStatus::Active => "active",
+                sportello_proto::routing::v1::SurgeStatus::Ended => "ended",
+                sportello_proto::routing::v1::SurgeStatus::Unspecified => "unknown",
+            };
+            Some(serde_json::json!({
+                "id": s.id,
+                "window_id": s.window_id,
+                "level": s.level,
+                "school_year": s.school_year,
+                "skill": s.skill,
+                "opens_on": s.opens_on,
+                "closes_on": s.closes_on,
+                "status": status,
+                "operators": s.operators.iter().map(|o| serde_json::json!({
+                    "operator_id": o.operator_id,
+                    "prior_proficiency": o.prior_proficiency,
+                    "granted_proficiency": o.granted_proficiency,
+                    "changed": o.changed,
+                    "restored": o.restored,
+                })).collect::<Vec<_>>(),
+                "applications": overview.applications,
+                "days": overview.days.iter().map(|d| serde_json::json!({
+                    "date": d.date,
+                    "applications": d.applications,
+                    "capacity": d.capacity,
+                })).collect::<Vec<_>>(),
+            }))
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "surges": views })))
 }
 
 #[cfg(test)]

@@ -139,6 +139,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/back-office/breaches", get(back_office::breaches))
         .route("/api/v1/back-office/summary", get(back_office::summary))
         .route("/api/v1/back-office/queues", get(back_office::queues))
+        .route("/api/v1/back-office/surges", get(back_office::surges))
         // A declaration carries its documents: its extractor sets its own body limit.
         .route(
             "/api/v1/residence-changes",

@@ -218,3 +218,27 @@ pub async fn heartbeat(
     let presence = presence.ok_or(RoutingError::OperatorNotFound)?;
     Ok(decode::<Presence>(&presence)?)
 }
+
+/// Replaces a locked operator's skills (a rule's change, such as a surge's), with the next
+/// version: an administrator's edit made from an older read is then refused as stale
+/// instead of undoing it silently.
+pub async fn save_skills(
+    uow: &mut UnitOfWork,
+    mut operator: Operator,
+    skills: Vec<Skill>,
+) -> Result<Operator, RoutingError> {
+    let done = sqlx::query(
+        "update operators set skills = $3, version = version + 1 where id = $1 and version = $2",
+    )
+    .bind(&operator.profile.id)
+    .bind(operator.version)
+    .bind(Json(&skills))
+    .execute(uow.conn())
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(RoutingError::StaleVersion { what: "operator" });
+    }
+    operator.profile.skills = skills;
+    operator.version += 1;
+    Ok(operator)
+}

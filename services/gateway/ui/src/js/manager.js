@@ -3,7 +3,9 @@
 // report of terms not kept (L. 241/1990 art. 2 c.9-quater). Counts of work to organise,
 // never anyone's performance: the page shows nothing about completed work per person.
 // Below them, the counter queues of every site with the honest wait estimate: a figure
-// and always what it rests on (or why there is none).
+// and always what it rests on (or why there is none), and the peaks at the counter: each
+// enrolment window's surge, who reinforces it, and its applications per day against the
+// counters' capacity.
 import { api, requireSession, showError } from './api.js';
 import { fmtDate, fmtTime, h, initPage } from './common.js';
 import { onLangChange, t } from './i18n.js';
@@ -13,7 +15,7 @@ const REFRESH_EVERY_MS = 15000;
 // not list departments yet.
 const DEPARTMENTS = ['anagrafe', 'servizi_educativi', 'suap', 'mobilita', 'urp', 'servizi_sociali'];
 const $ = (id) => document.getElementById(id);
-const state = { summary: null, breaches: null, queues: null };
+const state = { summary: null, breaches: null, queues: null, surges: null };
 let refreshTimer = null;
 
 initPage();
@@ -43,9 +45,10 @@ async function refresh() {
   const days = $('due-soon-days').value.trim();
   if (days) query.set('due_soon_days', days);
   try {
-    [state.summary, state.queues] = await Promise.all([
+    [state.summary, state.queues, state.surges] = await Promise.all([
       api('GET', `/back-office/summary?${query}`),
       api('GET', '/back-office/queues'),
+      api('GET', '/back-office/surges'),
     ]);
     $('page-alert').hidden = true;
     render();
@@ -107,6 +110,7 @@ function render() {
     );
   }
   if (state.queues) renderQueues(state.queues.sites);
+  if (state.surges) renderSurges(state.surges.surges);
   const b = state.breaches;
   if (b) {
     $('breaches-rows').replaceChildren(
@@ -142,5 +146,42 @@ function renderQueues(sites) {
   );
   $('queue-rows').replaceChildren(
     ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '6', class: 'text-muted' }, t('mgr.no_queues')))]),
+  );
+}
+
+// Each window's surge: who reinforces it (and what became of their skill), and each day's
+// applications against what the counters can take, over capacity in red.
+function renderSurges(surges) {
+  const rows = surges.map((s) =>
+    h(
+      'tr',
+      { dataset: { surge: s.id } },
+      h('td', {}, `${s.level} ${s.school_year} — ${fmtDate(s.opens_on)} – ${fmtDate(s.closes_on)}`),
+      h('td', { 'data-testid': 'surge-status' }, t(`mgr.surge_${s.status}`)),
+      h(
+        'td',
+        { class: 'small' },
+        s.operators
+          .map((o) => {
+            const note = !o.changed ? t('mgr.surge_unchanged') : o.restored ? t('mgr.surge_restored') : '';
+            return `${o.operator_id} (${o.prior_proficiency || '—'} → ${o.granted_proficiency})${note ? ` ${note}` : ''}`;
+          })
+          .join(', ') || '—',
+      ),
+      h(
+        'td',
+        { class: 'small sp-mono' },
+        ...s.days.map((d) =>
+          h(
+            'span',
+            { class: `me-2${d.applications > d.capacity ? ' text-danger fw-semibold' : ''}`, dataset: { day: d.date } },
+            `${fmtDate(d.date)}: ${d.applications}/${d.capacity}`,
+          ),
+        ),
+      ),
+    ),
+  );
+  $('surge-rows').replaceChildren(
+    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '4', class: 'text-muted' }, t('mgr.no_surges')))]),
   );
 }
