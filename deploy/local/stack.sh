@@ -125,24 +125,7 @@ SPORTELLO_DEMO_MOVER_FISCAL_CODE=$("$(pg_bindir)/psql" "$DATABASE_URL" -Atc "
            and o.status = 'resident') = 1
   order by r.fiscal_code limit 1")
 export SPORTELLO_DEMO_MOVER_FISCAL_CODE
-# The demo's window is for the school year starting next September (from August on, the
-# year after): see enrolment_year in services/gateway/src/demo.rs.
-read -r SPORTELLO_DEMO_CHILD_FISCAL_CODE SPORTELLO_DEMO_PARENT_FISCAL_CODE < <("$(pg_bindir)/psql" "$DATABASE_URL" -AtF ' ' -c "
-  with today as (select (now() at time zone 'Europe/Rome')::date as d),
-  start as (select make_date(extract(year from d)::int
-                             + case when extract(month from d) >= 8 then 1 else 0 end, 9, 1) as s
-            from today)
-  select c.fiscal_code, h.fiscal_code from registry.residents c
-  join registry.resident_versions cv on cv.resident_id = c.id
-  join registry.resident_versions hv on hv.family_id = cv.family_id
-  join registry.residents h on h.id = hv.resident_id
-  cross join start
-  where cv.valid_to is null and cv.superseded_at is null and cv.status = 'resident'
-    and cv.relationship = 'child'
-    and hv.valid_to is null and hv.superseded_at is null and hv.status = 'resident'
-    and hv.relationship = 'head'
-    and cv.birth_date > start.s - interval '35 months' and cv.birth_date <= start.s - interval '4 months'
-  order by c.fiscal_code limit 1") || true
+read -r SPORTELLO_DEMO_CHILD_FISCAL_CODE SPORTELLO_DEMO_PARENT_FISCAL_CODE < <(demo_child "$DATABASE_URL") || true
 [ -n "${SPORTELLO_DEMO_CHILD_FISCAL_CODE:-}" ] || die "no resident child of the nursery's age in the synthetic register"
 export SPORTELLO_DEMO_CHILD_FISCAL_CODE SPORTELLO_DEMO_PARENT_FISCAL_CODE
 
