@@ -217,6 +217,30 @@ pg_roles() {
 # pg_service_env URL OWNER NAME: DATABASE_URL (as sportello_NAME) and
 # DATABASE_MIGRATION_URL (as OWNER) for service NAME, for `env`, from URL (any user).
 # Nothing when OWNER is empty (a DATABASE_URL given from outside is used as it is).
+# Prints "CHILD PARENT": the fiscal codes of a resident child of the synthetic register of
+# the nursery's age (4 to 35 months) on 1 September of the school year the demo's
+# enrolment window is open for (from August on, the year after: enrolment_year in
+# services/gateway/src/demo.rs), and of the head of the child's family. Nothing when there
+# is none. Synthetic people: for the demo and the browser tests to file an application.
+demo_child() {
+  "$(pg_bindir)/psql" "$1" -AtF ' ' -c "
+  with today as (select (now() at time zone 'Europe/Rome')::date as d),
+  start as (select make_date(extract(year from d)::int
+                             + case when extract(month from d) >= 8 then 1 else 0 end, 9, 1) as s
+            from today)
+  select c.fiscal_code, h.fiscal_code from registry.residents c
+  join registry.resident_versions cv on cv.resident_id = c.id
+  join registry.resident_versions hv on hv.family_id = cv.family_id
+  join registry.residents h on h.id = hv.resident_id
+  cross join start
+  where cv.valid_to is null and cv.superseded_at is null and cv.status = 'resident'
+    and cv.relationship = 'child'
+    and hv.valid_to is null and hv.superseded_at is null and hv.status = 'resident'
+    and hv.relationship = 'head'
+    and cv.birth_date > start.s - interval '35 months' and cv.birth_date <= start.s - interval '4 months'
+  order by c.fiscal_code limit 1"
+}
+
 pg_service_env() {
   local url=$1 owner=$2 name=$3 scheme rest
   [ -n "$owner" ] || return 0

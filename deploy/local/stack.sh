@@ -11,6 +11,10 @@
 #   SPORTELLO_DEMO_FISCAL_CODE  a resident head of family of the synthetic La Spezia
 #   SPORTELLO_DEMO_MOVER_FISCAL_CODE  another, who lives alone: a move within the
 #                               municipality needs no one named to head a family left behind
+#   SPORTELLO_DEMO_CHILD_FISCAL_CODE, SPORTELLO_DEMO_PARENT_FISCAL_CODE  a resident child of
+#                               the nursery's age (4 to 35 months) on 1 September of the
+#                               school year the demo's enrolment window is open for, and
+#                               the head of their family
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -gt 0 ] || die "usage: $0 COMMAND [ARGS...]"
@@ -121,6 +125,9 @@ SPORTELLO_DEMO_MOVER_FISCAL_CODE=$("$(pg_bindir)/psql" "$DATABASE_URL" -Atc "
            and o.status = 'resident') = 1
   order by r.fiscal_code limit 1")
 export SPORTELLO_DEMO_MOVER_FISCAL_CODE
+read -r SPORTELLO_DEMO_CHILD_FISCAL_CODE SPORTELLO_DEMO_PARENT_FISCAL_CODE < <(demo_child "$DATABASE_URL") || true
+[ -n "${SPORTELLO_DEMO_CHILD_FISCAL_CODE:-}" ] || die "no resident child of the nursery's age in the synthetic register"
+export SPORTELLO_DEMO_CHILD_FISCAL_CODE SPORTELLO_DEMO_PARENT_FISCAL_CODE
 
 say "running: $*"
 "$@"

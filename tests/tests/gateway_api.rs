@@ -93,6 +93,12 @@ async fn the_api_checks_role_department_municipality_and_csrf_on_the_server() {
     );
 
     // Without the role: 403, whatever the UI shows.
+    let enrolment = json!({
+        "window_id": "01a21700-0000-7000-8000-000000000000",
+        "child_fiscal_code": "RSSLCU25E10E463X",
+        "applicant_fiscal_code": "RSSMRA88C02E463Y",
+        "working_parents": 2,
+    });
     let forbidden = [
         ("GET", "/api/v1/admin/accounts", &info, None),
         (
@@ -120,6 +126,22 @@ async fn the_api_checks_role_department_municipality_and_csrf_on_the_server() {
             "/api/v1/cases/01a21700-0000-7000-8000-000000000000",
             &kiosk,
             None,
+        ),
+        // Enrolment: the counter's and the education department's, not the information
+        // desk's nor another department's; the manager reads but does not file.
+        ("GET", "/api/v1/education/windows", &info, None),
+        ("GET", "/api/v1/education/windows", &back_office, None),
+        (
+            "POST",
+            "/api/v1/education/applications",
+            &tecnico,
+            Some(enrolment.clone()),
+        ),
+        (
+            "POST",
+            "/api/v1/education/applications",
+            &manager,
+            Some(enrolment.clone()),
         ),
     ];
     for (method, path, user, body) in forbidden {

@@ -11,8 +11,8 @@ use common::{
 use sportello_proto::{
     education::v1::{
         Application, Entry, FileApplicationRequest, GetApplicationRequest, GetRankingRequest,
-        ObjectionStatus, OfferStatus, OpenWindowRequest, PublishRankingRequest, RankingStage,
-        SchoolLevel, Window,
+        ListWindowsRequest, ObjectionStatus, OfferStatus, OpenWindowRequest, PublishRankingRequest,
+        RankingStage, SchoolLevel, Window,
     },
     registry::v1::Sex,
 };
@@ -408,6 +408,75 @@ async fn a_window_ranks_its_applications_as_the_criteria_compute() {
 
 /// Each bad application gets a precise error and writes nothing: not in the register,
 /// not in education, not asked of the registry.
+/// The ids of the windows open today in La Spezia, as the counter lists them.
+async fn open_today(office: &Office) -> Vec<String> {
+    office
+        .enrolment()
+        .await
+        .list_windows(counter("enrolment.windows").request(ListWindowsRequest {
+            municipality_istat_code: SPEZIA.into(),
+            open_today: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .windows
+        .into_iter()
+        .map(|w| w.id)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_counter_lists_the_windows_open_today_of_its_own_municipality() {
+    let office = Box::pin(Office::start("2027-01-09T09:00:00Z")).await;
+    let nursery = office.open_window(SchoolLevel::Nido).await;
+    let pre_school = office.open_window(SchoolLevel::Infanzia).await;
+    let list = |municipality: &str, open_today: bool| ListWindowsRequest {
+        municipality_istat_code: municipality.into(),
+        open_today,
+    };
+    let ids = |windows: Vec<Window>| windows.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    let mut enrolment = office.enrolment().await;
+    let listed = enrolment
+        .list_windows(counter("enrolment.windows").request(list(SPEZIA, false)))
+        .await
+        .unwrap()
+        .into_inner()
+        .windows;
+    // The nursery's first, then the pre-school's, each with its dates and criteria.
+    assert_eq!(
+        ids(listed.clone()),
+        [nursery.id.clone(), pre_school.id.clone()]
+    );
+    assert_eq!(listed[0].opens_on, "2027-01-10");
+    assert_eq!(listed[0].criteria, nursery.criteria);
+
+    // The day before the first: none open; on the first day and on the last, both.
+    assert!(open_today(&office).await.is_empty());
+    office.set_today("2027-01-10T07:00:00Z");
+    assert_eq!(open_today(&office).await.len(), 2);
+    office.set_today("2027-02-10T22:30:00Z"); // 23:30 in Rome: still the last day
+    assert_eq!(open_today(&office).await.len(), 2);
+    office.set_today("2027-02-10T23:30:00Z"); // 00:30 on 11 February in Rome
+    assert!(open_today(&office).await.is_empty());
+
+    // Another municipality's windows are not the counter's to list; a bad code is named.
+    let refused = enrolment
+        .list_windows(counter("enrolment.windows").request(list("010025", false)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let refused = enrolment
+        .list_windows(counter("enrolment.windows").request(list("11015", false)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("municipality_istat_code"),
+        "{refused:?}"
+    );
+}
+
 #[tokio::test]
 async fn bad_applications_are_refused_naming_what_is_wrong_and_nothing_is_written() {
     let office = Box::pin(Office::start("2027-01-05T09:00:00Z")).await;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sportello_kit::PeerChannel as Channel;
 use sportello_kit::{CallContext, Db, ErrorKind, ServiceError};
 use sportello_proto::{
+    education::v1::enrolment_service_client::EnrolmentServiceClient,
     registry::v1::{
         certificate_service_client::CertificateServiceClient,
         residence_change_service_client::ResidenceChangeServiceClient,
@@ -107,6 +108,11 @@ impl AppState {
     /// The registry's residents.
     pub fn residents(&self) -> Result<ResidentServiceClient<Channel>, ServiceError> {
         Ok(ResidentServiceClient::new(self.channel("registry")?))
+    }
+
+    /// Education's enrolment: windows and applications.
+    pub fn enrolment(&self) -> Result<EnrolmentServiceClient<Channel>, ServiceError> {
+        Ok(EnrolmentServiceClient::new(self.channel("education")?))
     }
 
     /// The SUAP's businesses.

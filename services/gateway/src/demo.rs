@@ -4,9 +4,14 @@
 //! idempotent: run it again and it leaves the same state (demo accounts' passwords are
 //! reset to the demo password).
 
+use jiff::civil::{Date, date};
 use sportello_kit::{CallContext, Db, ErrorKind, MunicipalityCode, ServiceError};
 use sportello_proto::{
     common::v1::Address,
+    education::v1::{
+        Criteria, IncomeBand, OpenWindowRequest, SchoolLevel,
+        enrolment_service_client::EnrolmentServiceClient,
+    },
     routing::v1::{
         CreateSiteRequest, GetOperatorRequest, ListSitesRequest, Operator, ScheduleBlock,
         SetOpeningHoursRequest, SetOperatorScheduleRequest, SiteSettings, Skill,
@@ -404,4 +409,121 @@ pub async fn seed_suap(
         }
     }
     Ok(())
+}
+
+/// The demo's enrolment criteria: 10 points for residence, 0/4/8 by working parents, 3
+/// per sibling attending (up to 2), 12 for an L. 104/1992 certification, and 6/4/2/0 by
+/// the household's ISEE up to €8,000, €15,000, €25,000 and above — samples, not La
+/// Spezia's published criteria.
+fn enrolment_criteria() -> Criteria {
+    Criteria {
+        version: 1,
+        resident_points: 10,
+        working_parents_points: vec![0, 4, 8],
+        sibling_points: 3,
+        max_siblings: 2,
+        disability_points: 12,
+        income_bands: vec![
+            IncomeBand {
+                up_to_cents: Some(800_000),
+                points: 6,
+            },
+            IncomeBand {
+                up_to_cents: Some(1_500_000),
+                points: 4,
+            },
+            IncomeBand {
+                up_to_cents: Some(2_500_000),
+                points: 2,
+            },
+            IncomeBand {
+                up_to_cents: None,
+                points: 0,
+            },
+        ],
+    }
+}
+
+/// The school year a demo window open on `today` is for, and its dates: applications
+/// from 1 August of the year before to 31 July, the service starting on 1 September —
+/// so whatever day `make run` seeds on, the window of the next school year is open
+/// (a real window is a few weeks in January; the demo wants one to try).
+pub fn enrolment_year(today: Date) -> (i16, Date, Date, Date) {
+    let year = if today.month() >= 8 {
+        today.year() + 1
+    } else {
+        today.year()
+    };
+    (
+        year,
+        date(year - 1, 8, 1),
+        date(year, 7, 31),
+        date(year, 9, 1),
+    )
+}
+
+/// Opens the nursery's and the pre-school's enrolment windows of the school year open
+/// on `today` ([`enrolment_year`]), so a counter can take an application at once. A
+/// window already opened (seeded before, or by hand) is kept.
+pub async fn seed_education(
+    education: sportello_kit::PeerChannel,
+    municipality: MunicipalityCode,
+    today: Date,
+) -> Result<(), ServiceError> {
+    let context = CallContext::new(
+        "tool/demo",
+        "system:demo-seed",
+        municipality.as_str(),
+        "demo.seed",
+    )
+    .map_err(|e| ServiceError::internal(e.to_string()))?
+    .with_roles(&[sportello_kit::Role::Admin]);
+    let (year, opens_on, closes_on, starts_on) = enrolment_year(today);
+    let mut enrolment = EnrolmentServiceClient::new(education);
+    for (level, places) in [(SchoolLevel::Nido, 60), (SchoolLevel::Infanzia, 120)] {
+        let reply = enrolment
+            .open_window(context.request(OpenWindowRequest {
+                municipality_istat_code: municipality.to_string(),
+                level: level as i32,
+                school_year: i32::from(year),
+                opens_on: opens_on.to_string(),
+                closes_on: closes_on.to_string(),
+                starts_on: starts_on.to_string(),
+                criteria: Some(enrolment_criteria()),
+                idempotency_key: format!("0195f3a0-0000-7000-8001-0{}00000{year:05}", level as i32),
+                objection_days: 0,
+                places,
+                acceptance_days: 0,
+                check_percent: 0,
+            }))
+            .await;
+        match reply {
+            Ok(_) => {}
+            Err(status) if status.code() == tonic::Code::AlreadyExists => {}
+            Err(status) => return Err(status.into()),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_window_is_open_every_day_for_the_next_school_year() {
+        for (today, year) in [
+            (date(2026, 12, 7), 2027),
+            (date(2027, 7, 31), 2027),
+            (date(2027, 8, 1), 2028),
+            (date(2027, 1, 1), 2027),
+        ] {
+            let (y, opens, closes, starts) = enrolment_year(today);
+            assert_eq!(y, year);
+            assert!(
+                opens <= today && today <= closes && closes < starts,
+                "{today}"
+            );
+        }
+    }
 }

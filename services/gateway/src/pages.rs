@@ -16,12 +16,13 @@ use tower_http::services::ServeDir;
 use crate::app::AppState;
 
 /// Page routes and the HTML file each serves.
-pub const PAGES: [(&str, &str); 14] = [
+pub const PAGES: [(&str, &str); 15] = [
     ("/", "home.html"),
     ("/accesso", "login.html"),
     ("/console", "console.html"),
     ("/back-office", "backoffice.html"),
     ("/imprese", "suap.html"),
+    ("/iscrizioni", "enrolment.html"),
     ("/ufficio", "manager.html"),
     ("/tabellone/{site}", "board.html"),
     ("/totem/{site}", "kiosk.html"),

@@ -6,9 +6,9 @@ use sportello_proto::education::v1::{
     AnswerOfferRequest, AnswerOfferResponse, FileApplicationRequest, FileApplicationResponse,
     FileObjectionRequest, FileObjectionResponse, GetApplicationRequest, GetApplicationResponse,
     GetObjectionRequest, GetObjectionResponse, GetRankingRequest, GetRankingResponse,
-    GetWindowRequest, GetWindowResponse, OfferPlacesRequest, OfferPlacesResponse,
-    OpenWindowRequest, OpenWindowResponse, PublishRankingRequest, PublishRankingResponse,
-    enrolment_service_server::EnrolmentService,
+    GetWindowRequest, GetWindowResponse, ListWindowsRequest, ListWindowsResponse,
+    OfferPlacesRequest, OfferPlacesResponse, OpenWindowRequest, OpenWindowResponse,
+    PublishRankingRequest, PublishRankingResponse, enrolment_service_server::EnrolmentService,
 };
 use tonic::{Request, Response, Status};
 
@@ -97,6 +97,17 @@ impl EnrolmentService for Enrolment {
         Ok(Response::new(GetWindowResponse {
             window: Some(message::window(&window)),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_windows(
+        &self,
+        request: Request<ListWindowsRequest>,
+    ) -> Result<Response<ListWindowsResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        Ok(Response::new(
+            windows::list(&self.office, &context, request.get_ref()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(application_id))]

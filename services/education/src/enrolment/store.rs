@@ -2,7 +2,7 @@
 //! published rankings.
 
 use jiff::{Timestamp, civil::Date};
-use sportello_kit::{UnitOfWork, db, uow::SqlTimestamp};
+use sportello_kit::{MunicipalityCode, UnitOfWork, db, uow::SqlTimestamp};
 use sqlx::{Row, postgres::PgRow};
 use uuid::Uuid;
 
@@ -150,6 +150,27 @@ pub async fn find_window(
         window_from,
     )
     .await
+}
+
+/// The windows of `municipality`, the latest school year first, then the nursery's
+/// before the pre-school's; with `open_on`, only those taking applications that day.
+pub async fn windows_of(
+    conn: impl sqlx::PgExecutor<'_>,
+    municipality: MunicipalityCode,
+    open_on: Option<Date>,
+) -> Result<Vec<Window>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {WINDOW_COLUMNS} from enrolment_windows
+         where municipality = $1 and ($2::date is null or $2::date between opens_on and closes_on)
+         order by school_year desc, level = 'infanzia', opens_on"
+    )))
+    .bind(municipality.as_str())
+    .bind(open_on.map(jiff_sqlx::Date::from))
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(window_from)
+    .collect()
 }
 
 /// Counts a change of the window (a ranking published); returns its new version, which

@@ -1,8 +1,11 @@
-//! Opening an enrolment window: one unit of work — save, emit, commit.
+//! Opening an enrolment window: one unit of work — save, emit, commit; and listing the
+//! municipality's windows, those open today for the counter.
 
-use sportello_kit::{Aggregate, CallContext, IdempotencyKey, Role, ServiceError};
+use sportello_kit::{Aggregate, CallContext, IdempotencyKey, Role, ServiceError, domain};
+use sportello_pa::calendar::rome;
 use sportello_proto::education::v1::{
-    EnrolmentWindowOpened, OpenWindowRequest, OpenWindowResponse,
+    EnrolmentWindowOpened, ListWindowsRequest, ListWindowsResponse, OpenWindowRequest,
+    OpenWindowResponse,
 };
 
 use super::{Office, domain::NewWindow, message, store};
@@ -52,4 +55,26 @@ pub async fn open(
             })
         })
         .await
+}
+
+/// The caller's municipality's windows; with `open_today`, those taking applications
+/// today (Europe/Rome).
+pub async fn list(
+    office: &Office,
+    context: &CallContext,
+    request: &ListWindowsRequest,
+) -> Result<ListWindowsResponse, ServiceError> {
+    let mut roles = Role::OPERATORS.to_vec();
+    roles.extend([Role::Manager, Role::Admin]);
+    context.require_role(&roles)?;
+    let municipality =
+        domain::parse_field("municipality_istat_code", &request.municipality_istat_code)?;
+    context.ensure_municipality(municipality)?;
+    let today = request
+        .open_today
+        .then(|| rome::date_of(office.db.clock().now()));
+    let windows = store::windows_of(office.db.pool(), municipality, today).await?;
+    Ok(ListWindowsResponse {
+        windows: windows.iter().map(message::window).collect(),
+    })
 }

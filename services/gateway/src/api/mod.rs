@@ -7,7 +7,7 @@
 //! errors through the kit's one table, so a field error comes back under its field.
 //!
 //! Layout: [`board`] and [`kiosk`] (the waiting room), [`console`] and [`cases`] (the
-//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`suap`] (the business desk: guidance, businesses, filings and their receipts), [`documents`] (attachments in a JSON body), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
+//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`suap`] (the business desk: guidance, businesses, filings and their receipts), [`education`] (enrolment at the counter: the windows open today, the application and its receipt), [`documents`] (attachments in a JSON body), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
 //! happen), [`views`] (the JSON shapes), [`body`] and [`input`] (what requests may hold,
 //! checked as the document states it).
 
@@ -19,6 +19,7 @@ pub mod body;
 pub mod cases;
 pub mod console;
 pub mod documents;
+pub mod education;
 pub mod input;
 pub mod kiosk;
 pub mod live;
@@ -181,6 +182,9 @@ pub fn router() -> Router<AppState> {
             post(suap::file).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/suap/applications/{id}", get(suap::get))
+        .route("/api/v1/education/windows", get(education::windows))
+        .route("/api/v1/education/applications", post(education::file))
+        .route("/api/v1/education/applications/{id}", get(education::get))
         .route("/api/v1/verify/{code}", get(verify::verify))
         .route("/api/v1/admin/operators", get(admin::operators))
         .route("/api/v1/admin/operators/{id}", put(admin::put_operator))

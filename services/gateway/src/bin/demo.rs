@@ -5,7 +5,8 @@
 //! Environment: `DATABASE_URL` (the gateway's PostgreSQL), `ROUTING_URL` (`https://…`),
 //! `TLS_CERT`/`TLS_KEY`/`TLS_CA` (its certificate as `tool/demo`, which routing lets
 //! administer the demo municipality), `SUAP_URL` (optional: the SUAP, whose canone
-//! tariffs it seeds), `DEMO_PASSWORD` (default `demo-sportello`),
+//! tariffs it seeds), `EDUCATION_URL` (optional: education, whose enrolment windows of
+//! the next school year it opens), `DEMO_PASSWORD` (default `demo-sportello`),
 //! `PUBLIC_MUNICIPALITY` (default 011015).
 
 use std::{io::Write, process::ExitCode, time::Duration};
@@ -17,6 +18,7 @@ struct Settings {
     database_url: String,
     routing_url: String,
     suap_url: Option<String>,
+    education_url: Option<String>,
     identity: TlsIdentity,
     password: String,
     municipality: MunicipalityCode,
@@ -27,6 +29,7 @@ fn settings(env: &Env) -> Result<Settings, ConfigError> {
         database_url: env.required("DATABASE_URL", "the gateway's PostgreSQL URL")?,
         routing_url: env.required("ROUTING_URL", "the routing service's gRPC URL")?,
         suap_url: env.optional("SUAP_URL")?,
+        education_url: env.optional("EDUCATION_URL")?,
         identity: TlsIdentity::from_env(env)?,
         password: env.or("DEMO_PASSWORD", "demo-sportello".to_owned())?,
         municipality: env.or("PUBLIC_MUNICIPALITY", DEMO_MUNICIPALITY)?,
@@ -89,6 +92,20 @@ async fn run(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
             PeerChannel::connect(&settings.identity, "suap", url, Duration::from_secs(30)).await?;
         let this_year = jiff::Zoned::now().year();
         demo::seed_suap(suap, settings.municipality, this_year).await?;
+    }
+    if let Some(url) = &settings.education_url {
+        let education = PeerChannel::connect(
+            &settings.identity,
+            "education",
+            url,
+            Duration::from_secs(30),
+        )
+        .await?;
+        let now = jiff::Timestamp::now();
+        let today = now
+            .in_tz("Europe/Rome")
+            .map_or_else(|_| jiff::Zoned::now().date(), |z| z.date());
+        demo::seed_education(education, settings.municipality, today).await?;
     }
     Ok(())
 }
