@@ -13,10 +13,12 @@ use sportello_proto::{
         enrolment_service_client::EnrolmentServiceClient,
     },
     routing::v1::{
-        CreateSiteRequest, GetOperatorRequest, ListSitesRequest, Operator, ScheduleBlock,
-        SetOpeningHoursRequest, SetOperatorScheduleRequest, SiteSettings, Skill,
-        UpsertOperatorRequest, WeeklyHours, appointment_service_client::AppointmentServiceClient,
+        CreateSiteRequest, GetOperatorRequest, GetSurgeRosterRequest, ListSitesRequest, Operator,
+        ScheduleBlock, SetOpeningHoursRequest, SetOperatorScheduleRequest, SetSurgeRosterRequest,
+        SiteSettings, Skill, SurgeRoster, UpsertOperatorRequest, WeeklyHours,
+        appointment_service_client::AppointmentServiceClient,
         operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
+        surge_service_client::SurgeServiceClient,
     },
     suap::v1::{
         ListTariffsRequest, OccupationKind, SetTariffsRequest, TariffRate,
@@ -211,38 +213,45 @@ pub async fn seed(
     for account in &ACCOUNTS {
         if account.tier > 0 {
             // Updating a profile names the version it read (routing's optimistic check).
-            let version = match operators
+            let existing = match operators
                 .get_operator(context.request(GetOperatorRequest {
                     operator_id: account.id.to_owned(),
                 }))
                 .await
             {
-                Ok(reply) => reply.into_inner().operator.map_or(0, |o| o.version),
-                Err(status) if status.code() == tonic::Code::NotFound => 0,
+                Ok(reply) => reply.into_inner().operator,
+                Err(status) if status.code() == tonic::Code::NotFound => None,
                 Err(status) => return Err(status.into()),
             };
+            let version = existing.as_ref().map_or(0, |o| o.version);
+            let mut skills: Vec<Skill> = account
+                .skills
+                .iter()
+                .map(|(skill, proficiency)| Skill {
+                    skill: (*skill).to_owned(),
+                    proficiency: *proficiency,
+                })
+                .collect();
+            // A skill the demo does not give — one an enrolment surge added while its
+            // window runs — stays: routing restores it when the window closes.
+            for skill in existing.map(|o| o.skills).unwrap_or_default() {
+                if !skills.iter().any(|s| s.skill == skill.skill) {
+                    skills.push(skill);
+                }
+            }
             operators
-                .upsert_operator(
-                    context.request(UpsertOperatorRequest {
-                        operator: Some(Operator {
-                            id: account.id.to_owned(),
-                            municipality_istat_code: municipality.to_string(),
-                            display_name: account.display_name.to_owned(),
-                            tier: account.tier,
-                            department: account.department.unwrap_or("urp").to_owned(),
-                            skills: account
-                                .skills
-                                .iter()
-                                .map(|(skill, proficiency)| Skill {
-                                    skill: (*skill).to_owned(),
-                                    proficiency: *proficiency,
-                                })
-                                .collect(),
-                            version,
-                            ..Operator::default()
-                        }),
+                .upsert_operator(context.request(UpsertOperatorRequest {
+                    operator: Some(Operator {
+                        id: account.id.to_owned(),
+                        municipality_istat_code: municipality.to_string(),
+                        display_name: account.display_name.to_owned(),
+                        tier: account.tier,
+                        department: account.department.unwrap_or("urp").to_owned(),
+                        skills,
+                        version,
+                        ..Operator::default()
                     }),
-                )
+                }))
                 .await?;
         }
         accounts::upsert_seeded(
@@ -266,8 +275,47 @@ pub async fn seed(
             }
         })?;
     }
+    seed_surge_roster(&context, routing.clone(), municipality).await?;
     seed_appointments(&context, routing, municipality, &mut sites).await
 }
+
+/// The polivalente who reinforces the education services while an enrolment window is
+/// open (routing's surge roster), so the manager page shows the demo's windows' surges.
+async fn seed_surge_roster(
+    context: &CallContext,
+    routing: sportello_kit::PeerChannel,
+    municipality: MunicipalityCode,
+) -> Result<(), ServiceError> {
+    let mut surges = SurgeServiceClient::new(routing);
+    let roster = surges
+        .get_surge_roster(context.request(GetSurgeRosterRequest {
+            municipality_istat_code: municipality.to_string(),
+            skill: SURGE_SKILL.to_owned(),
+        }))
+        .await?
+        .into_inner()
+        .roster
+        .unwrap_or_default();
+    if roster.version > 0 {
+        // Set before, or by the manager since: theirs.
+        return Ok(());
+    }
+    surges
+        .set_surge_roster(context.request(SetSurgeRosterRequest {
+            roster: Some(SurgeRoster {
+                municipality_istat_code: municipality.to_string(),
+                skill: SURGE_SKILL.to_owned(),
+                proficiency: 2,
+                operator_ids: vec!["poli.verdi".to_owned()],
+                version: 0,
+            }),
+        }))
+        .await?;
+    Ok(())
+}
+
+/// The skill the catalogue's education services require.
+const SURGE_SKILL: &str = "servizi_educativi";
 
 /// The technician receiving by appointment: Palazzo Civico takes appointments Monday to
 /// Friday 08:30-13:00 (and Thursday afternoon), and Paolo Neri receives there at counter

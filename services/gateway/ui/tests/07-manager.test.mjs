@@ -96,3 +96,31 @@ test("the manager sees the office's open work by procedure and by assignee", asy
   ]);
   assert.deepEqual(refused, [403, 403]);
 });
+
+test("the manager sees the enrolment windows' surge: the designated polivalente reinforces education", async () => {
+  const manager = await newPage(browser);
+  await login(manager, 'resp.blu', '/ufficio');
+  // The demo opened the nursery's and the pre-school's windows after designating
+  // poli.verdi: routing hears of them and starts their surges at once (their first day
+  // has passed).
+  let surges = [];
+  for (let i = 0; i < 60; i += 1) {
+    surges = (await manager.evaluate(async () => (await fetch('/api/v1/back-office/surges')).json())).surges;
+    if (surges.length === 2 && surges.every((s) => s.status === 'active')) break;
+    await manager.waitForTimeout(500);
+  }
+  assert.equal(surges.length, 2, JSON.stringify(surges));
+  for (const surge of surges) {
+    assert.equal(surge.status, 'active', JSON.stringify(surge));
+    assert.deepEqual(surge.operators.map((o) => o.operator_id), ['poli.verdi'], JSON.stringify(surge));
+    // Weekends and holidays: the counters are closed.
+    assert.ok(surge.days.some((d) => d.capacity > 0) && surge.days.some((d) => d.capacity === 0));
+  }
+  await manager.reload();
+  const rows = manager.locator('#surge-rows tr');
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 2);
+  assert.match(await rows.first().textContent(), /poli\.verdi/);
+  assert.equal((await manager.locator('[data-testid="surge-status"]').first().textContent()).trim(), 'in corso');
+  await axe(manager, 'manager page with surges');
+});
