@@ -27,7 +27,7 @@ create table subscription_counters (
 
 create table subscriptions (
     id                       uuid        primary key,
-    code                     text        not null unique check (code ~ '^[A-Z0-9-]{1,20}$'),
+    code                     text        not null check (code ~ '^[A-Z0-9-]{1,20}$'),
     municipality             text        not null,
     kind                     text        not null,
     school_year              smallint    not null,
@@ -50,6 +50,8 @@ create table subscriptions (
     created_at               timestamptz not null,
     constraint subscriptions_priced_on_a_schedule foreign key (municipality, kind, school_year, schedule_version)
         references fee_schedules (municipality, kind, school_year, version),
+    -- Codes are numbered per municipality, service and year.
+    constraint subscriptions_code_unique unique (municipality, code),
     constraint subscriptions_dsu_with_isee check ((isee_cents is null) = (dsu_protocol is null)),
     -- One subscription per child, service and year.
     constraint subscriptions_one_per_child unique (child_ref, kind, school_year)

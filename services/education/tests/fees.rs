@@ -395,4 +395,18 @@ async fn without_pagopa_a_subscription_is_kept_and_its_notices_wait() {
         .unwrap()
         .into_inner();
     assert!(again.notices_unavailable.contains("PAGOPA_GPD_URL"));
+
+    // Past September's due date nothing is in arrears: no notice could be paid.
+    office.set_today("2027-10-20T09:00:00Z");
+    let account = fees(&office)
+        .await
+        .get_family_account(counter("fees.read").request(GetFamilyAccountRequest {
+            municipality_istat_code: SPEZIA.into(),
+            payer_fiscal_code: code_of(ROSSI),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(account.arrears_cents, 0);
+    assert!(account.subscriptions[0].charges.iter().all(|c| !c.overdue));
 }

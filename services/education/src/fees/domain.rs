@@ -36,7 +36,8 @@ impl FeeKind {
             Ok(FeeKindMessage::Nursery) => Ok(Self::Nursery),
             _ => Err(ServiceError::invalid_field(
                 "kind",
-                "FEE_KIND_CANTEEN, FEE_KIND_TRANSPORT o FEE_KIND_NURSERY",
+                "mensa, trasporto o nido: FEE_KIND_CANTEEN, FEE_KIND_TRANSPORT o FEE_KIND_NURSERY / \
+                 canteen, transport or nursery",
             )),
         }
     }
@@ -113,7 +114,8 @@ impl Plan {
             Ok(BillingPlan::Yearly) => Ok(Self::Yearly),
             _ => Err(ServiceError::invalid_field(
                 "plan",
-                "BILLING_PLAN_MONTHLY (mensile) o BILLING_PLAN_YEARLY (annuale)",
+                "BILLING_PLAN_MONTHLY (mensile) o BILLING_PLAN_YEARLY (annuale) / monthly or \
+                 yearly",
             )),
         }
     }

@@ -169,6 +169,7 @@ impl FeeService for Fees {
         request: Request<IssueNoticesRequest>,
     ) -> Result<Response<IssueNoticesResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
+        context.require_role(Role::OPERATORS)?;
         let subscription = self
             .subscription(&context, &request.get_ref().subscription_id)
             .await?;

@@ -29,9 +29,10 @@ pub fn schedule(s: &store::Schedule) -> FeeSchedule {
     }
 }
 
-/// Whether a charge is open past its due date on `today`.
+/// Whether a charge is open past its due date on `today`: only a charge whose notice was
+/// issued — one the family could not pay is not in arrears.
 fn overdue(charge: &store::Charge, today: Date) -> bool {
-    charge.paid_at.is_none() && charge.due_date < today
+    charge.paid_at.is_none() && charge.notice_number.is_some() && charge.due_date < today
 }
 
 /// Open charges past their due date on `today`, in euro cents.

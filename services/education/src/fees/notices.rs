@@ -8,28 +8,40 @@
 //! the poller's transaction.
 
 use futures::future::BoxFuture;
+use jiff::ToSpan;
 use sportello_kit::{
-    ServiceError, UnitOfWork,
+    ErrorKind, ServiceError, UnitOfWork,
     payments::{PaidPosition, PaymentRequest, Purpose},
 };
+use sportello_pa::calendar::rome;
 use uuid::Uuid;
 
-use super::{CHARGE, Desk, domain::Payer, store};
+use super::{CHARGE, Desk, domain::Payer, store, tariff};
 
 /// Asks pagoPA for the notice of every charge of `subscription` that has none. `Ok(None)`
 /// when all have one; `Ok(Some(why))`, Italian first, when pagoPA refused or did not
-/// answer for some (those stay without notice).
+/// answer for some (those stay without notice). A charge whose due date passed while it
+/// waited is re-dated 15 days on first: a notice is never issued already overdue.
 pub async fn issue(
     desk: &Desk,
     subscription: &store::Subscription,
     payer: &Payer,
 ) -> Result<Option<String>, ServiceError> {
+    let db = &desk.office.db;
+    let today = rome::date_of(db.clock().now());
     let mut unavailable = None;
     for charge in subscription
         .charges
         .iter()
         .filter(|c| c.notice_number.is_none())
     {
+        let mut due_date = charge.due_date;
+        if due_date < today {
+            due_date = today
+                .checked_add(tariff::GRACE_DAYS.days())
+                .map_err(ServiceError::internal)?;
+            store::redate(db.pool(), charge.id, due_date).await?;
+        }
         let purpose =
             Purpose::new(CHARGE, &charge.id.to_string()).map_err(ServiceError::internal)?;
         let request = PaymentRequest {
@@ -37,7 +49,7 @@ pub async fn issue(
             purpose,
             debtor: payer.debtor.clone(),
             amount_cents: charge.amount_cents,
-            due_date: charge.due_date,
+            due_date,
             description: format!(
                 "{} {}, {} {}",
                 capitalised(subscription.kind.italian()),
@@ -53,7 +65,7 @@ pub async fn issue(
         match desk.ledger.request(request).await {
             Ok(notice) => {
                 store::set_notice(
-                    desk.office.db.pool(),
+                    db.pool(),
                     charge.id,
                     notice.notice_number.as_str(),
                     notice.iuv.as_str(),
@@ -64,8 +76,11 @@ pub async fn issue(
                 tracing::warn!(subscription_id = %subscription.id, charge_id = %charge.id,
                     error = %error, "a charge's pagoPA notice was not issued");
                 unavailable = Some(error.message().to_owned());
-                // pagoPA down answers the same for the next charge: ask again later.
-                break;
+                // pagoPA down answers the same for the next charge: ask again later. A
+                // refusal of this one leaves the others to try.
+                if error.kind() == ErrorKind::Unavailable {
+                    break;
+                }
             }
         }
     }

@@ -195,15 +195,15 @@ pub async fn next_number(
     .await
 }
 
-/// The child's subscription to the service for the year, if any: its code.
+/// The child's subscription to the service for the year, if any: its id and code.
 pub async fn subscription_of_child(
     conn: impl PgExecutor<'_>,
     child_ref: &str,
     kind: FeeKind,
     year: i16,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select code from subscriptions where child_ref = $1 and kind = $2 and school_year = $3",
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, code from subscriptions where child_ref = $1 and kind = $2 and school_year = $3",
     )
     .bind(child_ref)
     .bind(kind.name())
@@ -294,7 +294,9 @@ pub async fn insert_subscription(
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(EducationError::SubscriptionExists {
-            code: subscription_of_child(uow.conn(), &s.child_ref, s.kind, s.year).await?,
+            code: subscription_of_child(uow.conn(), &s.child_ref, s.kind, s.year)
+                .await?
+                .map(|(_, code)| code),
         });
     }
     for charge in charges {
@@ -418,6 +420,18 @@ pub async fn subscriptions_of_payer(
         .map(subscription_from)
         .collect::<Result<Vec<_>, _>>()?;
     with_charges(pool, subscriptions).await
+}
+
+/// Moves the due date of a charge that has no notice yet.
+pub async fn redate(pool: &sqlx::PgPool, charge: Uuid, due_date: Date) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update subscription_charges set due_date = $2 where id = $1 and notice_number is null",
+    )
+    .bind(charge)
+    .bind(jiff_sqlx::Date::from(due_date))
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Records the notice pagoPA issued for a charge.

@@ -111,10 +111,27 @@ async fn take(
         new.municipality,
         new.payer.fiscal_code.as_str(),
     );
-    if let Some(code) =
+    let base = key.map_or_else(
+        || {
+            document_key(&[
+                &sha256_hex(&fingerprint.encode_to_vec()),
+                &today.to_string(),
+            ])
+        },
+        |k| k.uuid(),
+    );
+    let id = document_key(&[&base.to_string(), "subscription"]);
+    if let Some((existing, code)) =
         store::subscription_of_child(office.db.pool(), child_ref.as_str(), new.kind, new.year)
             .await?
     {
+        // This very request, committed by a first attempt still answering when it was
+        // retried: its subscription, not a refusal.
+        if existing == id {
+            return store::find_subscription(office.db.pool(), id)
+                .await?
+                .ok_or_else(|| ServiceError::internal("a subscription just taken is gone"));
+        }
         return Err(EducationError::SubscriptionExists { code: Some(code) }.into());
     }
     if new.kind == FeeKind::Nursery
@@ -145,16 +162,6 @@ async fn take(
         )
         .await?;
 
-    let base = key.map_or_else(
-        || {
-            document_key(&[
-                &sha256_hex(&fingerprint.encode_to_vec()),
-                &today.to_string(),
-            ])
-        },
-        |k| k.uuid(),
-    );
-    let id = document_key(&[&base.to_string(), "subscription"]);
     let form = format!(
         "iscrizione {id}\nservizio {}\nanno {}\nbambino {child_ref}\npagante {payer_ref}\n\
          ISEE {:?} DSU {:?}\npiano {}\n",

@@ -20,7 +20,7 @@ use jiff::{ToSpan, civil::Date};
 use super::domain::{FeeKind, Plan};
 
 /// The days a first notice leaves at least.
-const GRACE_DAYS: i32 = 15;
+pub const GRACE_DAYS: i32 = 15;
 
 /// A band of a schedule: the monthly fee up to an ISEE bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -269,6 +269,27 @@ impl Ledger {
     ) -> Result<StoredPosition, ServiceError> {
         let mut uow = self.db.begin().await?;
         if let Some(row) = existing(&mut uow, &request.purpose).await? {
+            if !row.published
+                && row.amount_cents == request.amount_cents
+                && row.due_date != request.due_date
+            {
+                // pagoPA never confirmed it, so nobody holds its notice: a request asked
+                // again after its first due date passed re-dates it (a position GPD did
+                // keep under the old date answers Conflict, and is withdrawn below).
+                sqlx::query(
+                    "update payment_positions set due_date = $2
+                     where id = $1 and published_at is null",
+                )
+                .bind(row.id)
+                .bind(jiff_sqlx::Date::from(request.due_date))
+                .execute(uow.conn())
+                .await?;
+                uow.commit().await?;
+                return Ok(StoredPosition {
+                    due_date: request.due_date,
+                    ..row
+                });
+            }
             return same_request(row, request);
         }
         let base: i64 = sqlx::query_scalar("select nextval('payment_iuv_base_seq')")
