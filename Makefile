@@ -23,7 +23,7 @@ test: ## Everything CI checks: lint, deploy-check, the whole suite, make run as 
 	@$(PHASE) --start
 	$(PHASE) lint $(MAKE) --no-print-directory lint
 	$(PHASE) deploy-check $(MAKE) --no-print-directory deploy-check SKIP_IMAGE_BUILD=1
-	$(PHASE) image-build $(MAKE) --no-print-directory image-build
+	$(PHASE) image-check $(MAKE) --no-print-directory image-check
 	$(PHASE) ui $(MAKE) --no-print-directory ui chromium
 	$(PHASE) debug-build $(TEST_BUILD)
 	$(PHASE) rust-tests deploy/local/test.sh $(TEST_RUNNER)
@@ -194,6 +194,10 @@ deploy-check: $(DEPLOY_TOOLS)/.installed deploy/check/crd/node_modules/.installe
 ifneq ($(SKIP_IMAGE_BUILD),1)
 	$(MAKE) --no-print-directory image-build
 endif
+
+.PHONY: image-check
+image-check: $(DEPLOY_TOOLS)/.installed ## The images' build stage type-checked: the Dockerfile's cargo command as `cargo check` (same profile, flags, lockfile); what make test runs
+	cmd=$$($(DEPLOY_ENV) python3 -m sportello_deploy check-command) && echo "$$cmd" && $$cmd
 
 .PHONY: image-build
 image-build: $(DEPLOY_TOOLS)/.installed ## The images' build stage: the Dockerfile's own cargo command (no Docker engine here)

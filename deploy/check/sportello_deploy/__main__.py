@@ -1,4 +1,4 @@
-"""`python -m sportello_deploy check|generate|build-command` (run by `make deploy-check`,
+"""`python -m sportello_deploy check|generate|build-command|check-command` (run by `make deploy-check`,
 `make deploy-gen` and the image-build step)."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def check() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="sportello_deploy")
-    parser.add_argument("command", choices=["check", "generate", "build-command"])
+    parser.add_argument("command", choices=["check", "generate", "build-command", "check-command"])
     args = parser.parse_args()
     if args.command == "check":
         return check()
@@ -110,7 +110,10 @@ def main() -> int:
         for path in generate.write(ROOT):
             print(f"wrote {path.relative_to(ROOT)}")
         return 0
-    print(dockerfile.build_command((ROOT / "deploy/Dockerfile").read_text()))
+    command = dockerfile.build_command((ROOT / "deploy/Dockerfile").read_text())
+    if args.command == "check-command":
+        command = dockerfile.check_command(command)
+    print(command)
     return 0
 
 

@@ -108,6 +108,8 @@ class TheDockerfile(unittest.TestCase):
     def test_agrees_with_the_source(self):
         self.assertEqual(dockerfile.check(DOCKERFILE, SERVICES), [])
         self.assertEqual(dockerfile.build_command(DOCKERFILE), "cargo build --release --locked --bins")
+        self.assertEqual(dockerfile.check_command(dockerfile.build_command(DOCKERFILE)),
+                         "cargo check --release --locked --bins")
 
     def test_exposed_port_drift(self):
         text = DOCKERFILE.replace("EXPOSE 50053 9103", "EXPOSE 50053 9100")
