@@ -77,6 +77,7 @@ SERVICE_CONFIG = {
     "registry": "sportello-registry",
     "suap": "sportello-suap",
     "education": "sportello-education",
+    "mobility": "sportello-mobility",
 }
 # The Secret holding the registry's PSEUDONYM_KEY (deploy/README.md, "Secrets").
 PSEUDONYM_SECRET = "sportello-pseudonym"
@@ -87,7 +88,7 @@ PROTOCOL_NAMES_SECRET = "sportello-protocol-names"
 # the paying services as PAGOPA_GPD_KEY (deploy/README.md, "Secrets").
 PAGOPA_SECRET = "sportello-pagopa"
 # The services that create debt positions at pagoPA and fetch its receipts.
-PAGOPA_CLIENTS = ("suap", "education")
+PAGOPA_CLIENTS = ("suap", "education", "mobility")
 
 
 def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
@@ -109,6 +110,10 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     starts before pagoPA is set up (payment requests then answer UNAVAILABLE); the rest
     of pagoPA's settings come from the ConfigMap sportello-suap, set per overlay.
     education: the same for its fees, from the ConfigMap sportello-education.
+    mobility: PSEUDONYM_KEY (required), the registry's, so a permit knows its holder by the
+    registry's reference; REGISTRY_URL, without which resident and guest permits are
+    refused (UNAVAILABLE: no residence fact); pagoPA for the permits' fees, as SUAP's, from
+    the ConfigMap sportello-mobility.
     """
     gpd_key = (
         "        # pagoPA's debt-position service (GPD): its subscription key.\n"
@@ -148,6 +153,19 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
                 out.append(
                     f"        - name: {peer.upper()}_URL\n          value: https://{peer}:{services[peer].grpc}\n"
                 )
+        return out
+    if svc.name == "mobility":
+        out = [
+            "        # A permit knows its holder by the registry's requester_ref: the same key.\n"
+            "        - name: PSEUDONYM_KEY\n"
+            "          valueFrom:\n            secretKeyRef:\n"
+            f"              name: {PSEUDONYM_SECRET}\n              key: key\n",
+            gpd_key,
+        ]
+        if "registry" in services:
+            out.append(
+                f"        - name: REGISTRY_URL\n          value: https://registry:{services['registry'].grpc}\n"
+            )
         return out
     if svc.name != "registry":
         return []

@@ -1,20 +1,33 @@
-//! Mobility (mobilità): permits tied to people and vehicles — disabled parking badges
-//! (CUDE), limited-traffic-zone (ZTL) and resident parking permits — and the zones they
-//! are valid in.
+//! Mobility (mobilità): permits tied to people and vehicles — limited-traffic-zone (ZTL)
+//! and resident parking permits, the zones they are valid in, and the whitelist the
+//! zone's cameras ask.
 //!
-//! Layout: each area is a module with its `domain` (request parsing), `store` (SQL) and
-//! `grpc` (the tonic service); [`error`] is the service's one error table.
+//! Layout: [`zones`] (streets, hours, fees, quota), [`permits`] (issuing, pagoPA, reviews
+//! when the registry's facts change, the calendar's end), [`whitelist`] (the cameras'
+//! check from memory and history, the day's CSV); [`facts`] asks the registry; [`error`]
+//! is the service's one error table; [`access`] says who may call what.
 
 pub mod access;
+pub mod config;
 pub mod error;
+pub mod facts;
+pub mod permits;
+pub mod whitelist;
 pub mod zones;
 
 use sportello_kit::{
-    Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
-    StreamSpec,
+    Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
+    Subscription,
+    payments::{Ledger, PaidHandlers},
+    require_call_context,
 };
-use sportello_proto::mobility::v1::zone_service_server::ZoneServiceServer;
+use sportello_proto::mobility::v1::{
+    permit_service_server::PermitServiceServer, whitelist_service_server::WhitelistServiceServer,
+    zone_service_server::ZoneServiceServer,
+};
 use tokio_util::sync::CancellationToken;
+
+pub use config::{IntoMobilityConfig, MobilityConfig};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -31,23 +44,90 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "mobility",
         subjects: &["mobility.>"],
     }],
-    consumers: Vec::new,
-    subscriptions: &[],
+    // The registry's events about residents, routing's about mobility's work: the
+    // consumers' NATS permissions come from here.
+    consumers: mobility_consumers,
+    // Each replica's whitelist follows the permit events (whitelist::follow).
+    subscriptions: &[Subscription::Ordered {
+        stream_part: "mobility",
+        subjects: whitelist::follow::SUBJECTS,
+    }],
     serves_http: false,
     policy: &access::POLICY,
 };
 
+fn mobility_consumers() -> Vec<sportello_kit::ConsumerSpec> {
+    vec![
+        permits::reviews::consumer_spec(),
+        permits::work::consumer_spec(),
+    ]
+}
+
 /// Starts the mobility service on `listeners` until `shutdown` is cancelled.
 pub async fn start(
-    config: ServiceConfig,
+    config: impl IntoMobilityConfig,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let service = Service::start(&SPEC, config).await?;
-    let zones = zones::grpc::Zones::new(service.db().clone());
-    let api = Api::new().grpc(ZoneServiceServer::with_interceptor(
-        zones,
-        sportello_kit::require_call_context,
+    let config = config.into_mobility_config()?;
+    let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    service.consume(
+        permits::reviews::consumer_spec(),
+        permits::reviews::RegistryEvents,
+    );
+    service.consume(permits::work::consumer_spec(), permits::work::WorkEvents);
+    service.on_timer(permits::lifecycle::EXPIRY_TIMER, permits::lifecycle::Expiry);
+    service.on_timer(permits::lifecycle::GRACE_TIMER, permits::lifecycle::Grace);
+    // The permits' debt positions; the receipt poller activates them.
+    let ledger = Ledger::install(
+        &mut service,
+        permits::DOMAIN,
+        config.payments.clone(),
+        PaidHandlers::new().on(permits::CHARGE, permits::notices::paid),
+    )
+    .await?;
+    let registry = match &config.registry_url {
+        Some(url) => Some(
+            service
+                .channel_to("registry", url)
+                .map_err(|e| StartError::Other(format!("REGISTRY_URL: {e}")))?,
+        ),
+        None => {
+            tracing::warn!("REGISTRY_URL is not set: resident and guest permits are unavailable");
+            None
+        }
+    };
+    let db = service.db().clone();
+    let whitelist = whitelist::memory::Whitelist::default();
+    whitelist
+        .reload(&db)
+        .await
+        .map_err(|e| StartError::Other(format!("whitelist: {e}")))?;
+    tokio::spawn(whitelist::follow::follow(
+        whitelist.clone(),
+        db.clone(),
+        service.nats().clone(),
+        config.service.subject_prefix.clone(),
+        shutdown.clone(),
     ));
+    let desk = permits::Desk {
+        db: db.clone(),
+        facts: facts::RegistryFacts::new(registry),
+        key: config.pseudonym_key.clone(),
+        ledger,
+    };
+    let api = Api::new()
+        .grpc(ZoneServiceServer::with_interceptor(
+            zones::grpc::Zones::new(db.clone()),
+            require_call_context,
+        ))
+        .grpc(PermitServiceServer::with_interceptor(
+            permits::grpc::Permits::new(desk),
+            require_call_context,
+        ))
+        .grpc(WhitelistServiceServer::with_interceptor(
+            whitelist::grpc::Cameras::new(db, whitelist),
+            require_call_context,
+        ));
     service.serve(api, listeners, shutdown).await
 }

@@ -2,10 +2,9 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let spec = &sportello_mobility::SPEC;
     sportello_kit::main(
-        spec,
-        |env| spec.config_from_env(env),
+        &sportello_mobility::SPEC,
+        sportello_mobility::MobilityConfig::from_env,
         sportello_mobility::start,
     )
     .await

@@ -4,12 +4,13 @@ use sportello_kit::{
     Aggregate, CallContext, Db, IdempotencyKey, ServiceError, events::to_proto_timestamp,
 };
 use sportello_proto::mobility::v1::{
-    DefineZoneRequest, DefineZoneResponse, Zone as ZoneMessage, ZoneDefined,
-    zone_service_server::ZoneService,
+    ActiveHours, DefineZoneRequest, DefineZoneResponse, GetZoneRequest, GetZoneResponse, PermitFee,
+    Zone as ZoneMessage, ZoneDefined, zone_service_server::ZoneService,
 };
 use tonic::{Request, Response, Status};
 
-use super::{domain::NewZone, store};
+use super::{domain::NewZone, hours::clock_text, store};
+use crate::error::MobilityError;
 
 /// The zones' gRPC service.
 #[derive(Debug, Clone)]
@@ -68,9 +69,32 @@ impl ZoneService for Zones {
             .await?;
         Ok(Response::new(response))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_zone(
+        &self,
+        request: Request<GetZoneRequest>,
+    ) -> Result<Response<GetZoneResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let request = request.into_inner();
+        let municipality = sportello_kit::domain::parse_field(
+            "municipality_istat_code",
+            &request.municipality_istat_code,
+        )?;
+        context.ensure_visible(municipality)?;
+        let code = request.zone_code.trim().to_ascii_uppercase();
+        let mut conn = self.db.pool().acquire().await.map_err(ServiceError::from)?;
+        let zone = store::find(&mut conn, municipality, &code)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| ServiceError::from(MobilityError::ZoneNotFound(code)))?;
+        Ok(Response::new(GetZoneResponse {
+            zone: Some(to_message(&zone)),
+        }))
+    }
 }
 
-fn to_message(zone: &store::Zone) -> ZoneMessage {
+pub fn to_message(zone: &store::Zone) -> ZoneMessage {
     ZoneMessage {
         id: zone.id.to_string(),
         municipality_istat_code: zone.zone.municipality.to_string(),
@@ -80,5 +104,31 @@ fn to_message(zone: &store::Zone) -> ZoneMessage {
         permit_quota: u32::try_from(zone.zone.permit_quota).unwrap_or_default(),
         version: u64::try_from(zone.version).unwrap_or_default(),
         create_time: Some(to_proto_timestamp(zone.created_at)),
+        streets: zone.zone.streets.iter().map(|s| s.to_message()).collect(),
+        hours: zone
+            .zone
+            .hours
+            .iter()
+            .map(|h| ActiveHours {
+                weekdays: h
+                    .weekdays
+                    .iter()
+                    .map(|d| u32::try_from(*d).unwrap_or_default())
+                    .collect(),
+                from: clock_text(h.from_minute),
+                until: clock_text(h.until_minute),
+            })
+            .collect(),
+        plates_per_household: u32::try_from(zone.zone.plates_per_household).unwrap_or_default(),
+        fees: zone
+            .zone
+            .fees
+            .iter()
+            .map(|(kind, cents)| PermitFee {
+                kind: kind.to_proto() as i32,
+                amount_cents: u64::try_from(*cents).unwrap_or_default(),
+            })
+            .collect(),
+        permits_held: u32::try_from(zone.permits_held).unwrap_or_default(),
     }
 }

@@ -3,11 +3,12 @@
 use sportello_kit::{CallContext, MunicipalityCode, ServiceError, domain as kit};
 use sportello_proto::registry::v1::{
     FamilyMember, FamilyMembersRequest, FamilyMembersResponse, IsResidentRequest,
-    IsResidentResponse, PersonKey as PersonKeyMessage, fact_service_server::FactService,
-    person_key::Key,
+    IsResidentResponse, PersonKey as PersonKeyMessage, ResidesInAreaRequest, ResidesInAreaResponse,
+    fact_service_server::FactService, person_key::Key,
 };
 use tonic::{Request, Response, Status};
 
+use super::area;
 use crate::{
     audit::{Access, RecordKind},
     domain::{ResidentStatus, parse_day},
@@ -147,5 +148,45 @@ impl FactService for Facts {
             })
             .collect();
         Ok(Response::new(FamilyMembersResponse { members }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn resides_in_area(
+        &self,
+        request: Request<ResidesInAreaRequest>,
+    ) -> Result<Response<ResidesInAreaResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("caller", context.caller());
+        let request = request.into_inner();
+        let municipality = parse_municipality(&context, &request.municipality_istat_code)?;
+        let (key, field) = parse_person(request.person.as_ref(), municipality)?;
+        let on = parse_day("on_date", &request.on_date, self.registry.today())?;
+        let stretches = area::parse(&request.area)?;
+        let person = self.registry.find_person(&context, &key, on, field).await?;
+        self.registry
+            .audit(
+                &context,
+                Access {
+                    action: "fact.resides_in_area",
+                    record_kind: RecordKind::Resident,
+                    record_id: person.id.0,
+                    disclosed: &[person.id],
+                },
+            )
+            .await?;
+        let home = person
+            .state
+            .as_ref()
+            .filter(|s| s.status == ResidentStatus::Resident)
+            .and_then(|s| s.home.as_ref());
+        Ok(Response::new(match home {
+            Some(home) => ResidesInAreaResponse {
+                resident: true,
+                in_area: area::covers(&stretches, &home.address),
+                resident_id: person.id.0.to_string(),
+                family_id: home.family_id.0.to_string(),
+            },
+            None => ResidesInAreaResponse::default(),
+        }))
     }
 }

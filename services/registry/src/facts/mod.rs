@@ -1,4 +1,6 @@
-//! Facts for other offices (DPR 445/2000 art. 43): yes-or-no residence, and a family's
-//! members as requester_refs and relationships. Each answer is audited.
+//! Facts for other offices (DPR 445/2000 art. 43): yes-or-no residence, a family's
+//! members as requester_refs and relationships, and whether someone lives in an area
+//! (a zone's streets, [`area`]) — never the address. Each answer is audited.
 
+pub mod area;
 pub mod grpc;
