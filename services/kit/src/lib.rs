@@ -49,6 +49,7 @@ pub mod propagation;
 pub mod protocol;
 pub mod pseudonym;
 pub mod role;
+pub mod sealed;
 pub mod server;
 pub mod service;
 pub mod telemetry;

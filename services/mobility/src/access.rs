@@ -16,6 +16,10 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.mobility.v1.PermitService/*",
             callers: &[GATEWAY, Caller::AnySystem],
         },
+        Rule {
+            rpc: "sportello.mobility.v1.BadgeService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
         // The ZTL cameras' systems and the local police's, each with its own certificate
         // (make cert NAME=system/<name>), and the console.
         Rule {

@@ -1,8 +1,11 @@
 //! Mobility's configuration: the common one, where the registry is (residence in a
 //! zone), the key behind requester_refs and pagoPA.
 
+use std::sync::Arc;
+
 use sportello_kit::{
     ConfigError, Env, PseudonymKey, ServiceConfig, StartError, payments::PaymentsConfig,
+    sealed::Keyring,
 };
 
 /// Everything mobility needs.
@@ -20,6 +23,10 @@ pub struct MobilityConfig {
     /// pagoPA (`PAGOPA_*`, mobility's segregation code `03` by default); `None` keeps
     /// permits with a fee awaiting their notice, saying why.
     pub payments: Option<PaymentsConfig>,
+    /// The keys sealing the disabled badges' certifications (`HEALTH_DATA_KEYS`,
+    /// `<id>:<64 hex>[,…]`, the current key first); without them the badge desk answers
+    /// UNAVAILABLE: health data are never stored in the clear.
+    pub health_keys: Option<Arc<Keyring>>,
 }
 
 impl MobilityConfig {
@@ -40,6 +47,12 @@ impl MobilityConfig {
             registry_url: env.peer_url("REGISTRY_URL", "registry")?,
             pseudonym_key,
             payments: PaymentsConfig::from_env(env, crate::permits::SEGREGATION_CODE)?,
+            health_keys: match env.optional::<String>("HEALTH_DATA_KEYS")? {
+                Some(raw) => Some(Arc::new(Keyring::parse(raw.trim()).map_err(|why| {
+                    ConfigError::invalid("HEALTH_DATA_KEYS", "<redacted>", why)
+                })?)),
+                None => None,
+            },
         })
     }
 }
@@ -51,8 +64,8 @@ impl AsRef<ServiceConfig> for MobilityConfig {
 }
 
 /// What [`crate::start`] accepts: a full [`MobilityConfig`], or the common configuration
-/// alone (no registry — resident permits UNAVAILABLE —, no pagoPA, and a key that lives
-/// as long as the process).
+/// alone (no registry — resident permits UNAVAILABLE —, no pagoPA, and keys that live as
+/// long as the process).
 pub trait IntoMobilityConfig {
     /// Mobility's configuration.
     fn into_mobility_config(self) -> Result<MobilityConfig, StartError>;
@@ -71,6 +84,7 @@ impl IntoMobilityConfig for ServiceConfig {
             registry_url: None,
             pseudonym_key: PseudonymKey::random(),
             payments: None,
+            health_keys: Some(Arc::new(Keyring::random())),
         })
     }
 }

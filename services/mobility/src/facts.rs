@@ -9,7 +9,8 @@ use sportello_pa::fiscal_code::CodiceFiscale;
 use sportello_proto::{
     common::v1::StreetRange,
     registry::v1::{
-        PersonKey, ResidesInAreaRequest, fact_service_client::FactServiceClient, person_key::Key,
+        IsResidentRequest, PersonKey, ResidesInAreaRequest, fact_service_client::FactServiceClient,
+        person_key::Key,
     },
 };
 
@@ -43,6 +44,46 @@ impl RegistryFacts {
         Self { channel }
     }
 
+    fn channel(&self) -> Result<&PeerChannel, ServiceError> {
+        self.channel.as_ref().ok_or_else(|| {
+            ServiceError::new(
+                ErrorKind::Unavailable,
+                "la residenza la dice l'anagrafe: REGISTRY_URL non è impostato / residence is \
+                 the registry's fact: REGISTRY_URL is not set",
+            )
+        })
+    }
+
+    /// The registry's record id of the person `field` names, if resident in
+    /// `municipality` on `on` (a badge is the municipality of residence's to issue).
+    pub async fn resident_id(
+        &self,
+        context: &CallContext,
+        field: &str,
+        person: &CodiceFiscale,
+        municipality: MunicipalityCode,
+        on: Date,
+    ) -> Result<Option<String>, ServiceError> {
+        let request = IsResidentRequest {
+            person: Some(PersonKey {
+                key: Some(Key::FiscalCode(person.as_str().to_owned())),
+            }),
+            municipality_istat_code: municipality.to_string(),
+            on_date: on.to_string(),
+        };
+        let reply = FactServiceClient::new(self.channel()?.clone())
+            .is_resident(context.forwarded_by("mobility").request(request))
+            .await;
+        match reply {
+            Ok(reply) => {
+                let reply = reply.into_inner();
+                Ok(reply.resident.then_some(reply.resident_id))
+            }
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(named(field, status)),
+        }
+    }
+
     /// Where the person `field` names lives on `on`, as far as `area` is concerned.
     pub async fn residence(
         &self,
@@ -53,13 +94,7 @@ impl RegistryFacts {
         on: Date,
         area: Vec<StreetRange>,
     ) -> Result<Residence, ServiceError> {
-        let Some(channel) = &self.channel else {
-            return Err(ServiceError::new(
-                ErrorKind::Unavailable,
-                "la residenza la dice l'anagrafe: REGISTRY_URL non è impostato / residence is \
-                 the registry's fact: REGISTRY_URL is not set",
-            ));
-        };
+        let channel = self.channel()?;
         let request = ResidesInAreaRequest {
             person: Some(PersonKey {
                 key: Some(Key::FiscalCode(person.as_str().to_owned())),
@@ -85,18 +120,17 @@ impl RegistryFacts {
                 })
             }
             Err(status) if status.code() == tonic::Code::NotFound => Ok(Residence::NotResident),
-            Err(status) => {
-                let error = ServiceError::from(status);
-                // The registry names its own field: say which of ours it was.
-                if error.kind() == ErrorKind::InvalidArgument {
-                    Err(ServiceError::invalid_field(
-                        field,
-                        error.message().to_owned(),
-                    ))
-                } else {
-                    Err(error)
-                }
-            }
+            Err(status) => Err(named(field, status)),
         }
+    }
+}
+
+/// The registry's error, naming our field where it named its own.
+fn named(field: &str, status: tonic::Status) -> ServiceError {
+    let error = ServiceError::from(status);
+    if error.kind() == ErrorKind::InvalidArgument {
+        ServiceError::invalid_field(field, error.message().to_owned())
+    } else {
+        error
     }
 }

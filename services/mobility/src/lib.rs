@@ -1,13 +1,15 @@
 //! Mobility (mobilità): permits tied to people and vehicles — limited-traffic-zone (ZTL)
-//! and resident parking permits, the zones they are valid in, and the whitelist the
-//! zone's cameras ask.
+//! and resident parking permits, disabled parking badges (CUDE), the zones they are
+//! valid in, and the whitelist the zone's cameras ask.
 //!
 //! Layout: [`zones`] (streets, hours, fees, quota), [`permits`] (issuing, pagoPA, reviews
-//! when the registry's facts change, the calendar's end), [`whitelist`] (the cameras'
-//! check from memory and history, the day's CSV); [`facts`] asks the registry; [`error`]
-//! is the service's one error table; [`access`] says who may call what.
+//! when the registry's facts change, the calendar's end), [`badges`] (the CUDE desk, its
+//! certification sealed), [`whitelist`] (the cameras' check from memory and history, the
+//! day's CSV); [`facts`] asks the registry; [`error`] is the service's one error table;
+//! [`access`] says who may call what.
 
 pub mod access;
+pub mod badges;
 pub mod config;
 pub mod error;
 pub mod facts;
@@ -22,8 +24,8 @@ use sportello_kit::{
     require_call_context,
 };
 use sportello_proto::mobility::v1::{
-    permit_service_server::PermitServiceServer, whitelist_service_server::WhitelistServiceServer,
-    zone_service_server::ZoneServiceServer,
+    badge_service_server::BadgeServiceServer, permit_service_server::PermitServiceServer,
+    whitelist_service_server::WhitelistServiceServer, zone_service_server::ZoneServiceServer,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -47,7 +49,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     // The registry's events about residents, routing's about mobility's work: the
     // consumers' NATS permissions come from here.
     consumers: mobility_consumers,
-    // Each replica's whitelist follows the permit events (whitelist::follow).
+    // Each replica's whitelist follows the permit and badge events (whitelist::follow).
     subscriptions: &[Subscription::Ordered {
         stream_part: "mobility",
         subjects: whitelist::follow::SUBJECTS,
@@ -78,6 +80,11 @@ pub async fn start(
     service.consume(permits::work::consumer_spec(), permits::work::WorkEvents);
     service.on_timer(permits::lifecycle::EXPIRY_TIMER, permits::lifecycle::Expiry);
     service.on_timer(permits::lifecycle::GRACE_TIMER, permits::lifecycle::Grace);
+    service.on_timer(badges::lifecycle::RENEWAL_TIMER, badges::lifecycle::Renewal);
+    service.on_timer(badges::lifecycle::EXPIRY_TIMER, badges::lifecycle::Expiry);
+    if config.health_keys.is_none() {
+        tracing::warn!("HEALTH_DATA_KEYS is not set: the disabled badges' desk is unavailable");
+    }
     // The permits' debt positions; the receipt poller activates them.
     let ledger = Ledger::install(
         &mut service,
@@ -110,9 +117,16 @@ pub async fn start(
         config.service.subject_prefix.clone(),
         shutdown.clone(),
     ));
+    let facts = facts::RegistryFacts::new(registry);
+    let badge_office = badges::BadgeOffice {
+        db: db.clone(),
+        facts: facts.clone(),
+        key: config.pseudonym_key.clone(),
+        health_keys: config.health_keys.clone(),
+    };
     let desk = permits::Desk {
         db: db.clone(),
-        facts: facts::RegistryFacts::new(registry),
+        facts,
         key: config.pseudonym_key.clone(),
         ledger,
     };
@@ -123,6 +137,10 @@ pub async fn start(
         ))
         .grpc(PermitServiceServer::with_interceptor(
             permits::grpc::Permits::new(desk),
+            require_call_context,
+        ))
+        .grpc(BadgeServiceServer::with_interceptor(
+            badges::grpc::Badges::new(badge_office),
             require_call_context,
         ))
         .grpc(WhitelistServiceServer::with_interceptor(

@@ -3,7 +3,8 @@
 //! rejection), a move away or abroad, a death — and puts each of their permits under
 //! review: still valid for a grace of [`GRACE_DAYS`], handed to the back office as work
 //! on that clock, ended by the grace timer unless the office keeps it. A rejected change
-//! of residence withdraws the reviews it opened.
+//! of residence withdraws the reviews it opened. A death also revokes the holder's
+//! disabled badges at once ([`crate::badges::lifecycle::revoke_of_resident`]).
 
 use futures::future::BoxFuture;
 use jiff::ToSpan;
@@ -115,7 +116,15 @@ fn change_of(event: &EventRecord) -> Result<Option<Change>, HandlerError> {
     })
 }
 
-/// Puts permits under review when the registry's facts change.
+/// The day of a death the event records.
+fn deceased_on(event: &EventRecord) -> Option<String> {
+    ResidentStatusChanged::decode(event.data.clone())
+        .ok()
+        .map(|c| c.effective_date)
+}
+
+/// Puts permits under review when the registry's facts change, and revokes the badges of
+/// a holder who died.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RegistryEvents;
 
@@ -128,7 +137,23 @@ impl EventHandler for RegistryEvents {
         Box::pin(async move {
             let retry = |e: sqlx::Error| HandlerError::Retry(e.into());
             let failed = |e| sportello_kit::work::retry_or_reject(REJECTED, e);
-            match change_of(event)? {
+            let change = change_of(event)?;
+            // A death revokes the holder's badges at once: their plates leave the
+            // whitelist now, not after a review.
+            if let Some(Change::Review {
+                cause: "deceased",
+                residents,
+                ..
+            }) = &change
+            {
+                let day = deceased_on(event).unwrap_or_default();
+                for resident in residents {
+                    crate::badges::lifecycle::revoke_of_resident(uow, resident, &day)
+                        .await
+                        .map_err(failed)?;
+                }
+            }
+            match change {
                 None => Ok(()),
                 Some(Change::Review {
                     cause,

@@ -6,17 +6,17 @@ use jiff::{Timestamp, civil::Date};
 use sportello_pa::calendar::rome;
 use uuid::Uuid;
 
-use crate::permits::domain::Kind;
+use sportello_proto::mobility::v1::PermitKind;
 
-/// One permit a plate was on, as the whitelist knows it.
+/// One permit (or disabled badge) a plate was on, as the whitelist knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The permit.
     pub permit_id: Uuid,
     /// Its number.
     pub number: String,
-    /// Its kind.
-    pub kind: Kind,
+    /// Its kind (a badge's plates too).
+    pub kind: PermitKind,
     /// First day.
     pub valid_from: Date,
     /// Last day, inclusive.
@@ -134,7 +134,7 @@ mod tests {
         Entry {
             permit_id: Uuid::nil(),
             number: "ZTL-CENTRO-2027-00001".into(),
-            kind: Kind::Resident,
+            kind: PermitKind::Resident,
             valid_from: date(2027, 1, 1),
             valid_until: date(2027, 12, 31),
             activated_at: Some(at("2027-01-10T08:00:00Z")),

@@ -1,5 +1,5 @@
 //! Keeping a replica's whitelist current with what any replica commits: each replica
-//! reads the permit events of mobility's stream through its own ordered (ephemeral)
+//! reads the permit and badge events of mobility's stream through its own ordered (ephemeral)
 //! consumer, and reloads the permit each event names. On (re)subscribing it starts a
 //! little before "now", then reloads everything from PostgreSQL: whatever committed before
 //! the reload is in it, whatever committed after is in the subscription.
@@ -18,7 +18,7 @@ use super::memory::Whitelist;
 
 /// What a replica follows, on the mobility stream (declared in mobility's spec, for its
 /// NATS user).
-pub const SUBJECTS: &[&str] = &["mobility.permit.>"];
+pub const SUBJECTS: &[&str] = &["mobility.permit.>", "mobility.badge.>"];
 
 /// How far before "now" a subscription starts, to cover clock skew between this host and
 /// the NATS server.
@@ -49,7 +49,7 @@ pub async fn follow(
                     };
                     match next {
                         Some(Ok(message)) => {
-                            // Every permit event carries the permit's id as field 1.
+                            // Every permit and badge event carries its id as field 1.
                             let id = PermitActivated::decode(message.payload.clone())
                                 .ok()
                                 .and_then(|e| Uuid::parse_str(&e.permit_id).ok());

@@ -90,7 +90,7 @@ impl WhitelistService for Cameras {
             authorised: decision.authorised,
             permit_id: permit.map(|p| p.permit_id.to_string()).unwrap_or_default(),
             permit_number: permit.map(|p| p.number.clone()).unwrap_or_default(),
-            permit_kind: permit.map_or(PermitKind::Unspecified, |p| p.kind.to_proto()) as i32,
+            permit_kind: permit.map_or(PermitKind::Unspecified, |p| p.kind) as i32,
             reason: decision.reason,
             zone_in_force: true,
         }))

@@ -8,6 +8,8 @@ use sqlx::{PgConnection, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use super::decision::Entry;
+use sportello_proto::mobility::v1::PermitKind;
+
 use crate::{permits::domain::Kind, zones::store::decode};
 
 /// One row of the whitelist: where, which plate, under which permit.
@@ -23,11 +25,29 @@ pub struct WhitelistRow {
     pub entry: Entry,
 }
 
-const SELECT: &str = "select z.municipality, z.zone_code, pp.plate, p.id, p.number, p.kind,
-        p.valid_from, p.valid_until, p.activated_at, p.ended_at
+/// Every plate on a permit, and every plate on a disabled badge once per ZTL of its
+/// municipality (a badge passes them all), as one relation `w`.
+const SELECT: &str = "select * from (
+    select z.municipality, z.zone_code, z.kind as zone_kind, pp.plate, p.id, p.number, p.kind,
+           p.valid_from, p.valid_until, p.activated_at, p.ended_at
     from permit_plates pp
     join permits p on p.id = pp.permit_id
-    join zones z on z.id = p.zone_id";
+    join zones z on z.id = p.zone_id
+    union all
+    select z.municipality, z.zone_code, z.kind, bp.plate, b.id, b.number, 'disabled_badge',
+           b.valid_from, b.valid_until, b.created_at, b.ended_at
+    from badge_plates bp
+    join badges b on b.id = bp.badge_id
+    join zones z on z.municipality = b.municipality and z.kind = 'ztl'
+) w";
+
+/// The kind from its name in the database.
+fn kind_of(name: &str) -> Option<PermitKind> {
+    if name == "disabled_badge" {
+        return Some(PermitKind::DisabledBadge);
+    }
+    Kind::from_name(name).map(Kind::to_proto)
+}
 
 fn row_from(row: &PgRow) -> Result<WhitelistRow, sqlx::Error> {
     let municipality: String = row.try_get("municipality")?;
@@ -39,7 +59,7 @@ fn row_from(row: &PgRow) -> Result<WhitelistRow, sqlx::Error> {
         entry: Entry {
             permit_id: row.try_get("id")?,
             number: row.try_get("number")?,
-            kind: Kind::from_name(&kind).ok_or_else(|| decode("permit kind"))?,
+            kind: kind_of(&kind).ok_or_else(|| decode("permit kind"))?,
             valid_from: row.try_get::<jiff_sqlx::Date, _>("valid_from")?.to_jiff(),
             valid_until: row.try_get::<jiff_sqlx::Date, _>("valid_until")?.to_jiff(),
             activated_at: row
@@ -60,7 +80,7 @@ pub async fn history(
     plate: &str,
 ) -> Result<Vec<Entry>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} where pp.plate = $1 and z.municipality = $2 and z.zone_code = $3"
+        "{SELECT} where w.plate = $1 and w.municipality = $2 and w.zone_code = $3"
     )))
     .bind(plate)
     .bind(municipality.as_str())
@@ -80,7 +100,7 @@ pub async fn live(
     since_day: Date,
 ) -> Result<Vec<WhitelistRow>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} where p.valid_until >= $1 and (p.ended_at is null or p.ended_at > $2)"
+        "{SELECT} where w.valid_until >= $1 and (w.ended_at is null or w.ended_at > $2)"
     )))
     .bind(jiff_sqlx::Date::from(since_day))
     .bind(SqlTimestamp::from(since))
@@ -91,12 +111,12 @@ pub async fn live(
     .collect()
 }
 
-/// The rows of one permit.
+/// The rows of one permit or badge.
 pub async fn of_permit(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Vec<WhitelistRow>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} where p.id = $1")))
+    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} where w.id = $1")))
         .bind(id)
         .fetch_all(conn)
         .await?
@@ -116,12 +136,12 @@ pub async fn export(
     day_end: Timestamp,
 ) -> Result<Vec<WhitelistRow>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} where z.municipality = $1
-           and (($2::text is null and z.kind = 'ztl') or z.zone_code = $2)
-           and p.valid_from <= $3 and p.valid_until >= $3
-           and p.activated_at is not null and p.activated_at < $5
-           and (p.ended_at is null or p.ended_at > $4)
-         order by z.zone_code, pp.plate, p.number"
+        "{SELECT} where w.municipality = $1
+           and (($2::text is null and w.zone_kind = 'ztl') or w.zone_code = $2)
+           and w.valid_from <= $3 and w.valid_until >= $3
+           and w.activated_at is not null and w.activated_at < $5
+           and (w.ended_at is null or w.ended_at > $4)
+         order by w.zone_code, w.plate, w.number"
     )))
     .bind(municipality.as_str())
     .bind(zone_code)

@@ -30,6 +30,9 @@ use sportello_proto::{
 /// The deployment's pseudonymisation secret, shared by the registry and mobility.
 pub const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
+/// The keys sealing the badges' certifications.
+pub const HEALTH_KEYS: &str = "h1:0303030303030303030303030303030303030303030303030303030303030303";
+
 /// La Spezia.
 pub const SPEZIA: &str = "011015";
 
@@ -91,6 +94,9 @@ impl Office {
             registry_url: Some(registry.grpc_url()),
             pseudonym_key: KEY.parse().unwrap(),
             payments: Some(payments),
+            health_keys: Some(std::sync::Arc::new(
+                sportello_kit::sealed::Keyring::parse(HEALTH_KEYS).unwrap(),
+            )),
         };
         let mobility = Box::pin(TestService::start(
             &sportello_mobility::SPEC,
@@ -207,6 +213,21 @@ impl Office {
             .resident
             .unwrap()
             .id
+    }
+
+    /// The registry records that the resident died on `day`.
+    pub async fn dies(&self, resident_id: &str, day: &str) {
+        ResidentServiceClient::new(self.registry.channel().await)
+            .change_resident_status(counter("resident.status").request(
+                ChangeResidentStatusRequest {
+                    resident_id: resident_id.into(),
+                    status: ResidentStatus::Deceased as i32,
+                    effective_date: day.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap();
     }
 
     /// The registry records that the resident moved to Sarzana on `day`.
@@ -343,6 +364,14 @@ pub fn office() -> CallContext {
     CallContext::new("gateway", "operator:mob-1", SPEZIA, "mobility.manage")
         .unwrap()
         .with_roles(&[Role::BackOffice])
+        .with_department(Some("mobilita"))
+}
+
+/// A person of the mobility office at its desk (reads certifications).
+pub fn mobility_desk(purpose: &str) -> CallContext {
+    CallContext::new("gateway", "operator:mob-2", SPEZIA, purpose)
+        .unwrap()
+        .with_roles(&[Role::Polivalente])
         .with_department(Some("mobilita"))
 }
 

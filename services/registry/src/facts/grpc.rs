@@ -92,7 +92,14 @@ impl FactService for Facts {
         let resident = person
             .state
             .is_some_and(|s| s.status == ResidentStatus::Resident);
-        Ok(Response::new(IsResidentResponse { resident }))
+        Ok(Response::new(IsResidentResponse {
+            resident,
+            resident_id: if resident {
+                person.id.0.to_string()
+            } else {
+                String::new()
+            },
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(caller))]

@@ -4,5 +4,5 @@
 pub mod csv;
 pub mod domain;
 pub mod grpc;
-pub mod sealed;
+pub use sportello_kit::sealed;
 pub mod store;

@@ -1,6 +1,6 @@
-//! The correspondents' names, sealed at rest (DPR 445/2000 art. 53 c. 1 lett. c: the
-//! register names the sender; the design keeps names out of routing otherwise, so here
-//! they are stored only encrypted).
+//! Values sealed at rest: the protocol register's correspondents' names in routing (DPR
+//! 445/2000 art. 53 c. 1 lett. c), the disabled badges' certifications in mobility
+//! (health data, GDPR art. 9) — whatever a service must keep but never in the clear.
 //!
 //! AES-256-GCM (`ring::aead`) with a random 96-bit nonce per value; the stored bytes are
 //! `nonce ‖ ciphertext ‖ tag`, and the id of the key that sealed them is stored beside
@@ -39,7 +39,7 @@ impl fmt::Debug for Sealed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
     /// Sealed under a key the keyring does not hold (removed too early?).
-    #[error("sealed under key {0:?}, which PROTOCOL_NAME_KEYS does not hold")]
+    #[error("sealed under key {0:?}, which the keyring does not hold")]
     UnknownKey(String),
     /// Tampered with, truncated, or bound to another registration or field.
     #[error("a sealed name does not open: tampered with or moved")]
@@ -70,7 +70,8 @@ impl fmt::Debug for Keyring {
     }
 }
 
-/// The format `PROTOCOL_NAME_KEYS` expects, for error messages.
+/// The format a keyring's variable (`PROTOCOL_NAME_KEYS`, `HEALTH_DATA_KEYS`) expects, for
+/// error messages.
 pub const FORMAT: &str = "atteso <id>:<64 cifre esadecimali>[,<id>:<…>], la chiave corrente per prima (expected <id>:<64 hex digits>[,<id>:<…>], the current key first; id: 1-32 of a-z 0-9 _ -)";
 
 impl Keyring {
@@ -141,7 +142,7 @@ impl Keyring {
         self.keys.first().map(|k| k.id.as_str()).unwrap_or_default()
     }
 
-    /// Seals `plain` under the current key, bound to `context` (registration and field).
+    /// Seals `plain` under the current key, bound to `context` (the record and field).
     pub fn seal(&self, context: &[u8], plain: &str) -> Result<Sealed, SealError> {
         let current = self.keys.first().ok_or(SealError::NoKey)?;
         let mut nonce = [0u8; NONCE_LEN];
