@@ -125,10 +125,15 @@ impl RegistryFacts {
     }
 }
 
-/// The registry's error, naming our field where it named its own.
+/// The registry's error, naming our field where it named the person's key (any other
+/// field is ours to have sent right: an internal error).
 fn named(field: &str, status: tonic::Status) -> ServiceError {
     let error = ServiceError::from(status);
-    if error.kind() == ErrorKind::InvalidArgument {
+    let about_person = error
+        .violations()
+        .iter()
+        .any(|v| v.field.starts_with("person"));
+    if error.kind() == ErrorKind::InvalidArgument && about_person {
         ServiceError::invalid_field(field, error.message().to_owned())
     } else {
         error

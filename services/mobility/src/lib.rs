@@ -80,6 +80,7 @@ pub async fn start(
     service.consume(permits::work::consumer_spec(), permits::work::WorkEvents);
     service.on_timer(permits::lifecycle::EXPIRY_TIMER, permits::lifecycle::Expiry);
     service.on_timer(permits::lifecycle::GRACE_TIMER, permits::lifecycle::Grace);
+    service.on_timer(permits::lifecycle::UNPAID_TIMER, permits::lifecycle::Unpaid);
     service.on_timer(badges::lifecycle::RENEWAL_TIMER, badges::lifecycle::Renewal);
     service.on_timer(badges::lifecycle::EXPIRY_TIMER, badges::lifecycle::Expiry);
     if config.health_keys.is_none() {

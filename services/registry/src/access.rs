@@ -32,8 +32,19 @@ pub static POLICY: Policy = Policy {
         // Other offices may not ask citizens for what the registry holds (DPR 445/2000
         // art. 43): they ask the registry, which audits each answer.
         Rule {
-            rpc: "sportello.registry.v1.FactService/*",
+            rpc: "sportello.registry.v1.FactService/IsResident",
             callers: &[GATEWAY, Caller::Department, Caller::AnySystem],
+        },
+        Rule {
+            rpc: "sportello.registry.v1.FactService/FamilyMembers",
+            callers: &[GATEWAY, Caller::Department, Caller::AnySystem],
+        },
+        // Whether someone lives in a stretch of streets: asked many times over narrowing
+        // stretches, the answers would trace an address. Mobility asks it for its zones'
+        // permits; nobody else.
+        Rule {
+            rpc: "sportello.registry.v1.FactService/ResidesInArea",
+            callers: &[Caller::Service("mobility")],
         },
     ],
     persons: &[GATEWAY, Caller::AnySystem, Caller::Department],

@@ -25,8 +25,12 @@ impl Badges {
 }
 
 fn badge_id(raw: &str) -> Result<Uuid, ServiceError> {
-    Uuid::parse_str(raw.trim())
-        .map_err(|_| ServiceError::invalid_field("badge_id", "must be a badge's id (UUID)"))
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        ServiceError::invalid_field(
+            "badge_id",
+            "deve essere l'id di un contrassegno (UUID) / must be a badge's id (UUID)",
+        )
+    })
 }
 
 #[tonic::async_trait]

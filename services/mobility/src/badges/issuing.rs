@@ -169,8 +169,12 @@ pub async fn replace(
     if context.asserts_person() {
         context.require_role(Role::OPERATORS)?;
     }
-    let old_id = Uuid::parse_str(request.badge_id.trim())
-        .map_err(|_| ServiceError::invalid_field("badge_id", "must be a badge's id (UUID)"))?;
+    let old_id = Uuid::parse_str(request.badge_id.trim()).map_err(|_| {
+        ServiceError::invalid_field(
+            "badge_id",
+            "deve essere l'id di un contrassegno (UUID) / must be a badge's id (UUID)",
+        )
+    })?;
     let cause = match request.cause.trim() {
         "lost" => "lost",
         "stolen" => "stolen",

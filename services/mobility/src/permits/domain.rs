@@ -241,7 +241,7 @@ impl TryFrom<&IssuePermitRequest> for Application {
             .ok_or_else(|| {
                 ServiceError::invalid_field(
                     "kind",
-                    "must be resident, guest, works or delivery (badges have their own desk)",
+                    "deve essere resident, guest, works o delivery (i contrassegni hanno il loro sportello) / must be resident, guest, works or delivery (badges have their own desk)",
                 )
             })?;
         let raw = request.holder_fiscal_code.trim().to_ascii_uppercase();
@@ -281,7 +281,7 @@ impl TryFrom<&IssuePermitRequest> for Application {
         if request.plates.is_empty() {
             return Err(ServiceError::invalid_field(
                 "plates",
-                "at least one plate is required",
+                "serve almeno una targa / at least one plate is required",
             ));
         }
         let mut plates: Vec<VehiclePlate> = Vec::new();
@@ -315,7 +315,10 @@ impl TryFrom<&IssuePermitRequest> for Application {
         };
         let channel = match Channel::try_from(request.channel) {
             Ok(Channel::Unspecified) | Err(_) => {
-                return Err(ServiceError::invalid_field("channel", "is required"));
+                return Err(ServiceError::invalid_field(
+                    "channel",
+                    "è obbligatorio / is required",
+                ));
             }
             Ok(channel) => channel,
         };

@@ -110,6 +110,16 @@ async fn take(
         }
     };
     let amount_cents = rules::amount(kind, fee, application.days);
+    // The payer's data are not kept: repeating the request with its key is how a notice
+    // pagoPA did not issue the first time is asked again, without a second permit.
+    if amount_cents > 0 && application.key.is_none() {
+        return Err(ServiceError::invalid_field(
+            "idempotency_key",
+            "serve per un permesso a pagamento: ripetendo la richiesta si riemette l'avviso \
+             senza un secondo permesso / required for a permit with a fee: repeating the \
+             request issues its notice again without a second permit",
+        ));
+    }
     let holder_ref = RequesterRef::derive(
         &desk.key,
         application.municipality,
@@ -166,7 +176,7 @@ async fn residence(
     let Holder::Person(person) = &application.holder else {
         return Err(ServiceError::invalid_field(
             "holder_fiscal_code",
-            "a resident's or a guest's permit needs a person's fiscal code",
+            "un permesso residenti o ospiti richiede il codice fiscale di una persona / a resident's or a guest's permit needs a person's fiscal code",
         ));
     };
     let area = zone.zone.streets.iter().map(|s| s.to_message()).collect();
@@ -236,5 +246,9 @@ async fn save(uow: &mut UnitOfWork, new: &NewPermit<'_>) -> Result<Permit, Servi
         .checked_add(1.day())
         .map_err(ServiceError::internal)?;
     lifecycle::schedule_expiry(uow, &permit, day_after).await?;
+    if permit.state == State::AwaitingPayment {
+        let due = notices::due_date(rome::date_of(permit.created_at), permit.valid_until)?;
+        lifecycle::schedule_unpaid(uow, permit.id, due).await?;
+    }
     Ok(permit)
 }

@@ -23,6 +23,26 @@ use super::{
 pub const EXPIRY_TIMER: &str = "mobility.permit_expiry";
 /// The timer that ends a permit whose review's grace ran out.
 pub const GRACE_TIMER: &str = "mobility.permit_grace";
+/// The timer that lapses a permit whose notice was not paid by its due date.
+pub const UNPAID_TIMER: &str = "mobility.permit_unpaid";
+
+/// Schedules the lapse of an unpaid permit: the start of the day after `due`.
+pub async fn schedule_unpaid(
+    uow: &mut UnitOfWork,
+    permit: Uuid,
+    due: Date,
+) -> Result<(), ServiceError> {
+    let day = due.checked_add(1.day()).map_err(ServiceError::internal)?;
+    let at = rome::start_of_day(day).map_err(ServiceError::internal)?;
+    uow.schedule_timer(
+        UNPAID_TIMER,
+        &permit.to_string(),
+        at,
+        serde_json::Value::Null,
+    )
+    .await?;
+    Ok(())
+}
 
 /// Schedules the end of `permit` at the start of `day` (Europe/Rome).
 pub async fn schedule_expiry(
@@ -87,7 +107,7 @@ pub async fn end(
         },
     )
     .await?;
-    for timer in [EXPIRY_TIMER, GRACE_TIMER] {
+    for timer in [EXPIRY_TIMER, GRACE_TIMER, UNPAID_TIMER] {
         if firing != Some(timer) {
             uow.cancel_timer(timer, &id).await?;
         }
@@ -123,6 +143,10 @@ impl TimerHandler for Expiry {
                 "scaduto il {day} / expired on {day}",
                 day = permit.valid_until
             );
+            // Under review to its last day: the review has nothing left to decide.
+            if permit.state == State::UnderReview {
+                work::decided(uow, &permit, "expired").await?;
+            }
             end(uow, &permit, "expired", &reason, Some(EXPIRY_TIMER)).await
         })
     }
@@ -154,6 +178,34 @@ impl TimerHandler for Grace {
             );
             work::decided(uow, &permit, "grace_over").await?;
             end(uow, &permit, "grace_over", &reason, Some(GRACE_TIMER)).await
+        })
+    }
+}
+
+/// Lapses a permit still unpaid after its notice's due date: its quota place and plates
+/// go back. A receipt arriving later is recorded and left to the office (a refund).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unpaid;
+
+impl TimerHandler for Unpaid {
+    fn fire<'a>(
+        &'a self,
+        uow: &'a mut UnitOfWork,
+        timer: &'a Timer,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            let Some(permit) = store::lock(uow, permit_id(timer)?).await? else {
+                return Ok(());
+            };
+            if permit.state == State::Ended || permit.activated_at.is_some() {
+                return Ok(());
+            }
+            if permit.state == State::UnderReview {
+                work::decided(uow, &permit, "unpaid").await?;
+            }
+            let reason = "decaduto: l'avviso pagoPA non è stato pagato entro la scadenza / \
+                          lapsed: its pagoPA notice was not paid by its due date";
+            end(uow, &permit, "unpaid", reason, Some(UNPAID_TIMER)).await
         })
     }
 }

@@ -8,7 +8,7 @@
 //! poller's transaction, publishing `mobility.permit.activated`: the whitelist follows.
 
 use futures::future::BoxFuture;
-use jiff::ToSpan;
+use jiff::{ToSpan, civil::Date};
 use sportello_kit::{
     Aggregate, ServiceError, UnitOfWork,
     payments::{Debtor, PaidPosition, PaymentRequest, Purpose},
@@ -23,7 +23,8 @@ use super::{
     store::{self, Permit},
 };
 
-/// Days from issue to the notice's due date.
+/// Days from issue to the notice's due date (the permit's last day if sooner); a permit
+/// still unpaid after it lapses ([`super::lifecycle::Unpaid`]).
 pub const DAYS_TO_PAY: i32 = 30;
 
 /// Asks pagoPA for the notice of `permit` if it has a fee and no notice yet. `Ok(None)`
@@ -40,10 +41,7 @@ pub async fn issue(
     {
         return Ok(None);
     }
-    let today = rome::date_of(desk.db.clock().now());
-    let due_date = today
-        .checked_add(DAYS_TO_PAY.days())
-        .map_err(ServiceError::internal)?;
+    let due_date = due_date(rome::date_of(permit.created_at), permit.valid_until)?;
     let request = PaymentRequest {
         municipality: permit.municipality,
         purpose: Purpose::new(CHARGE, &permit.id.to_string()).map_err(ServiceError::internal)?,
@@ -68,6 +66,15 @@ pub async fn issue(
             Ok(Some(error.message().to_owned()))
         }
     }
+}
+
+/// The notice's due date for a permit issued on `issued`: [`DAYS_TO_PAY`] days on, never
+/// after the permit's last day (a notice for days gone is no use to anyone).
+pub fn due_date(issued: Date, valid_until: Date) -> Result<Date, ServiceError> {
+    Ok(issued
+        .checked_add(DAYS_TO_PAY.days())
+        .map_err(ServiceError::internal)?
+        .min(valid_until.max(issued)))
 }
 
 fn capitalised(text: &str) -> String {
@@ -96,7 +103,11 @@ pub fn paid<'a>(
         };
         if !store::activate(uow, id).await? {
             tracing::warn!(permit_id = %id, receipt = %paid.receipt_id,
-                "a permit fee paid for a permit not awaiting payment: recorded, the permit unchanged");
+                "a permit fee paid for a permit ended or paid already: recorded, the permit unchanged");
+            return Ok(());
+        }
+        if permit.state == State::UnderReview {
+            tracing::info!(permit_id = %id, "a permit under review paid: its review decides");
             return Ok(());
         }
         let key = id.to_string();

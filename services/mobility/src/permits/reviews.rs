@@ -184,6 +184,12 @@ impl EventHandler for RegistryEvents {
                             let Some(permit) = store::lock(uow, id).await.map_err(retry)? else {
                                 continue;
                             };
+                            // Under the lock: a grace that ran out meanwhile stays ended.
+                            if permit.state != State::UnderReview
+                                || permit.review_source.as_deref() != Some(source.as_str())
+                            {
+                                continue;
+                            }
                             work::withdrawn(uow, &permit).await.map_err(failed)?;
                             work::close(uow, &permit, "change_rejected")
                                 .await

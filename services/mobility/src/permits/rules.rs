@@ -75,20 +75,30 @@ pub fn last_day(kind: Kind, from: Date, days: u32) -> Result<Date, ServiceError>
         (None, _) => {
             return Err(ServiceError::invalid_field(
                 "days",
-                "a resident's permit lasts a year: leave days at 0",
+                "il permesso residenti dura un anno: lasciare days a 0 / a resident's permit lasts a year: leave days at 0",
             ));
         }
         (Some(most), days) if (1..=most).contains(&days) => i64::from(days).days(),
         (Some(most), _) => {
             return Err(ServiceError::invalid_field(
                 "days",
-                format!("a {} permit lasts 1 to {most} days", kind.name()),
+                format!(
+                    "un {} dura da 1 a {most} giorni / a {} permit lasts 1 to {most} days",
+                    kind.italian(),
+                    kind.name()
+                ),
             ));
         }
     };
-    from.checked_add(span)
-        .and_then(|end| end.checked_sub(1.day()))
-        .map_err(|_| ServiceError::invalid_field("valid_from", "is out of range"))
+    let out_of_range =
+        |_| ServiceError::invalid_field("valid_from", "è fuori intervallo / is out of range");
+    let anniversary = from.checked_add(span).map_err(out_of_range)?;
+    // A year from 29 February lands on 28 February (clamped): that day is already the
+    // year's last. Otherwise the last day is the one before the anniversary.
+    if rules.most_days.is_none() && anniversary.day() != from.day() {
+        return Ok(anniversary);
+    }
+    anniversary.checked_sub(1.day()).map_err(out_of_range)
 }
 
 /// What a permit of `kind` for `days` costs, given the zone's fee for the kind.
@@ -105,7 +115,7 @@ pub fn check_start(from: Date, today: Date) -> Result<(), ServiceError> {
     if from < today {
         return Err(ServiceError::invalid_field(
             "valid_from",
-            "must be today or later: a permit never starts in the past",
+            "deve essere oggi o dopo: un permesso non parte nel passato / must be today or later: a permit never starts in the past",
         ));
     }
     let latest = today
@@ -114,7 +124,9 @@ pub fn check_start(from: Date, today: Date) -> Result<(), ServiceError> {
     if from > latest {
         return Err(ServiceError::invalid_field(
             "valid_from",
-            format!("must be within {MOST_DAYS_AHEAD} days from today"),
+            format!(
+                "deve essere entro {MOST_DAYS_AHEAD} giorni da oggi / must be within {MOST_DAYS_AHEAD} days from today"
+            ),
         ));
     }
     Ok(())
@@ -132,10 +144,15 @@ mod tests {
             last_day(Kind::Resident, date(2027, 1, 15), 0).unwrap(),
             date(2028, 1, 14)
         );
-        // From 29 February, a year on is 28 February: the permit ends the 27th.
+        // From 29 February: to 28 February of the next year, not the 27th.
         assert_eq!(
             last_day(Kind::Resident, date(2028, 2, 29), 0).unwrap(),
-            date(2029, 2, 27)
+            date(2029, 2, 28)
+        );
+        // And from 1 March 2027 to 29 February 2028, a leap day included.
+        assert_eq!(
+            last_day(Kind::Resident, date(2027, 3, 1), 0).unwrap(),
+            date(2028, 2, 29)
         );
         assert!(last_day(Kind::Resident, date(2027, 1, 15), 30).is_err());
     }

@@ -299,13 +299,13 @@ async fn release(uow: &mut UnitOfWork, permit: &Permit) -> Result<(), sqlx::Erro
     if permit.kind != Kind::Resident {
         return Ok(());
     }
-    sqlx::query("update zones set permits_held = greatest(permits_held - 1, 0) where id = $1")
+    sqlx::query("update zones set permits_held = permits_held - 1 where id = $1")
         .bind(permit.zone_id)
         .execute(uow.conn())
         .await?;
     if let Some(household) = &permit.household_ref {
         sqlx::query(
-            "update household_plates set plates = greatest(plates - $3, 0)
+            "update household_plates set plates = plates - $3
              where zone_id = $1 and household_ref = $2",
         )
         .bind(permit.zone_id)
@@ -399,12 +399,15 @@ pub async fn set_notice(
     Ok(())
 }
 
-/// Awaiting payment → active; `false` when it was not awaiting payment.
+/// Records the payment: awaiting payment → active; under review, it stays under review
+/// but paid (its review decides the rest). `false` when it was ended or paid already.
 pub async fn activate(uow: &mut UnitOfWork, id: Uuid) -> Result<bool, sqlx::Error> {
     let now = uow.now();
     let done = sqlx::query(
-        "update permits set state = 'active', activated_at = $2, version = version + 1
-         where id = $1 and state = 'awaiting_payment'",
+        "update permits
+         set state = case when state = 'awaiting_payment' then 'active' else state end,
+             activated_at = $2, version = version + 1
+         where id = $1 and activated_at is null and state in ('awaiting_payment', 'under_review')",
     )
     .bind(id)
     .bind(SqlTimestamp::from(now))
@@ -474,7 +477,7 @@ pub async fn close_review(uow: &mut UnitOfWork, permit: &Permit) -> Result<(), s
 /// Ends a permit now, saying why, and gives back what it held.
 pub async fn end(uow: &mut UnitOfWork, permit: &Permit, reason: &str) -> Result<(), sqlx::Error> {
     let now = uow.now();
-    sqlx::query(
+    let done = sqlx::query(
         "update permits set state = 'ended', ended_at = $2, reason = $3, grace_until = null,
                             review_id = null, review_cause = null, review_source = null,
                             version = version + 1
@@ -485,5 +488,9 @@ pub async fn end(uow: &mut UnitOfWork, permit: &Permit, reason: &str) -> Result<
     .bind(reason)
     .execute(uow.conn())
     .await?;
+    // Ended already: what it held was given back then.
+    if done.rows_affected() == 0 {
+        return Ok(());
+    }
     release(uow, permit).await
 }

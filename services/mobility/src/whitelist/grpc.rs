@@ -36,7 +36,13 @@ pub fn whitelist_plate(raw: &str) -> Result<String, ServiceError> {
     })
 }
 
+/// The municipality asked about, by a camera's or the police's system, or by a person
+/// who serves citizens (never a kiosk or a manager watching the floor: plates are
+/// personal data).
 fn municipality(context: &CallContext, raw: &str) -> Result<MunicipalityCode, ServiceError> {
+    if context.asserts_person() {
+        context.require_role(sportello_kit::Role::OPERATORS)?;
+    }
     let municipality: MunicipalityCode = kit::parse_field("municipality_istat_code", raw)?;
     context.ensure_visible(municipality)?;
     Ok(municipality)
@@ -55,8 +61,12 @@ impl WhitelistService for Cameras {
         let zone = request.zone_code.trim().to_ascii_uppercase();
         let plate = whitelist_plate(&request.plate)?;
         let at: Timestamp = match &request.transit_time {
-            Some(time) => Timestamp::new(time.seconds, time.nanos)
-                .map_err(|_| ServiceError::invalid_field("transit_time", "is not an instant"))?,
+            Some(time) => Timestamp::new(time.seconds, time.nanos).map_err(|_| {
+                ServiceError::invalid_field(
+                    "transit_time",
+                    "non è un istante valido / is not an instant",
+                )
+            })?,
             None => self.db.clock().now(),
         };
         let rules = self

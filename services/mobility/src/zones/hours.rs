@@ -18,14 +18,18 @@ pub struct Hours {
 }
 
 fn minute_of(field: &str, raw: &str) -> Result<i32, ServiceError> {
-    let bad = || ServiceError::invalid_field(field, "must be HH:MM, from 00:00 to 24:00");
+    let bad = || {
+        ServiceError::invalid_field(
+            field,
+            "deve essere OO:MM, da 00:00 a 24:00 / must be HH:MM, from 00:00 to 24:00",
+        )
+    };
     let (h, m) = raw.trim().split_once(':').ok_or_else(bad)?;
     let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    let minute = h * 60 + m;
-    if h < 0 || !(0..60).contains(&m) || !(0..=1440).contains(&minute) {
+    if !(0..=24).contains(&h) || !(0..60).contains(&m) || (h == 24 && m != 0) {
         return Err(bad());
     }
-    Ok(minute)
+    Ok(h * 60 + m)
 }
 
 /// Parses the request's `hours`.
@@ -139,6 +143,10 @@ mod tests {
         );
         assert_eq!(field(&[span(&[1], "7.30", "08:00")]), "hours[0].from");
         assert_eq!(field(&[span(&[1], "07:00", "24:01")]), "hours[0].until");
+        assert_eq!(
+            field(&[span(&[1], "71582789:00", "08:00")]),
+            "hours[0].from"
+        );
         assert_eq!(field(&[span(&[1], "09:00", "08:00")]), "hours[0].until");
         assert_eq!(clock_text(450), "07:30");
     }

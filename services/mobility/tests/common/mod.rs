@@ -329,7 +329,7 @@ pub fn resident_permit(who: Who, plates: &[&str]) -> IssuePermitRequest {
         valid_from: String::new(),
         days: 0,
         channel: Channel::Counter as i32,
-        idempotency_key: String::new(),
+        idempotency_key: uuid::Uuid::new_v4().to_string(),
     }
 }
 

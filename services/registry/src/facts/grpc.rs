@@ -170,6 +170,23 @@ impl FactService for Facts {
         let on = parse_day("on_date", &request.on_date, self.registry.today())?;
         let stretches = area::parse(&request.area)?;
         let person = self.registry.find_person(&context, &key, on, field).await?;
+        let home = person
+            .state
+            .as_ref()
+            .filter(|s| s.status == ResidentStatus::Resident)
+            .and_then(|s| s.home.as_ref());
+        // The answer names the person's family too: the audit says so.
+        let mut disclosed = vec![person.id];
+        if let Some(home) = home
+            && let Some(family) = self
+                .registry
+                .source
+                .family(home.family_id, on)
+                .await
+                .map_err(ServiceError::from)?
+        {
+            disclosed = family.member_ids();
+        }
         self.registry
             .audit(
                 &context,
@@ -177,15 +194,10 @@ impl FactService for Facts {
                     action: "fact.resides_in_area",
                     record_kind: RecordKind::Resident,
                     record_id: person.id.0,
-                    disclosed: &[person.id],
+                    disclosed: &disclosed,
                 },
             )
             .await?;
-        let home = person
-            .state
-            .as_ref()
-            .filter(|s| s.status == ResidentStatus::Resident)
-            .and_then(|s| s.home.as_ref());
         Ok(Response::new(match home {
             Some(home) => ResidesInAreaResponse {
                 resident: true,
