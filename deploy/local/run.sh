@@ -84,6 +84,14 @@ if [ -z "${PROTOCOL_NAME_KEYS:-}" ]; then
   export PROTOCOL_NAME_KEYS
 fi
 
+# The keys sealing the disabled badges' certifications (health data): one per local
+# installation, kept with its data so the badges issued in earlier runs still open.
+if [ -z "${HEALTH_DATA_KEYS:-}" ]; then
+  [ -s "$STATE/health-data.keys" ] || python3 -c 'import secrets; print("h1:" + secrets.token_hex(32))' >"$STATE/health-data.keys"
+  HEALTH_DATA_KEYS=$(cat "$STATE/health-data.keys")
+  export HEALTH_DATA_KEYS
+fi
+
 if [ -n "${SPORTELLO_BIN_DIR:-}" ]; then
   BIN=$SPORTELLO_BIN_DIR
 else

@@ -51,6 +51,8 @@ export PSEUDONYM_KEY
 PSEUDONYM_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export PROTOCOL_NAME_KEYS
 PROTOCOL_NAME_KEYS=$(python3 -c 'import secrets; print("k1:" + secrets.token_hex(32))')
+export HEALTH_DATA_KEYS
+HEALTH_DATA_KEYS=$(python3 -c 'import secrets; print("h1:" + secrets.token_hex(32))')
 export LISTEN_HOST=127.0.0.1 COOKIE_SECURE=false LOG_FORMAT=text
 # The shipped La Spezia catalogue, the demo municipality's.
 export CATALOGUE_SEED=${CATALOGUE_SEED:-011015}

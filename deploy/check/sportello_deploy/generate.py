@@ -84,6 +84,9 @@ PSEUDONYM_SECRET = "sportello-pseudonym"
 # The Secret holding routing's PROTOCOL_NAME_KEYS, the keys sealing the correspondents'
 # names in the protocol register (deploy/README.md, "Secrets").
 PROTOCOL_NAMES_SECRET = "sportello-protocol-names"
+# The Secret holding mobility's HEALTH_DATA_KEYS, the keys sealing the disabled badges'
+# certifications (deploy/README.md, "Secrets").
+HEALTH_DATA_SECRET = "sportello-health-data"
 # The Secret holding the subscription key of pagoPA's debt-position service (GPD), read by
 # the paying services as PAGOPA_GPD_KEY (deploy/README.md, "Secrets").
 PAGOPA_SECRET = "sportello-pagopa"
@@ -113,7 +116,8 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     mobility: PSEUDONYM_KEY (required), the registry's, so a permit knows its holder by the
     registry's reference; REGISTRY_URL, without which resident and guest permits are
     refused (UNAVAILABLE: no residence fact); pagoPA for the permits' fees, as SUAP's, from
-    the ConfigMap sportello-mobility.
+    the ConfigMap sportello-mobility; HEALTH_DATA_KEYS from its Secret (optional: without
+    it the disabled badges' desk answers UNAVAILABLE, health data never stored in the clear).
     """
     gpd_key = (
         "        # pagoPA's debt-position service (GPD): its subscription key.\n"
@@ -161,6 +165,11 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
             "          valueFrom:\n            secretKeyRef:\n"
             f"              name: {PSEUDONYM_SECRET}\n              key: key\n",
             gpd_key,
+            "        # Seal the disabled badges' certifications: add keys, never drop one.\n"
+            "        - name: HEALTH_DATA_KEYS\n"
+            "          valueFrom:\n            secretKeyRef:\n"
+            f"              name: {HEALTH_DATA_SECRET}\n              key: keys\n"
+            "              optional: true\n",
         ]
         if "registry" in services:
             out.append(
