@@ -90,7 +90,7 @@ fn street_code(field: &str, raw: &str) -> Result<String, ServiceError> {
     {
         return Err(ServiceError::invalid_field(
             field,
-            "must be the gazetteer's street code: 1-12 letters, digits or '-'",
+            "deve essere il codice della via nello stradario: 1-12 lettere, cifre o '-' / must be the gazetteer's street code: 1-12 letters, digits or '-'",
         ));
     }
     Ok(code)
@@ -100,13 +100,15 @@ fn streets(ranges: &[StreetRange]) -> Result<Vec<Stretch>, ServiceError> {
     if ranges.is_empty() {
         return Err(ServiceError::invalid_field(
             "streets",
-            "at least one stretch of street is required",
+            "serve almeno un tratto di via / at least one stretch of street is required",
         ));
     }
     if ranges.len() > MOST_STRETCHES {
         return Err(ServiceError::invalid_field(
             "streets",
-            format!("at most {MOST_STRETCHES} stretches of street"),
+            format!(
+                "al massimo {MOST_STRETCHES} tratti di via / at most {MOST_STRETCHES} stretches of street"
+            ),
         ));
     }
     ranges
@@ -120,7 +122,7 @@ fn streets(ranges: &[StreetRange]) -> Result<Vec<Stretch>, ServiceError> {
                     .ok_or_else(|| {
                         ServiceError::invalid_field(
                             format!("streets[{i}].{field}"),
-                            "must be a house number up to 99999",
+                            "deve essere un numero civico fino a 99999 / must be a house number up to 99999",
                         )
                     })
             };
@@ -129,7 +131,7 @@ fn streets(ranges: &[StreetRange]) -> Result<Vec<Stretch>, ServiceError> {
             if to_number != 0 && to_number < from_number {
                 return Err(ServiceError::invalid_field(
                     format!("streets[{i}].to_number"),
-                    "must not be before from_number",
+                    "non può precedere from_number / must not be before from_number",
                 ));
             }
             let parity = match Parity::try_from(range.parity) {
@@ -139,7 +141,7 @@ fn streets(ranges: &[StreetRange]) -> Result<Vec<Stretch>, ServiceError> {
                 Err(_) => {
                     return Err(ServiceError::invalid_field(
                         format!("streets[{i}].parity"),
-                        "is not a parity",
+                        "non è un lato valido / is not a parity",
                     ));
                 }
             };
@@ -165,12 +167,15 @@ impl TryFrom<&DefineZoneRequest> for NewZone {
         if !code_ok {
             return Err(ServiceError::invalid_field(
                 "zone_code",
-                "must be 1-16 letters, digits or '-', e.g. ZTL-CENTRO",
+                "deve essere di 1-16 lettere, cifre o '-', ad es. ZTL-CENTRO / must be 1-16 letters, digits or '-', e.g. ZTL-CENTRO",
             ));
         }
         let kind = match ZoneKind::try_from(request.kind) {
             Ok(ZoneKind::Unspecified) | Err(_) => {
-                return Err(ServiceError::invalid_field("kind", "is required"));
+                return Err(ServiceError::invalid_field(
+                    "kind",
+                    "è obbligatorio / is required",
+                ));
             }
             Ok(kind) => kind,
         };
@@ -180,14 +185,14 @@ impl TryFrom<&DefineZoneRequest> for NewZone {
             _ => {
                 return Err(ServiceError::invalid_field(
                     "plates_per_household",
-                    "must be 1 to 10 (0 for 2)",
+                    "deve essere da 1 a 10 (0 per 2) / must be 1 to 10 (0 for 2)",
                 ));
             }
         };
         if request.fees.is_empty() {
             return Err(ServiceError::invalid_field(
                 "fees",
-                "at least one kind of permit with its fee is required",
+                "serve almeno un tipo di permesso con la sua tariffa / at least one kind of permit with its fee is required",
             ));
         }
         let mut fees: Vec<(Kind, i64)> = Vec::new();
@@ -198,13 +203,13 @@ impl TryFrom<&DefineZoneRequest> for NewZone {
                 .ok_or_else(|| {
                     ServiceError::invalid_field(
                         format!("fees[{i}].kind"),
-                        "must be resident, guest, works or delivery",
+                        "deve essere resident, guest, works o delivery / must be resident, guest, works or delivery",
                     )
                 })?;
             if fees.iter().any(|(k, _)| *k == kind) {
                 return Err(ServiceError::invalid_field(
                     format!("fees[{i}].kind"),
-                    "is listed twice",
+                    "è ripetuto / is listed twice",
                 ));
             }
             let cents = i64::try_from(fee.amount_cents)
@@ -213,7 +218,7 @@ impl TryFrom<&DefineZoneRequest> for NewZone {
                 .ok_or_else(|| {
                     ServiceError::invalid_field(
                         format!("fees[{i}].amount_cents"),
-                        "must be at most €100,000",
+                        "al massimo 100.000 € / must be at most €100,000",
                     )
                 })?;
             fees.push((kind, cents));
@@ -226,8 +231,9 @@ impl TryFrom<&DefineZoneRequest> for NewZone {
             zone_code,
             name: domain::required_text("name", &request.name, 120)?,
             kind,
-            permit_quota: i32::try_from(request.permit_quota)
-                .map_err(|_| ServiceError::invalid_field("permit_quota", "is too large"))?,
+            permit_quota: i32::try_from(request.permit_quota).map_err(|_| {
+                ServiceError::invalid_field("permit_quota", "è troppo grande / is too large")
+            })?,
             streets: streets(&request.streets)?,
             hours: hours::parse(&request.hours)?,
             plates_per_household,

@@ -45,7 +45,7 @@ pub fn parse(hours: &[ActiveHours]) -> Result<Vec<Hours>, ServiceError> {
                     _ => {
                         return Err(ServiceError::invalid_field(
                             format!("hours[{i}].weekdays"),
-                            "must be ISO weekdays 1 (Monday) to 7 (Sunday), each once",
+                            "giorni ISO da 1 (lunedì) a 7 (domenica), ciascuno una volta / must be ISO weekdays 1 (Monday) to 7 (Sunday), each once",
                         ));
                     }
                 }
@@ -53,7 +53,7 @@ pub fn parse(hours: &[ActiveHours]) -> Result<Vec<Hours>, ServiceError> {
             if weekdays.is_empty() {
                 return Err(ServiceError::invalid_field(
                     format!("hours[{i}].weekdays"),
-                    "at least one weekday is required",
+                    "serve almeno un giorno / at least one weekday is required",
                 ));
             }
             weekdays.sort_unstable();
@@ -62,7 +62,7 @@ pub fn parse(hours: &[ActiveHours]) -> Result<Vec<Hours>, ServiceError> {
             if until_minute <= from_minute || from_minute == 1440 {
                 return Err(ServiceError::invalid_field(
                     format!("hours[{i}].until"),
-                    "must be after from",
+                    "deve seguire from / must be after from",
                 ));
             }
             Ok(Hours {

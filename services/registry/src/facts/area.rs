@@ -25,13 +25,13 @@ pub fn parse(area: &[StreetRange]) -> Result<Vec<Stretch>, ServiceError> {
     if area.is_empty() {
         return Err(ServiceError::invalid_field(
             "area",
-            "at least one stretch of street is required",
+            "serve almeno un tratto di via / at least one stretch of street is required",
         ));
     }
     if area.len() > MOST {
         return Err(ServiceError::invalid_field(
             "area",
-            format!("at most {MOST} stretches of street"),
+            format!("al massimo {MOST} tratti di via / at most {MOST} stretches of street"),
         ));
     }
     area.iter()
@@ -46,11 +46,14 @@ pub fn parse(area: &[StreetRange]) -> Result<Vec<Stretch>, ServiceError> {
             if to.is_some_and(|to| to < range.from_number) {
                 return Err(ServiceError::invalid_field(
                     format!("area[{i}].to_number"),
-                    "must not be before from_number",
+                    "non può precedere from_number / must not be before from_number",
                 ));
             }
             let parity = Parity::try_from(range.parity).map_err(|_| {
-                ServiceError::invalid_field(format!("area[{i}].parity"), "is not a parity")
+                ServiceError::invalid_field(
+                    format!("area[{i}].parity"),
+                    "non è un lato valido / is not a parity",
+                )
             })?;
             Ok(Stretch {
                 street_code,
