@@ -12,7 +12,9 @@ mod common;
 use common::{Office, SPEZIA, Who, count, counter, resident_permit};
 use jiff::SignedDuration;
 use sportello_proto::{
-    mobility::v1::{ExportWhitelistRequest, GetPermitRequest, PermitKind, PermitState},
+    mobility::v1::{
+        EndPermitRequest, ExportWhitelistRequest, GetPermitRequest, PermitKind, PermitState,
+    },
     registry::v1::Sex,
 };
 use tonic::Code;
@@ -264,6 +266,37 @@ async fn the_quota_and_the_households_plates_refuse_one_too_many_and_bad_input_w
         .await
         .unwrap();
     assert_eq!(held, 2);
+
+    // Rossi sells a car: the permit ends, its place and plates go back, Verdi gets one.
+    let mut api = office.permits().await;
+    let ended = api
+        .end_permit(counter("permit.end").request(EndPermitRequest {
+            permit_id: first.id.clone(),
+            cause: "vehicle_sold".into(),
+            idempotency_key: String::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .permit
+        .unwrap();
+    assert_eq!(ended.state, PermitState::Ended as i32);
+    assert!(ended.reason.contains("veicolo venduto"), "{}", ended.reason);
+    let again = api
+        .end_permit(counter("permit.end").request(EndPermitRequest {
+            permit_id: first.id.clone(),
+            cause: "given_up".into(),
+            idempotency_key: String::new(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    issue(resident_permit(VERDI, &["KL567MN"])).await.unwrap();
+    let plates: i32 = sqlx::query_scalar("select sum(plates)::int from household_plates")
+        .fetch_one(office.pool())
+        .await
+        .unwrap();
+    assert_eq!(plates, 2, "Rossi's two given back; Bianchi's and Verdi's");
 }
 
 #[tokio::test]
@@ -358,4 +391,65 @@ async fn read(office: &Office, id: &str) -> sportello_proto::mobility::v1::Permi
         .into_inner()
         .permit
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_permit_left_unpaid_lapses_after_its_due_date_and_gives_its_place_back() {
+    let office = Office::start("2027-01-11T09:00:00Z").await;
+    office.define_ztl(3_000, 1).await;
+    office.resident(ROSSI, "PRIONE", "12").await;
+    office.resident(BIANCHI, "PRIONE", "31").await;
+    let mut api = office.permits().await;
+    let unpaid = api
+        .issue_permit(counter("permit.issue").request(resident_permit(ROSSI, &["AB123CD"])))
+        .await
+        .unwrap()
+        .into_inner()
+        .permit
+        .unwrap();
+    assert_eq!(unpaid.state, PermitState::AwaitingPayment as i32);
+    // Without a key a permit with a fee is refused: a retry would make a second one.
+    let mut keyless = resident_permit(BIANCHI, &["GH234JK"]);
+    keyless.idempotency_key.clear();
+    let refused = api
+        .issue_permit(counter("permit.issue").request(keyless))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.message().starts_with("idempotency_key:"),
+        "{}",
+        refused.message()
+    );
+    // The quota's one place is held while the notice waits.
+    let full = api
+        .issue_permit(counter("permit.issue").request(resident_permit(BIANCHI, &["GH234JK"])))
+        .await
+        .unwrap_err();
+    assert_eq!(full.code(), Code::FailedPrecondition);
+
+    // Due 10 February; on the 11th it lapses.
+    office
+        .ctx
+        .clock
+        .set("2027-02-10T20:00:00Z".parse().unwrap());
+    office.tick().await;
+    assert_eq!(
+        read(&office, &unpaid.id).await.state,
+        PermitState::AwaitingPayment as i32
+    );
+    office
+        .ctx
+        .clock
+        .set("2027-02-11T08:00:00Z".parse().unwrap());
+    office.tick().await;
+    let lapsed = read(&office, &unpaid.id).await;
+    assert_eq!(lapsed.state, PermitState::Ended as i32);
+    assert!(
+        lapsed.reason.contains("non è stato pagato"),
+        "{}",
+        lapsed.reason
+    );
+    api.issue_permit(counter("permit.issue").request(resident_permit(BIANCHI, &["GH234JK"])))
+        .await
+        .unwrap();
 }

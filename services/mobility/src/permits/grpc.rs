@@ -3,8 +3,9 @@
 use sportello_kit::{CallContext, Role, ServiceError};
 use sportello_pa::plate;
 use sportello_proto::mobility::v1::{
-    CheckPlateRequest, CheckPlateResponse, GetPermitRequest, GetPermitResponse, IssuePermitRequest,
-    IssuePermitResponse, PlateCandidate, permit_service_server::PermitService,
+    CheckPlateRequest, CheckPlateResponse, EndPermitRequest, EndPermitResponse, GetPermitRequest,
+    GetPermitResponse, IssuePermitRequest, IssuePermitResponse, PlateCandidate,
+    permit_service_server::PermitService,
 };
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 use super::{
     Desk,
     domain::{plate_kind_code, plate_message},
-    issuing, message, store,
+    ending, issuing, message, store,
 };
 use crate::error::MobilityError;
 
@@ -69,6 +70,16 @@ impl PermitService for Permits {
         Ok(Response::new(GetPermitResponse {
             permit: Some(message::permit(&permit)),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn end_permit(
+        &self,
+        request: Request<EndPermitRequest>,
+    ) -> Result<Response<EndPermitResponse>, Status> {
+        let context = CallContext::of(&request)?.clone();
+        let response = ending::end(&self.desk, &context, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all)]

@@ -8,13 +8,15 @@
 //! [`notices`] asks pagoPA for its notice and hears the receipt that activates it;
 //! [`reviews`] puts a permit under review when its holder moves or dies, with a grace
 //! period on a timer, and hands the review to the back office through routing
-//! ([`work`]); [`lifecycle`] ends permits at their last day or their grace's;
+//! ([`work`]); [`lifecycle`] ends permits at their last day, their grace's or unpaid;
+//! [`ending`] ends one at the holder's request;
 //! [`store`] holds the SQL and [`message`] the wire form.
 //!
 //! The holder's fiscal code and name go to the registry (to ask) and to pagoPA (the
 //! debtor) only: mobility keeps the pseudonymous reference.
 
 pub mod domain;
+pub mod ending;
 pub mod grpc;
 pub mod issuing;
 pub mod lifecycle;

@@ -20,6 +20,10 @@ use super::memory::Whitelist;
 /// NATS user).
 pub const SUBJECTS: &[&str] = &["mobility.permit.>", "mobility.badge.>"];
 
+/// How often the whole whitelist is reloaded, dropping what ended before the horizon (the
+/// events only ever refresh one record at a time).
+const RELOAD_EVERY: Duration = Duration::from_secs(60 * 60);
+
 /// How far before "now" a subscription starts, to cover clock skew between this host and
 /// the NATS server.
 const OVERLAP: Duration = Duration::from_secs(30);
@@ -42,9 +46,18 @@ pub async fn follow(
                     Err(error) => tracing::warn!(%error, "whitelist reload failed"),
                 }
                 backoff.reset();
+                let mut prune = tokio::time::interval(RELOAD_EVERY);
+                prune.tick().await;
                 loop {
                     let next = tokio::select! {
                         next = messages.next() => next,
+                        _ = prune.tick() => {
+                            // Expired and long-ended entries go; the horizon moves on.
+                            if let Err(error) = whitelist.reload(&db).await {
+                                tracing::warn!(%error, "whitelist reload failed");
+                            }
+                            continue;
+                        }
                         () = shutdown.cancelled() => return,
                     };
                     match next {
