@@ -98,7 +98,7 @@ $(APITEST_TOOLS)/.installed: services/gateway/apitest/requirements.txt
 	touch $@
 
 .PHONY: bench
-bench: bench-kit bench-routing bench-registry bench-suap bench-education bench-mobility bench-gateway ## All benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
+bench: bench-kit bench-routing bench-registry bench-suap bench-education bench-mobility bench-urp bench-gateway ## All benchmarks (release build; a durable private PostgreSQL and NATS); figures in the README
 
 .PHONY: bench-kit
 bench-kit: ## Trust between services: end-user token verification, a loopback call with and without mutual TLS
@@ -127,6 +127,10 @@ bench-education: ## Education: a window's ranking of 5,000 applications computed
 .PHONY: bench-mobility
 bench-mobility: ## Mobility: the ZTL cameras' check, open loop at 1,000/s with 100,000 active permits, beside permits being issued (durable PostgreSQL)
 	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-mobility --bench whitelist
+
+.PHONY: bench-urp
+bench-urp: ## URP: the info-desk's knowledge-base search over 5,000 answers (durable PostgreSQL)
+	SPORTELLO_DURABLE=1 deploy/local/test.sh $(CARGO) bench --locked -p sportello-urp --bench knowledge
 
 .PHONY: bench-gateway
 bench-gateway: ui chromium ## Gateway: from "Chiama il prossimo" to the board showing the call, in a real browser (p50/p95/max; release binaries, durable PostgreSQL, 95,000 residents)

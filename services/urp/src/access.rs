@@ -7,9 +7,15 @@ const GATEWAY: Caller = Caller::Service("gateway");
 
 /// The table.
 pub static POLICY: Policy = Policy {
-    rules: &[Rule {
-        rpc: "sportello.urp.v1.FeedbackService/*",
-        callers: &[GATEWAY, Caller::AnySystem],
-    }],
+    rules: &[
+        Rule {
+            rpc: "sportello.urp.v1.FeedbackService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
+        Rule {
+            rpc: "sportello.urp.v1.KnowledgeService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
+    ],
     persons: &[GATEWAY, Caller::AnySystem],
 };

@@ -7,12 +7,16 @@
 
 pub mod access;
 pub mod feedback;
+pub mod knowledge;
 
 use sportello_kit::{
     Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
     StreamSpec,
 };
-use sportello_proto::urp::v1::feedback_service_server::FeedbackServiceServer;
+use sportello_proto::urp::v1::{
+    feedback_service_server::FeedbackServiceServer,
+    knowledge_service_server::KnowledgeServiceServer,
+};
 use tokio_util::sync::CancellationToken;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -44,9 +48,15 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let service = Service::start(&SPEC, config).await?;
     let feedback = feedback::grpc::FeedbackDesk::new(service.db().clone());
-    let api = Api::new().grpc(FeedbackServiceServer::with_interceptor(
-        feedback,
-        sportello_kit::require_call_context,
-    ));
+    let knowledge = knowledge::grpc::Knowledge::new(service.db().clone());
+    let api = Api::new()
+        .grpc(FeedbackServiceServer::with_interceptor(
+            feedback,
+            sportello_kit::require_call_context,
+        ))
+        .grpc(KnowledgeServiceServer::with_interceptor(
+            knowledge,
+            sportello_kit::require_call_context,
+        ));
     service.serve(api, listeners, shutdown).await
 }
