@@ -77,40 +77,77 @@ pub async fn publish(uow: &mut UnitOfWork, answer: &NewAnswer) -> Result<Answer,
     answer_from(&row)
 }
 
-/// The answers matching `question`, best first, with their scores: any of its words'
-/// roots (accents folded) ranked by how many and where, or a title and keywords alike
-/// enough to be the same words mistyped.
+const COLUMNS: &str = "a.id, a.municipality, a.service_code, a.title, a.body, a.what_to_bring,
+    a.where_to_go, a.cost, a.duration, a.keywords, a.version, a.updated_at";
+
+/// The answers matching `question`, best first, with their scores: those holding all of
+/// its words' roots (accents folded), ranked by where (title and keywords above the
+/// body); then, if fewer than asked, those holding any of them; then those whose folded
+/// title and keywords are alike enough to be the question mistyped. Each wider pass runs
+/// only when the narrower did not fill the page: they cost more as they match more.
 pub async fn search(db: &Db, question: &Question) -> Result<Vec<(Answer, f64)>, sqlx::Error> {
     let mut tx = db.pool().begin().await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "set local pg_trgm.word_similarity_threshold = {TYPO_THRESHOLD}"
-    )))
-    .execute(&mut *tx)
-    .await?;
-    let rows = sqlx::query(
-        "with q as (
-             select nullif(replace(plainto_tsquery('italian_folded', $2)::text, '&', '|'), '')
-                        ::tsquery as words,
-                    kb_fold($2) as folded
-         )
-         select a.id, a.municipality, a.service_code, a.title, a.body, a.what_to_bring,
-                a.where_to_go, a.cost, a.duration, a.keywords, a.version, a.updated_at,
-                ((case when q.words is not null and a.search @@ q.words
-                      then 1 + ts_rank(a.search, q.words) else 0 end)
-                + word_similarity(q.folded, a.folded))::float8 as score
-           from kb_answers a, q
-          where a.municipality = $1
-            and ((q.words is not null and a.search @@ q.words) or q.folded <% a.folded)
-          order by score desc, a.title
-          limit $3",
-    )
-    .bind(question.municipality.as_str())
-    .bind(&question.text)
-    .bind(question.limit)
-    .fetch_all(&mut *tx)
-    .await?;
+    // All of the question's roots first; any of them only if that did not fill the page.
+    let mut found: Vec<(Answer, f64)> = Vec::new();
+    for (joined, bonus) in [("", 2.0), ("|", 1.0)] {
+        let missing = question.limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
+        if missing <= 0 {
+            break;
+        }
+        let seen: Vec<Uuid> = found.iter().map(|(a, _)| a.id).collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "with q as (
+                 select nullif(case when $5 = '|'
+                                    then replace(plainto_tsquery('italian_folded', $2)::text,
+                                                 '&', '|')
+                                    else plainto_tsquery('italian_folded', $2)::text end, '')
+                            ::tsquery as words
+             )
+             select {COLUMNS}, ($6 + ts_rank(a.search, q.words))::float8 as score
+               from kb_answers a, q
+              where a.municipality = $1 and q.words is not null and a.search @@ q.words
+                and a.id <> all($4)
+              order by score desc, a.title
+              limit $3"
+        )))
+        .bind(question.municipality.as_str())
+        .bind(&question.text)
+        .bind(missing)
+        .bind(&seen)
+        .bind(joined)
+        .bind(bonus)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            found.push((answer_from(row)?, row.try_get::<f64, _>("score")?));
+        }
+    }
+    let missing = question.limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
+    if missing > 0 {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "set local pg_trgm.word_similarity_threshold = {TYPO_THRESHOLD}"
+        )))
+        .execute(&mut *tx)
+        .await?;
+        let seen: Vec<Uuid> = found.iter().map(|(a, _)| a.id).collect();
+        let by_likeness = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "with q as (select kb_fold($2) as folded)
+             select {COLUMNS}, word_similarity(q.folded, a.folded)::float8 as score
+               from kb_answers a, q
+              where a.municipality = $1 and q.folded <% a.folded and a.id <> all($4)
+              order by score desc, a.title
+              limit $3"
+        )))
+        .bind(question.municipality.as_str())
+        .bind(&question.text)
+        .bind(missing)
+        .bind(&seen)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &by_likeness {
+            found.push((answer_from(row)?, row.try_get::<f64, _>("score")?));
+        }
+    }
     tx.commit().await?;
-    rows.iter()
-        .map(|row| Ok((answer_from(row)?, row.try_get::<f64, _>("score")?)))
-        .collect()
+    Ok(found)
 }
