@@ -80,16 +80,25 @@ pub async fn publish(uow: &mut UnitOfWork, answer: &NewAnswer) -> Result<Answer,
 const COLUMNS: &str = "a.id, a.municipality, a.service_code, a.title, a.body, a.what_to_bring,
     a.where_to_go, a.cost, a.duration, a.keywords, a.version, a.updated_at";
 
-/// The answers matching `question`, best first, with their scores: those holding all of
-/// its words' roots (accents folded), ranked by where (title and keywords above the
-/// body); then, if fewer than asked, those holding any of them; then those whose folded
-/// title and keywords are alike enough to be the question mistyped. Each wider pass runs
-/// only when the narrower did not fill the page: they cost more as they match more.
+/// The answers matching `question`, best first, with their scores: those whose title and
+/// keywords hold all of its words' roots (accents folded); then, if fewer than asked,
+/// those whose body does; then any root, in the title and then the body; then those whose
+/// folded title and keywords are alike enough to be the question mistyped. Each wider
+/// pass runs only when the narrower did not fill the page: they cost more as they match
+/// more.
 pub async fn search(db: &Db, question: &Question) -> Result<Vec<(Answer, f64)>, sqlx::Error> {
     let mut tx = db.pool().begin().await?;
     // All of the question's roots first; any of them only if that did not fill the page.
     let mut found: Vec<(Answer, f64)> = Vec::new();
-    for (joined, bonus) in [("", 2.0), ("|", 1.0)] {
+    // Title and keywords before the body, all roots before any: each pass fills what the
+    // narrower ones left, and the wide ones (the body, any root) rank many rows.
+    let passes = [
+        ("title_search", "", 4.0),
+        ("search", "", 3.0),
+        ("title_search", "|", 2.0),
+        ("search", "|", 1.0),
+    ];
+    for (column, joined, bonus) in passes {
         let missing = question.limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
         if missing <= 0 {
             break;
@@ -103,9 +112,9 @@ pub async fn search(db: &Db, question: &Question) -> Result<Vec<(Answer, f64)>, 
                                     else plainto_tsquery('italian_folded', $2)::text end, '')
                             ::tsquery as words
              )
-             select {COLUMNS}, ($6 + ts_rank(a.search, q.words))::float8 as score
+             select {COLUMNS}, ($6 + ts_rank(a.{column}, q.words))::float8 as score
                from kb_answers a, q
-              where a.municipality = $1 and q.words is not null and a.search @@ q.words
+              where a.municipality = $1 and q.words is not null and a.{column} @@ q.words
                 and a.id <> all($4)
               order by score desc, a.title
               limit $3"
