@@ -19,18 +19,10 @@ use super::{
     lifecycle, message, seal_context,
     store::{self, Badge, NewBadgeRow},
 };
-use crate::error::MobilityError;
+use crate::{error::MobilityError, permits::domain::channel_name};
 
 const ISSUE: &str = "mobility.issue_badge";
 const REPLACE: &str = "mobility.replace_badge";
-
-fn channel_name(channel: sportello_proto::common::v1::Channel) -> String {
-    channel
-        .as_str_name()
-        .to_ascii_lowercase()
-        .trim_start_matches("channel_")
-        .to_owned()
-}
 
 /// Issues a badge.
 pub async fn issue(

@@ -202,6 +202,15 @@ impl Holder {
     }
 }
 
+/// A channel as the tables name it: `counter`, `web`, `pec`, …
+pub fn channel_name(channel: Channel) -> String {
+    channel
+        .as_str_name()
+        .to_ascii_lowercase()
+        .trim_start_matches("channel_")
+        .to_owned()
+}
+
 /// A permit to issue, as parsed.
 #[derive(Debug, Clone)]
 pub struct Application {

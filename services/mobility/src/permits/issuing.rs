@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     Desk,
-    domain::{Application, Holder, State},
+    domain::{Application, Holder, State, channel_name},
     lifecycle, message, notices, rules,
     store::{self, NewPermit, Permit},
 };
@@ -131,8 +131,7 @@ async fn take(
     } else {
         State::AwaitingPayment
     };
-    let channel = application.channel.as_str_name().to_ascii_lowercase();
-    let channel = channel.trim_start_matches("channel_").to_owned();
+    let channel = channel_name(application.channel);
     let plates = application.plates.clone();
     let response = db
         .idempotent(ISSUE, application.key, fingerprint, |uow| {
