@@ -118,6 +118,9 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
     refused (UNAVAILABLE: no residence fact); pagoPA for the permits' fees, as SUAP's, from
     the ConfigMap sportello-mobility; HEALTH_DATA_KEYS from its Secret (optional: without
     it the disabled badges' desk answers UNAVAILABLE, health data never stored in the clear).
+    urp: PSEUDONYM_KEY (required), the registry's, so a named report or access request
+    knows its person by the registry's reference; ROUTING_URL, without which reports and
+    access requests are refused (UNAVAILABLE: no protocol number).
     """
     gpd_key = (
         "        # pagoPA's debt-position service (GPD): its subscription key.\n"
@@ -174,6 +177,18 @@ def service_env(svc: Service, services: dict[str, Service]) -> list[str]:
         if "registry" in services:
             out.append(
                 f"        - name: REGISTRY_URL\n          value: https://registry:{services['registry'].grpc}\n"
+            )
+        return out
+    if svc.name == "urp":
+        out = [
+            "        # A named report knows its person by the registry's requester_ref: the same key.\n"
+            "        - name: PSEUDONYM_KEY\n"
+            "          valueFrom:\n            secretKeyRef:\n"
+            f"              name: {PSEUDONYM_SECRET}\n              key: key\n",
+        ]
+        if "routing" in services:
+            out.append(
+                f"        - name: ROUTING_URL\n          value: https://routing:{services['routing'].grpc}\n"
             )
         return out
     if svc.name != "registry":

@@ -16,6 +16,12 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.urp.v1.KnowledgeService/*",
             callers: &[GATEWAY, Caller::AnySystem],
         },
+        // Reports come from the counter and the web (the gateway, Open311 included) and
+        // from department systems; the person behind one is read by URP's staff alone.
+        Rule {
+            rpc: "sportello.urp.v1.ReportService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
     ],
     persons: &[GATEWAY, Caller::AnySystem],
 };
