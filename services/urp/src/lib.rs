@@ -34,11 +34,17 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "urp",
         subjects: &["urp.>"],
     }],
-    consumers: Vec::new,
+    // Routing's completed cases make them rateable (feedback::cases): the consumer's NATS
+    // permissions come from here.
+    consumers: urp_consumers,
     subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };
+
+fn urp_consumers() -> Vec<sportello_kit::ConsumerSpec> {
+    vec![feedback::cases::consumer_spec()]
+}
 
 /// Starts the URP service on `listeners` until `shutdown` is cancelled.
 pub async fn start(
@@ -46,7 +52,11 @@ pub async fn start(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let service = Service::start(&SPEC, config).await?;
+    let mut service = Service::start(&SPEC, config).await?;
+    service.consume(
+        feedback::cases::consumer_spec(),
+        feedback::cases::CompletedCases,
+    );
     let feedback = feedback::grpc::FeedbackDesk::new(service.db().clone());
     let knowledge = knowledge::grpc::Knowledge::new(service.db().clone());
     let api = Api::new()

@@ -517,6 +517,18 @@ fn stops_of(args: &DeadlineArgs) -> Result<Vec<Stop>, String> {
             "information" => Stop::InformationRequest { from, until },
             "integration" => Stop::SuapIntegration { from, until },
             "instruction" => Stop::InstructionRequest { from, until },
+            "irregular-request" => Stop::IrregularRequest {
+                notified: from,
+                corrected: until,
+            },
+            "counter-interested" => Stop::CounterInterested {
+                notified: from,
+                objection: until,
+            },
+            "garante" => Stop::GaranteOpinion {
+                asked: from,
+                given: until,
+            },
             "scia-conform" => Stop::SciaConformOrder {
                 from,
                 until,
@@ -529,7 +541,7 @@ fn stops_of(args: &DeadlineArgs) -> Result<Vec<Stop>, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown suspension kind {other}; one of information, integration, instruction, scia-conform (10-bis: --reasons-against)"
+                    "unknown suspension kind {other}; one of information, integration, instruction, scia-conform, irregular-request, counter-interested, garante (10-bis: --reasons-against)"
                 ));
             }
         });

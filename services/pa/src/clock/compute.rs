@@ -41,6 +41,12 @@ fn allowed(procedure: &Procedure, stop: &Stop) -> bool {
         // Art. 16 c. 4 interrupts "the term of c. 1", which c. 3 excludes for protected
         // opinions: they have no such interruption.
         Stop::InstructionRequest { .. } => matches!(procedure, P::Opinion | P::Assent { .. }),
+        Stop::IrregularRequest { .. } => matches!(procedure, P::DocumentAccess),
+        // Access to documents gives the counter-interested parties their 10 days too
+        // (DPR 184/2006 art. 3 c. 2) but without suspending the 30: only civic access
+        // suspends (D.Lgs 33/2013 art. 5 c. 5).
+        Stop::CounterInterested { .. } => matches!(procedure, P::CivicAccess),
+        Stop::GaranteOpinion { .. } => matches!(procedure, P::CivicAccessReview),
     }
 }
 
@@ -259,6 +265,7 @@ pub fn deadline(
         steps: vec![first],
     };
     let (mut info_seen, mut instr_seen, mut integ_seen) = (false, false, false);
+    let (mut irregular_seen, mut garante_seen) = (false, false);
 
     for stop in &stops {
         let kind = stop.kind_id();
@@ -465,6 +472,71 @@ pub fn deadline(
                     "{kind} {from}, answered {u}: term restarts, {new_term} from {u} ({})",
                     stop.citation()
                 ));
+            }
+            Stop::IrregularRequest { corrected, .. } => {
+                if std::mem::replace(&mut irregular_seen, true) {
+                    return Err(ClockError::OnlyOnce {
+                        kind,
+                        citation: stop.citation(),
+                    });
+                }
+                // The notice restarts the term only if given within 10 days of receipt
+                // (art. 6 c. 5: "entro dieci giorni").
+                let limit = add_days(received, 10)?;
+                if from > limit {
+                    return Err(ClockError::IrregularNoticeTooLate {
+                        notified: from,
+                        limit,
+                    });
+                }
+                let Some(c) = corrected else {
+                    run.steps.push(format!(
+                        "irregular request notified {from}: no term runs until the corrected request arrives ({})",
+                        stop.citation()
+                    ));
+                    return Ok(run.waiting(stop));
+                };
+                run.restart(c, procedure.term());
+                run.steps.push(format!(
+                    "irregular request notified {from}, corrected {c}: the term starts again, {} from {c} ({})",
+                    procedure.term(),
+                    stop.citation()
+                ));
+            }
+            Stop::CounterInterested { objection, .. } => {
+                // Their 10 days end on a day that is not a holiday, like any term.
+                let window_end = calendar.roll_forward(add_days(from, 10)?);
+                let (resume, note) = match objection {
+                    Some(o) if o <= window_end => (
+                        o,
+                        format!(
+                            "counter-interested parties notified {from}, objection {o}: clock resumes {o}"
+                        ),
+                    ),
+                    _ => (
+                        window_end,
+                        format!(
+                            "counter-interested parties notified {from}, no objection within their 10 days: clock resumes {window_end}"
+                        ),
+                    ),
+                };
+                run.suspend(from, resume, note, stop.citation());
+            }
+            Stop::GaranteOpinion { given, .. } => {
+                if std::mem::replace(&mut garante_seen, true) {
+                    return Err(ClockError::OnlyOnce {
+                        kind,
+                        citation: stop.citation(),
+                    });
+                }
+                let cap = add_days(from, 10)?;
+                let resume = given.map_or(cap, |g| g.min(cap));
+                run.suspend(
+                    from,
+                    resume,
+                    format!("Garante's opinion asked {from}, clock resumes {resume}"),
+                    stop.citation(),
+                );
             }
         }
     }

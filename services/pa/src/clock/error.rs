@@ -107,6 +107,15 @@ pub enum ClockError {
         window_end: Date,
     },
     /// Warning share outside 1-99.
+    #[error(
+        "irregular request notified on {notified}, after the 10 days ending {limit} (DPR 184/2006 art. 6 c. 5): the term was not restarted"
+    )]
+    IrregularNoticeTooLate {
+        /// Day of the notice.
+        notified: Date,
+        /// Last day it could be given.
+        limit: Date,
+    },
     #[error("warning percent {0} is not 1-99")]
     WarningPercent(u8),
     /// A date beyond what the calendar handles.

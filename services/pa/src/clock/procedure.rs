@@ -24,6 +24,19 @@ pub enum Procedure {
     /// unless a notice of reasons against (art. 10-bis) was sent within them (DPR
     /// 223/1989 art. 18-bis c. 1; DL 5/2012 art. 5 c. 5 — c. 3 is the 2-day registration).
     ResidenceCheck,
+    /// Access to administrative documents (L. 241/1990 art. 22-25, DPR 184/2006): 30
+    /// days from the request (art. 25 c. 4; DPR 184/2006 art. 6 c. 4), silence is
+    /// refusal; an irregular or incomplete request notified within 10 days restarts the
+    /// term from the corrected one (DPR 184/2006 art. 6 c. 5).
+    DocumentAccess,
+    /// Civic access (D.Lgs 33/2013 art. 5 c. 1-2, simple and generalised): 30 days
+    /// (c. 6), suspended while counter-interested parties have their 10 days to object
+    /// (c. 5); without an answer the requester may ask for review (c. 7).
+    CivicAccess,
+    /// Review of a civic access by the transparency officer (RPCT, D.Lgs 33/2013 art. 5
+    /// c. 7): 20 days, suspended up to 10 while the Garante for personal data is
+    /// consulted.
+    CivicAccessReview,
     /// SCIA: controls within 60 days of receipt; on expiry the power to prohibit lapses
     /// (L. 241/1990 art. 19 c. 3).
     Scia,
@@ -91,6 +104,9 @@ impl Procedure {
             Procedure::Assent { sensitive: false } => "assent",
             Procedure::Assent { sensitive: true } => "assent_sensitive",
             Procedure::SilenceAssentAttestation => "silence_assent_attestation",
+            Procedure::DocumentAccess => "document_access",
+            Procedure::CivicAccess => "civic_access",
+            Procedure::CivicAccessReview => "civic_access_review",
         }
     }
 
@@ -134,6 +150,9 @@ impl Procedure {
             "assent" => Procedure::Assent { sensitive: false },
             "assent_sensitive" => Procedure::Assent { sensitive: true },
             "silence_assent_attestation" => Procedure::SilenceAssentAttestation,
+            "document_access" => Procedure::DocumentAccess,
+            "civic_access" => Procedure::CivicAccess,
+            "civic_access_review" => Procedure::CivicAccessReview,
             other => return Err(ProcedureError::Unknown(other.to_string())),
         };
         match term {
@@ -155,6 +174,9 @@ impl Procedure {
         "assent",
         "assent_sensitive",
         "silence_assent_attestation",
+        "document_access",
+        "civic_access",
+        "civic_access_review",
     ];
 
     /// The term: from receipt, or for the SUAP ordinary procedure from the end of the
@@ -171,6 +193,8 @@ impl Procedure {
             Procedure::Assent { sensitive: false } => Term::Days(30),
             Procedure::Assent { sensitive: true } => Term::Days(90),
             Procedure::SilenceAssentAttestation => Term::Days(10),
+            Procedure::DocumentAccess | Procedure::CivicAccess => Term::Days(30),
+            Procedure::CivicAccessReview => Term::Days(20),
         }
     }
 
@@ -193,6 +217,8 @@ impl Procedure {
             Procedure::ProtectedOpinion { .. } => Outcome::OpinionStillRequired,
             Procedure::Assent { .. } => Outcome::SilenceAssent,
             Procedure::SilenceAssentAttestation => Outcome::SelfDeclaration,
+            Procedure::DocumentAccess => Outcome::SilenceRejection,
+            Procedure::CivicAccess | Procedure::CivicAccessReview => Outcome::Breach,
         }
     }
 
@@ -228,6 +254,15 @@ impl Procedure {
             Procedure::Assent { .. } => {
                 "L. 241/1990 art. 17-bis c. 2-3: l'assenso si intende acquisito / the assent is deemed given"
             }
+            Procedure::DocumentAccess => {
+                "L. 241/1990 art. 25 c. 4: decorsi 30 giorni la richiesta si intende respinta; entro i 30 giorni successivi ricorso al TAR (art. 116 c.p.a.) o al difensore civico / after 30 days the request is deemed refused; within the next 30 days an appeal to the regional administrative court (art. 116 c.p.a.) or the ombudsman"
+            }
+            Procedure::CivicAccess => {
+                "D.Lgs 33/2013 art. 5 c. 6-7: la decisione resta dovuta; il richiedente può chiedere il riesame al responsabile della trasparenza / the decision is still due; the requester may ask the transparency officer for review"
+            }
+            Procedure::CivicAccessReview => {
+                "D.Lgs 33/2013 art. 5 c. 7-8: il riesame resta dovuto; contro la decisione o il silenzio ricorso al TAR (art. 116 c.p.a.) / the review is still due; against the decision or the silence an appeal to the administrative court (art. 116 c.p.a.)"
+            }
             Procedure::SilenceAssentAttestation => {
                 "L. 241/1990 art. 20 c. 2-bis: la dichiarazione del richiedente (DPR 445/2000 art. 47) sostituisce l'attestazione / the applicant's own declaration (DPR 445/2000 art. 47) replaces the attestation"
             }
@@ -262,6 +297,15 @@ impl Procedure {
             }
             Procedure::Assent { sensitive: true } => {
                 "L. 241/1990 art. 17-bis c. 3: environment, landscape, heritage, health: 90 days"
+            }
+            Procedure::DocumentAccess => {
+                "L. 241/1990 art. 25 c. 4, DPR 184/2006 art. 6 c. 4: 30 days from the request"
+            }
+            Procedure::CivicAccess => {
+                "D.Lgs 33/2013 art. 5 c. 6: 30 days from the request, suspended for the counter-interested parties (c. 5)"
+            }
+            Procedure::CivicAccessReview => {
+                "D.Lgs 33/2013 art. 5 c. 7: review within 20 days, suspended up to 10 for the Garante's opinion"
             }
             Procedure::SilenceAssentAttestation => {
                 "L. 241/1990 art. 20 c. 2-bis: attestation of silence-assent within 10 days of the request"

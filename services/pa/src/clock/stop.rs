@@ -65,6 +65,33 @@ pub enum Stop {
         /// Day the elements arrived (`None`: not yet).
         until: Option<Date>,
     },
+    /// An irregular or incomplete request for access to documents, notified to the
+    /// requester within 10 days of receipt: the term starts again from the day the
+    /// corrected request arrives (DPR 184/2006 art. 6 c. 5).
+    IrregularRequest {
+        /// Day the requester was notified.
+        notified: Date,
+        /// Day the corrected request arrived (`None`: not yet; no term runs).
+        corrected: Option<Date>,
+    },
+    /// Civic access: the counter-interested parties were sent the request; the term is
+    /// suspended until their objection or, without one, until their 10 days from
+    /// receipt end (D.Lgs 33/2013 art. 5 c. 5).
+    CounterInterested {
+        /// Day they received the communication.
+        notified: Date,
+        /// Day the (last) objection arrived (`None`: none).
+        objection: Option<Date>,
+    },
+    /// Review of a civic access refused to protect personal data: the Garante is
+    /// consulted and the term suspended until its opinion, at most 10 days (D.Lgs
+    /// 33/2013 art. 5 c. 7).
+    GaranteOpinion {
+        /// Day the opinion was asked.
+        asked: Date,
+        /// Day it arrived (`None`: not yet; the 10 days apply).
+        given: Option<Date>,
+    },
 }
 
 impl Stop {
@@ -76,6 +103,9 @@ impl Stop {
             Stop::SciaConformOrder { .. } => "scia-conform",
             Stop::SuapIntegration { .. } => "integration",
             Stop::InstructionRequest { .. } => "instruction",
+            Stop::IrregularRequest { .. } => "irregular-request",
+            Stop::CounterInterested { .. } => "counter-interested",
+            Stop::GaranteOpinion { .. } => "garante",
         }
     }
 
@@ -86,6 +116,9 @@ impl Stop {
         "scia-conform",
         "integration",
         "instruction",
+        "irregular-request",
+        "counter-interested",
+        "garante",
     ];
 
     /// When it began: for a 10-bis notice, the day it was sent.
@@ -96,6 +129,10 @@ impl Stop {
             | Stop::SuapIntegration { from, .. }
             | Stop::InstructionRequest { from, .. } => from,
             Stop::ReasonsAgainst { sent, .. } => sent,
+            Stop::IrregularRequest { notified, .. } | Stop::CounterInterested { notified, .. } => {
+                notified
+            }
+            Stop::GaranteOpinion { asked, .. } => asked,
         }
     }
 
@@ -108,6 +145,9 @@ impl Stop {
             | Stop::SuapIntegration { until, .. }
             | Stop::InstructionRequest { until, .. } => until,
             Stop::ReasonsAgainst { observations, .. } => observations,
+            Stop::IrregularRequest { corrected, .. } => corrected,
+            Stop::CounterInterested { objection, .. } => objection,
+            Stop::GaranteOpinion { given, .. } => given,
         }
     }
 
@@ -119,6 +159,9 @@ impl Stop {
             Stop::SciaConformOrder { .. } => "L. 241/1990 art. 19 c. 3",
             Stop::SuapIntegration { .. } => "DPR 160/2010 art. 7 c. 1-2",
             Stop::InstructionRequest { .. } => "L. 241/1990 art. 16 c. 4 / art. 17-bis c. 1",
+            Stop::IrregularRequest { .. } => "DPR 184/2006 art. 6 c. 5",
+            Stop::CounterInterested { .. } => "D.Lgs 33/2013 art. 5 c. 5",
+            Stop::GaranteOpinion { .. } => "D.Lgs 33/2013 art. 5 c. 7",
         }
     }
 
@@ -131,6 +174,9 @@ impl Stop {
             Stop::SciaConformOrder { .. } => "the report of the measures taken",
             Stop::SuapIntegration { .. } => "the integration",
             Stop::InstructionRequest { .. } => "the elements requested",
+            Stop::IrregularRequest { .. } => "the corrected request",
+            Stop::CounterInterested { .. } => "the counter-interested parties' objection",
+            Stop::GaranteOpinion { .. } => "the Garante's opinion",
         }
     }
 }
