@@ -89,4 +89,6 @@ catalogue! {
     suap::v1::BusinessRegistered => "suap.business.registered",
     suap::v1::BusinessUpdated => "suap.business.updated",
     urp::v1::FeedbackSubmitted => "urp.feedback.submitted",
+    urp::v1::ReportFiled => "urp.report.filed",
+    urp::v1::ReportClosed => "urp.report.closed",
 }

@@ -52,6 +52,13 @@ impl Stack {
             sportello_registry::config::RegistryConfig::with_key(config.clone(), REGISTRY_KEY)
                 .expect("a valid test key");
         registry_config.routing_url = Some(routing.grpc_url());
+        // URP registers reports in routing's protocol register, as in `make run`.
+        let urp_config = sportello_urp::UrpConfig {
+            routing_url: Some(routing.grpc_url()),
+            pseudonym_key: REGISTRY_KEY.parse().expect("a valid test key"),
+            ..sportello_urp::IntoUrpConfig::into_urp_config(config.clone())
+                .expect("the common configuration")
+        };
         // Boxed: five service start-ups side by side make a large future.
         let (registry, education, suap, mobility, urp) = Box::pin(async {
             tokio::join!(
@@ -71,7 +78,7 @@ impl Stack {
                     config.clone(),
                     sportello_mobility::start
                 ),
-                TestService::start(&sportello_urp::SPEC, config.clone(), sportello_urp::start),
+                TestService::start(&sportello_urp::SPEC, urp_config, sportello_urp::start),
             )
         })
         .await;

@@ -6,18 +6,24 @@
 //! `grpc` (the tonic service).
 
 pub mod access;
+pub mod config;
+pub mod error;
 pub mod feedback;
 pub mod knowledge;
+pub mod reports;
+
+use std::sync::Arc;
 
 use sportello_kit::{
-    Api, DefaultPorts, Listeners, Running, Service, ServiceConfig, ServiceSpec, StartError,
-    StreamSpec,
+    Api, DefaultPorts, Listeners, Running, Service, ServiceSpec, StartError, StreamSpec,
+    protocol::{ProtocolRegister, RoutingProtocol, Unconfigured},
 };
 use sportello_proto::urp::v1::{
     feedback_service_server::FeedbackServiceServer,
-    knowledge_service_server::KnowledgeServiceServer,
+    knowledge_service_server::KnowledgeServiceServer, report_service_server::ReportServiceServer,
 };
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -34,25 +40,71 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         part: "urp",
         subjects: &["urp.>"],
     }],
-    // Routing's completed cases make them rateable (feedback::cases): the consumer's NATS
-    // permissions come from here.
+    // Routing's completed cases make them rateable (feedback::cases), routing's events
+    // about URP's work advance reports (reports::work): the consumers' NATS permissions
+    // come from here.
     consumers: urp_consumers,
     subscriptions: &[],
     serves_http: false,
     policy: &access::POLICY,
 };
 
+pub use config::{IntoUrpConfig, UrpConfig};
+
 fn urp_consumers() -> Vec<sportello_kit::ConsumerSpec> {
-    vec![feedback::cases::consumer_spec()]
+    vec![
+        feedback::cases::consumer_spec(),
+        reports::work::consumer_spec(),
+    ]
 }
 
 /// Starts the URP service on `listeners` until `shutdown` is cancelled.
 pub async fn start(
-    config: ServiceConfig,
+    config: impl IntoUrpConfig,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let mut service = Service::start(&SPEC, config).await?;
+    let config = config.into_urp_config()?;
+    let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
+        Some(url) => Arc::new(RoutingProtocol::new(
+            service
+                .channel_to("routing", url)
+                .map_err(|e| StartError::Other(format!("ROUTING_URL: {e}")))?,
+            "urp",
+        )),
+        None => {
+            tracing::warn!("ROUTING_URL is not set: reports and access requests are unavailable");
+            Arc::new(Unconfigured)
+        }
+    };
+    let desk = reports::Desk {
+        db: service.db().clone(),
+        protocol,
+        documents: config
+            .documents
+            .open(service.db())
+            .map_err(|e| StartError::Other(format!("DOCUMENT_STORE_URL: {}", e.detail())))?,
+        key: config.pseudonym_key.clone(),
+        mailer: config.mailer.clone(),
+        reply_days: config.reply_days,
+    };
+    service.consume(reports::work::consumer_spec(), reports::work::WorkEvents);
+    service.on_timer(
+        reports::reply::MAIL_TIMER,
+        reports::reply::MailReply {
+            mailer: config.mailer.clone(),
+        },
+    );
+    // Reports carry attachments: room for them.
+    let request_limit = usize::try_from(
+        desk.documents
+            .rules()
+            .max_bytes()
+            .saturating_mul(reports::domain::MAX_ATTACHMENTS as u64),
+    )
+    .unwrap_or(usize::MAX)
+    .saturating_add(1024 * 1024);
     service.consume(
         feedback::cases::consumer_spec(),
         feedback::cases::CompletedCases,
@@ -66,6 +118,11 @@ pub async fn start(
         ))
         .grpc(KnowledgeServiceServer::with_interceptor(
             knowledge,
+            sportello_kit::require_call_context,
+        ))
+        .grpc(InterceptedService::new(
+            ReportServiceServer::new(reports::grpc::Reports::new(desk))
+                .max_decoding_message_size(request_limit),
             sportello_kit::require_call_context,
         ));
     service.serve(api, listeners, shutdown).await

@@ -2,6 +2,10 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let spec = &sportello_urp::SPEC;
-    sportello_kit::main(spec, |env| spec.config_from_env(env), sportello_urp::start).await
+    sportello_kit::main(
+        &sportello_urp::SPEC,
+        sportello_urp::UrpConfig::from_env,
+        sportello_urp::start,
+    )
+    .await
 }
