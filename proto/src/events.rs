@@ -91,4 +91,7 @@ catalogue! {
     urp::v1::FeedbackSubmitted => "urp.feedback.submitted",
     urp::v1::ReportFiled => "urp.report.filed",
     urp::v1::ReportClosed => "urp.report.closed",
+    urp::v1::AccessFiled => "urp.access.filed",
+    urp::v1::AccessDecided => "urp.access.decided",
+    urp::v1::AccessReviewed => "urp.access.reviewed",
 }

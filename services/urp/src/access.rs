@@ -22,6 +22,12 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.urp.v1.ReportService/*",
             callers: &[GATEWAY, Caller::AnySystem],
         },
+        // Access requests: filed at the counter, online or by PEC (through the gateway or a
+        // department's protocol system); the office's steps are checked per role.
+        Rule {
+            rpc: "sportello.urp.v1.AccessService/*",
+            callers: &[GATEWAY, Caller::AnySystem],
+        },
     ],
     persons: &[GATEWAY, Caller::AnySystem],
 };

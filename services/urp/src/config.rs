@@ -12,6 +12,10 @@ use sportello_kit::{
 /// c. 2's default).
 pub const DEFAULT_REPLY_DAYS: u32 = 30;
 
+/// A page of copies, A4 black and white, when `URP_COPY_CENTS_PER_PAGE` is unset: € 0.25,
+/// a common municipal tariff.
+pub const DEFAULT_COPY_CENTS_PER_PAGE: u32 = 25;
+
 /// Everything URP needs.
 #[derive(Debug, Clone)]
 pub struct UrpConfig {
@@ -29,6 +33,9 @@ pub struct UrpConfig {
     pub mailer: Option<Mailer>,
     /// The charter's reply term in days (`URP_REPLY_DAYS`, 1 to 365).
     pub reply_days: u32,
+    /// What a page of copies costs, in cents (`URP_COPY_CENTS_PER_PAGE`): the cost of
+    /// reproduction, which each administration sets (DPR 184/2006 art. 7 c. 1).
+    pub copy_cents_per_page: u32,
 }
 
 impl UrpConfig {
@@ -54,6 +61,9 @@ impl UrpConfig {
             }
             None => DEFAULT_REPLY_DAYS,
         };
+        let copy_cents_per_page = env
+            .optional::<u32>("URP_COPY_CENTS_PER_PAGE")?
+            .unwrap_or(DEFAULT_COPY_CENTS_PER_PAGE);
         Ok(Self {
             service,
             routing_url: env.peer_url("ROUTING_URL", "routing")?,
@@ -61,6 +71,7 @@ impl UrpConfig {
             pseudonym_key,
             mailer: Mailer::from_env(env)?,
             reply_days,
+            copy_cents_per_page,
         })
     }
 }
@@ -94,6 +105,7 @@ impl IntoUrpConfig for ServiceConfig {
             pseudonym_key: PseudonymKey::random(),
             mailer: None,
             reply_days: DEFAULT_REPLY_DAYS,
+            copy_cents_per_page: DEFAULT_COPY_CENTS_PER_PAGE,
         })
     }
 }

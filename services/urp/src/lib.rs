@@ -6,6 +6,7 @@
 //! `grpc` (the tonic service).
 
 pub mod access;
+pub mod access_requests;
 pub mod config;
 pub mod error;
 pub mod feedback;
@@ -19,7 +20,7 @@ use sportello_kit::{
     protocol::{ProtocolRegister, RoutingProtocol, Unconfigured},
 };
 use sportello_proto::urp::v1::{
-    feedback_service_server::FeedbackServiceServer,
+    access_service_server::AccessServiceServer, feedback_service_server::FeedbackServiceServer,
     knowledge_service_server::KnowledgeServiceServer, report_service_server::ReportServiceServer,
 };
 use tokio_util::sync::CancellationToken;
@@ -88,8 +89,13 @@ pub async fn start(
         key: config.pseudonym_key.clone(),
         mailer: config.mailer.clone(),
         reply_days: config.reply_days,
+        copy_cents_per_page: config.copy_cents_per_page,
     };
     service.consume(reports::work::consumer_spec(), reports::work::WorkEvents);
+    service.on_timer(
+        access_requests::flow::EXPIRY_TIMER,
+        access_requests::flow::TermExpired,
+    );
     service.on_timer(
         reports::reply::MAIL_TIMER,
         reports::reply::MailReply {
@@ -118,6 +124,10 @@ pub async fn start(
         ))
         .grpc(KnowledgeServiceServer::with_interceptor(
             knowledge,
+            sportello_kit::require_call_context,
+        ))
+        .grpc(AccessServiceServer::with_interceptor(
+            access_requests::grpc::AccessDesk::new(desk.clone()),
             sportello_kit::require_call_context,
         ))
         .grpc(InterceptedService::new(

@@ -6,30 +6,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::{
     io::Write,
     sync::{Arc, Mutex},
 };
 
-use sportello_kit::{
-    CallContext, PeerChannel, Role,
-    testing::{TestContext, TestService, exchange},
-};
+use common::{CANARY, Office, SPEZIA, urp_office, web};
+use sportello_kit::{CallContext, Role};
 use sportello_proto::{
     common::v1::Channel,
     urp::v1::{
-        Category, DefineCategoryRequest, FileReportRequest, GetReportRequest,
-        GetReportRequesterRequest, ListReportsRequest, Location, ReplyOutcome,
-        ReplyToReportRequest, ReportKind, ReportStatus, Requester,
-        report_service_client::ReportServiceClient,
+        FileReportRequest, GetReportRequest, GetReportRequesterRequest, ListReportsRequest,
+        Location, ReplyOutcome, ReplyToReportRequest, ReportKind, ReportStatus, Requester,
     },
 };
 use tonic::Code;
-
-const SPEZIA: &str = "011015";
-const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-/// The fiscal code that must never leave URP's own columns.
-const CANARY: &str = "RSSMRA85T10A562S";
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -55,95 +48,6 @@ fn capture() -> Captured {
         .try_init()
         .expect("the first subscriber of this test binary");
     captured
-}
-
-struct Office {
-    ctx: TestContext,
-    urp: TestService,
-    routing: TestService,
-}
-
-impl Office {
-    async fn start(today: &str) -> Self {
-        let ctx = TestContext::new(&[&sportello_urp::SPEC, &sportello_routing::SPEC]).await;
-        ctx.clock.set(today.parse().unwrap());
-        let mut routing_config = sportello_routing::RoutingConfig::from(ctx.config.clone());
-        routing_config.seed_municipalities = vec![SPEZIA.parse().unwrap()];
-        let routing = Box::pin(TestService::start(
-            &sportello_routing::SPEC,
-            routing_config,
-            sportello_routing::start,
-        ))
-        .await;
-        let config = sportello_urp::UrpConfig {
-            service: ctx.config.clone(),
-            routing_url: Some(routing.grpc_url()),
-            documents: Default::default(),
-            pseudonym_key: KEY.parse().unwrap(),
-            mailer: None,
-            reply_days: 30,
-        };
-        let urp = Box::pin(TestService::start(
-            &sportello_urp::SPEC,
-            config,
-            sportello_urp::start,
-        ))
-        .await;
-        Self { ctx, urp, routing }
-    }
-
-    fn pool(&self) -> &sqlx::PgPool {
-        self.urp.running.db().pool()
-    }
-
-    async fn reports(&self) -> ReportServiceClient<PeerChannel> {
-        ReportServiceClient::new(self.urp.channel().await)
-    }
-
-    /// Publishes URP's outbox and moves the work between URP and routing.
-    async fn work_flows(&self) {
-        self.urp.running.workers.timers.run_once().await.unwrap();
-        exchange(&[(&self.routing, "work-urp"), (&self.urp, "urp-work")]).await;
-    }
-
-    async fn define(&self, code: &str, kind: ReportKind, location_required: bool) {
-        self.reports()
-            .await
-            .define_category(admin().request(DefineCategoryRequest {
-                category: Some(Category {
-                    municipality_istat_code: SPEZIA.into(),
-                    code: code.into(),
-                    name: format!("Categoria {code}"),
-                    description: String::new(),
-                    group: "Strade".into(),
-                    kind: kind as i32,
-                    location_required,
-                    reply_days: 0,
-                    keywords: vec![],
-                    office: "Manutenzione strade".into(),
-                    active: true,
-                }),
-            }))
-            .await
-            .unwrap();
-    }
-}
-
-fn admin() -> CallContext {
-    CallContext::new("gateway", "operator:admin", SPEZIA, "urp.categories")
-        .unwrap()
-        .with_roles(&[Role::Admin])
-}
-
-fn web() -> CallContext {
-    CallContext::new("gateway", "anonymous:web", SPEZIA, "urp.report").unwrap()
-}
-
-fn urp_office(purpose: &str) -> CallContext {
-    CallContext::new("gateway", "operator:urp-1", SPEZIA, purpose)
-        .unwrap()
-        .with_roles(&[Role::BackOffice])
-        .with_department(Some("urp"))
 }
 
 fn pothole(description: &str) -> FileReportRequest {

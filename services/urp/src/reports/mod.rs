@@ -21,7 +21,7 @@ use sportello_kit::{
     Db, PseudonymKey, documents::DocumentStore, mail::Mailer, protocol::ProtocolRegister,
 };
 
-/// What the reports' flows need.
+/// What URP's flows need (reports and access requests alike).
 #[derive(Debug, Clone)]
 pub struct Desk {
     /// URP's database.
@@ -36,4 +36,6 @@ pub struct Desk {
     pub mailer: Option<Mailer>,
     /// The service charter's reply term.
     pub reply_days: u32,
+    /// What a page of copies costs, in cents (access requests).
+    pub copy_cents_per_page: u32,
 }
