@@ -22,7 +22,8 @@ use sportello_kit::{
     },
 };
 use sportello_proto::urp::v1::{
-    SubmitFeedbackRequest, SubmitFeedbackResponse,
+    GetRateableCaseRequest, GetRateableCaseResponse, GetSatisfactionReportRequest,
+    GetSatisfactionReportResponse, SubmitFeedbackRequest, SubmitFeedbackResponse,
     feedback_service_client::FeedbackServiceClient,
     feedback_service_server::{FeedbackService, FeedbackServiceServer},
 };
@@ -70,6 +71,22 @@ impl FeedbackService for Recorder {
             tokio::time::sleep(Duration::from_secs(600)).await;
         }
         Ok(Response::new(SubmitFeedbackResponse::default()))
+    }
+
+    // Only SubmitFeedback carries the calls under test; the rest of URP's service is
+    // URP's own tests' business.
+    async fn get_rateable_case(
+        &self,
+        _: Request<GetRateableCaseRequest>,
+    ) -> Result<Response<GetRateableCaseResponse>, Status> {
+        Err(Status::unimplemented("not under test"))
+    }
+
+    async fn get_satisfaction_report(
+        &self,
+        _: Request<GetSatisfactionReportRequest>,
+    ) -> Result<Response<GetSatisfactionReportResponse>, Status> {
+        Err(Status::unimplemented("not under test"))
     }
 }
 
