@@ -185,6 +185,9 @@ cat <<EXAMPLE
     grpcurl -cacert $CLI/ca.pem -cert $CLI/cert.pem -key $CLI/key.pem -servername routing \\
       -H 'x-sportello-municipality: 011015' -H 'x-sportello-purpose: cli.read' \\
       -d '{"municipality_istat_code":"011015"}' 127.0.0.1:${GRPC_PORT[routing]} sportello.routing.v1.SiteService/ListSites
+  Open311 GeoReport v2 (${URL}open311/v2/services.json): a report filed with the demo's API key:
+    curl -d api_key=${DEMO_OPEN311_KEY:-o311_demo_la_spezia} -d service_code=strade.buca -d lat=44.10253 -d long=9.82415 \
+      --data-urlencode 'description=Buca profonda davanti al civico 12' ${URL}open311/v2/requests.json
 
 EXAMPLE
 status=0

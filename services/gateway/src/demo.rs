@@ -554,6 +554,130 @@ pub async fn seed_education(
     Ok(())
 }
 
+/// A demo report category: code, name, group, office, whether a place is needed,
+/// keywords; the last one is a complaint.
+type DemoCategory = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static [&'static str],
+);
+
+/// The demo's report categories (Open311 services): real-sounding for La Spezia, not
+/// the municipality's published list.
+const REPORT_CATEGORIES: [DemoCategory; 5] = [
+    (
+        "strade.buca",
+        "Buca o avvallamento stradale",
+        "Strade e marciapiedi",
+        "Manutenzione strade",
+        true,
+        &["buca", "asfalto", "avvallamento", "marciapiede"],
+    ),
+    (
+        "illuminazione.lampione_spento",
+        "Lampione spento o guasto",
+        "Illuminazione pubblica",
+        "Illuminazione pubblica",
+        true,
+        &["lampione", "luce", "buio", "illuminazione"],
+    ),
+    (
+        "rifiuti.abbandono",
+        "Rifiuti abbandonati",
+        "Rifiuti e pulizia",
+        "Igiene urbana",
+        true,
+        &["rifiuti", "ingombranti", "discarica", "sacchi"],
+    ),
+    (
+        "verde.potatura",
+        "Alberi e siepi: potatura o rami pericolosi",
+        "Verde pubblico",
+        "Verde pubblico",
+        true,
+        &["albero", "ramo", "potatura", "siepe"],
+    ),
+    (
+        "servizi.reclamo",
+        "Reclamo su un servizio comunale",
+        "Reclami",
+        "URP",
+        false,
+        &["reclamo", "disservizio", "lamentela"],
+    ),
+];
+
+/// Defines the demo's report categories in URP (redefining them is harmless), so the
+/// Open311 API and the counter have something to report under.
+pub async fn seed_urp(
+    urp: sportello_kit::PeerChannel,
+    municipality: MunicipalityCode,
+) -> Result<(), ServiceError> {
+    use sportello_proto::urp::v1::{
+        Category, DefineCategoryRequest, ReportKind, report_service_client::ReportServiceClient,
+    };
+    let context = CallContext::new(
+        "tool/demo",
+        "system:demo-seed",
+        municipality.as_str(),
+        "demo.seed",
+    )
+    .map_err(|e| ServiceError::internal(e.to_string()))?
+    .with_roles(&[sportello_kit::Role::Admin]);
+    let mut reports = ReportServiceClient::new(urp);
+    for (code, name, group, office, location_required, keywords) in REPORT_CATEGORIES {
+        let kind = if code == "servizi.reclamo" {
+            ReportKind::Complaint
+        } else {
+            ReportKind::Report
+        };
+        reports
+            .define_category(context.request(DefineCategoryRequest {
+                category: Some(Category {
+                    municipality_istat_code: municipality.to_string(),
+                    code: code.to_owned(),
+                    name: name.to_owned(),
+                    description: String::new(),
+                    group: group.to_owned(),
+                    kind: kind as i32,
+                    location_required,
+                    reply_days: 0,
+                    keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
+                    office: office.to_owned(),
+                    active: true,
+                }),
+            }))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The demo's Open311 API key (`DEMO_OPEN311_KEY` changes it), printed by `make run`
+/// like the demo password: a known key is for a demo only.
+pub const DEMO_OPEN311_KEY: &str = "o311_demo_la_spezia";
+
+/// Installs the demo's Open311 key for the application "Demo (make run)", live again
+/// at every seeding.
+pub async fn seed_open311_key(
+    db: &Db,
+    municipality: MunicipalityCode,
+    key: &str,
+) -> Result<(), ServiceError> {
+    let id = uuid::Uuid::from_u128(0x0195_f3a0_0000_7000_8311_0000_0000_0001);
+    crate::open311::keys::install(
+        db,
+        id,
+        municipality,
+        "Demo (make run)",
+        key,
+        "system:demo-seed",
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

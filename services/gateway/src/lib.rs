@@ -5,7 +5,8 @@
 //! gRPC channels), [`app`] (what handlers share), [`auth`] (accounts, sessions, roles),
 //! [`api`] (the REST/JSON API under `/api/v1`), [`pages`] (the web UI's pages and
 //! assets), [`status`] (the stack's status page), [`sessions`] (session revocation over
-//! gRPC), [`demo`] (the demo municipality `make run` seeds).
+//! gRPC), [`open311`] (Open311 GeoReport v2 over URP's reports), [`demo`] (the demo
+//! municipality `make run` seeds).
 
 pub mod access;
 pub mod api;
@@ -13,6 +14,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod open311;
 pub mod pages;
 pub mod peers;
 pub mod sessions;
@@ -77,6 +79,7 @@ pub async fn start(
     };
     let http = status::router(peers, service.db().clone())
         .merge(api::router().with_state(state.clone()))
+        .merge(open311::router().with_state(state.clone()))
         .merge(pages::router(config.web.assets_dir).with_state(state));
     let api = Api::new()
         .grpc(SessionServiceServer::with_interceptor(

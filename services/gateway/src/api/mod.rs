@@ -212,6 +212,14 @@ pub fn router() -> Router<AppState> {
             "/api/v1/admin/accounts/{id}",
             axum::routing::patch(admin::update_account),
         )
+        .route(
+            "/api/v1/admin/open311-keys",
+            get(crate::open311::keys::list).post(crate::open311::keys::issue),
+        )
+        .route(
+            "/api/v1/admin/open311-keys/{id}",
+            axum::routing::delete(crate::open311::keys::revoke),
+        )
         .route("/api/v1/openapi.json", get(openapi))
         // Whatever else is asked under /api answers in the error table's shape too.
         .route("/api/{*rest}", any(not_found))

@@ -6,8 +6,10 @@
 //! `TLS_CERT`/`TLS_KEY`/`TLS_CA` (its certificate as `tool/demo`, which routing lets
 //! administer the demo municipality), `SUAP_URL` (optional: the SUAP, whose canone
 //! tariffs it seeds), `EDUCATION_URL` (optional: education, whose enrolment windows of
-//! the next school year it opens), `DEMO_PASSWORD` (default `demo-sportello`),
-//! `PUBLIC_MUNICIPALITY` (default 011015).
+//! the next school year it opens), `URP_URL` (optional: URP, whose report categories it
+//! defines), `DEMO_PASSWORD` (default `demo-sportello`), `DEMO_OPEN311_KEY` (the demo's
+//! Open311 API key, default `o311_demo_la_spezia`), `PUBLIC_MUNICIPALITY` (default
+//! 011015).
 
 use std::{io::Write, process::ExitCode, time::Duration};
 
@@ -19,6 +21,8 @@ struct Settings {
     routing_url: String,
     suap_url: Option<String>,
     education_url: Option<String>,
+    urp_url: Option<String>,
+    open311_key: String,
     identity: TlsIdentity,
     password: String,
     municipality: MunicipalityCode,
@@ -30,6 +34,8 @@ fn settings(env: &Env) -> Result<Settings, ConfigError> {
         routing_url: env.required("ROUTING_URL", "the routing service's gRPC URL")?,
         suap_url: env.optional("SUAP_URL")?,
         education_url: env.optional("EDUCATION_URL")?,
+        urp_url: env.optional("URP_URL")?,
+        open311_key: env.or("DEMO_OPEN311_KEY", demo::DEMO_OPEN311_KEY.to_owned())?,
         identity: TlsIdentity::from_env(env)?,
         password: env.or("DEMO_PASSWORD", "demo-sportello".to_owned())?,
         municipality: env.or("PUBLIC_MUNICIPALITY", DEMO_MUNICIPALITY)?,
@@ -58,6 +64,11 @@ async fn main() -> ExitCode {
                     account.roles.join(", ")
                 );
             }
+            let _ = writeln!(
+                out,
+                "Open311 API key (api_key) of the demo application: {}",
+                settings.open311_key
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -87,6 +98,20 @@ async fn run(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     demo::seed(&db, routing, settings.municipality, &settings.password).await?;
+    demo::seed_open311_key(&db, settings.municipality, &settings.open311_key).await?;
+    if let Some(url) = &settings.urp_url {
+        let urp =
+            PeerChannel::connect(&settings.identity, "urp", url, Duration::from_secs(30)).await?;
+        match demo::seed_urp(urp, settings.municipality).await {
+            Ok(()) => {}
+            // The rest of the demo stands without the categories: say what is missing.
+            Err(e) if e.kind() == sportello_kit::ErrorKind::PermissionDenied => eprintln!(
+                "sportello-demo: URP refused the demo's report categories ({e}); its access \
+                 policy must let tool/demo call ReportService/DefineCategory"
+            ),
+            Err(e) => return Err(e.into()),
+        }
+    }
     if let Some(url) = &settings.suap_url {
         let suap =
             PeerChannel::connect(&settings.identity, "suap", url, Duration::from_secs(30)).await?;
