@@ -7,7 +7,7 @@
 //! errors through the kit's one table, so a field error comes back under its field.
 //!
 //! Layout: [`board`] and [`kiosk`] (the waiting room), [`console`] and [`cases`] (the
-//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`suap`] (the business desk: guidance, businesses, filings and their receipts), [`education`] (enrolment at the counter: the windows open today, the application and its receipt), [`documents`] (attachments in a JSON body), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
+//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`suap`] (the business desk: guidance, businesses, filings and their receipts), [`education`] (enrolment at the counter: the windows open today, the application and its receipt), [`documents`] (attachments in a JSON body), [`urp`] (the info-desk's knowledge base, ratings tied to cases, the satisfaction report), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
 //! happen), [`views`] (the JSON shapes), [`body`] and [`input`] (what requests may hold,
 //! checked as the document states it).
 
@@ -25,6 +25,7 @@ pub mod kiosk;
 pub mod live;
 pub mod residence;
 pub mod suap;
+pub mod urp;
 pub mod verify;
 pub mod views;
 
@@ -122,6 +123,7 @@ pub fn router() -> Router<AppState> {
             post(cases::issue_certificate),
         )
         .route("/api/v1/cases/{id}/escalate", post(back_office::escalate))
+        .route("/api/v1/cases/{id}/rating", get(urp::case_rating))
         .route("/api/v1/certificates/{id}/pdf", get(cases::certificate_pdf))
         .route("/api/v1/back-office/work", get(back_office::list))
         .route("/api/v1/back-office/work/{id}", get(back_office::get))
@@ -141,6 +143,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/back-office/summary", get(back_office::summary))
         .route("/api/v1/back-office/queues", get(back_office::queues))
         .route("/api/v1/back-office/surges", get(back_office::surges))
+        .route("/api/v1/back-office/satisfaction", get(urp::report))
+        .route("/api/v1/urp/answers", get(urp::search).post(urp::publish))
+        .route("/api/v1/ratings/{code}", get(urp::rating).post(urp::rate))
         // A declaration carries its documents: its extractor sets its own body limit.
         .route(
             "/api/v1/residence-changes",
