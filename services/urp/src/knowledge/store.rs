@@ -77,8 +77,83 @@ pub async fn publish(uow: &mut UnitOfWork, answer: &NewAnswer) -> Result<Answer,
     answer_from(&row)
 }
 
-const COLUMNS: &str = "a.id, a.municipality, a.service_code, a.title, a.body, a.what_to_bring,
-    a.where_to_go, a.cost, a.duration, a.keywords, a.version, a.updated_at";
+/// The search, one statement whatever the question: each pass is a CTE that runs only
+/// when the passes before it left the page short (a one-time filter on their counts, so
+/// PostgreSQL skips its scan entirely), and excludes what they found. One round trip and
+/// one prepared plan instead of up to five statements in a transaction; only the page's
+/// ids, titles and scores go through the sorts, the full rows are read for the page alone.
+///
+/// `$1` municipality, `$2` the question, `$3` the page's size, `$4` the typo threshold,
+/// set for this transaction only (`set_config(…, true)`) inside `q`: every use of the
+/// trigram operator needs `q.folded`, so `q` (materialized) is always evaluated first.
+const SEARCH: &str = "
+with q as materialized (
+    select w.all_words,
+           nullif(replace(w.all_words::text, '&', '|'), '')::tsquery as any_words,
+           kb_fold($2) as folded,
+           set_config('pg_trgm.word_similarity_threshold', $4, true) as threshold
+      from (select nullif(plainto_tsquery('italian_folded', $2)::text, '')::tsquery
+                       as all_words) w
+),
+title_all as materialized (
+    select a.id, a.title, 1 as pass, 4 + ts_rank(a.title_search, q.all_words) as score
+      from kb_answers a, q
+     where a.municipality = $1 and a.title_search @@ q.all_words
+     order by score desc, a.title
+     limit $3
+),
+body_all as materialized (
+    select a.id, a.title, 2 as pass, 3 + ts_rank(a.search, q.all_words) as score
+      from kb_answers a, q
+     where (select count(*) from title_all) < $3
+       and a.municipality = $1 and a.search @@ q.all_words
+       and a.id not in (select id from title_all)
+     order by score desc, a.title
+     limit $3
+),
+title_any as materialized (
+    select a.id, a.title, 3 as pass, 2 + ts_rank(a.title_search, q.any_words) as score
+      from kb_answers a, q
+     where (select count(*) from title_all) + (select count(*) from body_all) < $3
+       and a.municipality = $1 and a.title_search @@ q.any_words
+       and a.id not in (select id from title_all union all select id from body_all)
+     order by score desc, a.title
+     limit $3
+),
+body_any as materialized (
+    select a.id, a.title, 4 as pass, 1 + ts_rank(a.search, q.any_words) as score
+      from kb_answers a, q
+     where (select count(*) from title_all) + (select count(*) from body_all)
+           + (select count(*) from title_any) < $3
+       and a.municipality = $1 and a.search @@ q.any_words
+       and a.id not in (select id from title_all union all select id from body_all
+                        union all select id from title_any)
+     order by score desc, a.title
+     limit $3
+),
+alike as materialized (
+    select a.id, a.title, 5 as pass, word_similarity(q.folded, a.folded) as score
+      from kb_answers a, q
+     where (select count(*) from title_all) + (select count(*) from body_all)
+           + (select count(*) from title_any) + (select count(*) from body_any) < $3
+       and q.threshold is not null
+       and a.municipality = $1 and a.folded %> q.folded
+       and a.id not in (select id from title_all union all select id from body_all
+                        union all select id from title_any union all select id from body_any)
+     order by q.folded <<-> a.folded, a.title
+     limit $3
+),
+page as (
+    select * from title_all union all select * from body_all union all select * from title_any
+    union all select * from body_any union all select * from alike
+    order by pass, score desc, title
+    limit $3
+)
+select a.id, a.municipality, a.service_code, a.title, a.body, a.what_to_bring,
+       a.where_to_go, a.cost, a.duration, a.keywords, a.version, a.updated_at,
+       page.score::float8 as score
+  from page join kb_answers a using (id)
+ order by page.pass, page.score desc, a.title";
 
 /// The answers matching `question`, best first, with their scores: those whose title and
 /// keywords hold all of its words' roots (accents folded); then, if fewer than asked,
@@ -87,76 +162,14 @@ const COLUMNS: &str = "a.id, a.municipality, a.service_code, a.title, a.body, a.
 /// pass runs only when the narrower did not fill the page: they cost more as they match
 /// more.
 pub async fn search(db: &Db, question: &Question) -> Result<Vec<(Answer, f64)>, sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
-    // All of the question's roots first; any of them only if that did not fill the page.
-    let mut found: Vec<(Answer, f64)> = Vec::new();
-    // Title and keywords before the body, all roots before any: each pass fills what the
-    // narrower ones left, and the wide ones (the body, any root) rank many rows.
-    let passes = [
-        ("title_search", "", 4.0),
-        ("search", "", 3.0),
-        ("title_search", "|", 2.0),
-        ("search", "|", 1.0),
-    ];
-    for (column, joined, bonus) in passes {
-        let missing = question.limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
-        if missing <= 0 {
-            break;
-        }
-        let seen: Vec<Uuid> = found.iter().map(|(a, _)| a.id).collect();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "with q as (
-                 select nullif(case when $5 = '|'
-                                    then replace(plainto_tsquery('italian_folded', $2)::text,
-                                                 '&', '|')
-                                    else plainto_tsquery('italian_folded', $2)::text end, '')
-                            ::tsquery as words
-             )
-             select {COLUMNS}, ($6 + ts_rank(a.{column}, q.words))::float8 as score
-               from kb_answers a, q
-              where a.municipality = $1 and q.words is not null and a.{column} @@ q.words
-                and a.id <> all($4)
-              order by score desc, a.title
-              limit $3"
-        )))
+    let rows = sqlx::query(SEARCH)
         .bind(question.municipality.as_str())
         .bind(&question.text)
-        .bind(missing)
-        .bind(&seen)
-        .bind(joined)
-        .bind(bonus)
-        .fetch_all(&mut *tx)
+        .bind(question.limit)
+        .bind(TYPO_THRESHOLD)
+        .fetch_all(db.pool())
         .await?;
-        for row in &rows {
-            found.push((answer_from(row)?, row.try_get::<f64, _>("score")?));
-        }
-    }
-    let missing = question.limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
-    if missing > 0 {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "set local pg_trgm.word_similarity_threshold = {TYPO_THRESHOLD}"
-        )))
-        .execute(&mut *tx)
-        .await?;
-        let seen: Vec<Uuid> = found.iter().map(|(a, _)| a.id).collect();
-        let by_likeness = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "with q as (select kb_fold($2) as folded)
-             select {COLUMNS}, word_similarity(q.folded, a.folded)::float8 as score
-               from kb_answers a, q
-              where a.municipality = $1 and q.folded <% a.folded and a.id <> all($4)
-              order by score desc, a.title
-              limit $3"
-        )))
-        .bind(question.municipality.as_str())
-        .bind(&question.text)
-        .bind(missing)
-        .bind(&seen)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in &by_likeness {
-            found.push((answer_from(row)?, row.try_get::<f64, _>("score")?));
-        }
-    }
-    tx.commit().await?;
-    Ok(found)
+    rows.iter()
+        .map(|row| Ok((answer_from(row)?, row.try_get::<f64, _>("score")?)))
+        .collect()
 }
