@@ -94,7 +94,7 @@ pub async fn start(
     service.consume(reports::work::consumer_spec(), reports::work::WorkEvents);
     service.on_timer(
         access_requests::flow::EXPIRY_TIMER,
-        access_requests::flow::TermExpired,
+        access_requests::expiry::TermExpired,
     );
     service.on_timer(
         reports::reply::MAIL_TIMER,

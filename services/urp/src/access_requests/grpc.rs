@@ -20,8 +20,9 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
+    decision,
     domain::{self, ReviewBy},
-    flow, message,
+    filing, irregular, message, objections, review,
     store::{self, Access},
 };
 use crate::{error::UrpError, reports::Desk};
@@ -76,7 +77,7 @@ impl AccessService for AccessDesk {
         request: Request<FileAccessRequest>,
     ) -> Result<Response<FileAccessResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
-        let response = flow::file(&self.desk, &context, request.into_inner()).await?;
+        let response = filing::file(&self.desk, &context, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 
@@ -90,7 +91,7 @@ impl AccessService for AccessDesk {
         let r = request.into_inner();
         let id = domain::access_id(&r.access_id)?;
         let reason = text("reason", &r.reason, 1000)?;
-        let a = flow::notify_irregular(&self.desk, &context, id, reason).await?;
+        let a = irregular::notify_irregular(&self.desk, &context, id, reason).await?;
         Ok(Response::new(NotifyIrregularResponse {
             access: Some(self.record(&a).await?),
         }))
@@ -104,7 +105,7 @@ impl AccessService for AccessDesk {
         let context = CallContext::of(&request)?.clone();
         office(&context)?;
         let id = domain::access_id(&request.get_ref().access_id)?;
-        let a = flow::record_correction(&self.desk, &context, id).await?;
+        let a = irregular::record_correction(&self.desk, &context, id).await?;
         Ok(Response::new(RecordCorrectionResponse {
             access: Some(self.record(&a).await?),
         }))
@@ -123,7 +124,8 @@ impl AccessService for AccessDesk {
             "" => None,
             raw => Some(kit_domain::parse_date("received_date", raw)?),
         };
-        let a = flow::notify_counter_interested(&self.desk, &context, id, r.parties, day).await?;
+        let a =
+            objections::notify_counter_interested(&self.desk, &context, id, r.parties, day).await?;
         Ok(Response::new(NotifyCounterInterestedResponse {
             access: Some(self.record(&a).await?),
         }))
@@ -139,7 +141,7 @@ impl AccessService for AccessDesk {
         let r = request.into_inner();
         let id = domain::access_id(&r.access_id)?;
         let reasons = text("reasons", &r.reasons, 4000)?;
-        let a = flow::record_objection(&self.desk, &context, id, r.party, reasons).await?;
+        let a = objections::record_objection(&self.desk, &context, id, r.party, reasons).await?;
         Ok(Response::new(RecordObjectionResponse {
             access: Some(self.record(&a).await?),
         }))
@@ -152,7 +154,7 @@ impl AccessService for AccessDesk {
     ) -> Result<Response<DecideAccessResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
         office(&context)?;
-        let response = flow::decide(&self.desk, &context, request.into_inner()).await?;
+        let response = decision::decide(&self.desk, &context, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 
@@ -173,7 +175,7 @@ impl AccessService for AccessDesk {
             )
         })?;
         let reasons = text("reasons", &r.reasons, 4000)?;
-        let a = flow::request_review(&self.desk, &context, id, by, reasons).await?;
+        let a = review::request_review(&self.desk, &context, id, by, reasons).await?;
         Ok(Response::new(RequestReviewResponse {
             access: Some(self.record(&a).await?),
         }))
@@ -188,7 +190,7 @@ impl AccessService for AccessDesk {
         transparency_officer(&context)?;
         let r = request.into_inner();
         let id = domain::access_id(&r.access_id)?;
-        let a = flow::consult_garante(&self.desk, &context, id, r.opinion_received).await?;
+        let a = review::consult_garante(&self.desk, &context, id, r.opinion_received).await?;
         Ok(Response::new(ConsultGaranteResponse {
             access: Some(self.record(&a).await?),
         }))
@@ -201,7 +203,7 @@ impl AccessService for AccessDesk {
     ) -> Result<Response<DecideReviewResponse>, Status> {
         let context = CallContext::of(&request)?.clone();
         transparency_officer(&context)?;
-        let response = flow::decide_review(&self.desk, &context, request.into_inner()).await?;
+        let response = review::decide_review(&self.desk, &context, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 

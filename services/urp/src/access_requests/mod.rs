@@ -5,13 +5,21 @@
 //! requests.
 //!
 //! [`domain`] parses and holds the law's lists, [`terms`] computes every term (pure),
-//! [`flow`] runs each step as one unit of work, [`work`] hands the office's work to
+//! [`flow`] holds what every step shares and [`filing`], [`irregular`],
+//! [`objections`], [`decision`], [`review`] and [`expiry`] are the steps, each one unit of
+//! work; [`work`] hands the office's work to
 //! routing, [`store`] is the SQL, [`message`] the protobuf views, [`grpc`] the service.
 
+pub mod decision;
 pub mod domain;
+pub mod expiry;
+pub mod filing;
 pub mod flow;
 pub mod grpc;
+pub mod irregular;
 pub mod message;
+pub mod objections;
+pub mod review;
 pub mod store;
 pub mod terms;
 pub mod work;
