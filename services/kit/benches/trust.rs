@@ -28,7 +28,8 @@ use sportello_kit::{
     },
 };
 use sportello_proto::urp::v1::{
-    SubmitFeedbackRequest, SubmitFeedbackResponse,
+    GetRateableCaseRequest, GetRateableCaseResponse, GetSatisfactionReportRequest,
+    GetSatisfactionReportResponse, SubmitFeedbackRequest, SubmitFeedbackResponse,
     feedback_service_client::FeedbackServiceClient,
     feedback_service_server::{FeedbackService, FeedbackServiceServer},
 };
@@ -54,6 +55,21 @@ impl FeedbackService for Answer {
         // The kit's path must have established who is acting; the baseline has none.
         let _ = request.extensions().get::<CallContext>();
         Ok(Response::new(SubmitFeedbackResponse::default()))
+    }
+
+    // The bench measures one call's path; URP's other calls are not part of it.
+    async fn get_rateable_case(
+        &self,
+        _: Request<GetRateableCaseRequest>,
+    ) -> Result<Response<GetRateableCaseResponse>, Status> {
+        Err(Status::unimplemented("not measured"))
+    }
+
+    async fn get_satisfaction_report(
+        &self,
+        _: Request<GetSatisfactionReportRequest>,
+    ) -> Result<Response<GetSatisfactionReportResponse>, Status> {
+        Err(Status::unimplemented("not measured"))
     }
 }
 
