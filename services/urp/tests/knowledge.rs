@@ -111,6 +111,11 @@ async fn the_info_desk_finds_answers_without_accents_by_root_and_past_a_typo() {
     assert_eq!(search(&mut api, "tavolni").await[0], "suap.dehors");
     // By a keyword people use.
     assert_eq!(search(&mut api, "plateatico").await, vec!["suap.dehors"]);
+    // No answer holds both roots: any of them, the title and keywords before the body.
+    assert_eq!(
+        search(&mut api, "residenza fototessera").await[..2],
+        ["registry.residence_certificate", "registry.identity_card"]
+    );
     // Nothing alike: nothing.
     assert!(search(&mut api, "zzqx").await.is_empty());
 
