@@ -12,9 +12,19 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.urp.v1.FeedbackService/*",
             callers: &[GATEWAY, Caller::AnySystem],
         },
+        // The demo seeder publishes the demo municipality's quick answers (`make run`).
+        Rule {
+            rpc: "sportello.urp.v1.KnowledgeService/PublishAnswer",
+            callers: &[GATEWAY, Caller::AnySystem, Caller::Tool("demo")],
+        },
         Rule {
             rpc: "sportello.urp.v1.KnowledgeService/*",
             callers: &[GATEWAY, Caller::AnySystem],
+        },
+        // The demo seeder defines the demo municipality's report categories (`make run`).
+        Rule {
+            rpc: "sportello.urp.v1.ReportService/DefineCategory",
+            callers: &[GATEWAY, Caller::AnySystem, Caller::Tool("demo")],
         },
         // Reports come from the counter and the web (the gateway, Open311 included) and
         // from department systems; the person behind one is read by URP's staff alone.
@@ -29,5 +39,7 @@ pub static POLICY: Policy = Policy {
             callers: &[GATEWAY, Caller::AnySystem],
         },
     ],
-    persons: &[GATEWAY, Caller::AnySystem],
+    // The demo seeder acts as the demo municipality's administrator, on the two RPCs
+    // named for it above only.
+    persons: &[GATEWAY, Caller::AnySystem, Caller::Tool("demo")],
 };

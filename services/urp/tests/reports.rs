@@ -355,4 +355,57 @@ async fn bad_reports_are_refused_by_name_and_nothing_is_written() {
         .unwrap()
         .into_inner();
     assert!(listed.reports.is_empty(), "complaints are not public");
+    // Codes are guessable: a complaint is not read by its code from the web, only by its
+    // id (the token its filer got), or by the municipality's operators.
+    let by_code = office
+        .reports()
+        .await
+        .get_report(web().request(GetReportRequest {
+            municipality_istat_code: SPEZIA.into(),
+            code_or_id: filed.code.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(by_code.code(), Code::NotFound);
+    for (context, key) in [
+        (web(), filed.id.clone()),
+        (urp_office("urp.report"), filed.code.clone()),
+    ] {
+        let found = office
+            .reports()
+            .await
+            .get_report(context.request(GetReportRequest {
+                municipality_istat_code: SPEZIA.into(),
+                code_or_id: key,
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .report
+            .unwrap();
+        assert_eq!(found.id, filed.id);
+    }
+
+    // Sent twice the same day without a key (a client that lost the answer): one report.
+    let mut once = pothole("Lampione spento da una settimana in Via Chiodo.");
+    once.idempotency_key = String::new();
+    let first = office
+        .reports()
+        .await
+        .file_report(web().request(once.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    let second = office
+        .reports()
+        .await
+        .file_report(web().request(once))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    assert_eq!((first.id, first.code), (second.id, second.code));
 }

@@ -50,6 +50,18 @@ pub async fn file(
         |k| k.uuid(),
     );
     let id = document_key(&[&base.to_string(), "access"]);
+    // Without a key, the same request sent again the same day derives the same id: it is
+    // answered with the request already filed.
+    if new.idempotency_key.is_none() {
+        let mut conn = desk.db.pool().acquire().await?;
+        if let Some(a) = store::find(&mut conn, id).await? {
+            context.ensure_municipality(a.municipality)?;
+            let objections = store::objections(&mut conn, id).await?;
+            return Ok(FileAccessResponse {
+                access: Some(message::record(&a, &objections)),
+            });
+        }
+    }
     let requester_ref = RequesterRef::derive(&desk.key, new.municipality, new.fiscal_code.as_str())
         .as_str()
         .to_owned();

@@ -26,7 +26,7 @@ use sportello_proto::{
 
 use super::{
     Desk,
-    domain::{Category, Kind, NewReport},
+    domain::{Category, Kind, Lookup, NewReport},
     message, store, work,
 };
 use crate::error::UrpError;
@@ -143,6 +143,22 @@ pub async fn file(
     );
     let id = document_key(&[&base.to_string(), "report"]);
     tracing::Span::current().record("report_id", tracing::field::display(id));
+    // Without a key, the same report sent again the same day (a client that lost the
+    // answer) derives the same id: it is answered with the report already filed.
+    if new.idempotency_key.is_none() {
+        let mut conn = desk.db.pool().acquire().await.map_err(ServiceError::from)?;
+        if let Some(report) = store::find(&mut conn, new.municipality, &Lookup::Id(id))
+            .await
+            .map_err(ServiceError::from)?
+        {
+            let refs = store::attachments(&mut conn, id)
+                .await
+                .map_err(ServiceError::from)?;
+            return Ok(FileReportResponse {
+                report: Some(message::report(&report, &refs)),
+            });
+        }
+    }
     let requester_ref = requester_ref(&desk.key, &new);
     // What the register records: the text's hash and the attachments', never the text.
     let mut manifest = format!(

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     Desk,
-    domain::{Category, Lookup, Status as ReportState, category_code, parse_code, report_id},
+    domain::{Category, Kind, Lookup, Status as ReportState, category_code, parse_code, report_id},
     filing, message, reply, store,
 };
 use crate::error::UrpError;
@@ -166,11 +166,24 @@ impl ReportService for Reports {
         context.ensure_visible(municipality)?;
         let lookup = Lookup::parse("code_or_id", &request.code_or_id)?;
         let mut conn = self.conn().await?;
+        let not_found = || {
+            ServiceError::from(UrpError::ReportNotFound(
+                request.code_or_id.trim().to_owned(),
+            ))
+        };
         let report = store::find(&mut conn, municipality, &lookup)
             .await
             .map_err(ServiceError::from)?
-            .ok_or_else(|| UrpError::ReportNotFound(request.code_or_id.trim().to_owned()))
-            .map_err(ServiceError::from)?;
+            .ok_or_else(not_found)?;
+        // Codes follow each other, so anyone could guess one: a complaint is read by its
+        // code only by the municipality's operators; its filer follows it by its id (the
+        // token given at filing). To anyone else it does not exist.
+        if report.kind == Kind::Complaint
+            && matches!(lookup, Lookup::Code(..))
+            && !(context.asserts_person() && context.has_any_role(Role::OPERATORS))
+        {
+            return Err(not_found().into());
+        }
         let refs = store::attachments(&mut conn, report.id)
             .await
             .map_err(ServiceError::from)?;
