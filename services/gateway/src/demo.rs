@@ -678,6 +678,141 @@ pub async fn seed_open311_key(
     .await
 }
 
+/// A quick answer: (service, title, answer, what to bring, where to go, how much, how
+/// long, other words).
+type DemoAnswer = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// The demo's quick answers for the info desk. Sample wording of the kind a URP publishes,
+/// not the municipality's official text.
+const ANSWERS: [DemoAnswer; 6] = [
+    (
+        "registry.residence_certificate",
+        "Certificato di residenza",
+        "Il certificato di residenza si rilascia subito allo sportello polivalente, anche a \
+         chi non è l'interessato se conosce nome, cognome e data di nascita. Per la maggior \
+         parte degli usi verso altre amministrazioni basta l'autocertificazione (DPR \
+         445/2000): il certificato serve ai privati.",
+        "Documento d'identità; una marca da bollo da € 16,00 salvo esenzione",
+        "Sportello Unico Servizi, Palazzo Civico, piazza Europa 1 — ticket coda A",
+        "€ 16,00 di bollo più € 0,52 di diritti; in carta libera € 0,26 se esente",
+        "Subito allo sportello",
+        "anagrafe residenza certificato autocertificazione bollo",
+    ),
+    (
+        "registry.identity_card",
+        "Carta d'identità elettronica: perché serve la prenotazione",
+        "La carta d'identità elettronica (CIE) si chiede su appuntamento: l'operatore \
+         acquisisce foto, impronte e firma e la carta arriva per posta dal Poligrafico. La \
+         vecchia carta scade il giorno del compleanno dopo la data indicata. Chi ha \
+         urgenza documentata (viaggio, concorso) lo dica allo sportello.",
+        "Una fototessera recente su sfondo bianco; la vecchia carta o la denuncia di \
+         smarrimento; il codice fiscale",
+        "Sportello Unico Servizi, via Costantini — su prenotazione",
+        "€ 22,21 (€ 27,37 per il duplicato), pagati allo sportello con carta o pagoPA",
+        "Circa 6 giorni lavorativi per la spedizione",
+        "cie carta identita documento prenotazione scaduta smarrita",
+    ),
+    (
+        "urp.information",
+        "Moduli del Comune: dove trovarli",
+        "I moduli più chiesti (autocertificazioni, accesso agli atti, occupazione di suolo \
+         pubblico, iscrizioni scolastiche) si ritirano al banco informazioni o si scaricano \
+         dal sito del Comune, sezione Modulistica. Allo sportello informazioni aiutiamo a \
+         compilarli e diciamo a quale ufficio consegnarli.",
+        "Nulla",
+        "Banco informazioni URP, Palazzo Civico, piano terra — ticket coda E",
+        "Gratuito",
+        "Pochi minuti",
+        "modulo moduli modulistica stampato autocertificazione",
+    ),
+    (
+        "mobility.ztl_permit",
+        "Permesso ZTL per i residenti",
+        "Il permesso per entrare nella zona a traffico limitato spetta ai residenti nella \
+         zona, per i veicoli intestati al nucleo familiare, entro il numero di posti della \
+         zona. Si chiede allo sportello mobilità su appuntamento; è attivo dal pagamento \
+         dell'avviso pagoPA.",
+        "Libretto di circolazione dei veicoli; documento d'identità",
+        "Sportello mobilità, via Costantini — su prenotazione",
+        "Secondo la tariffa della zona, con avviso pagoPA",
+        "Attivo dal giorno del pagamento",
+        "ztl permesso varco telecamere residenti auto targa",
+    ),
+    (
+        "education.canteen_subscription",
+        "Mensa scolastica: iscrizione e tariffa",
+        "L'iscrizione alla mensa si fa allo sportello polivalente o online prima dell'inizio \
+         dell'anno scolastico. La tariffa dipende dall'ISEE: senza ISEE si applica la fascia \
+         massima. Gli avvisi di pagamento arrivano con pagoPA.",
+        "Codice fiscale del bambino e del genitore; attestazione ISEE se si chiede la \
+         riduzione",
+        "Sportello Unico Servizi, Palazzo Civico — ticket coda B",
+        "Per fascia ISEE, da € 1,50 a € 5,20 a pasto",
+        "Subito allo sportello",
+        "mensa pasti scuola refezione isee tariffa",
+    ),
+    (
+        "suap.dehors",
+        "Dehors: tavolini all'aperto davanti al locale",
+        "Per mettere tavolini, sedie e ombrelloni su suolo pubblico serve la concessione per \
+         il dehors, chiesta al SUAP con la planimetria dell'area. Si paga il canone unico in \
+         base ai metri quadri, alla zona e ai mesi.",
+        "Planimetria dell'area con le misure; foto del luogo; visura camerale",
+        "Sportello imprese (SUAP), via Costantini — anche online",
+        "Canone unico secondo zona e superficie; bollo € 16,00",
+        "60 giorni al più",
+        "dehors tavolini sedie ombrelloni suolo pubblico bar ristorante",
+    ),
+];
+
+/// Publishes the demo's quick answers in URP's knowledge base (a new version each time:
+/// harmless), so the console's knowledge-base panel finds something at once.
+pub async fn seed_knowledge(
+    urp: sportello_kit::PeerChannel,
+    municipality: MunicipalityCode,
+) -> Result<(), ServiceError> {
+    use sportello_proto::urp::v1::{
+        Answer, PublishAnswerRequest, knowledge_service_client::KnowledgeServiceClient,
+    };
+    let context = CallContext::new(
+        "tool/demo",
+        "system:demo-seed",
+        municipality.as_str(),
+        "demo.seed",
+    )
+    .map_err(|e| ServiceError::internal(e.to_string()))?
+    .with_roles(&[sportello_kit::Role::Admin]);
+    let mut knowledge = KnowledgeServiceClient::new(urp);
+    for (service, title, body, bring, place, cost, duration, keywords) in ANSWERS {
+        knowledge
+            .publish_answer(context.request(PublishAnswerRequest {
+                answer: Some(Answer {
+                    municipality_istat_code: municipality.to_string(),
+                    service_code: service.to_owned(),
+                    title: title.to_owned(),
+                    body: body.to_owned(),
+                    what_to_bring: bring.to_owned(),
+                    where_to_go: place.to_owned(),
+                    cost: cost.to_owned(),
+                    duration: duration.to_owned(),
+                    keywords: keywords.to_owned(),
+                    ..Default::default()
+                }),
+            }))
+            .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use tower_http::services::ServeDir;
 use crate::app::AppState;
 
 /// Page routes and the HTML file each serves.
-pub const PAGES: [(&str, &str); 15] = [
+pub const PAGES: [(&str, &str); 17] = [
     ("/", "home.html"),
     ("/accesso", "login.html"),
     ("/console", "console.html"),
@@ -30,6 +30,8 @@ pub const PAGES: [(&str, &str); 15] = [
     ("/calendario", "calendario.html"),
     ("/verifica", "verify.html"),
     ("/verifica/{code}", "verify.html"),
+    ("/valuta", "rate.html"),
+    ("/valuta/{code}", "rate.html"),
     ("/admin", "admin.html"),
     ("/stato", "status.html"),
 ];

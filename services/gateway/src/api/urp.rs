@@ -286,7 +286,8 @@ fn qr_svg(text: &str) -> Result<String, ServiceError> {
 
 /// `GET /api/v1/cases/{id}/rating`: the rating code of a case just completed at the
 /// counter, with its QR, to print for the citizen. URP learns of the completion from
-/// routing's events a moment later: until then, 404 (the console asks again).
+/// routing's events a moment later: until then (and for a case not served in person, or
+/// rated already) `rating` is null, and the console asks again.
 pub async fn case_rating(
     State(state): State<AppState>,
     signed: Signed,
@@ -296,18 +297,24 @@ pub async fn case_rating(
     signed.require(Role::OPERATORS)?;
     let case_id = input::record_id("id", &id)?.to_string();
     let context = signed.context("feedback.print_code")?;
-    let rateable = feedback(&state)?
+    let reply = feedback(&state)?
         .get_rateable_case(context.request(GetRateableCaseRequest {
             municipality_istat_code: signed.account().municipality.to_string(),
             code: String::new(),
             case_id,
         }))
-        .await?
-        .into_inner()
-        .rateable_case
-        .unwrap_or_default();
+        .await;
+    let rateable = match reply {
+        Ok(reply) => reply.into_inner().rateable_case.unwrap_or_default(),
+        // Not (yet) known to URP: a state the console waits out, not an error.
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            return Ok(Json(serde_json::json!({ "rating": null })));
+        }
+        Err(status) => return Err(status.into()),
+    };
     let path = rating_path(&rateable.code);
-    let url = format!("{}{path}", origin(&state, &headers));
+    // The QR says it was scanned, so the rating counts as left through it.
+    let url = format!("{}{path}?da=qr", origin(&state, &headers));
     Ok(Json(serde_json::json!({
         "rating": {
             "code": rateable.code,

@@ -52,6 +52,17 @@ pub struct CaseView {
     pub budget_seconds: i64,
     /// Seconds since the case was last called to a counter (0 if never called).
     pub serving_seconds: i64,
+    /// The outcomes its catalogue entry lists (e.g. the info desk's `answered`,
+    /// `form_given`, `redirected`); empty when it lists none, and the console offers the
+    /// general ones.
+    pub outcomes: Vec<OutcomeChoice>,
+}
+
+/// An outcome a case may be completed with, and its name.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutcomeChoice {
+    pub code: String,
+    pub name: String,
 }
 
 impl CaseView {
@@ -81,6 +92,17 @@ impl CaseView {
             outcome_code: case.outcome_code.clone(),
             budget_seconds: service.map_or(0, |s| i64::from(s.expected_minutes) * 60),
             serving_seconds: seconds_since(case.called_time.as_ref(), now),
+            outcomes: service
+                .map(|s| {
+                    s.outcomes
+                        .iter()
+                        .map(|o| OutcomeChoice {
+                            code: o.code.clone(),
+                            name: o.name.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }

@@ -102,6 +102,7 @@ async fn run(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(url) = &settings.urp_url {
         let urp =
             PeerChannel::connect(&settings.identity, "urp", url, Duration::from_secs(30)).await?;
+        demo::seed_knowledge(urp.clone(), settings.municipality).await?;
         match demo::seed_urp(urp, settings.municipality).await {
             Ok(()) => {}
             // The rest of the demo stands without the categories: say what is missing.

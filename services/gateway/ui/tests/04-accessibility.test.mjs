@@ -12,6 +12,7 @@ const PAGES = [
   { name: 'login', path: '/accesso', ready: '#login-form' },
   { name: 'verify', path: '/verifica', ready: '#verify-form' },
   { name: 'verify-result', path: '/verifica/AAAA-BBBB-CCCC-DDDD', ready: '[data-testid="verify-verdict"]' },
+  { name: 'rate', path: '/valuta', ready: '#code-form' },
   { name: 'board', path: `/tabellone/${SITE}`, ready: '#queue-list li' },
   { name: 'kiosk', path: `/totem/${SITE}`, user: 'totem.civico', ready: 'input[name="service_codes"]' },
   { name: 'console', path: '/console', user: 'poli.bianchi', ready: '#seat-site option' },

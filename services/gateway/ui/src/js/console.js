@@ -2,6 +2,7 @@
 import { api, clearErrors, requireSession, showError, withBusy } from './api.js';
 import { announce, fillSelect, fmtDate, fmtTime, h, initPage, label, mmss, showUser } from './common.js';
 import { onLangChange, t } from './i18n.js';
+import { hideRatingSlip, initQuickAnswers, showRatingSlip } from './quick.js';
 import { initResidence } from './residence.js';
 
 const OPERATOR_ROLES = ['info_desk', 'polivalente', 'tecnico', 'back_office', 'manager'];
@@ -33,6 +34,7 @@ async function main() {
   bindCalls();
   bindCase();
   bindShortcuts();
+  initQuickAnswers();
   onLangChange(() => {
     renderOperator();
     renderQueues();
@@ -235,6 +237,7 @@ function bindCalls() {
     }
     await withBusy(form.querySelector('button[type=submit]'), async () => {
       const res = await api('POST', '/console/call-ticket', { ticket });
+      hideRatingSlip();
       $('call-ticket-input').value = '';
       showCall(res.call);
       await refreshAfterAction();
@@ -247,6 +250,7 @@ async function callNext() {
   if (btn.disabled) return;
   await withBusy(btn, async () => {
     const res = await api('POST', '/console/call-next');
+    hideRatingSlip();
     if (!res.call) {
       state.lastCall = null;
       renderCall(res.decision);
@@ -323,6 +327,7 @@ function renderCase() {
   $('case-documents').replaceChildren(...(docs.length ? docs.map((d) => h('li', {}, d)) : [h('li', { class: 'list-unstyled' }, '—')]));
   $('identity-block').hidden = !c.has_requester;
 
+  fillOutcomes(c.outcomes ?? []);
   const open = !CLOSED.has(c.status);
   for (const el of $('case-actions').querySelectorAll('button, select, input')) el.disabled = !open;
   watchBudget(c, open);
@@ -337,6 +342,36 @@ function renderCase() {
     $('certificate-form').dataset.caseId = c.id;
     if ([...$('cert-type').options].some((o) => o.value === certType)) $('cert-type').value = certType;
   }
+}
+
+// The outcomes a case completes with: its catalogue entry's when it lists them (the info
+// desk's answered, form given, redirected), else the general ones written in the page.
+let generalOutcomes = null;
+function fillOutcomes(outcomes) {
+  const select = $('complete-outcome');
+  generalOutcomes ??= [...select.options].map((o) => o.cloneNode(true));
+  const key = `${t('case.choose_outcome')}:${outcomes.map((o) => o.code).join(',')}`;
+  if (select.dataset.outcomes === key) return;
+  select.dataset.outcomes = key;
+  if (!outcomes.length) {
+    select.replaceChildren(...generalOutcomes.map((o) => o.cloneNode(true)));
+    for (const o of select.options) if (o.dataset.i18n) o.textContent = t(o.dataset.i18n);
+    return;
+  }
+  // The service's own first; the general ones stay below, for a case that turned out to
+  // be something else.
+  const own = new Set(outcomes.map((o) => o.code));
+  const general = generalOutcomes.filter((o) => o.value && !own.has(o.value)).map((o) => {
+    const copy = o.cloneNode(true);
+    if (copy.dataset.i18n) copy.textContent = t(copy.dataset.i18n);
+    return copy;
+  });
+  select.replaceChildren(
+    h('option', { value: '' }, t('case.choose_outcome')),
+    h('optgroup', { label: t('case.service_outcomes') },
+      ...outcomes.map((o) => h('option', { value: o.code }, label('outcome', o.code) === o.code ? o.name : label('outcome', o.code)))),
+    h('optgroup', { label: t('case.other_outcomes') }, ...general),
+  );
 }
 
 // The counter budget (the catalogue's expected minutes): once a case held at the counter
@@ -382,8 +417,12 @@ function bindCase() {
     }
     await withBusy($('complete-btn'), async () => {
       const res = await api('POST', `/cases/${state.kase.id}/complete`, { outcome_code: outcome });
-      state.kase = res.case;
+      // The completion's reply does not read the catalogue: keep the outcomes shown.
+      state.kase = { ...res.case, outcomes: state.kase.outcomes };
       renderCase();
+      // Served in person and done: the citizen may rate it (one continuing by appointment
+      // is rated after the appointment).
+      if (state.kase.status === 'completed' && state.kase.outcome_code !== 'appointment_requested') showRatingSlip(state.kase);
       announce(`${state.kase.ticket_label}: ${label('status', state.kase.status)}`);
       if (res.next_call) showCall(res.next_call);
       await refreshAfterAction();

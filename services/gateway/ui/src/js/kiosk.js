@@ -8,6 +8,8 @@ const RESET_AFTER_S = 20;
 const PRIORITIES = ['none', 'disability', 'pregnancy', 'elderly', 'small_children'];
 const $ = (id) => document.getElementById(id);
 const site = siteFromPath();
+// The rating page knows which kiosk to come back to.
+document.getElementById('kiosk-rate').href = `/valuta?da=totem&sede=${encodeURIComponent(site)}`;
 let services = [];
 let siteName = site;
 let idempotencyKey = uuid();

@@ -5,9 +5,11 @@
 // Below them, the counter queues of every site with the honest wait estimate: a figure
 // and always what it rests on (or why there is none), and the peaks at the counter: each
 // enrolment window's surge, who reinforces it, and its applications per day against the
-// counters' capacity.
+// counters' capacity. And per service over the last 30 days: the cases completed in person,
+// their median wait and handling time and outcomes, next to the citizens' ratings (URP's
+// report, per service and never per operator).
 import { api, requireSession, showError } from './api.js';
-import { fmtDate, fmtTime, h, initPage } from './common.js';
+import { fmtDate, fmtTime, h, initPage, label, mmss } from './common.js';
 import { onLangChange, t } from './i18n.js';
 
 const REFRESH_EVERY_MS = 15000;
@@ -15,7 +17,7 @@ const REFRESH_EVERY_MS = 15000;
 // not list departments yet.
 const DEPARTMENTS = ['anagrafe', 'servizi_educativi', 'suap', 'mobilita', 'urp', 'servizi_sociali'];
 const $ = (id) => document.getElementById(id);
-const state = { summary: null, breaches: null, queues: null, surges: null };
+const state = { summary: null, breaches: null, queues: null, surges: null, satisfaction: null };
 let refreshTimer = null;
 
 initPage();
@@ -45,10 +47,11 @@ async function refresh() {
   const days = $('due-soon-days').value.trim();
   if (days) query.set('due_soon_days', days);
   try {
-    [state.summary, state.queues, state.surges] = await Promise.all([
+    [state.summary, state.queues, state.surges, state.satisfaction] = await Promise.all([
       api('GET', `/back-office/summary?${query}`),
       api('GET', '/back-office/queues'),
       api('GET', '/back-office/surges'),
+      api('GET', '/back-office/satisfaction'),
     ]);
     $('page-alert').hidden = true;
     render();
@@ -111,6 +114,7 @@ function render() {
   }
   if (state.queues) renderQueues(state.queues.sites);
   if (state.surges) renderSurges(state.surges.surges);
+  if (state.satisfaction) renderSatisfaction(state.satisfaction.services);
   const b = state.breaches;
   if (b) {
     $('breaches-rows').replaceChildren(
@@ -183,5 +187,27 @@ function renderSurges(surges) {
   );
   $('surge-rows').replaceChildren(
     ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '4', class: 'text-muted' }, t('mgr.no_surges')))]),
+  );
+}
+
+// Satisfaction next to waits and handling times, per service: the quick info-desk case
+// shows as such (tier 1, its median handling in minutes:seconds, its outcomes).
+function renderSatisfaction(services) {
+  const rows = services.map((s) =>
+    h(
+      'tr',
+      { dataset: { service: s.service_code } },
+      h('td', {}, s.service_code),
+      num(s.tier || '—'),
+      h('td', { class: 'text-end', 'data-testid': 'sat-cases' }, String(s.cases_completed)),
+      h('td', { class: 'text-end sp-mono' }, s.cases_completed ? mmss(s.median_wait_seconds) : '—'),
+      h('td', { class: 'text-end sp-mono', 'data-testid': 'sat-handling' }, s.cases_completed ? mmss(s.median_handling_seconds) : '—'),
+      h('td', { class: 'small', 'data-testid': 'sat-outcomes' }, s.outcomes.map((o) => `${label('outcome', o.outcome_code)}: ${o.count}`).join(', ') || '—'),
+      h('td', { class: 'text-end', 'data-testid': 'sat-ratings' }, String(s.ratings)),
+      h('td', { class: 'text-end fw-semibold', 'data-testid': 'sat-average' }, s.average_rating == null ? '—' : s.average_rating.toFixed(1)),
+    ),
+  );
+  $('satisfaction-rows').replaceChildren(
+    ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '8', class: 'text-muted' }, t('mgr.sat_empty')))]),
   );
 }
