@@ -7,10 +7,11 @@
 //! errors through the kit's one table, so a field error comes back under its field.
 //!
 //! Layout: [`board`] and [`kiosk`] (the waiting room), [`console`] and [`cases`] (the
-//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`suap`] (the business desk: guidance, businesses, filings and their receipts), [`education`] (enrolment at the counter: the windows open today, the application and its receipt), [`documents`] (attachments in a JSON body), [`urp`] (the info-desk's knowledge base, ratings tied to cases, the satisfaction report), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
+//! counter), [`back_office`] (tier 4: offers, items, the counter's hand-off), [`residence`] (the change of residence: the counter's declaration, the back office's 10-bis steps), [`suap`] (the business desk: guidance, businesses, filings and their receipts), [`education`] (enrolment at the counter: the windows open today, the application and its receipt), [`documents`] (attachments in a JSON body), [`urp`] (the info-desk's knowledge base, ratings tied to cases, the satisfaction report), [`reports`] (reports and complaints: the public page, the counter, the URP's office and its reply), [`access`] (access requests on their terms, the review, the public register as JSON and CSV), [`verify`] (public certificate check), [`admin`], [`live`] (calls as they
 //! happen), [`views`] (the JSON shapes), [`body`] and [`input`] (what requests may hold,
 //! checked as the document states it).
 
+pub mod access;
 pub mod admin;
 pub mod appointments;
 pub mod back_office;
@@ -23,6 +24,7 @@ pub mod education;
 pub mod input;
 pub mod kiosk;
 pub mod live;
+pub mod reports;
 pub mod residence;
 pub mod suap;
 pub mod urp;
@@ -190,6 +192,64 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/education/windows", get(education::windows))
         .route("/api/v1/education/applications", post(education::file))
         .route("/api/v1/education/applications/{id}", get(education::get))
+        .route("/api/v1/report-categories", get(reports::categories))
+        .route("/api/v1/reports", post(reports::file_public))
+        .route("/api/v1/reports/{ref}", get(reports::follow))
+        .route(
+            "/api/v1/urp/reports",
+            get(reports::open).post(reports::file_counter),
+        )
+        .route("/api/v1/urp/reports/{ref}", get(reports::get))
+        .route(
+            "/api/v1/urp/reports/{ref}/requester",
+            post(reports::requester),
+        )
+        .route("/api/v1/urp/reports/{ref}/reply", post(reports::reply))
+        .route(
+            "/api/v1/urp/access-requests",
+            get(access::open).post(access::file),
+        )
+        .route("/api/v1/urp/access-requests/{id}", get(access::get))
+        .route(
+            "/api/v1/urp/access-requests/{id}/irregular",
+            post(access::irregular),
+        )
+        .route(
+            "/api/v1/urp/access-requests/{id}/correction",
+            post(access::correction),
+        )
+        .route(
+            "/api/v1/urp/access-requests/{id}/counter-interested",
+            post(access::counter_interested),
+        )
+        .route(
+            "/api/v1/urp/access-requests/{id}/objections",
+            post(access::objection),
+        )
+        .route(
+            "/api/v1/urp/access-requests/{id}/decision",
+            post(access::decide),
+        )
+        .route(
+            "/api/v1/urp/access-requests/{id}/review",
+            post(access::request_review),
+        )
+        .route(
+            "/api/v1/urp/access-requests/{id}/garante",
+            post(access::garante),
+        )
+        .route(
+            "/api/v1/urp/access-requests/{id}/review-decision",
+            post(access::decide_review),
+        )
+        .route(
+            "/api/v1/open-data/registro-accessi",
+            get(access::register_json),
+        )
+        .route(
+            "/api/v1/open-data/registro-accessi.csv",
+            get(access::register_csv),
+        )
         .route("/api/v1/verify/{code}", get(verify::verify))
         .route("/api/v1/admin/operators", get(admin::operators))
         .route("/api/v1/admin/operators/{id}", put(admin::put_operator))
