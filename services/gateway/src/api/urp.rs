@@ -482,10 +482,8 @@ pub async fn rate(
 /// The period of the report.
 #[derive(Debug, Deserialize)]
 pub struct ReportQuery {
-    #[serde(default)]
-    pub from: String,
-    #[serde(default)]
-    pub to: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 /// `GET /api/v1/back-office/satisfaction?from=…&to=…`: per service, the cases completed
@@ -497,10 +495,11 @@ pub async fn report(
     Query(query): Query<ReportQuery>,
 ) -> Result<Json<serde_json::Value>, ServiceError> {
     signed.require(REPORT_READERS)?;
-    let day = |field: &str, raw: &str| -> Result<Option<jiff::civil::Date>, ServiceError> {
-        if raw.is_empty() {
+    // Absent means the default; present, it must be a day (an empty one is not).
+    let day = |field: &str, raw: Option<&str>| -> Result<Option<jiff::civil::Date>, ServiceError> {
+        let Some(raw) = raw else {
             return Ok(None);
-        }
+        };
         if raw.len() != 10 {
             return Err(ServiceError::invalid_field(
                 field,
@@ -513,8 +512,8 @@ pub async fn report(
     };
     let rome = TimeZone::get("Europe/Rome").map_err(ServiceError::internal)?;
     let today = state.db.clock().now().to_zoned(rome).date();
-    let to = day("to", &query.to)?.unwrap_or(today);
-    let from = match day("from", &query.from)? {
+    let to = day("to", query.to.as_deref())?.unwrap_or(today);
+    let from = match day("from", query.from.as_deref())? {
         Some(from) => from,
         None => to.checked_sub(29.days()).map_err(ServiceError::internal)?,
     };
