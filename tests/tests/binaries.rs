@@ -86,6 +86,11 @@ fn an_unreachable_database_ends_with_one_line_and_exit_1() {
         ("METRICS_PORT", "0"),
         ("LOG_FORMAT", "json"),
         ("RUST_LOG", "off"),
+        // URP's own setting, so the start reaches the database.
+        (
+            "PSEUDONYM_KEY",
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ),
     ];
     env.extend(sportello_kit::testing::pki::tls_vars("svc/urp"));
     let (code, stderr) = run("urp", &env);
