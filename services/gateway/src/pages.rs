@@ -16,7 +16,7 @@ use tower_http::services::ServeDir;
 use crate::app::AppState;
 
 /// Page routes and the HTML file each serves.
-pub const PAGES: [(&str, &str); 17] = [
+pub const PAGES: [(&str, &str); 20] = [
     ("/", "home.html"),
     ("/accesso", "login.html"),
     ("/console", "console.html"),
@@ -32,6 +32,9 @@ pub const PAGES: [(&str, &str); 17] = [
     ("/verifica/{code}", "verify.html"),
     ("/valuta", "rate.html"),
     ("/valuta/{code}", "rate.html"),
+    ("/segnalazioni", "segnalazioni.html"),
+    ("/segnalazioni/{ref}", "segnalazioni.html"),
+    ("/urp", "urp.html"),
     ("/admin", "admin.html"),
     ("/stato", "status.html"),
 ];

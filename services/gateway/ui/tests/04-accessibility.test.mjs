@@ -13,9 +13,11 @@ const PAGES = [
   { name: 'verify', path: '/verifica', ready: '#verify-form' },
   { name: 'verify-result', path: '/verifica/AAAA-BBBB-CCCC-DDDD', ready: '[data-testid="verify-verdict"]' },
   { name: 'rate', path: '/valuta', ready: '#code-form' },
+  { name: 'reports', path: '/segnalazioni', ready: '#rep-category option[value="strade.buca"]' },
   { name: 'board', path: `/tabellone/${SITE}`, ready: '#queue-list li' },
   { name: 'kiosk', path: `/totem/${SITE}`, user: 'totem.civico', ready: 'input[name="service_codes"]' },
   { name: 'console', path: '/console', user: 'poli.bianchi', ready: '#seat-site option' },
+  { name: 'urp', path: '/urp', user: 'bo.azzurri', ready: '#open-access li, #open-access-empty:not([hidden])' },
   { name: 'admin', path: '/admin', user: 'admin', ready: '#accounts-table tbody tr' },
   { name: 'status', path: '/stato', ready: '#services tbody tr' },
 ];

@@ -1,6 +1,7 @@
 // Back-office inbox (/back-office, tier 4): offers pushed by routing with their countdown,
 // my items, the department's items; accept, decline, complete with the outcome. Routing
 // decides who an offer is for; this page only shows and asks.
+import './urp-i18n.js';
 import { api, requireSession, showError, withBusy } from './api.js';
 import { announce, fmtDate, fmtDateTime, fmtTime, h, initPage, label, mmss, showUser } from './common.js';
 import { onLangChange, t } from './i18n.js';

@@ -1,4 +1,5 @@
 // Operator console (/console): seat, presence, heartbeat, queues, call next, the case.
+import './urp-i18n.js';
 import { api, clearErrors, requireSession, showError, withBusy } from './api.js';
 import { announce, fillSelect, fmtDate, fmtTime, h, initPage, label, mmss, showUser } from './common.js';
 import { onLangChange, t } from './i18n.js';

@@ -1647,6 +1647,15 @@ const messages = { it, en };
 const listeners = [];
 let lang = 'it';
 
+/**
+ * Adds a page's own messages (Italian, English) to the dictionaries, so a page's texts
+ * can live in its own module; call before initPage(). An existing key is kept.
+ */
+export function addMessages(itMessages, enMessages) {
+  for (const [key, value] of Object.entries(itMessages)) if (!(key in it)) it[key] = value;
+  for (const [key, value] of Object.entries(enMessages)) if (!(key in en)) en[key] = value;
+}
+
 export function getLang() {
   return lang;
 }
