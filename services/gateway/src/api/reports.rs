@@ -376,7 +376,13 @@ fn report_ref(raw: &str) -> Result<(), ServiceError> {
         && raw.as_bytes()[4] == b'-'
         && raw.as_bytes()[..4].iter().all(u8::is_ascii_digit)
         && raw.as_bytes()[5..].iter().all(u8::is_ascii_digit);
-    if code || input::record_id("ref", raw).is_ok() {
+    if code && raw.as_bytes()[5..].iter().all(|b| *b == b'0') {
+        // Numbers start at 1: a code of the right shape numbered 0 names no report.
+        Err(ServiceError::new(
+            ErrorKind::NotFound,
+            format!("segnalazione {raw} non trovata / report {raw} not found"),
+        ))
+    } else if code || input::record_id("ref", raw).is_ok() {
         Ok(())
     } else {
         Err(ServiceError::invalid_field(
@@ -611,6 +617,10 @@ mod tests {
     fn a_report_is_followed_by_its_code_or_its_token_only() {
         assert!(report_ref("2026-000123").is_ok());
         assert!(report_ref("0190f5b2-7c4a-7b8e-9d3c-1a2b3c4d5e6f").is_ok());
+        assert_eq!(
+            report_ref("0000-000000").map_err(|e| e.kind()),
+            Err(ErrorKind::NotFound)
+        );
         for bad in [
             "2026-12",
             "2026_000123",
