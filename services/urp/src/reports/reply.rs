@@ -72,12 +72,13 @@ pub async fn reply(
         ))
         .into());
     }
-    let what = match report.kind {
-        Kind::Report => "segnalazione",
-        Kind::Complaint => "reclamo",
+    // The noun and its article: "alla segnalazione", "al reclamo".
+    let to_the = match report.kind {
+        Kind::Report => "alla segnalazione",
+        Kind::Complaint => "al reclamo",
     };
     let letter = format!(
-        "Risposta al {what} n. {code} (prot. {protocol} del {received})\n\n{text}",
+        "Risposta {to_the} n. {code} (prot. {protocol} del {received})\n\n{text}",
         code = report.code,
         protocol = report.protocol_number,
         received = rome::date_of(report.received_at),
@@ -92,7 +93,7 @@ pub async fn reply(
                 &report.id.to_string(),
                 OutgoingKind::Communication,
                 report.requester_ref.as_deref().unwrap_or("anonimo"),
-                &format!("Risposta {what} n. {}", report.code),
+                &format!("Risposta {to_the} n. {}", report.code),
                 &letter,
             ),
         )
@@ -182,7 +183,8 @@ impl TimerHandler for MailReply {
             };
             let mail = Mail {
                 to,
-                subject: format!("Risposta alla sua segnalazione {code} (prot. {number})"),
+                // A report or a complaint alike: "your request".
+                subject: format!("Risposta alla sua richiesta {code} (prot. {number})"),
                 text: letter,
             };
             match mailer.send(mail).await {
