@@ -75,7 +75,7 @@ pub struct DemoAccount {
 }
 
 /// Every demo account.
-pub const ACCOUNTS: [DemoAccount; 9] = [
+pub const ACCOUNTS: [DemoAccount; 10] = [
     DemoAccount {
         id: "info.rossi",
         display_name: "Giulia Rossi",
@@ -134,6 +134,14 @@ pub const ACCOUNTS: [DemoAccount; 9] = [
         department: Some("suap"),
         tier: 4,
         skills: &[("suap", 5), ("commercio", 4)],
+    },
+    DemoAccount {
+        id: "bo.azzurri",
+        display_name: "Elena Azzurri",
+        roles: &["back_office"],
+        department: Some("urp"),
+        tier: 4,
+        skills: &[("urp", 5)],
     },
     DemoAccount {
         id: "resp.blu",
