@@ -1145,11 +1145,23 @@ async fn a_dehors_application_grants_its_place_and_the_paid_canone_makes_it_vali
         occupation(second.occupation_id.clone()).await.status,
         OccupationStatus::Requested as i32
     );
-    let note: String =
-        sqlx::query_scalar("select context_note from routing.work_items where state = 'offered'")
-            .fetch_one(d.pool())
-            .await
-            .unwrap();
+    // The new round is offered by routing's dispatch once it has taken the request: on a
+    // loaded machine a moment after the hand-over went quiet, so wait for it.
+    let mut note: Option<String> = None;
+    for _ in 0..50 {
+        note = sqlx::query_scalar(
+            "select context_note from routing.work_items where state = 'offered'",
+        )
+        .fetch_optional(d.pool())
+        .await
+        .unwrap();
+        if note.is_some() {
+            break;
+        }
+        d.hand_over().await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let note = note.expect("the second round offered to the specialist");
     assert!(note.contains(&first.occupation_id), "{note}");
 }
 
