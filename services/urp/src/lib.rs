@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod feedback;
 pub mod knowledge;
+pub mod paging;
 pub mod reports;
 
 use std::sync::Arc;

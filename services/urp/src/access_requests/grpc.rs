@@ -1,7 +1,6 @@
 //! `sportello.urp.v1.AccessService`: parses, checks who may take each step, asks the
 //! flows, maps errors.
 
-use jiff::Timestamp;
 use sportello_kit::{CallContext, Role, ServiceError, domain as kit_domain};
 use sportello_proto::{
     common::v1::PageResponse,
@@ -17,7 +16,6 @@ use sportello_proto::{
     },
 };
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::{
     decision,
@@ -270,23 +268,7 @@ impl AccessService for AccessDesk {
                 .into());
             }
         };
-        let cursor = match page.page_token.split_once(':') {
-            None if page.page_token.is_empty() => None,
-            Some((micros, id)) => {
-                let bad = || ServiceError::invalid_field("page.page_token", "non valido / invalid");
-                let time = micros
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(|m| Timestamp::from_microsecond(m).ok())
-                    .ok_or_else(bad)?;
-                Some((time, Uuid::parse_str(id).map_err(|_| bad())?))
-            }
-            None => {
-                return Err(
-                    ServiceError::invalid_field("page.page_token", "non valido / invalid").into(),
-                );
-            }
-        };
+        let cursor = crate::paging::cursor(&page.page_token)?;
         let mut conn = self
             .desk
             .db
@@ -300,7 +282,7 @@ impl AccessService for AccessDesk {
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => format!("{}:{}", last.received_at.as_microsecond(), last.id),
+            (true, Some(last)) => crate::paging::token(last.received_at, last.id),
             _ => String::new(),
         };
         Ok(Response::new(ListAccessRegisterResponse {

@@ -11,7 +11,6 @@ use sportello_proto::urp::v1::{
     ReportStatus, Requester, report_service_server::ReportService,
 };
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::{
     Desk,
@@ -56,18 +55,6 @@ fn timestamp(
             .map_err(|_| ServiceError::invalid_field(field, "istante non valido / invalid time"))
     })
     .transpose()
-}
-
-/// `<unix micros>:<uuid>`: where the last page ended.
-fn cursor(token: &str) -> Result<Option<(Timestamp, Uuid)>, ServiceError> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bad = || ServiceError::invalid_field("page.page_token", "non valido / invalid");
-    let (micros, id) = token.split_once(':').ok_or_else(bad)?;
-    let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let time = Timestamp::from_microsecond(micros).map_err(|_| bad())?;
-    Ok(Some((time, Uuid::parse_str(id).map_err(|_| bad())?)))
 }
 
 #[tonic::async_trait]
@@ -257,7 +244,7 @@ impl ReportService for Reports {
             statuses,
             after: timestamp("received_after", request.received_after.as_ref())?,
             before: timestamp("received_before", request.received_before.as_ref())?,
-            cursor: cursor(&page.page_token)?,
+            cursor: crate::paging::cursor(&page.page_token)?,
             limit: i64::from(limit) + 1,
         };
         let mut conn = self.conn().await?;
@@ -267,7 +254,7 @@ impl ReportService for Reports {
         let more = reports.len() > limit as usize;
         reports.truncate(limit as usize);
         let next_page_token = match (more, reports.last()) {
-            (true, Some(last)) => format!("{}:{}", last.received_at.as_microsecond(), last.id),
+            (true, Some(last)) => crate::paging::token(last.received_at, last.id),
             _ => String::new(),
         };
         let mut messages = Vec::with_capacity(reports.len());
