@@ -68,6 +68,7 @@ stored!(PriorityCategory {
     Pregnancy => "pregnancy",
     Elderly => "elderly",
     SmallChildren => "small_children",
+    Withheld => "withheld",
 });
 
 stored!(CaseStatus {
@@ -128,6 +129,17 @@ pub fn is_priority(category: PriorityCategory) -> bool {
         category,
         PriorityCategory::None | PriorityCategory::Unspecified
     )
+}
+
+/// What an event says of a priority: whether there is one, never its ground. Disability
+/// and pregnancy are health data (GDPR art. 9), and an event reaches every consumer of
+/// the stream; the ground stays in routing's database, for the counter that checks it.
+pub fn withheld(category: PriorityCategory) -> PriorityCategory {
+    if is_priority(category) {
+        PriorityCategory::Withheld
+    } else {
+        PriorityCategory::None
+    }
 }
 
 /// Reads a stored enum, turning an unknown text into a decode error.

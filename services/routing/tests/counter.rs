@@ -207,6 +207,84 @@ async fn priority_goes_first_but_never_passes_an_ordinary_ticket_past_the_bound(
     );
 }
 
+/// Disability and pregnancy are health data (GDPR art. 9): an event reaches every consumer
+/// of the stream, so it says that a ticket has priority and never why.
+#[tokio::test]
+async fn events_say_priority_without_its_ground() {
+    use prost::Message as _;
+    use sportello_proto::routing::v1::{CaseCalled, CaseCompleted, CaseOpened, TicketIssued};
+
+    let mut desk = Desk::open(2, settings(20, 2)).await;
+    desk.operator("m.rossi", Tier::InfoDesk, ANAGRAFE, 1).await;
+    desk.ticket(&[RESIDENCE], PriorityCategory::Pregnancy).await;
+    desk.ticket(&[RESIDENCE], PriorityCategory::None).await;
+    for _ in 0..2 {
+        let call = desk.call_next("m.rossi").await.unwrap();
+        assert_ne!(
+            call.case.as_ref().unwrap().priority_category(),
+            PriorityCategory::Withheld,
+            "the operator at the counter sees the ground"
+        );
+        desk.complete("m.rossi", &call.case.unwrap().id, "issued")
+            .await
+            .unwrap();
+    }
+
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("select data_type, payload from routing.outbox order by seq")
+            .fetch_all(desk.pool())
+            .await
+            .unwrap();
+    let mut seen = Vec::new();
+    for (data_type, payload) in &rows {
+        let category = match data_type.as_str() {
+            "sportello.routing.v1.TicketIssued" => TicketIssued::decode(payload.as_slice())
+                .unwrap()
+                .ticket
+                .unwrap()
+                .priority_category(),
+            "sportello.routing.v1.CaseOpened" => CaseOpened::decode(payload.as_slice())
+                .unwrap()
+                .case
+                .unwrap()
+                .priority_category(),
+            "sportello.routing.v1.CaseCalled" => CaseCalled::decode(payload.as_slice())
+                .unwrap()
+                .case
+                .unwrap()
+                .priority_category(),
+            "sportello.routing.v1.CaseCompleted" => CaseCompleted::decode(payload.as_slice())
+                .unwrap()
+                .case
+                .unwrap()
+                .priority_category(),
+            _ => continue,
+        };
+        seen.push((data_type.as_str(), category));
+    }
+    assert_eq!(
+        seen.len(),
+        8,
+        "two tickets, each issued, opened, called, completed: {seen:?}"
+    );
+    for (data_type, category) in &seen {
+        assert!(
+            matches!(
+                category,
+                PriorityCategory::Withheld | PriorityCategory::None
+            ),
+            "{data_type} says {category:?}"
+        );
+    }
+    assert_eq!(
+        seen.iter()
+            .filter(|(_, c)| *c == PriorityCategory::Withheld)
+            .count(),
+        4,
+        "the priority ticket's four events say it has priority: {seen:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_transfer_keeps_the_place_in_the_other_queue() {
     let mut desk = Desk::open(3, settings(20, 2)).await;

@@ -263,7 +263,8 @@ pub fn presence_name(p: Presence) -> String {
     short_name(p.as_str_name(), "PRESENCE_")
 }
 
-/// A priority category from its short name.
+/// A priority category from its short name: a ground, or none. `withheld` is what
+/// routing's events say in place of a ground, never what a kiosk or a counter asks for.
 pub fn parse_priority(name: &str) -> Option<PriorityCategory> {
     if name.is_empty() {
         return Some(PriorityCategory::None);
@@ -272,7 +273,7 @@ pub fn parse_priority(name: &str) -> Option<PriorityCategory> {
         return None;
     }
     PriorityCategory::from_str_name(&format!("PRIORITY_CATEGORY_{}", name.to_ascii_uppercase()))
-        .filter(|p| *p != PriorityCategory::Unspecified)
+        .filter(|p| !matches!(p, PriorityCategory::Unspecified | PriorityCategory::Withheld))
 }
 
 #[cfg(test)]
@@ -290,5 +291,6 @@ mod tests {
         assert_eq!(parse_priority("vip"), None);
         assert_eq!(parse_priority("Pregnancy"), None);
         assert_eq!(parse_priority("unspecified"), None);
+        assert_eq!(parse_priority("withheld"), None);
     }
 }

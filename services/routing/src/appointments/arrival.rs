@@ -137,7 +137,7 @@ impl Appointments {
         cases::events::emit(
             &mut uow,
             &CaseOpened {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
             },
             &case,
         )

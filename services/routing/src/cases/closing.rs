@@ -50,7 +50,7 @@ impl Flow {
         let case = store::save(&mut uow, case, context.actor(), &why).await?;
         let handling = now.duration_since(case.opened_at).as_secs().max(0);
         let event = CaseCompleted {
-            case: Some(case.to_message()),
+            case: Some(case.to_event()),
             handling_seconds: u32::try_from(handling).unwrap_or(u32::MAX),
         };
         events::emit(&mut uow, &event, &case).await?;
@@ -99,7 +99,7 @@ impl Flow {
         events::emit(
             &mut uow,
             &CaseCancelled {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
             },
             &case,
         )

@@ -259,7 +259,7 @@ impl Flow {
         events::emit(
             &mut uow,
             &CaseCalled {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
                 reason: reason as i32,
             },
             &case,
@@ -364,7 +364,7 @@ impl Flow {
         events::emit(
             &mut uow,
             &CaseRecalled {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
             },
             &case,
         )
@@ -407,7 +407,7 @@ impl Flow {
         events::emit(
             &mut uow,
             &CaseNoShow {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
             },
             &case,
         )
@@ -421,7 +421,7 @@ impl Flow {
                 events::emit(
                     &mut uow,
                     &CaseNoShow {
-                        case: Some(rest.to_message()),
+                        case: Some(rest.to_event()),
                     },
                     &rest,
                 )
@@ -461,7 +461,7 @@ impl Flow {
         events::emit(
             &mut uow,
             &CaseParked {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
             },
             &case,
         )
@@ -528,7 +528,7 @@ impl Flow {
         events::emit(
             &mut uow,
             &CaseResumed {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
             },
             &case,
         )
@@ -584,7 +584,7 @@ impl Flow {
         events::emit(
             &mut uow,
             &CaseTransferred {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
                 from_service_group: from_group,
             },
             &case,
@@ -634,7 +634,7 @@ impl Flow {
         )
         .await?;
         let event = sportello_proto::routing::v1::CaseCompleted {
-            case: Some(case.to_message()),
+            case: Some(case.to_event()),
             handling_seconds: u32::try_from(handling).unwrap_or(u32::MAX),
         };
         events::emit(&mut uow, &event, &case).await?;
@@ -646,7 +646,7 @@ impl Flow {
                 .service(&case.service_code)
                 .map_or(0, |s| u32::try_from(s.expected_minutes).unwrap_or(0));
             let handed = sportello_proto::routing::v1::CaseAppointmentRequested {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
                 context_note: note.to_owned(),
                 budget_minutes,
                 handling_seconds: u32::try_from(handling).unwrap_or(u32::MAX),
@@ -681,7 +681,7 @@ impl Flow {
                 events::emit(
                     &mut uow,
                     &CaseCalled {
-                        case: Some(next.to_message()),
+                        case: Some(next.to_event()),
                         reason: DecisionReason::SameTicket as i32,
                     },
                     &next,
@@ -726,7 +726,7 @@ pub async fn requeue(
     events::emit(
         uow,
         &sportello_proto::routing::v1::CaseQueued {
-            case: Some(case.to_message()),
+            case: Some(case.to_event()),
         },
         &case,
     )
@@ -756,7 +756,7 @@ pub async fn queue_next(
     events::emit(
         uow,
         &sportello_proto::routing::v1::CaseQueued {
-            case: Some(case.to_message()),
+            case: Some(case.to_event()),
         },
         &case,
     )

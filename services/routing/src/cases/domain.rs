@@ -13,7 +13,7 @@ use sportello_proto::{
 };
 use uuid::Uuid;
 
-use crate::domain::Stored;
+use crate::domain::{Stored, withheld};
 
 /// A case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,15 @@ impl Case {
             && self.tier != Tier::BackOffice
     }
 
-    /// As a message.
+    /// As an event carries it: the priority without its ground ([`withheld`]).
+    pub fn to_event(&self) -> CaseMessage {
+        CaseMessage {
+            priority_category: withheld(self.priority) as i32,
+            ..self.to_message()
+        }
+    }
+
+    /// As a message, for staff who may see the priority's ground.
     pub fn to_message(&self) -> CaseMessage {
         CaseMessage {
             id: self.id.to_string(),
@@ -165,12 +173,17 @@ pub fn parse_requester_ref(raw: &str) -> Result<Option<RequesterRef>, ServiceErr
     }
 }
 
-/// A priority category; unspecified means none.
+/// A priority category; unspecified means none. Withheld is what events say, not a
+/// ground: whoever opens a case at the counter states the ground they saw.
 pub fn parse_priority(raw: i32) -> Result<PriorityCategory, ServiceError> {
-    if raw == 0 {
-        Ok(PriorityCategory::None)
-    } else {
-        PriorityCategory::from_request(raw, "priority_category")
+    match raw {
+        0 => Ok(PriorityCategory::None),
+        r if r == PriorityCategory::Withheld as i32 => Err(ServiceError::invalid_field(
+            "priority_category",
+            "WITHHELD è solo per gli eventi: indicare il motivo della priorità / WITHHELD is \
+             for events only: state the priority's ground",
+        )),
+        _ => PriorityCategory::from_request(raw, "priority_category"),
     }
 }
 

@@ -119,7 +119,7 @@ impl Flow {
                     emit(
                         uow,
                         &CaseOpened {
-                            case: Some(case.to_message()),
+                            case: Some(case.to_event()),
                         },
                         &case,
                     )
@@ -210,7 +210,7 @@ impl Flow {
                         emit(
                             uow,
                             &CaseOpened {
-                                case: Some(case.to_message()),
+                                case: Some(case.to_event()),
                             },
                             &case,
                         )
@@ -230,7 +230,7 @@ impl Flow {
                     let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
                     let message = ticket.to_message(&ids);
                     let event = TicketIssued {
-                        ticket: Some(message.clone()),
+                        ticket: Some(ticket.to_event(&ids)),
                         people_ahead,
                     };
                     let aggregate_id = ticket.id.to_string();

@@ -31,7 +31,15 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// As a message, with its cases' ids.
+    /// As an event carries it: the priority without its ground.
+    pub fn to_event(&self, case_ids: &[Uuid]) -> TicketMessage {
+        TicketMessage {
+            priority_category: crate::domain::withheld(self.priority) as i32,
+            ..self.to_message(case_ids)
+        }
+    }
+
+    /// As a message, with its cases' ids, for staff who may see the priority's ground.
     pub fn to_message(&self, case_ids: &[Uuid]) -> TicketMessage {
         TicketMessage {
             id: self.id.to_string(),

@@ -199,7 +199,15 @@ impl WorkItem {
         !matches!(self.state, WorkState::Completed | WorkState::Cancelled)
     }
 
-    /// The message form.
+    /// As an event carries it: the priority without its ground.
+    pub fn to_event(&self) -> WorkItemMessage {
+        WorkItemMessage {
+            priority_category: crate::domain::withheld(self.priority) as i32,
+            ..self.to_message()
+        }
+    }
+
+    /// The message form, for staff who may see the priority's ground.
     pub fn to_message(&self) -> WorkItemMessage {
         let escalation = match self.escalation {
             1 => EscalationLevel::Warned,
@@ -435,10 +443,18 @@ impl WorkRequest {
         };
         let priority = PriorityCategory::try_from(m.priority_category)
             .map_err(|_| ServiceError::invalid_field("priority_category", "is not a category"))?;
-        let priority = if priority == PriorityCategory::Unspecified {
-            PriorityCategory::None
-        } else {
-            priority
+        // An event never carries a priority's ground (health data): a department says
+        // only whether the work has priority.
+        let priority = match priority {
+            PriorityCategory::Unspecified | PriorityCategory::None => PriorityCategory::None,
+            PriorityCategory::Withheld => PriorityCategory::Withheld,
+            _ => {
+                return Err(ServiceError::invalid_field(
+                    "priority_category",
+                    "un evento dice solo NONE o WITHHELD, mai il motivo della priorità / an \
+                     event says only NONE or WITHHELD, never the priority's ground",
+                ));
+            }
         };
         let mut documents = Vec::with_capacity(m.documents.len());
         for (i, d) in m.documents.iter().enumerate() {
@@ -629,7 +645,26 @@ mod tests {
                 ("context_note", |m| {
                     m.context_note = "CF RSSMRA80A01E463K".into()
                 }),
+                ("priority_category", |m| {
+                    m.priority_category = PriorityCategory::Disability as i32
+                }),
             ],
+        );
+    }
+
+    #[test]
+    fn priority_work_says_withheld_and_its_events_never_the_ground() {
+        let mut m = valid();
+        m.priority_category = PriorityCategory::Withheld as i32;
+        let request = WorkRequest::parse(&m, "registry").unwrap();
+        assert_eq!(request.priority, PriorityCategory::Withheld);
+        assert!(crate::domain::is_priority(request.priority));
+        for ground in [PriorityCategory::Disability, PriorityCategory::Pregnancy] {
+            assert_eq!(crate::domain::withheld(ground), PriorityCategory::Withheld);
+        }
+        assert_eq!(
+            crate::domain::withheld(PriorityCategory::None),
+            PriorityCategory::None
         );
     }
 

@@ -89,7 +89,7 @@ async fn emit(
     uow.emit_as(
         format!("work.{}.{change}", item.origin.service),
         &WorkChanged {
-            item: Some(item.to_message()),
+            item: Some(item.to_event()),
             reason: reason.to_owned(),
         },
         Aggregate {
@@ -880,7 +880,7 @@ impl WorkFlow {
         cases::events::emit(
             &mut uow,
             &sportello_proto::routing::v1::CaseTransferred {
-                case: Some(case.to_message()),
+                case: Some(case.to_event()),
                 from_service_group: case.group.clone(),
             },
             &case,
