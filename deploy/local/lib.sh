@@ -254,7 +254,9 @@ pg_service_env() {
 # write, authentication on: one user per SERVICE with the permissions its own binary
 # declares (sportello-nats-auth, from the ServiceSpec), passwords generated once in
 # DIR/users (mode 600), and `admin` allowed everything for a person with the nats CLI.
-# Sets NATS_PID.
+# The store is encrypted at rest (ChaCha20-Poly1305) with a key generated once in
+# DIR/jetstream.key (mode 600) and handed over in the environment, never in the
+# configuration file. Sets NATS_PID.
 nats_start() {
   local dir=$1 port=$2 bin_dir=$3 bin
   shift 3
@@ -264,6 +266,8 @@ nats_start() {
   "$bin_dir/sportello-nats-auth" local "$bin_dir" "$dir/users" "$@" >"$dir/auth.conf.new" ||
     die "cannot render the NATS users (sportello-nats-auth)"
   mv "$dir/auth.conf.new" "$dir/auth.conf"
+  [ -s "$dir/jetstream.key" ] ||
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >"$dir/jetstream.key")
   cat >"$dir/nats.conf" <<CONF
 server_name: sportello_local
 listen: 127.0.0.1:$port
@@ -271,10 +275,12 @@ max_payload: 1MB
 jetstream {
   store_dir: "$dir/jetstream"
   sync_interval: always
+  cipher: chachapoly
+  key: \$JS_KEY
 }
 include ./auth.conf
 CONF
-  "$bin" -c "$dir/nats.conf" >"$dir/nats.log" 2>&1 &
+  JS_KEY=$(cat "$dir/jetstream.key") "$bin" -c "$dir/nats.conf" >"$dir/nats.log" 2>&1 &
   NATS_PID=$!
   for _ in $(seq 1 100); do
     if python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))"; then return 0; fi

@@ -36,6 +36,14 @@ def check(objects: list[dict[str, Any]], nats_server: str) -> list[str]:
     main = files.get("nats.conf", "")
     if not re.search(r"^\s*sync_interval:\s*always\s*$", main, re.M):
         problems.append("nats.conf: JetStream must fsync every write (sync_interval: always)")
+    # Events carry pseudonymous references and case facts: the store is encrypted at rest,
+    # with a key the pod receives from a Secret (a key written in the file would sit in a
+    # ConfigMap, readable by anyone who can read the namespace's configuration).
+    key = re.search(r"^\s*(?:key|ek|encryption_key)\s*:\s*(\S+)\s*$", main, re.M)
+    if not re.search(r"^\s*cipher:\s*(chachapoly|aes)\s*$", main, re.M) or not key:
+        problems.append("nats.conf: JetStream must be encrypted at rest (cipher and key)")
+    elif not key.group(1).startswith("$"):
+        problems.append("nats.conf: the encryption key must come from the environment ($JS_KEY), not the file")
     if sts[0]["spec"].get("replicas") != 3:
         problems.append(f"StatefulSet/nats: {sts[0]['spec'].get('replicas')} replicas, JetStream R3 needs 3")
 

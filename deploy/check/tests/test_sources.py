@@ -277,6 +277,19 @@ class NatsConfiguration(unittest.TestCase):
             natsconf.check(objects, shutil.which("nats-server")),
         )
 
+    def test_no_encryption_at_rest_or_a_key_in_the_file(self):
+        objects = self.objects()
+        data = objects[1]["data"]
+        encrypted = data["nats.conf"]
+        data["nats.conf"] = encrypted.replace("cipher: chachapoly", "")
+        self.assertIn(
+            "nats.conf: JetStream must be encrypted at rest (cipher and key)",
+            natsconf.check(objects, shutil.which("nats-server")),
+        )
+        data["nats.conf"] = encrypted.replace("$JS_KEY", '"0123456789abcdef0123456789abcdef"')
+        found = natsconf.check(objects, shutil.which("nats-server"))
+        self.assertIn("nats.conf: the encryption key must come from the environment ($JS_KEY), not the file", found)
+
     def test_no_fsync_and_a_broken_file(self):
         objects = self.objects()
         data = objects[1]["data"]

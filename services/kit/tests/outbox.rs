@@ -176,3 +176,36 @@ async fn events_wait_in_the_outbox_while_nats_is_unreachable() {
     shutdown.cancel();
     running.wait().await;
 }
+
+/// JetStream's store is encrypted at rest (as in `deploy/` and `make run`): a published
+/// event's payload is nowhere in the store's files in clear.
+#[tokio::test]
+async fn a_published_event_is_not_in_the_store_in_clear() {
+    let ctx = common::context().await;
+    let service = start(ctx.config.clone()).await;
+    let marker = "CANARYSTREETCODE";
+    let mut uow = service.running.db().begin().await.unwrap();
+    common::emit_one(&mut uow, marker).await;
+    uow.commit().await.unwrap();
+    let pass = service.running.workers.relay.run_once().await.unwrap();
+    assert_eq!(
+        pass.published, 1,
+        "acknowledged by JetStream, so on its disk"
+    );
+    let mut files = vec![ctx.nats.store_dir()];
+    let mut read = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            read += bytes.len();
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                "{} holds the event in clear",
+                path.display()
+            );
+        }
+    }
+    assert!(read > 0, "the store has files");
+}

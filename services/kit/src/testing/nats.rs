@@ -47,12 +47,13 @@ fn password() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// The server's configuration: JetStream as the local stack has it (fsync on every
-/// write), a random port, the users of `users` and the harness.
+/// The server's configuration: JetStream as the local stack and `deploy/` have it (fsync
+/// on every write, the store encrypted at rest with the key in `$JS_KEY`), a random port,
+/// the users of `users` and the harness.
 pub fn config(dir: &std::path::Path, users: &[NatsUser]) -> String {
     format!(
         "listen: 127.0.0.1:-1\nmax_payload: 1MB\nports_file_dir: \"{dir}\"\npid_file: \"{dir}/nats.pid\"\n\
-         jetstream {{\n  store_dir: \"{dir}/jetstream\"\n  sync_interval: always\n}}\n{accounts}",
+         jetstream {{\n  store_dir: \"{dir}/jetstream\"\n  sync_interval: always\n  cipher: chachapoly\n  key: $JS_KEY\n}}\n{accounts}",
         dir = dir.display(),
         accounts = nats_auth::render(users, None),
     )
@@ -98,6 +99,7 @@ impl TestNats {
         let child = Command::new(&bin)
             .arg("-c")
             .arg(&conf)
+            .env("JS_KEY", password())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -131,6 +133,12 @@ impl TestNats {
     /// `nats://127.0.0.1:<port>`, without credentials.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The JetStream store directory: what reached the disk, for tests that read it back
+    /// as bytes (nothing personal may be found there in clear).
+    pub fn store_dir(&self) -> std::path::PathBuf {
+        self.dir.join("jetstream")
     }
 
     /// The password of `user`, if the server has it.
