@@ -193,6 +193,13 @@ impl Env {
     }
 }
 
+/// The periods of every category, refused when the streams would outlive the inbox.
+fn retention_periods(env: &Env) -> Result<crate::retention::Periods, ConfigError> {
+    let periods = crate::retention::Periods::from_env(env)?;
+    periods.check_events(env.duration_or("RETENTION", Duration::from_secs(7 * 86_400))?)?;
+    Ok(periods)
+}
+
 fn parse_duration(raw: &str) -> Option<Duration> {
     let split = raw.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = raw.split_at(split);
@@ -326,6 +333,9 @@ pub struct ServiceConfig {
     /// How long published outbox rows, inbox rows, fired timers and idempotency records
     /// are kept (`RETENTION`, default 7d).
     pub retention: Duration,
+    /// The retention period of each category of data (`RETENTION_CASES`, …) and of the
+    /// JetStream streams (`RETENTION_EVENTS`, checked against `RETENTION` at start).
+    pub retention_periods: crate::retention::Periods,
     /// Background workers or stepped by tests.
     pub workers: WorkerMode,
     /// The clock ("now") the service reads.
@@ -488,6 +498,7 @@ impl ServiceConfig {
             outbox_poll_interval: env
                 .duration_or("OUTBOX_POLL_INTERVAL", Duration::from_millis(250))?,
             retention: env.duration_or("RETENTION", Duration::from_secs(7 * 86_400))?,
+            retention_periods: retention_periods(env)?,
             workers: WorkerMode::Background,
             clock: Clock::system(),
             tls: TlsSource::Files(TlsIdentity::from_env(env)?),

@@ -17,7 +17,8 @@
 //!   the service that owns their data;
 //! - [`documents`]: the content-addressed document store (PostgreSQL or object storage)
 //!   with its intake checks (allowed type, magic bytes, size);
-//! - [`janitor`]: purge of old rows;
+//! - [`retention`] and [`janitor`]: a retention period per category of data, the
+//!   services' rules (delete, anonymise, propose for discard) and their purge;
 //! - [`mail`]: plain-text e-mail by SMTP (`SMTP_URL`, `MAIL_FROM`);
 //! - `payments` (feature `payments`): pagoPA debt positions (GPD), the local pagoPA
 //!   simulator, and receipts turned into `<service>.payment.received` events;
@@ -51,6 +52,7 @@ pub mod pseudonym;
 pub mod role;
 pub mod sealed;
 pub mod server;
+pub mod retention;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]

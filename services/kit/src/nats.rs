@@ -32,18 +32,37 @@ pub const DEAD_LETTER_STREAM: StreamSpec = StreamSpec {
 /// catches anything older.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
-/// How long events stay in their stream: long enough for a consumer that was down over
-/// a long weekend to catch up.
-pub const EVENT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// How long dead letters stay in their stream: an operator looks at them after a holiday.
+/// No consumer's inbox reads this stream (a dead letter was never applied), so it may
+/// outlive the inbox's retention; the event streams may not (`RETENTION_EVENTS`, see
+/// [`crate::retention::Periods::check_events`]).
+pub const DEAD_LETTER_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
-/// The stream's configuration.
+/// The stream's configuration with the default `RETENTION_EVENTS` (tools and tests that
+/// create a stream beside a service).
 pub fn stream_config(prefix: &SubjectPrefix, spec: &StreamSpec, replicas: usize) -> stream::Config {
+    stream_config_kept(prefix, spec, replicas, crate::retention::DEFAULT_EVENTS)
+}
+
+/// The stream's configuration: events are kept `max_age` (`RETENTION_EVENTS`; dead
+/// letters [`DEAD_LETTER_RETENTION`]).
+pub fn stream_config_kept(
+    prefix: &SubjectPrefix,
+    spec: &StreamSpec,
+    replicas: usize,
+    max_age: Duration,
+) -> stream::Config {
+    let max_age = if spec.part == DEAD_LETTER_STREAM.part {
+        DEAD_LETTER_RETENTION
+    } else {
+        max_age
+    };
     stream::Config {
         name: prefix.stream(spec.part),
         subjects: spec.subjects.iter().map(|s| prefix.subject(s)).collect(),
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
-        max_age: EVENT_RETENTION,
+        max_age,
         duplicate_window: DUPLICATE_WINDOW,
         num_replicas: replicas,
         // The relay publishes each outbox batch as one atomic batch (NATS 2.12+): one

@@ -28,6 +28,7 @@ use crate::{
     nats::{self, DEAD_LETTER_STREAM, NatsUrlError, StreamSpec},
     nats_auth::Subscription,
     outbox::Relay,
+    retention::RetentionRule,
     server::{self, Api, health_names},
     telemetry::{self, TelemetryError},
     timers::{TimerHandler, TimerWorker},
@@ -158,6 +159,7 @@ pub struct Service {
     timer_handlers: HashMap<String, Arc<dyn TimerHandler>>,
     consumers: Vec<Arc<Consumer>>,
     undeclared: Vec<String>,
+    retention_rules: Vec<RetentionRule>,
 }
 
 impl std::fmt::Debug for Service {
@@ -177,6 +179,9 @@ impl Service {
     ) -> Result<Self, StartError> {
         crate::metrics::install();
         let identity = config.tls.identity_for(spec.name)?;
+        // A configuration built in code (tests, tools) is held to the same invariant as
+        // one read from the environment.
+        config.retention_periods.check_events(config.retention)?;
         let pool = db::connect(
             &config.database_url,
             spec.name,
@@ -202,6 +207,7 @@ impl Service {
             timer_handlers: HashMap::new(),
             consumers: Vec::new(),
             undeclared: Vec::new(),
+            retention_rules: Vec::new(),
         })
     }
 
@@ -243,6 +249,12 @@ impl Service {
     /// The NATS client (for live, non-durable subscriptions such as a display board's).
     pub fn nats(&self) -> &async_nats::Client {
         &self.nats
+    }
+
+    /// Hands the janitor the service's retention rules (its `retention.rs`), applied on
+    /// each pass after the kit's own purge.
+    pub fn retain(&mut self, rules: &[RetentionRule]) {
+        self.retention_rules.extend_from_slice(rules);
     }
 
     /// Fires timers of `kind` with `handler`.
@@ -287,6 +299,7 @@ impl Service {
             timer_handlers,
             consumers,
             undeclared,
+            retention_rules,
             ..
         } = self;
         if !undeclared.is_empty() {
@@ -320,7 +333,12 @@ impl Service {
                 spec.name,
             )),
             timers: Arc::new(TimerWorker::new(db.clone(), timer_handlers)),
-            janitor: Arc::new(Janitor::new(db.clone(), config.retention)),
+            janitor: Arc::new(Janitor::new(
+                db.clone(),
+                config.retention,
+                config.retention_periods.clone(),
+                retention_rules,
+            )),
             consumers,
         };
 
@@ -329,7 +347,14 @@ impl Service {
             .streams
             .iter()
             .chain([&DEAD_LETTER_STREAM])
-            .map(|s| nats::stream_config(&config.subject_prefix, s, config.stream_replicas))
+            .map(|s| {
+                nats::stream_config_kept(
+                    &config.subject_prefix,
+                    s,
+                    config.stream_replicas,
+                    config.retention_periods.events,
+                )
+            })
             .collect();
         let (streams_ready_tx, streams_ready) = watch::channel(false);
         let background = CancellationToken::new();
@@ -777,6 +802,10 @@ where
         Ok(config) => config,
         Err(error) => {
             eprintln!("{program}: configuration error: {error}");
+    // `sportello-<service> discard-proposals`: the archivist's list, as CSV.
+    if std::env::args().nth(1).as_deref() == Some(DISCARD_PROPOSALS_COMMAND) {
+        return discard_proposals_main(spec, &env).await;
+    }
             return ExitCode::from(2);
         }
     };
@@ -825,6 +854,64 @@ fn print_nats_permissions(spec: &ServiceSpec, program: &str) -> ExitCode {
     let prefix = match Env::from_process().or(
         "NATS_SUBJECT_PREFIX",
         crate::config::SubjectPrefix::default(),
+/// The argument that makes a service binary print its proposals of discard and exit.
+pub const DISCARD_PROPOSALS_COMMAND: &str = "discard-proposals";
+
+/// `sportello-<service> discard-proposals`: prints the service's proposals of discard
+/// (archival records past their term in the piano di conservazione) as CSV on stdout, for
+/// the archivist to check and submit to the archival superintendence (D.Lgs 42/2004
+/// art. 21). Reads as the service's role (`DATABASE_URL`); changes nothing. Exits 0 when
+/// printed, 2 on a configuration error, 1 when the database could not be read.
+pub async fn discard_proposals_main(spec: &'static ServiceSpec, env: &Env) -> ExitCode {
+    let program = format!("sportello-{} {DISCARD_PROPOSALS_COMMAND}", spec.name);
+    let parsed = (|| {
+        let url: String = env.required(
+            "DATABASE_URL",
+            "l'URL PostgreSQL del servizio / the service's PostgreSQL URL",
+        )?;
+        let patience = env.duration_or("DATABASE_CONNECT_TIMEOUT", Duration::from_secs(30))?;
+        Ok::<_, ConfigError>((url, patience))
+    })();
+    let (url, patience) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("{program}: errore di configurazione / configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let listed = async {
+        let pool = db::connect(&url, spec.name, 1, patience, Duration::from_secs(60)).await?;
+        let proposals = crate::janitor::discard_proposals(&pool).await;
+        pool.close().await;
+        Ok::<_, DbError>(proposals?)
+    }
+    .await;
+    match listed {
+        Ok(proposals) => {
+            use std::io::Write;
+            let csv = crate::janitor::proposals_csv(&proposals);
+            let mut out = std::io::stdout().lock();
+            match out.write_all(csv.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => {
+                    eprintln!(
+                        "{program}: {} proposte di scarto / discard proposals",
+                        proposals.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("{program}: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(error) => {
+            eprintln!("{program}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
     ) {
         Ok(prefix) => prefix,
         Err(error) => {

@@ -233,6 +233,7 @@ impl TestContext {
             log_format: LogFormat::Text,
             outbox_poll_interval: std::time::Duration::from_millis(50),
             retention: std::time::Duration::from_secs(7 * 86_400),
+            retention_periods: crate::retention::Periods::default(),
             workers: WorkerMode::Manual,
             clock,
             tls: TlsSource::Test,
