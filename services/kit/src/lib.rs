@@ -9,6 +9,8 @@
 //! - [`error`]: one error table for gRPC codes and HTTP statuses;
 //! - [`db`] and [`uow`]: one PostgreSQL schema per service, migrations under an advisory
 //!   lock, units of work that commit state, events, timers and idempotency keys together;
+//! - [`audit`]: audit tables hash-chained in the database, `verify-audit` and
+//!   `archive-audit`;
 //! - [`nats_auth`]: each service's NATS user, derived from its spec;
 //! - [`nats`], [`events`], [`outbox`], [`inbox`]: JetStream streams, the transactional
 //!   outbox and its relay, idempotent consumers with a dead-letter subject;
@@ -26,6 +28,7 @@
 //!   graceful shutdown, and [`main`] for a service binary;
 //! - `testing` (feature `testing`): fresh databases, isolated NATS, in-process services.
 
+pub mod audit;
 pub mod backoff;
 pub mod cache;
 pub mod clock;

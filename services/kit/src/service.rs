@@ -786,6 +786,15 @@ where
 {
     let program = format!("sportello-{}", spec.name);
     let env = Env::from_process();
+    // `sportello-<service> verify-audit` and `archive-audit` (the audit chains); any other
+    // start refuses an AUDIT_RETENTION shorter than six months.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    if let Some(code) = crate::audit::command::dispatch(spec, &env, &args).await {
+        return code;
+    }
     // `sportello-<service> migrate`: the deployment's init step, nothing else.
     if std::env::args_os()
         .nth(1)

@@ -156,8 +156,16 @@ async fn the_service_role_owns_nothing_and_cannot_change_audit_rows_or_tables() 
     // What it must not do: change or remove audit rows, change any table's definition.
     for statement in [
         "update effects_audit set note = 'forged'",
+        "update effects_audit set seq = 7, row_hash = sha256('forged')",
         "delete from effects_audit",
+        "select set_config('sportello.audit_archive', 'on', false);
+         delete from effects_audit",
         "truncate effects_audit",
+        // The chain's head and checkpoints: the owner's to write.
+        "update _audit_chains set last_seq = 0",
+        "insert into _audit_checkpoints (table_name, seq, row_hash, rows, archived_before, file_sha256)
+         values ('effects_audit', 1, sha256(''), 1, now(), sha256(''))",
+        "delete from _audit_checkpoints",
         "truncate effects",
         "alter table effects add column sneaky text",
         "alter table effects_audit disable trigger all",
@@ -178,6 +186,13 @@ async fn the_service_role_owns_nothing_and_cannot_change_audit_rows_or_tables() 
         .await
         .unwrap();
     assert_eq!(audit_rows, 1, "the audit row is untouched");
+    // Chained although the role may not write the head (the trigger runs as the owner),
+    // and verifiable by the role itself.
+    let report = sportello_kit::audit::verify(pool, "kittest", "effects_audit")
+        .await
+        .unwrap();
+    assert!(report.is_intact(), "{report}");
+    assert_eq!((report.rows, report.head_seq), (1, 1));
 
     // It owns nothing: no schema, no relation, no function, no type.
     let owned: i64 = sqlx::query_scalar(
