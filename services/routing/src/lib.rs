@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod operators;
 pub mod protocol;
+pub mod retention;
 pub mod sites;
 pub mod surges;
 pub mod work;
@@ -96,6 +97,7 @@ async fn start_boxed(
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    service.retain(retention::RULES);
     let db = service.db().clone();
     let other = |e: &dyn std::fmt::Display| StartError::Other(e.to_string());
     for municipality in &config.seed_municipalities {
