@@ -29,11 +29,15 @@ pub enum Role {
     /// only role that reads the correspondents' names in it (DPR 445/2000 art. 53 c. 1),
     /// every read audited. Serves no case.
     Protocollo,
+    /// The privacy/security officer (responsabile della protezione dei dati, or the
+    /// security officer the controller names): reads the alerts raised when an operator
+    /// reads more residents' data in an hour than the threshold. Serves no case.
+    Privacy,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::InfoDesk,
         Role::Polivalente,
         Role::Tecnico,
@@ -42,6 +46,7 @@ impl Role {
         Role::Admin,
         Role::Kiosk,
         Role::Protocollo,
+        Role::Privacy,
     ];
 
     /// Roles that serve citizens as routing operators.
@@ -63,6 +68,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Kiosk => "kiosk",
             Role::Protocollo => "protocollo",
+            Role::Privacy => "privacy",
         }
     }
 

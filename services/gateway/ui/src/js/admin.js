@@ -3,7 +3,7 @@ import { api, requireSession, showError, withBusy } from './api.js';
 import { announce, h, initPage, showUser } from './common.js';
 import { onLangChange, t } from './i18n.js';
 
-const ROLES = ['info_desk', 'polivalente', 'tecnico', 'back_office', 'manager', 'admin', 'kiosk', 'protocollo'];
+const ROLES = ['info_desk', 'polivalente', 'tecnico', 'back_office', 'manager', 'admin', 'kiosk', 'protocollo', 'privacy'];
 const $ = (id) => document.getElementById(id);
 const state = { operators: [], sites: [], accounts: [], editingOperator: null, editingAccount: null };
 

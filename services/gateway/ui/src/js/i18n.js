@@ -381,6 +381,7 @@ const it = {
 
   'mgr.title': 'Ufficio — Sportello',
   'mgr.heading': "Lavoro dell'ufficio",
+  'role.privacy': 'Responsabile protezione dati / sicurezza',
   'mgr.intro': 'Le pratiche aperte del back-office, per procedimento e per assegnatario: per organizzare il lavoro, non per misurare le persone.',
   'mgr.department': 'Ufficio',
   'mgr.all_departments': 'Tutti gli uffici',
@@ -1203,6 +1204,7 @@ const en = {
   'mgr.intro': 'Open back-office items, by procedure and by assignee: to organise the work, not to measure people.',
   'mgr.department': 'Office',
   'mgr.all_departments': 'All offices',
+  'role.privacy': 'Data protection / security officer',
   'mgr.due_soon_days': 'Due within (days)',
   'mgr.show': 'Show',
   'mgr.by_procedure': 'By procedure',
