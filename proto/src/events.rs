@@ -48,6 +48,7 @@ catalogue! {
     registry::v1::ResidentRegistered => "registry.resident.registered",
     registry::v1::ResidentStatusChanged => "registry.resident.status_changed",
     registry::v1::CertificateIssued => "registry.certificate.issued",
+    registry::v1::PrivacyAlertRaised => "registry.privacy.alert_raised",
     registry::v1::ResidenceChangeDeclared => "registry.residence_change.declared",
     registry::v1::ResidenceChangeRecorded => "registry.residence_change.recorded",
     registry::v1::ResidenceChangeReasonsAgainstSent => "registry.residence_change.reasons_against_sent",

@@ -56,6 +56,10 @@ fn request(reference: &str, i: usize) -> IssueCertificateRequest {
         responsible_official: "Maria Bianchi".into(),
         stamp_duty_payment: 0,
         stamp_duty_reference: String::new(),
+        case_id: String::new(),
+        // The person asks for their own certificate (birth, citizenship and existence are
+        // issued to the person only, DPR 223/1989 art. 33 c. 2).
+        applicant_ref: reference.to_owned(),
     }
 }
 

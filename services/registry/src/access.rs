@@ -29,6 +29,12 @@ pub static POLICY: Policy = Policy {
             rpc: "sportello.registry.v1.StreetService/*",
             callers: &[GATEWAY, Caller::AnySystem],
         },
+        // The privacy/security officer's alerts, through the gateway only (the handler
+        // requires the privacy role).
+        Rule {
+            rpc: "sportello.registry.v1.PrivacyService/*",
+            callers: &[GATEWAY],
+        },
         // Other offices may not ask citizens for what the registry holds (DPR 445/2000
         // art. 43): they ask the registry, which audits each answer.
         Rule {

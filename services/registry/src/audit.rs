@@ -25,6 +25,8 @@ pub enum RecordKind {
     Certificate,
     /// A document handed in with a change of residence (the record id is the change's).
     ResidenceChangeDocument,
+    /// A change of residence (its members, their new address, the procedure).
+    ResidenceChange,
 }
 
 impl RecordKind {
@@ -34,6 +36,7 @@ impl RecordKind {
             Self::Family => "family",
             Self::Certificate => "certificate",
             Self::ResidenceChangeDocument => "residence_change_document",
+            Self::ResidenceChange => "residence_change",
         }
     }
 }

@@ -11,6 +11,10 @@ use sportello_kit::{
 /// gateway of `make run`.
 pub const DEFAULT_VERIFY_URL: &str = "http://127.0.0.1:8080/verifica";
 
+/// How many reads of residents' data one operator may make within an hour before the
+/// privacy/security officer is alerted, when `PRIVACY_READS_PER_HOUR` is not set.
+pub const DEFAULT_PRIVACY_READS_PER_HOUR: u32 = 60;
+
 /// Everything the registry needs.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -34,6 +38,9 @@ pub struct RegistryConfig {
     /// Where documents handed in are kept and how they are checked
     /// (`DOCUMENT_STORE_URL`, `DOCUMENT_MAX_BYTES`): the registry's own schema by default.
     pub documents: DocumentStoreConfig,
+    /// Reads of residents' data by one operator within an hour above which an alert is
+    /// raised for the privacy/security officer (`PRIVACY_READS_PER_HOUR`, 1-100000).
+    pub privacy_reads_per_hour: u32,
 }
 
 impl AsRef<ServiceConfig> for RegistryConfig {
@@ -64,12 +71,22 @@ impl RegistryConfig {
                 "at most 120 characters",
             ));
         }
+        let privacy_reads_per_hour: u32 =
+            env.or("PRIVACY_READS_PER_HOUR", DEFAULT_PRIVACY_READS_PER_HOUR)?;
+        if !(1..=100_000).contains(&privacy_reads_per_hour) {
+            return Err(ConfigError::invalid(
+                "PRIVACY_READS_PER_HOUR",
+                &privacy_reads_per_hour.to_string(),
+                "between 1 and 100000",
+            ));
+        }
         Ok(Self {
             service,
             pseudonym_key,
             seal_key,
             routing_url,
             verify_url: verify_url.trim_end_matches('/').to_owned(),
+            privacy_reads_per_hour,
             virtual_stamp_authorisation: (!authorisation.is_empty())
                 .then(|| authorisation.to_owned()),
             documents: DocumentStoreConfig::from_env(env)?,
@@ -88,6 +105,7 @@ impl RegistryConfig {
             verify_url: DEFAULT_VERIFY_URL.to_owned(),
             virtual_stamp_authorisation: None,
             documents: DocumentStoreConfig::default(),
+            privacy_reads_per_hour: DEFAULT_PRIVACY_READS_PER_HOUR,
         })
     }
 }
@@ -210,6 +228,19 @@ mod tests {
         let config = RegistryConfig::from_env(&env(&[("PSEUDONYM_KEY", KEY)])).unwrap();
         assert_eq!(config.routing_url, None);
         assert_eq!(config.verify_url, DEFAULT_VERIFY_URL);
+        assert_eq!(
+            config.privacy_reads_per_hour,
+            DEFAULT_PRIVACY_READS_PER_HOUR
+        );
+        let error = RegistryConfig::from_env(&env(&[
+            ("PSEUDONYM_KEY", KEY),
+            ("PRIVACY_READS_PER_HOUR", "0"),
+        ]))
+        .unwrap_err();
+        assert!(
+            error.to_string().starts_with("PRIVACY_READS_PER_HOUR="),
+            "{error}"
+        );
         let error = RegistryConfig::from_env(&env(&[
             ("PSEUDONYM_KEY", KEY),
             ("ROUTING_URL", "routing:50051"),

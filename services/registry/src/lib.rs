@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod facts;
+pub mod privacy;
 pub mod records;
 pub mod residence;
 pub mod residents;
@@ -32,6 +33,7 @@ use sportello_kit::{
 };
 use sportello_proto::registry::v1::{
     certificate_service_server::CertificateServiceServer, fact_service_server::FactServiceServer,
+    privacy_service_server::PrivacyServiceServer,
     residence_change_service_server::ResidenceChangeServiceServer,
     resident_service_server::ResidentServiceServer, street_service_server::StreetServiceServer,
 };
@@ -123,11 +125,13 @@ pub async fn start(
             .documents
             .open(service.db())
             .map_err(|e| StartError::Other(format!("DOCUMENT_STORE_URL: {}", e.detail())))?,
+        privacy_reads_per_hour: config.privacy_reads_per_hour,
     };
     let streets = streets::grpc::Streets::new(service.db().clone());
     let residents = residents::grpc::Residents::new(registry.clone());
     let facts = facts::grpc::Facts::new(registry.clone());
     let certificates = certificates::grpc::Certificates::new(registry.clone());
+    let privacy = privacy::grpc::Privacy::new(service.db().clone());
     let request_limit = residence::documents::request_limit(registry.documents.as_ref());
     let residence = residence::grpc::Residence::new(registry.clone());
     let api = Api::new()
@@ -145,6 +149,10 @@ pub async fn start(
         ))
         .grpc(CertificateServiceServer::with_interceptor(
             certificates,
+            require_call_context,
+        ))
+        .grpc(PrivacyServiceServer::with_interceptor(
+            privacy,
             require_call_context,
         ))
         // Declarations carry documents: room for them (see `request_limit`).

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sportello_kit::{CallContext, Db, PseudonymKey, ServiceError};
+use sportello_kit::{CallContext, Db, PseudonymKey, ServiceError, UnitOfWork};
 use sportello_pa::calendar::rome;
 
 use crate::{
@@ -35,6 +35,9 @@ pub struct Registry {
     pub protocol: Arc<dyn sportello_kit::protocol::ProtocolRegister>,
     /// Where documents handed in with procedures are kept (the kit's document store).
     pub documents: Arc<dyn sportello_kit::documents::DocumentStore>,
+    /// Reads of residents' data by one operator within an hour above which the
+    /// privacy/security officer is alerted (`PRIVACY_READS_PER_HOUR`).
+    pub privacy_reads_per_hour: u32,
 }
 
 impl Registry {
@@ -66,17 +69,42 @@ impl Registry {
         Ok(person)
     }
 
-    /// Writes the audit row of a read; the read fails if this fails.
+    /// Writes the audit row of a read, and counts the operator's reads in the hour (the
+    /// alert, [`crate::privacy::watch`]); the read fails if this fails.
     pub async fn audit(
         &self,
         context: &CallContext,
         access: Access<'_>,
     ) -> Result<(), ServiceError> {
-        audit::record(self.db.pool(), context, self.db.clock().now(), access)
+        let refused = |error: sqlx::Error| {
+            tracing::error!(%error, action = access.action, "audit write failed: read refused");
+            ServiceError::from(error)
+        };
+        let mut uow = self.db.begin().await.map_err(refused)?;
+        self.audit_in(&mut uow, context, access).await?;
+        uow.commit().await.map_err(refused)
+    }
+
+    /// [`Self::audit`] inside `uow`, which also writes what the read produced.
+    pub async fn audit_in(
+        &self,
+        uow: &mut UnitOfWork,
+        context: &CallContext,
+        access: Access<'_>,
+    ) -> Result<(), ServiceError> {
+        let now = uow.now();
+        audit::record(uow.conn(), context, now, access)
             .await
             .map_err(|error| {
                 tracing::error!(%error, action = access.action, "audit write failed: read refused");
                 ServiceError::from(error)
-            })
+            })?;
+        crate::privacy::watch::after_read(uow, context, self.privacy_reads_per_hour)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "counting the operator's reads failed: read refused");
+                ServiceError::from(error)
+            })?;
+        Ok(())
     }
 }

@@ -14,6 +14,9 @@ use sportello_proto::registry::v1::{
 };
 use tonic::Code;
 
+/// The counter case the certificate is issued in.
+const CASE: &str = "0194a3b2-7c1d-7e00-8000-000000000001";
+
 #[tokio::test]
 async fn n_reads_of_personal_data_leave_exactly_n_audit_rows() {
     let h = Harness::start().await;
@@ -93,6 +96,8 @@ async fn n_reads_of_personal_data_leave_exactly_n_audit_rows() {
                 r#type: CertificateType::Residence as i32,
                 r#use: "uso amministrativo".into(),
                 responsible_official: "Maria Bianchi".into(),
+                case_id: CASE.into(),
+                applicant_ref: mario.requester_ref.clone(),
                 ..Default::default()
             }),
         )
@@ -105,6 +110,7 @@ async fn n_reads_of_personal_data_leave_exactly_n_audit_rows() {
         .get_certificate(
             operator("certificate.reprint").request(GetCertificateRequest {
                 certificate_id: issued.id.clone(),
+                case_id: CASE.into(),
             }),
         )
         .await

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Harness, count, operator};
+use common::{Harness, count, operator, registry_office};
 use sha2::{Digest, Sha256};
 use sportello_proto::registry::v1::{
     CertificateType, ChangeResidentStatusRequest, GetCertificateRequest, IssueCertificateRequest,
@@ -26,7 +26,18 @@ fn issue(resident_id: &str, kind: CertificateType) -> IssueCertificateRequest {
         responsible_official: "Maria Bianchi".into(),
         stamp_duty_payment: 0,
         stamp_duty_reference: String::new(),
+        case_id: String::new(),
+        applicant_ref: String::new(),
     }
+}
+
+/// `request`, asked by the person it certifies (`requester_ref`) themselves.
+fn by_themselves(
+    mut request: IssueCertificateRequest,
+    requester_ref: &str,
+) -> IssueCertificateRequest {
+    request.applicant_ref = requester_ref.into();
+    request
 }
 
 fn text_of(pdf: &[u8]) -> String {
@@ -140,9 +151,10 @@ async fn a_certificate_altered_in_the_database_no_longer_verifies() {
     let family = h.rossi_family().await;
     let mut certificates = h.certificates().await;
     let certificate = certificates
-        .issue_certificate(
-            operator("certificate.issue").request(issue(&family[0].id, CertificateType::Existence)),
-        )
+        .issue_certificate(operator("certificate.issue").request(by_themselves(
+            issue(&family[0].id, CertificateType::Existence),
+            &family[0].requester_ref,
+        )))
         .await
         .unwrap()
         .into_inner()
@@ -230,8 +242,9 @@ async fn family_certificates_list_the_members_and_audit_each_of_them() {
 
     let again = certificates
         .get_certificate(
-            operator("certificate.reprint").request(GetCertificateRequest {
+            registry_office("certificate.reprint").request(GetCertificateRequest {
                 certificate_id: certificate.id.clone(),
+                case_id: String::new(),
             }),
         )
         .await
@@ -371,6 +384,7 @@ async fn a_birth_certificate_is_valid_without_limit_and_retries_issue_once() {
     let mut certificates = h.certificates().await;
     let mut request = issue(&family[1].id, CertificateType::Birth);
     request.person = Some(Person::RequesterRef(family[1].requester_ref.clone()));
+    request.applicant_ref = family[1].requester_ref.clone();
     request.idempotency_key = uuid::Uuid::new_v4().to_string();
     let first = certificates
         .issue_certificate(operator("certificate.issue").request(request.clone()))

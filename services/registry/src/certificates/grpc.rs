@@ -2,8 +2,8 @@
 
 use sha2::{Digest, Sha256};
 use sportello_kit::{
-    Aggregate, CallContext, IdempotencyKey, MunicipalityCode, ServiceError, domain as kit,
-    events::to_proto_timestamp,
+    Aggregate, CallContext, ErrorKind, IdempotencyKey, MunicipalityCode, RequesterRef, Role,
+    ServiceError, domain as kit, events::to_proto_timestamp,
 };
 use sportello_proto::{
     common::v1::Money,
@@ -26,7 +26,7 @@ use super::{
     store::{self, Certificate},
 };
 use crate::{
-    audit::{self, Access, RecordKind},
+    audit::{Access, RecordKind},
     domain::{CertificateId, ResidentId},
     error::RegistryError,
     residents::domain::parse_fiscal_code,
@@ -69,7 +69,42 @@ impl Certificates {
                 .map(exemption_message),
             fees: Some(euros(c.fees_cents)),
             content_sha256: hex(&c.content_sha256),
+            case_id: c.case_id.clone().unwrap_or_default(),
+            third_party: c.third_party,
         }
+    }
+}
+
+/// The department of the registry office's staff (the anagrafe), as accounts name it.
+pub const REGISTRY_DEPARTMENT: &str = "anagrafe";
+
+/// Whether `context` may read `certificate` again (its PDF names people): the registry
+/// office's back office, or an operator who names the counter case it was issued in (the
+/// gateway checks the operator holds that case). A service acting as itself is allowed
+/// by the access table. Italian, then English.
+pub fn ensure_may_read(
+    context: &CallContext,
+    certificate: &Certificate,
+    case_id: Option<&str>,
+) -> Result<(), ServiceError> {
+    if !context.asserts_person() {
+        return Ok(());
+    }
+    crate::access::ensure_reads_personal_data(context)?;
+    if context.has_any_role(&[Role::BackOffice])
+        && context.department() == Some(REGISTRY_DEPARTMENT)
+    {
+        return Ok(());
+    }
+    match (case_id, certificate.case_id.as_deref()) {
+        (Some(given), Some(issued_in)) if given == issued_in => Ok(()),
+        _ => Err(ServiceError::new(
+            ErrorKind::PermissionDenied,
+            "case_id: un certificato già rilasciato si rilegge solo dall'ufficio anagrafe o \
+             con la pratica di sportello in cui è stato rilasciato (GDPR art. 5 c. 1 lett. \
+             b-c: finalità e minimizzazione) / an issued certificate is read again only by \
+             the registry office or with the counter case it was issued in (GDPR art. 5(1)(b)-(c))",
+        )),
     }
 }
 
@@ -97,6 +132,18 @@ struct Issue {
     use_text: String,
     official: String,
     payment: Option<Payment>,
+    case_id: Option<String>,
+    applicant: Option<RequesterRef>,
+}
+
+/// An optional case id: a UUID, kept in its canonical form.
+fn optional_case_id(raw: &str) -> Result<Option<String>, ServiceError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => uuid::Uuid::parse_str(raw)
+            .map(|id| Some(id.to_string()))
+            .map_err(|_| ServiceError::invalid_field("case_id", "must be a case id (a UUID)")),
+    }
 }
 
 impl Issue {
@@ -162,6 +209,11 @@ impl Issue {
             Some(_) => None,
             None => Payment::parse(method, &request.stamp_duty_reference, virtual_authorisation)?,
         };
+        let case_id = optional_case_id(&request.case_id)?;
+        let applicant = match request.applicant_ref.trim() {
+            "" => None,
+            raw => Some(kit::parse_field("applicant_ref", raw)?),
+        };
         Ok(Self {
             municipality,
             key,
@@ -171,6 +223,8 @@ impl Issue {
             use_text,
             official,
             payment,
+            case_id,
+            applicant,
         })
     }
 }
@@ -218,6 +272,15 @@ impl CertificateService for Certificates {
             .refused_for_citizenship(state.data.citizenship.is_italian())
         {
             return Err(ServiceError::invalid_field("type", why).into());
+        }
+        // DPR 223/1989 art. 33 c. 1: residence and family status for anyone who asks — no
+        // ground is asked; the applicant is recorded and the read flagged in the audit.
+        let third_party = issue
+            .applicant
+            .as_ref()
+            .is_none_or(|applicant| applicant.as_str() != person.requester_ref.as_str());
+        if third_party && let Some(why) = issue.kind.refused_to_third_party() {
+            return Err(RegistryError::Precondition(why).into());
         }
         let family = match (&state.home, issue.kind.lists_family()) {
             (Some(home), true) => Some(
@@ -273,6 +336,9 @@ impl CertificateService for Certificates {
             content_sha256: Sha256::digest(&pdf).into(),
             seal: [0; 32],
             pdf,
+            case_id: issue.case_id,
+            applicant_ref: issue.applicant.as_ref().map(ToString::to_string),
+            third_party,
         };
         certificate.seal = certificate.compute_seal(&registry.seal_key);
 
@@ -292,25 +358,31 @@ impl CertificateService for Certificates {
             warnings.push(stamp::PAYMENT_MISSING_WARNING.to_owned());
         }
         let requester_ref = person.requester_ref.to_string();
-        let response = registry
+        let replay_context = context.clone();
+        let auditor = registry.clone();
+        let (response, replayed) = registry
             .db
-            .idempotent("registry.issue_certificate", key, &fingerprint, |uow| {
+            .idempotent_or_replay("registry.issue_certificate", key, &fingerprint, |uow| {
                 Box::pin(async move {
                     // The audit row and the certificate commit together: no certificate
-                    // leaves without its read being recorded.
-                    let now = uow.now();
-                    audit::record(
-                        uow.conn(),
-                        &context,
-                        now,
-                        Access {
-                            action: "certificate.issue",
-                            record_kind: RecordKind::Certificate,
-                            record_id: certificate.id.0,
-                            disclosed: &certificate.disclosed,
-                        },
-                    )
-                    .await?;
+                    // leaves without its read being recorded. Issued to someone other
+                    // than the person, the row says so (who asked is on the certificate).
+                    auditor
+                        .audit_in(
+                            uow,
+                            &context,
+                            Access {
+                                action: if certificate.third_party {
+                                    "certificate.issue_third_party"
+                                } else {
+                                    "certificate.issue"
+                                },
+                                record_kind: RecordKind::Certificate,
+                                record_id: certificate.id.0,
+                                disclosed: &certificate.disclosed,
+                            },
+                        )
+                        .await?;
                     store::insert(uow.conn(), &certificate, context.caller(), context.actor())
                         .await?;
                     let id = certificate.id.to_string();
@@ -338,6 +410,29 @@ impl CertificateService for Certificates {
                 })
             })
             .await?;
+        if replayed {
+            // The stored answer discloses the certificate again: audited as a read.
+            let id = CertificateId::parse(
+                "certificate_id",
+                response.certificate.as_ref().map_or("", |c| c.id.as_str()),
+            )
+            .map_err(|_| ServiceError::internal("a replayed answer names no certificate"))?;
+            let stored = store::by_id(registry.db.pool(), id)
+                .await
+                .map_err(ServiceError::from)?
+                .ok_or_else(|| ServiceError::internal("a replayed certificate is not stored"))?;
+            registry
+                .audit(
+                    &replay_context,
+                    Access {
+                        action: "certificate.replay",
+                        record_kind: RecordKind::Certificate,
+                        record_id: id.0,
+                        disclosed: &stored.disclosed,
+                    },
+                )
+                .await?;
+        }
         Ok(Response::new(response))
     }
 
@@ -349,6 +444,7 @@ impl CertificateService for Certificates {
         let context = CallContext::of(&request)?.clone();
         tracing::Span::current().record("caller", context.caller());
         let id = CertificateId::parse("certificate_id", &request.get_ref().certificate_id)?;
+        let case_id = optional_case_id(&request.get_ref().case_id)?;
         let certificate = store::by_id(self.registry.db.pool(), id)
             .await
             .map_err(ServiceError::from)?
@@ -357,6 +453,7 @@ impl CertificateService for Certificates {
                 what: "no certificate with this id",
             })?;
         context.ensure_municipality(certificate.municipality)?;
+        ensure_may_read(&context, &certificate, case_id.as_deref())?;
         self.registry
             .audit(
                 &context,

@@ -99,6 +99,45 @@ impl CertificateType {
         )
     }
 
+    /// Whether anyone may ask for it about anyone: residence and family-status
+    /// certificates, DPR 223/1989 art. 33 c. 1 ("rilascia a chiunque ne faccia
+    /// richiesta"). Other registry positions are attested "d'ordine del sindaco" (art. 33
+    /// c. 2): here, for the person themselves only.
+    pub fn anyone_may_ask(self) -> bool {
+        matches!(
+            self,
+            Self::Residence | Self::FamilyStatus | Self::ResidenceFamily
+        )
+    }
+
+    /// Why it is refused to an applicant other than the person (or to an unknown one),
+    /// when it is: Italian, then English.
+    pub fn refused_to_third_party(self) -> Option<String> {
+        (!self.anyone_may_ask()).then(|| {
+            format!(
+                "applicant_ref: {} si rilascia solo alla persona stessa (ogni posizione diversa \
+                 da residenza e stato di famiglia si attesta d'ordine del sindaco, DPR \
+                 223/1989 art. 33 c. 2); il richiedente deve essere l'interessato / {} is \
+                 issued to the person themselves only (positions other than residence and \
+                 family status are attested on the mayor's order, DPR 223/1989 art. 33 c. 2); \
+                 the applicant must be the person certified",
+                self.italian_words(),
+                self.words()
+            )
+        })
+    }
+
+    fn italian_words(self) -> &'static str {
+        match self {
+            Self::Residence => "il certificato di residenza",
+            Self::FamilyStatus => "il certificato di stato di famiglia",
+            Self::Birth => "il certificato anagrafico di nascita",
+            Self::Citizenship => "il certificato di cittadinanza",
+            Self::Existence => "il certificato di esistenza in vita",
+            Self::ResidenceFamily => "il certificato di residenza e stato di famiglia",
+        }
+    }
+
     /// Whether it lists the person's family.
     pub fn lists_family(self) -> bool {
         matches!(self, Self::FamilyStatus | Self::ResidenceFamily)
@@ -159,6 +198,21 @@ mod tests {
         );
         assert_eq!(CertificateType::Birth.valid_until(issued), None);
         assert!(CertificateType::from_proto("type", 0).is_err());
+    }
+
+    #[test]
+    fn anyone_may_ask_for_residence_and_family_status_only_art_33() {
+        for kind in CertificateType::ALL.map(|(k, _, _)| k) {
+            assert_eq!(
+                kind.refused_to_third_party().is_none(),
+                kind.anyone_may_ask(),
+                "{kind:?}"
+            );
+        }
+        assert!(CertificateType::Residence.anyone_may_ask());
+        assert!(CertificateType::ResidenceFamily.anyone_may_ask());
+        let why = CertificateType::Birth.refused_to_third_party().unwrap();
+        assert!(why.contains("art. 33 c. 2"), "{why}");
     }
 
     #[test]

@@ -45,6 +45,13 @@ pub struct Certificate {
     pub seal: [u8; 32],
     /// The PDF as issued.
     pub pdf: Vec<u8>,
+    /// The counter case it was issued in, if any.
+    pub case_id: Option<String>,
+    /// Who asked (a case's requester_ref), when known.
+    pub applicant_ref: Option<String>,
+    /// Issued to someone other than the person certified, or to an unknown applicant
+    /// (DPR 223/1989 art. 33 c. 1).
+    pub third_party: bool,
 }
 
 impl Certificate {
@@ -89,8 +96,9 @@ pub async fn insert(
         "insert into certificates (
              id, municipality, verification_code, certificate_type, resident_id, disclosed,
              use_text, exemption_code, stamp_duty_cents, fees_cents, issued_at, valid_until,
-             content_sha256, seal, pdf, caller, actor)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             content_sha256, seal, pdf, caller, actor, case_id, applicant_ref, third_party)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18, $19, $20)",
     )
     .bind(c.id.0)
     .bind(c.municipality.as_str())
@@ -109,6 +117,9 @@ pub async fn insert(
     .bind(&c.pdf)
     .bind(caller)
     .bind(actor)
+    .bind(c.case_id.as_deref())
+    .bind(c.applicant_ref.as_deref())
+    .bind(c.third_party)
     .execute(conn)
     .await
     .map_err(|error| {
@@ -129,7 +140,7 @@ pub async fn insert(
 const COLUMNS: &str =
     "id, municipality, verification_code, certificate_type, resident_id, disclosed,
      use_text, exemption_code, stamp_duty_cents, fees_cents, issued_at, valid_until,
-     content_sha256, seal, pdf";
+     content_sha256, seal, pdf, case_id, applicant_ref, third_party";
 
 /// A certificate by record id.
 pub async fn by_id<'e>(
@@ -190,5 +201,8 @@ fn from_row(row: &PgRow) -> Result<Certificate, sqlx::Error> {
         content_sha256: hash32(row, "content_sha256")?,
         seal: hash32(row, "seal")?,
         pdf: row.try_get("pdf")?,
+        case_id: row.try_get("case_id")?,
+        applicant_ref: row.try_get("applicant_ref")?,
+        third_party: row.try_get("third_party")?,
     })
 }

@@ -104,6 +104,70 @@ fn not_found() -> RegistryError {
     }
 }
 
+/// Everyone a change of residence names: its members, the declarant, the head left
+/// behind and the representative.
+fn named(change: &Change) -> Vec<ResidentId> {
+    let mut ids: Vec<ResidentId> = Vec::with_capacity(change.members.len() + 3);
+    let others = [
+        Some(change.declarant_id),
+        change.remaining_head,
+        change.representative,
+    ];
+    for id in change
+        .members
+        .iter()
+        .map(|(id, _)| *id)
+        .chain(others.into_iter().flatten())
+    {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// The change as an audited read for `action` (its answer discloses the members' data:
+/// the new address, the family, the procedure).
+fn read_of<'a>(action: &'static str, change: &Change, named: &'a [ResidentId]) -> Access<'a> {
+    Access {
+        action,
+        record_kind: RecordKind::ResidenceChange,
+        record_id: change.id.0,
+        disclosed: named,
+    }
+}
+
+impl Residence {
+    /// Audits the answer of a replayed declaration: it discloses the change again.
+    async fn audit_replay(
+        &self,
+        context: &CallContext,
+        answered: Option<&sportello_proto::registry::v1::ResidenceChange>,
+    ) -> Result<(), ServiceError> {
+        let id = ResidenceChangeId::parse(
+            "residence_change_id",
+            answered.map_or("", |c| c.id.as_str()),
+        )
+        .map_err(|_| ServiceError::internal("a replayed answer names no change"))?;
+        let mut conn = self
+            .registry
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(ServiceError::from)?;
+        let change = store::get(&mut conn, id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(not_found)?;
+        drop(conn);
+        let named = named(&change);
+        self.registry
+            .audit(context, read_of("residence_change.replay", &change, &named))
+            .await
+    }
+}
+
 fn aggregate<'a>(change: &'a Change, id: &'a str) -> Aggregate<'a> {
     Aggregate {
         kind: "registry.residence_change",
@@ -135,7 +199,12 @@ impl ResidenceChangeService for Residence {
         let registry = &self.registry;
         // A retry of a recorded declaration answers it again before anything is checked:
         // the family has moved since, so the checks below would refuse it.
-        if let Some(response) = replay(&registry.db, DECLARE, key, &fingerprint).await? {
+        if let Some(response) =
+            replay::<DeclareResidenceChangeResponse>(&registry.db, DECLARE, key, &fingerprint)
+                .await?
+        {
+            self.audit_replay(&context, response.residence_change.as_ref())
+                .await?;
             return Ok(Response::new(response));
         }
 
@@ -312,9 +381,10 @@ impl ResidenceChangeService for Residence {
         };
         let requester_ref = declarant_ref.to_string();
         let document_store = registry.documents.clone();
+        let replay_context = context.clone();
         let recorded = registry
             .db
-            .idempotent(DECLARE, key, &fingerprint, |uow| {
+            .idempotent_or_replay(DECLARE, key, &fingerprint, |uow| {
                 Box::pin(async move {
                     let change = store::record(uow, &declared, &intake).await?;
                     // In this transaction: the documents are kept with the change, or
@@ -370,7 +440,15 @@ impl ResidenceChangeService for Residence {
             })
             .await;
         match recorded {
-            Ok(response) => Ok(Response::new(response)),
+            Ok((response, replayed)) => {
+                // A concurrent call with the same key recorded it first: its answer is
+                // disclosed again, audited as a replay.
+                if replayed {
+                    self.audit_replay(&replay_context, response.residence_change.as_ref())
+                        .await?;
+                }
+                Ok(Response::new(response))
+            }
             Err(error) => {
                 // The registration stays in the register: the same request again reuses
                 // it and records the move.
@@ -397,7 +475,12 @@ impl ResidenceChangeService for Residence {
             idempotency_key: String::new(),
             ..request
         };
-        if let Some(response) = replay(&registry.db, IMMIGRATION, key, &fingerprint).await? {
+        if let Some(response) =
+            replay::<DeclareImmigrationResponse>(&registry.db, IMMIGRATION, key, &fingerprint)
+                .await?
+        {
+            self.audit_replay(&context, response.residence_change.as_ref())
+                .await?;
             return Ok(Response::new(response));
         }
         // Checked before anything is written here or in routing: a real street, and
@@ -519,9 +602,10 @@ impl ResidenceChangeService for Residence {
         };
         let pseudonym_key = registry.pseudonym_key.clone();
         let requester_ref = declarant_ref.to_string();
+        let replay_context = context.clone();
         let recorded = registry
             .db
-            .idempotent(IMMIGRATION, key, &fingerprint, |uow| {
+            .idempotent_or_replay(IMMIGRATION, key, &fingerprint, |uow| {
                 Box::pin(async move {
                     let change =
                         store::record_immigration(uow, &pseudonym_key, &declared, &ids, &intake)
@@ -575,7 +659,15 @@ impl ResidenceChangeService for Residence {
             })
             .await;
         match recorded {
-            Ok(response) => Ok(Response::new(response)),
+            Ok((response, replayed)) => {
+                // A concurrent call with the same key recorded it first: its answer is
+                // disclosed again, audited as a replay.
+                if replayed {
+                    self.audit_replay(&replay_context, response.residence_change.as_ref())
+                        .await?;
+                }
+                Ok(Response::new(response))
+            }
             Err(error) => {
                 tracing::error!(%error, residence_change_id = %id,
                     "a registered declaration could not be recorded; a retry reuses its registration");
@@ -607,6 +699,12 @@ impl ResidenceChangeService for Residence {
             .map_err(ServiceError::from)?
             .ok_or_else(not_found)?;
         context.ensure_municipality(change.municipality)?;
+        drop(conn);
+        // Written before the answer leaves: no audit row, no change.
+        let named = named(&change);
+        self.registry
+            .audit(&context, read_of("residence_change.get", &change, &named))
+            .await?;
         Ok(Response::new(GetResidenceChangeResponse {
             residence_change: Some(change_message(&change)),
         }))
@@ -675,6 +773,15 @@ impl ResidenceChangeService for Residence {
             &parsed,
         )
         .await?;
+        // The notice is sent (its own transaction, with the protocol's number); the
+        // answer discloses the change: audited before it leaves.
+        let named = named(&change);
+        self.registry
+            .audit(
+                &context,
+                read_of("residence_change.send_reasons_against", &change, &named),
+            )
+            .await?;
         Ok(Response::new(SendReasonsAgainstResponse {
             residence_change: Some(change_message(&change)),
         }))
@@ -707,6 +814,14 @@ impl ResidenceChangeService for Residence {
                 uow.cancel_timer(SILENCE_TIMER, &change.id.to_string())
                     .await
                     .map_err(ServiceError::from)?;
+                let named = named(&change);
+                self.registry
+                    .audit_in(
+                        &mut uow,
+                        &context,
+                        read_of("residence_change.record_check", &change, &named),
+                    )
+                    .await?;
                 uow.commit().await.map_err(ServiceError::from)?;
                 change
             }
@@ -714,6 +829,14 @@ impl ResidenceChangeService for Residence {
             // failure is recorded and the back office sends the notice.
             CheckResult::Failed(reason) => {
                 let change = notice::check_failed(&mut uow, &context, check.id, reason).await?;
+                let named = named(&change);
+                self.registry
+                    .audit_in(
+                        &mut uow,
+                        &context,
+                        read_of("residence_change.record_check", &change, &named),
+                    )
+                    .await?;
                 uow.commit().await.map_err(ServiceError::from)?;
                 change
             }
@@ -735,6 +858,14 @@ impl ResidenceChangeService for Residence {
         let change = notice::received(&mut uow, &context, &receipt).await?;
         // The receipt starts the window for observations: the suspension gets its end.
         work::clock_changed(&mut uow, &change, WorkUpdateKind::ClockChanged).await?;
+        let named = named(&change);
+        self.registry
+            .audit_in(
+                &mut uow,
+                &context,
+                read_of("residence_change.record_receipt", &change, &named),
+            )
+            .await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(RecordNoticeReceiptResponse {
             residence_change: Some(change_message(&change)),
@@ -753,6 +884,14 @@ impl ResidenceChangeService for Residence {
         let change = notice::observations(&mut uow, &context, &observations).await?;
         // The observations end the suspension: the term runs again.
         work::clock_changed(&mut uow, &change, WorkUpdateKind::Resumed).await?;
+        let named = named(&change);
+        self.registry
+            .audit_in(
+                &mut uow,
+                &context,
+                read_of("residence_change.record_observations", &change, &named),
+            )
+            .await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(RecordObservationsResponse {
             residence_change: Some(change_message(&change)),
@@ -771,6 +910,14 @@ impl ResidenceChangeService for Residence {
         // The decision's work update to routing is written in the same transaction.
         let (change, _order) =
             notice::answer(&mut uow, self.registry.protocol.as_ref(), &context, &answer).await?;
+        let named = named(&change);
+        self.registry
+            .audit_in(
+                &mut uow,
+                &context,
+                read_of("residence_change.answer_observations", &change, &named),
+            )
+            .await?;
         uow.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(AnswerObservationsResponse {
             residence_change: Some(change_message(&change)),

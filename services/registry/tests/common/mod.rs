@@ -12,6 +12,7 @@ use sportello_kit::{
 use sportello_proto::registry::v1::{
     NewAddress, RegisterResidentRequest, RegisterStreetRequest, Relationship, Resident, Sex,
     certificate_service_client::CertificateServiceClient, fact_service_client::FactServiceClient,
+    privacy_service_client::PrivacyServiceClient,
     residence_change_service_client::ResidenceChangeServiceClient,
     resident_service_client::ResidentServiceClient, street_service_client::StreetServiceClient,
 };
@@ -95,6 +96,10 @@ impl Harness {
 
     pub async fn certificates(&self) -> CertificateServiceClient<Channel> {
         CertificateServiceClient::new(self.registry.channel().await)
+    }
+
+    pub async fn privacy(&self) -> PrivacyServiceClient<Channel> {
+        PrivacyServiceClient::new(self.registry.channel().await)
     }
 
     /// Adds a street to La Spezia's gazetteer.
@@ -212,6 +217,21 @@ pub fn operator(purpose: &str) -> CallContext {
     CallContext::new("gateway", "operator:op-7", SPEZIA, purpose)
         .unwrap()
         .with_roles(&[Role::Polivalente])
+}
+
+/// The call context of the registry office's back office (department `anagrafe`).
+pub fn registry_office(purpose: &str) -> CallContext {
+    CallContext::new("gateway", "operator:bo-anagrafe", SPEZIA, purpose)
+        .unwrap()
+        .with_roles(&[Role::BackOffice])
+        .with_department(Some("anagrafe"))
+}
+
+/// The call context of the municipality's privacy/security officer.
+pub fn privacy_officer(purpose: &str) -> CallContext {
+    CallContext::new("gateway", "operator:dpo", SPEZIA, purpose)
+        .unwrap()
+        .with_roles(&[Role::Privacy])
 }
 
 /// The call context of La Spezia's administrator (sites and operators at routing).
