@@ -34,6 +34,11 @@ pub struct Stack {
 impl Stack {
     /// Starts every service on one fresh database and one NATS prefix.
     pub async fn start() -> Self {
+        Self::start_with(WebConfig::default()).await
+    }
+
+    /// [`Stack::start`] with the gateway's web settings given (caps, proxies).
+    pub async fn start_with(web: WebConfig) -> Self {
         let ctx = TestContext::new(&SPECS).await;
         let config = ctx.config.clone();
         // Routing first: the registry reaches it (the protocol register, the intake of a
@@ -109,7 +114,7 @@ impl Stack {
             GatewayConfig {
                 service: config,
                 peers,
-                web: WebConfig::default(),
+                web,
             },
             sportello_gateway::start,
         )

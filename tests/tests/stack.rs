@@ -38,7 +38,8 @@ async fn all_seven_services_are_serving_and_the_gateway_says_so() {
     assert_eq!(status, 200);
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status["all_serving"], true, "{status:#}");
-    assert_eq!(status["services"].as_array().unwrap().len(), 7);
+    // Which services, and where, only for operations staff (gateway_abuse.rs).
+    assert!(status.get("services").is_none(), "{status:#}");
 
     let (status, page) = http::get(http_addr, "/stato").await;
     assert_eq!(status, 200);

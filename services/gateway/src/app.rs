@@ -1,6 +1,6 @@
 //! What every HTTP handler shares: the database (sessions, accounts), the clients of
 //! the services behind the gateway, the web settings, the sign-in limiter and the
-//! live feed of calls for the boards.
+//! calling boards' shared state.
 
 use std::sync::Arc;
 
@@ -27,7 +27,9 @@ use sportello_proto::{
     },
 };
 
-use crate::{api::live::Live, auth::limiter::LoginLimiter, config::WebConfig, peers::Peers};
+use crate::{
+    api::board_hub::BoardHub, auth::limiter::LoginLimiter, config::WebConfig, peers::Peers,
+};
 
 /// The handlers' state.
 #[derive(Debug, Clone)]
@@ -40,8 +42,8 @@ pub struct AppState {
     pub settings: Arc<WebConfig>,
     /// Sign-in rate limit.
     pub limiter: Arc<LoginLimiter>,
-    /// Calls as they happen, for the boards.
-    pub live: Live,
+    /// The calling boards: one shared board per site, fed by the calls as they happen.
+    pub boards: BoardHub,
 }
 
 impl AppState {

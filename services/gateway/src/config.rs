@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use jiff::SignedDuration;
+
+use crate::auth::source::TrustedProxies;
 use sportello_kit::{
     ConfigError, Env, MunicipalityCode, ServiceConfig,
     documents::{DEFAULT_MAX_BYTES, DOCUMENT_MAX_BYTES_VAR},
@@ -56,6 +58,21 @@ pub struct WebConfig {
     /// `DOCUMENT_MAX_BYTES`, the variable the registry reads for its own check, so one
     /// setting sizes both the gateway's request limit and the registry's; default 10 MiB.
     pub document_max_bytes: u64,
+    /// The proxies (the ingress controller) whose `X-Forwarded-For` names the client:
+    /// `TRUSTED_PROXIES`, CIDR blocks separated by commas; default none (the TCP peer is
+    /// the client). Behind an ingress, set it to the ingress pods' network, or every
+    /// sign-in counts against the ingress's address.
+    pub trusted_proxies: TrustedProxies,
+    /// How many password hashes (19 MiB each) may run at once:
+    /// `PASSWORD_HASH_CONCURRENCY`, 1-1024; default a quarter of the cgroup memory limit
+    /// over the cost of one hash, at most the CPUs.
+    pub password_hash_concurrency: Option<usize>,
+    /// Calling-board streams open at once in this gateway: `BOARD_MAX_STREAMS`, default
+    /// 500; beyond it a board is answered 503 with `Retry-After`.
+    pub board_max_streams: usize,
+    /// Calling-board streams open at once for one site: `BOARD_MAX_STREAMS_PER_SITE`,
+    /// default 50.
+    pub board_max_streams_per_site: usize,
 }
 
 impl Default for WebConfig {
@@ -66,6 +83,10 @@ impl Default for WebConfig {
             session_ttl: SignedDuration::from_hours(10),
             public_municipality: DEMO_MUNICIPALITY,
             document_max_bytes: DEFAULT_MAX_BYTES,
+            trusted_proxies: TrustedProxies::default(),
+            password_hash_concurrency: None,
+            board_max_streams: 500,
+            board_max_streams_per_site: 50,
         }
     }
 }
@@ -81,7 +102,8 @@ pub const DEMO_MUNICIPALITY: MunicipalityCode = match MunicipalityCode::from_dig
 
 impl WebConfig {
     /// Reads `UI_ASSETS_DIR`, `COOKIE_SECURE`, `SESSION_HOURS`, `PUBLIC_MUNICIPALITY`,
-    /// `DOCUMENT_MAX_BYTES`.
+    /// `DOCUMENT_MAX_BYTES`, `TRUSTED_PROXIES`, `PASSWORD_HASH_CONCURRENCY`,
+    /// `BOARD_MAX_STREAMS`, `BOARD_MAX_STREAMS_PER_SITE`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let document_max_bytes: u64 = env.or(DOCUMENT_MAX_BYTES_VAR, DEFAULT_MAX_BYTES)?;
@@ -100,7 +122,27 @@ impl WebConfig {
                 "must be 1 to 24",
             ));
         }
+        let password_hash_concurrency: Option<usize> = env.optional("PASSWORD_HASH_CONCURRENCY")?;
+        if let Some(n) = password_hash_concurrency
+            && !(1..=1024).contains(&n)
+        {
+            return Err(ConfigError::invalid(
+                "PASSWORD_HASH_CONCURRENCY",
+                &n.to_string(),
+                "must be 1 to 1024",
+            ));
+        }
+        let board_max_streams = at_least_one(env, "BOARD_MAX_STREAMS", defaults.board_max_streams)?;
+        let board_max_streams_per_site = at_least_one(
+            env,
+            "BOARD_MAX_STREAMS_PER_SITE",
+            defaults.board_max_streams_per_site,
+        )?;
         Ok(Self {
+            trusted_proxies: env.or("TRUSTED_PROXIES", defaults.trusted_proxies)?,
+            password_hash_concurrency,
+            board_max_streams,
+            board_max_streams_per_site,
             assets_dir: env.or("UI_ASSETS_DIR", defaults.assets_dir)?,
             cookie_secure: env.or("COOKIE_SECURE", true)?,
             session_ttl: SignedDuration::from_hours(hours),
@@ -108,6 +150,14 @@ impl WebConfig {
             document_max_bytes,
         })
     }
+}
+
+fn at_least_one(env: &Env, var: &str, default: usize) -> Result<usize, ConfigError> {
+    let value: usize = env.or(var, default)?;
+    if value == 0 {
+        return Err(ConfigError::invalid(var, "0", "must be at least 1"));
+    }
+    Ok(value)
 }
 
 impl AsRef<ServiceConfig> for GatewayConfig {

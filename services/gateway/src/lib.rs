@@ -62,6 +62,8 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
     let service = Service::start(&SPEC, config.service).await?;
+    let hashes = auth::password::configure(config.web.password_hash_concurrency);
+    tracing::info!(concurrency = hashes, "password hashing bounded");
     let peers = peers::Peers::connect(&config.peers, service.identity(), service.config())
         .map_err(|e| StartError::Other(e.to_string()))?;
     let sessions = sessions::grpc::Sessions::new(service.db().clone());
@@ -70,12 +72,22 @@ pub async fn start(
         &service.config().subject_prefix,
         shutdown.clone(),
     );
+    let boards = api::board_hub::BoardHub::new(
+        peers.clone(),
+        config.web.public_municipality,
+        live,
+        api::board_hub::Caps {
+            total: config.web.board_max_streams,
+            per_site: config.web.board_max_streams_per_site,
+        },
+        shutdown.clone(),
+    );
     let state = app::AppState {
         db: service.db().clone(),
         peers: peers.clone(),
         settings: Arc::new(config.web.clone()),
         limiter: Arc::default(),
-        live,
+        boards,
     };
     let http = status::router(peers, service.db().clone())
         .merge(api::router().with_state(state.clone()))

@@ -271,6 +271,9 @@ pub async fn update_account(
     )?;
     check_account(&form)?;
     let actor = format!("operator:{}", account.id);
-    let updated = accounts::update(&state.db, account.municipality, &id, form, &actor).await?;
+    // Changing one's own password keeps this session; a reset of another's ends all.
+    let keep = (account.id == id).then_some(signed.0.id);
+    let updated =
+        accounts::update(&state.db, account.municipality, &id, form, &actor, keep).await?;
     Ok(Json(serde_json::json!({ "account": updated })))
 }

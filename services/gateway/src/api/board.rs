@@ -1,29 +1,28 @@
 //! The calling board (tabellone): public, read-only, no personal data — ticket labels,
 //! counters and queue lengths only.
 
-use std::{convert::Infallible, time::Duration};
-
 use axum::{
     Json,
     extract::State,
-    response::sse::{Event, KeepAlive, Sse},
+    http::{HeaderValue, header},
+    response::{
+        IntoResponse, Response,
+        sse::{KeepAlive, Sse},
+    },
 };
 use serde::Serialize;
-use sportello_kit::{CallContext, ServiceError};
-use sportello_proto::routing::v1::{ListQueuesRequest, ListRecentCallsRequest};
-use tokio::sync::{broadcast::error::RecvError, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use sportello_kit::{CallContext, ErrorKind, ServiceError};
+use sportello_proto::routing::v1::ListQueuesRequest;
 
 use super::{
     body::Path,
-    live::LiveEvent,
-    site_by_code, sites_of,
+    sites_of,
     views::{BoardCall, QueueView},
 };
 use crate::app::AppState;
 
 /// A site as the public pages show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SiteView {
     pub id: String,
     pub code: String,
@@ -74,101 +73,38 @@ pub(crate) async fn queues(
         .collect())
 }
 
-/// `GET /api/v1/sites/{site}/board`.
+/// `GET /api/v1/sites/{site}/board`: from the site's shared board (no RPC while any
+/// screen of the site is open).
 pub async fn snapshot(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Json<Snapshot>, ServiceError> {
-    let context = state.public_context("board.show")?;
-    let site = site_by_code(&state, &context, state.settings.public_municipality, &code).await?;
-    let calls = state
-        .cases()?
-        .list_recent_calls(context.request(ListRecentCallsRequest {
-            site_id: site.id.clone(),
-            limit: 8,
-        }))
-        .await?
-        .into_inner()
-        .calls;
-    let queues = queues(&state, &context, &site.id).await?;
+    let board = state.boards.snapshot(&code).await?;
     Ok(Json(Snapshot {
-        calls: calls.iter().map(BoardCall::from).collect(),
-        queues,
-        site: SiteView {
-            id: site.id,
-            code: site.code,
-            name: site.name,
-            counters: site.counter_numbers,
-        },
+        site: SiteView::clone(&board.site),
+        calls: board.calls.into_iter().map(|(_, call)| call).collect(),
+        queues: board.queues,
     }))
 }
 
-fn queues_event(queues: &[QueueView]) -> Result<Event, ServiceError> {
-    Event::default()
-        .event("queues")
-        .json_data(serde_json::json!({ "queues": queues }))
-        .map_err(ServiceError::internal)
-}
-
-/// `GET /api/v1/sites/{site}/board/events`: server-sent events, `queues` at once (so a
-/// board that reconnects after a drop shows the queues as they are now, not as they
-/// were), then `call` as each ticket is called and `queues` when the queues change (at
-/// most every half second).
-pub async fn events(
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ServiceError> {
-    let context = state.public_context("board.show")?;
-    let site = site_by_code(&state, &context, state.settings.public_municipality, &code).await?;
-    let mut feed = state.live.subscribe();
-    let (sender, receiver) = mpsc::channel(64);
-    // Subscribed before the first snapshot is read: no change falls in between.
-    let first = queues_event(&queues(&state, &context, &site.id).await?)?;
-    let _ = sender.try_send(Ok(first));
-    tokio::spawn(async move {
-        let mut queues_stale = false;
-        loop {
-            // Wait for an event, or, with a queue change pending, for the half second
-            // that coalesces a burst of changes into one refresh.
-            let next = if queues_stale {
-                tokio::time::timeout(Duration::from_millis(500), feed.recv()).await
-            } else {
-                Ok(feed.recv().await)
-            };
-            match next {
-                Ok(Ok(event)) if event.site_id() == site.id => match event {
-                    LiveEvent::Called { call, .. } => {
-                        let Ok(event) = Event::default().event("call").json_data(&call) else {
-                            continue;
-                        };
-                        if sender.send(Ok(event)).await.is_err() {
-                            break;
-                        }
-                    }
-                    LiveEvent::QueuesChanged { .. } => queues_stale = true,
-                },
-                Ok(Ok(_)) => {}
-                // Fell behind: the queues are refreshed below; missed calls are old.
-                Ok(Err(RecvError::Lagged(_))) => queues_stale = true,
-                Ok(Err(RecvError::Closed)) => break,
-                Err(_timeout) => {
-                    queues_stale = false;
-                    let Ok(queues) = queues(&state, &context, &site.id).await else {
-                        continue;
-                    };
-                    let Ok(event) = queues_event(&queues) else {
-                        continue;
-                    };
-                    if sender.send(Ok(event)).await.is_err() {
-                        break;
-                    }
-                }
+/// `GET /api/v1/sites/{site}/board/events`: server-sent events from the site's shared
+/// board (`board_hub`): `queues` at once, then `call` as each ticket is called and
+/// `queues` when the queues change (at most every half second); the stream ends when the
+/// gateway shuts down. Over the caps on open boards: 503 with `Retry-After`.
+pub async fn events(State(state): State<AppState>, Path(code): Path<String>) -> Response {
+    match state.boards.stream(&code).await {
+        Ok(stream) => Sse::new(stream)
+            .keep_alive(KeepAlive::default())
+            .into_response(),
+        Err(error) => {
+            let unavailable = error.kind() == ErrorKind::Unavailable;
+            let mut response = error.into_response();
+            if unavailable {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            if sender.is_closed() {
-                break;
-            }
+            response
         }
-    });
-    let stream: ReceiverStream<Result<Event, Infallible>> = ReceiverStream::new(receiver);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    }
 }

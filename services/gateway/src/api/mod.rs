@@ -16,6 +16,7 @@ pub mod admin;
 pub mod appointments;
 pub mod back_office;
 pub mod board;
+pub mod board_hub;
 pub mod body;
 pub mod cases;
 pub mod console;

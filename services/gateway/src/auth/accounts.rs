@@ -222,12 +222,17 @@ pub async fn create(
 }
 
 /// Updates an account of `municipality`; an empty password keeps the current one.
+///
+/// A new password ends the account's sessions but `keep` (the session that changed its
+/// own password stays signed in); an administrator resetting another's password passes
+/// `None`, and every session of that account ends. Whoever knew the old password is out.
 pub async fn update(
     db: &Db,
     municipality: MunicipalityCode,
     id: &str,
     input: AccountInput,
     actor: &str,
+    keep: Option<Uuid>,
 ) -> Result<Account, ServiceError> {
     let checked = check(&input)?;
     let hash = if input.password.is_empty() {
@@ -248,7 +253,7 @@ pub async fn update(
     .bind(id)
     .bind(municipality.as_str())
     .bind(&checked.display_name)
-    .bind(hash)
+    .bind(&hash)
     .bind(role_names(&checked.roles))
     .bind(&checked.department)
     .bind(input.active)
@@ -263,6 +268,17 @@ pub async fn update(
         )
         .bind(id)
         .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    } else if hash.is_some() {
+        // A new password: every other session ends now, in the same transaction.
+        sqlx::query(
+            "update sessions set revoked_at = $2
+             where user_id = $1 and revoked_at is null and id is distinct from $3",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(keep)
         .execute(&mut *tx)
         .await?;
     }
@@ -309,7 +325,7 @@ pub async fn authenticate(
         Some(row) => row.try_get("password_hash")?,
         None => None,
     };
-    let good = password::verify(password_given, stored).await;
+    let good = password::verify(password_given, stored).await?;
     let now = SqlTimestamp::from(db.clock().now());
     let mut conn = db.pool().acquire().await?;
     match row {

@@ -1,5 +1,5 @@
 //! Who is asking: local accounts with argon2id passwords, cookie sessions with CSRF
-//! tokens, roles, and the rate limit on signing in.
+//! tokens, roles, the rate limit on signing in and the network source it counts by.
 //!
 //! Every API handler takes a [`Signed`] (or nothing, for the public endpoints) and
 //! states the roles it allows with [`Signed::require`]; municipality and department
@@ -11,6 +11,7 @@ pub mod login;
 pub mod password;
 pub mod roles;
 pub mod session;
+pub mod source;
 
 use axum::{
     extract::FromRequestParts,

@@ -10,26 +10,38 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Renders the page.
+/// Renders the page: the summary for anyone, the table of services for operations
+/// staff (when `stack.services` is given).
 pub(super) fn render(stack: &StackStatus) -> String {
-    let rows: String = stack
-        .services
-        .iter()
-        .map(|s| {
-            let (class, label) = match s.status {
-                "SERVING" => ("ok", "In servizio"),
-                "NOT_SERVING" => ("ko", "Non pronto"),
-                _ => ("ko", "Non raggiungibile"),
-            };
+    let details = match &stack.services {
+        Some(services) => {
+            let rows: String = services
+                .iter()
+                .map(|s| {
+                    let (class, label) = match s.status {
+                        "SERVING" => ("ok", "In servizio"),
+                        "NOT_SERVING" => ("ko", "Non pronto"),
+                        _ => ("ko", "Non raggiungibile"),
+                    };
+                    format!(
+                        "<tr><th scope=\"row\">{}</th><td><code>{}</code></td>\
+                         <td class=\"{class}\">{label} <span lang=\"en\">({})</span></td></tr>",
+                        escape(s.name),
+                        escape(&s.url),
+                        s.status
+                    )
+                })
+                .collect();
             format!(
-                "<tr><th scope=\"row\">{}</th><td><code>{}</code></td>\
-                 <td class=\"{class}\">{label} <span lang=\"en\">({})</span></td></tr>",
-                escape(s.name),
-                escape(&s.url),
-                s.status
+                r#"<table id="services">
+<caption>Stato dei servizi <span lang="en">(service health)</span>, aggiornato ogni 5 secondi <span lang="en">(updated every 5 seconds)</span></caption>
+<thead><tr><th scope="col">Servizio</th><th scope="col">Indirizzo</th><th scope="col">Stato</th></tr></thead>
+<tbody>{rows}</tbody>
+</table>"#
             )
-        })
-        .collect();
+        }
+        None => r#"<p id="details-note">I dettagli dei servizi sono riservati al personale tecnico: <a href="/accesso?next=%2Fstato">accedi</a>. <span lang="en">Service details are for operations staff: sign in.</span></p>"#.to_owned(),
+    };
     let summary = if stack.all_serving {
         "Tutti i servizi sono in servizio."
     } else {
@@ -57,11 +69,7 @@ pub(super) fn render(stack: &StackStatus) -> String {
 <main>
 <h1>Sportello Unico Servizi</h1>
 <p id="summary" role="status">{summary}</p>
-<table id="services">
-<caption>Stato dei servizi <span lang="en">(service health)</span>, aggiornato ogni 5 secondi <span lang="en">(updated every 5 seconds)</span></caption>
-<thead><tr><th scope="col">Servizio</th><th scope="col">Indirizzo</th><th scope="col">Stato</th></tr></thead>
-<tbody>{rows}</tbody>
-</table>
+{details}
 <p><a href="/api/v1/status">JSON</a></p>
 </main>
 </body>
@@ -72,8 +80,9 @@ pub(super) fn render(stack: &StackStatus) -> String {
 
 /// Keeps the page current without reloading it: a page that reloads itself
 /// (`<meta http-equiv="refresh">`) moves the focus and the screen reader's place every
-/// five seconds (WCAG 2.2.1, 3.2.5). The rows are rebuilt from `/api/v1/status` with the
-/// same labels as [`render`]'s.
+/// five seconds (WCAG 2.2.1, 3.2.5). The summary, and for operations staff the rows, are
+/// rebuilt from `/api/v1/status` (same cookie, same view) with the same labels as
+/// [`render`]'s.
 pub(super) const SCRIPT: &str = r#"'use strict';
 const LABELS = { SERVING: ['ok', 'In servizio'], NOT_SERVING: ['ko', 'Non pronto'] };
 function cell(tag, text, attrs) {
@@ -91,7 +100,14 @@ async function refresh() {
   } catch {
     return; // the gateway itself is down: keep the last known state on screen
   }
-  const rows = stack.services.map((s) => {
+  const body = document.querySelector('#services tbody');
+  if (body && stack.services) body.replaceChildren(...rows(stack.services));
+  const summary = stack.all_serving ? 'Tutti i servizi sono in servizio.' : 'Alcuni servizi non sono pronti.';
+  const live = document.getElementById('summary');
+  if (live.textContent !== summary) live.textContent = summary;
+}
+function rows(services) {
+  return services.map((s) => {
     const [cls, label] = LABELS[s.status] || ['ko', 'Non raggiungibile'];
     const tr = document.createElement('tr');
     tr.append(cell('th', s.name, { scope: 'row' }));
@@ -103,10 +119,33 @@ async function refresh() {
     tr.append(state);
     return tr;
   });
-  document.querySelector('#services tbody').replaceChildren(...rows);
-  const summary = stack.all_serving ? 'Tutti i servizi sono in servizio.' : 'Alcuni servizi non sono pronti.';
-  const live = document.getElementById('summary');
-  if (live.textContent !== summary) live.textContent = summary;
 }
 setInterval(refresh, 5000);
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::ServiceStatus;
+
+    #[test]
+    fn the_public_page_says_up_or_down_and_nothing_of_the_services() {
+        let public = StackStatus {
+            all_serving: true,
+            services: None,
+        };
+        let html = render(&public);
+        assert!(html.contains("Tutti i servizi sono in servizio"));
+        assert!(!html.contains("<table"));
+        let staff = StackStatus {
+            all_serving: false,
+            services: Some(vec![ServiceStatus {
+                name: "routing",
+                url: "https://routing:50051".into(),
+                status: "UNREACHABLE",
+            }]),
+        };
+        let html = render(&staff);
+        assert!(html.contains("https://routing:50051") && html.contains("Non raggiungibile"));
+    }
+}

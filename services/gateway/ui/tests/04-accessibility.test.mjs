@@ -19,7 +19,8 @@ const PAGES = [
   { name: 'console', path: '/console', user: 'poli.bianchi', ready: '#seat-site option' },
   { name: 'urp', path: '/urp', user: 'bo.azzurri', ready: '#open-access li, #open-access-empty:not([hidden])' },
   { name: 'admin', path: '/admin', user: 'admin', ready: '#accounts-table tbody tr' },
-  { name: 'status', path: '/stato', ready: '#services tbody tr' },
+  { name: 'status', path: '/stato', ready: '#summary' },
+  { name: 'status-details', path: '/stato', user: 'admin', ready: '#services tbody tr' },
 ];
 
 for (const [size, viewport] of [['desktop', DESKTOP], ['kiosk', KIOSK]]) {

@@ -39,8 +39,9 @@ export async function loadSession() {
   return session;
 }
 
-export async function login(username, password) {
-  session = await api('POST', '/session', { username, password });
+/** Signs in; `next` (optional) comes back as `session.next` only if it is a path of this site. */
+export async function login(username, password, next) {
+  session = await api('POST', '/session', next ? { username, password, next } : { username, password });
   return session;
 }
 

@@ -41,9 +41,8 @@ async function loadSnapshot() {
   }
 }
 
-function connect() {
+function connect(hadError = false) {
   const es = new EventSource(`/api/v1/sites/${encodeURIComponent(site)}/board/events`);
-  let hadError = false;
   es.addEventListener('open', () => {
     $('board-conn').textContent = '';
     if (hadError) loadSnapshot();
@@ -52,6 +51,12 @@ function connect() {
   es.addEventListener('error', () => {
     hadError = true;
     $('board-conn').textContent = t('board.reconnecting');
+    // A refused stream (503: too many boards open, or the gateway restarting) is not
+    // retried by EventSource itself: try again in 5-15 s, spread so screens do not
+    // come back all at once.
+    if (es.readyState === EventSource.CLOSED) {
+      setTimeout(() => connect(true), 5000 + Math.random() * 10000);
+    }
   });
   es.addEventListener('call', (ev) => {
     let call;

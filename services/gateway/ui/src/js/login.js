@@ -16,7 +16,7 @@ form.addEventListener('submit', async (ev) => {
   await withBusy(document.getElementById('login-submit'), async () => {
     let s;
     try {
-      s = await login(username, password);
+      s = await login(username, password, new URLSearchParams(location.search).get('next') || undefined);
     } catch (err) {
       if (err.status === 401) err.message = t('login.invalid');
       if (err.status === 429) err.message = err.retryAfter ? t('login.too_many_wait', { s: err.retryAfter }) : t('login.too_many');
@@ -26,10 +26,9 @@ form.addEventListener('submit', async (ev) => {
   }, { form });
 });
 
-/** Same-origin path from ?next=, else a page chosen by role. */
+/** The ?next= the server accepted as a path of this site (login.rs), else a page chosen by role. */
 async function destination(s) {
-  const next = new URLSearchParams(location.search).get('next');
-  if (next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') && !next.startsWith('/accesso')) return next;
+  if (s.next) return s.next;
   const roles = s.account.roles ?? [];
   if (roles.includes('kiosk')) {
     const sites = await api('GET', '/sites').catch(() => ({ sites: [] }));
