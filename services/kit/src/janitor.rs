@@ -165,11 +165,17 @@ impl Janitor {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(cutoff)
                 .bind(BATCH);
-            if matches!(rule.action, Action::ProposeDiscard { .. }) {
-                query = query
-                    .bind(rule.name)
-                    .bind(seconds)
-                    .bind(SqlTimestamp::from(now));
+            match rule.action {
+                Action::ProposeDiscard { .. } => {
+                    query = query
+                        .bind(rule.name)
+                        .bind(seconds)
+                        .bind(SqlTimestamp::from(now));
+                }
+                Action::Anonymise(set) if set.contains("$3") => {
+                    query = query.bind(SqlTimestamp::from(now));
+                }
+                _ => {}
             }
             let done = query.execute(self.db.pool()).await?.rows_affected();
             total += done;

@@ -203,7 +203,8 @@ pub enum Action {
     Delete,
     /// Updates the row with this SQL set-clause (`requester_ref = null, note = ''`),
     /// keeping it (a statistical row without the person). The rule's `pending` condition
-    /// must be false once it ran, or the row would be treated again on every pass.
+    /// must be false once it ran, or the row would be treated again on every pass. The
+    /// clause may use `$3`, the instant of the pass by the service's clock.
     Anonymise(&'static str),
     /// Lists the row in `discard_proposals` with its class of the piano di
     /// conservazione; nothing is changed. `id` is the SQL expression of the record's id.

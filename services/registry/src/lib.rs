@@ -19,6 +19,7 @@ pub mod privacy;
 pub mod records;
 pub mod residence;
 pub mod residents;
+pub mod retention;
 pub mod source;
 pub mod state;
 pub mod streets;
@@ -78,6 +79,7 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = config.into_registry_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    service.retain(retention::RULES);
     // Declarations in, notices and decisions out: routing's protocol register, whose
     // numbers are needed at once (a gRPC seam of the kit's).
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {

@@ -336,6 +336,7 @@ impl CertificateService for Certificates {
             content_sha256: Sha256::digest(&pdf).into(),
             seal: [0; 32],
             pdf,
+            pdf_purged_at: None,
             case_id: issue.case_id,
             applicant_ref: issue.applicant.as_ref().map(ToString::to_string),
             third_party,
@@ -454,6 +455,9 @@ impl CertificateService for Certificates {
             })?;
         context.ensure_municipality(certificate.municipality)?;
         ensure_may_read(&context, &certificate, case_id.as_deref())?;
+        if certificate.pdf_purged_at.is_some() {
+            return Err(RegistryError::Precondition(PDF_PURGED.to_owned()).into());
+        }
         self.registry
             .audit(
                 &context,
@@ -537,3 +541,9 @@ impl CertificateService for Certificates {
         }))
     }
 }
+
+/// Why a certificate's PDF cannot be given any more.
+const PDF_PURGED: &str = "certificate_id: il PDF è stato eliminato al termine del periodo di \
+     conservazione (RETENTION_CERTIFICATES); il codice di verifica resta verificabile, si può \
+     emettere un nuovo certificato / the PDF was discarded at the end of its retention period; \
+     the verification code still verifies, a new certificate can be issued";

@@ -43,8 +43,10 @@ pub struct Certificate {
     pub content_sha256: [u8; 32],
     /// HMAC over the fields that make it what it is.
     pub seal: [u8; 32],
-    /// The PDF as issued.
+    /// The PDF as issued; empty once discarded after `RETENTION_CERTIFICATES`.
     pub pdf: Vec<u8>,
+    /// When the PDF was discarded (the rest of the record stays, for verification).
+    pub pdf_purged_at: Option<Timestamp>,
     /// The counter case it was issued in, if any.
     pub case_id: Option<String>,
     /// Who asked (a case's requester_ref), when known.
@@ -79,8 +81,10 @@ impl Certificate {
 
     /// Whether the stored PDF still has its recorded hash and the row its seal.
     pub fn intact(&self, key: &SealKey) -> bool {
-        let hash: [u8; 32] = Sha256::digest(&self.pdf).into();
-        hash == self.content_sha256 && self.compute_seal(key) == self.seal
+        // A discarded PDF leaves the recorded hash, which the seal still covers.
+        let pdf_intact = self.pdf_purged_at.is_some()
+            || <[u8; 32]>::from(Sha256::digest(&self.pdf)) == self.content_sha256;
+        pdf_intact && self.compute_seal(key) == self.seal
     }
 }
 
@@ -140,7 +144,7 @@ pub async fn insert(
 const COLUMNS: &str =
     "id, municipality, verification_code, certificate_type, resident_id, disclosed,
      use_text, exemption_code, stamp_duty_cents, fees_cents, issued_at, valid_until,
-     content_sha256, seal, pdf, case_id, applicant_ref, third_party";
+     content_sha256, seal, pdf, pdf_purged_at, case_id, applicant_ref, third_party";
 
 /// A certificate by record id.
 pub async fn by_id<'e>(
@@ -200,7 +204,12 @@ fn from_row(row: &PgRow) -> Result<Certificate, sqlx::Error> {
             .map(jiff_sqlx::Date::to_jiff),
         content_sha256: hash32(row, "content_sha256")?,
         seal: hash32(row, "seal")?,
-        pdf: row.try_get("pdf")?,
+        pdf: row
+            .try_get::<Option<Vec<u8>>, _>("pdf")?
+            .unwrap_or_default(),
+        pdf_purged_at: row
+            .try_get::<Option<SqlTimestamp>, _>("pdf_purged_at")?
+            .map(SqlTimestamp::to_jiff),
         case_id: row.try_get("case_id")?,
         applicant_ref: row.try_get("applicant_ref")?,
         third_party: row.try_get("third_party")?,
