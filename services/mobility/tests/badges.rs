@@ -156,14 +156,19 @@ async fn a_badge_is_issued_passes_the_ztl_is_replaced_and_revoked_at_death_and_i
         .into_inner();
     assert_eq!(read.certification_reference, CANARY);
     assert_eq!(read.certification_term, "2027-07-11");
-    let audited: (String, String) = sqlx::query_as("select actor, purpose from health_data_reads")
-        .fetch_one(office.pool())
-        .await
-        .unwrap();
+    let audited: (String, String) =
+        sqlx::query_as("select actor, purpose from health_data_read_audit")
+            .fetch_one(office.pool())
+            .await
+            .unwrap();
     assert_eq!(
         audited,
         ("operator:mob-2".into(), "badge.renewal_check".into())
     );
+    let chain = sportello_kit::audit::verify(office.pool(), "mobility", "health_data_read_audit")
+        .await
+        .unwrap();
+    assert!(chain.is_intact() && chain.rows == 1, "{chain}");
 
     // Lost: the old number blocked, a new one for the same certification and plate.
     let replaced = badges

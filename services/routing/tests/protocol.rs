@@ -863,6 +863,7 @@ async fn the_protocol_role_reads_the_sender_by_name_and_each_read_is_audited_dpr
     for statement in [
         "update routing.protocol_name_audit set actor = 'operator:someone-else'",
         "delete from routing.protocol_name_audit",
+        "truncate routing.protocol_name_audit",
     ] {
         assert!(
             sqlx::query(statement).execute(&pool).await.is_err(),
@@ -870,6 +871,11 @@ async fn the_protocol_role_reads_the_sender_by_name_and_each_read_is_audited_dpr
         );
     }
     assert_eq!(name_reads(&pool).await.len(), 2);
+    // And chained: both reads, in order, verify.
+    let chain = sportello_kit::audit::verify(&pool, "routing", "protocol_name_audit")
+        .await
+        .unwrap();
+    assert!(chain.is_intact() && chain.rows == 2, "{chain}");
 }
 
 /// DPR 445/2000 art. 53 and the design's "personal data stays home": everyone but the

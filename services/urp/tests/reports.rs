@@ -136,6 +136,10 @@ async fn a_report_is_registered_worked_on_the_charters_clock_replied_and_closed(
         .await
         .unwrap();
     assert_eq!(audited, 1);
+    let chain = sportello_kit::audit::verify(office.pool(), "urp", "report_reads_audit")
+        .await
+        .unwrap();
+    assert!(chain.is_intact() && chain.rows == 1, "{chain}");
     // Someone outside the URP may not.
     let outsider = CallContext::new("gateway", "operator:op-7", SPEZIA, "curiosity")
         .unwrap()

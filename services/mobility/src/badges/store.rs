@@ -248,7 +248,7 @@ pub async fn audit_read(
     at: Timestamp,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into health_data_reads (id, badge_id, actor, caller, purpose, read_at)
+        "insert into health_data_read_audit (id, badge_id, actor, caller, purpose, read_at)
          values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(Uuid::now_v7())
