@@ -17,6 +17,7 @@ pub mod demo;
 pub mod open311;
 pub mod pages;
 pub mod peers;
+pub mod retention;
 pub mod sessions;
 pub mod status;
 
@@ -61,7 +62,8 @@ pub async fn start(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    let service = Service::start(&SPEC, config.service).await?;
+    let mut service = Service::start(&SPEC, config.service).await?;
+    service.retain(retention::RULES);
     let hashes = auth::password::configure(config.web.password_hash_concurrency);
     tracing::info!(concurrency = hashes, "password hashing bounded");
     let peers = peers::Peers::connect(&config.peers, service.identity(), service.config())
