@@ -2,7 +2,7 @@
 //! transfer, complete; open the requester's identity (an audited read with a purpose);
 //! issue a registry certificate for the case and print its PDF.
 
-use crate::api::body::{Body, Path};
+use crate::api::body::{Body, Path, Query};
 use axum::{
     Json,
     extract::State,
@@ -490,6 +490,12 @@ pub async fn issue_certificate(
             // The operator issues as delegated registry officer, named on the
             // certificate (D.Lgs 39/1993 art. 3 c. 2).
             responsible_official: signed.account().display_name.clone(),
+            // Who asked, and in which case: the registry issues residence and family
+            // status to anyone (DPR 223/1989 art. 33 c. 1), records the applicant and
+            // flags the read when it is not the person certified; the case lets this
+            // operator print it again.
+            case_id: case.id.clone(),
+            applicant_ref: case.requester_ref.clone(),
             // The municipality's virtual payment, when configured in the registry.
             ..Default::default()
         }))
@@ -508,16 +514,28 @@ pub async fn issue_certificate(
                 "valid_until": certificate.valid_until,
                 "content_sha256": certificate.content_sha256,
             },
-            "pdf_url": format!("/api/v1/certificates/{}/pdf", certificate.id),
+            "pdf_url": format!("/api/v1/certificates/{}/pdf?case={}", certificate.id, case.id),
         })),
     ))
 }
 
-/// `GET /api/v1/certificates/{id}/pdf`: the certificate as issued (an audited read).
+/// Which case a certificate is printed for.
+#[derive(Debug, Deserialize)]
+pub struct PdfQuery {
+    /// The counter case it was issued in.
+    #[serde(default)]
+    pub case: String,
+}
+
+/// `GET /api/v1/certificates/{id}/pdf[?case=<case id>]`: the certificate as issued (an
+/// audited read) — for the registry office's back office, or for the operator who served
+/// the counter case it was issued in (the registry checks the certificate was issued in
+/// that case; here, that the operator served it).
 pub async fn certificate_pdf(
     State(state): State<AppState>,
     signed: Signed,
     Path(id): Path<String>,
+    Query(query): Query<PdfQuery>,
 ) -> Result<Response, ServiceError> {
     signed.require(&[
         Role::InfoDesk,
@@ -527,9 +545,27 @@ pub async fn certificate_pdf(
     ])?;
     let certificate_id = input::record_id("id", &id)?.to_string();
     let context = signed.context("certificate.print")?;
+    let case_id = match query.case.as_str() {
+        "" => String::new(),
+        raw => {
+            let case_id = input::record_id("case", raw)?.to_string();
+            let (_, _, case) = load(&state, &signed, &context, &case_id).await?;
+            if case.operator_id != signed.account().id {
+                return Err(ServiceError::new(
+                    ErrorKind::PermissionDenied,
+                    "case: il certificato si ristampa solo da chi ha servito la pratica / \
+                     only the operator who served the case prints its certificate again",
+                ));
+            }
+            case_id
+        }
+    };
     let reply = state
         .certificates()?
-        .get_certificate(context.request(GetCertificateRequest { certificate_id }))
+        .get_certificate(context.request(GetCertificateRequest {
+            certificate_id,
+            case_id,
+        }))
         .await?
         .into_inner();
     let certificate = reply.certificate.unwrap_or_default();
