@@ -9,6 +9,7 @@ pub mod config;
 pub mod enrolment;
 pub mod error;
 pub mod fees;
+pub mod retention;
 pub mod schools;
 
 use std::sync::Arc;
@@ -64,6 +65,7 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = config.into_education_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    service.retain(retention::RULES);
     service.consume(
         enrolment::work::consumer_spec(),
         enrolment::work::WorkEvents,

@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod facts;
 pub mod permits;
+pub mod retention;
 pub mod whitelist;
 pub mod zones;
 
@@ -73,6 +74,7 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = config.into_mobility_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    service.retain(retention::RULES);
     service.consume(
         permits::reviews::consumer_spec(),
         permits::reviews::RegistryEvents,

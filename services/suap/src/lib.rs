@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod occupations;
 pub mod payments;
+pub mod retention;
 
 use std::sync::Arc;
 
@@ -66,6 +67,7 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = config.into_suap_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    service.retain(retention::RULES);
     // The ledger that the procedures' flows ask for payments through.
     let payments = payments::SuapPayments::install(&mut service, config.payments.clone()).await?;
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {

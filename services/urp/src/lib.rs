@@ -13,6 +13,7 @@ pub mod feedback;
 pub mod knowledge;
 pub mod paging;
 pub mod reports;
+pub mod retention;
 
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = config.into_urp_config()?;
     let mut service = Service::start(&SPEC, config.service.clone()).await?;
+    service.retain(retention::RULES);
     let protocol: Arc<dyn ProtocolRegister> = match &config.routing_url {
         Some(url) => Arc::new(RoutingProtocol::new(
             service
