@@ -149,6 +149,17 @@ bench-gateway: ui chromium ## Gateway: from "Chiama il prossimo" to the board sh
 build: ## Build every service (debug)
 	$(CARGO) build --workspace --locked
 
+# The services whose schemas hold audit tables or may (verify-audit names an audit table
+# left without a chain, too).
+AUDITED := routing registry education suap mobility urp gateway
+
+.PHONY: verify-audit
+verify-audit: ## Walk every service's audit chains in the local stack's database (while make run runs; DATABASE_URL=… for another); fails naming the table and seq of a broken chain
+	$(CARGO) build --locked --bins $(foreach s,$(AUDITED),-p sportello-$(s))
+	@url="$${DATABASE_URL:-postgres://sportello@127.0.0.1:$${SPORTELLO_PG_PORT:-54329}/sportello}"; status=0; \
+	for s in $(AUDITED); do DATABASE_URL="$$url" target/debug/sportello-$$s verify-audit || status=1; done; \
+	exit $$status
+
 .PHONY: lint
 lint: proto-lint breaking deny ## rustfmt, clippy (warnings are errors), buf lint and buf breaking, cargo-deny
 	$(CARGO) fmt --all -- --check

@@ -525,3 +525,68 @@ async fn archival_keeps_six_months_whatever_is_asked() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_commands_exit_by_what_they_found() {
+    use sportello_kit::audit::command::{archive_main, dispatch, verify_main};
+    use std::process::ExitCode;
+
+    let url = sportello_kit::testing::fresh_database(&[&common::SPEC]).await;
+    let pool = sportello_kit::db::connect(
+        &url,
+        SCHEMA,
+        1,
+        Duration::from_secs(10),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let now = Timestamp::now();
+    rows(&pool, 3, now - (400 * 24).hours()).await;
+    rows(&pool, 2, recent()).await;
+    let env = sportello_kit::Env::from_pairs([
+        ("DATABASE_URL", url.as_str()),
+        ("DATABASE_MIGRATION_URL", url.as_str()),
+    ]);
+    assert_eq!(verify_main(&common::SPEC, &env).await, ExitCode::SUCCESS);
+
+    // archive-audit: the three old rows, into the directory given.
+    let dir = temp_dir();
+    let args = vec!["--to".to_owned(), dir.display().to_string()];
+    assert_eq!(
+        archive_main(&common::SPEC, &env, &args).await,
+        ExitCode::SUCCESS
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let file = files[0].as_ref().unwrap().path();
+    assert!(
+        file.ends_with("kittest.effects_audit.1-3.jsonl"),
+        "{file:?}"
+    );
+    assert_eq!(verify_main(&common::SPEC, &env).await, ExitCode::SUCCESS);
+    // Run again: nothing left old enough, nothing written.
+    assert_eq!(
+        archive_main(&common::SPEC, &env, &args).await,
+        ExitCode::SUCCESS
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+
+    // A broken chain: 1.
+    tamper(&pool, "update effects_audit set note = 'x' where seq = 5").await;
+    assert_eq!(verify_main(&common::SPEC, &env).await, ExitCode::from(1));
+    // Configuration errors: 2, also for a service's start with too short a retention.
+    let no_url = sportello_kit::Env::from_pairs([]);
+    assert_eq!(verify_main(&common::SPEC, &no_url).await, ExitCode::from(2));
+    assert_eq!(
+        archive_main(&common::SPEC, &env, &[]).await,
+        ExitCode::from(2)
+    );
+    let short = sportello_kit::Env::from_pairs([("AUDIT_RETENTION", "90d")]);
+    assert_eq!(
+        dispatch(&common::SPEC, &short, &[]).await,
+        Some(ExitCode::from(2))
+    );
+    assert_eq!(dispatch(&common::SPEC, &no_url, &[]).await, None);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -136,15 +136,22 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.first_bad {
-            None => write!(
-                f,
-                "{}: catena integra / chain intact: {} righe / rows (seq {}..={}), head {}",
-                self.table,
-                self.rows,
-                self.checkpoint + 1,
-                self.head_seq,
-                hex::encode(self.head_hash)
-            ),
+            None => {
+                write!(
+                    f,
+                    "{}: catena integra / chain intact: {} righe / rows",
+                    self.table, self.rows
+                )?;
+                if self.rows > 0 {
+                    write!(f, " (seq {}..={})", self.checkpoint + 1, self.head_seq)?;
+                }
+                write!(
+                    f,
+                    ", head {} {}",
+                    self.head_seq,
+                    hex::encode(self.head_hash)
+                )
+            }
             Some(Break { seq, problem }) => write!(
                 f,
                 "{}: CATENA INTERROTTA / CHAIN BROKEN at seq {seq}: {problem}",
