@@ -442,3 +442,65 @@ async fn a_records_office_account_is_stored_and_signs_in() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["account"]["roles"], json!(["protocollo"]));
 }
+
+/// The demo seeder writes a known password and a published Open311 key: it refuses a
+/// database holding accounts it did not make, and writes nothing there; a database it
+/// seeded stays its own, whatever accounts were added since.
+#[tokio::test]
+async fn the_demo_seeder_refuses_a_database_with_real_accounts() {
+    let stack = Stack::start().await;
+    let db = stack.gateway.running.db().clone();
+    let routing = stack.service("routing").channel().await;
+    accounts::upsert_seeded(
+        &db,
+        DEMO_MUNICIPALITY,
+        AccountInput {
+            id: "m.verdi".into(),
+            display_name: "Maria Verdi".into(),
+            password: "una-password-vera-123".into(),
+            roles: vec!["admin".into()],
+            department: None,
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    let error = demo::seed(&db, routing.clone(), DEMO_MUNICIPALITY, PASSWORD)
+        .await
+        .expect_err("a real account: refused");
+    assert_eq!(error.kind(), sportello_kit::ErrorKind::FailedPrecondition);
+    assert!(error.message().contains("1 account"), "{}", error.message());
+    let (accounts_now, marked): (i64, bool) = sqlx::query_as(
+        "select (select count(*) from accounts), exists (select 1 from demo_installation)",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!((accounts_now, marked), (1, false), "nothing written");
+
+    // A database the demo seeded is the demo's: seeding again after adding an account works.
+    let demo_stack = Stack::start().await;
+    let demo_db = demo_stack.gateway.running.db().clone();
+    let demo_routing = demo_stack.service("routing").channel().await;
+    demo::seed(&demo_db, demo_routing.clone(), DEMO_MUNICIPALITY, PASSWORD)
+        .await
+        .unwrap();
+    accounts::upsert_seeded(
+        &demo_db,
+        DEMO_MUNICIPALITY,
+        AccountInput {
+            id: "collega.prova".into(),
+            display_name: "Collega di prova".into(),
+            password: PASSWORD.into(),
+            roles: vec!["polivalente".into()],
+            department: None,
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    demo::seed(&demo_db, demo_routing, DEMO_MUNICIPALITY, PASSWORD)
+        .await
+        .expect("the demo's own database");
+}
+

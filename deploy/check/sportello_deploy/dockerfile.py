@@ -110,6 +110,11 @@ def check(text: str, services: dict[str, Service]) -> list[str]:
         copies = [c for c in stage.all("COPY") if c.startswith("--from=") and c.endswith(f" {binary}")]
         if not copies or f"/{svc.binary} " not in copies[0]:
             problems.append(f"{where}: does not COPY {svc.binary} to {binary}")
+        # A production image holds its service and nothing else: the demo seeder (known
+        # passwords, a demo API key) and the developer tools stay out of it.
+        for extra in inherited(stage, "COPY"):
+            if extra.startswith("--from=build ") and not extra.endswith(f" {binary}"):
+                problems.append(f"{where}: copies another program into the image: COPY {extra}")
         exposed = set()
         for args in inherited(stage, "EXPOSE"):
             exposed |= {int(p.split("/")[0]) for p in args.split()}

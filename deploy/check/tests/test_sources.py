@@ -126,6 +126,18 @@ class TheDockerfile(unittest.TestCase):
         text = DOCKERFILE.replace("USER 65532:65532", "USER 0")
         self.assertIn("Dockerfile stage routing: runs as root (no USER, or USER 0)", dockerfile.check(text, SERVICES))
 
+    def test_the_demo_seeder_stays_out_of_the_images(self):
+        text = DOCKERFILE.replace(
+            "COPY --from=build /out/sportello-gateway /usr/local/bin/sportello-gateway",
+            "COPY --from=build /out/sportello-gateway /usr/local/bin/sportello-gateway\n"
+            "COPY --from=build /out/sportello-demo /usr/local/bin/sportello-demo",
+        )
+        self.assertIn(
+            "Dockerfile stage gateway: copies another program into the image: "
+            "COPY --from=build /out/sportello-demo /usr/local/bin/sportello-demo",
+            dockerfile.check(text, SERVICES),
+        )
+
     def test_missing_stage_and_other_build(self):
         text = DOCKERFILE.replace("AS mobility", "AS mobilita").replace("--locked --bins", "--bins")
         found = dockerfile.check(text, SERVICES)

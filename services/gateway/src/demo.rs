@@ -169,14 +169,51 @@ pub const ACCOUNTS: [DemoAccount; 10] = [
     },
 ];
 
+/// Makes sure `db` is the demo's to seed, and marks it so: a database seeded before, or
+/// one whose accounts are all the demo's (none, on a fresh one). Any other account means a
+/// municipality's real data, where the demo's known password and published Open311 key
+/// must never land: FAILED_PRECONDITION, and nothing is written.
+pub async fn claim_for_demo(db: &Db) -> Result<(), ServiceError> {
+    let demo_ids: Vec<&str> = ACCOUNTS.iter().map(|a| a.id).collect();
+    let (seeded, others): (bool, i64) = sqlx::query_as(
+        "select exists (select 1 from demo_installation),
+                (select count(*) from accounts where id <> all($1))",
+    )
+    .bind(&demo_ids)
+    .fetch_one(db.pool())
+    .await
+    .map_err(|e| ServiceError::internal(e.to_string()))?;
+    if !seeded && others > 0 {
+        return Err(ServiceError::new(
+            ErrorKind::FailedPrecondition,
+            format!(
+                "il database contiene {others} account che non sono della demo: i dati demo \
+                 (password nota, chiave Open311 pubblica) vanno solo in un database vuoto o già \
+                 demo / the database holds {others} accounts that are not the demo's: the demo \
+                 data (a known password, a published Open311 key) go only into an empty or demo \
+                 database"
+            ),
+        ));
+    }
+    sqlx::query(
+        "insert into demo_installation (seeded_at) values ($1) on conflict (only_row) do nothing",
+    )
+    .bind(sportello_kit::uow::SqlTimestamp::from(db.clock().now()))
+    .execute(db.pool())
+    .await
+    .map_err(|e| ServiceError::internal(e.to_string()))?;
+    Ok(())
+}
+
 /// Seeds the demo municipality through routing (sites, operators) and the gateway's
-/// own database (accounts).
+/// own database (accounts), once [`claim_for_demo`] found the database the demo's.
 pub async fn seed(
     db: &Db,
     routing: sportello_kit::PeerChannel,
     municipality: MunicipalityCode,
     password: &str,
 ) -> Result<(), ServiceError> {
+    claim_for_demo(db).await?;
     // The seeder administers the demo municipality: it asserts an administrator.
     let context = CallContext::new(
         "tool/demo",
