@@ -52,10 +52,10 @@ pub mod privacy;
 pub mod propagation;
 pub mod protocol;
 pub mod pseudonym;
+pub mod retention;
 pub mod role;
 pub mod sealed;
 pub mod server;
-pub mod retention;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]

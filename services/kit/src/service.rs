@@ -802,6 +802,10 @@ where
     {
         return migrate_main(spec, &env).await;
     }
+    // `sportello-<service> discard-proposals`: the archivist's list, as CSV.
+    if std::env::args().nth(1).as_deref() == Some(DISCARD_PROPOSALS_COMMAND) {
+        return discard_proposals_main(spec, &env).await;
+    }
     // `sportello-<name> nats-permissions`: the NATS user this build needs, for
     // sportello-nats-auth to render the server's configuration from (one source: the spec).
     if std::env::args().nth(1).as_deref() == Some(NATS_PERMISSIONS_COMMAND) {
@@ -811,10 +815,6 @@ where
         Ok(config) => config,
         Err(error) => {
             eprintln!("{program}: configuration error: {error}");
-    // `sportello-<service> discard-proposals`: the archivist's list, as CSV.
-    if std::env::args().nth(1).as_deref() == Some(DISCARD_PROPOSALS_COMMAND) {
-        return discard_proposals_main(spec, &env).await;
-    }
             return ExitCode::from(2);
         }
     };
@@ -854,15 +854,6 @@ where
     }
 }
 
-/// The argument that makes a service binary print its NATS permissions and exit.
-pub const NATS_PERMISSIONS_COMMAND: &str = "nats-permissions";
-
-/// Prints the service's [`crate::NatsPermissions`] as JSON for `NATS_SUBJECT_PREFIX`
-/// (default `sportello`).
-fn print_nats_permissions(spec: &ServiceSpec, program: &str) -> ExitCode {
-    let prefix = match Env::from_process().or(
-        "NATS_SUBJECT_PREFIX",
-        crate::config::SubjectPrefix::default(),
 /// The argument that makes a service binary print its proposals of discard and exit.
 pub const DISCARD_PROPOSALS_COMMAND: &str = "discard-proposals";
 
@@ -921,6 +912,15 @@ pub async fn discard_proposals_main(spec: &'static ServiceSpec, env: &Env) -> Ex
     }
 }
 
+/// The argument that makes a service binary print its NATS permissions and exit.
+pub const NATS_PERMISSIONS_COMMAND: &str = "nats-permissions";
+
+/// Prints the service's [`crate::NatsPermissions`] as JSON for `NATS_SUBJECT_PREFIX`
+/// (default `sportello`).
+fn print_nats_permissions(spec: &ServiceSpec, program: &str) -> ExitCode {
+    let prefix = match Env::from_process().or(
+        "NATS_SUBJECT_PREFIX",
+        crate::config::SubjectPrefix::default(),
     ) {
         Ok(prefix) => prefix,
         Err(error) => {
