@@ -6,4 +6,5 @@
 
 pub mod dynamic;
 pub mod http;
+pub mod oidc;
 pub mod stack;

@@ -73,6 +73,8 @@ pub struct WebConfig {
     /// Calling-board streams open at once for one site: `BOARD_MAX_STREAMS_PER_SITE`,
     /// default 50.
     pub board_max_streams_per_site: usize,
+    /// Operators' sign-in through an OpenID provider (`OIDC_*`); none: local accounts only.
+    pub oidc: Option<std::sync::Arc<crate::auth::oidc::OidcConfig>>,
 }
 
 impl Default for WebConfig {
@@ -87,6 +89,7 @@ impl Default for WebConfig {
             password_hash_concurrency: None,
             board_max_streams: 500,
             board_max_streams_per_site: 50,
+            oidc: None,
         }
     }
 }
@@ -148,6 +151,7 @@ impl WebConfig {
             session_ttl: SignedDuration::from_hours(hours),
             public_municipality: env.or("PUBLIC_MUNICIPALITY", defaults.public_municipality)?,
             document_max_bytes,
+            oidc: crate::auth::oidc::OidcConfig::from_env(env)?.map(std::sync::Arc::new),
         })
     }
 }

@@ -91,7 +91,17 @@ pub async fn start(
         limiter: Arc::default(),
         boards,
     };
+    let oidc = auth::oidc::OidcState {
+        app: state.clone(),
+        provider: match config.web.oidc.clone() {
+            Some(oidc) => Some(Arc::new(
+                auth::oidc::Provider::new(oidc).map_err(|e| StartError::Other(e.to_string()))?,
+            )),
+            None => None,
+        },
+    };
     let http = status::router(peers, service.db().clone())
+        .merge(auth::oidc::router(oidc))
         .merge(api::router().with_state(state.clone()))
         .merge(open311::router().with_state(state.clone()))
         .merge(pages::router(config.web.assets_dir).with_state(state));

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod limiter;
 pub mod login;
+pub mod oidc;
 pub mod password;
 pub mod roles;
 pub mod session;

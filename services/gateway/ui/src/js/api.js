@@ -45,9 +45,20 @@ export async function login(username, password, next) {
   return session;
 }
 
+/**
+ * POST /auth/logout: ends the session; resolves to where the browser goes next (the
+ * identity provider's logout for a session it opened, else /accesso).
+ */
 export async function logout() {
   try {
-    await api('DELETE', '/session');
+    const res = await fetch('/auth/logout', {
+      method: 'POST',
+      headers: { Accept: 'application/json', 'X-CSRF-Token': session?.csrf_token ?? '' },
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    const body = res.ok ? await res.json() : null;
+    return typeof body?.redirect === 'string' ? body.redirect : '/accesso';
   } finally {
     session = null;
   }

@@ -7,10 +7,11 @@ export function initPage() {
   initI18n();
   for (const btn of document.querySelectorAll('[data-logout]')) {
     btn.addEventListener('click', async () => {
+      let next = '/accesso';
       try {
-        await logout();
+        next = await logout();
       } finally {
-        location.assign('/accesso');
+        location.assign(next);
       }
     });
   }

@@ -34,6 +34,8 @@ const it = {
   'login.password': 'Password',
   'login.submit': 'Accedi',
   'login.invalid': 'Credenziali non valide',
+  'login.oidc_intro': "Personale del Comune con le credenziali dell'ente:",
+  'login.oidc': 'Accedi con il sistema di identità del Comune',
   'login.too_many': 'Troppi tentativi: riprova più tardi.',
   'login.too_many_wait': 'Troppi tentativi: riprova tra {s} secondi.',
 
@@ -855,6 +857,8 @@ const en = {
   'login.password': 'Password',
   'login.submit': 'Log in',
   'login.invalid': 'Invalid credentials',
+  'login.oidc_intro': "Municipal staff with the municipality's credentials:",
+  'login.oidc': "Sign in with the municipality's identity provider",
   'login.too_many': 'Too many attempts: try again later.',
   'login.too_many_wait': 'Too many attempts: try again in {s} seconds.',
 

@@ -5,6 +5,13 @@ import { t } from './i18n.js';
 
 const form = document.getElementById('login-form');
 initPage();
+// The municipality's identity provider, when the gateway has one (GET /auth/oidc).
+fetch('/auth/oidc', { credentials: 'same-origin', cache: 'no-store' })
+  .then((res) => (res.ok ? res.json() : null))
+  .then((oidc) => {
+    if (oidc?.enabled) document.getElementById('login-oidc').hidden = false;
+  })
+  .catch(() => {});
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const username = form.username.value.trim();
