@@ -34,7 +34,8 @@ pub struct Stack {
 impl Stack {
     /// Starts every service on one fresh database and one NATS prefix.
     pub async fn start() -> Self {
-        Self::start_with(WebConfig::default()).await
+        // Boxed: the whole stack's start-up is a large future.
+        Box::pin(Self::start_with(WebConfig::default())).await
     }
 
     /// [`Stack::start`] with the gateway's web settings given (caps, proxies).

@@ -176,9 +176,21 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    /// The password was wrong (or the account unknown): the failure stands.
-    pub fn failed(mut self) {
+    /// The password was wrong (or the account unknown): the failure stands, and the
+    /// wait runs from now (not from the reservation: a slow hash must not eat it).
+    pub fn failed(self) {
+        self.failed_at(Instant::now());
+    }
+
+    fn failed_at(mut self, now: Instant) {
         self.settled = true;
+        let mut tables = self.limiter.lock();
+        if let Some(entry) = tables.accounts.entries.get_mut(&self.account) {
+            entry.last = entry.last.max(now);
+        }
+        if let Some(entry) = tables.sources.entries.get_mut(&self.source) {
+            entry.last = entry.last.max(now);
+        }
     }
 
     /// Signed in: the account's failures are forgotten, and this attempt is not counted
@@ -286,7 +298,7 @@ mod tests {
         limiter
             .attempt_at(account, source, now)
             .expect("allowed")
-            .failed();
+            .failed_at(now);
     }
 
     #[test]
@@ -353,7 +365,7 @@ mod tests {
             "the free failures and the first slow one"
         );
         for attempt in in_flight {
-            attempt.failed();
+            attempt.failed_at(now);
         }
     }
 
