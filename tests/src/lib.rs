@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod canary;
 pub mod dynamic;
 pub mod http;
 pub mod oidc;

@@ -65,23 +65,43 @@ impl Stack {
             ..sportello_urp::IntoUrpConfig::into_urp_config(config.clone())
                 .expect("the common configuration")
         };
-        // Boxed: five service start-ups side by side make a large future.
-        let (registry, education, suap, mobility, urp) = Box::pin(async {
+        // The registry next: education and mobility reach it.
+        let registry = Box::pin(TestService::start(
+            &sportello_registry::SPEC,
+            registry_config,
+            sportello_registry::start,
+        ))
+        .await;
+        let registry_url = registry.grpc_url();
+        // Education and mobility ask the registry for residence facts, and education
+        // registers applications in routing's protocol register, as in `make run`.
+        let education_config = sportello_education::EducationConfig {
+            routing_url: Some(routing.grpc_url()),
+            registry_url: Some(registry_url.clone()),
+            pseudonym_key: REGISTRY_KEY.parse().expect("a valid test key"),
+            ..sportello_education::IntoEducationConfig::into_education_config(config.clone())
+                .expect("the common configuration")
+        };
+        let mobility_config = sportello_mobility::MobilityConfig {
+            registry_url: Some(registry_url),
+            pseudonym_key: REGISTRY_KEY.parse().expect("a valid test key"),
+            ..sportello_mobility::IntoMobilityConfig::into_mobility_config(config.clone())
+                .expect("the common configuration")
+        };
+        let suap_config = config.clone();
+        // Boxed, and owning their configurations: four service start-ups side by side
+        // make a large future.
+        let (education, suap, mobility, urp) = Box::pin(async move {
             tokio::join!(
                 TestService::start(
-                    &sportello_registry::SPEC,
-                    registry_config,
-                    sportello_registry::start
-                ),
-                TestService::start(
                     &sportello_education::SPEC,
-                    config.clone(),
+                    education_config,
                     sportello_education::start
                 ),
-                TestService::start(&sportello_suap::SPEC, config.clone(), sportello_suap::start),
+                TestService::start(&sportello_suap::SPEC, suap_config, sportello_suap::start),
                 TestService::start(
                     &sportello_mobility::SPEC,
-                    config.clone(),
+                    mobility_config,
                     sportello_mobility::start
                 ),
                 TestService::start(&sportello_urp::SPEC, urp_config, sportello_urp::start),
@@ -135,6 +155,46 @@ impl Stack {
             refused.is_empty(),
             "NATS refused the services: {refused:#?}"
         );
+    }
+
+    /// Runs every service's workers as the running ones would — due timers, outbox
+    /// relays and every consumer — until nothing moves for three rounds in a row.
+    pub async fn settle(&self) {
+        let mut quiet = 0;
+        for _ in 0..200 {
+            let mut moved = 0;
+            for (_, service) in self.all() {
+                let workers = &service.running.workers;
+                moved += workers.timers.run_once().await.expect("fire the timers");
+                moved += workers
+                    .relay
+                    .run_once()
+                    .await
+                    .expect("relay the outbox")
+                    .published;
+            }
+            for (_, service) in self.all() {
+                for consumer in &service.running.workers.consumers {
+                    moved += consumer
+                        .run_once(50)
+                        .await
+                        .expect("step the consumer")
+                        .iter()
+                        .filter(|o| **o != sportello_kit::inbox::Outcome::WillRetry)
+                        .count();
+                }
+            }
+            if moved > 0 {
+                quiet = 0;
+                continue;
+            }
+            quiet += 1;
+            if quiet == 3 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the services' workers kept moving after 200 rounds");
     }
 
     /// A service by name (the gateway included).
