@@ -1,5 +1,6 @@
 //! Retention: an operator's session is deleted RETENTION_SESSIONS after it expired (or
-//! was revoked); a live one, or one ended recently, stays.
+//! was revoked); a live one, or one ended recently, stays; so is an abandoned OpenID
+//! Connect sign-in.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -61,6 +62,16 @@ async fn an_expired_session_is_gone_after_the_retention() {
     let pool = gateway.running.db().pool().clone();
     let now = gateway.running.db().clock().now();
     let expired = session(&pool, now, 9).await;
+    // A sign-in abandoned at the identity provider: its state expired ten minutes on.
+    sqlx::query(
+        "insert into oidc_logins (state_sha256, browser_sha256, nonce, pkce_verifier, created_at, expires_at)
+         values (sha256('state'), sha256('browser'), repeat('n', 16), repeat('v', 43), $1, $2)",
+    )
+    .bind(SqlTimestamp::from(now))
+    .bind(SqlTimestamp::from(now + SignedDuration::from_mins(10)))
+    .execute(&pool)
+    .await
+    .unwrap();
     // Forty days on: the first session ended 31 days ago and new ones are open.
     ctx.clock.advance(SignedDuration::from_hours(24 * 40));
     let later = gateway.running.db().clock().now();
@@ -75,6 +86,11 @@ async fn an_expired_session_is_gone_after_the_retention() {
 
     let purged = gateway.running.workers.janitor.run_once().await.unwrap();
     assert_eq!(purged.rule("gateway.sessions"), 1);
+    assert_eq!(
+        purged.rule("gateway.oidc_logins"),
+        1,
+        "the abandoned sign-in"
+    );
     assert!(!exists(&pool, expired).await);
     assert!(exists(&pool, live).await);
     assert!(exists(&pool, revoked).await);

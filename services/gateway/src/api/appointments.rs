@@ -3,13 +3,7 @@
 //! calendar. The page keeps nothing: the fiscal code goes to routing, which keeps only
 //! its pseudonymous reference; the e-mail address is used once, for the code.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::{
-    Json,
-    extract::{ConnectInfo, FromRequestParts, State},
-    http::{StatusCode, request::Parts},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use icalendar::{Component, EventLike};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -33,42 +27,8 @@ use super::{
 };
 use crate::{
     app::AppState,
-    auth::{Role, Signed},
+    auth::{Role, Signed, source::ClientIp},
 };
-
-/// The network source of a request, for the booking caps: the TCP peer, or — when the
-/// peer is a proxy inside the cluster (a private or loopback address) — the address the
-/// proxy appended last to `X-Forwarded-For`, the only entry a client cannot forge.
-#[derive(Debug, Clone)]
-pub struct Source(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for Source {
-    type Rejection = ServiceError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        let internal = |ip: &IpAddr| match ip {
-            IpAddr::V4(v4) => v4.is_private() || v4.is_loopback(),
-            IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
-        };
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|last| last.trim().parse::<IpAddr>().ok());
-        let source = match (peer, forwarded) {
-            (Some(peer), Some(client)) if internal(&peer) => client,
-            (Some(peer), _) => peer,
-            (None, Some(client)) => client,
-            (None, None) => IpAddr::from([0, 0, 0, 0]),
-        };
-        Ok(Source(source.to_string()))
-    }
-}
 
 fn appointments(
     state: &AppState,
@@ -274,7 +234,7 @@ async fn described(
 /// `POST /api/v1/appointments`: a citizen books; a code is e-mailed to confirm it.
 pub async fn book(
     State(state): State<AppState>,
-    source: Source,
+    ClientIp(source): ClientIp,
     Body(form): Body<BookForm>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ServiceError> {
     input::optional_uuid("idempotency_key", &form.idempotency_key)?;
@@ -293,7 +253,10 @@ pub async fn book(
             operator_id: String::new(),
             fiscal_code: form.fiscal_code,
             email: form.email,
-            source: source.0,
+            // The booking caps count per network source: the TCP peer, or the client a
+            // proxy named in TRUSTED_PROXIES forwarded (auth::source), never a header
+            // anyone could write.
+            source: source.to_string(),
             origin_case_id: String::new(),
             idempotency_key: form.idempotency_key,
         }))
