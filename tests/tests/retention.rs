@@ -18,8 +18,9 @@ async fn every_services_retention_rules_run_on_its_schema() {
             .await
             .unwrap_or_else(|e| panic!("{name}'s retention rules: {e}"));
     }
-    // Routing 5, registry 1, education 2, suap 1, mobility 2, URP 3, gateway 1.
-    assert_eq!(rules, 15);
+    // Routing 5, registry 1, education 2, suap 1, mobility 2, URP 3, gateway 2 (sessions
+    // and abandoned OpenID Connect sign-ins).
+    assert_eq!(rules, 16);
     // Twenty years on every rule fires on whatever the start-up wrote, and still runs.
     stack
         .ctx
