@@ -273,7 +273,12 @@ pub fn parse_priority(name: &str) -> Option<PriorityCategory> {
         return None;
     }
     PriorityCategory::from_str_name(&format!("PRIORITY_CATEGORY_{}", name.to_ascii_uppercase()))
-        .filter(|p| !matches!(p, PriorityCategory::Unspecified | PriorityCategory::Withheld))
+        .filter(|p| {
+            !matches!(
+                p,
+                PriorityCategory::Unspecified | PriorityCategory::Withheld
+            )
+        })
 }
 
 #[cfg(test)]
