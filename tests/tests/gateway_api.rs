@@ -503,4 +503,3 @@ async fn the_demo_seeder_refuses_a_database_with_real_accounts() {
         .await
         .expect("the demo's own database");
 }
-
