@@ -365,25 +365,6 @@ impl CertificateService for Certificates {
             .db
             .idempotent_or_replay("registry.issue_certificate", key, &fingerprint, |uow| {
                 Box::pin(async move {
-                    // The audit row and the certificate commit together: no certificate
-                    // leaves without its read being recorded. Issued to someone other
-                    // than the person, the row says so (who asked is on the certificate).
-                    auditor
-                        .audit_in(
-                            uow,
-                            &context,
-                            Access {
-                                action: if certificate.third_party {
-                                    "certificate.issue_third_party"
-                                } else {
-                                    "certificate.issue"
-                                },
-                                record_kind: RecordKind::Certificate,
-                                record_id: certificate.id.0,
-                                disclosed: &certificate.disclosed,
-                            },
-                        )
-                        .await?;
                     store::insert(uow.conn(), &certificate, context.caller(), context.actor())
                         .await?;
                     let id = certificate.id.to_string();
@@ -403,6 +384,27 @@ impl CertificateService for Certificates {
                         },
                     )
                     .await?;
+                    // The audit row and the certificate commit together: no certificate
+                    // leaves without its read being recorded. Issued to someone other
+                    // than the person, the row says so (who asked is on the certificate).
+                    // Written last: the row takes the audit chain's head lock, held to the
+                    // commit, so the certificate and its event are written before it.
+                    auditor
+                        .audit_in(
+                            uow,
+                            &context,
+                            Access {
+                                action: if certificate.third_party {
+                                    "certificate.issue_third_party"
+                                } else {
+                                    "certificate.issue"
+                                },
+                                record_kind: RecordKind::Certificate,
+                                record_id: certificate.id.0,
+                                disclosed: &certificate.disclosed,
+                            },
+                        )
+                        .await?;
                     Ok(IssueCertificateResponse {
                         certificate: Some(message),
                         pdf: certificate.pdf,

@@ -30,6 +30,20 @@ pub async fn after_read(
         return Ok(None);
     }
     let now = uow.now();
+    // Once the actor's alert of this clock hour is raised there is nothing to count: an
+    // operator who reads all day would otherwise have every read count the hour's reads
+    // so far, under the audit chain's lock (p99 of a certificate 13 → 50 ms in the bench).
+    let raised: bool = sqlx::query_scalar(
+        "select exists (select 1 from privacy_alerts where actor = $1
+                          and hour = date_trunc('hour', $2 at time zone 'UTC') at time zone 'UTC')",
+    )
+    .bind(context.actor())
+    .bind(SqlTimestamp::from(now))
+    .fetch_one(&mut *uow.conn())
+    .await?;
+    if raised {
+        return Ok(None);
+    }
     let window_start = now.checked_sub(WINDOW).unwrap_or(Timestamp::MIN);
     let reads: i64 = sqlx::query_scalar(
         "select count(*) from audit_log where actor = $1 and at > $2 and at <= $3",
