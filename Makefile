@@ -66,7 +66,7 @@ $(UI)/node_modules/.installed: $(UI)/package.json $(UI)/package-lock.json
 
 # The OpenID provider the sign-in tests run (tests/oidc: npm's oidc-provider).
 .PHONY: oidc-provider
-oidc-provider: tests/oidc/node_modules/.installed ## Install the local OpenID provider (npm oidc-provider) the sign-in tests and SPORTELLO_OIDC=1 make run use
+oidc-provider: tests/oidc/node_modules/.installed ## Install the local OpenID provider (npm oidc-provider) the sign-in tests run; services/gateway/README.md says how to run it beside make run
 
 tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
