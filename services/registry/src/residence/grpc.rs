@@ -138,6 +138,21 @@ fn read_of<'a>(action: &'static str, change: &Change, named: &'a [ResidentId]) -
 }
 
 impl Residence {
+    /// The change `id`, or NOT_FOUND.
+    async fn load(&self, id: ResidenceChangeId) -> Result<Change, ServiceError> {
+        let mut conn = self
+            .registry
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(store::get(&mut conn, id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(not_found)?)
+    }
+
     /// Audits the answer of a replayed declaration: it discloses the change again.
     async fn audit_replay(
         &self,
@@ -149,18 +164,7 @@ impl Residence {
             answered.map_or("", |c| c.id.as_str()),
         )
         .map_err(|_| ServiceError::internal("a replayed answer names no change"))?;
-        let mut conn = self
-            .registry
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(ServiceError::from)?;
-        let change = store::get(&mut conn, id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(not_found)?;
-        drop(conn);
+        let change = self.load(id).await?;
         let named = named(&change);
         self.registry
             .audit(context, read_of("residence_change.replay", &change, &named))
@@ -687,19 +691,8 @@ impl ResidenceChangeService for Residence {
             "residence_change_id",
             &request.get_ref().residence_change_id,
         )?;
-        let mut conn = self
-            .registry
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(ServiceError::from)?;
-        let change = store::get(&mut conn, id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(not_found)?;
+        let change = self.load(id).await?;
         context.ensure_municipality(change.municipality)?;
-        drop(conn);
         // Written before the answer leaves: no audit row, no change.
         let named = named(&change);
         self.registry
