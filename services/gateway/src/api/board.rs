@@ -11,8 +11,8 @@ use axum::{
     },
 };
 use serde::Serialize;
-use sportello_kit::{CallContext, ErrorKind, ServiceError};
-use sportello_proto::routing::v1::ListQueuesRequest;
+use sportello_kit::{CallContext, ErrorKind, PeerChannel, ServiceError};
+use sportello_proto::routing::v1::{ListQueuesRequest, case_service_client::CaseServiceClient};
 
 use super::{
     body::Path,
@@ -59,8 +59,16 @@ pub(crate) async fn queues(
     context: &CallContext,
     site_id: &str,
 ) -> Result<Vec<QueueView>, ServiceError> {
-    Ok(state
-        .cases()?
+    queues_from(state.cases()?, context, site_id).await
+}
+
+/// A site's queues as the board shows them, from routing's `ListQueues`.
+pub(crate) async fn queues_from(
+    mut cases: CaseServiceClient<PeerChannel>,
+    context: &CallContext,
+    site_id: &str,
+) -> Result<Vec<QueueView>, ServiceError> {
+    Ok(cases
         .list_queues(context.request(ListQueuesRequest {
             site_id: site_id.to_owned(),
             operator_id: String::new(),

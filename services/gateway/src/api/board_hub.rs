@@ -23,8 +23,8 @@ use axum::response::sse::Event;
 use futures::Stream;
 use sportello_kit::{CallContext, ErrorKind, MunicipalityCode, ServiceError};
 use sportello_proto::routing::v1::{
-    ListQueuesRequest, ListRecentCallsRequest, ListSitesRequest,
-    case_service_client::CaseServiceClient, site_service_client::SiteServiceClient,
+    ListRecentCallsRequest, ListSitesRequest, case_service_client::CaseServiceClient,
+    site_service_client::SiteServiceClient,
 };
 use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore, broadcast::error::RecvError, watch},
@@ -292,17 +292,7 @@ impl Inner {
         context: &CallContext,
         site_id: &str,
     ) -> Result<Vec<QueueView>, ServiceError> {
-        Ok(CaseServiceClient::new(self.routing()?)
-            .list_queues(context.request(ListQueuesRequest {
-                site_id: site_id.to_owned(),
-                operator_id: String::new(),
-            }))
-            .await?
-            .into_inner()
-            .queues
-            .iter()
-            .map(QueueView::from)
-            .collect())
+        super::board::queues_from(CaseServiceClient::new(self.routing()?), context, site_id).await
     }
 
     async fn recent_calls(
