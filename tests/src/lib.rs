@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod canary;
+pub mod chaos;
 pub mod dynamic;
 pub mod http;
 pub mod oidc;

@@ -1,0 +1,1 @@
+//! Malformed and oversized gRPC requests and HTTP bodies, by the hundred thousand.

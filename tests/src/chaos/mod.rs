@@ -1,0 +1,6 @@
+//! The fault-injection suite's parts (`make chaos`; a short version in `make test`): the
+//! real binaries started with their own PostgreSQL and NATS, a mixed load of real
+//! journeys, the faults, and the oracle that reads every service's committed state.
+
+pub mod malformed;
+pub mod proxy;

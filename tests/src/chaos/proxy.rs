@@ -1,0 +1,1 @@
+//! A TCP fault proxy between services: latency, resets, a black hole.
