@@ -147,7 +147,7 @@ pub struct SiteForm {
 
 impl SiteForm {
     /// The checks the services would forgive: they trim what they are given.
-    fn check(&self) -> Result<(), ServiceError> {
+    pub fn check(&self) -> Result<(), ServiceError> {
         input::code(
             "code",
             &self.code,

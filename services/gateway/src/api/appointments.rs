@@ -140,7 +140,8 @@ pub struct BookForm {
     pub idempotency_key: String,
 }
 
-fn instant(field: &str, raw: &str) -> Result<prost_types::Timestamp, ServiceError> {
+/// An RFC 3339 instant as a protobuf timestamp, naming the field when it is not one.
+pub fn instant(field: &str, raw: &str) -> Result<prost_types::Timestamp, ServiceError> {
     raw.parse::<Timestamp>()
         .map(to_proto_timestamp)
         .map_err(|_| ServiceError::invalid_field(field, "must be an RFC 3339 instant"))

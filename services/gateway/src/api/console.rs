@@ -287,7 +287,7 @@ pub async fn call_ticket(
 }
 
 /// A ticket label (`^[A-Za-z][0-9]{3}$`) or a ticket id (a UUID with its dashes).
-fn is_ticket(raw: &str) -> bool {
+pub fn is_ticket(raw: &str) -> bool {
     let label = raw.len() == 4
         && raw.starts_with(|c: char| c.is_ascii_alphabetic())
         && raw[1..].chars().all(|c| c.is_ascii_digit());

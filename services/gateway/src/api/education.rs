@@ -232,7 +232,7 @@ fn fiscal_code(field: &str, raw: &str) -> Result<String, ServiceError> {
 }
 
 /// The form checked as the document states it; education checks the rest.
-fn request(form: ApplicationForm) -> Result<FileApplicationRequest, ServiceError> {
+pub fn request(form: ApplicationForm) -> Result<FileApplicationRequest, ServiceError> {
     let window_id = input::record_id("window_id", &form.window_id)?.to_string();
     let child = fiscal_code("child_fiscal_code", &form.child_fiscal_code)?;
     let applicant = fiscal_code("applicant_fiscal_code", &form.applicant_fiscal_code)?;

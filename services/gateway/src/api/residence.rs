@@ -494,7 +494,7 @@ fn checked_members(form: &DeclarationForm) -> Result<(), ServiceError> {
 }
 
 /// Parses what every declaration carries.
-fn checked(form: &DeclarationForm) -> Result<(), ServiceError> {
+pub fn checked(form: &DeclarationForm) -> Result<(), ServiceError> {
     if !matches!(form.origin.as_str(), "within" | "municipality" | "abroad") {
         return Err(ServiceError::invalid_field(
             "origin",

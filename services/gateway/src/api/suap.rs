@@ -399,7 +399,8 @@ fn place(form: PlaceForm) -> Result<OccupationPlace, ServiceError> {
     })
 }
 
-fn filed(
+/// The filed documents decoded and checked, naming the one refused.
+pub fn filed(
     documents: Vec<FiledDocumentForm>,
     max_bytes: u64,
 ) -> Result<Vec<FiledDocument>, ServiceError> {

@@ -229,6 +229,22 @@ impl Issue {
     }
 }
 
+/// Parses an `IssueCertificate` request as the handler does, before any look-up: for the
+/// fuzz targets (tests/fuzz), which hold the parse-at-the-edge to "no panic, a named field".
+#[doc(hidden)]
+pub fn parse_issue(
+    request: &IssueCertificateRequest,
+    virtual_authorisation: Option<&str>,
+) -> Result<(), ServiceError> {
+    Issue::parse(request, virtual_authorisation).map(|_| ())
+}
+
+/// An optional case id, as `GetCertificate` reads it (for the fuzz targets).
+#[doc(hidden)]
+pub fn parse_case_id(raw: &str) -> Result<Option<String>, ServiceError> {
+    optional_case_id(raw)
+}
+
 #[tonic::async_trait]
 impl CertificateService for Certificates {
     #[tracing::instrument(skip_all, fields(caller, certificate_type))]

@@ -36,15 +36,16 @@ impl Cases {
     }
 }
 
-fn case_id(raw: &str) -> Result<Uuid, ServiceError> {
+/// A case id (public for the fuzz targets, as the next two).
+pub fn case_id(raw: &str) -> Result<Uuid, ServiceError> {
     domain::parse_field("case_id", raw)
 }
 
-fn operator_id(raw: &str) -> Result<String, ServiceError> {
+pub fn operator_id(raw: &str) -> Result<String, ServiceError> {
     parse_operator_id("operator_id", raw)
 }
 
-fn reason(raw: &str) -> Result<String, ServiceError> {
+pub fn reason(raw: &str) -> Result<String, ServiceError> {
     if raw.trim().is_empty() {
         Ok(String::new())
     } else {
