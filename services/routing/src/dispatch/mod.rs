@@ -42,8 +42,15 @@ impl Dispatcher {
     /// their reservation; PostgreSQL still settles any race they start.
     pub async fn reload(&self, db: &sportello_kit::Db) -> Result<usize, RoutingError> {
         let cases = crate::cases::store::waiting_at_counters(db.pool()).await?;
+        Ok(self.reload_from(&cases))
+    }
+
+    /// Replaces the view with `cases` (every case waiting at a counter, as the database
+    /// has them); returns how many wait. Public for the simulation, which keeps its
+    /// database in memory.
+    pub fn reload_from(&self, cases: &[Case]) -> usize {
         let mut fresh = WaitingIndex::default();
-        for case in &cases {
+        for case in cases {
             apply_to(&mut fresh, case);
         }
         let mut index = self.index();
@@ -51,7 +58,7 @@ impl Dispatcher {
         for ((site, group), waiting) in index.queues() {
             set_waiting_gauge(*site, group, *waiting);
         }
-        Ok(index.len())
+        index.len()
     }
 
     /// Applies what is now true of a case (after this replica's commit, or from an event).

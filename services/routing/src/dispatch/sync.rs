@@ -22,7 +22,10 @@ use crate::{
     cases::domain::Case,
     catalogue::cache::CatalogueCache,
     sites::cache::SiteCache,
-    work::{flow::WorkFlow, index::News},
+    work::{
+        flow::WorkFlow,
+        index::{News, WorkIndex},
+    },
 };
 
 /// What a replica follows, on the routing stream (declared in routing's spec, for its
@@ -128,25 +131,12 @@ fn apply(
 ) {
     let subject = message.subject.as_str();
     if subject.starts_with(&prefix.subject("case.")) {
-        // Every case event carries the case, as it is after the change, as field 1.
-        match CaseOpened::decode(message.payload.clone())
-            .ok()
-            .and_then(|e| e.case)
-            .map(|c| Case::try_from(&c))
-        {
-            Some(Ok(case)) => dispatcher.apply(&case),
-            _ => tracing::warn!(%subject, "undecodable case event ignored"),
+        if !apply_case_event(dispatcher, &message.payload) {
+            tracing::warn!(%subject, "undecodable case event ignored");
         }
     } else if subject.starts_with(&prefix.subject("work.")) {
-        match WorkChanged::decode(message.payload.clone())
-            .ok()
-            .and_then(|e| e.item)
-        {
-            Some(item) => match News::from_message(&item) {
-                Some(news) => work.index.apply(&news),
-                None => tracing::warn!(%subject, "malformed work item in event ignored"),
-            },
-            None => tracing::warn!(%subject, "undecodable work event ignored"),
+        if !apply_work_event(&work.index, &message.payload) {
+            tracing::warn!(%subject, "undecodable or malformed work event ignored");
         }
     } else if subject.starts_with(&prefix.subject("routing.site.")) {
         if let Ok(updated) = SiteUpdated::decode(message.payload.clone())
@@ -158,5 +148,37 @@ fn apply(
         && let Ok(municipality) = changed.municipality_istat_code.parse()
     {
         cache.invalidate(municipality);
+    }
+}
+
+/// Applies a case event's payload to the view; `false` if it is not a case event. Public
+/// so the deterministic simulation (tests/simulation) feeds replicas exactly this way.
+pub fn apply_case_event(dispatcher: &Dispatcher, payload: &[u8]) -> bool {
+    // Every case event carries the case, as it is after the change, as field 1.
+    match CaseOpened::decode(payload)
+        .ok()
+        .and_then(|e| e.case)
+        .map(|c| Case::try_from(&c))
+    {
+        Some(Ok(case)) => {
+            dispatcher.apply(&case);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Applies a work event's payload to the back office's view; `false` if it is not a
+/// well-formed work event. Public for the simulation, as [`apply_case_event`].
+pub fn apply_work_event(index: &WorkIndex, payload: &[u8]) -> bool {
+    match WorkChanged::decode(payload).ok().and_then(|e| e.item) {
+        Some(item) => match News::from_message(&item) {
+            Some(news) => {
+                index.apply(&news);
+                true
+            }
+            None => false,
+        },
+        None => false,
     }
 }
