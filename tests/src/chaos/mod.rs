@@ -2,5 +2,11 @@
 //! real binaries started with their own PostgreSQL and NATS, a mixed load of real
 //! journeys, the faults, and the oracle that reads every service's committed state.
 
+pub mod client;
+pub mod faults;
+pub mod load;
 pub mod malformed;
+pub mod oracle;
 pub mod proxy;
+pub mod report;
+pub mod stack;
