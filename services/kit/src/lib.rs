@@ -39,6 +39,7 @@ pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod group_commit;
 pub mod inbox;
 pub mod janitor;
 pub mod mail;

@@ -28,6 +28,17 @@ pub struct Db {
     pool: PgPool,
     clock: Clock,
     outbox_bell: Arc<Notify>,
+    /// The group committer's queue, started at its first use.
+    group: Arc<std::sync::OnceLock<GroupQueue>>,
+}
+
+/// The queue of [`Db::group_commit`]'s committer.
+struct GroupQueue(tokio::sync::mpsc::UnboundedSender<crate::group_commit::Job>);
+
+impl std::fmt::Debug for GroupQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupQueue")
+    }
 }
 
 impl Db {
@@ -42,7 +53,60 @@ impl Db {
             pool,
             clock,
             outbox_bell: Arc::new(Notify::new()),
+            group: Arc::default(),
         }
+    }
+
+    /// Runs `work` in a transaction shared with other callers' concurrent works (see
+    /// [`crate::group_commit`]) and returns its result once that transaction committed.
+    /// `work` may run twice — the first time in a batch rolled back because another work
+    /// failed — so it must act only through its unit of work. For a request without an
+    /// idempotency key: a keyed one needs its own claim, which a batch would share.
+    pub async fn group_commit<T, Work>(&self, work: Work) -> Result<T, ServiceError>
+    where
+        T: Send + 'static,
+        Work: for<'u> Fn(&'u mut UnitOfWork) -> BoxFuture<'u, Result<T, ServiceError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let queue = self.group.get_or_init(|| {
+            // The committer's own handle has no queue of its own: when every handle of
+            // the service is dropped, the queue closes and the committer ends.
+            GroupQueue(crate::group_commit::start(Self {
+                group: Arc::default(),
+                ..self.clone()
+            }))
+        });
+        let step: crate::group_commit::Step = Arc::new(move |uow: &mut UnitOfWork| {
+            let done = work(uow);
+            Box::pin(async move {
+                done.await
+                    .map(|t| Box::new(t) as Box<dyn std::any::Any + Send>)
+            })
+        });
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = crate::group_commit::Job {
+            step,
+            reply,
+            span: tracing::Span::current(),
+        };
+        if queue.0.send(job).is_err() {
+            return Err(ServiceError::unavailable(
+                "il servizio si sta fermando (the service is stopping)",
+                "the group committer has stopped",
+            ));
+        }
+        let output = answer.await.map_err(|_| {
+            ServiceError::unavailable(
+                "il servizio si sta fermando (the service is stopping)",
+                "the group committer dropped the request",
+            )
+        })??;
+        output
+            .downcast::<T>()
+            .map(|t| *t)
+            .map_err(|_| ServiceError::internal("group commit returned another type"))
     }
 
     /// The pool, for reads outside a unit of work.
