@@ -617,27 +617,204 @@ impl Flow {
         appointment: Option<&str>,
     ) -> Result<(Case, Option<Call>), ServiceError> {
         let mut uow = self.db.begin().await?;
-        let mut operator = lock_operator(&mut uow, context, operator_id).await?;
-        let mut case = lock_held(&mut uow, context, &operator, case_id).await?;
+        let done = self
+            .complete_in(
+                &mut uow,
+                context,
+                operator_id,
+                case_id,
+                outcome,
+                appointment,
+                None,
+            )
+            .await?;
+        if done.next_call.is_none() {
+            wrap_up(&mut uow, done.operator, done.case.id).await?;
+        }
+        uow.commit().await?;
+        for case in &done.queued {
+            self.dispatcher.apply(case);
+        }
+        Ok((done.case, done.next_call))
+    }
+
+    /// The counter's "complete and call next": [`Flow::complete`] and [`Flow::call_next`]
+    /// in one transaction, without a wrap-up between them — one commit and no presence
+    /// change where the two buttons cost two commits and two presence events. The
+    /// ticket's next service comes first, as after `complete`; when nothing the operator
+    /// may serve is waiting, they enter wrap-up, as after `complete`. The claim is the
+    /// same conditional write as `call_next`'s: a case is claimed once, whoever races.
+    pub async fn complete_and_call_next(
+        &self,
+        context: &CallContext,
+        operator_id: &str,
+        case_id: Uuid,
+        outcome: &str,
+    ) -> Result<(Case, Option<Call>, sportello_proto::routing::v1::Decision), ServiceError> {
+        let mut uow = self.db.begin().await?;
+        let done = self
+            .complete_in(
+                &mut uow,
+                context,
+                operator_id,
+                case_id,
+                outcome,
+                None,
+                Some(0),
+            )
+            .await?;
+        let Completed {
+            case,
+            operator,
+            next_call,
+            queued,
+        } = done;
+        if let Some(call) = next_call {
+            uow.commit().await?;
+            let decision = call.decision.clone().unwrap_or_default();
+            return Ok((case, Some(call), decision));
+        }
+        let (site_id, counter) = operator.seat()?;
+        let site = self.sites.get(site_id).await?;
+        let settings = &site.site.settings;
+        let catalogue = self.catalogue.get(operator.profile.municipality).await?;
+        let lanes = dispatch::lanes_for(&operator.profile, site_id, settings, &catalogue);
+        let groups = group_names(&lanes);
+        let now = uow.now();
+        let mut lost_races = 0;
+        let called = loop {
+            if lost_races == MAX_LOST_RACES {
+                self.dispatcher.reload(&self.db).await?;
+            }
+            let Some(pick) = self.dispatcher.choose(&lanes, now, settings) else {
+                break None;
+            };
+            let reservation = Reservation {
+                dispatcher: &self.dispatcher,
+                case: pick.case,
+                settled: false,
+            };
+            let claimed = store::claim(
+                &mut uow,
+                pick.case,
+                operator_id,
+                counter,
+                context.actor(),
+                pick.reason.as_str_name(),
+            )
+            .await;
+            reservation.settle();
+            match claimed {
+                Ok(Some(called)) => break Some((called, pick.reason)),
+                Ok(None) => {
+                    self.dispatcher.forget(pick.case);
+                    lost_races += 1;
+                }
+                Err(error) => {
+                    self.dispatcher.release(pick.case);
+                    return Err(error.into());
+                }
+            }
+        };
+        let Some((called, reason)) = called else {
+            wrap_up(&mut uow, operator, case.id).await?;
+            uow.commit().await?;
+            for queued in &queued {
+                self.dispatcher.apply(queued);
+            }
+            let decision = events::decision(
+                DecisionReason::NothingWaiting,
+                None,
+                now,
+                settings.priority_bound_minutes,
+                &groups,
+            );
+            return Ok((case, None, decision));
+        };
+        let waited = now.duration_since(called.arrival_at).as_secs_f64().max(0.0);
+        metrics::histogram!("sportello_routing_wait_seconds", "queue" => called.group.clone())
+            .record(waited);
+        let written = events::emit(
+            &mut uow,
+            &CaseCalled {
+                case: Some(called.to_event()),
+                reason: reason as i32,
+            },
+            &called,
+        )
+        .await;
+        let committed = match written {
+            Ok(()) => uow.commit().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = committed {
+            self.dispatcher.release(called.id);
+            return Err(error.into());
+        }
+        self.dispatcher.apply(&called);
+        for queued in &queued {
+            self.dispatcher.apply(queued);
+        }
+        tracing::debug!(case_id = %called.id, counter, reason = reason.as_str_name(), "case called");
+        let decision = events::decision(
+            reason,
+            Some(&called),
+            now,
+            settings.priority_bound_minutes,
+            &groups,
+        );
+        let ticket = match called.ticket_id {
+            Some(id) => Some(tickets::get(self.db.pool(), id).await?),
+            None => None,
+        };
+        let call = call_message(&called, decision.clone(), ticket.as_ref());
+        Ok((case, Some(call), decision))
+    }
+
+    /// Completes the held case inside `uow`: the completion, its events, and the ticket's
+    /// next service (called to the same counter, or queued). The operator's presence is
+    /// the caller's to change.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_in(
+        &self,
+        uow: &mut UnitOfWork,
+        context: &CallContext,
+        operator_id: &str,
+        case_id: Uuid,
+        outcome: &str,
+        appointment: Option<&str>,
+        wrap_up_seconds: Option<i32>,
+    ) -> Result<Completed, ServiceError> {
+        let operator = lock_operator(uow, context, operator_id).await?;
+        // One conditional write completes the case the operator holds; if it does not
+        // apply, the locked read below says why (and the unit of work is dropped).
+        let Some(case) = store::complete_held(
+            uow,
+            case_id,
+            operator_id,
+            outcome,
+            wrap_up_seconds,
+            context.actor(),
+            &format!("completed: {outcome}"),
+        )
+        .await?
+        else {
+            lock_held(uow, context, &operator, case_id).await?;
+            return Err(RoutingError::NotHolding.into());
+        };
+        if case.municipality != operator.profile.municipality {
+            return Err(RoutingError::CaseNotFound.into());
+        }
+        crate::access::ensure_serves_department(context, &case.department)?;
         let now = uow.now();
         let handling = case
             .called_at
             .map_or(0, |at| now.duration_since(at).as_secs().max(0));
-        case.status = CaseStatus::Completed;
-        case.outcome_code = Some(outcome.to_owned());
-        case.closed_at = Some(now);
-        let case = store::save(
-            &mut uow,
-            case,
-            context.actor(),
-            &format!("completed: {outcome}"),
-        )
-        .await?;
         let event = sportello_proto::routing::v1::CaseCompleted {
             case: Some(case.to_event()),
             handling_seconds: u32::try_from(handling).unwrap_or(u32::MAX),
         };
-        events::emit(&mut uow, &event, &case).await?;
+        events::emit(uow, &event, &case).await?;
         if let Some(note) = appointment {
             let budget_minutes = self
                 .catalogue
@@ -651,14 +828,14 @@ impl Flow {
                 budget_minutes,
                 handling_seconds: u32::try_from(handling).unwrap_or(u32::MAX),
             };
-            events::emit(&mut uow, &handed, &case).await?;
+            events::emit(uow, &handed, &case).await?;
         }
 
         let mut next_call = None;
         let mut queued = Vec::new();
         if let Some(ticket) = case.ticket_id {
             let catalogue = self.catalogue.get(case.municipality).await?;
-            let mut rest = store::pending_of_ticket(&mut uow, ticket).await?;
+            let mut rest = store::pending_of_ticket(uow, ticket).await?;
             let servable = rest.iter().position(|c| {
                 catalogue
                     .service(&c.service_code)
@@ -672,14 +849,14 @@ impl Flow {
                 next.call_count = 1;
                 next.called_at = Some(now);
                 let next = store::save(
-                    &mut uow,
+                    uow,
                     next,
                     context.actor(),
                     "next service of the ticket at the same counter",
                 )
                 .await?;
                 events::emit(
-                    &mut uow,
+                    uow,
                     &CaseCalled {
                         case: Some(next.to_event()),
                         reason: DecisionReason::SameTicket as i32,
@@ -691,25 +868,44 @@ impl Flow {
                     events::decision(DecisionReason::SameTicket, Some(&next), now, 0, &[]);
                 next_call = Some(call_message(&next, decision, None));
             } else {
-                queued = queue_next(&mut uow, context, rest).await?;
+                queued = queue_next(uow, context, rest).await?;
             }
         }
-        if next_call.is_none() {
-            operator.wrap_up_case = Some(case.id);
-            presence::change(
-                &mut uow,
-                operator,
-                Presence::WrapUp,
-                PresenceChangeReason::Completion,
-            )
-            .await?;
-        }
-        uow.commit().await?;
-        for case in &queued {
-            self.dispatcher.apply(case);
-        }
-        Ok((case, next_call))
+        Ok(Completed {
+            case,
+            operator,
+            next_call,
+            queued,
+        })
     }
+}
+
+/// A case completed inside a unit of work, before its commit.
+struct Completed {
+    case: Case,
+    /// The operator, locked, presence unchanged.
+    operator: Operator,
+    /// The ticket's next service, called to the same counter.
+    next_call: Option<Call>,
+    /// The ticket's next service, queued (for the view, after the commit).
+    queued: Vec<Case>,
+}
+
+/// The operator enters wrap-up after completing `case`.
+async fn wrap_up(
+    uow: &mut UnitOfWork,
+    mut operator: Operator,
+    case: Uuid,
+) -> Result<(), ServiceError> {
+    operator.wrap_up_case = Some(case);
+    presence::change(
+        uow,
+        operator,
+        Presence::WrapUp,
+        PresenceChangeReason::Completion,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Puts a called case back in its queue, keeping its place (its operator is gone).

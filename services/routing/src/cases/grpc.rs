@@ -3,12 +3,13 @@
 use sportello_kit::{CallContext, ServiceError, domain};
 use sportello_proto::routing::v1::{
     CallNextRequest, CallNextResponse, CallTicketRequest, CallTicketResponse, CancelCaseRequest,
-    CancelCaseResponse, CaseStatus, CloseCaseRequest, CloseCaseResponse, CompleteRequest,
-    CompleteResponse, GetCaseRequest, GetCaseResponse, GetTicketRequest, GetTicketResponse,
-    IssueTicketRequest, IssueTicketResponse, ListCasesRequest, ListCasesResponse,
-    ListQueuesRequest, ListQueuesResponse, ListRecentCallsRequest, ListRecentCallsResponse,
-    MarkNoShowRequest, MarkNoShowResponse, OpenCaseRequest, OpenCaseResponse, ParkRequest,
-    ParkResponse, RecallRequest, RecallResponse, ResumeRequest, ResumeResponse, TransferRequest,
+    CancelCaseResponse, CaseStatus, CloseCaseRequest, CloseCaseResponse,
+    CompleteAndCallNextRequest, CompleteAndCallNextResponse, CompleteRequest, CompleteResponse,
+    GetCaseRequest, GetCaseResponse, GetTicketRequest, GetTicketResponse, IssueTicketRequest,
+    IssueTicketResponse, ListCasesRequest, ListCasesResponse, ListQueuesRequest,
+    ListQueuesResponse, ListRecentCallsRequest, ListRecentCallsResponse, MarkNoShowRequest,
+    MarkNoShowResponse, OpenCaseRequest, OpenCaseResponse, ParkRequest, ParkResponse,
+    RecallRequest, RecallResponse, ResumeRequest, ResumeResponse, TransferRequest,
     TransferResponse, case_service_server::CaseService,
 };
 use tonic::{Request, Response, Status};
@@ -296,6 +297,27 @@ impl CaseService for Cases {
         Ok(Response::new(CompleteResponse {
             case: Some(case.to_message()),
             next_call,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn complete_and_call_next(
+        &self,
+        request: Request<CompleteAndCallNextRequest>,
+    ) -> Result<Response<CompleteAndCallNextResponse>, Status> {
+        let context = context(&request)?;
+        let request = request.into_inner();
+        let operator = operator_id(&request.operator_id)?;
+        let id = case_id(&request.case_id)?;
+        let outcome = parse_outcome("outcome_code", &request.outcome_code)?;
+        let (case, call, decision) = self
+            .flow
+            .complete_and_call_next(&context, &operator, id, &outcome)
+            .await?;
+        Ok(Response::new(CompleteAndCallNextResponse {
+            case: Some(case.to_message()),
+            call,
+            decision: Some(decision),
         }))
     }
 

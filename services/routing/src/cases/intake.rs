@@ -63,6 +63,24 @@ async fn site_serving(
     Ok(site)
 }
 
+/// Writes an opened case, its history line and its `case.opened` event.
+async fn write_opened(
+    uow: &mut sportello_kit::UnitOfWork,
+    case: &Case,
+    actor: &str,
+) -> Result<(), ServiceError> {
+    store::insert(uow, case, actor).await?;
+    emit(
+        uow,
+        &CaseOpened {
+            case: Some(case.to_event()),
+        },
+        case,
+    )
+    .await?;
+    Ok(())
+}
+
 impl Flow {
     /// Opens a case.
     pub async fn open_case(
@@ -79,51 +97,63 @@ impl Flow {
         if let Some(site_id) = new.site_id {
             site_serving(&self.sites, context, site_id, &[service.group.as_str()]).await?;
         }
+        let actor = context.actor().to_owned();
+        let opened = move |now: jiff::Timestamp, id: Uuid| Case {
+            id,
+            municipality: new.municipality,
+            requester_ref: new.requester_ref.clone(),
+            service_code: service.code.clone(),
+            department: service.department.clone(),
+            tier: new.tier.unwrap_or(service.tier),
+            channel: new.channel,
+            site_id: new.site_id,
+            group: service.group.clone(),
+            priority: new.priority,
+            status: CaseStatus::Waiting,
+            ticket_id: None,
+            ticket_label: None,
+            ticket_position: 0,
+            arrival_at: now,
+            opened_at: now,
+            operator_id: None,
+            counter_number: None,
+            call_count: 0,
+            called_at: None,
+            outcome_code: None,
+            closed_at: None,
+            version: 1,
+        };
+
+        let Some(key) = key else {
+            // No key to claim: the opening joins the concurrent ones in one transaction
+            // (group commit), answered once that committed.
+            let id = Uuid::now_v7();
+            let case = self
+                .db
+                .group_commit(move |uow| {
+                    let case = opened(uow.now(), id);
+                    let actor = actor.clone();
+                    Box::pin(async move {
+                        write_opened(uow, &case, &actor).await?;
+                        Ok(case)
+                    })
+                })
+                .await?;
+            self.dispatcher.apply(&case);
+            return Ok(OpenCaseResponse {
+                case: Some(case.to_message()),
+            });
+        };
         let fingerprint = OpenCaseRequest {
             idempotency_key: String::new(),
             ..request
         };
-        let actor = context.actor().to_owned();
-
         let (response, replayed) = self
             .db
-            .idempotent_or_replay("routing.open_case", key, &fingerprint, |uow| {
+            .idempotent_or_replay("routing.open_case", Some(key), &fingerprint, |uow| {
                 Box::pin(async move {
-                    let now = uow.now();
-                    let case = Case {
-                        id: Uuid::now_v7(),
-                        municipality: new.municipality,
-                        requester_ref: new.requester_ref,
-                        service_code: service.code.clone(),
-                        department: service.department.clone(),
-                        tier: new.tier.unwrap_or(service.tier),
-                        channel: new.channel,
-                        site_id: new.site_id,
-                        group: service.group.clone(),
-                        priority: new.priority,
-                        status: CaseStatus::Waiting,
-                        ticket_id: None,
-                        ticket_label: None,
-                        ticket_position: 0,
-                        arrival_at: now,
-                        opened_at: now,
-                        operator_id: None,
-                        counter_number: None,
-                        call_count: 0,
-                        called_at: None,
-                        outcome_code: None,
-                        closed_at: None,
-                        version: 1,
-                    };
-                    store::insert(uow, &case, &actor).await?;
-                    emit(
-                        uow,
-                        &CaseOpened {
-                            case: Some(case.to_event()),
-                        },
-                        &case,
-                    )
-                    .await?;
+                    let case = opened(uow.now(), Uuid::now_v7());
+                    write_opened(uow, &case, &actor).await?;
                     Ok(OpenCaseResponse {
                         case: Some(case.to_message()),
                     })

@@ -92,12 +92,17 @@ async fn history(
     Ok(())
 }
 
-/// Inserts a new case (version 1) with its first history line.
+/// Inserts a new case (version 1) with its first history line, in one statement (one
+/// round trip: a batch of openings runs this once per case).
 pub async fn insert(uow: &mut UnitOfWork, case: &Case, actor: &str) -> Result<(), RoutingError> {
     sqlx::query(
-        "insert into cases (id, municipality, requester_ref, service_code, department, tier, channel,
-             site_id, service_group, priority, status, ticket_id, ticket_position, arrival_at, opened_at, version)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)",
+        "with inserted as (
+             insert into cases (id, municipality, requester_ref, service_code, department, tier, channel,
+                 site_id, service_group, priority, status, ticket_id, ticket_position, arrival_at, opened_at, version)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)
+             returning id)
+         insert into case_history (case_id, seq, status, at, actor, reason)
+         select id, 1, $11, $16, $17, 'opened' from inserted",
     )
     .bind(case.id)
     .bind(case.municipality.as_str())
@@ -114,9 +119,10 @@ pub async fn insert(uow: &mut UnitOfWork, case: &Case, actor: &str) -> Result<()
     .bind(case.ticket_position)
     .bind(SqlTimestamp::from(case.arrival_at))
     .bind(SqlTimestamp::from(case.opened_at))
+    .bind(SqlTimestamp::from(uow.now()))
+    .bind(actor)
     .execute(uow.conn())
     .await?;
-    history(uow, case, actor, "opened").await?;
     Ok(())
 }
 
@@ -228,6 +234,44 @@ pub async fn claim(
     let Some(row) = row else { return Ok(None) };
     let case = from_row(&row)?;
     Ok(Some(case))
+}
+
+/// Completes the case `operator_id` holds at a counter, with its history line, in one
+/// statement; `wrap_up_seconds`, when given, is recorded with it (0 for an operator who
+/// calls the next case at once). `None` when the operator does not hold it as called:
+/// the caller then reads why.
+#[allow(clippy::too_many_arguments)]
+pub async fn complete_held(
+    uow: &mut UnitOfWork,
+    id: Uuid,
+    operator_id: &str,
+    outcome: &str,
+    wrap_up_seconds: Option<i32>,
+    actor: &str,
+    reason: &str,
+) -> Result<Option<Case>, RoutingError> {
+    let now = SqlTimestamp::from(uow.now());
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "with done as (
+             update cases set status = 'completed', outcome_code = $3, closed_at = $4,
+                 wrap_up_seconds = coalesce($5, wrap_up_seconds), version = version + 1
+             where id = $1 and status = 'called' and operator_id = $2
+             returning *),
+         logged as (
+             insert into case_history (case_id, seq, status, at, actor, reason)
+             select id, version, 'completed', $4, $6, $7 from done)
+         select {COLUMNS} from done c left join tickets t on t.id = c.ticket_id"
+    )))
+    .bind(id)
+    .bind(operator_id)
+    .bind(outcome)
+    .bind(now)
+    .bind(wrap_up_seconds)
+    .bind(actor)
+    .bind(reason)
+    .fetch_optional(uow.conn())
+    .await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
 }
 
 /// The case an operator holds at a counter, if any.
