@@ -1,32 +1,41 @@
 //! End to end, against the real PostgreSQL and NATS of a local stack (durable settings:
-//! fsync on, JetStream `sync_interval: always`), routing in process with its workers, on
-//! a release build:
+//! fsync on, `synchronous_commit` on, JetStream `sync_interval: always`), the real
+//! `sportello-routing` binary (release build) as its own process, every call over mutual
+//! TLS with a signed end-user token, as the gateway makes them:
 //!
-//! 1. the raw ceilings from a Rust client — PostgreSQL single-row commits per second with
-//!    8 connections; JetStream acknowledged publishes per second with 256 in flight on one
-//!    stream; the same as atomic batches of 256 (how the outbox relay publishes);
-//! 2. **capacity, open loop**: cases opened through gRPC at a fixed offered rate — each at
-//!    its intended instant, whatever the system's state, none skipped, no limit on
-//!    requests in flight — while 64 operators call, and complete at once, as fast as they
-//!    can. Rates are stepped up by 50 a second from 200 (`BENCH_RATES`, up to 600),
-//!    `BENCH_SECONDS` each (default 30), until one is not sustained: fewer than 95 % of
-//!    the intended cases claimed in the window, or more than one second of arrivals still
-//!    waiting at its end. For each rate: the offered and achieved rates (opened, claimed),
-//!    OpenCase latency and intended-open → claimed latency both measured from the
-//!    intended instant, the outbox publish delay, and Sportello's transactions, WAL
-//!    flushes and events per case. Cases are spread over three services in two queues
+//! 1. the raw ceilings from a Rust client, in the same run — PostgreSQL single-row
+//!    commits per second with 8 connections; JetStream acknowledged publishes per second
+//!    with 256 in flight on one stream; the same as atomic batches of 256 (how the
+//!    outbox relay publishes);
+//! 2. **the counter flow, open loop**: cases opened through `OpenCase` at a fixed offered
+//!    rate — each at its intended instant, whatever the system's state, none skipped, no
+//!    limit on requests in flight — and claimed by 64 operators at the same rate: each
+//!    operator takes the next call when the counter's pace allows (a shared schedule of
+//!    the offered rate; calls not made on time are made as soon as an operator is free,
+//!    so a slow system is seen as a growing queue, not hidden), with the counter's
+//!    "complete and call next" (`CompleteAndCallNext`: the held case completed and the
+//!    next claimed in one transaction; `CallNext` when holding nothing). Before each step
+//!    the queues are filled to `BENCH_BACKLOG` waiting cases each (default 100), so every
+//!    call chooses among a steady backlog of at least 50 per queue (the minimum seen is
+//!    printed). Rates (`BENCH_RATES`, default 600,800,1000,1200) run `BENCH_SECONDS` each
+//!    (default 30) until one is not sustained: fewer than 95 % of the intended claims in
+//!    the window, more than one second of arrivals added to the backlog, or any call
+//!    refused. For each rate: offered and achieved rates, OpenCase latency and intended
+//!    open → claimed latency from the intended instant, the outbox publish delay
+//!    (commit to a subscriber receiving `case.opened`), PostgreSQL transactions and WAL
+//!    flushes per case, events per case, CPU per case of routing, PostgreSQL, NATS and the
+//!    bench itself (from /proc), routing's resident memory, and the fraction of the raw
+//!    ceilings the step used. Cases are spread over three services in two queues
 //!    (residence and family-status certificates, general information), one in ten a
-//!    priority case; operators have no handling time, so this is the machinery's ceiling,
-//!    not a day at the counter;
+//!    priority case; operators have no handling time beyond the pace, so this is the
+//!    machinery's ceiling, not a day at the counter;
 //! 3. **CallNext, open loop** at 300 calls/s (`BENCH_CALL_RATE`) for 20 s on a queue
 //!    opened beforehand: every intended call is made; a call whose instant comes while no
 //!    operator is free waits for one, and its latency counts from its intended instant
 //!    (no coordinated omission). Prints offered and achieved rates, latency from the
 //!    intended instant and service time from the send.
 //!
-//! An idle operator waits to be told a case was opened (as a console learns it from the
-//! board's live events), or 50 ms, before calling again, rather than polling in a loop.
-//!
+//! The operators send no heartbeats, so the binary runs with `HEARTBEAT_TIMEOUT=1d`.
 //! Run with `make bench-routing` (it starts the servers). `BENCH_RAW_ONLY` stops after the
 //! raw ceilings.
 
@@ -49,20 +58,18 @@ use std::{
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use sportello_kit::PeerChannel as GrpcChannel;
-use sportello_kit::{
-    CallContext, Clock, WorkerMode,
-    testing::{TestContext, TestService},
-};
+use sportello_kit::{CallContext, testing::TestContext};
 use sportello_proto::{
     common::v1::{Address, Channel},
     routing::v1::{
-        CallNextRequest, CompleteRequest, CreateSiteRequest, OpenCaseRequest, Operator, Presence,
-        PriorityCategory, SetPresenceRequest, SitAtCounterRequest, Skill, Tier,
-        UpsertOperatorRequest, case_service_client::CaseServiceClient,
-        operator_service_client::OperatorServiceClient, site_service_client::SiteServiceClient,
+        CallNextRequest, CompleteAndCallNextRequest, CompleteRequest, CreateSiteRequest,
+        DecisionReason, GetSiteRequest, OpenCaseRequest, Operator, Presence, PriorityCategory,
+        SetPresenceRequest, SitAtCounterRequest, Skill, Tier, UpsertOperatorRequest,
+        case_service_client::CaseServiceClient, operator_service_client::OperatorServiceClient,
+        site_service_client::SiteServiceClient,
     },
 };
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 const OPERATORS: u32 = 64;
 const MUNICIPALITY: &str = "011015";
@@ -98,6 +105,14 @@ fn as_system<T>(message: T) -> tonic::Request<T> {
         .request(message)
 }
 
+/// The municipality's administrator, who sets up the site and its operators.
+fn as_admin<T>(message: T) -> tonic::Request<T> {
+    CallContext::new("bench", "operator:admin", MUNICIPALITY, "bench.setup")
+        .unwrap()
+        .with_roles(&[sportello_kit::Role::Admin])
+        .request(message)
+}
+
 fn hist() -> Histogram<u64> {
     Histogram::new(3).unwrap()
 }
@@ -114,23 +129,20 @@ fn micros(d: Duration) -> u64 {
 #[tokio::main]
 async fn main() {
     let ctx = TestContext::new(&[&sportello_routing::SPEC]).await;
-    let mut config = ctx.config.clone();
-    config.clock = Clock::system();
-    config.workers = WorkerMode::Background;
-    config.database_max_connections = 20;
-    let prefix = config.subject_prefix.clone();
-    let database_url = config.database_url.clone();
+    let prefix = ctx.config.subject_prefix.clone();
+    let database_url = ctx.config.database_url.clone();
     let nats = ctx.nats().await;
 
     let (fsync, synchronous_commit) = durability(&database_url).await;
     println!(
-        "e2e: routing in process, {} build; PostgreSQL fsync={fsync} synchronous_commit={synchronous_commit}; \
-         NATS with sync_interval always",
+        "e2e: the sportello-routing binary, {} build; PostgreSQL fsync={fsync} synchronous_commit={synchronous_commit}; \
+         NATS with sync_interval always; mutual TLS and a signed end-user token on every call; load average {}",
         if cfg!(debug_assertions) {
             "DEBUG (not a measurement)"
         } else {
             "release"
         },
+        load_average(),
     );
     println!("== raw ceilings (one client, this machine)");
     let pg = raw_postgres_commits(&database_url, 8, Duration::from_secs(10)).await;
@@ -147,60 +159,74 @@ async fn main() {
         return;
     }
 
-    let mut routing_config = sportello_routing::RoutingConfig::from(config);
-    routing_config.seed_municipalities = vec![MUNICIPALITY.parse().unwrap()];
-    let routing = TestService::start(
-        &sportello_routing::SPEC,
-        routing_config,
-        sportello_routing::start,
-    )
-    .await;
+    let routing = RoutingProcess::spawn(&ctx).await;
+    // Its relay publishes once it has made its stream.
+    let jetstream = async_nats::jetstream::new(nats.clone());
+    while jetstream
+        .get_stream(prefix.stream("routing"))
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let channel = routing.channel().await;
     let site_id = setup(&channel).await;
-    let pool = routing.running.db().pool().clone();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&database_url)
+        .await
+        .unwrap();
+    let procs = Procs::find(&pool, &ctx, routing.pid()).await;
 
     let rates: Vec<u64> = std::env::var("BENCH_RATES")
-        .unwrap_or_else(|_| "200,250,300,350,400,450,500,550,600".into())
+        .unwrap_or_else(|_| "600,800,1000,1200".into())
         .split(',')
         .filter_map(|r| r.trim().parse().ok())
         .collect();
     let seconds = env_u64("BENCH_SECONDS", 30);
+    let backlog = env_u64("BENCH_BACKLOG", 100);
     println!(
-        "== capacity, open loop: offered {rates:?} cases/s, {seconds} s each, {OPERATORS} operators always free"
+        "== the counter flow, open loop: offered {rates:?} cases/s, {seconds} s each, {OPERATORS} operators \
+         paced at the offered rate, queues filled to {backlog} waiting cases each before a step"
     );
+    let mut operators = Operators::new(&channel);
     let mut sustained = None;
     for rate in rates {
+        fill_backlog(&channel, &site_id, &pool, backlog).await;
+        let waiting_before = waiting(&pool).await;
         let (commits_before, syncs_before) = commits(&database_url).await;
         let events_before = events(&pool).await;
-        let step = open_loop(
+        let cpu_before = procs.cpu();
+        let load = load_average();
+        let step = counter_flow(
             &channel,
             &site_id,
             &nats,
             &prefix,
             &pool,
+            &mut operators,
             rate,
             Duration::from_secs(seconds),
         )
         .await;
+        let cpu_after = procs.cpu();
         let (commits_after, syncs_after) = commits(&database_url).await;
+        let written = events(&pool).await - events_before;
         let cases = step.opened.max(1) as f64;
-        let ok = step.sustained(rate, seconds);
+        let ok = step.sustained(rate, seconds, waiting_before);
         println!(
-            "offered {rate}/s: intended {}, opened {} ({:.0}/s in the window, {} failed), claimed in the window {} ({:.0}/s), \
-             waiting at its end {}, drained in {:.1} s{}{}",
+            "offered {rate}/s (load average {load}): intended {}, opened {} ({:.0}/s in the window, {} failed), \
+             claimed in the window {} ({:.0}/s); waiting {} before, {} at the end, per queue min {} max {} during the window{}",
             step.intended,
             step.opened,
             step.opened_in_window as f64 / seconds as f64,
             step.failed,
             step.claimed_in_window,
             step.claimed_in_window as f64 / seconds as f64,
+            waiting_before,
             step.waiting_at_end,
-            step.drain.as_secs_f64(),
-            if step.drained {
-                ""
-            } else {
-                " (NOT drained: gave up)"
-            },
+            step.backlog_min,
+            step.backlog_max,
             if step.operator_errors == 0 {
                 String::new()
             } else {
@@ -209,7 +235,7 @@ async fn main() {
         );
         println!(
             "  OpenCase reply, from its intended instant: p50 {:.1} ms p99 {:.1} ms max {:.1} ms; \
-             intended open → claimed: p50 {:.1} ms p99 {:.1} ms max {:.1} ms; outbox publish delay p50 {:.1} ms p99 {:.1} ms",
+             intended open → claimed: p50 {:.1} ms p99 {:.1} ms max {:.1} ms; outbox publish delay p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
             ms(&step.open_reply, 0.5),
             ms(&step.open_reply, 0.99),
             step.open_reply.max() as f64 / 1_000.0,
@@ -218,15 +244,35 @@ async fn main() {
             step.open_to_claim.max() as f64 / 1_000.0,
             ms(&step.publish_delay, 0.5),
             ms(&step.publish_delay, 0.99),
+            step.publish_delay.max() as f64 / 1_000.0,
+        );
+        let elapsed = step.elapsed.as_secs_f64();
+        let commits = (commits_after - commits_before) as f64;
+        println!(
+            "  per case: {:.2} PostgreSQL transactions (reads included), {:.2} WAL flushes, {:.2} events; \
+             CPU ms per case: routing {:.2}, PostgreSQL {:.2}, NATS {:.2}, bench {:.2} (cores busy: {:.2} of 2); \
+             routing RSS {} MiB (peak {} MiB)",
+            commits / cases,
+            (syncs_after - syncs_before) as f64 / cases,
+            written as f64 / cases,
+            cpu_ms(cpu_before.routing, cpu_after.routing) / cases,
+            cpu_ms(cpu_before.postgres, cpu_after.postgres) / cases,
+            cpu_ms(cpu_before.nats, cpu_after.nats) / cases,
+            cpu_ms(cpu_before.bench, cpu_after.bench) / cases,
+            (cpu_after.total() - cpu_before.total()) as f64 / procs.ticks_per_second / elapsed,
+            procs.rss_mib().0,
+            procs.rss_mib().1,
         );
         println!(
-            "  per case: {:.1} PostgreSQL transactions (reads included), {:.2} WAL flushes, {:.1} events; {}",
-            (commits_after - commits_before) as f64 / cases,
-            (syncs_after - syncs_before) as f64 / cases,
-            (events(&pool).await - events_before) as f64 / cases,
+            "  of the raw ceilings: PostgreSQL {:.0} commits/s = {:.0} % of {pg:.0}; JetStream {:.0} events/s = {:.0} % of {atomic:.0} (atomic batches), {:.0} % of {js:.0} (one by one); {}",
+            commits / elapsed,
+            100.0 * commits / elapsed / pg,
+            written as f64 / elapsed,
+            100.0 * written as f64 / elapsed / atomic,
+            100.0 * written as f64 / elapsed / js,
             if ok { "sustained" } else { "NOT sustained" }
         );
-        if !ok || !step.drained {
+        if !ok {
             break;
         }
         sustained = Some(rate);
@@ -235,6 +281,7 @@ async fn main() {
         Some(rate) => println!("highest offered rate sustained: {rate} cases/s"),
         None => println!("no offered rate sustained"),
     }
+    operators.release().await;
 
     let call_rate = env_u64("BENCH_CALL_RATE", 300);
     let call_seconds = env_u64("BENCH_CALL_SECONDS", 20);
@@ -261,7 +308,239 @@ async fn main() {
         ms(&calls.service, 0.99),
         calls.service.max() as f64 / 1_000.0,
     );
-    routing.stop().await;
+    println!(
+        "routing RSS at the end: {} MiB (peak {} MiB)",
+        procs.rss_mib().0,
+        procs.rss_mib().1
+    );
+    drop(routing);
+}
+
+/// The real `sportello-routing` binary on the bench's database and NATS, as a deployment
+/// runs it; killed when dropped.
+struct RoutingProcess {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl RoutingProcess {
+    async fn spawn(ctx: &TestContext) -> Self {
+        let port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (grpc, metrics) = (port(), port());
+        let config = &ctx.config;
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_sportello-routing"))
+            .env("DATABASE_URL", &config.database_url)
+            .env("DATABASE_MAX_CONNECTIONS", "20")
+            .env("NATS_URL", ctx.nats_url_for("routing"))
+            .env("NATS_SUBJECT_PREFIX", config.subject_prefix.as_str())
+            .env("LISTEN_HOST", "127.0.0.1")
+            .env("GRPC_PORT", grpc.to_string())
+            .env("METRICS_PORT", metrics.to_string())
+            .env("LOG_FORMAT", "text")
+            .env("CATALOGUE_SEED", MUNICIPALITY)
+            // The bench's operators send no heartbeats.
+            .env("HEARTBEAT_TIMEOUT", "1d")
+            .env(
+                "PROTOCOL_NAME_KEYS",
+                "k1:0101010101010101010101010101010101010101010101010101010101010101",
+            )
+            .env(
+                "PSEUDONYM_KEY",
+                "0202020202020202020202020202020202020202020202020202020202020202",
+            )
+            .env("RUST_LOG", "warn")
+            .envs(sportello_kit::testing::pki::tls_vars("svc/routing"))
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .spawn()
+            .expect("start the sportello-routing binary");
+        let mut process = Self {
+            child,
+            addr: ([127, 0, 0, 1], grpc).into(),
+        };
+        // Serving: a read of the database answers (an unknown site: not found).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = process.child.try_wait().unwrap() {
+                panic!("sportello-routing exited while starting: {status}");
+            }
+            if let Ok(channel) = process.try_channel().await {
+                let reply = SiteServiceClient::new(channel)
+                    .get_site(as_system(GetSiteRequest {
+                        site_id: uuid::Uuid::now_v7().to_string(),
+                    }))
+                    .await;
+                match reply {
+                    Ok(_) => return process,
+                    Err(status) if status.code() == tonic::Code::NotFound => return process,
+                    Err(_) => {}
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sportello-routing did not serve within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn try_channel(&self) -> Result<GrpcChannel, sportello_kit::trust::ChannelError> {
+        GrpcChannel::connect(
+            &sportello_kit::testing::pki::identity("svc/gateway"),
+            "routing",
+            &format!("https://{}", self.addr),
+            Duration::from_secs(30),
+        )
+        .await
+    }
+
+    /// A channel as the gateway: mutual TLS.
+    async fn channel(&self) -> GrpcChannel {
+        self.try_channel().await.unwrap()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for RoutingProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages, as /proc/loadavg says them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The fields of /proc/<pid>/stat after the command's name.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// User and system CPU ticks a process used.
+fn cpu_ticks(pid: u32) -> u64 {
+    stat_fields(pid).map_or(0, |f| {
+        f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0)
+    })
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| parent_of(*pid) == Some(parent))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn cpu_ms(before: u64, after: u64) -> f64 {
+    after.saturating_sub(before) as f64 * 1_000.0 / ticks_per_second()
+}
+
+fn ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The processes whose CPU the bench reports: routing, the PostgreSQL server (postmaster
+/// and its backends), the NATS server, the bench itself.
+struct Procs {
+    routing: u32,
+    postmaster: u32,
+    nats: Option<u32>,
+    ticks_per_second: f64,
+}
+
+#[derive(Clone, Copy)]
+struct Cpu {
+    routing: u64,
+    postgres: u64,
+    nats: u64,
+    bench: u64,
+}
+
+impl Cpu {
+    fn total(&self) -> u64 {
+        self.routing + self.postgres + self.nats + self.bench
+    }
+}
+
+impl Procs {
+    async fn find(pool: &sqlx::PgPool, ctx: &TestContext, routing: u32) -> Self {
+        let backend: i32 = sqlx::query_scalar("select pg_backend_pid()")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let postmaster = parent_of(u32::try_from(backend).unwrap()).unwrap();
+        // The test NATS server writes `nats-server_<pid>.ports` beside its store.
+        let nats = ctx.nats.store_dir().parent().and_then(|dir| {
+            std::fs::read_dir(dir).ok()?.find_map(|e| {
+                let name = e.ok()?.file_name().to_str()?.to_owned();
+                name.strip_prefix("nats-server_")?
+                    .strip_suffix(".ports")?
+                    .parse()
+                    .ok()
+            })
+        });
+        if nats.is_none() {
+            println!("(the NATS server's process was not found: its CPU is not reported)");
+        }
+        Self {
+            routing,
+            postmaster,
+            nats,
+            ticks_per_second: ticks_per_second(),
+        }
+    }
+
+    fn cpu(&self) -> Cpu {
+        Cpu {
+            routing: cpu_ticks(self.routing),
+            postgres: cpu_ticks(self.postmaster)
+                + children_of(self.postmaster)
+                    .into_iter()
+                    .map(cpu_ticks)
+                    .sum::<u64>(),
+            nats: self.nats.map_or(0, cpu_ticks),
+            bench: cpu_ticks(std::process::id()),
+        }
+    }
+
+    /// Routing's resident memory now and at its peak, MiB.
+    fn rss_mib(&self) -> (u64, u64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.routing)).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .map_or(0, |kib| kib / 1024)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
 }
 
 async fn raw_postgres_commits(url: &str, connections: u32, duration: Duration) -> f64 {
@@ -420,7 +699,7 @@ async fn commits(url: &str) -> (i64, i64) {
 /// A site with a counter per operator, every operator seated and available.
 async fn setup(channel: &GrpcChannel) -> String {
     let site = SiteServiceClient::new(channel.clone())
-        .create_site(as_system(CreateSiteRequest {
+        .create_site(as_admin(CreateSiteRequest {
             municipality_istat_code: MUNICIPALITY.into(),
             code: "palazzo-civico".into(),
             name: "Palazzo Civico".into(),
@@ -442,7 +721,7 @@ async fn setup(channel: &GrpcChannel) -> String {
     for n in 1..=OPERATORS {
         let id = format!("op-{n:03}");
         operators
-            .upsert_operator(as_system(UpsertOperatorRequest {
+            .upsert_operator(as_admin(UpsertOperatorRequest {
                 operator: Some(Operator {
                     id: id.clone(),
                     municipality_istat_code: MUNICIPALITY.into(),
@@ -506,6 +785,43 @@ async fn waiting(pool: &sqlx::PgPool) -> i64 {
         .unwrap()
 }
 
+/// Waiting cases per queue and per service.
+async fn waiting_by(pool: &sqlx::PgPool, column: &str) -> HashMap<String, i64> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {column}, count(*) from routing.cases where status = 'waiting' group by 1"
+    )))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter().collect()
+}
+
+/// Opens cases (64 at a time) until every service has `backlog` waiting: each queue then
+/// holds at least that many.
+async fn fill_backlog(channel: &GrpcChannel, site_id: &str, pool: &sqlx::PgPool, backlog: u64) {
+    let by_service = waiting_by(pool, "service_code").await;
+    let permits = Arc::new(Semaphore::new(64));
+    let mut tasks = Vec::new();
+    let mut n = 0u64;
+    for service in SERVICES {
+        let have = u64::try_from(by_service.get(service).copied().unwrap_or(0)).unwrap_or(0);
+        for _ in have..backlog {
+            n += 1;
+            let permit = permits.clone().acquire_owned().await.unwrap();
+            let mut client = CaseServiceClient::new(channel.clone());
+            let mut request = open_request(site_id, n);
+            request.service_code = service.into();
+            tasks.push(tokio::spawn(async move {
+                client.open_case(as_system(request)).await.unwrap();
+                drop(permit);
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
 fn open_request(site_id: &str, n: u64) -> OpenCaseRequest {
     OpenCaseRequest {
         municipality_istat_code: MUNICIPALITY.into(),
@@ -558,32 +874,74 @@ struct Step {
     operator_errors: u64,
     claimed_in_window: u64,
     waiting_at_end: i64,
-    drained: bool,
-    drain: Duration,
+    /// The fewest and most cases waiting in one queue, sampled each second.
+    backlog_min: i64,
+    backlog_max: i64,
     open_reply: Histogram<u64>,
     open_to_claim: Histogram<u64>,
     publish_delay: Histogram<u64>,
+    /// From the first intended opening to the last operator's stop.
+    elapsed: Duration,
 }
 
 impl Step {
     /// At least 95 % of the intended cases claimed in the window, no more than one second
-    /// of arrivals left waiting at its end, no call refused.
-    fn sustained(&self, rate: u64, seconds: u64) -> bool {
+    /// of arrivals added to the backlog by its end, no call refused.
+    fn sustained(&self, rate: u64, seconds: u64, waiting_before: i64) -> bool {
         self.claimed_in_window as f64 >= 0.95 * (rate * seconds) as f64
-            && self.waiting_at_end <= i64::try_from(rate).unwrap_or(i64::MAX)
+            && self.waiting_at_end <= waiting_before + i64::try_from(rate).unwrap_or(i64::MAX)
             && self.failed == 0
             && self.operator_errors == 0
     }
 }
 
+/// The 64 operators and the case each holds at their counter between steps.
+struct Operators {
+    channel: GrpcChannel,
+    held: Vec<Option<String>>,
+}
+
+impl Operators {
+    fn new(channel: &GrpcChannel) -> Self {
+        Self {
+            channel: channel.clone(),
+            held: vec![None; usize::try_from(OPERATORS).unwrap()],
+        }
+    }
+
+    /// Every operator completes what they hold (the CallNext measure starts from free
+    /// operators).
+    async fn release(&mut self) {
+        let mut cases = CaseServiceClient::new(self.channel.clone());
+        for (n, held) in self.held.iter_mut().enumerate() {
+            if let Some(case_id) = held.take() {
+                let id = format!("op-{:03}", n + 1);
+                cases
+                    .complete(as_operator(
+                        &id,
+                        CompleteRequest {
+                            operator_id: id.clone(),
+                            case_id,
+                            outcome_code: "issued".into(),
+                            appointment: None,
+                        },
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 /// One offered rate, open loop: see the module's documentation.
 #[allow(clippy::too_many_arguments)]
-async fn open_loop(
+async fn counter_flow(
     channel: &GrpcChannel,
     site_id: &str,
     nats: &async_nats::Client,
     prefix: &sportello_kit::config::SubjectPrefix,
     pool: &sqlx::PgPool,
+    operators: &mut Operators,
     rate: u64,
     duration: Duration,
 ) -> Step {
@@ -597,7 +955,6 @@ async fn open_loop(
     let failed = Arc::new(AtomicU64::new(0));
     let operator_errors = Arc::new(AtomicU64::new(0));
     let running = Arc::new(AtomicBool::new(true));
-    let someone_waits = Arc::new(Notify::new());
 
     // Publish delay: from a case's commit (its event's time) to its event reaching a subscriber.
     let mut opened_events = nats.subscribe(prefix.subject("case.opened")).await.unwrap();
@@ -622,70 +979,115 @@ async fn open_loop(
         }
     });
 
-    let mut operators = Vec::new();
-    for n in 1..=OPERATORS {
-        let id = format!("op-{n:03}");
+    // The backlog per queue, each second.
+    let backlog = Arc::new(Mutex::new((i64::MAX, 0i64)));
+    let sampler = {
+        let (pool, backlog, running) = (pool.clone(), backlog.clone(), running.clone());
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                let queues = waiting_by(&pool, "service_group").await;
+                {
+                    let mut seen = backlog.lock().unwrap();
+                    for group in ["anagrafe", "informazioni"] {
+                        let n = queues.get(group).copied().unwrap_or(0);
+                        seen.0 = seen.0.min(n);
+                        seen.1 = seen.1.max(n);
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
+
+    // The counter's pace: one call a 1/rate second, from the start; calls not made on
+    // time wait as permits and are made as soon as an operator is free.
+    let started = Instant::now();
+    let pace = Arc::new(Semaphore::new(0));
+    let pacer = {
+        let (pace, running) = (pace.clone(), running.clone());
+        tokio::spawn(async move {
+            let mut issued = 0u64;
+            while running.load(Ordering::Relaxed) {
+                let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+                if due > issued {
+                    pace.add_permits(usize::try_from(due - issued).unwrap());
+                    issued = due;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+
+    let mut tasks = Vec::new();
+    for (n, held) in operators.held.iter_mut().enumerate() {
+        let id = format!("op-{:03}", n + 1);
+        let mut held = held.take();
         let mut cases = CaseServiceClient::new(channel.clone());
-        let (pairing, open_to_claim, claimed, running, someone_waits, errors) = (
+        let (pairing, open_to_claim, claimed, running, pace, errors) = (
             pairing.clone(),
             open_to_claim.clone(),
             claimed.clone(),
             running.clone(),
-            someone_waits.clone(),
+            pace.clone(),
             operator_errors.clone(),
         );
-        operators.push(tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             while running.load(Ordering::Relaxed) {
-                let reply = match cases
-                    .call_next(as_operator(
-                        &id,
-                        CallNextRequest {
-                            operator_id: id.clone(),
-                        },
-                    ))
-                    .await
-                {
-                    Ok(reply) => reply.into_inner(),
-                    Err(status) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("CallNext failed: {status}");
-                        continue;
-                    }
+                match tokio::time::timeout(Duration::from_millis(100), pace.acquire()).await {
+                    Ok(Ok(permit)) => permit.forget(),
+                    _ => continue,
+                }
+                let reply = match held.take() {
+                    None => cases
+                        .call_next(as_operator(
+                            &id,
+                            CallNextRequest {
+                                operator_id: id.clone(),
+                            },
+                        ))
+                        .await
+                        .map(|r| r.into_inner().call),
+                    Some(case_id) => cases
+                        .complete_and_call_next(as_operator(
+                            &id,
+                            CompleteAndCallNextRequest {
+                                operator_id: id.clone(),
+                                case_id,
+                                outcome_code: "issued".into(),
+                            },
+                        ))
+                        .await
+                        .map(|r| r.into_inner().call),
                 };
                 let at = Instant::now();
-                let Some(call) = reply.call else {
-                    let _ =
-                        tokio::time::timeout(Duration::from_millis(50), someone_waits.notified())
-                            .await;
-                    continue;
-                };
-                let case_id = call.case.unwrap().id;
-                claimed.fetch_add(1, Ordering::Relaxed);
-                if let Some(took) = pairing.lock().unwrap().claimed(case_id.clone(), at) {
-                    let _ = open_to_claim.lock().unwrap().record(micros(took));
-                }
-                if let Err(status) = cases
-                    .complete(as_operator(
-                        &id,
-                        CompleteRequest {
-                            operator_id: id.clone(),
-                            case_id,
-                            outcome_code: "issued".into(),
-                            appointment: None,
-                        },
-                    ))
-                    .await
-                {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("Complete failed: {status}");
+                match reply {
+                    Err(status) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("an operator's call failed: {status}");
+                    }
+                    Ok(None) => {}
+                    Ok(Some(call)) => {
+                        let case_id = call.case.unwrap().id;
+                        let again = call
+                            .decision
+                            .is_some_and(|d| d.reason == DecisionReason::AlreadyCalled as i32);
+                        if !again {
+                            claimed.fetch_add(1, Ordering::Relaxed);
+                            if let Some(took) = pairing.lock().unwrap().claimed(case_id.clone(), at)
+                            {
+                                let _ = open_to_claim.lock().unwrap().record(micros(took));
+                            }
+                        }
+                        held = Some(case_id);
+                    }
                 }
             }
+            held
         }));
     }
 
     // Each case at its intended instant, whatever happened to the ones before.
     let intended = rate * duration.as_secs();
-    let started = Instant::now();
     let window_end = started + duration;
     let mut opens = Vec::with_capacity(usize::try_from(intended).unwrap_or(0));
     for n in 0..intended {
@@ -693,14 +1095,13 @@ async fn open_loop(
         tokio::time::sleep_until(at.into()).await;
         let mut cases = CaseServiceClient::new(channel.clone());
         let site_id = site_id.to_owned();
-        let (pairing, open_reply, open_to_claim, opened, opened_in_window, failed, someone_waits) = (
+        let (pairing, open_reply, open_to_claim, opened, opened_in_window, failed) = (
             pairing.clone(),
             open_reply.clone(),
             open_to_claim.clone(),
             opened.clone(),
             opened_in_window.clone(),
             failed.clone(),
-            someone_waits.clone(),
         );
         opens.push(tokio::spawn(async move {
             match cases.open_case(as_system(open_request(&site_id, n))).await {
@@ -714,7 +1115,6 @@ async fn open_loop(
                     if now <= window_end {
                         opened_in_window.fetch_add(1, Ordering::Relaxed);
                     }
-                    someone_waits.notify_one();
                     let id = reply.into_inner().case.unwrap().id;
                     if let Some(took) = pairing.lock().unwrap().opened(id, at) {
                         let _ = open_to_claim.lock().unwrap().record(micros(took));
@@ -729,27 +1129,21 @@ async fn open_loop(
     }
     tokio::time::sleep_until(window_end.into()).await;
     let claimed_in_window = claimed.load(Ordering::Relaxed);
-    let waiting_at_end = waiting(pool).await;
-
-    // Drain: every intended open answered and every opened case claimed (at most 2 min).
-    let drain_started = Instant::now();
+    running.store(false, Ordering::Relaxed);
     for open in opens {
         let _ = open.await;
     }
-    let mut drained = false;
-    while drain_started.elapsed() < Duration::from_secs(120) {
-        if waiting(pool).await == 0 {
-            drained = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    for (held, task) in operators.held.iter_mut().zip(tasks) {
+        *held = task.await.unwrap();
     }
-    let drain = drain_started.elapsed();
-    running.store(false, Ordering::Relaxed);
-    for operator in operators {
-        let _ = operator.await;
-    }
+    let elapsed = started.elapsed();
+    let waiting_at_end = waiting(pool).await;
+    let _ = pacer.await;
+    let _ = sampler.await;
+    // The last events' delays.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     watcher.abort();
+    let (backlog_min, backlog_max) = *backlog.lock().unwrap();
     let take = |h: &Arc<Mutex<Histogram<u64>>>| h.lock().unwrap().clone();
     Step {
         intended,
@@ -759,11 +1153,12 @@ async fn open_loop(
         operator_errors: operator_errors.load(Ordering::Relaxed),
         claimed_in_window,
         waiting_at_end,
-        drained,
-        drain,
+        backlog_min,
+        backlog_max,
         open_reply: take(&open_reply),
         open_to_claim: take(&open_to_claim),
         publish_delay: take(&publish_delay),
+        elapsed,
     }
 }
 
