@@ -36,6 +36,9 @@ use crate::{
 /// 1,000).
 pub const BATCH: i64 = 256;
 
+/// How many passes of one relay may be publishing at once (see [`Relay::run`]).
+pub const LANES: usize = 3;
+
 /// How long the relay waits for an atomic batch's acknowledgement.
 const ATOMIC_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -269,23 +272,8 @@ impl Relay {
         (acked, pass, send_error.or(ack_error))
     }
 
-    /// Age of the oldest unpublished event, for the outbox-lag gauge.
-    pub async fn lag(&self) -> Result<Duration, sqlx::Error> {
-        let oldest: Option<SqlTimestamp> =
-            sqlx::query_scalar("select min(occurred_at) from outbox where published_at is null")
-                .fetch_one(self.db.pool())
-                .await?;
-        Ok(oldest
-            .map(|t| {
-                let age = self.db.clock().now().duration_since(t.to_jiff());
-                Duration::try_from(age).unwrap_or_default()
-            })
-            .unwrap_or_default())
-    }
-
-    /// Publishes until the outbox is empty, then waits for a commit's bell or the poll
-    /// interval (rows written by other replicas); on failure, retries with backoff.
-    pub async fn run(self: Arc<Self>, poll: Duration, shutdown: CancellationToken) {
+    /// One lane of [`Relay::run`].
+    async fn lane(self: Arc<Self>, poll: Duration, shutdown: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             let pass = tokio::select! {
@@ -293,8 +281,10 @@ impl Relay {
                 () = shutdown.cancelled() => break,
             };
             let wait = match pass {
-                Ok(pass) if pass.published as i64 == BATCH => {
+                Ok(pass) if pass.published > 0 => {
                     backoff.reset();
+                    // More may have been committed while this batch was published.
+                    self.bell.notify_one();
                     continue;
                 }
                 Ok(_) => {
@@ -317,6 +307,33 @@ impl Relay {
                 () = sleep => {}
             }
         }
+    }
+
+    /// Age of the oldest unpublished event, for the outbox-lag gauge.
+    pub async fn lag(&self) -> Result<Duration, sqlx::Error> {
+        let oldest: Option<SqlTimestamp> =
+            sqlx::query_scalar("select min(occurred_at) from outbox where published_at is null")
+                .fetch_one(self.db.pool())
+                .await?;
+        Ok(oldest
+            .map(|t| {
+                let age = self.db.clock().now().duration_since(t.to_jiff());
+                Duration::try_from(age).unwrap_or_default()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Publishes until the outbox is empty, then waits for a commit's bell or the poll
+    /// interval (rows written by other replicas); on failure, retries with backoff.
+    ///
+    /// [`LANES`] passes run side by side (pipelined): while one batch waits for its
+    /// JetStream acknowledgement and its mark's commit — two fsyncs — the next lane
+    /// takes the rows committed meanwhile (`SKIP LOCKED` keeps their rows apart), so the
+    /// publish delay does not grow with a queue of passes. Each lane wakes the next when
+    /// it finds work.
+    pub async fn run(self: Arc<Self>, poll: Duration, shutdown: CancellationToken) {
+        let lanes = (0..LANES).map(|_| self.clone().lane(poll, shutdown.clone()));
+        futures::future::join_all(lanes).await;
         // Last pass: publish what was committed before shutdown, if NATS allows.
         match tokio::time::timeout(Duration::from_secs(5), self.run_once()).await {
             Ok(Ok(pass)) if pass.published > 0 => {
