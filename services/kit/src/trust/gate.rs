@@ -38,6 +38,8 @@ pub struct Gate {
 
 #[derive(Debug)]
 struct GateState {
+    /// The service behind the gate, as its request counter names it.
+    service: String,
     policy: &'static Policy,
     verifier: Verifier,
     /// Certificates already read, by their DER (a connection presents the same one on
@@ -50,6 +52,7 @@ impl Gate {
     pub fn new(service: &str, policy: &'static Policy) -> Self {
         Self {
             state: Arc::new(GateState {
+                service: service.to_owned(),
                 policy,
                 verifier: Verifier::new(service),
                 peers: Mutex::new(HashMap::new()),
@@ -60,6 +63,15 @@ impl Gate {
     /// Admits `request` (its context into its extensions) or says why not.
     pub fn admit(&self, request: &mut Request<Body>) -> Result<(), Status> {
         let peer = self.peer_of(request)?;
+        // Every call that reaches the service, by certified caller (a bounded set: the
+        // deployment's identities), whatever becomes of it: what callers' retries cost
+        // the callee is read here (issue 20's fault proxy run).
+        metrics::counter!(
+            "sportello_grpc_requests_total",
+            "service" => self.state.service.clone(),
+            "caller" => peer.id.to_string(),
+        )
+        .increment(1);
         let path = request.uri().path();
         if policy::is_open(path) {
             return Ok(());
