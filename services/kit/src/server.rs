@@ -116,3 +116,115 @@ pub(crate) async fn set_readiness(
         reporter.set_service_status(name, status).await;
     }
 }
+
+/// Requests tonic cannot read, answered as the caller's fault.
+///
+/// tonic answers a request body it cannot decode (a broken protobuf, a truncated frame,
+/// a bad compressed-flag) with INTERNAL, as gRPC's status-code table has it for parse
+/// errors, and one above the size limit with OUT_OF_RANGE. To the caller and to
+/// whoever watches the error rates those read as a fault of ours and as something to
+/// retry; the request was the caller's, malformed, and retrying it cannot help. So they
+/// become INVALID_ARGUMENT and RESOURCE_EXHAUSTED (issue 20's malformed flood). Only
+/// tonic's own request-reading statuses are rewritten, recognised by their messages:
+/// the handlers' INTERNAL stays INTERNAL.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestErrorsLayer;
+
+impl<S> tower::Layer<S> for RequestErrorsLayer {
+    type Service = RequestErrors<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestErrors(inner)
+    }
+}
+
+/// A service whose unreadable requests are answered as the caller's fault.
+#[derive(Debug, Clone)]
+pub struct RequestErrors<S>(S);
+
+/// What tonic says when it cannot read a request (tonic 0.14's codec and tonic-prost).
+const UNREADABLE: [&str; 4] = [
+    "failed to decode Protobuf message",
+    "protocol error:",
+    "Unexpected EOF decoding stream",
+    "Error decompressing",
+];
+const TOO_LARGE: &str = "Error, decoded message length too large";
+
+/// The caller's-fault status for tonic's `status`, if it is one of its request-reading
+/// statuses.
+fn callers_fault(status: &tonic::Status) -> Option<tonic::Status> {
+    let message = status.message();
+    match status.code() {
+        tonic::Code::Internal if UNREADABLE.iter().any(|m| message.starts_with(m)) => Some(
+            tonic::Status::invalid_argument(format!("richiesta illeggibile ({message})")),
+        ),
+        tonic::Code::OutOfRange if message.starts_with(TOO_LARGE) => Some(
+            tonic::Status::resource_exhausted(format!("richiesta troppo grande ({message})")),
+        ),
+        _ => None,
+    }
+}
+
+impl<S> tower::Service<http::Request<tonic::body::Body>> for RequestErrors<S>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+        > + Send,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let call = self.0.call(request);
+        Box::pin(async move {
+            let response = call.await?;
+            // A request tonic could not read is answered before any handler ran, with
+            // its status in the headers (trailers-only).
+            Ok(
+                match tonic::Status::from_header_map(response.headers())
+                    .as_ref()
+                    .and_then(callers_fault)
+                {
+                    Some(status) => status.into_http(),
+                    None => response,
+                },
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod request_errors_tests {
+    use super::*;
+
+    #[test]
+    fn only_tonics_request_reading_statuses_become_the_callers_fault() {
+        let decode =
+            tonic::Status::internal("failed to decode Protobuf message: invalid wire type");
+        assert_eq!(
+            callers_fault(&decode).map(|s| s.code()),
+            Some(tonic::Code::InvalidArgument)
+        );
+        let large = tonic::Status::out_of_range(
+            "Error, decoded message length too large: found 5 bytes, the limit is: 4 bytes",
+        );
+        assert_eq!(
+            callers_fault(&large).map(|s| s.code()),
+            Some(tonic::Code::ResourceExhausted)
+        );
+        let ours = tonic::Status::internal("errore interno (internal error)");
+        assert!(callers_fault(&ours).is_none());
+        let range = tonic::Status::out_of_range("page beyond the last");
+        assert!(callers_fault(&range).is_none());
+    }
+}

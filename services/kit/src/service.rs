@@ -416,6 +416,7 @@ impl Service {
                 .map_err(|e| StartError::Other(format!("TLS: {e}")))?
                 .layer(trace)
                 .layer(gate)
+                .layer(crate::server::RequestErrorsLayer)
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(listeners.grpc)
