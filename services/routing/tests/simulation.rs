@@ -6,9 +6,18 @@
 //! messages, with hosts crashed and restarted, partitions, database outages and
 //! redeliveries. Every run then checks the properties in `simulation/properties.rs`.
 //!
-//! `SIM_SEED=<n>` replays one seed; `SIM_SEEDS=<n>` runs n seeds (default a short run for
-//! `make test`); the seeds in `simulation/seeds.txt` (each once found a bug, or was chosen
-//! to hit a crash during a claim and a redelivery) run first, every time.
+//! `SIM_SEED=<n>` replays one seed; `SIM_SEEDS=<n>` runs n seeds from `SIM_FIRST_SEED`
+//! (default 1; the default count is the short run of `make test`, `make sim` runs 100,000
+//! in a release build); `SIM_VERBOSE=1` prints each seed's faults. The seeds in
+//! `simulation/seeds.txt` (each once found a bug, or was chosen to hit a crash during a
+//! claim and redeliveries) run first, every time.
+//!
+//! What is real: `dispatch::{index, policy}` and `Dispatcher` (choose, reserve, release,
+//! forget, apply, reload), `dispatch::lanes_for`, `dispatch::sync`'s application of case
+//! and work events, `work::index::WorkIndex`. What is modelled: PostgreSQL's rows and
+//! transactions (`model_db`, keeping the schema's guarantees), JetStream (`model_stream`),
+//! and the flows around the real parts (`replica`, mirroring `cases::counter::call_next`,
+//! `work::flow`'s offers, `kit::outbox`'s relay and `kit::inbox`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -27,14 +36,18 @@ mod replica;
 #[path = "simulation/world.rs"]
 mod world;
 
-use std::{rc::Rc, time::Duration};
+use std::{
+    rc::Rc,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use world::{FAULT_MS, REPLICAS, World};
 
 /// Seeds of a short run (`make test`).
-const SHORT_RUN: u64 = 200;
+const SHORT_RUN: u64 = 400;
 
 /// How long a run may take to settle once the faults stop (simulated milliseconds).
 const SETTLE_MS: u64 = 4_000;
@@ -42,6 +55,7 @@ const SETTLE_MS: u64 = 4_000;
 /// What one seed's run did, for the summary.
 #[derive(Debug, Default, Clone, Copy)]
 struct Ran {
+    seed: u64,
     phantom_cases: usize,
     phantom_items: usize,
     crashed_claims: u32,
@@ -79,7 +93,10 @@ fn run(seed: u64) -> Result<Ran, String> {
         let world = world.clone();
         sim.host("consumer", move || consumer::consumer(world.clone()));
     }
-    let mut ran = Ran::default();
+    let mut ran = Ran {
+        seed,
+        ..Ran::default()
+    };
     let mut all: Vec<String> = hosts.clone();
     all.extend(["nats".to_owned(), "consumer".to_owned()]);
     // Hosts down, and when each comes back; links cut, and when each heals.
@@ -186,6 +203,50 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
+/// Runs `seeds` on up to `threads` threads (each seed is its own single-threaded
+/// simulation, so splitting them changes no outcome); the first failure stops the rest
+/// and is returned with its seed.
+fn run_all(seeds: &[u64], threads: usize) -> Result<Vec<Ran>, (u64, String)> {
+    let stop = AtomicBool::new(false);
+    let chunk = seeds.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = seeds
+            .chunks(chunk)
+            .map(|part| {
+                let stop = &stop;
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    for seed in part {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let outcome = std::panic::catch_unwind(|| run(*seed))
+                            .unwrap_or_else(|_| Err("panicked".to_owned()));
+                        match outcome {
+                            Ok(ran) => done.push(ran),
+                            Err(why) => {
+                                stop.store(true, Ordering::Relaxed);
+                                return Err((*seed, why));
+                            }
+                        }
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        let mut failure = None;
+        for worker in workers {
+            match worker.join() {
+                Ok(Ok(done)) => all.extend(done),
+                Ok(Err(failed)) => failure = failure.or(Some(failed)),
+                Err(_) => failure = failure.or(Some((0, "a worker died".to_owned()))),
+            }
+        }
+        failure.map_or(Ok(all), Err)
+    })
+}
+
 #[test]
 fn routing_core_keeps_its_properties_under_faults() {
     let seeds: Vec<u64> = match env_u64("SIM_SEED") {
@@ -193,39 +254,44 @@ fn routing_core_keeps_its_properties_under_faults() {
         None => {
             let count = env_u64("SIM_SEEDS").unwrap_or(SHORT_RUN);
             let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
-            regressions()
-                .into_iter()
-                .chain(first..first + count)
-                .collect()
+            (first..first + count).collect()
         }
     };
     let started = std::time::Instant::now();
+    // The regression seeds first, alone: a known failure is reported before anything new.
+    let regressions = if env_u64("SIM_SEED").is_some() {
+        vec![]
+    } else {
+        regressions()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let ran = run_all(&regressions, 1).and_then(|mut first| {
+        first.extend(run_all(&seeds, threads)?);
+        Ok(first)
+    });
+    let ran = match ran {
+        Ok(ran) => ran,
+        Err((seed, why)) => panic!(
+            "seed {seed}: {why}\nreplay: SIM_SEED={seed} cargo nextest run -p sportello-routing --test simulation"
+        ),
+    };
+    let verbose = std::env::var_os("SIM_VERBOSE").is_some();
     let mut total = Ran::default();
     let mut with_phantoms = 0;
-    for seed in &seeds {
-        match std::panic::catch_unwind(|| run(*seed)) {
-            Ok(Ok(ran)) => {
-                total.crashes += ran.crashes;
-                total.crashed_claims += ran.crashed_claims;
-                total.redeliveries += ran.redeliveries;
-                total.phantom_cases += ran.phantom_cases;
-                total.phantom_items += ran.phantom_items;
-                if ran.phantom_cases + ran.phantom_items > 0 {
-                    with_phantoms += 1;
-                }
-                if std::env::var_os("SIM_VERBOSE").is_some() {
-                    eprintln!("seed {seed}: {ran:?}");
-                }
-                total.partitions += ran.partitions;
-                total.events += ran.events;
-                total.settled_ms = total.settled_ms.max(ran.settled_ms);
-            }
-            Ok(Err(why)) => panic!(
-                "seed {seed}: {why}\nreplay: SIM_SEED={seed} cargo nextest run -p sportello-routing --test simulation"
-            ),
-            Err(_) => panic!(
-                "seed {seed} panicked\nreplay: SIM_SEED={seed} cargo nextest run -p sportello-routing --test simulation"
-            ),
+    for r in &ran {
+        if verbose {
+            eprintln!("seed {}: {r:?}", r.seed);
+        }
+        total.crashes += r.crashes;
+        total.crashed_claims += r.crashed_claims;
+        total.redeliveries += r.redeliveries;
+        total.partitions += r.partitions;
+        total.events += r.events;
+        total.phantom_cases += r.phantom_cases;
+        total.phantom_items += r.phantom_items;
+        total.settled_ms = total.settled_ms.max(r.settled_ms);
+        if r.phantom_cases + r.phantom_items > 0 {
+            with_phantoms += 1;
         }
     }
     eprintln!(
@@ -233,8 +299,8 @@ fn routing_core_keeps_its_properties_under_faults() {
         total.phantom_cases, total.phantom_items
     );
     eprintln!(
-        "simulation: {} seeds in {:.1} s, {} crashes ({} during a claim), {} partitions, {} events, {} redeliveries absorbed by the inbox; slowest to settle {} ms after the faults",
-        seeds.len(),
+        "simulation: {} seeds on {threads} threads in {:.1} s, {} crashes ({} during a claim), {} partitions, {} events, {} redeliveries absorbed by the inbox; slowest to settle {} ms after the faults",
+        ran.len(),
         started.elapsed().as_secs_f64(),
         total.crashes,
         total.crashed_claims,
