@@ -54,7 +54,9 @@ async fn concurrent_works_commit_together_and_a_failing_one_fails_alone() {
             }
         }
     }
-    let expected: Vec<u32> = (0..200).map(|n| if n == 37 { u32::MAX } else { n }).collect();
+    let expected: Vec<u32> = (0..200)
+        .map(|n| if n == 37 { u32::MAX } else { n })
+        .collect();
     assert_eq!(answered, expected, "each caller gets its own answer");
 
     // Every acknowledged work is committed once, with its event; the refused one left nothing.
