@@ -9,7 +9,7 @@ use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    load::Load,
+    load::{Journey, Load},
     oracle,
     report::RunReport,
     stack::{Endpoints, GRACE, SERVICES, Stack},
@@ -157,7 +157,23 @@ pub async fn run(stack: &mut Stack, load: &Load, fault: Fault, plan: &Plan) -> R
     let records = load.ledger.records();
     let acknowledged = records[first..].iter().filter(|r| r.id.is_some()).count();
     let requests = records.len() - first;
-    out.details.insert(0, format!("{requests} requests"));
+    let acked = |journey: Journey| {
+        records[first..]
+            .iter()
+            .filter(|r| r.journey == journey && r.id.is_some())
+            .count()
+    };
+    out.details.insert(
+        0,
+        format!(
+            "{requests} requests: {} tickets, {} certificates, {} cases completed, {} changes of residence, {} work items completed",
+            acked(Journey::Ticket),
+            acked(Journey::Certificate),
+            acked(Journey::Completion),
+            acked(Journey::ResidenceChange),
+            acked(Journey::WorkCompletion),
+        ),
+    );
     out.problems.extend(
         load.ledger.internal()[internal_before..]
             .iter()

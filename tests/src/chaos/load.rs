@@ -28,6 +28,10 @@ pub enum Journey {
     Certificate,
     /// A counter case completed.
     Completion,
+    /// A change of residence declared at the counter (handed off to the back office).
+    ResidenceChange,
+    /// A back-office work item completed by a specialist.
+    WorkCompletion,
 }
 
 /// One logical request and what came of it.
@@ -110,8 +114,21 @@ pub struct Load {
     endpoints: Endpoints,
     /// The ledger every task writes to.
     pub ledger: Arc<Ledger>,
-    residents: Arc<Vec<String>>,
+    people: Arc<People>,
+    movers: Arc<Mutex<Vec<String>>>,
     rate: Rate,
+}
+
+/// Who the journeys are about, from the synthetic register.
+#[derive(Debug, Clone)]
+pub struct People {
+    /// Residents to certify.
+    pub residents: Vec<String>,
+    /// Residents who live alone: each moves once (a move needs no one named to head a
+    /// family left behind).
+    pub movers: Vec<String>,
+    /// Street codes to move to.
+    pub streets: Vec<String>,
 }
 
 /// The site the kiosk and the counters are at (the demo's).
@@ -121,11 +138,12 @@ const DESKS: [(&str, u32); 2] = [("poli.bianchi", 5), ("poli.verdi", 6)];
 
 impl Load {
     /// A load on `endpoints`, certifying the given residents' fiscal codes.
-    pub fn new(endpoints: Endpoints, residents: Vec<String>, rate: Rate) -> Self {
+    pub fn new(endpoints: Endpoints, people: People, rate: Rate) -> Self {
         Self {
             endpoints,
             ledger: Arc::new(Ledger::default()),
-            residents: Arc::new(residents),
+            movers: Arc::new(Mutex::new(people.movers.clone())),
+            people: Arc::new(people),
             rate,
         }
     }
@@ -217,7 +235,168 @@ impl Load {
                 load.desk(session, counter, token).await;
             }));
         }
+        let declarant = self.sign_in("poli.verdi").await?;
+        let load = self.clone();
+        let token = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            load.declarations(declarant, token).await
+        }));
+        let specialist = self.sign_in("bo.gialli").await?;
+        let load = self.clone();
+        let token = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            load.back_office(specialist, token).await
+        }));
         Ok(tasks)
+    }
+
+    /// Changes of residence within the municipality, declared at the counter one after
+    /// the other, each by a resident who lives alone (each moves once).
+    async fn declarations(&self, session: Session, stop: CancellationToken) {
+        let mut moved = 0usize;
+        while !stop.is_cancelled() {
+            let mover = self.movers.lock().ok().and_then(|mut m| m.pop());
+            let Some(mover) = mover else {
+                return;
+            };
+            let streets = &self.people.streets;
+            let street = &streets[moved % streets.len().max(1)];
+            moved += 1;
+            let key = Uuid::new_v4();
+            let body = json!({
+                "origin": "within",
+                "members": [{"fiscal_code": mover, "relationship": "head"}],
+                "declarant": 0,
+                "address": {"street_code": street, "house_number": format!("{}", 1 + moved % 90)},
+                "site": SITE,
+                "idempotency_key": key.to_string(),
+            });
+            let mut attempts = 0;
+            let reply = self
+                .call(
+                    &session,
+                    "POST",
+                    "/api/v1/residence-changes",
+                    Some(&body),
+                    &mut attempts,
+                )
+                .await;
+            let (status, id) =
+                acknowledged(reply.clone(), 201, |v| v["residence_change"]["id"].as_str());
+            if status != 201 && status != 0 {
+                self.ledger.note(
+                    &self.ledger.failed,
+                    format!(
+                        "residence change: {status} {}",
+                        reply.map(|r| r.body).unwrap_or_default()
+                    ),
+                );
+            }
+            self.ledger.push(Record {
+                journey: Journey::ResidenceChange,
+                key,
+                id,
+                attempts,
+                status,
+            });
+            tokio::select! {
+                () = tokio::time::sleep(self.rate.ticket_every * 8) => {}
+                () = stop.cancelled() => {}
+            }
+        }
+    }
+
+    /// A registry specialist in the back office: accepts what is offered, completes what
+    /// is held (the address check passed).
+    async fn back_office(&self, session: Session, stop: CancellationToken) {
+        let mut attempts = 0;
+        let presence = json!({"presence": "back_office"});
+        self.call(
+            &session,
+            "POST",
+            "/api/v1/console/presence",
+            Some(&presence),
+            &mut attempts,
+        )
+        .await;
+        while !stop.is_cancelled() {
+            let mut worked = false;
+            for view in ["mine", "offered"] {
+                let mut attempts = 0;
+                let items: Vec<(String, String)> = self
+                    .call(
+                        &session,
+                        "GET",
+                        &format!("/api/v1/back-office/work?view={view}"),
+                        None,
+                        &mut attempts,
+                    )
+                    .await
+                    .and_then(|r| serde_json::from_str::<Value>(&r.body).ok())
+                    .and_then(|v| v["items"].as_array().cloned())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|i| {
+                        Some((
+                            i["id"].as_str()?.to_owned(),
+                            i["state"].as_str().unwrap_or_default().to_owned(),
+                        ))
+                    })
+                    .collect();
+                for (item, state) in items {
+                    worked = true;
+                    if view == "offered" {
+                        let mut attempts = 0;
+                        self.call(
+                            &session,
+                            "POST",
+                            &format!("/api/v1/back-office/work/{item}/accept"),
+                            None,
+                            &mut attempts,
+                        )
+                        .await;
+                        continue;
+                    }
+                    if !state.contains("held") {
+                        continue;
+                    }
+                    let body = json!({"outcome_code": "check_passed"});
+                    let mut attempts = 0;
+                    let reply = self
+                        .call(
+                            &session,
+                            "POST",
+                            &format!("/api/v1/back-office/work/{item}/complete"),
+                            Some(&body),
+                            &mut attempts,
+                        )
+                        .await;
+                    let status = reply.as_ref().map_or(0, |r| r.status);
+                    if status != 200 && status != 0 {
+                        self.ledger.note(
+                            &self.ledger.failed,
+                            format!(
+                                "work complete: {status} {}",
+                                reply.map(|r| r.body).unwrap_or_default()
+                            ),
+                        );
+                    }
+                    self.ledger.push(Record {
+                        journey: Journey::WorkCompletion,
+                        key: Uuid::new_v4(),
+                        id: (status == 200).then(|| item.clone()),
+                        attempts,
+                        status,
+                    });
+                }
+            }
+            if !worked {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(300)) => {}
+                    () = stop.cancelled() => {}
+                }
+            }
+        }
     }
 
     async fn kiosk(&self, session: Session, stop: CancellationToken) {
@@ -315,7 +494,8 @@ impl Load {
                 continue;
             };
             let key = *keys.entry(case.clone()).or_insert_with(Uuid::new_v4);
-            let fiscal_code = &self.residents[served % self.residents.len().max(1)];
+            let residents = &self.people.residents;
+            let fiscal_code = &residents[served % residents.len().max(1)];
             served += 1;
             let body = json!({
                 "fiscal_code": fiscal_code,
@@ -412,24 +592,47 @@ fn acknowledged(
     (reply.status, id)
 }
 
-/// Fiscal codes of residents of the synthetic register to certify (at most `limit`).
-pub async fn residents(database_url: &str, limit: i64) -> Result<Vec<String>, String> {
+/// The people and streets the journeys use, from the synthetic register.
+pub async fn people(database_url: &str) -> Result<People, String> {
     let pool = sqlx::PgPool::connect(database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let codes: Vec<String> = sqlx::query_scalar(
+    let fail = |e: sqlx::Error| e.to_string();
+    let residents: Vec<String> = sqlx::query_scalar(
         "select r.fiscal_code from registry.residents r
          join registry.resident_versions v on v.resident_id = r.id
          where v.valid_to is null and v.superseded_at is null and v.status = 'resident'
-         order by r.fiscal_code limit $1",
+         order by r.fiscal_code limit 200",
     )
-    .bind(limit)
     .fetch_all(&pool)
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(fail)?;
+    let movers: Vec<String> = sqlx::query_scalar(
+        "select r.fiscal_code from registry.residents r
+         join registry.resident_versions v on v.resident_id = r.id
+         where v.valid_to is null and v.superseded_at is null and v.status = 'resident'
+           and v.relationship = 'head'
+           and (select count(*) from registry.resident_versions o
+                where o.family_id = v.family_id and o.valid_to is null
+                  and o.superseded_at is null and o.status = 'resident') = 1
+         order by r.fiscal_code",
+    )
+    .fetch_all(&pool)
+    .await
+    .map_err(fail)?;
+    let streets: Vec<String> = sqlx::query_scalar(
+        "select street_code from registry.streets order by street_code limit 20",
+    )
+    .fetch_all(&pool)
+    .await
+    .map_err(fail)?;
     pool.close().await;
-    if codes.is_empty() {
-        return Err("no resident in the synthetic register".into());
+    if residents.is_empty() || streets.is_empty() {
+        return Err("no resident or no street in the synthetic register".into());
     }
-    Ok(codes)
+    Ok(People {
+        residents,
+        movers,
+        streets,
+    })
 }

@@ -90,6 +90,7 @@ pub async fn judge(endpoints: &Endpoints, ledger: &Ledger, patience: Duration) -
     tickets(&pool, ledger, &mut verdict).await?;
     certificates(&pool, ledger, &mut verdict).await?;
     completions(&pool, ledger, &mut verdict).await?;
+    hand_offs(&pool, ledger, &mut verdict).await?;
     held_once(&pool, &mut verdict).await?;
     inboxes(&pool, &js, &mut verdict).await?;
     pool.close().await;
@@ -256,6 +257,92 @@ async fn completions(pool: &PgPool, ledger: &Ledger, verdict: &mut Verdict) -> R
     verdict.duplicated(
         twice.len(),
         format!("cases completed twice in their history: {twice:?}"),
+    );
+    Ok(())
+}
+
+/// Every acknowledged change of residence exists, made once; each was handed off as
+/// exactly one work item; every acknowledged completion of one is completed, and the
+/// registry applied it (the change confirmed).
+async fn hand_offs(pool: &PgPool, ledger: &Ledger, verdict: &mut Verdict) -> Result<()> {
+    let records: Vec<_> = ledger
+        .records()
+        .into_iter()
+        .filter(|r| r.journey == Journey::ResidenceChange)
+        .collect();
+    let keys: Vec<Uuid> = records.iter().map(|r| r.key).collect();
+    let keyed = replies(pool, "registry", &keys).await?.len();
+    let present = ids(pool, "select id from registry.residence_changes").await?;
+    let mut lost = Vec::new();
+    for record in records.iter().filter(|r| r.id.is_some()) {
+        verdict.acknowledged += 1;
+        let id: Option<Uuid> = record.id.as_deref().and_then(|i| i.parse().ok());
+        if !id.is_some_and(|id| present.contains(&id)) {
+            lost.push(record.id.clone().unwrap_or_default());
+        }
+    }
+    verdict.lost(
+        lost.len(),
+        format!("changes of residence acknowledged but missing: {lost:?}"),
+    );
+    verdict.duplicated(
+        present.len().saturating_sub(keyed),
+        format!(
+            "{} changes of residence for {keyed} keyed requests (declared twice)",
+            present.len()
+        ),
+    );
+    let not_handed: i64 = sqlx::query_scalar(
+        "select count(*) from registry.residence_changes c
+         where not exists (select from routing.work_items w where w.procedure_id = c.id)",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db)?;
+    verdict.lost(
+        usize::try_from(not_handed).unwrap_or(usize::MAX),
+        format!("changes of residence with no work item: {not_handed}"),
+    );
+    let twice: i64 = sqlx::query_scalar(
+        "select count(*) from (select procedure_id from routing.work_items
+         group by procedure_id having count(*) > 1) t",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db)?;
+    verdict.duplicated(
+        usize::try_from(twice).unwrap_or(usize::MAX),
+        format!("procedures handed off as two work items: {twice}"),
+    );
+    let completed = ids(
+        pool,
+        "select id from routing.work_items where state = 'completed'",
+    )
+    .await?;
+    let mut lost = Vec::new();
+    for record in ledger.acknowledged(Journey::WorkCompletion) {
+        verdict.acknowledged += 1;
+        let id: Option<Uuid> = record.id.as_deref().and_then(|i| i.parse().ok());
+        if !id.is_some_and(|id| completed.contains(&id)) {
+            lost.push(record.id.unwrap_or_default());
+        }
+    }
+    verdict.lost(
+        lost.len(),
+        format!("work completions acknowledged but not completed: {lost:?}"),
+    );
+    let unapplied: i64 = sqlx::query_scalar(
+        "select count(*) from routing.work_items w
+         join registry.residence_changes c on c.id = w.procedure_id
+         where w.state = 'completed' and w.outcome_code = 'check_passed'
+           and c.status <> 'confirmed'",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db)?;
+    verdict.lost(
+        usize::try_from(unapplied).unwrap_or(usize::MAX),
+        format!("passed address checks the registry never applied: {unapplied}"),
     );
     Ok(())
 }

@@ -489,8 +489,17 @@ impl Drop for Stack {
             let _ = nats.wait();
         }
         let _ = self.script("pg-stop");
-        if std::env::var_os("CHAOS_KEEP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
+        // The logs outlive the run (test.sh removes TMPDIR): target/chaos-logs, replaced
+        // by the next run.
+        let kept = self.bin.join("../chaos-logs");
+        let _ = std::fs::remove_dir_all(&kept);
+        if std::fs::create_dir_all(&kept).is_ok()
+            && let Ok(entries) = std::fs::read_dir(self.dir.join("logs"))
+        {
+            for entry in entries.flatten() {
+                let _ = std::fs::copy(entry.path(), kept.join(entry.file_name()));
+            }
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
