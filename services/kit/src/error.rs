@@ -284,7 +284,17 @@ impl From<tonic::Status> for ServiceError {
     /// An error returned by another service keeps its kind and its field violations, so
     /// the gateway can show a field error next to its field.
     fn from(status: tonic::Status) -> Self {
-        let kind = ErrorKind::from_grpc_code(status.code());
+        let mut kind = ErrorKind::from_grpc_code(status.code());
+        // A call whose connection broke before an answer (the peer killed mid-call: reset,
+        // EOF without close_notify) comes back from tonic as UNKNOWN "transport error"
+        // with the transport error as its source. It is the peer being away, not its
+        // failure: UNAVAILABLE, which clients retry (make chaos's kill -9 found it as 500s).
+        if status.code() == Code::Unknown
+            && std::error::Error::source(&status)
+                .is_some_and(|e| e.downcast_ref::<tonic::transport::Error>().is_some())
+        {
+            kind = ErrorKind::Unavailable;
+        }
         let violations = status
             .get_details_bad_request()
             .map(|bad| {
