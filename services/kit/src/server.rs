@@ -142,11 +142,13 @@ impl<S> tower::Layer<S> for RequestErrorsLayer {
 pub struct RequestErrors<S>(S);
 
 /// What tonic says when it cannot read a request (tonic 0.14's codec and tonic-prost).
-const UNREADABLE: [&str; 4] = [
+const UNREADABLE: [&str; 5] = [
     "failed to decode Protobuf message",
     "protocol error:",
     "Unexpected EOF decoding stream",
     "Error decompressing",
+    // A body that ends inside the first frame's header: no message at all.
+    "Missing request message",
 ];
 const TOO_LARGE: &str = "Error, decoded message length too large";
 
