@@ -40,6 +40,12 @@ impl Stack {
 
     /// [`Stack::start`] with the gateway's web settings given (caps, proxies).
     pub async fn start_with(web: WebConfig) -> Self {
+        Box::pin(Self::start_tuned(web, |_| {})).await
+    }
+
+    /// [`Stack::start_with`], with the gateway's configuration changed by `tune` just
+    /// before it starts (a peer's URL pointed at a fault proxy, a deadline).
+    pub async fn start_tuned(web: WebConfig, tune: impl FnOnce(&mut GatewayConfig)) -> Self {
         let ctx = TestContext::new(&SPECS).await;
         let config = ctx.config.clone();
         // Routing first: the registry reaches it (the protocol register, the intake of a
@@ -130,13 +136,15 @@ impl Stack {
                 }
             })
             .collect();
+        let mut gateway_config = GatewayConfig {
+            service: config,
+            peers,
+            web,
+        };
+        tune(&mut gateway_config);
         let gateway = TestService::start(
             &sportello_gateway::SPEC,
-            GatewayConfig {
-                service: config,
-                peers,
-                web,
-            },
+            gateway_config,
             sportello_gateway::start,
         )
         .await;
