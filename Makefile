@@ -27,6 +27,7 @@ test: ## Everything CI checks: lint, deploy-check, the whole suite, make run as 
 	$(PHASE) ui $(MAKE) --no-print-directory ui chromium oidc-provider
 	$(PHASE) debug-build $(TEST_BUILD)
 	$(PHASE) rust-tests deploy/local/test.sh $(TEST_RUNNER)
+	$(PHASE) chaos-short $(MAKE) --no-print-directory chaos-short
 	$(PHASE) newcomer tests/newcomer.sh
 	$(PHASE) browser-tests $(MAKE) --no-print-directory test-ui
 	@$(PHASE) --report
@@ -42,6 +43,31 @@ TEST_RUNNER := $(CARGO) nextest run --workspace --locked --no-fail-fast
 else
 TEST_RUNNER := $(CARGO) test --workspace --locked --no-fail-fast
 endif
+
+# The fault-injection suite (tests/tests/chaos.rs): ignored in the ordinary run (it starts
+# the real binaries with its own PostgreSQL and NATS), run alone here.
+# The runs go one at a time: each measures recovery or deadlines, not its neighbour's load.
+# The short version runs the ignored tests only (the malformed flood, not timed, is in
+# the ordinary run); the full one runs the flood's long version too.
+ifeq ($(NEXTEST),yes)
+CHAOS_RUNNER = $(CARGO) nextest run -p sportello-tests --test chaos --test chaos_edges --locked --test-threads 1 --no-capture --run-ignored $(1)
+else
+CHAOS_RUNNER = $(CARGO) test -p sportello-tests --test chaos --test chaos_edges --locked -- --test-threads 1 --nocapture $(if $(filter all,$(1)),--include-ignored,--ignored)
+endif
+
+.PHONY: chaos
+chaos: ## Fault injection on the real binaries under load: each service killed -9 five times every 30 s, NATS killed three times, PostgreSQL stopped immediately, a consumer paused past its ack wait, a rolling SIGTERM restart with a board open; the oracle's line per run
+	$(TEST_BUILD)
+	CHAOS=full deploy/local/test.sh $(call CHAOS_RUNNER,all)
+
+.PHONY: chaos-short
+chaos-short: ## make chaos's short version (one fault of each kind, at most 4 minutes): a phase of make test
+	$(TEST_BUILD)
+	CHAOS=short deploy/local/test.sh $(call CHAOS_RUNNER,only)
+
+.PHONY: sim
+sim: ## The deterministic simulation of routing's core, long: 100,000 seeds in a release build (SIM_SEEDS=n for another count; SIM_SEED=n replays one); a short run is part of make test
+	SIM_SEEDS=$(or $(SIM_SEEDS),100000) $(CARGO) nextest run -p sportello-routing --test simulation --locked --release --no-capture
 
 .PHONY: test-rust
 test-rust: oidc-provider ## The Rust suite alone (unit, integration, end-to-end, property tests) against private PostgreSQL and NATS
@@ -181,6 +207,34 @@ $(CARGO_DENY):
 		--config 'profile.release.lto=false' --config 'profile.release.codegen-units=16' \
 		--config 'profile.release.opt-level=1' \
 		--root .sportello/tools/cargo-deny-$(CARGO_DENY_VERSION)
+
+# Fuzzing (issue 20): one cargo-fuzz target per parser of untrusted input in fuzz/ (their
+# bodies in tests/fuzz, whose test replays the committed corpus in make test). cargo-fuzz
+# is built once into .sportello/tools, like cargo-deny; it needs nightly's -Z flags: the
+# nightly toolchain where there is one, else the stable one allowed them (RUSTC_BOOTSTRAP).
+# No sanitizer (the workspace forbids unsafe code); the instrumented build goes to
+# target/fuzz. New inputs land in target/fuzz/corpus, the committed corpus is only read:
+# `cargo fuzz cmin` folds them in (README).
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ_DIR := .sportello/tools/cargo-fuzz-$(CARGO_FUZZ_VERSION)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(sort $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs))))
+FUZZ_CARGO := PATH="$(CURDIR)/$(CARGO_FUZZ_DIR)/bin:$$PATH" $(if $(shell rustup toolchain list 2>/dev/null | grep '^nightly'),$(CARGO) +nightly,RUSTC_BOOTSTRAP=1 $(CARGO))
+FUZZ_FLAGS := --fuzz-dir fuzz --sanitizer none --codegen-units 16 --target-dir target/fuzz
+
+.PHONY: fuzz
+fuzz: $(CARGO_FUZZ_DIR)/bin/cargo-fuzz ## Fuzz each target of fuzz/ for FUZZ_SECONDS (60; FUZZ_SECONDS=600 is the long run); crashes go to fuzz/artifacts
+	$(FUZZ_CARGO) fuzz build $(FUZZ_FLAGS)
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		mkdir -p target/fuzz/corpus/$$t; echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		$(FUZZ_CARGO) fuzz run $(FUZZ_FLAGS) $$t target/fuzz/corpus/$$t fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 >target/fuzz/$$t.log 2>&1 \
+			|| failed="$$failed $$t"; \
+		grep -E 'stat::number_of_executed_units|^==|panicked|SUMMARY|Test unit written' target/fuzz/$$t.log; \
+	done; if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (logs in target/fuzz/<target>.log, crashes in fuzz/artifacts)"; exit 1; fi
+
+$(CARGO_FUZZ_DIR)/bin/cargo-fuzz:
+	$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --quiet --root $(CARGO_FUZZ_DIR)
 
 .PHONY: proto-lint
 proto-lint: proto/node_modules/.bin/buf ## buf lint of proto/ (STANDARD rules)

@@ -3,8 +3,11 @@
 //! resets, a black hole — where no call may outlive its deadline by more than 50 ms and
 //! retries may add at most 10 % to what routing receives; and a flood of malformed and
 //! oversized gRPC requests and HTTP bodies, which must draw no panic and no INTERNAL,
-//! UNKNOWN or 5xx. The short version runs in `make test`; `CHAOS=full` runs the long one
-//! (100,000 malformed requests instead of 2,000, 30 s of each fault instead of 10).
+//! UNKNOWN or 5xx. The flood runs in the ordinary suite; the proxy's run, which times
+//! answers against a deadline, runs alone in `make chaos-short` (a phase of `make test`)
+//! rather than beside the whole parallel suite, whose load would be measured instead of
+//! the line. `CHAOS=full` (`make chaos`) runs the long versions: 100,000 malformed
+//! requests instead of 2,000, 30 s of each fault instead of 10.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -55,6 +58,7 @@ async fn routing_arrivals(metrics: SocketAddr) -> u64 {
 // Several threads: the callers' clocks must not wait behind the whole stack's work on
 // one thread, or the measure would be of the test's scheduling, not of the deadlines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "timed against a deadline: make chaos-short (inside make test) runs it alone, make chaos the long one"]
 async fn calls_through_a_faulty_line_end_by_their_deadline_and_retries_stay_in_budget() {
     let mut proxied = None;
     let stack = Box::pin(Stack::start_tuned(WebConfig::default(), |gateway| {
