@@ -269,6 +269,40 @@ async fn an_offer_goes_to_one_specialist_who_accepts_it_and_no_one_else_can() {
     );
 }
 
+/// A reply lost to a restart makes the specialist (or the gateway) ask again: the same
+/// accept and the same completion answer as they did and write nothing more; a
+/// completion with another outcome is still refused.
+#[tokio::test]
+async fn a_repeated_accept_or_completion_answers_as_before_and_writes_nothing() {
+    let mut desk = desk().await;
+    let item = held_check(&mut desk, "s.bianchi").await;
+    let before = footprint(&desk, item).await;
+    let again = back_office(&desk)
+        .await
+        .accept_offer(back_office_person("s.bianchi").request(AcceptOfferRequest {
+            item_id: item.to_string(),
+            operator_id: "s.bianchi".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(again.state, WorkState::Held as i32);
+    assert_eq!(footprint(&desk, item).await, before, "the repeated accept wrote nothing");
+    let done = complete_as(&desk, "s.bianchi", item, "check_passed").await.unwrap();
+    let after = footprint(&desk, item).await;
+    let repeated = complete_as(&desk, "s.bianchi", item, "check_passed").await.unwrap();
+    assert_eq!(repeated.state, WorkState::Completed as i32);
+    assert_eq!(repeated.outcome_code, done.outcome_code);
+    assert_eq!(footprint(&desk, item).await, after, "the repeat wrote nothing");
+    let other = complete_as(&desk, "s.bianchi", item, "check_failed")
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::FailedPrecondition, "{other:?}");
+    assert_eq!(footprint(&desk, item).await, after);
+}
+
 /// Publishes the registry's request for an address check, lets routing offer it to the
 /// one specialist, who accepts it: the item id, held by `holder`.
 async fn held_check(desk: &mut Desk, holder: &str) -> Uuid {

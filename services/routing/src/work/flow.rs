@@ -552,6 +552,11 @@ impl WorkFlow {
         context.ensure_municipality(operator.profile.municipality)?;
         let mut item = store::lock(&mut uow, item_id).await?;
         context.ensure_visible(item.municipality)?;
+        // A retry after a lost reply (the specialist's second click, the gateway's
+        // retry after a restart): the item is already theirs, so the answer is the item.
+        if item.state == WorkState::Held && item.holder.as_deref() == Some(operator_id) {
+            return Ok(item);
+        }
         let now = uow.now();
         match (&item.state, item.offered_to.as_deref()) {
             (WorkState::Offered, Some(to)) if to != operator_id => {
@@ -638,6 +643,15 @@ impl WorkFlow {
         let mut uow = self.db.begin().await?;
         let mut item = store::lock(&mut uow, item_id).await?;
         context.ensure_visible(item.municipality)?;
+        // The same completion again (its reply was lost when a process restarted): it
+        // has happened, so it answers as it did; a different outcome is still refused.
+        if item.state == WorkState::Completed
+            && item.holder.as_deref() == Some(operator_id)
+            && item.outcome_code.as_deref() == Some(outcome_code.as_str())
+            && item.result == result
+        {
+            return Ok(item);
+        }
         if !item.is_open() {
             return Err(RoutingError::WorkClosed(item.state.to_db()).into());
         }
