@@ -289,13 +289,25 @@ async fn a_repeated_accept_or_completion_answers_as_before_and_writes_nothing() 
         .item
         .unwrap();
     assert_eq!(again.state, WorkState::Held as i32);
-    assert_eq!(footprint(&desk, item).await, before, "the repeated accept wrote nothing");
-    let done = complete_as(&desk, "s.bianchi", item, "check_passed").await.unwrap();
+    assert_eq!(
+        footprint(&desk, item).await,
+        before,
+        "the repeated accept wrote nothing"
+    );
+    let done = complete_as(&desk, "s.bianchi", item, "check_passed")
+        .await
+        .unwrap();
     let after = footprint(&desk, item).await;
-    let repeated = complete_as(&desk, "s.bianchi", item, "check_passed").await.unwrap();
+    let repeated = complete_as(&desk, "s.bianchi", item, "check_passed")
+        .await
+        .unwrap();
     assert_eq!(repeated.state, WorkState::Completed as i32);
     assert_eq!(repeated.outcome_code, done.outcome_code);
-    assert_eq!(footprint(&desk, item).await, after, "the repeat wrote nothing");
+    assert_eq!(
+        footprint(&desk, item).await,
+        after,
+        "the repeat wrote nothing"
+    );
     let other = complete_as(&desk, "s.bianchi", item, "check_failed")
         .await
         .unwrap_err();
