@@ -644,6 +644,12 @@ impl Flow {
     /// ticket's next service comes first, as after `complete`; when nothing the operator
     /// may serve is waiting, they enter wrap-up, as after `complete`. The claim is the
     /// same conditional write as `call_next`'s: a case is claimed once, whoever races.
+    ///
+    /// The next case is chosen before the completion is written, so that the completion
+    /// and the claim go to PostgreSQL as one statement
+    /// ([`store::complete_held_and_claim`]): at the counter's pace every round trip and
+    /// every statement's start costs CPU on both sides. A ticket's case is completed
+    /// alone by it (its next service may come first), and a lost race claims again.
     pub async fn complete_and_call_next(
         &self,
         context: &CallContext,
@@ -652,17 +658,94 @@ impl Flow {
         outcome: &str,
     ) -> Result<(Case, Option<Call>, sportello_proto::routing::v1::Decision), ServiceError> {
         let mut uow = self.db.begin().await?;
-        let done = self
-            .complete_in(
-                &mut uow,
-                context,
-                operator_id,
-                case_id,
-                outcome,
-                None,
-                Some(0),
-            )
-            .await?;
+        let operator = lock_operator(&mut uow, context, operator_id).await?;
+        let now = uow.now();
+        // Where the operator may call from; not seated, they hold nothing to complete.
+        let (site_id, counter) = operator.seat()?;
+        let site = self.sites.get(site_id).await?;
+        let settings = &site.site.settings;
+        let catalogue = self.catalogue.get(operator.profile.municipality).await?;
+        let lanes = dispatch::lanes_for(&operator.profile, site_id, settings, &catalogue);
+        let groups = group_names(&lanes);
+        let reason_completed = format!("completed: {outcome}");
+
+        let mut lost_races = 0;
+        // The case claimed by the completion's own statement, with why it was chosen.
+        let mut first = None;
+        let case = match self.dispatcher.choose(&lanes, now, settings) {
+            Some(pick) => {
+                let reservation = Reservation {
+                    dispatcher: &self.dispatcher,
+                    case: pick.case,
+                    settled: false,
+                };
+                let written = store::complete_held_and_claim(
+                    &mut uow,
+                    case_id,
+                    operator_id,
+                    outcome,
+                    context.actor(),
+                    &reason_completed,
+                    pick.case,
+                    counter,
+                    pick.reason.as_str_name(),
+                )
+                .await;
+                reservation.settle();
+                let (done, claimed) = match written {
+                    Ok(written) => written,
+                    Err(error) => {
+                        self.dispatcher.release(pick.case);
+                        return Err(error.into());
+                    }
+                };
+                let Some(done) = done else {
+                    self.dispatcher.release(pick.case);
+                    lock_held(&mut uow, context, &operator, case_id).await?;
+                    return Err(RoutingError::NotHolding.into());
+                };
+                match claimed {
+                    Some(called) => first = Some((called, pick.reason)),
+                    // Another operator or replica got it first: choose again below.
+                    None if done.ticket_id.is_none() => {
+                        self.dispatcher.forget(pick.case);
+                        lost_races += 1;
+                    }
+                    // Not tried: the ticket's next service may come first.
+                    None => self.dispatcher.release(pick.case),
+                }
+                done
+            }
+            None => {
+                let Some(done) = store::complete_held(
+                    &mut uow,
+                    case_id,
+                    operator_id,
+                    outcome,
+                    Some(0),
+                    context.actor(),
+                    &reason_completed,
+                )
+                .await?
+                else {
+                    lock_held(&mut uow, context, &operator, case_id).await?;
+                    return Err(RoutingError::NotHolding.into());
+                };
+                done
+            }
+        };
+        let done = match self
+            .after_completion(&mut uow, context, operator, case, None)
+            .await
+        {
+            Ok(done) => done,
+            Err(error) => {
+                if let Some((called, _)) = &first {
+                    self.dispatcher.release(called.id);
+                }
+                return Err(error);
+            }
+        };
         let Completed {
             case,
             operator,
@@ -674,47 +757,42 @@ impl Flow {
             let decision = call.decision.clone().unwrap_or_default();
             return Ok((case, Some(call), decision));
         }
-        let (site_id, counter) = operator.seat()?;
-        let site = self.sites.get(site_id).await?;
-        let settings = &site.site.settings;
-        let catalogue = self.catalogue.get(operator.profile.municipality).await?;
-        let lanes = dispatch::lanes_for(&operator.profile, site_id, settings, &catalogue);
-        let groups = group_names(&lanes);
-        let now = uow.now();
-        let mut lost_races = 0;
-        let called = loop {
-            if lost_races == MAX_LOST_RACES {
-                self.dispatcher.reload(&self.db).await?;
-            }
-            let Some(pick) = self.dispatcher.choose(&lanes, now, settings) else {
-                break None;
-            };
-            let reservation = Reservation {
-                dispatcher: &self.dispatcher,
-                case: pick.case,
-                settled: false,
-            };
-            let claimed = store::claim(
-                &mut uow,
-                pick.case,
-                operator_id,
-                counter,
-                context.actor(),
-                pick.reason.as_str_name(),
-            )
-            .await;
-            reservation.settle();
-            match claimed {
-                Ok(Some(called)) => break Some((called, pick.reason)),
-                Ok(None) => {
-                    self.dispatcher.forget(pick.case);
-                    lost_races += 1;
+        let called = match first {
+            Some(first) => Some(first),
+            None => loop {
+                if lost_races == MAX_LOST_RACES {
+                    self.dispatcher.reload(&self.db).await?;
                 }
-                Err(error) => {
-                    self.dispatcher.release(pick.case);
-                    return Err(error.into());
+                let Some(pick) = self.dispatcher.choose(&lanes, now, settings) else {
+                    break None;
+                };
+                let reservation = Reservation {
+                    dispatcher: &self.dispatcher,
+                    case: pick.case,
+                    settled: false,
+                };
+                let claimed = store::claim(
+                    &mut uow,
+                    pick.case,
+                    operator_id,
+                    counter,
+                    context.actor(),
+                    pick.reason.as_str_name(),
+                )
+                .await;
+                reservation.settle();
+                match claimed {
+                    Ok(Some(called)) => break Some((called, pick.reason)),
+                    Ok(None) => {
+                        self.dispatcher.forget(pick.case);
+                        lost_races += 1;
+                    }
+                    Err(error) => {
+                        self.dispatcher.release(pick.case);
+                        return Err(error.into());
+                    }
                 }
-            }
+            },
         };
         let Some((called, reason)) = called else {
             wrap_up(&mut uow, operator, case.id).await?;
@@ -802,6 +880,21 @@ impl Flow {
             lock_held(uow, context, &operator, case_id).await?;
             return Err(RoutingError::NotHolding.into());
         };
+        self.after_completion(uow, context, operator, case, appointment)
+            .await
+    }
+
+    /// What follows the completion's write inside `uow`: the checks on the completed
+    /// case, its events, and the ticket's next service (called to the same counter, or
+    /// queued).
+    async fn after_completion(
+        &self,
+        uow: &mut UnitOfWork,
+        context: &CallContext,
+        operator: Operator,
+        case: Case,
+        appointment: Option<&str>,
+    ) -> Result<Completed, ServiceError> {
         if case.municipality != operator.profile.municipality {
             return Err(RoutingError::CaseNotFound.into());
         }
@@ -844,7 +937,7 @@ impl Flow {
             if let Some(i) = servable {
                 let mut next = rest.remove(i);
                 next.status = CaseStatus::Called;
-                next.operator_id = Some(operator_id.to_owned());
+                next.operator_id = Some(operator.profile.id.clone());
                 next.counter_number = case.counter_number;
                 next.call_count = 1;
                 next.called_at = Some(now);

@@ -274,6 +274,84 @@ pub async fn complete_held(
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
+/// The counter's "complete and call next" in one statement: completes the case
+/// `operator_id` holds (as [`complete_held`], wrap-up 0) and claims `next` if it is still
+/// waiting (as [`claim`]), each with its history line — one round trip and one executor
+/// start where the two statements took two. The claim reads the completion's row, so it
+/// runs after it (the operator's unique "one called case" index never sees two), and only
+/// when that case has no ticket: a ticket's next service comes first, which the caller
+/// decides. Returns the completed case (`None`: the operator does not hold it, nothing
+/// was claimed) and the claimed one (`None`: gone, or not tried).
+#[allow(clippy::too_many_arguments)]
+pub async fn complete_held_and_claim(
+    uow: &mut UnitOfWork,
+    id: Uuid,
+    operator_id: &str,
+    outcome: &str,
+    actor: &str,
+    reason: &str,
+    next: Uuid,
+    counter: i16,
+    claim_reason: &str,
+) -> Result<(Option<Case>, Option<Case>), RoutingError> {
+    let now = SqlTimestamp::from(uow.now());
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "with done as (
+             update cases set status = 'completed', outcome_code = $3, closed_at = $4,
+                 wrap_up_seconds = 0, version = version + 1
+             where id = $1 and status = 'called' and operator_id = $2
+             returning *),
+         done_logged as (
+             insert into case_history (case_id, seq, status, at, actor, reason)
+             select id, version, 'completed', $4, $5, $6 from done),
+         claimed as (
+             update cases n set status = 'called', operator_id = $2, counter_number = $8,
+                 call_count = n.call_count + 1, called_at = $4, version = n.version + 1
+             from done d
+             where n.id = $7 and n.status = 'waiting' and d.ticket_id is null
+             returning n.*),
+         claim_logged as (
+             insert into case_history (case_id, seq, status, at, actor, reason)
+             select id, version, 'called', $4, $5, $9 from claimed)
+         select true as completed, {COLUMNS} from done c left join tickets t on t.id = c.ticket_id
+         union all
+         select false, {COLUMNS} from claimed c left join tickets t on t.id = c.ticket_id"
+    )))
+    .bind(id)
+    .bind(operator_id)
+    .bind(outcome)
+    .bind(now)
+    .bind(actor)
+    .bind(reason)
+    .bind(next)
+    .bind(counter)
+    .bind(claim_reason)
+    .fetch_all(uow.conn())
+    .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error)
+            if sportello_kit::db::violated_constraint(
+                &error,
+                sportello_kit::db::sqlstate::UNIQUE_VIOLATION,
+            ) == Some("cases_one_called_per_operator") =>
+        {
+            return Err(RoutingError::AlreadyHolding);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let (mut done, mut claimed) = (None, None);
+    for row in &rows {
+        let case = from_row(row)?;
+        if row.try_get::<bool, _>("completed")? {
+            done = Some(case);
+        } else {
+            claimed = Some(case);
+        }
+    }
+    Ok((done, claimed))
+}
+
 /// The case an operator holds at a counter, if any.
 pub async fn held_by(
     db: impl PgExecutor<'_>,
