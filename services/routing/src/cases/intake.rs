@@ -193,92 +193,36 @@ impl Flow {
         };
         let actor = context.actor().to_owned();
 
-        let (response, replayed) = self
-            .db
-            .idempotent_or_replay("routing.issue_ticket", key, &fingerprint, |uow| {
-                Box::pin(async move {
-                    let ticket = tickets::issue(
-                        uow,
-                        municipality.as_str(),
-                        new.site_id,
-                        &letter,
-                        new.priority,
-                    )
-                    .await?;
-                    let mut cases = Vec::with_capacity(services.len());
-                    for (position, service) in services.iter().enumerate() {
-                        let case = Case {
-                            id: Uuid::now_v7(),
-                            municipality,
-                            requester_ref: new.requester_ref.clone(),
-                            service_code: service.code.clone(),
-                            department: service.department.clone(),
-                            tier: service.tier,
-                            channel: Channel::Counter,
-                            site_id: Some(new.site_id),
-                            group: service.group.clone(),
-                            priority: new.priority,
-                            status: if position == 0 {
-                                CaseStatus::Waiting
-                            } else {
-                                CaseStatus::Pending
-                            },
-                            ticket_id: Some(ticket.id),
-                            ticket_label: Some(ticket.label.clone()),
-                            ticket_position: i16::try_from(position).unwrap_or(i16::MAX),
-                            arrival_at: ticket.issued_at,
-                            opened_at: ticket.issued_at,
-                            operator_id: None,
-                            counter_number: None,
-                            call_count: 0,
-                            called_at: None,
-                            outcome_code: None,
-                            closed_at: None,
-                            version: 1,
-                        };
-                        store::insert(uow, &case, &actor).await?;
-                        emit(
-                            uow,
-                            &CaseOpened {
-                                case: Some(case.to_event()),
-                            },
-                            &case,
-                        )
-                        .await?;
-                        cases.push(case);
-                    }
-                    let head = &cases[0];
-                    let ahead = tickets::people_ahead(
-                        uow.conn(),
-                        new.site_id,
-                        &head.group,
-                        head.arrival_at,
-                        head.id,
-                    )
-                    .await?;
-                    let people_ahead = u32::try_from(ahead).unwrap_or(u32::MAX);
-                    let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
-                    let message = ticket.to_message(&ids);
-                    let event = TicketIssued {
-                        ticket: Some(ticket.to_event(&ids)),
-                        people_ahead,
-                    };
-                    let aggregate_id = ticket.id.to_string();
-                    let aggregate = sportello_kit::Aggregate {
-                        kind: "routing.ticket",
-                        id: &aggregate_id,
-                        version: 1,
-                        municipality,
-                    };
-                    uow.emit(&event, aggregate).await?;
-                    Ok(IssueTicketResponse {
-                        ticket: Some(message),
-                        cases: cases.iter().map(Case::to_message).collect(),
-                        people_ahead,
+        let ticket = Arc::new(TicketToWrite {
+            municipality,
+            new,
+            letter,
+            services,
+            actor,
+        });
+        let (response, replayed) = match key {
+            // No key to claim: the ticket joins the concurrent ones in one transaction
+            // (group commit), answered once that committed. Besides the WAL flush, the
+            // batch takes the letter's counter row once: tickets of one queue no longer
+            // wait for each other's commit.
+            None => {
+                let response = self
+                    .db
+                    .group_commit(move |uow| {
+                        let ticket = ticket.clone();
+                        Box::pin(async move { ticket.write(uow).await })
                     })
-                })
-            })
-            .await?;
+                    .await?;
+                (response, false)
+            }
+            Some(_) => {
+                self.db
+                    .idempotent_or_replay("routing.issue_ticket", key, &fingerprint, |uow| {
+                        Box::pin(async move { ticket.write(uow).await })
+                    })
+                    .await?
+            }
+        };
         for case in response
             .cases
             .iter()
@@ -288,5 +232,111 @@ impl Flow {
             self.dispatcher.apply(&case);
         }
         Ok(response)
+    }
+}
+
+/// A kiosk ticket ready to be written: what `IssueTicket` checked, owned, so the write
+/// can run twice (a group commit rolled back by another caller's failure runs it again).
+struct TicketToWrite {
+    municipality: sportello_kit::MunicipalityCode,
+    new: NewTicket,
+    letter: String,
+    services: Vec<ServiceType>,
+    actor: String,
+}
+
+impl TicketToWrite {
+    /// The ticket, its cases (the first queued, the rest behind it) and their events.
+    async fn write(
+        &self,
+        uow: &mut sportello_kit::UnitOfWork,
+    ) -> Result<IssueTicketResponse, ServiceError> {
+        let Self {
+            municipality,
+            new,
+            letter,
+            services,
+            actor,
+        } = self;
+        let municipality = *municipality;
+        let ticket = tickets::issue(
+            uow,
+            municipality.as_str(),
+            new.site_id,
+            letter,
+            new.priority,
+        )
+        .await?;
+        let mut cases = Vec::with_capacity(services.len());
+        for (position, service) in services.iter().enumerate() {
+            let case = Case {
+                id: Uuid::now_v7(),
+                municipality,
+                requester_ref: new.requester_ref.clone(),
+                service_code: service.code.clone(),
+                department: service.department.clone(),
+                tier: service.tier,
+                channel: Channel::Counter,
+                site_id: Some(new.site_id),
+                group: service.group.clone(),
+                priority: new.priority,
+                status: if position == 0 {
+                    CaseStatus::Waiting
+                } else {
+                    CaseStatus::Pending
+                },
+                ticket_id: Some(ticket.id),
+                ticket_label: Some(ticket.label.clone()),
+                ticket_position: i16::try_from(position).unwrap_or(i16::MAX),
+                arrival_at: ticket.issued_at,
+                opened_at: ticket.issued_at,
+                operator_id: None,
+                counter_number: None,
+                call_count: 0,
+                called_at: None,
+                outcome_code: None,
+                closed_at: None,
+                version: 1,
+            };
+            store::insert(uow, &case, actor).await?;
+            emit(
+                uow,
+                &CaseOpened {
+                    case: Some(case.to_event()),
+                },
+                &case,
+            )
+            .await?;
+            cases.push(case);
+        }
+        let head = &cases[0];
+        let ahead = tickets::people_ahead(
+            uow.conn(),
+            new.site_id,
+            &head.group,
+            head.arrival_at,
+            head.id,
+        )
+        .await?;
+        let people_ahead = u32::try_from(ahead).unwrap_or(u32::MAX);
+        let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
+        let message = ticket.to_message(&ids);
+        let event = TicketIssued {
+            ticket: Some(ticket.to_event(&ids)),
+            people_ahead,
+        };
+        let aggregate_id = ticket.id.to_string();
+        let aggregate = sportello_kit::Aggregate {
+            kind: "routing.ticket",
+            id: &aggregate_id,
+            version: 1,
+            municipality,
+        };
+        uow.emit(&event, aggregate).await?;
+        Ok(IssueTicketResponse {
+            ticket: Some(message),
+            cases: cases.iter().map(Case::to_message).collect(),
+            people_ahead,
+        })
     }
 }
