@@ -55,6 +55,9 @@ async fn every_fault_loses_nothing_and_applies_nothing_twice() {
             budget: Duration::from_secs(60),
         },
     );
+    // Calendars, booking rules and a business for the appointment and SUAP journeys, set
+    // through the gateway as an administrator and the business desk would.
+    load.prepare().await.unwrap();
     let runs = [
         Fault::KillEach,
         Fault::NatsDown,
@@ -74,7 +77,7 @@ async fn every_fault_loses_nothing_and_applies_nothing_twice() {
         eprintln!("{}", report.line());
         if !report.clean() {
             eprint!("{}", report.explain());
-            failures.push(report.line());
+            failures.push(format!("{}\n{}", report.line(), report.explain()));
         }
     }
     // The malformed flood on the real binaries: the full run's 100,000 requests (the

@@ -166,12 +166,15 @@ pub async fn run(stack: &mut Stack, load: &Load, fault: Fault, plan: &Plan) -> R
     out.details.insert(
         0,
         format!(
-            "{requests} requests: {} tickets, {} certificates, {} cases completed, {} changes of residence, {} work items completed",
+            "{requests} requests: {} tickets, {} certificates, {} cases completed, {} changes of residence, {} work items completed, {} bookings, {} check-ins, {} SUAP filings",
             acked(Journey::Ticket),
             acked(Journey::Certificate),
             acked(Journey::Completion),
             acked(Journey::ResidenceChange),
             acked(Journey::WorkCompletion),
+            acked(Journey::Booking),
+            acked(Journey::CheckIn),
+            acked(Journey::Filing),
         ),
     );
     out.problems.extend(

@@ -1,12 +1,15 @@
 //! The mixed load: real journeys through the gateway's public API, signed in as the demo
 //! accounts, each request recorded with its outcome. A kiosk takes tickets; counter
-//! operators call the next case, issue a residence certificate in it and complete it.
+//! operators call the next case, issue a residence certificate in it and complete it;
+//! changes of residence go to the back office, which completes them; the information desk
+//! books appointments that are checked in on arrival, and the business desk files SCIAs
+//! ([`super::bookings`]).
 //! Every create call carries an idempotency key and is retried with it while the answer is
 //! transient ([`client::with_retries`]); the ledger says what was acknowledged.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::AtomicUsize},
     time::Duration,
 };
 
@@ -32,6 +35,12 @@ pub enum Journey {
     ResidenceChange,
     /// A back-office work item completed by a specialist.
     WorkCompletion,
+    /// An appointment booked on a citizen's behalf (its id: the booking's code).
+    Booking,
+    /// A booking checked in on arrival (its id: the booking's code).
+    CheckIn,
+    /// A SUAP application filed at the business desk (its id: the application's).
+    Filing,
 }
 
 /// One logical request and what came of it.
@@ -56,17 +65,17 @@ pub struct Ledger {
     /// Answers 500 (INTERNAL): a fault must show as UNAVAILABLE, never as this.
     internal: Mutex<Vec<String>>,
     /// Final answers that were neither success nor an expected refusal.
-    failed: Mutex<Vec<String>>,
+    pub(super) failed: Mutex<Vec<String>>,
 }
 
 impl Ledger {
-    fn push(&self, record: Record) {
+    pub(super) fn push(&self, record: Record) {
         if let Ok(mut records) = self.records.lock() {
             records.push(record);
         }
     }
 
-    fn note(&self, list: &Mutex<Vec<String>>, what: String) {
+    pub(super) fn note(&self, list: &Mutex<Vec<String>>, what: String) {
         if let Ok(mut list) = list.lock() {
             list.push(what);
         }
@@ -106,7 +115,7 @@ pub struct Rate {
 }
 
 /// A signed-in account: its cookie and CSRF token.
-type Session = (String, String);
+pub(super) type Session = (String, String);
 
 /// The load against one stack.
 #[derive(Debug, Clone)]
@@ -114,9 +123,13 @@ pub struct Load {
     endpoints: Endpoints,
     /// The ledger every task writes to.
     pub ledger: Arc<Ledger>,
-    people: Arc<People>,
+    pub(super) people: Arc<People>,
     movers: Arc<Mutex<Vec<String>>>,
-    rate: Rate,
+    pub(super) rate: Rate,
+    /// Bookings made so far (which resident the next one is for).
+    pub(super) booked: Arc<AtomicUsize>,
+    /// The business the SUAP filings are for ([`Load::prepare`]).
+    pub(super) business: Arc<Mutex<Option<String>>>,
 }
 
 /// Who the journeys are about, from the synthetic register.
@@ -145,6 +158,8 @@ impl Load {
             movers: Arc::new(Mutex::new(people.movers.clone())),
             people: Arc::new(people),
             rate,
+            booked: Arc::new(AtomicUsize::new(0)),
+            business: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -179,7 +194,7 @@ impl Load {
     }
 
     /// One call with the retries; records 500s. Returns the final answer, if any.
-    async fn call(
+    pub(super) async fn call(
         &self,
         session: &Session,
         method: &str,
@@ -246,6 +261,19 @@ impl Load {
         let token = stop.clone();
         tasks.push(tokio::spawn(async move {
             load.back_office(specialist, token).await
+        }));
+        let info_desk = self.sign_in("info.rossi").await?;
+        let kiosk = self.sign_in("totem.civico").await?;
+        let load = self.clone();
+        let token = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            load.appointments(info_desk, kiosk, token).await
+        }));
+        let business_desk = self.sign_in("tec.neri").await?;
+        let load = self.clone();
+        let token = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            load.filings(business_desk, token).await
         }));
         Ok(tasks)
     }
@@ -575,7 +603,7 @@ impl Load {
 }
 
 /// The final status and, when it is `expected`, the id `pick` finds in the body.
-fn acknowledged(
+pub(super) fn acknowledged(
     reply: Option<crate::http::Response>,
     expected: u16,
     pick: impl Fn(&Value) -> Option<&str>,

@@ -2,6 +2,7 @@
 //! real binaries started with their own PostgreSQL and NATS, a mixed load of real
 //! journeys, the faults, and the oracle that reads every service's committed state.
 
+pub mod bookings;
 pub mod client;
 pub mod faults;
 pub mod load;

@@ -6,6 +6,10 @@
 //!   a duplicate);
 //! - no operator holds two counter cases, no ticket has two first cases, no work item
 //!   has two cases;
+//! - every acknowledged booking exists once, no operator or counter holds two bookings
+//!   over one slot, every acknowledged check-in made exactly one case;
+//! - every acknowledged SUAP filing exists once, registered once and handed to routing's
+//!   back office as exactly one work item;
 //! - every outbox drained; every consumer has nothing pending and its inbox holds exactly
 //!   the events its subjects carry (less those it dead-lettered, which are counted).
 
@@ -16,7 +20,11 @@ use std::{
 
 use futures::StreamExt;
 use prost::Message;
-use sportello_proto::{registry::v1::IssueCertificateResponse, routing::v1::IssueTicketResponse};
+use sportello_proto::{
+    registry::v1::IssueCertificateResponse,
+    routing::v1::{BookResponse, IssueTicketResponse},
+    suap::v1::FileApplicationResponse,
+};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -91,6 +99,8 @@ pub async fn judge(endpoints: &Endpoints, ledger: &Ledger, patience: Duration) -
     certificates(&pool, ledger, &mut verdict).await?;
     completions(&pool, ledger, &mut verdict).await?;
     hand_offs(&pool, ledger, &mut verdict).await?;
+    appointments(&pool, ledger, &mut verdict).await?;
+    filings(&pool, ledger, &mut verdict).await?;
     held_once(&pool, &mut verdict).await?;
     inboxes(&pool, &js, &mut verdict).await?;
     pool.close().await;
@@ -173,6 +183,14 @@ async fn tickets(pool: &PgPool, ledger: &Ledger, verdict: &mut Verdict) -> Resul
         .filter_map(|reply| reply.ticket.and_then(|t| t.id.parse().ok()))
         .collect();
     let present = ids(pool, "select id from routing.tickets").await?;
+    // A check-in issues its ticket with the case it opens (no key of its own): those are
+    // judged with the check-ins.
+    let checked_in = ids(
+        pool,
+        "select c.ticket_id from routing.cases c
+         join routing.bookings b on b.case_id = c.id where c.ticket_id is not null",
+    )
+    .await?;
     let mut lost = Vec::new();
     for record in records.iter().filter(|r| r.id.is_some()) {
         verdict.acknowledged += 1;
@@ -185,7 +203,10 @@ async fn tickets(pool: &PgPool, ledger: &Ledger, verdict: &mut Verdict) -> Resul
         lost.len(),
         format!("tickets acknowledged but missing: {lost:?}"),
     );
-    let unclaimed: Vec<_> = present.difference(&claimed).collect();
+    let unclaimed: Vec<_> = present
+        .difference(&claimed)
+        .filter(|id| !checked_in.contains(id))
+        .collect();
     verdict.duplicated(
         unclaimed.len(),
         format!("tickets no request's key claims (made twice): {unclaimed:?}"),
@@ -345,6 +366,183 @@ async fn hand_offs(pool: &PgPool, ledger: &Ledger, verdict: &mut Verdict) -> Res
         format!("passed address checks the registry never applied: {unapplied}"),
     );
     Ok(())
+}
+
+/// A count that must be zero: a duplicate (or, with `duplicate` false, a loss) when not.
+async fn none(
+    pool: &PgPool,
+    verdict: &mut Verdict,
+    duplicate: bool,
+    what: &str,
+    sql: &'static str,
+) -> Result<()> {
+    let count: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.map_err(db)?;
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let line = format!("{what}: {count}");
+    if duplicate {
+        verdict.duplicated(count, line);
+    } else {
+        verdict.lost(count, line);
+    }
+    Ok(())
+}
+
+/// Every acknowledged booking exists, made once (its key's stored reply names it); no
+/// operator and no counter holds two bookings over one slot; every acknowledged check-in
+/// made its booking's one case, and no case was opened by a check-in twice.
+async fn appointments(pool: &PgPool, ledger: &Ledger, verdict: &mut Verdict) -> Result<()> {
+    let records: Vec<_> = ledger
+        .records()
+        .into_iter()
+        .filter(|r| r.journey == Journey::Booking)
+        .collect();
+    let keys: Vec<Uuid> = records.iter().map(|r| r.key).collect();
+    let stored = replies(pool, "routing", &keys).await?;
+    let claimed: HashSet<String> = stored
+        .values()
+        .filter_map(|bytes| BookResponse::decode(bytes.as_slice()).ok())
+        .filter_map(|reply| reply.booking.map(|b| b.code))
+        .collect();
+    let present: HashSet<String> = sqlx::query_scalar("select code from routing.bookings")
+        .fetch_all(pool)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .collect();
+    let mut lost = Vec::new();
+    for record in records.iter().filter(|r| r.id.is_some()) {
+        verdict.acknowledged += 1;
+        let code = record.id.clone().unwrap_or_default();
+        if !(present.contains(&code) && claimed.contains(&code)) {
+            lost.push(code);
+        }
+    }
+    verdict.lost(
+        lost.len(),
+        format!("bookings acknowledged but missing: {lost:?}"),
+    );
+    let unclaimed: Vec<_> = present.difference(&claimed).collect();
+    verdict.duplicated(
+        unclaimed.len(),
+        format!("bookings no request's key claims (booked twice): {unclaimed:?}"),
+    );
+    none(
+        pool,
+        verdict,
+        true,
+        "bookings overlapping another of the same operator or counter",
+        "select count(*) from routing.bookings a join routing.bookings b
+           on a.id < b.id and a.slot && b.slot
+          and (a.operator_id = b.operator_id
+               or (a.site_id = b.site_id and a.counter_number = b.counter_number))
+         where a.status in ('unconfirmed', 'offered', 'confirmed', 'checked_in')
+           and b.status in ('unconfirmed', 'offered', 'confirmed', 'checked_in')",
+    )
+    .await?;
+
+    let checked_in: HashSet<String> = sqlx::query_scalar(
+        "select b.code from routing.bookings b join routing.cases c on c.id = b.case_id
+         where b.status = 'checked_in' and c.channel = 'appointment'",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(db)?
+    .into_iter()
+    .collect();
+    let mut lost = Vec::new();
+    for record in ledger.acknowledged(Journey::CheckIn) {
+        verdict.acknowledged += 1;
+        let code = record.id.unwrap_or_default();
+        if !checked_in.contains(&code) {
+            lost.push(code);
+        }
+    }
+    verdict.lost(
+        lost.len(),
+        format!("check-ins acknowledged but with no case: {lost:?}"),
+    );
+    none(
+        pool,
+        verdict,
+        true,
+        "cases opened by a check-in that no booking holds (checked in twice)",
+        "select count(*) from routing.cases c where c.channel = 'appointment'
+           and not exists (select from routing.bookings b where b.case_id = c.id)",
+    )
+    .await?;
+    none(
+        pool,
+        verdict,
+        true,
+        "cases held by two bookings",
+        "select count(*) from (select case_id from routing.bookings where case_id is not null
+         group by case_id having count(*) > 1) t",
+    )
+    .await
+}
+
+/// Every acknowledged SUAP filing exists, made once; no two share a protocol
+/// registration; each was handed to routing as exactly one work item, which routing
+/// applied once.
+async fn filings(pool: &PgPool, ledger: &Ledger, verdict: &mut Verdict) -> Result<()> {
+    let records: Vec<_> = ledger
+        .records()
+        .into_iter()
+        .filter(|r| r.journey == Journey::Filing)
+        .collect();
+    let keys: Vec<Uuid> = records.iter().map(|r| r.key).collect();
+    let stored = replies(pool, "suap", &keys).await?;
+    let claimed: HashSet<Uuid> = stored
+        .values()
+        .filter_map(|bytes| FileApplicationResponse::decode(bytes.as_slice()).ok())
+        .filter_map(|reply| reply.application.and_then(|a| a.id.parse().ok()))
+        .collect();
+    let present = ids(pool, "select id from suap.applications").await?;
+    let mut lost = Vec::new();
+    for record in records.iter().filter(|r| r.id.is_some()) {
+        verdict.acknowledged += 1;
+        let id: Option<Uuid> = record.id.as_deref().and_then(|i| i.parse().ok());
+        if !id.is_some_and(|id| present.contains(&id) && claimed.contains(&id)) {
+            lost.push(record.id.clone().unwrap_or_default());
+        }
+    }
+    verdict.lost(
+        lost.len(),
+        format!("SUAP filings acknowledged but missing: {lost:?}"),
+    );
+    let unclaimed: Vec<_> = present.difference(&claimed).collect();
+    verdict.duplicated(
+        unclaimed.len(),
+        format!("SUAP applications no request's key claims (filed twice): {unclaimed:?}"),
+    );
+    none(
+        pool,
+        verdict,
+        true,
+        "SUAP applications sharing a protocol registration",
+        "select count(*) from (select protocol_registration_id from suap.applications
+         group by protocol_registration_id having count(*) > 1) t",
+    )
+    .await?;
+    none(
+        pool,
+        verdict,
+        false,
+        "SCIA filings routing never took as work",
+        "select count(*) from suap.applications a where a.regime = 'scia'
+           and not exists (select from routing.work_items w
+                           where w.origin_service = 'suap' and w.procedure_id = a.id)",
+    )
+    .await?;
+    none(
+        pool,
+        verdict,
+        true,
+        "SUAP work requests routing applied as two work items",
+        "select count(*) from (select work_id from routing.work_items
+         where origin_service = 'suap' group by work_id having count(*) > 1) t",
+    )
+    .await
 }
 
 /// No operator holds two counter cases; no ticket has two first cases; no work item two
