@@ -2,7 +2,10 @@
 //! kind of fault per run, the oracle after each. `CHAOS=short` (inside `make test`, as its
 //! own phase) runs one fault of each kind; otherwise the full runs (`make chaos`). Ignored
 //! in the ordinary run: it owns its own PostgreSQL and NATS and would compete with the
-//! parallel suite; the make targets run it with `--run-ignored only`.
+//! parallel suite; the make targets run it with `--run-ignored only`. After the faults, a
+//! TCP fault proxy between the gateway and routing (latency, resets, a black hole) in
+//! both versions, and in the full one the malformed flood (`CHAOS_ONLY=proxy` or
+//! `malformed` runs one alone).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,15 +14,20 @@
     clippy::print_stdout
 )]
 
-use std::time::{Duration, Instant};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use sportello_kit::{PeerChannel, TlsIdentity};
 
 use sportello_tests::{
     chaos::{
+        client,
         faults::{self, Fault, Plan},
         load::{self, Load, Rate},
         malformed::{self, Targets},
+        proxy::{self, FaultProxy},
         stack::{SERVICES, Stack},
     },
     http::Api,
@@ -78,6 +86,18 @@ async fn every_fault_loses_nothing_and_applies_nothing_twice() {
         if !report.clean() {
             eprint!("{}", report.explain());
             failures.push(format!("{}\n{}", report.line(), report.explain()));
+        }
+    }
+    // The fault proxy between the gateway and routing, on the real binaries (the in-process
+    // stack's run is chaos_edges.rs's): in every version, or alone with CHAOS_ONLY=proxy.
+    if only.is_empty() || only.split(',').any(|n| n == "proxy") {
+        let seconds = if short { 10 } else { 30 };
+        for (line, holds) in proxy_real_binaries(&mut stack, seconds).await {
+            println!("{line}");
+            eprintln!("{line}");
+            if !holds {
+                failures.push(line);
+            }
         }
     }
     // The malformed flood on the real binaries: the full run's 100,000 requests (the
@@ -151,4 +171,102 @@ async fn flood_real_binaries(stack: &mut Stack, requests: usize) -> String {
         )
     };
     format!("{} (real binaries) — {verdict}", report.line())
+}
+
+/// The gateway's deadline for routing in the proxy run (its `GRPC_TIMEOUT_ROUTING`).
+const ROUTING_DEADLINE: Duration = Duration::from_secs(1);
+
+/// One public `GET /api/v1/sites` (one ListSites call from the gateway to routing), as the
+/// label of its answer.
+async fn sites(http: SocketAddr) -> String {
+    match client::once(http, "GET", "/api/v1/sites", None, None).await {
+        Ok(reply) => format!("http {}", reply.status),
+        Err(error) => format!("no answer ({error})"),
+    }
+}
+
+/// Calls from the gateway that reached routing's gate, from routing's `/metrics`.
+async fn routing_arrivals(metrics: SocketAddr) -> u64 {
+    let (status, text) = sportello_tests::http::get(metrics, "/metrics").await;
+    assert_eq!(status, 200, "routing's /metrics");
+    proxy::requests_counted(&text, "routing", "svc/gateway")
+}
+
+/// Restarts the gateway (SIGTERM, then its environment as set now) and waits until its
+/// API answers.
+async fn restart_gateway(stack: &mut Stack) {
+    let (took, code) = stack.terminate("gateway").await.unwrap();
+    assert_eq!(code, Some(0), "the gateway drains in {took:?}");
+    stack.start_service("gateway").unwrap();
+    stack
+        .endpoints
+        .wait_serving("gateway", Duration::from_secs(60))
+        .await
+        .expect("the gateway serves again");
+    let http = stack.endpoints.http;
+    for _ in 0..100 {
+        if sites(http).await == "http 200" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the gateway's API does not answer after its restart");
+}
+
+/// The TCP fault proxy between the real gateway and the real routing: the gateway
+/// restarted with `ROUTING_URL` through the proxy and a 1-s deadline for routing, then
+/// latency, resets and a black hole for `seconds` each under eight callers — no call may
+/// outlive its deadline by more than 50 ms, and routing may receive at most 10 % more calls
+/// than the callers made. The gateway goes back to routing directly at the end.
+async fn proxy_real_binaries(stack: &mut Stack, seconds: u64) -> Vec<(String, bool)> {
+    let direct = stack.endpoints.grpc["routing"].clone();
+    let (line, url) = FaultProxy::for_url(&direct).unwrap();
+    stack.set_env("gateway", "ROUTING_URL", &url);
+    stack.set_env(
+        "gateway",
+        "GRPC_TIMEOUT_ROUTING",
+        &format!("{}ms", ROUTING_DEADLINE.as_millis()),
+    );
+    restart_gateway(stack).await;
+    let http = stack.endpoints.http;
+    let metrics = stack.endpoints.metrics["routing"];
+    let mut lines = Vec::new();
+    for fault in [
+        proxy::Fault::None,
+        proxy::Fault::Latency(Duration::from_millis(300)),
+        proxy::Fault::Reset,
+        proxy::Fault::BlackHole,
+    ] {
+        let run = proxy::drive(
+            &line,
+            fault,
+            Duration::from_secs(if fault == proxy::Fault::None {
+                2
+            } else {
+                seconds
+            }),
+            ROUTING_DEADLINE,
+            8,
+            move || sites(http),
+            || routing_arrivals(metrics),
+        )
+        .await;
+        lines.push((
+            format!("{} (real binaries)", run.line(ROUTING_DEADLINE)),
+            run.holds(),
+        ));
+        // A moment for the line to recover before the next fault.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (accepted, reset, bytes) = line.counts();
+    lines.push((
+        format!(
+            "chaos proxy totals (real binaries): connections {accepted}, reset {reset}, bytes {bytes}"
+        ),
+        true,
+    ));
+    stack.clear_env("gateway", "ROUTING_URL");
+    stack.clear_env("gateway", "GRPC_TIMEOUT_ROUTING");
+    restart_gateway(stack).await;
+    lines
 }

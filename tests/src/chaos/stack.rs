@@ -43,6 +43,8 @@ pub struct Endpoints {
     pub http: SocketAddr,
     /// Each service's gRPC URL (`https://127.0.0.1:port`).
     pub grpc: HashMap<&'static str, String>,
+    /// Each service's Prometheus `/metrics` address.
+    pub metrics: HashMap<&'static str, SocketAddr>,
     /// The command-line tool's identity (`tool/cli`): certificate, key and CA.
     pub tls: TlsIdentity,
     /// The files of that identity (cert.pem, key.pem, ca.pem), for another client.
@@ -59,6 +61,7 @@ impl std::fmt::Debug for Endpoints {
         f.debug_struct("Endpoints")
             .field("http", &self.http)
             .field("grpc", &self.grpc)
+            .field("metrics", &self.metrics)
             .field("tls_dir", &self.tls_dir)
             .finish_non_exhaustive()
     }
@@ -233,9 +236,21 @@ impl Stack {
         let tls = TlsIdentity::from_pem(&read("cert.pem")?, &read("key.pem")?, &read("ca.pem")?)
             .map_err(|e| e.to_string())?;
         let mut grpc = HashMap::new();
+        let mut metrics = HashMap::new();
         for name in SERVICES {
             let port = get(&format!("GRPC_{}", name.to_ascii_uppercase()))?;
             grpc.insert(name, format!("https://127.0.0.1:{port}"));
+            let port = envs
+                .get(name)
+                .into_iter()
+                .flatten()
+                .find(|(k, _)| k == "METRICS_PORT")
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| format!("env/{name}.env has no METRICS_PORT"))?;
+            let addr = format!("127.0.0.1:{port}")
+                .parse()
+                .map_err(|e| format!("{name}'s METRICS_PORT: {e}"))?;
+            metrics.insert(name, addr);
         }
         let http = format!("127.0.0.1:{}", get("HTTP_PORT")?)
             .parse()
@@ -243,6 +258,7 @@ impl Stack {
         let endpoints = Endpoints {
             http,
             grpc,
+            metrics,
             tls,
             tls_dir,
             database_url: get("DATABASE_URL")?,
@@ -285,6 +301,14 @@ impl Stack {
         let list = self.overrides.entry(service).or_default();
         list.retain(|(k, _)| k != var);
         list.push((var.to_owned(), value.to_owned()));
+    }
+
+    /// Drops what [`Stack::set_env`] set for `var`: `service`'s next start has its
+    /// prepared value again.
+    pub fn clear_env(&mut self, service: &'static str, var: &str) {
+        if let Some(list) = self.overrides.get_mut(service) {
+            list.retain(|(k, _)| k != var);
+        }
     }
 
     fn command(&self, program: &str, env_name: &'static str, log: &str) -> Result<Command> {
