@@ -316,6 +316,8 @@ pub struct ProxyRun {
     pub slowest: Duration,
     /// Answers later than the deadline plus the allowance.
     pub late: u64,
+    /// Those late answers by label, with the latest of each.
+    pub late_by: BTreeMap<String, (u64, Duration)>,
     /// Calls that arrived at the callee, as it counts them.
     pub arrivals: u64,
 }
@@ -343,14 +345,24 @@ impl ProxyRun {
             .iter()
             .map(|(label, n)| format!("{label} {n}"))
             .collect();
+        let late: Vec<String> = self
+            .late_by
+            .iter()
+            .map(|(label, (n, latest))| format!("{label} {n} (to {} ms)", latest.as_millis()))
+            .collect();
         format!(
-            "chaos proxy {}: requests {}, answers by code {}, slowest {} ms (deadline {} ms), late {}, arrivals at the callee {}, amplification {:+.1} %",
+            "chaos proxy {}: requests {}, answers by code {}, slowest {} ms (deadline {} ms), late {}{}, arrivals at the callee {}, amplification {:+.1} %",
             self.fault,
             self.requests,
             answers.join(", "),
             self.slowest.as_millis(),
             deadline.as_millis(),
             self.late,
+            if late.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", late.join(", "))
+            },
             self.arrivals,
             self.amplification() * 100.0
         )
@@ -411,15 +423,19 @@ where
         answers: BTreeMap::new(),
         slowest: Duration::ZERO,
         late: 0,
+        late_by: BTreeMap::new(),
         arrivals: 0,
     };
     for caller in callers {
         for answer in caller.await.unwrap_or_default() {
             run.requests += 1;
-            *run.answers.entry(answer.label).or_default() += 1;
+            *run.answers.entry(answer.label.clone()).or_default() += 1;
             run.slowest = run.slowest.max(answer.elapsed);
             if answer.elapsed > deadline + DEADLINE_ALLOWANCE {
                 run.late += 1;
+                let entry = run.late_by.entry(answer.label).or_default();
+                entry.0 += 1;
+                entry.1 = entry.1.max(answer.elapsed);
             }
         }
     }
