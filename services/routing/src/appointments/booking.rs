@@ -388,6 +388,16 @@ impl Appointments {
         };
         let documents = service.documents.clone();
         let service_for_mail = service.clone();
+        // A retry of a booking already made, or still being made, answers with it — before
+        // the in-memory claims below, which its first attempt holds and would refuse as
+        // taken.
+        if let Some(response) = self
+            .db
+            .replay::<BookResponse>("routing.book", idempotency, &fingerprint)
+            .await?
+        {
+            return Ok(response);
+        }
         // Another booking of these slots in flight here, or one just made: answered now.
         let keys: Vec<String> = candidates
             .iter()
