@@ -388,9 +388,9 @@ impl Appointments {
         };
         let documents = service.documents.clone();
         let service_for_mail = service.clone();
-        // A retry of a booking already made, or still being made, answers with it — before
-        // the in-memory claims below, which its first attempt holds and would refuse as
-        // taken.
+        // A retry of a booking already made answers with it — before the in-memory claims
+        // below, which its first attempt holds for seconds and would refuse as taken. (A
+        // retry racing a first attempt that has not yet written its key is still refused.)
         if let Some(response) = self
             .db
             .replay::<BookResponse>("routing.book", idempotency, &fingerprint)
